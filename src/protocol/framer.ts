@@ -1,0 +1,143 @@
+/**
+ * The incremental framer: bytes in, whole backend messages out, whatever the chunking.
+ * Pure: no sockets. Decoding is delegated to backend/decode.ts.
+ *
+ * Every backend message is Byte1 type, Int32 length (counting itself, not the type), body.
+ * The framer answers "not a whole message yet" (undefined) instead of waiting, like
+ * rust-postgres's decoder, so the I/O edge decides when to read more.
+ */
+import { decodeBackendMessage } from './backend/decode.ts'
+import type { BackendMessage } from './backend/messages.ts'
+import { BodyReader } from './bytes/reader.ts'
+import type { Utf8Decoder } from './bytes/utf8.ts'
+import { ProtocolViolationError } from './errors.ts'
+
+export interface FramerOptions {
+  /**
+   * The largest Int32 length a message may declare, in bytes. Checked before anything is
+   * allocated, so a hostile length cannot make us reserve gigabytes. Default 64 MiB.
+   */
+  maxMessageLength?: number
+  /** UTF-8 decoder for the reader; an I/O edge may pass a faster one for its runtime. */
+  decodeText?: Utf8Decoder
+}
+
+export const defaultMaxMessageLength = 64 * 1024 * 1024
+
+const empty = new Uint8Array(0)
+/** Owned storage above this size is released once it empties, so one big message does not pin memory. */
+const keepCapacity = 256 * 1024
+
+export class Framer {
+  /** Where unread bytes are: either the caller's last chunk (borrowed) or #owned. */
+  #buffer: Uint8Array = empty
+  #start = 0
+  #end = 0
+  #borrowed = false
+  /** Storage for a message that straddles chunks. */
+  #owned: Uint8Array = empty
+  #failure: ProtocolViolationError | undefined
+  readonly #reader: BodyReader
+  readonly #maxMessageLength: number
+
+  constructor(options: FramerOptions = {}) {
+    const max = options.maxMessageLength ?? defaultMaxMessageLength
+    if (!Number.isInteger(max) || max < 4 || max > 0x7fffffff) {
+      throw new RangeError(`maxMessageLength must be an integer in 4..2147483647, not ${max}`)
+    }
+    this.#maxMessageLength = max
+    this.#reader = new BodyReader(options.decodeText)
+  }
+
+  /** Bytes received and not yet returned as messages. */
+  get buffered(): number {
+    return this.#end - this.#start
+  }
+
+  /**
+   * Adds bytes. The framer may keep a reference to `chunk` (no copy in the common case) until
+   * next() returns undefined, so call next() until then before reusing the chunk's memory.
+   */
+  push(chunk: Uint8Array): void {
+    if (this.#failure) throw this.#failure
+    if (chunk.length === 0) return
+    if (this.#start === this.#end) {
+      this.#buffer = chunk
+      this.#start = 0
+      this.#end = chunk.length
+      this.#borrowed = true
+      return
+    }
+    const leftover = this.#compact(this.#end - this.#start + chunk.length)
+    this.#owned.set(chunk, leftover)
+    this.#end = leftover + chunk.length
+  }
+
+  /** The next whole message, or undefined until more bytes are pushed. */
+  next(): BackendMessage | undefined {
+    if (this.#failure) throw this.#failure
+    const bytes = this.#buffer
+    const start = this.#start
+    const available = this.#end - start
+    if (available < 5) return this.#wait(5)
+    const type = bytes[start]!
+    // `>>> 0` reads the length unsigned, so a length with the top bit set is "too large".
+    const length = ((bytes[start + 1]! << 24) | (bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!) >>> 0
+    if (length < 4 || length > this.#maxMessageLength) {
+      throw this.#fail(new ProtocolViolationError(
+        length < 4
+          ? `message length ${length} is less than the 4 bytes of the length itself`
+          : `message length ${length} exceeds the maximum of ${this.#maxMessageLength}`,
+      ))
+    }
+    const total = 1 + length
+    if (available < total) return this.#wait(total)
+    this.#start = start + total
+    try {
+      return decodeBackendMessage(type, this.#reader.reset(bytes, start + 5, start + total))
+    } catch (error) {
+      if (error instanceof ProtocolViolationError) throw this.#fail(error)
+      throw error
+    }
+  }
+
+  /**
+   * Not a whole message yet: make sure what is left lives in owned storage, with room for
+   * `expected` bytes, since the caller's chunk may be overwritten after we return.
+   */
+  #wait(expected: number): undefined {
+    if (this.#start === this.#end) {
+      this.#buffer = empty
+      this.#start = this.#end = 0
+      this.#borrowed = false
+      if (this.#owned.length > keepCapacity) this.#owned = empty
+      return undefined
+    }
+    this.#compact(expected)
+    return undefined
+  }
+
+  /** Moves the unread bytes to the front of #owned, with room for `capacity`; returns their count. */
+  #compact(capacity: number): number {
+    const leftover = this.#end - this.#start
+    if (this.#borrowed || this.#owned.length < capacity) {
+      const target = this.#owned.length >= capacity ? this.#owned : new Uint8Array(Math.max(capacity, 2 * this.#owned.length, 4096))
+      target.set(this.#buffer.subarray(this.#start, this.#end))
+      this.#owned = target
+    } else if (this.#start > 0) {
+      this.#owned.copyWithin(0, this.#start, this.#end)
+    }
+    this.#buffer = this.#owned
+    this.#start = 0
+    this.#end = leftover
+    this.#borrowed = false
+    return leftover
+  }
+
+  #fail(error: ProtocolViolationError): ProtocolViolationError {
+    this.#failure = error
+    this.#buffer = this.#owned = empty
+    this.#start = this.#end = 0
+    return error
+  }
+}

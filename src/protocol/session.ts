@@ -1,0 +1,201 @@
+/**
+ * The session: everything about one connection except the socket. Bytes come in through
+ * receive(); exchanges run one at a time through run(); what they send goes out through the
+ * `write` the I/O edge provides. Asynchronous messages (NotificationResponse, NoticeResponse,
+ * ParameterStatus) may arrive at any moment, even in the middle of a query (protocol docs
+ * 55.2.7), so they are taken out here and never reach an exchange.
+ * Pure: imports the framer and the exchange vocabulary, never a socket.
+ */
+import type {
+  BackendMessage,
+  NoticeResponse,
+  NotificationResponse,
+  ParameterStatus,
+  TransactionStatus,
+} from './backend/messages.ts'
+import { ConnectionLostError, DatabaseError, PgListenError, ProtocolViolationError } from './errors.ts'
+import type { Exchange } from './exchange/steps.ts'
+import { Framer, type FramerOptions } from './framer.ts'
+
+export interface SessionHandlers {
+  onNotification?(message: NotificationResponse): void
+  onNotice?(message: NoticeResponse): void
+  onParameterStatus?(message: ParameterStatus): void
+  /** A handler above threw; the session went on. Without this, such errors are dropped. */
+  onHandlerError?(error: unknown): void
+}
+
+export interface SessionEdge {
+  /** Sends bytes to the server. */
+  write(bytes: Uint8Array): void
+  /** The session cannot go on (protocol violation, desynchronized exchange): drop the link. */
+  abort(error: Error): void
+}
+
+export interface SessionOptions extends FramerOptions, SessionHandlers {}
+
+export class Session {
+  /** The server's run-time parameters, as last reported by ParameterStatus. */
+  readonly parameters = new Map<string, string>()
+  /** From the last ReadyForQuery, whether the exchange that read it succeeded or not. */
+  transactionStatus: TransactionStatus = 'I'
+  readonly #framer: Framer
+  readonly #edge: SessionEdge
+  readonly #handlers: SessionHandlers
+
+  /** Messages for the running exchange, and its wait for the next one. */
+  readonly #inbox: BackendMessage[] = []
+  #waiting: { resolve(message: BackendMessage): void; reject(error: Error): void } | undefined
+  #running = false
+  /** The tail of the queue of exchanges: each starts when the one before has settled. */
+  #queue: Promise<unknown> = Promise.resolve()
+
+  /** Set once: why the session ended. */
+  #failure: Error | undefined
+  /** A FATAL ErrorResponse received while idle (e.g. 57P01 admin shutdown): the cause of the close that follows. */
+  #farewell: DatabaseError | undefined
+
+  constructor(edge: SessionEdge, options: SessionOptions = {}) {
+    this.#edge = edge
+    this.#framer = new Framer(options)
+    this.#handlers = options
+  }
+
+  get failure(): Error | undefined {
+    return this.#failure
+  }
+
+  /** Bytes from the server. Never throws: a broken stream ends the session instead. */
+  receive(chunk: Uint8Array): void {
+    if (this.#failure) return
+    const framer = this.#framer
+    try {
+      framer.push(chunk)
+      for (let message = framer.next(); message !== undefined; message = framer.next()) {
+        this.#route(message)
+        if (this.#failure) return
+      }
+    } catch (error) {
+      this.fail(error instanceof PgListenError ? error : new ProtocolViolationError('cannot read the server stream', { cause: error }))
+    }
+  }
+
+  #route(message: BackendMessage): void {
+    switch (message.type) {
+      case 'NotificationResponse':
+        this.#deliver(this.#handlers.onNotification, message)
+        return
+      case 'NoticeResponse':
+        this.#deliver(this.#handlers.onNotice, message)
+        return
+      case 'ParameterStatus':
+        this.parameters.set(message.name, message.value)
+        this.#deliver(this.#handlers.onParameterStatus, message)
+        return
+    }
+    if (message.type === 'ErrorResponse' && isFatal(message.fields.severity ?? message.fields.severityLocalized)) {
+      // The server is about to close the connection; this is the reason it will not give.
+      this.#farewell = new DatabaseError(message.fields)
+    }
+    if (message.type === 'ReadyForQuery') this.transactionStatus = message.status
+    if (this.#running) {
+      const waiting = this.#waiting
+      if (waiting) {
+        this.#waiting = undefined
+        waiting.resolve(message)
+      } else this.#inbox.push(message)
+      return
+    }
+    // Nothing was asked. The one legitimate case is a FATAL error before the server hangs up.
+    if (message.type === 'ErrorResponse') {
+      this.#farewell ??= new DatabaseError(message.fields)
+      return
+    }
+    this.fail(new ProtocolViolationError(`unexpected ${message.type} while no request was pending`))
+  }
+
+  #deliver<M>(handler: ((message: M) => void) | undefined, message: M): void {
+    if (!handler) return
+    try {
+      handler.call(this.#handlers, message)
+    } catch (error) {
+      // A handler's bug must not desynchronize the stream, nor escape as an uncaught exception.
+      try {
+        this.#handlers.onHandlerError?.(error)
+      } catch {
+        // The error handler failed too; there is nobody left to tell.
+      }
+    }
+  }
+
+  /**
+   * Runs an exchange after those already queued. The promise settles with its result or its
+   * error. If it stops anywhere but just after ReadyForQuery (or a finished startup), the
+   * stream is out of step, so the session fails.
+   */
+  run<T>(exchange: Exchange<T>): Promise<T> {
+    const result = this.#queue.then(() => this.#drive(exchange))
+    this.#queue = result.catch(() => undefined)
+    return result
+  }
+
+  async #drive<T>(exchange: Exchange<T>): Promise<T> {
+    if (this.#failure) throw this.#failure
+    this.#running = true
+    // In step: nothing sent yet, or the last message read was ReadyForQuery.
+    let inStep = true
+    let input: BackendMessage | undefined
+    try {
+      for (;;) {
+        const step = await exchange.next(input)
+        if (step.done) return step.value
+        if (this.#failure) throw this.#failure
+        if (step.value.kind === 'send') {
+          this.#edge.write(step.value.bytes)
+          inStep = false
+          input = undefined
+        } else {
+          input = await this.#nextMessage()
+          inStep = input.type === 'ReadyForQuery'
+        }
+      }
+    } catch (error) {
+      if (!inStep) this.fail(error instanceof Error ? error : new PgListenError(String(error)))
+      throw error
+    } finally {
+      this.#running = false
+      this.#inbox.length = 0
+      await exchange.return?.(undefined as T)
+    }
+  }
+
+  #nextMessage(): Promise<BackendMessage> {
+    const queued = this.#inbox.shift()
+    if (queued) return Promise.resolve(queued)
+    if (this.#failure) return Promise.reject(this.#failure)
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject }
+    })
+  }
+
+  /**
+   * Ends the session with `error`: the running exchange and every queued one reject with it.
+   * The edge reports a closed socket with a ConnectionLostError; a FATAL message the server
+   * sent before closing becomes its cause.
+   */
+  fail(error: Error): void {
+    if (this.#failure) return
+    if (this.#farewell && error instanceof ConnectionLostError && error.cause === undefined) {
+      error = new ConnectionLostError(`${error.message}: ${this.#farewell.message}`, { cause: this.#farewell })
+    }
+    this.#failure = error
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    waiting?.reject(error)
+    this.#edge.abort(error)
+  }
+}
+
+function isFatal(severity: string | undefined): boolean {
+  return severity === 'FATAL' || severity === 'PANIC'
+}

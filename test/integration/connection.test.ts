@@ -1,0 +1,184 @@
+/**
+ * The protocol connection against the real PostgreSQL the harness started: authentication by
+ * every method and route, queries, errors, and asynchronous messages.
+ */
+import { afterEach, describe, expect, test } from 'vitest'
+import type { NoticeResponse, NotificationResponse, ParameterStatus } from '../../src/protocol/backend/messages.ts'
+import { ConnectionLostError, DatabaseError } from '../../src/protocol/errors.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { connect, connectSuperuser, eventually, server, type Route } from '../support/connect.ts'
+
+const pg = server()
+const users = pg.users
+const open: Connection[] = []
+async function track(connection: Promise<Connection>): Promise<Connection> {
+  const c = await connection
+  open.push(c)
+  return c
+}
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()))
+})
+
+describe.skipIf(!users)('login by each method and route', () => {
+  const cases: [keyof NonNullable<typeof users>, Route, string][] = []
+  for (const route of ['tcp', 'tls', 'unix'] as const) {
+    cases.push(['scram', route, 'SCRAM-SHA-256'], ['md5', route, 'md5'], ['password', route, 'password'], ['trust', route, 'trust'])
+  }
+  cases.push(['tlsOnly', 'tls', 'SCRAM-SHA-256'])
+
+  test.each(cases)('%s over %s authenticates with %s', async (role, route, method) => {
+    const c = await track(connect(users![role], route))
+    expect(c.authentication).toBe(method)
+    expect(c.encrypted).toBe(route === 'tls')
+    const [result] = await c.query('SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')
+    expect(result!.rows).toEqual([[users![role].user, route === 'tls' ? 't' : 'f']])
+  })
+
+  test('a TLS-only role is refused on plain TCP', async () => {
+    const error = await connect(users!.tlsOnly, 'tcp').catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('28000') // invalid_authorization_specification: pg_hba.conf rejects
+  })
+
+  test('a client certificate authenticates the cert role', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const c = await track(connect(users!.cert, 'tls', {
+      tls: { mode: 'verify-full', ca: pg.tls!.ca, cert: await readFile(pg.tls!.clientCertFile, 'utf8'), key: await readFile(pg.tls!.clientKeyFile, 'utf8') },
+    }))
+    const [result] = await c.query('SELECT current_user')
+    expect(result!.rows).toEqual([[users!.cert.user]])
+  })
+
+  test.each(['scram', 'md5', 'password'] as const)('a wrong %s password gives a DatabaseError with code 28P01', async (role) => {
+    const error = await connect({ ...users![role], password: 'wrong' }, 'tcp').catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('28P01')
+    expect(String(error.message)).not.toContain('wrong')
+  })
+})
+
+describe('queries', () => {
+  test('SELECT returns rows as text and NULLs as null', async () => {
+    const c = await track(connectSuperuser())
+    const [result] = await c.query("SELECT * FROM (VALUES (1, 'one', NULL::text), (2, NULL, 'zwei')) AS t(n, a, b) ORDER BY n")
+    expect(result!.command).toBe('SELECT 2')
+    expect(result!.fields.map((f) => f.name)).toEqual(['n', 'a', 'b'])
+    expect(result!.rows).toEqual([['1', 'one', null], ['2', null, 'zwei']])
+  })
+
+  test('an error inside a multi-statement query rejects, and the connection stays usable', async () => {
+    const c = await track(connectSuperuser())
+    const error = await c.query('SELECT 1; SELECT 1/0; SELECT 3').catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('22012') // division_by_zero
+    const [result] = await c.query("SELECT 'still here'")
+    expect(result!.rows).toEqual([['still here']])
+    expect(c.transactionStatus).toBe('I')
+  })
+
+  test('a failed statement inside a transaction block leaves status E until ROLLBACK', async () => {
+    const c = await track(connectSuperuser())
+    await expect(c.query('BEGIN; SELECT nope')).rejects.toBeInstanceOf(DatabaseError)
+    expect(c.transactionStatus).toBe('E')
+    await c.query('ROLLBACK')
+    expect(c.transactionStatus).toBe('I')
+  })
+
+  test('an empty query string gives no results', async () => {
+    const c = await track(connectSuperuser())
+    expect(await c.query('')).toEqual([])
+  })
+
+  test('cancel() stops a running query with 57014', async () => {
+    const c = await track(connectSuperuser())
+    const sleeping = c.query('SELECT pg_sleep(30)')
+    await new Promise((r) => setTimeout(r, 200))
+    await c.cancel()
+    const error = await sleeping.catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('57014') // query_canceled
+    expect((await c.query('SELECT 1'))[0]!.rows).toEqual([['1']])
+  })
+})
+
+describe('asynchronous messages', () => {
+  test('a NOTIFY from the same connection and from another one arrives with channel, payload and process ID', async () => {
+    const heard: NotificationResponse[] = []
+    const listener = await track(connectSuperuser({ onNotification: (n) => heard.push(n) }))
+    const other = await track(connectSuperuser())
+    await listener.query('LISTEN "Jobs Channel"')
+    await listener.query(`NOTIFY "Jobs Channel", 'from myself'`)
+    await other.query(`SELECT pg_notify('Jobs Channel', 'from ' || 'another é🔔')`)
+    await eventually(() => heard.length === 2)
+    expect(heard).toEqual([
+      { type: 'NotificationResponse', processId: listener.processId, channel: 'Jobs Channel', payload: 'from myself' },
+      { type: 'NotificationResponse', processId: other.processId, channel: 'Jobs Channel', payload: 'from another é🔔' },
+    ])
+    expect(listener.processId).not.toBe(other.processId)
+  })
+
+  test('a notification sent while a query runs is handed on before the query completes', async () => {
+    const heard: string[] = []
+    const listener = await track(connectSuperuser({ onNotification: (n) => heard.push(n.payload) }))
+    const other = await track(connectSuperuser())
+    await listener.query('LISTEN busy')
+    const running = listener.query('SELECT pg_sleep(0.3)').then(() => heard.length)
+    await other.query("NOTIFY busy, 'during'")
+    expect(await running).toBe(1)
+    expect(heard).toEqual(['during'])
+  })
+
+  test('paused, the connection reads nothing; resumed, everything arrives in order', async () => {
+    const heard: string[] = []
+    const listener = await track(connectSuperuser({ onNotification: (n) => heard.push(n.payload) }))
+    const other = await track(connectSuperuser())
+    await listener.query('LISTEN paused')
+    listener.pause()
+    await other.query("SELECT pg_notify('paused', g::text) FROM generate_series(1, 100) g")
+    await new Promise((r) => setTimeout(r, 200))
+    expect(heard).toEqual([])
+    listener.resume()
+    await eventually(() => heard.length === 100)
+    expect(heard).toEqual(Array.from({ length: 100 }, (_, i) => String(i + 1)))
+  })
+
+  test('notices and parameter changes reach their handlers', async () => {
+    const notices: NoticeResponse[] = []
+    const parameters: ParameterStatus[] = []
+    const c = await track(connectSuperuser({ onNotice: (n) => notices.push(n), onParameterStatus: (p) => parameters.push(p) }))
+    expect(c.parameters.get('client_encoding')).toBe('UTF8')
+    await c.query("DO $$ BEGIN RAISE NOTICE 'look: %', 42; END $$")
+    expect(notices.map((n) => [n.fields.severity, n.fields.message])).toEqual([['NOTICE', 'look: 42']])
+    await c.query("SET application_name = 'pglisten test'")
+    expect(parameters).toContainEqual({ type: 'ParameterStatus', name: 'application_name', value: 'pglisten test' })
+    expect(c.parameters.get('application_name')).toBe('pglisten test')
+  })
+})
+
+describe('session life', () => {
+  test('the negotiated protocol and cancel key match the server version', async () => {
+    const c = await track(connectSuperuser())
+    const version = Number(c.parameters.get('server_version')!.split('.')[0])
+    expect(c.protocolVersion).toBe(version >= 18 ? (3 << 16) | 2 : 3 << 16)
+    expect(c.processId).toBeGreaterThan(0)
+  })
+
+  test('close() ends the connection; later queries reject with ConnectionLostError', async () => {
+    const c = await connectSuperuser()
+    await c.close()
+    expect(await c.closed).toBeUndefined()
+    await expect(c.query('SELECT 1')).rejects.toBeInstanceOf(ConnectionLostError)
+  })
+
+  test('pg_terminate_backend ends the connection with a ConnectionLostError caused by 57P01', async () => {
+    const victim = await connectSuperuser()
+    const admin = await track(connectSuperuser())
+    await admin.query(`SELECT pg_terminate_backend(${victim.processId})`)
+    const reason = await victim.closed
+    expect(reason).toBeInstanceOf(ConnectionLostError)
+    expect((reason as Error).cause).toBeInstanceOf(DatabaseError)
+    expect(((reason as Error).cause as DatabaseError).code).toBe('57P01') // admin_shutdown
+    await expect(victim.query('SELECT 1')).rejects.toBeInstanceOf(ConnectionLostError)
+  })
+})

@@ -1,0 +1,62 @@
+/**
+ * Opens protocol-level connections to the test server as one of its roles, over TCP, TLS or
+ * the Unix socket.
+ */
+import { inject } from 'vitest'
+import type { TestServer, TestUser } from '../harness/server.ts'
+import { Connection, type ConnectOptions } from '../../src/protocol/io/connection.ts'
+
+export type Route = 'tcp' | 'tls' | 'unix'
+
+export function server(): TestServer {
+  return inject('pg')
+}
+
+/** Options to reach the test server as `user` by `route`. */
+export function optionsFor(user: TestUser, route: Route, extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  const pg = server()
+  const base: ConnectOptions = {
+    user: user.user,
+    database: pg.database,
+    ...(user.password !== undefined ? { password: user.password } : {}),
+    connectTimeout: 10_000,
+  }
+  switch (route) {
+    case 'tcp':
+      return { ...base, host: pg.host, port: pg.port, tls: { mode: 'disable' }, ...extra }
+    case 'tls':
+      if (!pg.tls) throw new Error('this server has no test CA')
+      return { ...base, host: pg.host, port: pg.port, tls: { mode: 'verify-full', ca: pg.tls.ca }, ...extra }
+    case 'unix':
+      if (!pg.socketDir) throw new Error('this server has no Unix socket here')
+      return { ...base, host: pg.socketDir, port: pg.port, ...extra }
+  }
+}
+
+export function connect(user: TestUser, route: Route, extra: Partial<ConnectOptions> = {}): Promise<Connection> {
+  return Connection.connect(optionsFor(user, route, extra))
+}
+
+/** A superuser connection over the best route this server offers. */
+export function connectSuperuser(extra: Partial<ConnectOptions> = {}): Promise<Connection> {
+  const pg = server()
+  return Connection.connect({
+    user: pg.superuser.user,
+    database: pg.database,
+    host: pg.host,
+    port: pg.port,
+    ...(pg.superuser.password !== undefined ? { password: pg.superuser.password } : {}),
+    ...(pg.tls ? { tls: { mode: 'require', ca: pg.tls.ca } } : {}),
+    connectTimeout: 10_000,
+    ...extra,
+  })
+}
+
+/** Resolves when `check` returns true, polling; rejects after `ms`. */
+export async function eventually(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}

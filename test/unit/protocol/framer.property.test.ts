@@ -1,0 +1,133 @@
+/**
+ * Laws of the framer, checked with fast-check over generated messages and arbitrary bytes.
+ */
+import { fc, test } from '@fast-check/vitest'
+import { describe, expect } from 'vitest'
+import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
+import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
+import { Framer } from '../../../src/protocol/framer.ts'
+import { decodeUtf8Fast } from '../../../src/protocol/io/node-utf8.ts'
+import { frame, oneByteAtATime } from '../../support/framing.ts'
+import { backend, concat } from '../../support/wire.ts'
+
+/** Text PostgreSQL could send: any Unicode without NUL (lone surrogates cannot be UTF-8). */
+const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0'))
+
+type Pair = [Uint8Array, BackendMessage]
+const pair = (bytes: Uint8Array, message: BackendMessage): Pair => [bytes, message]
+
+/** A backend message as bytes (built by the test-side builder) and as the object it must decode to. */
+const anyMessage: fc.Arbitrary<Pair> = fc.oneof(
+  fc.tuple(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), text, text).map(([pid, channel, payload]) => pair(
+    backend.notificationResponse(pid, channel, payload),
+    { type: 'NotificationResponse', processId: pid, channel, payload },
+  )),
+  fc.array(fc.option(text, { nil: null }), { maxLength: 5 }).map((values) => pair(
+    backend.dataRow(...values),
+    { type: 'DataRow', values },
+  )),
+  text.map((tag) => pair(backend.commandComplete(tag), { type: 'CommandComplete', tag })),
+  fc.constantFrom('I' as const, 'T' as const, 'E' as const).map((status) => pair(backend.readyForQuery(status), { type: 'ReadyForQuery', status })),
+  fc.tuple(text, text).map(([name, value]) => pair(backend.parameterStatus(name, value), { type: 'ParameterStatus', name, value })),
+  fc.tuple(text, text).map(([code, message]) => pair(
+    backend.noticeResponse({ C: code, M: message }),
+    { type: 'NoticeResponse', fields: { code, message } },
+  )),
+)
+
+/** Splits `bytes` at the given cut points (any order, duplicates allowed). */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+  const chunks: Uint8Array[] = []
+  let from = 0
+  for (const to of [...points, bytes.length]) {
+    chunks.push(bytes.subarray(from, to))
+    from = to
+  }
+  return chunks
+}
+
+describe('framer laws', () => {
+  test.prop([fc.array(anyMessage, { minLength: 1, maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 })])(
+    'framing does not depend on chunk boundaries',
+    (messages, cuts) => {
+      const wire = concat(...messages.map(([bytes]) => bytes))
+      const expected = messages.map(([, message]) => message)
+      expect(frame([wire])).toEqual(expected)
+      expect(frame(split(wire, cuts))).toEqual(expected)
+    },
+  )
+
+  test.prop([fc.array(anyMessage, { minLength: 1, maxLength: 5 })])(
+    'framing one byte at a time gives the same messages',
+    (messages) => {
+      const wire = concat(...messages.map(([bytes]) => bytes))
+      expect(frame(oneByteAtATime(wire))).toEqual(messages.map(([, message]) => message))
+    },
+  )
+
+  test.prop([fc.array(anyMessage, { minLength: 1, maxLength: 10 }), fc.array(fc.nat(), { maxLength: 10 })])(
+    'the Node decoder gives the same messages as the portable one',
+    (messages, cuts) => {
+      const wire = concat(...messages.map(([bytes]) => bytes))
+      expect(frame(split(wire, cuts), { decodeText: decodeUtf8Fast })).toEqual(frame([wire]))
+    },
+  )
+
+  test.prop([fc.uint8Array({ maxLength: 300 }), fc.array(fc.nat(), { maxLength: 10 })])(
+    'arbitrary bytes yield messages or a ProtocolViolationError, never anything else',
+    (wire, cuts) => {
+      for (const decodeText of [undefined, decodeUtf8Fast]) {
+        try {
+          const messages = frame(split(wire, cuts), { decodeText })
+          for (const m of messages) expect(typeof m.type).toBe('string')
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolViolationError)
+        }
+      }
+    },
+  )
+
+  test.prop([fc.uint8Array({ minLength: 1, maxLength: 64 })])(
+    'random bytes after a valid header decide the same way whole or split',
+    (body) => {
+      // A plausible header in front of random bytes reaches the decoders far more often.
+      const type = body[0]!
+      const wire = concat(Uint8Array.of(type, 0, 0, 0, body.length + 3), body.subarray(1))
+      const outcome = (chunks: Uint8Array[]) => {
+        try {
+          return frame(chunks)
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolViolationError)
+          return (error as Error).message
+        }
+      }
+      expect(outcome(oneByteAtATime(wire))).toEqual(outcome([wire]))
+    },
+  )
+})
+
+describe('framer buffers', () => {
+  test('a chunk that the caller overwrites after next() returned undefined does not corrupt the next message', () => {
+    const wire = backend.notificationResponse(1, 'chan', 'payload that straddles two chunks')
+    const chunk = new Uint8Array(10)
+    const framer = new Framer()
+    chunk.set(wire.subarray(0, 10))
+    framer.push(chunk)
+    expect(framer.next()).toBeUndefined()
+    chunk.fill(0xee) // like a socket reusing its read buffer
+    framer.push(wire.subarray(10))
+    expect(framer.next()).toEqual({ type: 'NotificationResponse', processId: 1, channel: 'chan', payload: 'payload that straddles two chunks' })
+  })
+
+  test('buffered counts bytes not yet returned', () => {
+    const framer = new Framer()
+    const wire = backend.readyForQuery()
+    framer.push(wire.subarray(0, 3))
+    expect(framer.next()).toBeUndefined()
+    expect(framer.buffered).toBe(3)
+    framer.push(wire.subarray(3))
+    expect(framer.next()).toEqual({ type: 'ReadyForQuery', status: 'I' })
+    expect(framer.buffered).toBe(0)
+  })
+})
