@@ -47,8 +47,12 @@ export interface BackendKeyData {
 }
 export interface NegotiateProtocolVersion {
   readonly type: 'NegotiateProtocolVersion'
-  /** The newest minor protocol version the server supports for the requested major version. */
-  readonly newestMinorVersion: number
+  /**
+   * The newest protocol version the server supports, as major << 16 | minor. The docs call it
+   * the "newest minor protocol version", but servers send the whole version number
+   * (PG_PROTOCOL_LATEST, e.g. 0x00030000), and libpq reads it so.
+   */
+  readonly newestVersion: number
   /** Protocol options (`_pq_.*`) the server did not recognize. */
   readonly unrecognizedOptions: readonly string[]
 }

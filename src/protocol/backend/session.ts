@@ -41,10 +41,11 @@ export function decodeBackendKeyData(r: BodyReader): BackendKeyData {
 
 /**
  * NegotiateProtocolVersion (B)
- *   Byte1('v') Int32 length Int32 newestMinorVersion Int32 count String option × count
+ *   Byte1('v') Int32 length Int32 newestVersion Int32 count String option × count
+ * newestVersion is major << 16 | minor (the server sends PG_PROTOCOL_LATEST).
  */
 export function decodeNegotiateProtocolVersion(r: BodyReader): NegotiateProtocolVersion {
-  const newestMinorVersion = r.int32('NegotiateProtocolVersion minor version')
+  const newestVersion = r.int32('NegotiateProtocolVersion version')
   const count = r.int32('NegotiateProtocolVersion option count')
   // Each option takes at least its NUL: a count beyond the bytes left is a lie.
   if (count < 0 || count > r.remaining) {
@@ -53,7 +54,7 @@ export function decodeNegotiateProtocolVersion(r: BodyReader): NegotiateProtocol
   const unrecognizedOptions: string[] = []
   for (let i = 0; i < count; i++) unrecognizedOptions.push(r.cstring('NegotiateProtocolVersion option'))
   r.end('NegotiateProtocolVersion')
-  return { type: 'NegotiateProtocolVersion', newestMinorVersion, unrecognizedOptions }
+  return { type: 'NegotiateProtocolVersion', newestVersion, unrecognizedOptions }
 }
 
 /**

@@ -71,7 +71,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
     const message = yield* nextMessage()
     if (message.type === 'ErrorResponse') throw new DatabaseError(message.fields)
     if (message.type === 'NegotiateProtocolVersion') {
-      protocolVersion = negotiate(protocolVersion, message.newestMinorVersion, first)
+      protocolVersion = negotiate(protocolVersion, message.newestVersion, first)
       continue
     }
     if (!authenticated) {
@@ -144,14 +144,16 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
 }
 
 /**
- * NegotiateProtocolVersion comes first or not at all, and may only lower the minor version
- * we asked for; pglisten speaks 3.0 and 3.2.
+ * NegotiateProtocolVersion comes first or not at all, keeps the major version, and may only
+ * lower the minor version we asked for (libpq checks the same); pglisten speaks 3.0 and 3.2.
  */
-function negotiate(requested: ProtocolVersion, newestMinor: number, first: boolean): ProtocolVersion {
+function negotiate(requested: ProtocolVersion, offered: number, first: boolean): ProtocolVersion {
   if (!first) throw new ProtocolViolationError('NegotiateProtocolVersion after the first message')
+  const major = offered >>> 16
+  const newestMinor = offered & 0xffff
   const requestedMinor = requested & 0xffff
-  if (newestMinor < 0 || newestMinor >= requestedMinor) {
-    throw new ProtocolViolationError(`NegotiateProtocolVersion offers 3.${newestMinor} in answer to a request for 3.${requestedMinor}`)
+  if (major !== 3 || newestMinor >= requestedMinor) {
+    throw new ProtocolViolationError(`NegotiateProtocolVersion offers ${major}.${newestMinor} in answer to a request for 3.${requestedMinor}`)
   }
   // 3.1 was never used by any PostgreSQL release; it means 3.0 as far as messages go.
   return newestMinor >= 2 ? protocol32 : protocol30

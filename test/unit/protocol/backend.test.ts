@@ -130,11 +130,11 @@ describe('session messages', () => {
     const wire = bytes(
       0x76,                   // Byte1('v')  NegotiateProtocolVersion
       0x00, 0x00, 0x00, 0x19, // Int32(25)   length
-      0x00, 0x00, 0x00, 0x00, // Int32(0)    newest minor version supported: 3.0
+      0x00, 0x03, 0x00, 0x00, // Int32(196608) newest version supported: 3.0 (major << 16 | minor)
       0x00, 0x00, 0x00, 0x01, // Int32(1)    one unrecognized option
       ...ascii('_pq_.example'), 0x00, // String option name
     )
-    expect(decodeThreeWays(wire)).toEqual({ type: 'NegotiateProtocolVersion', newestMinorVersion: 0, unrecognizedOptions: ['_pq_.example'] })
+    expect(decodeThreeWays(wire)).toEqual({ type: 'NegotiateProtocolVersion', newestVersion: 0x30000, unrecognizedOptions: ['_pq_.example'] })
     const lyingCount = bytes(0x76, 0, 0, 0, 12, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff) // 2^31-1 options in 0 bytes
     expect(() => frame([lyingCount])).toThrow(/cannot fit/)
   })
