@@ -7,6 +7,7 @@
  * rust-postgres's decoder, so the I/O edge decides when to read more.
  */
 import { decodeBackendMessage } from './backend/decode.ts'
+import { decodeNotificationResponse } from './backend/notification.ts'
 import type { BackendMessage } from './backend/messages.ts'
 import { BodyReader } from './bytes/reader.ts'
 import type { Utf8Decoder } from './bytes/utf8.ts'
@@ -20,6 +21,8 @@ export interface FramerOptions {
   maxMessageLength?: number
   /** UTF-8 decoder for the reader; an I/O edge may pass a faster one for its runtime. */
   decodeText?: Utf8Decoder
+  /** Allocates the framer's own storage; an I/O edge may pass its runtime's byte arrays. */
+  allocate?: (length: number) => Uint8Array
 }
 
 export const defaultMaxMessageLength = 64 * 1024 * 1024
@@ -39,6 +42,7 @@ export class Framer {
   #failure: ProtocolViolationError | undefined
   readonly #reader: BodyReader
   readonly #maxMessageLength: number
+  readonly #allocate: (length: number) => Uint8Array
 
   constructor(options: FramerOptions = {}) {
     const max = options.maxMessageLength ?? defaultMaxMessageLength
@@ -47,6 +51,7 @@ export class Framer {
     }
     this.#maxMessageLength = max
     this.#reader = new BodyReader(options.decodeText)
+    this.#allocate = options.allocate ?? ((length) => new Uint8Array(length))
   }
 
   /** Bytes received and not yet returned as messages. */
@@ -94,7 +99,9 @@ export class Framer {
     if (available < total) return this.#wait(total)
     this.#start = start + total
     try {
-      return decodeBackendMessage(type, this.#reader.reset(bytes, start + 5, start + total))
+      const reader = this.#reader.reset(bytes, start + 5, start + total)
+      // A listener hears NotificationResponse far more than anything else: straight to it.
+      return type === 0x41 ? decodeNotificationResponse(reader) : decodeBackendMessage(type, reader)
     } catch (error) {
       if (error instanceof ProtocolViolationError) throw this.#fail(error)
       throw error
@@ -121,7 +128,7 @@ export class Framer {
   #compact(capacity: number): number {
     const leftover = this.#end - this.#start
     if (this.#borrowed || this.#owned.length < capacity) {
-      const target = this.#owned.length >= capacity ? this.#owned : new Uint8Array(Math.max(capacity, 2 * this.#owned.length, 4096))
+      const target = this.#owned.length >= capacity ? this.#owned : this.#allocate(Math.max(capacity, 2 * this.#owned.length, 4096))
       target.set(this.#buffer.subarray(this.#start, this.#end))
       this.#owned = target
     } else if (this.#start > 0) {

@@ -6,7 +6,7 @@ import { ProtocolViolationError } from '../errors.ts'
 
 /**
  * Decodes bytes[start, end) as UTF-8, throwing on invalid input. A parameter so that an I/O
- * edge can supply a faster decoder for its runtime (see io/node-utf8.ts); the contract is the
+ * edge can supply a faster decoder for its runtime (see io/node-bytes.ts); the contract is the
  * same: the exact string, or an error.
  */
 export type Utf8Decoder = (bytes: Uint8Array, start: number, end: number) => string

@@ -12,7 +12,7 @@ import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend
 import { Session, type SessionHandlers } from '../session.ts'
 import type { Link, TlsSettings } from './link.ts'
 import { openNodeLink } from './node-link.ts'
-import { decodeUtf8Fast } from './node-utf8.ts'
+import { allocateBuffer, decodeUtf8Fast } from './node-bytes.ts'
 
 export interface ConnectOptions extends StartupOptions, SessionHandlers {
   /** Host name, IP address, or a Unix socket folder (starting with '/'). Default 'localhost'. */
@@ -44,7 +44,7 @@ export class Connection {
     this.#endpoint = endpoint
     this.#session = new Session(
       { write: (bytes) => link.write(bytes), abort: () => link.destroy() },
-      { ...options, decodeText: decodeUtf8Fast },
+      { ...options, decodeText: decodeUtf8Fast, allocate: allocateBuffer },
     )
     let closed!: (error: Error | undefined) => void
     this.#closed = new Promise((resolve) => (closed = resolve))

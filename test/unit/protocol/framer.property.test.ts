@@ -6,7 +6,7 @@ import { describe, expect } from 'vitest'
 import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { Framer } from '../../../src/protocol/framer.ts'
-import { decodeUtf8Fast } from '../../../src/protocol/io/node-utf8.ts'
+import { decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
 import { frame, oneByteAtATime } from '../../support/framing.ts'
 import { backend, concat } from '../../support/wire.ts'
 

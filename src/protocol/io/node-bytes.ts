@@ -1,6 +1,6 @@
 /**
- * A faster strict UTF-8 decoder for Node (and Bun and Deno, which provide `node:buffer`).
- * The I/O edge may use Buffer; this is the one place the decoding hot path does.
+ * Node's faster ways with bytes, handed to the framer by the Node I/O edge (Bun and Deno
+ * provide node:buffer too). The one place the decoding hot path uses Buffer.
  *
  * Buffer's utf8Slice is several times cheaper per call than TextDecoder, but it replaces
  * invalid sequences with U+FFFD instead of failing. So: decode, and only if the result holds a
@@ -22,3 +22,11 @@ export const decodeUtf8Fast: Utf8Decoder = utf8Slice === undefined
       const text = utf8Slice.call(bytes, start, end)
       return text.includes('\uFFFD') ? decodeUtf8(bytes, start, end) : text
     }
+
+/**
+ * Storage for the framer that is a Buffer, like the socket's chunks: utf8Slice runs about a
+ * third faster on a Buffer than on a plain Uint8Array, and the framer's reads stay
+ * monomorphic. allocUnsafeSlow: the framer writes before it reads, and a pooled slice would
+ * keep the whole pool alive.
+ */
+export const allocateBuffer = (length: number): Uint8Array => Buffer.allocUnsafeSlow(length)
