@@ -183,3 +183,20 @@ describe('session life', () => {
     await expect(victim.query('SELECT 1')).rejects.toBeInstanceOf(ConnectionLostError)
   })
 })
+
+describe('timeouts', () => {
+  test.each([
+    ['startup', 'disable', /startup did not finish within 300 ms/],
+    ['the SSLRequest answer', 'prefer', /connection attempt timed out/],
+  ] as const)('a server that accepts but never answers trips connectTimeout during %s', async (_, mode, message) => {
+    const { createServer } = await import('node:net')
+    const silent = createServer(() => {}) // accepts, reads nothing, says nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    const { Connection } = await import('../../src/protocol/io/connection.ts')
+    const error = await Connection.connect({ host: '127.0.0.1', port, user: 'x', tls: { mode }, connectTimeout: 300 }).catch((e) => e)
+    silent.close()
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect(error.message).toMatch(message)
+  })
+})

@@ -27,7 +27,10 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, si
   const socket = unix
     ? net.connect({ path: unixSocketPath(endpoint.host, endpoint.port) })
     : net.connect({ host: endpoint.host, port: endpoint.port })
-  const abort = () => socket.destroy(new ConnectionLostError('connection attempt aborted', { cause: signal?.reason }))
+  const abort = () => {
+    const timedOut = (signal?.reason as Error | undefined)?.name === 'TimeoutError'
+    socket.destroy(new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: signal?.reason }))
+  }
   signal?.addEventListener('abort', abort, { once: true })
   try {
     await settle(socket, 'connect')
