@@ -82,7 +82,8 @@ function readSslAnswer(socket: net.Socket): Promise<'S' | 'N'> {
     }
     const onEnd = (error?: Error) => {
       cleanup()
-      reject(new ConnectionLostError('the server closed the connection in answer to SSLRequest', { cause: error }))
+      // Our own abort (connect timeout) says what happened; anything else is the server's doing.
+      reject(error instanceof ConnectionLostError ? error : new ConnectionLostError('the server closed the connection in answer to SSLRequest', { cause: error }))
     }
     const cleanup = () => {
       socket.off('data', onData).off('error', onEnd).off('close', onEnd)
