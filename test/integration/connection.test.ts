@@ -23,9 +23,10 @@ afterEach(async () => {
 describe.skipIf(!users)('login by each method and route', () => {
   const cases: [keyof NonNullable<typeof users>, Route, string][] = []
   for (const route of ['tcp', 'tls', 'unix'] as const) {
-    cases.push(['scram', route, 'SCRAM-SHA-256'], ['md5', route, 'md5'], ['password', route, 'password'], ['trust', route, 'trust'])
+    // Over TLS, channel_binding=prefer (the default) binds SCRAM to the server's certificate.
+    cases.push(['scram', route, route === 'tls' ? 'SCRAM-SHA-256-PLUS' : 'SCRAM-SHA-256'], ['md5', route, 'md5'], ['password', route, 'password'], ['trust', route, 'trust'])
   }
-  cases.push(['tlsOnly', 'tls', 'SCRAM-SHA-256'])
+  cases.push(['tlsOnly', 'tls', 'SCRAM-SHA-256-PLUS'])
 
   test.each(cases)('%s over %s authenticates with %s', async (role, route, method) => {
     const c = await track(connect(users![role], route))
@@ -44,7 +45,8 @@ describe.skipIf(!users)('login by each method and route', () => {
   test('a client certificate authenticates the cert role', async () => {
     const { readFile } = await import('node:fs/promises')
     const c = await track(connect(users!.cert, 'tls', {
-      tls: { mode: 'verify-full', ca: pg.tls!.ca, cert: await readFile(pg.tls!.clientCertFile, 'utf8'), key: await readFile(pg.tls!.clientKeyFile, 'utf8') },
+      sslcert: { pem: await readFile(pg.tls!.clientCertFile, 'utf8') },
+      sslkey: { pem: await readFile(pg.tls!.clientKeyFile, 'utf8') },
     }))
     const [result] = await c.query('SELECT current_user')
     expect(result!.rows).toEqual([[users!.cert.user]])
@@ -194,7 +196,7 @@ describe('timeouts', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const port = (silent.address() as { port: number }).port
     const { Connection } = await import('../../src/protocol/io/connection.ts')
-    const error = await Connection.connect({ host: '127.0.0.1', port, user: 'x', tls: { mode }, connectTimeout: 300 }).catch((e) => e)
+    const error = await Connection.open({ host: '127.0.0.1', port, user: 'x', tls: { mode }, useTls: mode !== 'disable', timeoutMs: 300 }).catch((e) => e)
     silent.close()
     expect(error).toBeInstanceOf(ConnectionLostError)
     expect(error.message).toMatch(message)

@@ -1,10 +1,12 @@
 /**
- * Opens protocol-level connections to the test server as one of its roles, over TCP, TLS or
- * the Unix socket.
+ * Opens connections to the test server as one of its roles, over TCP, TLS or the Unix socket,
+ * through the libpq-style connect(). The environment is empty and the password file absent, so
+ * nothing from the machine running the tests leaks in.
  */
 import { inject } from 'vitest'
 import type { TestServer, TestUser } from '../harness/server.ts'
-import { Connection, type ConnectOptions } from '../../src/protocol/io/connection.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/io/connect.ts'
 
 export type Route = 'tcp' | 'tls' | 'unix'
 
@@ -12,21 +14,25 @@ export function server(): TestServer {
   return inject('pg')
 }
 
+/** Isolation from the machine: no PG* variables, no ~/.pgpass. */
+export const isolated = { env: {}, passfile: '/nonexistent/pglisten-test-pgpass' } satisfies Partial<ConnectOptions>
+
 /** Options to reach the test server as `user` by `route`. */
 export function optionsFor(user: TestUser, route: Route, extra: Partial<ConnectOptions> = {}): ConnectOptions {
   const pg = server()
   const base: ConnectOptions = {
+    ...isolated,
     user: user.user,
     database: pg.database,
     ...(user.password !== undefined ? { password: user.password } : {}),
-    connectTimeout: 10_000,
+    connectTimeout: 10,
   }
   switch (route) {
     case 'tcp':
-      return { ...base, host: pg.host, port: pg.port, tls: { mode: 'disable' }, ...extra }
+      return { ...base, host: pg.host, port: pg.port, sslmode: 'disable', ...extra }
     case 'tls':
       if (!pg.tls) throw new Error('this server has no test CA')
-      return { ...base, host: pg.host, port: pg.port, tls: { mode: 'verify-full', ca: pg.tls.ca }, ...extra }
+      return { ...base, host: pg.host, port: pg.port, sslmode: 'verify-full', sslrootcert: { pem: pg.tls.ca }, ...extra }
     case 'unix':
       if (!pg.socketDir) throw new Error('this server has no Unix socket here')
       return { ...base, host: pg.socketDir, port: pg.port, ...extra }
@@ -34,20 +40,21 @@ export function optionsFor(user: TestUser, route: Route, extra: Partial<ConnectO
 }
 
 export function connect(user: TestUser, route: Route, extra: Partial<ConnectOptions> = {}): Promise<Connection> {
-  return Connection.connect(optionsFor(user, route, extra))
+  return connectLibpq(optionsFor(user, route, extra))
 }
 
 /** A superuser connection over the best route this server offers. */
 export function connectSuperuser(extra: Partial<ConnectOptions> = {}): Promise<Connection> {
   const pg = server()
-  return Connection.connect({
+  return connectLibpq({
+    ...isolated,
     user: pg.superuser.user,
     database: pg.database,
     host: pg.host,
     port: pg.port,
     ...(pg.superuser.password !== undefined ? { password: pg.superuser.password } : {}),
-    ...(pg.tls ? { tls: { mode: 'require', ca: pg.tls.ca } } : {}),
-    connectTimeout: 10_000,
+    ...(pg.tls ? { sslmode: 'require', sslrootcert: { pem: pg.tls.ca } } : {}),
+    connectTimeout: 10,
     ...extra,
   })
 }

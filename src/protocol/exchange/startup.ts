@@ -20,15 +20,18 @@ import {
   type ProtocolVersion,
 } from '../frontend.ts'
 import { md5PasswordResponse } from '../auth/password.ts'
-import { ScramSha256Client, type SaltedPasswordCache } from '../auth/scram.ts'
+import { checkChannelBound, checkWithoutSasl, chooseScram, type ChannelBinding } from '../auth/channel-binding.ts'
+import { tlsServerEndPoint } from '../auth/certificate.ts'
+import { checkAuthenticationOk, checkRequest, parseRequireAuth } from '../auth/require-auth.ts'
+import { ScramSha256Client, type SaltedPasswordCache, type ScramOptions } from '../auth/scram.ts'
 import { nextMessage, send, type Step } from './steps.ts'
 
 export interface StartupOptions {
   user: string
   /** Defaults to the user name on the server's side. */
   database?: string
-  /** The password, or a function asked for it only when the server wants one. */
-  password?: string | (() => string | Promise<string>)
+  /** The password, or a function asked for it only when the server wants one (undefined: none). */
+  password?: string | (() => string | undefined | Promise<string | undefined>)
   /** More startup parameters, e.g. application_name, options. client_encoding is always UTF8. */
   parameters?: Readonly<Record<string, string>>
   /** Protocol version to ask for; default 3.2, which servers before PostgreSQL 18 negotiate down. */
@@ -41,9 +44,15 @@ export interface StartupOptions {
     /** Salted passwords kept across connections, so a reconnect skips PBKDF2. */
     cache?: SaltedPasswordCache
   }
+  /** libpq's require_auth (PostgreSQL 16 semantics): which requests the client may answer. */
+  requireAuth?: string
+  /** libpq's channel_binding; default 'prefer'. */
+  channelBinding?: ChannelBinding
+  /** What protects the link, set by the connection: channel binding needs the certificate. */
+  transport?: { encrypted: boolean; serverCertificate?: Uint8Array }
 }
 
-export type AuthenticationMethod = 'trust' | 'password' | 'md5' | 'SCRAM-SHA-256'
+export type AuthenticationMethod = 'trust' | 'password' | 'md5' | 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PLUS'
 
 export interface StartupResult {
   /** The protocol version in use: what we asked for, or what NegotiateProtocolVersion offered. */
@@ -55,6 +64,12 @@ export interface StartupResult {
 }
 
 export async function* startup(options: StartupOptions): AsyncGenerator<Step, StartupResult, BackendMessage | undefined> {
+  // Parsed before anything is sent: a bad require_auth is the caller's mistake (RangeError).
+  // Each request is then judged as libpq judges it (fe-auth.c, check_expected_areq), before
+  // any password material is produced.
+  const requireAuth = parseRequireAuth(options.requireAuth)
+  const channelBinding = options.channelBinding ?? 'prefer'
+  const encrypted = options.transport?.encrypted ?? false
   let protocolVersion = options.protocolVersion ?? protocol32
   const parameters: Record<string, string> = { ...options.parameters, user: options.user, client_encoding: 'UTF8' }
   if (options.database !== undefined) parameters['database'] = options.database
@@ -80,27 +95,35 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
           if (scram && scramStep !== 'finished') {
             throw new AuthenticationRefusedError('the server reported success before the SCRAM exchange was complete')
           }
+          // Did the client finish an exchange it was allowed, and bind it where that is required?
+          checkAuthenticationOk(requireAuth, authentication !== undefined)
+          checkChannelBound(channelBinding, authentication === 'SCRAM-SHA-256-PLUS')
           authentication ??= 'trust'
           authenticated = true
           continue
         case 'AuthenticationCleartextPassword':
         case 'AuthenticationMD5Password': {
           if (authentication !== undefined) refuseSecondRequest(message.type)
+          const md5 = message.type === 'AuthenticationMD5Password'
+          checkRequest(requireAuth, md5 ? 'md5' : 'password')
+          checkWithoutSasl(channelBinding, md5 ? 'md5' : 'password')
           const password = await passwordFor(options, message.type)
-          authentication = message.type === 'AuthenticationMD5Password' ? 'md5' : 'password'
-          const response = message.type === 'AuthenticationMD5Password'
-            ? md5PasswordResponse(options.user, password, message.salt)
-            : password
+          authentication = md5 ? 'md5' : 'password'
+          const response = md5 ? md5PasswordResponse(options.user, password, message.salt) : password
           yield send(writePasswordMessage(new ByteWriter(), response).toBytes())
           continue
         }
         case 'AuthenticationSASL': {
           if (authentication !== undefined) refuseSecondRequest(message.type)
-          if (!message.mechanisms.includes('SCRAM-SHA-256')) {
-            throw new AuthenticationRefusedError(`the server offers no SASL mechanism pglisten supports (${message.mechanisms.join(', ')})`)
-          }
-          authentication = 'SCRAM-SHA-256'
-          scram = new ScramSha256Client({ ...options.scram, password: await passwordFor(options, message.type) })
+          checkRequest(requireAuth, 'sasl')
+          // The mechanism (PLUS or not) as libpq picks it, then judged by require_auth too.
+          const choice = chooseScram(channelBinding, encrypted, message.mechanisms, requireAuth)
+          authentication = choice.mechanism
+          scram = new ScramSha256Client({
+            ...options.scram,
+            password: await passwordFor(options, message.type),
+            ...(await bindingFor(choice.binding, options.transport?.serverCertificate)),
+          })
           scramStep = 'started'
           yield send(writeSASLInitialResponse(new ByteWriter(), scram.mechanism, scram.clientFirstMessage()).toBytes())
           continue
@@ -115,11 +138,16 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
           await scram.verifyServerFinal(message.data)
           scramStep = 'finished'
           continue
-        case 'AuthenticationKerberosV5':
         case 'AuthenticationGSS':
         case 'AuthenticationGSSContinue':
-        case 'AuthenticationSSPI':
+        case 'AuthenticationSSPI': {
+          // Judged first, as libpq does, so a forbidden method is refused in require_auth's words.
+          const request = message.type === 'AuthenticationSSPI' ? 'sspi' : message.type === 'AuthenticationGSS' ? 'gss' : 'gss-continue'
+          checkRequest(requireAuth, request)
           throw new AuthenticationRefusedError(`the server asks for ${message.type.slice('Authentication'.length)} authentication, which pglisten does not support`)
+        }
+        case 'AuthenticationKerberosV5':
+          throw new AuthenticationRefusedError('the server asks for KerberosV5 authentication, which pglisten does not support')
         default:
           throw new ProtocolViolationError(`unexpected ${message.type} before authentication completed`)
       }
@@ -167,6 +195,17 @@ async function passwordFor(options: StartupOptions, request: string): Promise<st
   }
   if (typeof password !== 'string') throw new TypeError('the password must be a string')
   return password
+}
+
+/**
+ * The SCRAM client's channelBinding option for gs2 flag `binding`: 'p' binds to the server's
+ * certificate (tls-server-end-point, RFC 5929), 'y' says we could have, 'n' that we cannot.
+ */
+async function bindingFor(binding: 'p' | 'y' | 'n', certificate: Uint8Array | undefined): Promise<Pick<ScramOptions, 'channelBinding'>> {
+  if (binding === 'n') return {}
+  if (binding === 'y') return { channelBinding: 'unused' }
+  if (!certificate) throw new AuthenticationRefusedError('channel binding needs the server certificate, and the TLS layer gave none')
+  return { channelBinding: { type: 'tls-server-end-point', data: await tlsServerEndPoint(certificate) } }
 }
 
 function refuseSecondRequest(request: string): never {

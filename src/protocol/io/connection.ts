@@ -1,7 +1,8 @@
 /**
  * A connection to PostgreSQL: a Link (the socket) joined to a Session (the protocol), started
- * with the startup exchange. This is the protocol layer's public face; it decides nothing about
- * reconnecting (that is the listener's business).
+ * with the startup exchange. open() makes one attempt with settings already decided;
+ * connect.ts (libpq's options, hosts, sslmode fallbacks) decides them. Nothing here reconnects:
+ * that is the listener's business.
  */
 import type { NoticeResponse, NotificationResponse, ParameterStatus, TransactionStatus } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'
@@ -10,19 +11,18 @@ import { simpleQuery, type QueryResult } from '../exchange/query.ts'
 import { startup, type AuthenticationMethod, type StartupOptions } from '../exchange/startup.ts'
 import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
 import { Session, type SessionHandlers } from '../session.ts'
-import type { Link, TlsSettings } from './link.ts'
+import type { Endpoint, Link, TlsSettings } from './link.ts'
 import { openNodeLink } from './node-link.ts'
 import { allocateBuffer, decodeUtf8Fast } from './node-bytes.ts'
 
-export interface ConnectOptions extends StartupOptions, SessionHandlers {
-  /** Host name, IP address, or a Unix socket folder (starting with '/'). Default 'localhost'. */
-  host?: string
-  /** Default 5432. */
-  port?: number
-  /** TLS as libpq's sslmode and friends; default { mode: 'prefer' }. */
-  tls?: TlsSettings
+/** One connection attempt, every setting decided. */
+export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
+  /** TLS settings (libpq's sslmode and friends). */
+  tls: TlsSettings
+  /** Bring TLS up on this attempt, or stay plain: sslmode's fallbacks are decided by the caller. */
+  useTls: boolean
   /** Give up on connecting and starting up after this many milliseconds. Default: never. */
-  connectTimeout?: number
+  timeoutMs?: number
   /** The largest message length accepted from the server; see FramerOptions. */
   maxMessageLength?: number
   /** The connection has ended; `error` says why (a ConnectionLostError unless close() was called). */
@@ -37,11 +37,11 @@ export class Connection {
   #protocolVersion: ProtocolVersion = (3 << 16) | 2
   #backendKey: { processId: number; secretKey: Uint8Array } | undefined
   #authentication: AuthenticationMethod = 'trust'
-  readonly #endpoint: { host: string; port: number; tls: TlsSettings }
+  readonly #options: OpenOptions
 
-  private constructor(link: Link, options: ConnectOptions, endpoint: Connection['endpoint']) {
+  private constructor(link: Link, options: OpenOptions) {
     this.#link = link
-    this.#endpoint = endpoint
+    this.#options = options
     this.#session = new Session(
       { write: (bytes) => link.write(bytes), abort: () => link.destroy() },
       { ...options, decodeText: decodeUtf8Fast, allocate: allocateBuffer },
@@ -65,21 +65,17 @@ export class Connection {
     link.resume()
   }
 
-  /** Opens a connection and completes startup; rejects with a typed error on any failure. */
-  static async connect(options: ConnectOptions): Promise<Connection> {
-    const endpoint = {
-      host: options.host ?? 'localhost',
-      port: options.port ?? 5432,
-      tls: options.tls ?? { mode: 'prefer' as const },
-    }
-    const timeout = options.connectTimeout
+  /** Makes one connection attempt and completes startup; rejects with a typed error on any failure. */
+  static async open(options: OpenOptions): Promise<Connection> {
+    const timeout = options.timeoutMs
     const signal = timeout === undefined ? undefined : AbortSignal.timeout(timeout)
-    const link = await openNodeLink(endpoint, endpoint.tls, signal)
-    const connection = new Connection(link, options, endpoint)
+    const link = await openNodeLink(options, options.tls, options.useTls, signal)
+    const connection = new Connection(link, options)
     const onTimeout = () => connection.#session.fail(new ConnectionLostError(`startup did not finish within ${timeout} ms`))
     signal?.addEventListener('abort', onTimeout, { once: true })
     try {
-      const result = await connection.#session.run(startup(options))
+      const transport = { encrypted: link.encrypted, ...(link.peerCertificate ? { serverCertificate: link.peerCertificate } : {}) }
+      const result = await connection.#session.run(startup({ ...options, transport }))
       connection.#protocolVersion = result.protocolVersion
       connection.#backendKey = result.backendKey
       connection.#authentication = result.authentication
@@ -92,8 +88,10 @@ export class Connection {
     }
   }
 
-  get endpoint(): { host: string; port: number; tls: TlsSettings } {
-    return this.#endpoint
+  /** Where this connection goes: host (or socket folder), hostaddr and port. */
+  get endpoint(): Endpoint {
+    const { host, hostaddr, port } = this.#options
+    return { host, port, ...(hostaddr !== undefined ? { hostaddr } : {}) }
   }
 
   /** The backend's process ID, as in pg_backend_pid() and NotificationResponse.processId. */
@@ -150,7 +148,8 @@ export class Connection {
   async cancel(): Promise<void> {
     const key = this.#backendKey
     if (!key) throw new TypeError('the server sent no BackendKeyData, so its queries cannot be cancelled')
-    const link = await openNodeLink(this.#endpoint, this.#endpoint.tls)
+    // A new connection, with TLS as this one has it (PostgreSQL accepts CancelRequest after SSLRequest).
+    const link = await openNodeLink(this.#options, this.#options.tls, this.#link.encrypted)
     const closed = new Promise<void>((resolve) => (link.onClose = () => resolve()))
     link.resume()
     link.write(writeCancelRequest(new ByteWriter(), key.processId, key.secretKey).toBytes())

@@ -1,11 +1,13 @@
 /**
  * What a Connection needs from a byte stream, whatever the runtime provides it (node:net,
- * node:tls, later cloudflare:sockets). Types only.
+ * node:tls, later cloudflare:sockets), and the settings for opening one. Types only.
  */
 
 export interface Link {
   /** True once TLS protects the stream. */
   readonly encrypted: boolean
+  /** The server's certificate in DER, when TLS is up: channel binding hashes it (RFC 5929). */
+  readonly peerCertificate: Uint8Array | undefined
   write(bytes: Uint8Array): void
   /** Stop reading from the socket: the kernel's buffer, then the server's queue, take the backlog. */
   pause(): void
@@ -25,17 +27,23 @@ export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' |
 
 export interface TlsSettings {
   mode: SslMode
-  /** PEM root certificate(s) to verify the server against. */
-  ca?: string | Uint8Array
+  /** 'postgres': SSLRequest first (default); 'direct': TLS at once, ALPN "postgresql" (PostgreSQL 17+). */
+  negotiation?: 'postgres' | 'direct'
+  /** PEM root certificate(s) to verify the server against, or 'system' for the runtime's trust store. */
+  ca?: string | Uint8Array | 'system'
   /** PEM client certificate and key, for `cert` authentication. */
   cert?: string | Uint8Array
   key?: string | Uint8Array
-  /** The name the certificate must match under verify-full; default the host. */
+  /** The name (or IP) the certificate must match under verify-full; default the host. */
   serverName?: string
+  /** Send the host name in SNI (libpq's sslsni); default true. Never for IP addresses. */
+  sni?: boolean
 }
 
 export interface Endpoint {
   /** A host name or IP address, or a folder holding the Unix socket (it starts with '/'). */
   host: string
+  /** libpq's hostaddr: the IP to connect to, while `host` stays the name to verify. */
+  hostaddr?: string
   port: number
 }

@@ -9,24 +9,31 @@ import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError
 import { sslRequest } from '../frontend.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
 
+/** A socket folder: a path, or on Linux '@' for the abstract namespace (libpq's rule). */
 export function isUnixSocket(host: string): boolean {
-  return host.startsWith('/')
-}
-
-/** The socket file a server listening on `port` creates in folder `dir`. */
-export function unixSocketPath(dir: string, port: number): string {
-  return `${dir.replace(/\/+$/, '')}/.s.PGSQL.${port}`
+  return host.startsWith('/') || host.startsWith('@')
 }
 
 /**
- * Connects and, where the settings ask for it, upgrades to TLS. The returned link has not
- * read anything beyond the SSLRequest answer. `signal` aborts the attempt (connect_timeout).
+ * The socket file a server listening on `port` creates in folder `dir`. An abstract-namespace
+ * name starts with a NUL byte where libpq's notation has '@'.
  */
-export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, signal?: AbortSignal): Promise<Link> {
+export function unixSocketPath(dir: string, port: number): string {
+  const path = `${dir.replace(/\/+$/, '')}/.s.PGSQL.${port}`
+  return path.startsWith('@') ? `\0${path.slice(1)}` : path
+}
+
+/**
+ * Connects and, when `tls` is true, brings TLS up: after an SSLRequest (answered 'S'), or at once
+ * with ALPN "postgresql" under sslnegotiation=direct. An 'N' answer gives a plain link only where
+ * sslmode allows it (allow, prefer). Under TLS, the protocol starts only after the handshake.
+ * `signal` aborts the attempt (connect_timeout).
+ */
+export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, signal?: AbortSignal): Promise<Link> {
   const unix = isUnixSocket(endpoint.host)
   const socket = unix
     ? net.connect({ path: unixSocketPath(endpoint.host, endpoint.port) })
-    : net.connect({ host: endpoint.host, port: endpoint.port })
+    : net.connect({ host: endpoint.hostaddr ?? endpoint.host, port: endpoint.port })
   const abort = () => {
     const timedOut = (signal?.reason as Error | undefined)?.name === 'TimeoutError'
     socket.destroy(new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: signal?.reason }))
@@ -36,20 +43,18 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, si
     await settle(socket, 'connect')
     socket.setNoDelay(true)
     // libpq never uses TLS over a Unix socket: the kernel already guards that path.
-    const wantTls = !unix && settings.mode !== 'disable' && settings.mode !== 'allow'
-    if (!wantTls) return new NodeLink(socket, false)
+    if (unix || !tls) return new NodeLink(socket, undefined)
+    if (settings.negotiation === 'direct') return new NodeLink(socket, await handshake(socket, endpoint, settings, true))
     socket.write(sslRequest)
     const answer = await readSslAnswer(socket)
     if (answer === 'N') {
-      if (settings.mode !== 'prefer') {
+      if (settings.mode !== 'prefer' && settings.mode !== 'allow') {
         socket.destroy()
         throw new AuthenticationRefusedError(`the server does not accept TLS, and sslmode=${settings.mode} requires it`)
       }
-      return new NodeLink(socket, false)
+      return new NodeLink(socket, undefined)
     }
-    const secure = tls.connect({ socket, ...nodeTlsOptions(endpoint, settings) })
-    await settle(secure, 'secureConnect')
-    return new NodeLink(secure, true)
+    return new NodeLink(socket, await handshake(socket, endpoint, settings, false))
   } catch (error) {
     socket.destroy()
     throw translate(error, endpoint)
@@ -57,6 +62,25 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, si
     signal?.removeEventListener('abort', abort)
   }
 }
+
+/**
+ * The TLS handshake on `socket`. Every attempt offers ALPN "postgresql", as libpq 17 does;
+ * under direct negotiation the server must select it, since a server that does not speak direct
+ * TLS would otherwise read our handshake as a startup packet.
+ */
+async function handshake(socket: net.Socket, endpoint: Endpoint, settings: TlsSettings, direct: boolean): Promise<tls.TLSSocket> {
+  const secure = tls.connect({ socket, ...nodeTlsOptions(endpoint, settings) })
+  await settle(secure, 'secureConnect')
+  if (direct && secure.alpnProtocol !== alpnProtocol) {
+    throw new AuthenticationRefusedError(secure.alpnProtocol
+      ? `the server selected ALPN protocol ${JSON.stringify(secure.alpnProtocol)}, not "${alpnProtocol}"`
+      : 'the server completed direct TLS without ALPN negotiation (sslnegotiation=direct needs PostgreSQL 17 or later)')
+  }
+  return secure
+}
+
+/** The ALPN protocol name PostgreSQL registered (protocol docs, "SSL Session Encryption"). */
+const alpnProtocol = 'postgresql'
 
 /**
  * The answer to SSLRequest is exactly one byte. Anything sent along with it arrived before
@@ -68,14 +92,14 @@ function readSslAnswer(socket: net.Socket): Promise<'S' | 'N'> {
     const onData = (chunk: Uint8Array) => {
       cleanup()
       socket.pause()
-      if (chunk.length !== 1) {
+      if (chunk[0] === 0x45 /* E */) {
+        // An old or overloaded server sends an ErrorResponse. Its text is unauthenticated and
+        // could say anything: show only our own words, and never read it (CVE-2024-10977).
+        reject(new ConnectionLostError('the server answered SSLRequest with an error'))
+      } else if (chunk.length !== 1) {
         reject(new ProtocolViolationError('the server sent more than one byte in answer to SSLRequest (a possible injection, CVE-2021-23222)'))
       } else if (chunk[0] === 0x53 /* S */ || chunk[0] === 0x4e /* N */) {
         resolve(chunk[0] === 0x53 ? 'S' : 'N')
-      } else if (chunk[0] === 0x45 /* E */) {
-        // An old or overloaded server. Its text is unauthenticated; show only our own words
-        // (CVE-2024-10977).
-        reject(new ConnectionLostError('the server answered SSLRequest with an error'))
       } else {
         reject(new ProtocolViolationError(`the server answered SSLRequest with byte 0x${chunk[0]!.toString(16)}`))
       }
@@ -95,13 +119,15 @@ function readSslAnswer(socket: net.Socket): Promise<'S' | 'N'> {
 /** libpq's sslmode in node:tls terms. */
 function nodeTlsOptions(endpoint: Endpoint, settings: TlsSettings): tls.ConnectionOptions {
   const name = settings.serverName ?? endpoint.host
-  // require verifies the chain when a root certificate is given, as libpq does.
+  // require verifies the chain when a root certificate is given, as libpq does with any mode.
   const verifyChain = settings.mode === 'verify-ca' || settings.mode === 'verify-full' || settings.ca !== undefined
+  const ca = settings.ca === undefined || settings.ca === 'system' ? {} : { ca: toPem(settings.ca) }
   return {
-    // SNI carries host names only (RFC 6066 section 3), never IP addresses.
-    ...(net.isIP(name) === 0 ? { servername: name } : {}),
+    // SNI carries host names only (RFC 6066 section 3), never IP addresses; sslsni=0 turns it off.
+    ...(net.isIP(name) === 0 && settings.sni !== false ? { servername: name } : {}),
+    ALPNProtocols: [alpnProtocol],
     rejectUnauthorized: verifyChain,
-    ...(settings.ca !== undefined ? { ca: toPem(settings.ca) } : {}),
+    ...ca, // 'system' leaves node:tls with its own trust store
     ...(settings.cert !== undefined ? { cert: toPem(settings.cert) } : {}),
     ...(settings.key !== undefined ? { key: toPem(settings.key) } : {}),
     checkServerIdentity: settings.mode === 'verify-full'
@@ -136,13 +162,20 @@ function settle(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise
   })
 }
 
+/** How an endpoint is named in messages: host:port, with hostaddr, or the socket file. */
+export function describeEndpoint(endpoint: Endpoint): string {
+  if (isUnixSocket(endpoint.host)) return unixSocketPath(endpoint.host, endpoint.port)
+  const address = endpoint.hostaddr && endpoint.hostaddr !== endpoint.host ? ` (${endpoint.hostaddr})` : ''
+  return `${endpoint.host}${address}:${endpoint.port}`
+}
+
 /** Socket and TLS failures in pglisten's vocabulary, with the original as the cause. */
 function translate(error: unknown, endpoint: Endpoint): Error {
   if (error instanceof AuthenticationRefusedError || error instanceof ProtocolViolationError || error instanceof ConnectionLostError) {
     return error
   }
   const code = (error as { code?: unknown } | null)?.code
-  const where = isUnixSocket(endpoint.host) ? unixSocketPath(endpoint.host, endpoint.port) : `${endpoint.host}:${endpoint.port}`
+  const where = describeEndpoint(endpoint)
   if (typeof code === 'string' && (code.startsWith('ERR_TLS_') || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code))) {
     return new AuthenticationRefusedError(`the server's TLS certificate was refused (${code}) at ${where}`, { cause: error })
   }
@@ -153,9 +186,17 @@ function translate(error: unknown, endpoint: Endpoint): Error {
 class NodeLink implements Link {
   onData: (chunk: Uint8Array) => void = () => {}
   onClose: (error: Error | undefined) => void = () => {}
+  readonly socket: net.Socket
+  readonly encrypted: boolean
+  readonly peerCertificate: Uint8Array | undefined
   #error: Error | undefined
 
-  constructor(readonly socket: net.Socket, readonly encrypted: boolean) {
+  constructor(plain: net.Socket, secure: tls.TLSSocket | undefined) {
+    const socket = secure ?? plain
+    this.socket = socket
+    this.encrypted = secure !== undefined
+    const der = secure?.getPeerX509Certificate()?.raw
+    this.peerCertificate = der ? new Uint8Array(der) : undefined
     socket.on('data', (chunk: Uint8Array) => this.onData(chunk))
     socket.on('error', (error) => {
       this.#error ??= error

@@ -132,3 +132,21 @@ describe('simple query', () => {
     expect(aborted).toHaveLength(1)
   })
 })
+
+describe('client_encoding', () => {
+  test('a server that switches client_encoding away from UTF8 is refused', async () => {
+    const { session, serve, aborted } = scriptedSession()
+    const result = session.run(simpleQuery("SET client_encoding = 'LATIN1'"))
+    await settle()
+    serve(backend.parameterStatus('client_encoding', 'LATIN1'), backend.commandComplete('SET'), backend.readyForQuery())
+    await expect(result).rejects.toThrow(/switched client_encoding to LATIN1/)
+    expect(session.failure).toBeInstanceOf(ProtocolViolationError)
+    expect(aborted).toHaveLength(1)
+  })
+
+  test('UTF8 (in any case) is accepted', () => {
+    const { session, serve } = scriptedSession()
+    serve(backend.parameterStatus('client_encoding', 'utf8'))
+    expect(session.failure).toBeUndefined()
+  })
+})

@@ -1,0 +1,90 @@
+/**
+ * The files libpq reads for a connection: root and client certificates, the client key, and
+ * the password file, with libpq's defaults under ~/.postgresql and its permission rules.
+ * I/O edge: node:fs. The parsing and matching rules themselves live in ../options (pure).
+ */
+import { readFile, stat } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { AuthenticationRefusedError } from '../errors.ts'
+import { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type FileOrPem, type PgpassTarget, type Settings } from '../options/index.ts'
+import type { TlsSettings } from './link.ts'
+
+/** The certificates and key to use, read from files where settings name files. */
+export async function loadTlsMaterial(settings: Settings): Promise<Pick<TlsSettings, 'ca' | 'cert' | 'key'>> {
+  const dir = join(homedir(), '.postgresql')
+  const verify = settings.sslmode === 'verify-ca' || settings.sslmode === 'verify-full'
+  const material: Pick<TlsSettings, 'ca' | 'cert' | 'key'> = {}
+  if (settings.sslrootcert === 'system') material.ca = 'system'
+  else {
+    // libpq reads ~/.postgresql/root.crt when no root certificate is named, and demands one for verify-*.
+    const ca = await readMaterial(settings.sslrootcert, join(dir, 'root.crt'), 'root certificate', verify)
+    if (ca !== undefined) material.ca = ca
+  }
+  const cert = await readMaterial(settings.sslcert, join(dir, 'postgresql.crt'), 'client certificate', false)
+  if (cert !== undefined) {
+    material.cert = cert
+    const keyPath = typeof settings.sslkey === 'string' ? settings.sslkey : join(dir, 'postgresql.key')
+    if (typeof settings.sslkey !== 'object') await checkKeyPermissions(keyPath)
+    const key = await readMaterial(settings.sslkey, keyPath, 'client key', true)
+    if (key !== undefined) material.key = key
+  }
+  return material
+}
+
+/** A PEM given as such, or read from the named file, or from libpq's default file if it exists. */
+async function readMaterial(value: FileOrPem | undefined, fallback: string, what: string, required: boolean): Promise<string | Uint8Array | undefined> {
+  if (typeof value === 'object') return value.pem
+  const path = value ?? fallback
+  try {
+    return await readFile(path)
+  } catch (cause) {
+    if (value === undefined && !required) return undefined
+    throw new AuthenticationRefusedError(`cannot read the ${what} file "${path}"`, { cause })
+  }
+}
+
+/**
+ * libpq refuses a private key that others can read: at most u=rw (0600) when the current user
+ * owns it, or u=rw,g=r (0640) when root does (fe-secure-openssl.c).
+ */
+async function checkKeyPermissions(path: string): Promise<void> {
+  if (process.platform === 'win32') return
+  let info
+  try {
+    info = await stat(path)
+  } catch {
+    return // missing: reading it reports that
+  }
+  const tooOpen = info.uid === 0 ? info.mode & 0o137 : info.mode & 0o077
+  if (tooOpen) {
+    throw new AuthenticationRefusedError(`private key file "${path}" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root`)
+  }
+}
+
+/**
+ * The password for one host from the password file, as libpq looks it up: only when no
+ * password was given, and the file is ignored (with a warning) if others may read it.
+ */
+export async function passwordFromFile(
+  passfile: string,
+  target: PgpassTarget,
+  warn: (message: string) => void,
+): Promise<string | undefined> {
+  let info
+  try {
+    info = await stat(passfile)
+  } catch {
+    return undefined
+  }
+  if (!info.isFile()) {
+    warn(`password file "${passfile}" is not a plain file`)
+    return undefined
+  }
+  const problem = pgpassPermissionProblem(info.mode, process.platform, passfile)
+  if (problem !== undefined) {
+    warn(problem)
+    return undefined
+  }
+  return findPgpassPassword(parsePgpass(await readFile(passfile, 'utf8')), target)
+}

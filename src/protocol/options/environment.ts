@@ -1,0 +1,31 @@
+/**
+ * libpq's environment variables ("Environment Variables" in the libpq docs): the keywords
+ * they set, as conninfo_add_defaults reads them (fe-connect.c). Pure: the caller passes the
+ * environment. Imports keywords.ts only.
+ */
+import { KEYWORDS } from './keywords.ts'
+
+/** A keyword's text from the environment, and the variable it came from (for error messages). */
+export interface EnvironmentSetting {
+  value: string
+  variable: string
+}
+
+/**
+ * The keywords the environment sets. A variable set to the empty string counts as set, as
+ * getenv() does in libpq: PGHOST='' means the default host, but PGSSLMODE='' is an invalid
+ * sslmode. The obsolete PGREQUIRESSL, when it starts with "1", means sslmode=require unless
+ * PGSSLMODE is set.
+ */
+export function readEnvironment(env: Readonly<Record<string, string | undefined>>): Map<string, EnvironmentSetting> {
+  const settings = new Map<string, EnvironmentSetting>()
+  for (const [keyword, { env: variable }] of Object.entries(KEYWORDS)) {
+    if (variable === undefined) continue
+    const value = env[variable]
+    if (typeof value === 'string') settings.set(keyword, { value, variable })
+  }
+  if (!settings.has('sslmode') && env.PGREQUIRESSL?.startsWith('1')) {
+    settings.set('sslmode', { value: 'require', variable: 'PGREQUIRESSL' })
+  }
+  return settings
+}

@@ -1,0 +1,146 @@
+/**
+ * Every connection setting resolved as libpq resolves it: explicit options, then the
+ * connection string, then PG* environment variables, then libpq's defaults (conninfo_add_defaults
+ * and pqConnectOptions2 in fe-connect.c), with the same refusals. Pure: the environment, home
+ * folder and user name are passed in. Imports the other modules of options/.
+ */
+import { isConnectionString, parseConnectionString } from './connection-string.ts'
+import { readEnvironment } from './environment.ts'
+import { explicitOptions, type OptionValue } from './explicit.ts'
+import { hostTargets } from './hosts.ts'
+import { KEYWORDS, SECRET_KEYWORDS } from './keywords.ts'
+import type { ConnectionOptions, FileOrPem, PasswordSource, ResolveContext, Settings } from './types.ts'
+import {
+  CHANNEL_BINDINGS, SSL_MODES, SSL_NEGOTIATIONS, TARGET_SESSION_ATTRS, connectTimeout, oneOf, sslsni, type Sourced,
+} from './values.ts'
+
+type Merged = Map<string, Sourced<OptionValue>>
+
+/**
+ * Resolves options (or a connection string) to Settings. Throws TypeError for a malformed
+ * connection string, an unknown or unsupported option, or no user name; RangeError for a value
+ * libpq refuses. Nothing is read from the process: pass `context.env` (process.env) and the rest.
+ */
+export function resolveSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Settings {
+  const given: ConnectionOptions = typeof options === 'string' ? { connectionString: options } : options
+  if (typeof given !== 'object' || given === null) throw new TypeError('options must be an object or a connection string')
+  const merged = merge(given, context.env ?? {})
+  refuseUnsupported(merged)
+  return interpret(merged, context)
+}
+
+/**
+ * Each keyword's value from the first source that sets it. As PQconnectdbParams does with
+ * expand_dbname, a database option that is itself a connection string (a URI, or text with
+ * an '=') is read as one, between the other options and connectionString. Within a
+ * connection string an empty value counts as set: "host=''" means the default host, not PGHOST.
+ */
+function merge(given: ConnectionOptions, env: Readonly<Record<string, string | undefined>>): Merged {
+  const merged: Merged = new Map()
+  const add = (keyword: string, value: OptionValue, from: string): void => {
+    if (!merged.has(keyword)) merged.set(keyword, { value, from })
+  }
+  const explicit = explicitOptions(given)
+  const database = explicit.get('dbname')
+  if (typeof database === 'string' && isConnectionString(database)) explicit.delete('dbname')
+  for (const [keyword, value] of explicit) add(keyword, value, `from the ${KEYWORDS[keyword]!.option} option`)
+  if (typeof database === 'string' && isConnectionString(database)) {
+    for (const [keyword, value] of Object.entries(parseConnectionString(database))) add(keyword, value, 'from the connection string in the database option')
+  }
+  if (given.connectionString) {
+    for (const [keyword, value] of Object.entries(parseConnectionString(given.connectionString))) add(keyword, value, 'from the connection string')
+  }
+  for (const [keyword, { value, variable }] of readEnvironment(env)) add(keyword, value, `from ${variable}`)
+  return merged
+}
+
+/** A keyword pglisten does not implement is refused unless its value asks for nothing more. */
+function refuseUnsupported(merged: Merged): void {
+  for (const [keyword, { value, from }] of merged) {
+    const { option, tolerates } = KEYWORDS[keyword]!
+    if (option !== undefined || value === '' || tolerates?.(String(value))) continue
+    const shown = SECRET_KEYWORDS.has(keyword) ? keyword : `${keyword}=${String(value)}`
+    throw new TypeError(`pglisten does not support the libpq setting ${shown} (${from}); remove it to connect without it`)
+  }
+}
+
+function interpret(merged: Merged, context: ResolveContext): Settings {
+  const text = (keyword: string): Sourced | undefined => merged.get(keyword) as Sourced | undefined
+  const nonEmpty = (keyword: string): string | undefined => text(keyword)?.value || undefined
+  const win32 = context.platform === 'win32'
+
+  // In pqConnectOptions2's order, so that the first complaint is libpq's.
+  const hosts = hostTargets({ host: text('host'), hostaddr: text('hostaddr'), port: text('port'), platform: context.platform })
+  const user = nonEmpty('user') ?? context.osUser
+  if (!user) throw new TypeError('no user name: set the user option, the connection string\'s user, or PGUSER (or pass context.osUser)')
+  const database = nonEmpty('dbname') ?? user
+  const passwordSetting = merged.get('password')?.value as PasswordSource | undefined
+  const password = passwordSetting === '' ? undefined : passwordSetting
+  const passfile = nonEmpty('passfile') ?? (context.homeDir ? `${context.homeDir}/${win32 ? 'pgpass.conf' : '.pgpass'}` : '')
+  const channelBinding = choose('channel_binding', text('channel_binding'), CHANNEL_BINDINGS, 'prefer')
+
+  // sslrootcert=system makes verify-full the default sslmode, and refuses any other.
+  const sslrootcert = fileSetting(merged.get('sslrootcert'))
+  const sslmode = choose('sslmode', text('sslmode'), SSL_MODES, sslrootcert === 'system' ? 'verify-full' : 'prefer')
+  const sslnegotiation = choose('sslnegotiation', text('sslnegotiation'), SSL_NEGOTIATIONS, 'postgres')
+  if (sslnegotiation === 'direct' && !['require', 'verify-ca', 'verify-full'].includes(sslmode)) {
+    // libpq 17: falling back to plaintext against a pre-17 server would be silent otherwise.
+    throw new RangeError(`weak sslmode "${sslmode}" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")`)
+  }
+  if (sslrootcert === 'system' && sslmode !== 'verify-full') {
+    throw new RangeError(`weak sslmode "${sslmode}" may not be used with sslrootcert=system (use "verify-full")`)
+  }
+  const targetSessionAttrs = choose('target_session_attrs', text('target_session_attrs'), TARGET_SESSION_ATTRS, 'any')
+
+  const settings: Omit<Settings, 'password'> = {
+    hosts,
+    user,
+    database,
+    passfile,
+    applicationName: nonEmpty('application_name') ?? nonEmpty('fallback_application_name'),
+    options: nonEmpty('options'),
+    connectTimeout: connectTimeout(merged.get('connect_timeout') as Sourced<string | number> | undefined),
+    sslmode,
+    sslrootcert,
+    sslcert: fileSetting(merged.get('sslcert')),
+    sslkey: fileSetting(merged.get('sslkey')),
+    sslnegotiation,
+    sslsni: sslsni(merged.get('sslsni') as Sourced<string | boolean> | undefined),
+    channelBinding,
+    requireAuth: nonEmpty('require_auth'),
+    targetSessionAttrs,
+  }
+  // Unset optional fields are left out, not undefined: clearer in logs and in toEqual.
+  for (const [key, value] of Object.entries(settings)) if (value === undefined) delete settings[key as keyof typeof settings]
+  return withHiddenPassword(settings, password)
+}
+
+/** An enumerated keyword: its default when not set anywhere; when set (even to ''), one of `allowed`. */
+function choose<T extends string>(keyword: string, setting: Sourced | undefined, allowed: readonly T[], fallback: T): T {
+  return setting === undefined ? fallback : oneOf(keyword, setting, allowed)
+}
+
+/** A file path, PEM contents, or (for sslrootcert) 'system'; '' means libpq's default file. */
+function fileSetting(setting: Sourced<OptionValue> | undefined): FileOrPem | undefined {
+  const value = setting?.value as FileOrPem | undefined
+  return value === '' ? undefined : value
+}
+
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
+/**
+ * Attaches the password as a property that JSON.stringify, Object.keys and spread skip, and
+ * makes util.inspect (even with showHidden) print "[hidden]" in its place.
+ */
+function withHiddenPassword(visible: Omit<Settings, 'password'>, password: PasswordSource | undefined): Settings {
+  if (password !== undefined) Object.defineProperty(visible, 'password', { value: password, enumerable: false })
+  Object.defineProperty(visible, INSPECT, {
+    value(this: object, depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+      // The marker goes where the password would be listed, after the database.
+      const shown = Object.fromEntries(Object.entries(this).flatMap((entry) =>
+        entry[0] === 'database' && password !== undefined ? [entry, ['password', '[hidden]']] : [entry]))
+      return inspect(shown, { ...options, depth })
+    },
+  })
+  return visible as Settings
+}

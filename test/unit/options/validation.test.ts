@@ -1,0 +1,200 @@
+/**
+ * What resolveSettings refuses, as libpq's pqConnectOptions2 and connect code refuse it, and
+ * how it reads the values it accepts: enumerations, sslrootcert=system, sslnegotiation=direct,
+ * connect_timeout, ports, host lists, hostaddr, option types, settings pglisten lacks.
+ */
+import { isIP } from 'node:net'
+import { fc, test as propertyTest } from '@fast-check/vitest'
+import { describe, expect, test } from 'vitest'
+import { isIPv4, isIPv6 } from '../../../src/protocol/options/hosts.ts'
+import { resolveSettings, type ConnectionOptions } from '../../../src/protocol/options/index.ts'
+
+const context = { osUser: 'ann', homeDir: '/home/ann' }
+const resolve = (options: ConnectionOptions | string, env: Record<string, string> = {}) => resolveSettings(options, { ...context, env })
+
+describe('enumerated values', () => {
+  test.each([
+    ['sslmode', 'sslmode=verify_full', 'disable, allow, prefer, require, verify-ca, verify-full'],
+    ['sslnegotiation', 'sslnegotiation=tls', 'postgres, direct'],
+    ['channel_binding', 'channel_binding=yes', 'disable, prefer, require'],
+    ['target_session_attrs', 'target_session_attrs=primary-only', 'any, read-write, read-only, primary, standby, prefer-standby'],
+  ])('%s: a RangeError naming the keyword, the source and the allowed values', (keyword, text, allowed) => {
+    expect(() => resolve(text)).toThrow(RangeError)
+    expect(() => resolve(text)).toThrow(`invalid ${keyword} value "${text.split('=')[1]}" from the connection string; expected one of: ${allowed}`)
+  })
+
+  test('values are case-sensitive, as libpq compares them with strcmp', () => {
+    expect(() => resolve({ sslmode: 'Require' as 'require' })).toThrow(/invalid sslmode value "Require" from the sslmode option/)
+  })
+
+  test('every documented value is accepted', () => {
+    for (const sslmode of ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const) expect(resolve({ sslmode }).sslmode).toBe(sslmode)
+    for (const attrs of ['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby'] as const) {
+      expect(resolve({ targetSessionAttrs: attrs }).targetSessionAttrs).toBe(attrs)
+    }
+    for (const binding of ['disable', 'prefer', 'require'] as const) expect(resolve({ channelBinding: binding }).channelBinding).toBe(binding)
+  })
+
+  test('sslsni: 0 and 1, or a boolean; anything else is refused (libpq would read "true" as off)', () => {
+    expect(resolve('sslsni=0').sslsni).toBe(false)
+    expect(resolve({ sslsni: true }).sslsni).toBe(true)
+    expect(resolve({ sslsni: '0' }).sslsni).toBe(false)
+    expect(() => resolve('sslsni=true')).toThrow(/invalid sslsni value "true" from the connection string; expected one of: 0, 1/)
+  })
+})
+
+describe('sslrootcert=system', () => {
+  test('makes verify-full the default sslmode, from any source', () => {
+    expect(resolve({ sslrootcert: 'system' }).sslmode).toBe('verify-full')
+    expect(resolve({}, { PGSSLROOTCERT: 'system' }).sslmode).toBe('verify-full')
+  })
+
+  test.each(['disable', 'allow', 'prefer', 'require', 'verify-ca'])('refuses an explicit weaker sslmode=%s', (sslmode) => {
+    expect(() => resolve(`sslrootcert=system sslmode=${sslmode}`)).toThrow(RangeError)
+    expect(() => resolve(`sslrootcert=system sslmode=${sslmode}`)).toThrow(`weak sslmode "${sslmode}" may not be used with sslrootcert=system (use "verify-full")`)
+  })
+
+  test('a weaker sslmode from PGSSLMODE counts as set, and is refused too', () => {
+    expect(() => resolve({ sslrootcert: 'system' }, { PGSSLMODE: 'require' })).toThrow(/weak sslmode "require"/)
+  })
+
+  test('a file named ./system is just a file; PEM contents are kept as given', () => {
+    expect(resolve({ sslrootcert: './system' })).toMatchObject({ sslrootcert: './system', sslmode: 'prefer' })
+    const pem = { pem: '-----BEGIN CERTIFICATE-----' }
+    expect(resolve({ sslrootcert: pem, sslcert: { pem: Uint8Array.of(1) }, sslkey: '/k' })).toMatchObject({ sslrootcert: pem, sslcert: { pem: Uint8Array.of(1) }, sslkey: '/k' })
+  })
+})
+
+describe('sslnegotiation=direct (libpq 17)', () => {
+  test.each(['require', 'verify-ca', 'verify-full'])('works with sslmode=%s', (sslmode) => {
+    expect(resolve(`sslnegotiation=direct sslmode=${sslmode}`).sslnegotiation).toBe('direct')
+  })
+
+  test.each(['disable', 'allow', 'prefer'])('is refused with sslmode=%s', (sslmode) => {
+    expect(() => resolve(`sslnegotiation=direct sslmode=${sslmode}`)).toThrow(`weak sslmode "${sslmode}" may not be used with sslnegotiation=direct`)
+  })
+
+  test('is refused with the default sslmode (prefer) but fine with sslrootcert=system\'s (verify-full)', () => {
+    expect(() => resolve({ sslnegotiation: 'direct' })).toThrow(RangeError)
+    expect(resolve({ sslnegotiation: 'direct', sslrootcert: 'system' }).sslmode).toBe('verify-full')
+  })
+})
+
+describe('connect_timeout, in seconds as libpq parses integers', () => {
+  test.each([
+    ['10', 10], [' 10 ', 10], ['+3', 3], ['0', undefined], ['-5', undefined], ['2147483647', 2147483647],
+    ['1', 1], // current libpq dropped the two-second minimum
+  ])('"%s" is %s', (text, seconds) => {
+    expect(resolve({ connectTimeout: text }).connectTimeout).toBe(seconds)
+  })
+
+  test('numbers: whole seconds, zero or negative waits forever', () => {
+    expect(resolve({ connectTimeout: 5 }).connectTimeout).toBe(5)
+    expect(resolve({ connectTimeout: -1 }).connectTimeout).toBeUndefined()
+    expect(() => resolve({ connectTimeout: 1.5 })).toThrow(RangeError)
+  })
+
+  test.each(['10s', '1.5', '', ' ', '0x10', '2147483648', 'ten'])('"%s" is refused, as libpq refuses it', (text) => {
+    expect(() => resolve(`connect_timeout='${text}'`)).toThrow(RangeError)
+    expect(() => resolve(`connect_timeout='${text}'`)).toThrow(`invalid integer value "${text}" for connect_timeout`)
+  })
+})
+
+describe('ports and host lists', () => {
+  test.each(['0', '65536', '-1'])('port %s is out of range', (port) => {
+    expect(() => resolve({ port })).toThrow(`invalid port number "${port}" from the port option`)
+  })
+
+  test('a port that is not an integer', () => {
+    expect(() => resolve('port=54x32')).toThrow('invalid integer value "54x32" for port from the connection string')
+    expect(() => resolve({ port: 5432.5 })).toThrow(RangeError)
+    expect(resolve({ port: ' 5433 ' }).hosts[0]?.port).toBe(5433)
+  })
+
+  test('mismatched counts are refused with libpq\'s words', () => {
+    expect(() => resolve({ host: 'a,b', port: '1,2,3' })).toThrow('could not match 3 port numbers to 2 hosts')
+    expect(() => resolve({ host: 'a,b,c', hostaddr: '10.0.0.1,10.0.0.2' })).toThrow('could not match 3 host names to 2 hostaddr values')
+    expect(() => resolve({ hostaddr: '10.0.0.1,10.0.0.2', port: '1,2,3' })).toThrow('could not match 3 port numbers to 2 hosts')
+  })
+
+  test('hostaddr must be a numeric address; names belong in host', () => {
+    expect(() => resolve({ hostaddr: 'db.example' })).toThrow(/invalid hostaddr "db.example" from the hostaddr option/)
+    expect(() => resolve({ hostaddr: '127.1' })).toThrow(RangeError)
+    expect(resolve({ hostaddr: 'fe80::1%eth0' }).hosts[0]?.hostaddr).toBe('fe80::1%eth0')
+  })
+})
+
+describe('numeric addresses', () => {
+  test.each(['0.0.0.0', '255.255.255.255', '::', '::1', '2001:db8::1234', '::ffff:192.0.2.1', '1:2:3:4:5:6:7:8', '1::', 'fe80::1%eth0'])('%s is numeric', (text) => {
+    expect(isIPv4(text) || isIPv6(text)).toBe(true)
+  })
+
+  test.each(['256.0.0.1', '01.2.3.4', '1.2.3', '1:2:3:4:5:6:7:8:9', '1::2::3', ':1:2:3:4:5:6:7', '12345::', 'fe80::1%', 'g::1', '1:2:3:4:5:6:7:1.2.3.4', ''])('%s is not', (text) => {
+    expect(isIPv4(text) || isIPv6(text)).toBe(false)
+  })
+
+  propertyTest.prop([fc.oneof(fc.ipV4(), fc.ipV6())])('agrees with node:net on every address fast-check makes', (address) => {
+    expect(isIPv4(address) || isIPv6(address)).toBe(isIP(address) !== 0)
+  })
+
+  propertyTest.prop([fc.domain()])('no domain name is numeric', (name) => {
+    expect(isIPv4(name) || isIPv6(name)).toBe(false)
+  })
+})
+
+describe('options object misuse', () => {
+  test.each([
+    [{ host: 5 }, /host must be a string/],
+    [{ port: true }, /port must be a number or a string/],
+    [{ password: 42 }, /password must be a string or a function/],
+    [{ sslrootcert: { path: '/x' } }, /sslrootcert must be a file path or \{ pem/],
+    [{ sslsni: 1 }, /sslsni must be a boolean/],
+    [{ connectionString: 1 }, /connectionString must be a string/],
+    [{ dbname: 'x' }, /"dbname": that is libpq's name for the option "database"/],
+    [{ application_name: 'x' }, /the option "applicationName"/],
+  ])('%o is a TypeError', (options, message) => {
+    expect(() => resolve(options as ConnectionOptions)).toThrow(TypeError)
+    expect(() => resolve(options as ConnectionOptions)).toThrow(message)
+  })
+
+  test('other fields are left alone: the object may carry more than connection settings', () => {
+    expect(resolve({ host: 'h', onNotification: () => undefined } as ConnectionOptions).hosts[0]?.host).toBe('h')
+  })
+
+  test('neither an object nor a string', () => {
+    expect(() => resolveSettings(null as unknown as string, context)).toThrow(TypeError)
+  })
+})
+
+describe('libpq settings pglisten does not implement', () => {
+  test.each([
+    ['sslcrl=/crl.pem', 'sslcrl=/crl.pem'],
+    ['requirepeer=postgres', 'requirepeer=postgres'],
+    ['gssencmode=require', 'gssencmode=require'],
+    ['service=mydb', 'service=mydb'],
+    ['load_balance_hosts=random', 'load_balance_hosts=random'],
+  ])('%s is refused rather than ignored', (text, shown) => {
+    expect(() => resolve(text)).toThrow(TypeError)
+    expect(() => resolve(text)).toThrow(`pglisten does not support the libpq setting ${shown} (from the connection string)`)
+  })
+
+  test('from the environment too, naming the variable', () => {
+    expect(() => resolve({}, { PGSERVICE: 'mydb' })).toThrow('(from PGSERVICE)')
+  })
+
+  test('a secret setting is refused without showing its value', () => {
+    let message = ''
+    try {
+      resolve("sslpassword='k3y-pa55'")
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toContain('sslpassword')
+    expect(message).not.toContain('k3y-pa55')
+  })
+
+  test('values that ask for nothing pglisten does not do are accepted and dropped', () => {
+    const settings = resolve('keepalives=1 keepalives_idle=30 gssencmode=disable sslcertmode=allow client_encoding=UTF8 load_balance_hosts=disable')
+    expect(settings).toEqual(resolve(''))
+  })
+})
