@@ -32,7 +32,19 @@ export interface SessionEdge {
   abort(error: Error): void
 }
 
-export interface SessionOptions extends FramerOptions, SessionHandlers {}
+/**
+ * Sees every message as it crosses the wire (pglisten --trace, in the spirit of libpq's
+ * PQtrace): frontend messages as the bytes sent, backend messages decoded. It must redact
+ * secrets itself; a tracer that throws is ignored.
+ */
+export interface Tracer {
+  sent(bytes: Uint8Array): void
+  received(message: BackendMessage): void
+}
+
+export interface SessionOptions extends FramerOptions, SessionHandlers {
+  trace?: Tracer
+}
 
 export class Session {
   /** The server's run-time parameters, as last reported by ParameterStatus. */
@@ -42,6 +54,7 @@ export class Session {
   readonly #framer: Framer
   readonly #edge: SessionEdge
   readonly #handlers: SessionHandlers
+  readonly #trace: Tracer | undefined
 
   /** Messages for the running exchange, and its wait for the next one. */
   readonly #inbox: BackendMessage[] = []
@@ -59,6 +72,7 @@ export class Session {
     this.#edge = edge
     this.#framer = new Framer(options)
     this.#handlers = options
+    this.#trace = options.trace
   }
 
   get failure(): Error | undefined {
@@ -81,6 +95,7 @@ export class Session {
   }
 
   #route(message: BackendMessage): void {
+    if (this.#trace) this.#traced(() => this.#trace!.received(message))
     switch (message.type) {
       case 'NotificationResponse':
         this.#deliver(this.#handlers.onNotification, message)
@@ -133,6 +148,20 @@ export class Session {
     }
   }
 
+  /** Sends bytes outside any exchange (Terminate), traced like the rest. */
+  send(bytes: Uint8Array): void {
+    if (this.#trace) this.#traced(() => this.#trace!.sent(bytes))
+    this.#edge.write(bytes)
+  }
+
+  #traced(action: () => void): void {
+    try {
+      action()
+    } catch {
+      // Tracing must never change what happens on the wire.
+    }
+  }
+
   /**
    * Runs an exchange after those already queued. The promise settles with its result or its
    * error. If it stops anywhere but just after ReadyForQuery (or a finished startup), the
@@ -156,7 +185,9 @@ export class Session {
         if (step.done) return step.value
         if (this.#failure) throw this.#failure
         if (step.value.kind === 'send') {
-          this.#edge.write(step.value.bytes)
+          const bytes = step.value.bytes
+          if (this.#trace) this.#traced(() => this.#trace!.sent(bytes))
+          this.#edge.write(bytes)
           inStep = false
           input = undefined
         } else {

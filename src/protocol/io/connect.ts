@@ -9,7 +9,7 @@ import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
 import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
 import { isUnixSocketPath, resolveSettings, type ConnectionOptions, type HostTarget, type Settings } from '../options/index.ts'
-import type { SessionHandlers } from '../session.ts'
+import type { SessionHandlers, Tracer } from '../session.ts'
 import { Connection, type OpenOptions } from './connection.ts'
 import { loadTlsMaterial, passwordFromFile } from './files.ts'
 import type { TlsSettings } from './link.ts'
@@ -28,6 +28,8 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
     /** Salted passwords kept across connections; default a cache shared by the process, null for none. */
     cache?: SaltedPasswordCache | null
   }
+  /** Sees every protocol message sent and received (pglisten --trace). */
+  trace?: Tracer
   /** Warnings libpq would print (a password file others can read); default process.emitWarning. */
   onWarning?(message: string): void
   onClose?(error: Error | undefined): void
@@ -132,9 +134,9 @@ function openOptions(
   }
 }
 
-function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'onClose'> {
-  const { onNotification, onNotice, onParameterStatus, onHandlerError, onClose } = options
-  return { onNotification, onNotice, onParameterStatus, onHandlerError, onClose }
+function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'onClose' | 'trace'> {
+  const { onNotification, onNotice, onParameterStatus, onHandlerError, onClose, trace } = options
+  return { onNotification, onNotice, onParameterStatus, onHandlerError, onClose, ...(trace ? { trace } : {}) }
 }
 
 function osUser(): string | undefined {

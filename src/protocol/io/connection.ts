@@ -10,7 +10,7 @@ import { ConnectionLostError } from '../errors.ts'
 import { simpleQuery, type QueryResult } from '../exchange/query.ts'
 import { startup, type AuthenticationMethod, type StartupOptions } from '../exchange/startup.ts'
 import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
-import { Session, type SessionHandlers } from '../session.ts'
+import { Session, type SessionHandlers, type Tracer } from '../session.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
 import { openNodeLink } from './node-link.ts'
 import { allocateBuffer, decodeUtf8Fast } from './node-bytes.ts'
@@ -25,6 +25,8 @@ export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
   timeoutMs?: number
   /** The largest message length accepted from the server; see FramerOptions. */
   maxMessageLength?: number
+  /** Sees every message sent and received (not the SSLRequest answer, nor CancelRequest). */
+  trace?: Tracer
   /** The connection has ended; `error` says why (a ConnectionLostError unless close() was called). */
   onClose?(error: Error | undefined): void
 }
@@ -161,7 +163,7 @@ export class Connection {
   async close(): Promise<void> {
     if (!this.#closing && this.#session.failure === undefined) {
       this.#closing = true
-      this.#link.write(terminate)
+      this.#session.send(terminate)
       this.#link.end()
     } else this.#closing = true
     await this.#closed
