@@ -1,7 +1,9 @@
 /**
  * pglisten: a PostgreSQL LISTEN/NOTIFY client written from the wire protocol up.
- * The package's front door; the protocol layer is also available as 'pglisten/protocol'.
+ * The package's front door: the listener, and the protocol layer's connection and errors
+ * (the whole protocol layer is also available as 'pglisten/protocol').
  */
+export * from './listener/index.ts'
 export {
   connect,
   Connection,

@@ -27,6 +27,8 @@ export interface Cluster {
   binaries: PostgresBinaries
   /** the temp folder: data/, tls/, postgres.log and the Unix socket */
   dir: string
+  /** pg_ctl restart: every connection is cut, and the server comes back on the same port. */
+  restart(): Promise<void>
   stop(): Promise<void>
   /** the same, synchronously: for exit and signal handlers, where nothing asynchronous finishes */
   stopSync(): void
@@ -86,7 +88,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       tls: { caFile: tls.caFile, ca: tls.ca, clientCertFile: tls.clientCertFile, clientKeyFile: tls.clientKeyFile, serverName: tls.serverName },
       logFile,
     }
-    return { server, binaries, dir, stop: async () => stopSync(), stopSync }
+    const restart = async () => {
+      await pg('pg_ctl', ['restart', '-w', '-t', '60', '-s', '-D', data, '-m', 'fast', '-l', logFile])
+    }
+    return { server, binaries, dir, restart, stop: async () => stopSync(), stopSync }
   } catch (error) {
     watchdog.kill('SIGKILL') // it would remove the folder we keep for a look
     stopServer(binaries.bin, data, as) // in case pg_ctl started it but gave up waiting
@@ -165,7 +170,7 @@ function startWatchdog(pgCtl: string, data: string, dir: string, as: OsUser | un
 }
 
 /** A port free on 127.0.0.1 (and ::1 when used); PostgreSQL must bind the same port on both. */
-async function freePort(ipv6: boolean): Promise<number> {
+export async function freePort(ipv6: boolean): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await canListen('127.0.0.1', 0)
     if (port && (!ipv6 || (await canListen('::1', port)))) return port

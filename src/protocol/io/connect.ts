@@ -30,6 +30,8 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
   }
   /** Sees every protocol message sent and received (pglisten --trace). */
   trace?: Tracer
+  /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
+  keepAlive?: number
   /** Warnings libpq would print (a password file others can read); default process.emitWarning. */
   onWarning?(message: string): void
   onClose?(error: Error | undefined): void
@@ -129,6 +131,7 @@ function openOptions(
     channelBinding: settings.channelBinding,
     ...(explicit.protocolVersion !== undefined ? { protocolVersion: explicit.protocolVersion } : {}),
     ...(explicit.maxMessageLength !== undefined ? { maxMessageLength: explicit.maxMessageLength } : {}),
+    ...(explicit.keepAlive !== undefined ? { keepAlive: explicit.keepAlive } : {}),
     scram: { ...(explicit.scram?.maxIterations !== undefined ? { maxIterations: explicit.scram.maxIterations } : {}), ...(cache ? { cache } : {}) },
     ...handlers(explicit),
   }

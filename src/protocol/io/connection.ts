@@ -27,6 +27,8 @@ export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
   maxMessageLength?: number
   /** Sees every message sent and received (not the SSLRequest answer, nor CancelRequest). */
   trace?: Tracer
+  /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
+  keepAlive?: number
   /** The connection has ended; `error` says why (a ConnectionLostError unless close() was called). */
   onClose?(error: Error | undefined): void
 }
@@ -71,7 +73,7 @@ export class Connection {
   static async open(options: OpenOptions): Promise<Connection> {
     const timeout = options.timeoutMs
     const signal = timeout === undefined ? undefined : AbortSignal.timeout(timeout)
-    const link = await openNodeLink(options, options.tls, options.useTls, signal)
+    const link = await openNodeLink(options, options.tls, options.useTls, signal, options.keepAlive)
     const connection = new Connection(link, options)
     const onTimeout = () => connection.#session.fail(new ConnectionLostError(`startup did not finish within ${timeout} ms`))
     signal?.addEventListener('abort', onTimeout, { once: true })
@@ -157,6 +159,14 @@ export class Connection {
     link.write(writeCancelRequest(new ByteWriter(), key.processId, key.secretKey).toBytes())
     link.end()
     await closed
+  }
+
+  /**
+   * Drops the connection at once, without Terminate: for a connection that is silently dead
+   * (a heartbeat went unanswered). Pending requests reject with `reason`; closed resolves to it.
+   */
+  abort(reason: Error): void {
+    this.#session.fail(reason)
   }
 
   /** Sends Terminate and closes. Pending and queued requests reject with ConnectionLostError. */

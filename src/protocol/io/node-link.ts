@@ -29,7 +29,7 @@ export function unixSocketPath(dir: string, port: number): string {
  * sslmode allows it (allow, prefer). Under TLS, the protocol starts only after the handshake.
  * `signal` aborts the attempt (connect_timeout).
  */
-export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, signal?: AbortSignal): Promise<Link> {
+export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, signal?: AbortSignal, keepAlive?: number): Promise<Link> {
   const unix = isUnixSocket(endpoint.host)
   const socket = unix
     ? net.connect({ path: unixSocketPath(endpoint.host, endpoint.port) })
@@ -42,6 +42,8 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
   try {
     await settle(socket, 'connect')
     socket.setNoDelay(true)
+    // The kernel's probes find a peer that vanished while the connection was idle.
+    if (keepAlive !== undefined) socket.setKeepAlive(true, keepAlive)
     // libpq never uses TLS over a Unix socket: the kernel already guards that path.
     if (unix || !tls) return new NodeLink(socket, undefined)
     if (settings.negotiation === 'direct') return new NodeLink(socket, await handshake(socket, endpoint, settings, true))

@@ -1,0 +1,54 @@
+/**
+ * Reconnect delays: exponential backoff with jitter, from a minimum to a maximum, reset after
+ * a success (lib/pq's Listener does the same doubling). Pure; the randomness is injectable.
+ */
+
+export interface BackoffOptions {
+  /** The first delay, in milliseconds. Default 250. */
+  minDelay?: number
+  /** No delay exceeds this, in milliseconds. Default 30,000. */
+  maxDelay?: number
+  /** Give up after this many failed attempts in a row. Default: never. */
+  maxAttempts?: number
+}
+
+export class Backoff {
+  readonly minDelay: number
+  readonly maxDelay: number
+  readonly maxAttempts: number
+  #failures = 0
+
+  constructor(options: BackoffOptions = {}, private readonly random: () => number = Math.random) {
+    this.minDelay = options.minDelay ?? 250
+    this.maxDelay = options.maxDelay ?? 30_000
+    this.maxAttempts = options.maxAttempts ?? Infinity
+    if (!(this.minDelay >= 0) || !(this.maxDelay >= this.minDelay)) {
+      throw new RangeError(`reconnect delays need 0 <= minDelay <= maxDelay, not ${this.minDelay} and ${this.maxDelay}`)
+    }
+    if (!(this.maxAttempts >= 1)) throw new RangeError(`maxAttempts must be at least 1, not ${this.maxAttempts}`)
+  }
+
+  /** Failed attempts since the last success. */
+  get failures(): number {
+    return this.#failures
+  }
+
+  get exhausted(): boolean {
+    return this.#failures >= this.maxAttempts
+  }
+
+  /**
+   * The wait before the next attempt, and counts it. The ceiling doubles with each failure;
+   * the delay is drawn from its upper half ("equal jitter"), so listeners cut off together do
+   * not all come back at the same instant, yet none comes back sooner than half the ceiling.
+   */
+  next(): number {
+    const ceiling = Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(this.#failures, 52))
+    this.#failures++
+    return ceiling / 2 + (ceiling / 2) * this.random()
+  }
+
+  reset(): void {
+    this.#failures = 0
+  }
+}

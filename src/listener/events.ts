@@ -1,0 +1,72 @@
+/**
+ * A small typed event hub. A handler that throws, or returns a promise that rejects, never
+ * stops delivery to the other handlers nor escapes as an uncaught exception: the error goes to
+ * `onError`. Promises handlers return are counted, so slow async handlers can apply
+ * backpressure. Pure.
+ */
+
+export class EventHub<Events extends object> {
+  readonly #handlers: { [K in keyof Events]?: ((value: Events[K]) => unknown)[] } = {}
+  #pending = 0
+
+  constructor(
+    private readonly onError: (error: unknown, event: keyof Events) => void,
+    private readonly onSettled: () => void = () => {},
+  ) {}
+
+  /** Promises returned by handlers, not yet settled. */
+  get pending(): number {
+    return this.#pending
+  }
+
+  on<K extends keyof Events>(event: K, handler: (value: Events[K]) => unknown): () => void {
+    if (typeof handler !== 'function') throw new TypeError(`a handler for "${String(event)}" must be a function`)
+    const list = (this.#handlers[event] ??= [])
+    list.push(handler)
+    return () => {
+      const at = list.indexOf(handler)
+      if (at !== -1) list.splice(at, 1)
+    }
+  }
+
+  has(event: keyof Events): boolean {
+    return (this.#handlers[event]?.length ?? 0) > 0
+  }
+
+  emit<K extends keyof Events>(event: K, value: Events[K]): void {
+    const list = this.#handlers[event]
+    if (!list || list.length === 0) return
+    for (const handler of list.length === 1 ? list : [...list]) {
+      try {
+        const result = handler(value)
+        if (result !== undefined && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)
+      } catch (error) {
+        this.#report(error, event)
+      }
+    }
+  }
+
+  #track(promise: PromiseLike<unknown>, event: keyof Events): void {
+    this.#pending++
+    promise.then(
+      () => this.#settle(),
+      (error: unknown) => {
+        this.#settle()
+        this.#report(error, event)
+      },
+    )
+  }
+
+  #settle(): void {
+    this.#pending--
+    this.onSettled()
+  }
+
+  #report(error: unknown, event: keyof Events): void {
+    try {
+      this.onError(error, event)
+    } catch {
+      // The error handler failed too; there is nobody left to tell.
+    }
+  }
+}

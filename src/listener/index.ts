@@ -1,0 +1,10 @@
+/**
+ * pglisten's listener: LISTEN/NOTIFY that keeps working across reconnects, with gap
+ * signalling, liveness checks and backpressure. Built on pglisten/protocol only.
+ */
+export { createListener, Listener, type ListenerOptions, type ListenerEvents, type ListenerStats, type NotificationsOptions } from './listener.ts'
+export { ListenerError } from './errors.ts'
+export type { Gap, ListenerItem, Notification } from './subscription.ts'
+export type { BackoffOptions } from './backoff.ts'
+export type { HeartbeatOptions } from './liveness.ts'
+export { quoteIdentifier, quoteLiteral, foldIdentifier, checkChannel, checkPayload, maxIdentifierBytes, payloadLimitBytes } from './sql.ts'

@@ -1,0 +1,154 @@
+/**
+ * The listener keeps listening: after its backend is terminated, after a full server restart,
+ * when the first host is a hot standby, and when the link dies silently. Each time it
+ * reconnects, LISTENs again on every channel, reports the gap, and hears what comes after.
+ * The restart and standby tests run clusters of their own, so other test files are unaffected.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { createListener, type Listener, type ListenerEvents } from '../../src/listener/listener.ts'
+import type { Gap, ListenerItem, Notification } from '../../src/listener/subscription.ts'
+import { connect } from '../../src/protocol/io/connect.ts'
+import { startCluster, type Cluster } from '../harness/cluster.ts'
+import { startStandby, type Standby } from '../harness/standby.ts'
+import { connectSuperuser, eventually, isolated } from '../support/connect.ts'
+import { collect, listener, listenerOptions, uniqueChannel } from '../support/listener.ts'
+import { startProxy } from '../support/tcp-proxy.ts'
+
+const fast = { reconnect: { minDelay: 50, maxDelay: 1000 } }
+
+/** Records the listener's connection events. */
+function watch(l: Listener) {
+  const events: { name: string; value: unknown }[] = []
+  for (const name of ['connected', 'disconnected', 'reconnected', 'error'] as (keyof ListenerEvents)[]) {
+    l.on(name, (value) => void events.push({ name, value }))
+  }
+  return events
+}
+
+/** Sends `payload` on each channel from a connection of its own. */
+async function notifyFrom(options: Parameters<typeof connect>[0], channels: string[], payload: string): Promise<void> {
+  const c = await connect(options)
+  for (const channel of channels) await c.query(`SELECT pg_notify('${channel.replaceAll("'", "''")}', '${payload}')`)
+  await c.close()
+}
+
+function expectGap(item: ListenerItem | undefined): Gap {
+  expect(item).toMatchObject({ type: 'Gap' })
+  const gap = item as Gap
+  expect(gap.from.getTime()).toBeLessThanOrEqual(gap.to.getTime())
+  return gap
+}
+
+describe('after pg_terminate_backend', () => {
+  test('it reconnects, LISTENs on every channel again, reports the gap, and hears later notifications', async () => {
+    const l = await listener(fast)
+    const events = watch(l)
+    const channels = [uniqueChannel('a'), uniqueChannel('b'), uniqueChannel('c')]
+    for (const channel of channels) await l.listen(channel)
+    const heard = collect(l.notifications())
+    const before = l.processId
+    const admin = await connectSuperuser()
+    await admin.query(`SELECT pg_terminate_backend(${before})`)
+    await admin.close()
+    await eventually(() => events.some((e) => e.name === 'reconnected'), 10_000)
+    expect(l.processId).not.toBe(before)
+    expect(events.map((e) => e.name)).toEqual(['disconnected', 'connected', 'reconnected'])
+    expect((events[0]!.value as ListenerEvents['disconnected']).error?.message).toMatch(/terminating connection due to administrator command/)
+    await notifyFrom(listenerOptions(), channels, 'after')
+    await eventually(() => heard.items.length === 4)
+    const gap = expectGap(heard.items[0])
+    expect(events[2]!.value).toBe(gap) // the same gap, as event and as item
+    expect(heard.items.slice(1).map((n) => (n as Notification).channel).sort()).toEqual([...channels].sort())
+    expect(l.stats.reconnects).toBe(1)
+  })
+
+  test('listen() called while reconnecting resolves once the new connection listens', async () => {
+    const l = await listener(fast)
+    const first = uniqueChannel()
+    await l.listen(first)
+    const admin = await connectSuperuser()
+    await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
+    await admin.close()
+    const second = uniqueChannel()
+    await l.listen(second) // may wait for the reconnect
+    const heard = collect(l.notifications({ gaps: false }))
+    await notifyFrom(listenerOptions(), [first, second], 'x')
+    await eventually(() => heard.items.length === 2)
+  })
+})
+
+describe('on a cluster of its own', () => {
+  let cluster: Cluster
+  let standby: Standby | undefined
+  beforeAll(async () => {
+    cluster = await startCluster()
+  }, 60_000)
+  afterAll(async () => {
+    await standby?.stop()
+    await cluster?.stop()
+  })
+  const own = (extra: object = {}) => ({ ...isolated, host: cluster.server.host, port: cluster.server.port, user: cluster.server.superuser.user, database: 'postgres', sslmode: 'disable' as const, ...extra })
+
+  test('after a full server restart it reconnects, reports the gap, and hears later notifications', async () => {
+    const l = await createListener(own(fast))
+    try {
+      const events = watch(l)
+      const channel = uniqueChannel()
+      await l.listen(channel)
+      const heard = collect(l.notifications())
+      await cluster.restart()
+      await eventually(() => events.some((e) => e.name === 'reconnected'), 20_000)
+      await notifyFrom(own(), [channel], 'after restart')
+      await eventually(() => heard.items.length === 2)
+      expectGap(heard.items[0])
+      expect(heard.items[1]).toMatchObject({ channel, payload: 'after restart' })
+      expect(events.filter((e) => e.name === 'disconnected')).toHaveLength(1)
+    } finally {
+      await l.close()
+    }
+  }, 60_000)
+
+  test('it never settles on a hot standby: with the standby listed first, it takes the primary', async () => {
+    standby = await startStandby(cluster)
+    const onStandby = await connect(own({ port: standby.server.port }))
+    expect((await onStandby.query('SELECT pg_is_in_recovery()'))[0]!.rows).toEqual([['t']])
+    await expect(onStandby.query('LISTEN x')).rejects.toMatchObject({ code: '25006' }) // what the listener must avoid
+    await onStandby.close()
+    const l = await createListener(own({ host: '127.0.0.1,127.0.0.1', port: `${standby.server.port},${cluster.server.port}` }))
+    try {
+      await l.listen('on the primary')
+      const c = await connect(own())
+      const pids = (await c.query('SELECT pid FROM pg_stat_activity'))[0]!.rows.map((r) => Number(r[0]))
+      await c.close()
+      expect(pids).toContain(l.processId)
+    } finally {
+      await l.close()
+    }
+  }, 60_000)
+})
+
+describe('liveness', () => {
+  test('a connection that goes silent is found dead by the heartbeat within about two intervals, and replaced', async () => {
+    const base = listenerOptions()
+    const proxy = await startProxy(base.host as string, base.port as number)
+    try {
+      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 300, timeout: 300 } })
+      const events = watch(l)
+      const channel = uniqueChannel()
+      await l.listen(channel)
+      const heard = collect(l.notifications())
+      proxy.blackhole() // the open connection now hears nothing, like a NAT that forgot it
+      proxy.restore() // but new connections get through
+      await eventually(() => events.some((e) => e.name === 'reconnected'), 10_000)
+      const lost = events.find((e) => e.name === 'disconnected')!.value as ListenerEvents['disconnected']
+      expect(lost.error?.message).toMatch(/heartbeat/)
+      await notifyFrom(listenerOptions(), [channel], 'after the silence')
+      await eventually(() => heard.items.length === 2)
+      expectGap(heard.items[0])
+      expect(heard.items[1]).toMatchObject({ payload: 'after the silence' })
+      expect(proxy.accepted).toBe(2)
+    } finally {
+      await proxy.close()
+    }
+  })
+})

@@ -1,0 +1,55 @@
+/** Reconnect delays: doubling from the minimum to the maximum, jittered, reset after success. */
+import { fc, test as propertyTest } from '@fast-check/vitest'
+import { describe, expect, test } from 'vitest'
+import { Backoff } from '../../../src/listener/backoff.ts'
+
+describe('Backoff', () => {
+  test('the ceiling doubles from minDelay to maxDelay; the delay is in its upper half', () => {
+    const lowest = new Backoff({ minDelay: 100, maxDelay: 1000 }, () => 0)
+    const highest = new Backoff({ minDelay: 100, maxDelay: 1000 }, () => 1)
+    expect(Array.from({ length: 6 }, () => lowest.next())).toEqual([50, 100, 200, 400, 500, 500])
+    expect(Array.from({ length: 6 }, () => highest.next())).toEqual([100, 200, 400, 800, 1000, 1000])
+  })
+
+  test('reset() starts again from the minimum', () => {
+    const b = new Backoff({ minDelay: 100, maxDelay: 1000 }, () => 1)
+    b.next()
+    b.next()
+    expect(b.failures).toBe(2)
+    b.reset()
+    expect(b.next()).toBe(100)
+  })
+
+  test('maxAttempts: exhausted after that many failures; forever by default', () => {
+    const limited = new Backoff({ maxAttempts: 2 })
+    limited.next()
+    expect(limited.exhausted).toBe(false)
+    limited.next()
+    expect(limited.exhausted).toBe(true)
+    const forever = new Backoff()
+    for (let i = 0; i < 10_000; i++) forever.next()
+    expect(forever.exhausted).toBe(false)
+    expect(forever.next()).toBeLessThanOrEqual(30_000) // no overflow after many doublings
+  })
+
+  test.each([
+    [{ minDelay: -1 }],
+    [{ minDelay: 10, maxDelay: 5 }],
+    [{ maxAttempts: 0 }],
+    [{ minDelay: Number.NaN }],
+  ])('refuses %j', (options) => {
+    expect(() => new Backoff(options)).toThrow(RangeError)
+  })
+
+  propertyTest.prop([fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat({ max: 100 })])(
+    'every delay lies within [minDelay / 2, maxDelay]',
+    (min, extra, random, attempts) => {
+      const b = new Backoff({ minDelay: min, maxDelay: min + extra }, () => random)
+      for (let i = 0; i <= attempts; i++) {
+        const delay = b.next()
+        expect(delay).toBeGreaterThanOrEqual(min / 2)
+        expect(delay).toBeLessThanOrEqual(min + extra)
+      }
+    },
+  )
+})
