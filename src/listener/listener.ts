@@ -17,6 +17,18 @@ import { Liveness, type HeartbeatOptions } from './liveness.ts'
 import { checkChannel, checkPayload, foldIdentifier, quoteIdentifier, quoteLiteral } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem, type Notification } from './subscription.ts'
 import { poolerSelfTest, type SelfTest } from './self-test.ts'
+import {
+  installDdlTrigger,
+  installRowTrigger,
+  installTcnTrigger,
+  planDdlTrigger,
+  rowChangeChannel,
+  tcnDefaultChannel,
+  type DdlTriggerOptions,
+  type TableName,
+} from './changes/index.ts'
+import { decodeDdlChange, feed, tableFeed, type Change, type ChangesOptions, type DdlChange, type Feed } from './feeds.ts'
+import type { QueryResult } from '../protocol/exchange/query.ts'
 
 type OwnHandlers = 'onNotification' | 'onNotice' | 'onParameterStatus' | 'onHandlerError' | 'onClose'
 
@@ -201,6 +213,50 @@ export class Listener {
   async queueUsage(): Promise<number> {
     const [result] = await this.#onNotifier((connection) => connection.query('SELECT pg_notification_queue_usage()'))
     return Number(result!.rows[0]![0])
+  }
+
+  /**
+   * Runs SQL on the notifier connection, never the listening one: for your own short
+   * commands, which then neither wait behind a backlog nor delay a heartbeat.
+   */
+  query(sql: string): Promise<QueryResult[]> {
+    return this.#onNotifier((connection) => connection.query(sql))
+  }
+
+  /**
+   * A table's changes, decoded: installs the JSON row trigger (or, with `feed: 'tcn'`, the
+   * tcn extension's) unless `install: false`, LISTENs on its channel, and yields RowChange
+   * (or TcnChange) events, PayloadError for what cannot be decoded, and Gap markers. Setup
+   * errors (no primary key, no privilege) come from the first next().
+   */
+  changes(table: TableName, options: ChangesOptions = {}): Feed<Change> {
+    const kind = options.feed ?? 'rows'
+    const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
+    const source = this.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
+    const ready = (async () => {
+      if (options.install !== false) {
+        await this.#onNotifier((c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })))
+      }
+      await this.listen(channel)
+    })()
+    const { decode, accept } = tableFeed(table, kind)
+    return feed(source, ready, decode, accept)
+  }
+
+  /**
+   * Schema changes in the database, decoded: installs the DDL event trigger (needs a
+   * superuser; SuperuserRequiredError otherwise) unless `install: false`, and yields
+   * DdlChange events, PayloadError, and Gap markers.
+   */
+  ddlChanges(options: DdlTriggerOptions & Omit<ChangesOptions, 'feed' | 'channel'> = {}): Feed<DdlChange> {
+    const { install, signal, gaps, ...trigger } = options
+    const { channel } = planDdlTrigger(trigger)
+    const source = this.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
+    const ready = (async () => {
+      if (install !== false) await this.#onNotifier((c) => installDdlTrigger(c, trigger))
+      await this.listen(channel)
+    })()
+    return feed(source, ready, decodeDdlChange)
   }
 
   /** The notifier's process ID, once it is open: notifications sent by notify() carry it. */

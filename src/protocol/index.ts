@@ -19,6 +19,7 @@ export { startup, type StartupOptions, type StartupResult, type AuthenticationMe
 export { simpleQuery, CopyNotSupportedError, type QueryResult, type QueryOutcome } from './exchange/query.ts'
 export { Session, type SessionEdge, type SessionHandlers, type SessionOptions, type Tracer } from './session.ts'
 export type { Link, TlsSettings, SslMode, Endpoint } from './io/link.ts'
+export { createTracer, type TracerOptions } from './trace/index.ts'
 export { Connection, type OpenOptions } from './io/connection.ts'
 export { connect, type ConnectOptions } from './io/connect.ts'
 export * from './options/index.ts'

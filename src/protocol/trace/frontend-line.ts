@@ -3,11 +3,12 @@
  * fe-trace.c prints them, and its secrets redacted. Pure: imports the line vocabulary and
  * the redaction rules.
  *
- * Redacted here: the PasswordMessage's password or md5 hash (either one logs the role in:
- * the md5 hash is a replayable answer to that salt, and is md5(md5(password + user) + salt),
- * so it also gives the stored hash away to a guesser); a CancelRequest's secret key (it lets
- * anyone cancel this session's queries); SCRAM's proof (./redact.ts); the data of any other
- * SASL mechanism; and the body of any 'p' message whose kind is not known.
+ * Redacted here: the PasswordMessage's password or md5 hash (the hash is "md5" +
+ * md5(md5(password + user) + salt): with the salt, which the trace shows, it lets anyone test
+ * password guesses offline, and replay it should the server pick that salt again); a
+ * CancelRequest's secret key (it lets anyone cancel this session's queries); SCRAM's proof
+ * (./redact.ts); the data of any other SASL mechanism; and the body of any 'p' message whose
+ * kind is not known.
  */
 import type { FrontendMessage } from './frontend.ts'
 import { bytes, int, note, redacted, string, type Field, type TraceLine } from './line.ts'

@@ -46,11 +46,6 @@ export class TraceReader {
     return this.#position < this.#limit ? this.#data[this.#position] : undefined
   }
 
-  int16(what: string): number {
-    const at = this.#need(2, what)
-    return ((this.#data[at]! << 24) | (this.#data[at + 1]! << 16)) >> 16
-  }
-
   int32(what: string): number {
     const at = this.#need(4, what)
     const b = this.#data

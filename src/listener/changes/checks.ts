@@ -1,0 +1,82 @@
+/**
+ * The checks an installer makes before it changes anything, written as DO blocks so that the
+ * server decides inside the install's transaction, and the SQLSTATEs that turn their failures
+ * into typed errors. Pure: SQL text only; imports the quoting helpers and the error classes.
+ */
+import { NoPrimaryKeyError, SuperuserRequiredError } from './errors.ts'
+import { dollarQuote, literal } from './sql-text.ts'
+import type { QualifiedTable } from './table-name.ts'
+import { sqlState } from './transaction.ts'
+
+/**
+ * 39P01 (trigger_protocol_violated): what tcn raises at the first write to a table without a
+ * primary key; here raised at install time instead, so it can only come from this check.
+ */
+const noPrimaryKey = '39P01'
+
+/** 42501 (insufficient_privilege): what CREATE EVENT TRIGGER would raise for a non-superuser. */
+const insufficientPrivilege = '42501'
+
+/**
+ * The lock CREATE TRIGGER takes (SHARE ROW EXCLUSIVE), taken first: installs and removals on
+ * one table then run one after the other, where two at once could collide on the trigger
+ * function ("tuple concurrently updated"), e.g. several copies of an application installing
+ * the same feed as they start. Writers wait for the install; readers do not. Removals need no
+ * LOCK: their first statement, DROP TRIGGER, takes the same lock, and unlike LOCK it does not
+ * fail when the table is gone (when a function left behind may still need dropping).
+ */
+export function lockTable(table: QualifiedTable): string {
+  return `LOCK TABLE ${table.quoted} IN SHARE ROW EXCLUSIVE MODE`
+}
+
+/**
+ * Fails unless `table` has a valid primary key, the index tcn looks for (indisprimary and
+ * indisvalid). A missing table fails in the cast, with 42P01 undefined_table (or before, at
+ * LOCK TABLE). RAISE
+ * takes the message through USING, never as a format string: a name may contain `%`.
+ */
+export function requirePrimaryKey(table: QualifiedTable): string {
+  return `DO ${dollarQuote(`
+BEGIN
+  IF NOT EXISTS (
+    SELECT FROM pg_catalog.pg_index
+    WHERE indrelid = ${literal(table.quoted)}::pg_catalog.regclass AND indisprimary AND indisvalid
+  ) THEN
+    RAISE EXCEPTION USING ERRCODE = '${noPrimaryKey}', MESSAGE = ${literal(`${table.quoted} has no primary key`)};
+  END IF;
+END
+`)}`
+}
+
+/**
+ * Fails unless the current role (the one CREATE EVENT TRIGGER checks, after any SET ROLE) is a
+ * superuser.
+ */
+export function requireSuperuser(): string {
+  return `DO ${dollarQuote(`
+BEGIN
+  IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER) THEN
+    RAISE EXCEPTION USING ERRCODE = '${insufficientPrivilege}',
+      MESSAGE = 'role ' || pg_catalog.quote_ident(CURRENT_USER) || ' is not a superuser',
+      HINT = 'Only superusers can create event triggers.';
+  END IF;
+END
+`)}`
+}
+
+/** The typed error for a failed primary-key check, or undefined for any other error. */
+export function primaryKeyError(table: QualifiedTable): (error: unknown) => Error | undefined {
+  return (error) => (sqlState(error) === noPrimaryKey ? new NoPrimaryKeyError(table, { cause: error }) : undefined)
+}
+
+/**
+ * The typed error for a failed superuser check, or undefined for any other error. Any 42501 in
+ * an event trigger install means the same thing, whether from the check or a later statement.
+ */
+export function superuserError(doing: string): (error: unknown) => Error | undefined {
+  return (error) => {
+    if (sqlState(error) !== insufficientPrivilege) return undefined
+    const reason = error instanceof Error ? error.message : String(error)
+    return new SuperuserRequiredError(`${doing} needs a superuser: ${reason}`, { cause: error })
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * RowChange: what the JSON row-change trigger (row-trigger.ts) sends, as a type, and the
+ * decoder from a notification to it, checking every field it reads. Pure; imports the JSON
+ * shape checks and the feed error type.
+ */
+import type { NotificationLike, PayloadError } from './errors.ts'
+import { decodeShaped, describe, field, isJsonObject, Shape, type JsonObject, type JsonValue } from './json.ts'
+import type { ChangeOperation } from './tcn-payload.ts'
+
+/** Primary key column to its value as text (`->>`), in the primary key's order. */
+export type RowKey = Readonly<Record<string, string>>
+
+interface RowChangeBase {
+  readonly kind: 'row'
+  readonly channel: string
+  /** The backend that made the change (compare with your own Connection's processId). */
+  readonly processId: number
+  /** The table's schema and name when the change was made (TG_TABLE_SCHEMA, TG_TABLE_NAME). */
+  readonly schema: string
+  readonly table: string
+  readonly operation: ChangeOperation
+  /** 1, 2, ... for the changes of one transaction, in the order they were made. */
+  readonly seq: number
+  /** The row (or old and new rows) did not fit under the 8000-byte payload limit and were left out. */
+  readonly truncated: boolean
+  /**
+   * The primary key: the inserted row's, the deleted row's, the updated row's after the update.
+   * Null only when truncated and even the key alone did not fit.
+   */
+  readonly key: RowKey | null
+}
+
+export interface RowInsert extends RowChangeBase {
+  readonly operation: 'INSERT'
+  /** The row as row_to_json gives it; null when truncated. */
+  readonly row: JsonObject | null
+}
+
+export interface RowDelete extends RowChangeBase {
+  readonly operation: 'DELETE'
+  /** The deleted row; null when truncated. */
+  readonly row: JsonObject | null
+}
+
+export interface RowUpdate extends RowChangeBase {
+  readonly operation: 'UPDATE'
+  /** The key before the update: differs from `key` when the update changed it. */
+  readonly oldKey: RowKey | null
+  /** The rows before and after; null when truncated. */
+  readonly old: JsonObject | null
+  readonly new: JsonObject | null
+}
+
+export type RowChange = RowInsert | RowUpdate | RowDelete
+
+/** A row-trigger notification as a RowChange, or a PayloadError saying what is wrong with it. */
+export function decodeRowChange(notification: NotificationLike): RowChange | PayloadError {
+  return decodeShaped(notification, 'a row change', rowChange)
+}
+
+function rowChange({ channel, processId }: NotificationLike, json: JsonValue): RowChange {
+  if (!isJsonObject(json)) throw new Shape('not a JSON object')
+  const schema = field(json, 'schema', 'string')
+  const table = field(json, 'table', 'string')
+  const seq = field(json, 'seq', 'number')
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new Shape(`"seq" is ${seq}, not a counting number`)
+  const truncated = field(json, 'truncated', 'boolean')
+  const base = { kind: 'row', channel, processId, schema, table, seq, truncated, key: key(json, 'key', truncated) } as const
+  const operation = json['operation']
+  switch (operation) {
+    case 'INSERT':
+    case 'DELETE':
+      return { ...base, operation, row: row(json, 'row', truncated) }
+    case 'UPDATE':
+      return { ...base, operation, oldKey: key(json, 'oldKey', truncated), old: row(json, 'old', truncated), new: row(json, 'new', truncated) }
+    default:
+      throw new Shape(`"operation" is ${describe(operation)}, not INSERT, UPDATE or DELETE`)
+  }
+}
+
+function key(json: JsonObject, name: string, truncated: boolean): RowKey | null {
+  const value = json[name]
+  if (value === null && truncated) return null
+  if (!isJsonObject(value)) throw new Shape(`"${name}" is ${describe(value)}, not an object`)
+  for (const [column, text] of Object.entries(value)) {
+    // PostgreSQL keeps primary key columns NOT NULL: a null means the trigger reads a column
+    // that is no longer in the key (renamed or dropped since the install).
+    if (text === null) throw new Shape(`key column ${JSON.stringify(column)} is null: the primary key changed since the trigger was installed; install it again`)
+    if (typeof text !== 'string') throw new Shape(`key column ${JSON.stringify(column)} is ${describe(text)}, not text`)
+  }
+  return value as RowKey
+}
+
+function row(json: JsonObject, name: string, truncated: boolean): JsonObject | null {
+  const value = json[name]
+  if (truncated) {
+    if (value !== undefined) throw new Shape(`"${name}" is present although "truncated" is true`)
+    return null
+  }
+  if (!isJsonObject(value)) throw new Shape(`"${name}" is ${describe(value)}, not an object`)
+  return value
+}
+

@@ -1,0 +1,96 @@
+/**
+ * Change feeds as iterators: listener.changes('public.orders') and listener.ddlChanges().
+ * Each one subscribes first (so nothing heard after its LISTEN can be missed), then installs
+ * its trigger (idempotent) and LISTENs, then yields typed events: decoded changes, a
+ * PayloadError for a payload that cannot be decoded (never dropped), and Gap markers.
+ * Pure mapping over a Subscription; the listener supplies the install and listen steps.
+ */
+import type { Gap, ListenerItem, Notification } from './subscription.ts'
+import {
+  decodeDdlChange,
+  decodeRowChange,
+  decodeTcnChange,
+  parseTableName,
+  PayloadError,
+  type DdlChange,
+  type RowChange,
+  type TableName,
+  type TcnChange,
+} from './changes/index.ts'
+
+export interface ChangesOptions {
+  /** 'rows' (default): the JSON row trigger; 'tcn': the tcn extension's trigger. */
+  feed?: 'rows' | 'tcn'
+  /** The channel the trigger notifies; default the feed's own. */
+  channel?: string
+  /** Install the trigger (idempotent) before listening; default true. */
+  install?: boolean
+  signal?: AbortSignal
+  /** Include Gap items; default true. */
+  gaps?: boolean
+}
+
+export type Change = RowChange | TcnChange
+export type FeedItem<T> = T | PayloadError | Gap
+
+/**
+ * A feed's iterator. `ready` resolves once the trigger is installed and the channel listened
+ * on: read the current state after it, then process the events (PostgreSQL's LISTEN docs).
+ */
+export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
+  readonly ready: Promise<void>
+}
+
+/**
+ * An iterator over `source` that first waits for `ready` (throwing its error, if any, from the
+ * first next()), then maps each notification through `decode`; `accept` drops notifications
+ * meant for another feed on a shared channel (tcn's default channel serves every table).
+ */
+export function feed<T>(
+  source: AsyncIterableIterator<ListenerItem>,
+  ready: Promise<void>,
+  decode: (notification: Notification) => T | PayloadError,
+  accept: (event: T) => boolean = () => true,
+): Feed<T> {
+  ready.catch(() => undefined) // reported by the first next() (or to whoever awaits ready)
+  let started = false
+  const iterator: Feed<T> = {
+    ready,
+    async next(): Promise<IteratorResult<FeedItem<T>>> {
+      if (!started) {
+        started = true
+        try {
+          await ready
+        } catch (error) {
+          await source.return?.()
+          throw error
+        }
+      }
+      for (;;) {
+        const result = await source.next()
+        if (result.done) return result
+        const item = result.value
+        if (item.type === 'Gap') return { value: item, done: false }
+        const event = decode(item)
+        if (event instanceof PayloadError || accept(event)) return { value: event, done: false }
+      }
+    },
+    async return(): Promise<IteratorResult<FeedItem<T>>> {
+      await source.return?.()
+      return { value: undefined, done: true }
+    },
+    [Symbol.asyncIterator]() {
+      return iterator
+    },
+  }
+  return iterator
+}
+
+/** The decoder for a table's feed; tcn events are kept only for this table (its payload names no schema). */
+export function tableFeed(table: TableName, kind: 'rows' | 'tcn'): { decode: (n: Notification) => Change | PayloadError; accept: (c: Change) => boolean } {
+  const target = parseTableName(table)
+  if (kind === 'rows') return { decode: decodeRowChange, accept: (c) => c.kind === 'row' && c.schema === target.schema && c.table === target.table }
+  return { decode: decodeTcnChange, accept: (c) => c.kind === 'tcn' && c.table === target.table }
+}
+
+export { decodeDdlChange, type DdlChange }
