@@ -73,7 +73,7 @@ describe('DDL changes', () => {
       await writer.query(`CREATE TABLE ${identity} (id int)`)
       await writer.query(`ALTER TABLE ${identity} ADD COLUMN "n o" text`)
       await writer.query(`DROP TABLE ${identity}`)
-      const common = { kind: 'ddl', channel, processId: writer.processId, truncated: false, schema }
+      const common = { type: 'DdlChange', kind: 'ddl', channel, processId: writer.processId, truncated: false, schema }
       const got = await changes(channel)
       expect(got.slice(0, 2)).toEqual([
         { ...common, event: 'ddl_command_end', seq: 1, tag: 'CREATE TABLE', objectType: 'table', identity },

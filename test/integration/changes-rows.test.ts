@@ -77,7 +77,7 @@ describe('row changes', () => {
     await writer.query(`UPDATE ${sql} SET "v=al" = 'y'`)
     await writer.query(`DELETE FROM ${sql}`)
 
-    const common = { kind: 'row', channel, schema, table: 'Or"ders.1 ✓', truncated: false, processId: writer.processId }
+    const common = { type: 'RowChange', kind: 'row', channel, schema, table: 'Or"ders.1 ✓', truncated: false, processId: writer.processId }
     const row = (id: number, name: string, value: string | null) => ({ 'I d': id, 'na,me': name, 'v=al': value })
     const got = await changes(channel)
     // Within one statement rows fire in scan order, which PostgreSQL does not promise: compare by key.

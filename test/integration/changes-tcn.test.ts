@@ -60,7 +60,7 @@ describe("tcn's own payloads", () => {
     await writer.query(`INSERT INTO ${sql} VALUES (1, 'it''s, "a" =\nb', 'v'), (2, '', 'w')`)
     await writer.query(`UPDATE ${sql} SET "i d" = 10 WHERE "i d" = 1`)
     await writer.query(`DELETE FROM ${sql} WHERE "i d" = 10`)
-    const common = { kind: 'tcn', channel, processId: writer.processId, table: name, columns: ["k'ey", 'i d'] }
+    const common = { type: 'TcnChange', kind: 'tcn', channel, processId: writer.processId, table: name, columns: ["k'ey", 'i d'] }
     expect(await changes()).toEqual([
       { ...common, operation: 'INSERT', key: { "k'ey": 'it\'s, "a" =\nb', 'i d': '1' } },
       { ...common, operation: 'INSERT', key: { "k'ey": '', 'i d': '2' } },

@@ -7,6 +7,8 @@ import type { NotificationLike, PayloadError } from './errors.ts'
 import { decodeShaped, describe, field, isJsonObject, Shape, type JsonObject, type JsonValue } from './json.ts'
 
 interface DdlChangeBase {
+  /** Every feed item has a `type`, so one check tells events, PayloadError and Gap apart. */
+  readonly type: 'DdlChange'
   readonly kind: 'ddl'
   readonly channel: string
   /** The backend that ran the DDL. */
@@ -49,6 +51,7 @@ function ddlChange({ channel, processId }: NotificationLike, json: JsonValue): D
   const seq = field(json, 'seq', 'number')
   if (!Number.isSafeInteger(seq) || seq < 1) throw new Shape(`"seq" is ${seq}, not a counting number`)
   const base = {
+    type: 'DdlChange',
     kind: 'ddl',
     channel,
     processId,

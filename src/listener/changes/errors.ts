@@ -20,6 +20,8 @@ export interface NotificationLike {
  */
 export class PayloadError extends PgListenError {
   override name = 'PayloadError'
+  /** As on every feed item: `item.type === 'PayloadError'` narrows to this class. */
+  readonly type = 'PayloadError' as const
   readonly channel: string
   readonly processId: number
   /** The payload as it arrived, whole (the message shows only its start). */

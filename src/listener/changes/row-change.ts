@@ -11,6 +11,8 @@ import type { ChangeOperation } from './tcn-payload.ts'
 export type RowKey = Readonly<Record<string, string>>
 
 interface RowChangeBase {
+  /** Every feed item has a `type`, so one check tells events, PayloadError and Gap apart. */
+  readonly type: 'RowChange'
   readonly kind: 'row'
   readonly channel: string
   /** The backend that made the change (compare with your own Connection's processId). */
@@ -65,7 +67,7 @@ function rowChange({ channel, processId }: NotificationLike, json: JsonValue): R
   const seq = field(json, 'seq', 'number')
   if (!Number.isSafeInteger(seq) || seq < 1) throw new Shape(`"seq" is ${seq}, not a counting number`)
   const truncated = field(json, 'truncated', 'boolean')
-  const base = { kind: 'row', channel, processId, schema, table, seq, truncated, key: key(json, 'key', truncated) } as const
+  const base = { type: 'RowChange', kind: 'row', channel, processId, schema, table, seq, truncated, key: key(json, 'key', truncated) } as const
   const operation = json['operation']
   switch (operation) {
     case 'INSERT':

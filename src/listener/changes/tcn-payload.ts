@@ -34,6 +34,8 @@ export interface TcnPayload {
 
 /** A tcn notification, decoded. */
 export interface TcnChange extends TcnPayload {
+  /** Every feed item has a `type`, so one check tells events, PayloadError and Gap apart. */
+  readonly type: 'TcnChange'
   readonly kind: 'tcn'
   readonly channel: string
   /** The backend that made the change (compare with your own Connection's processId). */
@@ -111,7 +113,7 @@ export function parseTcnPayload(payload: string): TcnPayload {
 export function decodeTcnChange(notification: NotificationLike): TcnChange | PayloadError {
   try {
     const parsed = parseTcnPayload(notification.payload)
-    return { kind: 'tcn', channel: notification.channel, processId: notification.processId, ...parsed }
+    return { type: 'TcnChange', kind: 'tcn', channel: notification.channel, processId: notification.processId, ...parsed }
   } catch (error) {
     return new PayloadError(notification, `is not in the tcn format (${(error as Error).message})`, { cause: error })
   }

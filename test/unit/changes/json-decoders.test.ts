@@ -38,7 +38,7 @@ describe('decodeRowChange', () => {
   test('an insert', () => {
     const payload = `{"schema" : "we\\"ird.s", "table" : "Tä ble", "operation" : "INSERT", "seq" : 1, "truncated" : false, "key" : {"k'ey" : "a'b\\\\c", "i d" : "1"}, "row" : {"i d":1,"k'ey":"a'b\\\\c","v":"x"}}`
     expect(decodeRowChange(from(payload))).toEqual({
-      kind: 'row', channel: 'feed', processId: 4242, schema: 'we"ird.s', table: 'Tä ble', operation: 'INSERT', seq: 1,
+      type: 'RowChange', kind: 'row', channel: 'feed', processId: 4242, schema: 'we"ird.s', table: 'Tä ble', operation: 'INSERT', seq: 1,
       truncated: false, key: { "k'ey": "a'b\\c", 'i d': '1' }, row: { 'i d': 1, "k'ey": "a'b\\c", v: 'x' },
     })
   })
@@ -82,7 +82,7 @@ describe('decodeDdlChange', () => {
   test('a created table', () => {
     const payload = `{"event" : "ddl_command_end", "seq" : 2, "truncated" : false, "tag" : "CREATE TABLE", "objectType" : "table", "schema" : "we\\"ird.s", "identity" : "\\"we\\"\\"ird.s\\".\\"x.y\\""}`
     expect(decodeDdlChange(from(payload))).toEqual({
-      kind: 'ddl', channel: 'feed', processId: 4242, event: 'ddl_command_end', seq: 2, truncated: false,
+      type: 'DdlChange', kind: 'ddl', channel: 'feed', processId: 4242, event: 'ddl_command_end', seq: 2, truncated: false,
       tag: 'CREATE TABLE', objectType: 'table', schema: 'we"ird.s', identity: '"we""ird.s"."x.y"',
     })
   })

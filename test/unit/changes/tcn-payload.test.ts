@@ -85,7 +85,7 @@ describe('malformed payloads are refused whole, with the offset', () => {
 
   test('decodeTcnChange adds the channel and the notifying process', () => {
     expect(decodeTcnChange({ processId: 7, channel: 'c', payload: `"t",D,"id"='1'` })).toEqual({
-      kind: 'tcn', channel: 'c', processId: 7, table: 't', operation: 'DELETE', key: { id: '1' }, columns: ['id'],
+      type: 'TcnChange', kind: 'tcn', channel: 'c', processId: 7, table: 't', operation: 'DELETE', key: { id: '1' }, columns: ['id'],
     })
   })
 })

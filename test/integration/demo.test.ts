@@ -1,0 +1,25 @@
+/**
+ * npm run demo, run for real against the test server (--url, so it does not start a second
+ * one): the change events arrive, the summary adds up, and it leaves nothing behind.
+ */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { expect, test } from 'vitest'
+import { connectSuperuser, server } from '../support/connect.ts'
+
+test('the demo shows each change as it arrives, sums them up, and cleans up', async () => {
+  const pg = server()
+  const url = `postgresql://${pg.superuser.user}@${pg.host}:${pg.port}/${pg.database}?sslmode=disable`
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--url', url, '--changes', '6'], {
+    cwd: new URL('../..', import.meta.url),
+    env: { ...process.env, PGPASSFILE: '/nonexistent' },
+    timeout: 60_000,
+  })
+  const events = stdout.split('\n').filter((line) => /^\s+\+\s*\d+ ms/.test(line))
+  expect(events.map((line) => line.match(/ms\s+(\w+)/)![1])).toEqual(['INSERT', 'UPDATE', 'DELETE', 'INSERT', 'UPDATE', 'DELETE'])
+  expect(stdout).toMatch(/6 changes heard in \d+ ms: 2 INSERT, 2 UPDATE, 2 DELETE\./)
+  const c = await connectSuperuser()
+  const [left] = await c.query("SELECT count(*) FROM pg_class WHERE relname = 'pglisten_demo_orders'")
+  await c.close()
+  expect(left!.rows).toEqual([['0']])
+}, 90_000)
