@@ -11,6 +11,7 @@ export {
   ConnectionLostError,
   ProtocolViolationError,
   AuthenticationRefusedError,
+  PasswordRequiredError,
   DatabaseError,
   CopyNotSupportedError,
   type ConnectOptions,

@@ -21,7 +21,7 @@ export class EventHub<Events extends object> {
 
   on<K extends keyof Events>(event: K, handler: (value: Events[K]) => unknown): () => void {
     if (typeof handler !== 'function') throw new TypeError(`a handler for "${String(event)}" must be a function`)
-    const list = (this.#handlers[event] ??= [])
+    const list = this.handlers(event)
     list.push(handler)
     return () => {
       const at = list.indexOf(handler)
@@ -29,12 +29,19 @@ export class EventHub<Events extends object> {
     }
   }
 
+  /**
+   * The live list of an event's handlers (always the same array), so a hot path can hold it and
+   * check its length before emitting, instead of looking the event up for every message.
+   */
+  handlers<K extends keyof Events>(event: K): ((value: Events[K]) => unknown)[] {
+    return (this.#handlers[event] ??= [])
+  }
+
   has(event: keyof Events): boolean {
     return (this.#handlers[event]?.length ?? 0) > 0
   }
 
-  emit<K extends keyof Events>(event: K, value: Events[K]): void {
-    const list = this.#handlers[event]
+  emit<K extends keyof Events>(event: K, value: Events[K], list = this.#handlers[event]): void {
     if (!list || list.length === 0) return
     for (const handler of list.length === 1 ? list : [...list]) {
       try {

@@ -5,14 +5,23 @@
  * PayloadError for a payload that cannot be decoded (never dropped), and Gap markers.
  * Pure mapping over a Subscription; the listener supplies the install and listen steps.
  */
+import type { Connection } from '../protocol/io/connection.ts'
 import type { Gap, ListenerItem, Notification } from './subscription.ts'
+import type { NotificationsOptions } from './listener-types.ts'
 import {
   decodeDdlChange,
   decodeRowChange,
   decodeTcnChange,
+  installDdlTrigger,
+  installRowTrigger,
+  installTcnTrigger,
   parseTableName,
   PayloadError,
+  planDdlTrigger,
+  rowChangeChannel,
+  tcnDefaultChannel,
   type DdlChange,
+  type DdlTriggerOptions,
   type RowChange,
   type TableName,
   type TcnChange,
@@ -93,4 +102,40 @@ export function tableFeed(table: TableName, kind: 'rows' | 'tcn'): { decode: (n:
   return { decode: decodeTcnChange, accept: (c) => c.kind === 'tcn' && c.table === target.table }
 }
 
-export { decodeDdlChange, type DdlChange }
+export type { DdlChange }
+export type DdlChangesOptions = DdlTriggerOptions & Omit<ChangesOptions, 'feed' | 'channel'>
+
+/** What a feed needs from the listener. */
+export interface FeedSource {
+  notifications(options: NotificationsOptions): AsyncIterableIterator<ListenerItem>
+  listen(channel: string): Promise<void>
+}
+/** Runs an installer on a connection that is not the listening one. */
+export type RunInstaller = <T>(install: (connection: Connection) => Promise<T>) => Promise<T>
+
+/** listener.changes(): subscribe, install (unless told not to), LISTEN, decode. */
+export function tableChanges(listener: FeedSource, run: RunInstaller, table: TableName, options: ChangesOptions): Feed<Change> {
+  const kind = options.feed ?? 'rows'
+  const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
+  const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
+  const ready = (async () => {
+    if (options.install !== false) {
+      await run((c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })))
+    }
+    await listener.listen(channel)
+  })()
+  const { decode, accept } = tableFeed(table, kind)
+  return feed(source, ready, decode, accept)
+}
+
+/** listener.ddlChanges(): the same for the DDL event trigger. */
+export function ddlChanges(listener: FeedSource, run: RunInstaller, options: DdlChangesOptions): Feed<DdlChange> {
+  const { install, signal, gaps, ...trigger } = options
+  const { channel } = planDdlTrigger(trigger)
+  const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
+  const ready = (async () => {
+    if (install !== false) await run((c) => installDdlTrigger(c, trigger))
+    await listener.listen(channel)
+  })()
+  return feed(source, ready, decodeDdlChange)
+}

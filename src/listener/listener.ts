@@ -5,74 +5,25 @@
  * while subscribed (PostgreSQL's LISTEN docs: subscribe, commit, read the state, then process
  * notifications). Imports the protocol layer's connect() and never reaches below it.
  */
-import type { NoticeResponse } from '../protocol/backend/messages.ts'
 import { ConnectionLostError } from '../protocol/errors.ts'
+import type { QueryResult } from '../protocol/exchange/query.ts'
 import { connect, type ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { resolveSettings } from '../protocol/options/index.ts'
-import { Backoff, type BackoffOptions } from './backoff.ts'
+import { Backoff } from './backoff.ts'
+import type { TableName } from './changes/index.ts'
+import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
-import { Liveness, type HeartbeatOptions } from './liveness.ts'
-import { checkChannel, checkPayload, foldIdentifier, quoteIdentifier, quoteLiteral } from './sql.ts'
-import { Subscription, type Gap, type ListenerItem, type Notification } from './subscription.ts'
+import { ddlChanges, tableChanges, type Change, type ChangesOptions, type DdlChange, type DdlChangesOptions, type Feed } from './feeds.ts'
+import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
+import { Liveness } from './liveness.ts'
+import { Notifier } from './notifier.ts'
 import { poolerSelfTest, type SelfTest } from './self-test.ts'
-import {
-  installDdlTrigger,
-  installRowTrigger,
-  installTcnTrigger,
-  planDdlTrigger,
-  rowChangeChannel,
-  tcnDefaultChannel,
-  type DdlTriggerOptions,
-  type TableName,
-} from './changes/index.ts'
-import { decodeDdlChange, feed, tableFeed, type Change, type ChangesOptions, type DdlChange, type Feed } from './feeds.ts'
-import type { QueryResult } from '../protocol/exchange/query.ts'
+import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
+import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
 
-type OwnHandlers = 'onNotification' | 'onNotice' | 'onParameterStatus' | 'onHandlerError' | 'onClose'
-
-export interface ListenerOptions extends Omit<ConnectOptions, OwnHandlers> {
-  /** Reconnect with backoff between these delays (ms), forever by default; false: never. */
-  reconnect?: BackoffOptions | false
-  /** An idle query every `interval` ms; no answer within `timeout` ms means the link is dead. false: off. */
-  heartbeat?: HeartbeatOptions | false
-  /** Stop reading the socket when a consumer falls this far behind; default 1,024 notifications. */
-  highWaterMark?: number
-  /** Resume reading when every consumer is back to this; default a quarter of highWaterMark. */
-  lowWaterMark?: number
-  /** After the first LISTEN, check that a NOTIFY comes back (a transaction pooler breaks LISTEN). */
-  poolerCheck?: { timeout?: number } | false
-}
-
-export interface ListenerEvents {
-  notification: Notification
-  connected: { processId: number | undefined }
-  disconnected: { error: Error | undefined; at: Date }
-  reconnected: Gap
-  error: Error
-  notice: NoticeResponse
-}
-
-export interface NotificationsOptions {
-  /** Ends the iteration when aborted. */
-  signal?: AbortSignal
-  /** Only these channels (as given to listen()); default all. */
-  channels?: Iterable<string>
-  /** Include Gap items where notifications may have been lost; default true. */
-  gaps?: boolean
-}
-
-export interface ListenerStats {
-  connected: boolean
-  reconnects: number
-  notifications: number
-  /** The longest queue now, and the longest there has been (backpressure keeps it near highWaterMark). */
-  backlog: number
-  maxBacklog: number
-  paused: boolean
-  pauses: number
-}
+export type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 
 /** Connects, and resolves once the listener is ready. Register handlers first with `new Listener()` and start(). */
 export async function createListener(options: ListenerOptions = {}): Promise<Listener> {
@@ -84,41 +35,31 @@ export async function createListener(options: ListenerOptions = {}): Promise<Lis
 export class Listener {
   readonly #options: ListenerOptions
   readonly #events: EventHub<ListenerEvents>
+  readonly #delivery: Delivery
+  readonly #notifier: Notifier
   readonly #backoff: Backoff | undefined
   readonly #liveness: Liveness
   readonly #channels = new Set<string>()
-  readonly #subscriptions = new Set<Subscription>()
-  readonly #highWaterMark: number
-  readonly #lowWaterMark: number
-  readonly #stats = { reconnects: 0, notifications: 0, maxBacklog: 0, pauses: 0 }
+  #reconnects = 0
   #connection: Connection | undefined
   #ready: Promise<Connection>
   #settle: { resolve(c: Connection): void; reject(e: Error): void } | undefined
   #closed = false
   #stopWaiting = new AbortController()
-  /** Backpressure wants the socket paused; #inFlight > 0 overrides it, so a query can finish. */
-  #paused = false
-  #socketPaused = false
-  #inFlight = 0
   #selfTest: SelfTest | undefined
   #poolerChecked = false
-  /** A second connection for notify() and queueUsage(), opened when first needed. */
-  #notifier: Promise<Connection> | undefined
 
   constructor(options: ListenerOptions = {}) {
     this.#options = options
     this.#events = new EventHub<ListenerEvents>(
-      (error, event) => this.#reportError(error, event),
-      () => this.#drained(),
+      (error, event) => this.#reportError(error, String(event)),
+      () => this.#delivery.drained(),
     )
+    this.#delivery = new Delivery(this.#events, options)
+    this.#notifier = new Notifier(() => connect({ ...this.#connectOptions(), targetSessionAttrs: this.#targetSessionAttrs() }))
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
-    this.#highWaterMark = options.highWaterMark ?? 1024
-    this.#lowWaterMark = options.lowWaterMark ?? Math.floor(this.#highWaterMark / 4)
-    if (!(this.#highWaterMark >= 1) || !(this.#lowWaterMark >= 0) || this.#lowWaterMark >= this.#highWaterMark) {
-      throw new RangeError(`watermarks need 0 <= lowWaterMark < highWaterMark, not ${this.#lowWaterMark} and ${this.#highWaterMark}`)
-    }
     this.#liveness = new Liveness(options.heartbeat, {
-      connection: () => (this.#paused ? undefined : this.#connection), // a paused socket cannot answer
+      connection: () => (this.#delivery.paused ? undefined : this.#connection), // a paused socket cannot answer
       dead: (connection, error) => {
         connection.abort(error)
         this.#lost(connection, error)
@@ -130,7 +71,23 @@ export class Listener {
   /** Connects for the first time; rejects if that fails (reconnecting starts only after a success). */
   async start(): Promise<void> {
     if (this.#connection || this.#closed) throw new ListenerError(this.#closed ? 'the listener is closed' : 'the listener has already started')
-    this.#online(await this.#open())
+    const connection = await this.#open()
+    if (this.#closed) {
+      // close() was called while we connected: this connection must not outlive it.
+      await connection.close()
+      throw new ListenerError('the listener was closed while it connected')
+    }
+    this.#online(connection)
+  }
+
+  /** Where the listening connection goes (host or socket folder, hostaddr, port), while connected. */
+  get endpoint(): Connection['endpoint'] | undefined {
+    return this.#connection?.endpoint
+  }
+
+  /** The server's parameters as the listening connection last heard them (server_version, ...). */
+  get parameters(): ReadonlyMap<string, string> {
+    return this.#connection?.parameters ?? new Map()
   }
 
   /** The channels listened on, as the server knows them. */
@@ -144,7 +101,8 @@ export class Listener {
   }
 
   get stats(): ListenerStats {
-    return { connected: this.#connection !== undefined, ...this.#stats, backlog: this.#backlog(), paused: this.#paused }
+    const { notifications, maxBacklog, pauses } = this.#delivery.stats
+    return { connected: this.#connection !== undefined, reconnects: this.#reconnects, notifications, backlog: this.#delivery.backlog(), maxBacklog, paused: this.#delivery.paused, pauses }
   }
 
   on<K extends keyof ListenerEvents>(event: K, handler: (value: ListenerEvents[K]) => unknown): () => void {
@@ -198,12 +156,7 @@ export class Listener {
    */
   async notify(channel: string, payload = ''): Promise<void> {
     checkChannel(channel)
-    await this.#onNotifier((connection) => {
-      const parameters = connection.parameters
-      checkPayload(payload, parameters.get('server_encoding'))
-      const standard = parameters.get('standard_conforming_strings') !== 'off'
-      return connection.query(`SELECT pg_notify(${quoteLiteral(channel, standard)}, ${quoteLiteral(payload, standard)})`)
-    })
+    await this.#notifier.run((connection) => connection.query(notifySql(channel, payload, connection.parameters)))
   }
 
   /**
@@ -211,7 +164,7 @@ export class Listener {
    * the notifier connection, so it answers even while the listener is backlogged.
    */
   async queueUsage(): Promise<number> {
-    const [result] = await this.#onNotifier((connection) => connection.query('SELECT pg_notification_queue_usage()'))
+    const [result] = await this.query('SELECT pg_notification_queue_usage()')
     return Number(result!.rows[0]![0])
   }
 
@@ -220,27 +173,17 @@ export class Listener {
    * commands, which then neither wait behind a backlog nor delay a heartbeat.
    */
   query(sql: string): Promise<QueryResult[]> {
-    return this.#onNotifier((connection) => connection.query(sql))
+    return this.#notifier.run((connection) => connection.query(sql))
   }
 
   /**
    * A table's changes, decoded: installs the JSON row trigger (or, with `feed: 'tcn'`, the
    * tcn extension's) unless `install: false`, LISTENs on its channel, and yields RowChange
    * (or TcnChange) events, PayloadError for what cannot be decoded, and Gap markers. Setup
-   * errors (no primary key, no privilege) come from the first next().
+   * errors (no primary key, no privilege) come from `ready` and the first next().
    */
   changes(table: TableName, options: ChangesOptions = {}): Feed<Change> {
-    const kind = options.feed ?? 'rows'
-    const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
-    const source = this.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
-    const ready = (async () => {
-      if (options.install !== false) {
-        await this.#onNotifier((c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })))
-      }
-      await this.listen(channel)
-    })()
-    const { decode, accept } = tableFeed(table, kind)
-    return feed(source, ready, decode, accept)
+    return tableChanges(this, (install) => this.#notifier.run(install), table, options)
   }
 
   /**
@@ -248,40 +191,13 @@ export class Listener {
    * superuser; SuperuserRequiredError otherwise) unless `install: false`, and yields
    * DdlChange events, PayloadError, and Gap markers.
    */
-  ddlChanges(options: DdlTriggerOptions & Omit<ChangesOptions, 'feed' | 'channel'> = {}): Feed<DdlChange> {
-    const { install, signal, gaps, ...trigger } = options
-    const { channel } = planDdlTrigger(trigger)
-    const source = this.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
-    const ready = (async () => {
-      if (install !== false) await this.#onNotifier((c) => installDdlTrigger(c, trigger))
-      await this.listen(channel)
-    })()
-    return feed(source, ready, decodeDdlChange)
+  ddlChanges(options: DdlChangesOptions = {}): Feed<DdlChange> {
+    return ddlChanges(this, (install) => this.#notifier.run(install), options)
   }
 
   /** The notifier's process ID, once it is open: notifications sent by notify() carry it. */
   get notifierProcessId(): Promise<number | undefined> {
-    return this.#notifier?.then((c) => c.processId, () => undefined) ?? Promise.resolve(undefined)
-  }
-
-  async #onNotifier<T>(operation: (connection: Connection) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ListenerError('the listener is closed')
-    const opening = (this.#notifier ??= this.#openNotifier())
-    const connection = await opening.catch((error: unknown) => {
-      if (this.#notifier === opening) this.#notifier = undefined // the next call tries again
-      throw error
-    })
-    try {
-      return await operation(connection)
-    } catch (error) {
-      if (error instanceof ConnectionLostError && this.#notifier === opening) this.#notifier = undefined
-      throw error
-    }
-  }
-
-  #openNotifier(): Promise<Connection> {
-    const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, poolerCheck: _p, ...connectOptions } = this.#options
-    return connect({ ...connectOptions, targetSessionAttrs: this.#targetSessionAttrs() })
+    return this.#notifier.processId
   }
 
   /**
@@ -290,13 +206,10 @@ export class Listener {
    */
   notifications(options: NotificationsOptions = {}): AsyncIterableIterator<ListenerItem> {
     const channels = options.channels ? new Set([...options.channels].map(checkChannel)) : undefined
-    const subscription = new Subscription(channels, options.gaps ?? true, (s) => {
-      if (s.ended) this.#subscriptions.delete(s)
-      this.#drained()
-    })
+    const subscription = new Subscription(channels, options.gaps ?? true, (s) => this.#delivery.drained(s))
     if (this.#closed || options.signal?.aborted) subscription.end()
     else {
-      this.#subscriptions.add(subscription)
+      this.#delivery.subscribe(subscription)
       options.signal?.addEventListener('abort', () => subscription.end(), { once: true })
     }
     return subscription
@@ -309,12 +222,11 @@ export class Listener {
     this.#liveness.stop()
     this.#stopWaiting.abort()
     this.#settle?.reject(new ListenerError('the listener is closed'))
-    for (const subscription of this.#subscriptions) subscription.end()
+    this.#delivery.end()
     const connection = this.#connection
     this.#connection = undefined
-    const notifier = this.#notifier
-    this.#notifier = undefined
-    await Promise.all([connection?.close(), notifier?.then((c) => c.close(), () => undefined)])
+    this.#delivery.detach()
+    await Promise.all([connection?.close(), this.#notifier.close()])
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -324,13 +236,16 @@ export class Listener {
   /** A new connection, listening on every channel (one round trip), or an error. */
   async #open(): Promise<Connection> {
     let opened: Connection | undefined
-    const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, poolerCheck: _p, ...connectOptions } = this.#options
     const connection = await connect({
-      ...connectOptions,
+      ...this.#connectOptions(),
       // LISTEN is refused during recovery: never settle on a hot standby (libpq's "primary").
       targetSessionAttrs: this.#targetSessionAttrs(),
-      keepAlive: connectOptions.keepAlive ?? 10_000,
-      onNotification: (notification) => this.#deliver(notification),
+      keepAlive: this.#options.keepAlive ?? 10_000,
+      onNotification: (notification) => {
+        const test = this.#selfTest
+        if (test && notification.channel === test.channel) test.heard(notification)
+        else this.#delivery.deliver(notification)
+      },
       onNotice: (notice) => this.#events.emit('notice', notice),
       onHandlerError: (error) => this.#reportError(error, 'notification'),
       onClose: (error) => {
@@ -350,6 +265,12 @@ export class Listener {
     return connection
   }
 
+  /** The connection options, without the listener's own. */
+  #connectOptions(): ConnectOptions {
+    const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, poolerCheck: _p, ...connectOptions } = this.#options
+    return connectOptions
+  }
+
   #targetSessionAttrs(): ListenerOptions['targetSessionAttrs'] {
     const resolved = resolveSettings(this.#options, { env: this.#options.env ?? process.env, osUser: 'unknown' })
     return resolved.targetSessionAttrs === 'any' ? 'primary' : resolved.targetSessionAttrs
@@ -357,8 +278,7 @@ export class Listener {
 
   #online(connection: Connection): void {
     this.#connection = connection
-    this.#socketPaused = false
-    this.#updateReading()
+    this.#delivery.attach((paused) => (paused ? connection.pause() : connection.resume()))
     this.#settle?.resolve(connection)
     this.#settle = undefined
     this.#ready = Promise.resolve(connection)
@@ -370,6 +290,7 @@ export class Listener {
   #lost(connection: Connection, error: Error | undefined): void {
     if (this.#closed || connection !== this.#connection) return
     this.#connection = undefined
+    this.#delivery.detach()
     this.#ready = this.#pending()
     const at = new Date()
     this.#events.emit('disconnected', { error, at })
@@ -392,9 +313,9 @@ export class Listener {
         const connection = await this.#open()
         if (this.#closed) return void connection.close()
         backoff.reset()
-        this.#stats.reconnects++
+        this.#reconnects++
         const gap: Gap = { type: 'Gap', from, to: new Date(), cause }
-        for (const subscription of this.#subscriptions) subscription.offerGap(gap)
+        this.#delivery.gap(gap)
         this.#online(connection)
         this.#events.emit('reconnected', gap)
         return
@@ -430,8 +351,7 @@ export class Listener {
     for (;;) {
       if (this.#closed) throw new ListenerError('the listener is closed')
       const connection = await this.#ready
-      this.#inFlight++
-      this.#updateReading()
+      this.#delivery.beginQuery()
       try {
         return await operation(connection)
       } catch (error) {
@@ -439,54 +359,9 @@ export class Listener {
         this.#lost(connection, error) // if the close has not been reported yet, now it is
         if (!retry) throw error
       } finally {
-        this.#inFlight--
-        this.#updateReading()
+        this.#delivery.endQuery()
       }
     }
-  }
-
-  /** The hot path: every notification, to every consumer. */
-  #deliver(notification: Notification): void {
-    const test = this.#selfTest
-    if (test && notification.channel === test.channel) return test.heard(notification)
-    this.#stats.notifications++
-    let backlog = 0
-    for (const subscription of this.#subscriptions) {
-      const length = subscription.offer(notification)
-      if (length > backlog) backlog = length
-    }
-    this.#events.emit('notification', notification)
-    backlog = Math.max(backlog, this.#events.pending)
-    if (backlog > this.#stats.maxBacklog) this.#stats.maxBacklog = backlog
-    if (backlog >= this.#highWaterMark && !this.#paused) {
-      this.#paused = true
-      this.#stats.pauses++
-      this.#updateReading()
-    }
-  }
-
-  /** A consumer read something: resume reading the socket once every queue is low again. */
-  #drained(): void {
-    if (this.#paused && this.#backlog() <= this.#lowWaterMark) {
-      this.#paused = false
-      this.#updateReading()
-    }
-  }
-
-  #backlog(): number {
-    let backlog = this.#events.pending
-    for (const subscription of this.#subscriptions) if (subscription.length > backlog) backlog = subscription.length
-    return backlog
-  }
-
-  #updateReading(): void {
-    const connection = this.#connection
-    if (!connection) return
-    const pause = this.#paused && this.#inFlight === 0
-    if (pause === this.#socketPaused) return
-    this.#socketPaused = pause
-    if (pause) connection.pause()
-    else connection.resume()
   }
 
   #pending(): Promise<Connection> {

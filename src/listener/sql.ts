@@ -78,6 +78,19 @@ export function checkPayload(payload: string, serverEncoding = 'UTF8'): string {
   return payload
 }
 
+/**
+ * The SQL that sends one notification: pg_notify(channel, payload), both as literals quoted
+ * for the session's standard_conforming_strings, after the channel and payload checks against
+ * the session's server_encoding. NOTIFY itself takes the channel as an identifier and the
+ * payload only as a literal constant; pg_notify takes both as values, so nothing is pasted.
+ */
+export function notifySql(channel: string, payload: string, parameters: ReadonlyMap<string, string>): string {
+  checkChannel(channel)
+  checkPayload(payload, parameters.get('server_encoding'))
+  const standard = parameters.get('standard_conforming_strings') !== 'off'
+  return `SELECT pg_notify(${quoteLiteral(channel, standard)}, ${quoteLiteral(payload, standard)})`
+}
+
 /** PostgreSQL's single-byte server encodings ("Character Set Support"): one byte per character. */
 function singleByte(encoding: string): boolean {
   return /^(LATIN\d+|WIN\d+|ISO_8859_\d+|KOI8[RU]|WIN866|WIN874|WIN125\d)$/.test(encoding)

@@ -78,6 +78,14 @@ export interface NoticeFields {
   routine?: string
 }
 
+/**
+ * The server wants a password and none was given (libpq's PQconnectionNeedsPassword): a
+ * caller that can ask someone for one (a command line) knows to do so.
+ */
+export class PasswordRequiredError extends AuthenticationRefusedError {
+  override name = 'PasswordRequiredError'
+}
+
 /** The server answered with an ErrorResponse. `code` is its SQLSTATE, e.g. '28P01'. */
 export class DatabaseError extends PgListenError implements NoticeFields {
   override name = 'DatabaseError'

@@ -241,6 +241,30 @@ describe('consumers', () => {
   })
 })
 
+describe('starting and closing', () => {
+  test('close() while start() is connecting leaves no connection behind', async () => {
+    const { Listener } = await import('../../src/listener/listener.ts')
+    const name = `close during start ${Math.random().toString(36).slice(2)}`
+    const l = new Listener(listenerOptions({ applicationName: name }))
+    const starting = l.start()
+    await l.close()
+    await expect(starting).rejects.toBeInstanceOf(ListenerError)
+    const admin = await connectSuperuser()
+    await new Promise((r) => setTimeout(r, 100)) // the server notices a closed socket at once; give it a moment
+    const [left] = await admin.query(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${name}'`)
+    await admin.close()
+    expect(left!.rows).toEqual([['0']])
+  })
+
+  test('the listener says where it is connected and what the server is', async () => {
+    const l = await listener()
+    expect(l.endpoint).toMatchObject({ host: listenerOptions().host, port: listenerOptions().port })
+    expect(l.parameters.get('server_version')).toMatch(/^\d+/)
+    await l.close()
+    expect(l.endpoint).toBeUndefined()
+  })
+})
+
 describe('the process', () => {
   test('close() lets the process exit', () => {
     const options = JSON.stringify(listenerOptions())

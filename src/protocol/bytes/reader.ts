@@ -118,6 +118,7 @@ export class BodyReader {
     const last = this.limit - 1
     if (last < at || this.data[last] !== 0) throw new ProtocolViolationError(`${what}: missing NUL terminator`)
     this.position = this.limit
+    if (last === at) return '' // an empty payload: nothing to decode, nothing to check
     const text = this.decodeText(this.data, at, last)
     if (text.includes('\0')) throw new ProtocolViolationError(`${what}: unexpected trailing bytes after a NUL`)
     return text

@@ -9,7 +9,7 @@
  */
 import type { BackendMessage } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'
-import { AuthenticationRefusedError, DatabaseError, ProtocolViolationError } from '../errors.ts'
+import { AuthenticationRefusedError, DatabaseError, PasswordRequiredError, ProtocolViolationError } from '../errors.ts'
 import {
   protocol30,
   protocol32,
@@ -191,7 +191,7 @@ async function passwordFor(options: StartupOptions, request: string): Promise<st
   const source = options.password
   const password = typeof source === 'function' ? await source() : source
   if (password === undefined) {
-    throw new AuthenticationRefusedError(`the server asks for a password (${request}) and none was given`)
+    throw new PasswordRequiredError(`the server asks for a password (${request}) and none was given`)
   }
   if (typeof password !== 'string') throw new TypeError('the password must be a string')
   return password

@@ -3,6 +3,7 @@
  * an SSLRequest, one byte of answer, then the TLS handshake on the same socket.
  * The I/O edge: the only file that touches node:net and node:tls.
  */
+import { Buffer } from 'node:buffer'
 import net from 'node:net'
 import tls from 'node:tls'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../errors.ts'
@@ -31,9 +32,12 @@ export function unixSocketPath(dir: string, port: number): string {
  */
 export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, signal?: AbortSignal, keepAlive?: number): Promise<Link> {
   const unix = isUnixSocket(endpoint.host)
-  const socket = unix
-    ? net.connect({ path: unixSocketPath(endpoint.host, endpoint.port) })
-    : net.connect({ host: endpoint.hostaddr ?? endpoint.host, port: endpoint.port })
+  // A plain link reads into one buffer of ours, again and again, instead of Node allocating
+  // 64 KiB per read: the framer copies out whatever it keeps, before the next read (see
+  // Framer.push). TLS needs the stream's own reads.
+  const reads = (unix || !tls) && !process.env['EXP_NO_ONREAD'] ? new ReusedReads() : undefined
+  const where = unix ? { path: unixSocketPath(endpoint.host, endpoint.port) } : { host: endpoint.hostaddr ?? endpoint.host, port: endpoint.port }
+  const socket = net.connect({ ...where, ...(reads ? { onread: reads.option } : {}) })
   const abort = () => {
     const timedOut = (signal?.reason as Error | undefined)?.name === 'TimeoutError'
     socket.destroy(new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: signal?.reason }))
@@ -45,7 +49,7 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
     // The kernel's probes find a peer that vanished while the connection was idle.
     if (keepAlive !== undefined) socket.setKeepAlive(true, keepAlive)
     // libpq never uses TLS over a Unix socket: the kernel already guards that path.
-    if (unix || !tls) return new NodeLink(socket, undefined)
+    if (reads) return new NodeLink(socket, undefined, reads)
     if (settings.negotiation === 'direct') return new NodeLink(socket, await handshake(socket, endpoint, settings, true))
     socket.write(sslRequest)
     const answer = await readSslAnswer(socket)
@@ -185,6 +189,18 @@ function translate(error: unknown, endpoint: Endpoint): Error {
   return new ConnectionLostError(`cannot connect to ${where}: ${reason}`, { cause: error })
 }
 
+/** net.connect's `onread`: one 64 KiB buffer, each read handed on as a view of its filled part. */
+class ReusedReads {
+  deliver: (chunk: Uint8Array) => void = () => {}
+  readonly option = {
+    buffer: Buffer.allocUnsafe(64 * 1024),
+    callback: (length: number, buffer: Uint8Array): boolean => {
+      this.deliver((buffer as Buffer).subarray(0, length))
+      return true
+    },
+  }
+}
+
 class NodeLink implements Link {
   onData: (chunk: Uint8Array) => void = () => {}
   onClose: (error: Error | undefined) => void = () => {}
@@ -193,13 +209,14 @@ class NodeLink implements Link {
   readonly peerCertificate: Uint8Array | undefined
   #error: Error | undefined
 
-  constructor(plain: net.Socket, secure: tls.TLSSocket | undefined) {
+  constructor(plain: net.Socket, secure: tls.TLSSocket | undefined, reads?: ReusedReads) {
     const socket = secure ?? plain
     this.socket = socket
     this.encrypted = secure !== undefined
     const der = secure?.getPeerX509Certificate()?.raw
     this.peerCertificate = der ? new Uint8Array(der) : undefined
-    socket.on('data', (chunk: Uint8Array) => this.onData(chunk))
+    if (reads) reads.deliver = (chunk) => this.onData(chunk)
+    else socket.on('data', (chunk: Uint8Array) => this.onData(chunk))
     socket.on('error', (error) => {
       this.#error ??= error
     })

@@ -1,0 +1,105 @@
+/**
+ * `pglisten bench`: N listener processes, M notifier connections, one phase per payload size;
+ * a table or JSON at the end. Imports connect(), the command's connection handling, and the
+ * bench's parts beside it.
+ *
+ * A phase: every listener process resets its counters (and says so), the notifiers send until
+ * the count or the time runs out, then one more NOTIFY, "end <phase>", is sent once every
+ * other has committed. PostgreSQL delivers notifications in commit order, so a listener that
+ * reads the marker has read the whole phase, and reports.
+ */
+import { connect } from '../../protocol/io/connect.ts'
+import type { Connection } from '../../protocol/io/connection.ts'
+import { quoteIdentifier } from '../../listener/sql.ts'
+import { connectOptionsFrom } from '../connection-args.ts'
+import { endpointText, openWithPassword, stderrTracer } from '../connection.ts'
+import type { BenchCommand } from './args.ts'
+import { ListenerProcess } from './listeners.ts'
+import { countQuota, sendNotifications, timeQuota } from './notifiers.ts'
+import { endMarker, nanosSince } from './payload.ts'
+import { Progress } from './progress.ts'
+import { formatJson, formatTable } from './report.ts'
+import { phaseResult, type PhaseResult } from './stats.ts'
+
+export async function bench(command: BenchCommand): Promise<number> {
+  // The first notifier settles the password (a prompt, if the server wants one); the other
+  // notifiers and the listener processes then connect with it.
+  const { value: first, password } = await openWithPassword(command.connection, 'bench', connect)
+  const options = connectOptionsFrom(command.connection, password)
+  const notifiers: Connection[] = [first]
+  const listeners: ListenerProcess[] = []
+  const progress = new Progress()
+  // Ctrl-C reaches the listener processes too (one process group); leave the terminal tidy.
+  process.once('SIGINT', () => {
+    progress.log('pglisten: bench interrupted')
+    process.exit(130)
+  })
+  try {
+    const more = Array.from({ length: command.notifiers - 1 }, () => connect({ ...options, ...(command.connection.trace ? { trace: stderrTracer() } : {}) }))
+    keep(await Promise.allSettled(more), notifiers)
+    const channel = `pglisten bench ${process.pid}`
+    const epoch = process.hrtime.bigint()
+    progress.update(`starting ${command.listeners} listener process${command.listeners === 1 ? '' : 'es'}`)
+    const init = { type: 'init', options, channel, epoch: String(epoch), trace: command.connection.trace } as const
+    keep(await Promise.allSettled(Array.from({ length: command.listeners }, (_, i) => ListenerProcess.start(i, init))), listeners)
+
+    const phase = phaseRunner(notifiers, listeners, channel, epoch, progress)
+    if (command.warmup > 0) await phase(0, 'warm-up', command.payloads[0]!, { count: command.warmup })
+    const results: PhaseResult[] = []
+    for (const [i, size] of command.payloads.entries()) {
+      const result = await phase(i + 1, `${size} B (${i + 1}/${command.payloads.length})`, size, command.amount)
+      progress.log(`pglisten: bench: ${size} B: ${result.notifications} notifications, ${Math.round(result.notificationsPerSecond)}/s, p50 ${result.latency.p50.toFixed(3)} ms`)
+      results.push(result)
+    }
+    progress.clear()
+    const report = {
+      server: { version: first.parameters.get('server_version'), address: endpointText(first.endpoint) },
+      listeners: command.listeners,
+      notifiers: command.notifiers,
+      amount: command.amount,
+      warmup: command.warmup,
+      results,
+    }
+    process.stdout.write(command.json ? formatJson(report) : formatTable(report))
+    return 0
+  } finally {
+    progress.clear()
+    for (const listener of listeners) listener.stop()
+    await Promise.all(notifiers.map((connection) => connection.close()))
+  }
+}
+
+/**
+ * Adds what opened to `into`, then throws the first failure if there was one: the caller's
+ * `finally` closes the connections (and stops the processes) in `into` either way.
+ */
+function keep<T>(outcomes: PromiseSettledResult<T>[], into: T[]): void {
+  for (const outcome of outcomes) if (outcome.status === 'fulfilled') into.push(outcome.value)
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected')
+  if (failure) throw failure.reason
+}
+
+function phaseRunner(notifiers: Connection[], listeners: ListenerProcess[], channel: string, epoch: bigint, progress: Progress) {
+  return async (id: number, label: string, size: number, amount: BenchCommand['amount']): Promise<PhaseResult> => {
+    await Promise.all(listeners.map((listener) => listener.start(id)))
+    let sent = 0
+    const start = nanosSince(epoch)
+    const quota = 'count' in amount ? countQuota(amount.count) : timeQuota(epoch, start + amount.seconds * 1e9)
+    const show = () => {
+      const seconds = (nanosSince(epoch) - start) / 1e9
+      const received = listeners.reduce((sum, listener) => sum + listener.received, 0)
+      progress.update(`${label}: ${sent} sent, ${received} received, ${Math.round(sent / Math.max(seconds, 1e-3))}/s, ${seconds.toFixed(1)} s`)
+    }
+    const ticker = setInterval(show, 200)
+    try {
+      await sendNotifications(notifiers, channel, size, quota, epoch, () => sent++)
+      const sending = (nanosSince(epoch) - start) / 1e6
+      await notifiers[0]!.query(`NOTIFY ${quoteIdentifier(channel)}, '${endMarker(id)}'`)
+      // A listener that is behind gets as long again as the sending took, and 30 s more.
+      const reports = await Promise.all(listeners.map((listener) => listener.done(30_000 + sending)))
+      return phaseResult(size, sent, start, reports)
+    } finally {
+      clearInterval(ticker)
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * From the command line's connection settings to a connection or listener: the settings are
+ * checked before any socket opens, --trace adds a tracer, and a password is asked for the way
+ * psql asks. Imports the protocol's options and tracer, and the command's own modules.
+ */
+import { homedir, userInfo } from 'node:os'
+import { AuthenticationRefusedError, PasswordRequiredError } from '../protocol/errors.ts'
+import type { ConnectOptions } from '../protocol/io/connect.ts'
+import { isUnixSocketPath, resolveSettings, type Settings } from '../protocol/options/index.ts'
+import type { Tracer } from '../protocol/session.ts'
+import { createTracer } from '../protocol/trace/index.ts'
+import { connectOptionsFrom, type ConnectionArgs } from './connection-args.ts'
+import { UsageError } from './errors.ts'
+import { canPrompt, readPassword } from './prompt.ts'
+
+/** --trace: every message to stderr, one line each, as PQtrace with timestamps (secrets redacted). */
+export function stderrTracer(): Tracer {
+  return createTracer((line) => process.stderr.write(`${line}\n`), { timestamps: true })
+}
+
+/**
+ * The settings connect() will use, resolved now so that a malformed connection string or an
+ * unknown sslmode is a usage error (exit 2) rather than a failure to connect.
+ */
+export function checkSettings(options: ConnectOptions, command: string): Settings {
+  try {
+    return resolveSettings(options, { env: options.env ?? process.env, homeDir: homedir(), osUser: osUser() })
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message, command, { cause: error })
+    throw error
+  }
+}
+
+/** host:port, or the Unix socket's path. */
+export function endpointText({ host, port }: { host: string; port: number }): string {
+  return isUnixSocketPath(host) ? `${host}/.s.PGSQL.${port}` : `${host}:${port}`
+}
+
+/** Where the settings point, for a status line. */
+export function describeTarget(settings: Settings): string {
+  const hosts = settings.hosts.map(endpointText)
+  return `${hosts.length > 1 ? `one of ${hosts.join(', ')}` : hosts[0]}, database "${settings.database}" as "${settings.user}"`
+}
+
+export interface Opened<T> {
+  value: T
+  settings: Settings
+  /** The password typed at a prompt, if one was: whoever connects again (bench's listeners) needs it. */
+  password: string | undefined
+}
+
+/**
+ * Opens with `open`, asking for a password as psql does: before connecting with -W; with
+ * neither -w nor -W, once the server has asked for a password that no option, PG* variable or
+ * password file supplied, if standard input is a terminal (then connects again, with it).
+ * A new tracer per attempt: a tracer follows one connection's authentication exchange.
+ */
+export async function openWithPassword<T>(args: ConnectionArgs, command: string, open: (options: ConnectOptions) => Promise<T>): Promise<Opened<T>> {
+  const build = (password: string | undefined): ConnectOptions => {
+    const options = connectOptionsFrom(args, password)
+    if (args.trace) options.trace = stderrTracer()
+    return options
+  }
+  const settings = checkSettings(build(undefined), command)
+  const ask = () => readPassword(`Password for user ${settings.user}: `)
+  let password = args.password === 'prompt' ? await ask() : undefined
+  try {
+    return { value: await open(build(password)), settings, password }
+  } catch (error) {
+    if (password !== undefined || args.password === 'never' || !serverWantsPassword(error) || !canPrompt()) throw error
+    password = await ask()
+    return { value: await open(build(password)), settings, password }
+  }
+}
+
+/**
+ * libpq's PQconnectionNeedsPassword: the server asked and we had nothing to give. The protocol
+ * layer says so only in its message, so this matches the message (startup.ts, passwordFor).
+ */
+function serverWantsPassword(error: unknown): boolean {
+  return error instanceof PasswordRequiredError
+}
+
+function osUser(): string | undefined {
+  try {
+    return userInfo().username
+  } catch {
+    return undefined // no passwd entry (some containers): libpq fails the same way without PGUSER
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * What `pglisten listen` prints: one JSON object per line on stdout (JSON Lines), and the
+ * status lines on stderr. Pure: imports the listener's item types only.
+ *
+ *   {"channel":"jobs","payload":"42","pid":4711,"received_at":"2026-01-02T03:04:05.678Z"}
+ *   {"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:06.012Z"}}   (with --gaps)
+ */
+import type { Gap, Notification } from '../listener/subscription.ts'
+
+/**
+ * A notification as one line. With `jsonPayload`, `payload` is the value the payload holds,
+ * written as the payload wrote it rather than parsed and printed again, so that nothing is
+ * changed on the way: 12345678901234567890 stays exact, 1.0 stays 1.0. Only line breaks go
+ * (JSON allows them only between tokens, so as spaces they mean the same). A payload that
+ * holds no JSON (an empty one included) is printed all the same, as its text, with
+ * `payload_error` saying why: a consumer that must not lose events never loses one here.
+ */
+export function notificationLine(notification: Notification, receivedAt: Date, jsonPayload: boolean): string {
+  let payload = JSON.stringify(notification.payload)
+  let error = ''
+  if (jsonPayload) {
+    try {
+      JSON.parse(notification.payload)
+      payload = notification.payload.replace(/[\r\n]+/g, ' ').trim()
+    } catch (cause) {
+      error = `,"payload_error":${JSON.stringify(`not JSON: ${(cause as Error).message}`)}`
+    }
+  }
+  // Keys in a fixed order, so that lines diff and grep predictably.
+  return `{"channel":${JSON.stringify(notification.channel)},"payload":${payload}${error},"pid":${notification.processId},"received_at":"${receivedAt.toISOString()}"}\n`
+}
+
+/** A gap as a line of stdout (--gaps): a consumer of the lines can re-read its state there. */
+export function gapLine(gap: Gap): string {
+  return `${JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString() } })}\n`
+}
+
+/** A gap as a status line: the connection was lost and is back, listening on every channel again. */
+export function gapStatus(gap: Gap, processId: number | undefined): string {
+  const pid = processId === undefined ? '' : ` (backend pid ${processId})`
+  return `reconnected${pid}: notifications between ${gap.from.toISOString()} and ${gap.to.toISOString()} may have been lost`
+}
+
+/** Channel names as the user can type them again: JSON-quoted, which is also how they are printed. */
+export function channelList(channels: readonly string[]): string {
+  return channels.map((channel) => JSON.stringify(channel)).join(', ')
+}

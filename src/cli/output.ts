@@ -1,0 +1,37 @@
+/**
+ * Writing the command's lines: data to stdout, one write per line, waiting when the reader is
+ * slower than we are; status to stderr, prefixed "pglisten: ". Imports node:events only.
+ *
+ * Waiting for 'drain' is what gives `listen` backpressure end to end: while stdout is full the
+ * iterator is not read, the listener's queue grows to its high-water mark, and the listener
+ * stops reading the socket, so the backlog waits in PostgreSQL rather than in this process.
+ */
+import { once } from 'node:events'
+
+export function status(text: string): void {
+  process.stderr.write(`pglisten: ${text}\n`)
+}
+
+/**
+ * Writes one line (with its newline) to stdout; resolves once stdout can take more. When the
+ * reader has gone (EPIPE), resolves at once: onStdoutClosed's handler is stopping the command.
+ */
+export async function writeLine(line: string): Promise<void> {
+  if (process.stdout.destroyed) return
+  if (!process.stdout.write(line)) {
+    await once(process.stdout, 'drain').catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+    })
+  }
+}
+
+/**
+ * Calls `onClosed` when whoever reads stdout goes away (`pglisten listen jobs | head -1`):
+ * the write fails with EPIPE, which is an end, not an error worth a message.
+ */
+export function onStdoutClosed(onClosed: () => void): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') onClosed()
+    else status(`cannot write to standard output: ${error.message}`)
+  })
+}

@@ -1,0 +1,46 @@
+/**
+ * A password typed at the terminal, not echoed, as psql's simple_prompt reads it. Imports only
+ * the command's errors. It never reads a pipe: a password prompt on a non-terminal would
+ * swallow the input the command is meant to read (notify's payloads) or hang a script.
+ */
+import { InputError } from './errors.ts'
+
+/** Whether a prompt can be answered: standard input is a terminal. */
+export function canPrompt(input: NodeJS.ReadStream = process.stdin): boolean {
+  return input.isTTY === true && typeof input.setRawMode === 'function'
+}
+
+export function readPassword(prompt: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+  if (!canPrompt(input)) {
+    return Promise.reject(new InputError('cannot ask for a password: standard input is not a terminal (use PGPASSWORD, a password file, or a connection string)'))
+  }
+  return new Promise((resolve, reject) => {
+    let typed = ''
+    const finish = (): void => {
+      input.off('data', onData)
+      input.setRawMode(false)
+      input.pause()
+      output.write('\n')
+    }
+    // Raw mode: keys arrive one by one, unechoed, and Ctrl-C is a byte rather than SIGINT.
+    const onData = (chunk: string): void => {
+      for (const key of chunk) {
+        if (key === '\r' || key === '\n' || key === '\u0004') {
+          finish()
+          return resolve(typed)
+        }
+        if (key === '\u0003') {
+          finish()
+          return reject(new InputError('cancelled at the password prompt'))
+        }
+        if (key === '\u007f' || key === '\b') typed = [...typed].slice(0, -1).join('')
+        else typed += key
+      }
+    }
+    output.write(prompt)
+    input.setEncoding('utf8')
+    input.setRawMode(true)
+    input.on('data', onData)
+    input.resume()
+  })
+}

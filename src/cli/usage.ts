@@ -1,0 +1,148 @@
+/**
+ * The text of `pglisten --help` and of each command's --help, in the layout of psql's. Pure:
+ * imports the bench's defaults and the server's payload limit, so the text cannot drift from them.
+ */
+import { payloadLimitBytes } from '../listener/sql.ts'
+import type { CommandName } from './args.ts'
+import { benchDefaults } from './bench/args.ts'
+import { stampWidth } from './bench/payload.ts'
+
+const connection = `Connection options:
+  CONNINFO                 a connection string, as the first argument:
+                           postgresql://user@host:port/dbname?sslmode=require
+                           or "host=... port=... dbname=..."
+  -h, --host=HOSTNAME      server host or Unix socket folder (PGHOST)
+  -p, --port=PORT          server port (PGPORT)
+  -U, --username=USERNAME  user name (PGUSER)
+  -d, --dbname=DBNAME      database name or connection string (PGDATABASE);
+                           with -d, no argument is a connection string
+  -w, --no-password        never ask for a password
+  -W, --password           ask for a password before connecting (terminal
+                           only)
+      --trace              print every protocol message to stderr, secrets
+                           redacted
+
+Settings not given come from the PG* environment variables (PGHOST, PGPORT,
+PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE, ...) and the password file
+(~/.pgpass, PGPASSFILE), as in psql; a connection string's settings win over
+-h, -p and -U. Without -w or -W, a password is asked for when the server wants
+one that no setting gives, if standard input is a terminal.
+`
+
+const general = `pglisten: PostgreSQL LISTEN/NOTIFY from the command line.
+
+Usage:
+  pglisten listen [OPTION]... [CONNINFO] CHANNEL...
+  pglisten notify [OPTION]... [CONNINFO] CHANNEL [PAYLOAD]
+  pglisten bench [OPTION]... [CONNINFO]
+  pglisten help [COMMAND]
+
+Commands:
+  listen    print every notification on the channels as a JSON line
+  notify    send a notification, or one per line of standard input
+  bench     measure notification throughput, latency and listener CPU time
+
+Options:
+  --help       show this help, then exit
+  --version    show the version, then exit
+
+Every command takes the connection options of psql; see pglisten COMMAND --help.
+An error is one line on standard error; the exit status is then 2 for a
+mistake on the command line, 1 otherwise.
+`
+
+const listen = `pglisten listen: print notifications as JSON lines.
+
+Usage:
+  pglisten listen [OPTION]... [CONNINFO] CHANNEL...
+
+Listens on each CHANNEL, its name exactly as given (case kept, as a quoted
+identifier), and prints every notification on standard output, one JSON
+object per line, written whole:
+  {"channel":"jobs","payload":"42","pid":4711,"received_at":"2026-01-02T03:04:05.678Z"}
+pid is the notifying backend's process ID, received_at the time pglisten read
+it (UTC, to the millisecond). Status lines go to standard error.
+
+A lost connection is reopened, with backoff, and every channel listened on
+again; what was sent meanwhile is not heard, and a status line says so:
+  pglisten: reconnected (backend pid 4712): notifications between
+  2026-01-02T03:04:05.678Z and 2026-01-02T03:04:06.012Z may have been lost
+SIGINT (Ctrl-C) or SIGTERM closes the connection and exits with status 0.
+
+Options:
+      --json-payload       print each payload as the JSON value it holds,
+                           as written; one that holds none is printed as
+                           text, with a "payload_error" field saying why
+      --gaps               also print each gap on standard output:
+                           {"gap":{"from":"2026-...Z","to":"2026-...Z"}}
+      --help               show this help, then exit
+
+${connection}`
+
+const notify = `pglisten notify: send notifications.
+
+Usage:
+  pglisten notify [OPTION]... [CONNINFO] CHANNEL [PAYLOAD]
+
+Sends PAYLOAD on CHANNEL (the name exactly as given) with pg_notify(). Without
+PAYLOAD, sends each line of standard input (without its line end) as a
+payload, in order, over one connection, each in a transaction of its own, and
+exits at the end of the input. A payload must be under ${payloadLimitBytes} bytes in the
+server's encoding and hold no NUL: a line that does not is refused before it
+is sent, with its line number (the lines before it have been sent), and the
+exit status is 1.
+
+Options:
+      --help               show this help, then exit
+
+${connection}`
+
+const bench = `pglisten bench: measure a server's notification path.
+
+Usage:
+  pglisten bench [OPTION]... [CONNINFO]
+
+Runs N listeners, each in a process of its own, and M notifiers, each sending
+one NOTIFY at a time on a connection of its own, for each payload size in
+turn, and prints per size:
+  sent, lost        NOTIFYs committed; copies the listeners did not receive
+  notify/s          NOTIFYs per second, from the first sent to the last
+                    received by any listener
+  deliveries/s      the same, counting each listener's copy
+  p50 p90 p99 max   latency in ms: from the notifier calling query() with the
+                    NOTIFY to the listener process's iterator handing it over,
+                    both ends reading the machine's monotonic clock (so the
+                    bench runs both here; the server may be elsewhere)
+  CPU µs/notif      the listener processes' user + system CPU time per
+                    notification received, in microseconds
+Each payload carries its send time (${stampWidth} digits), padded to the size asked for.
+The bench uses the server it is given; it starts none and creates nothing.
+
+Options:
+      --listeners=N        listener processes (default ${benchDefaults.listeners})
+      --notifiers=M        notifier connections (default ${benchDefaults.notifiers})
+      --payload=BYTES[,BYTES...]
+                           payload sizes, ${stampWidth} to ${payloadLimitBytes - 1} (default ${benchDefaults.payloads.join(',')})
+      --count=K            NOTIFYs per payload size, shared by the notifiers
+      --duration=S         or: seconds of sending per payload size (default ${benchDefaults.seconds})
+      --warmup=W           NOTIFYs sent first and not measured (default ${benchDefaults.warmup})
+      --json               print JSON instead of the table
+      --help               show this help, then exit
+
+Progress goes to standard error: one line rewritten in place on a terminal,
+one line per payload size otherwise.
+
+${connection}`
+
+export function usage(command: CommandName | undefined): string {
+  switch (command) {
+    case undefined:
+      return general
+    case 'listen':
+      return listen
+    case 'notify':
+      return notify
+    case 'bench':
+      return bench
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The listener's options, events and statistics: types only.
+ */
+import type { NoticeResponse } from '../protocol/backend/messages.ts'
+import type { ConnectOptions } from '../protocol/io/connect.ts'
+import type { BackoffOptions } from './backoff.ts'
+import type { Watermarks } from './delivery.ts'
+import type { HeartbeatOptions } from './liveness.ts'
+import type { Gap, Notification } from './subscription.ts'
+
+type OwnHandlers = 'onNotification' | 'onNotice' | 'onParameterStatus' | 'onHandlerError' | 'onClose'
+
+export interface ListenerOptions extends Omit<ConnectOptions, OwnHandlers>, Watermarks {
+  /** Reconnect with backoff between these delays (ms), forever by default; false: never. */
+  reconnect?: BackoffOptions | false
+  /** An idle query every `interval` ms; no answer within `timeout` ms means the link is dead. false: off. */
+  heartbeat?: HeartbeatOptions | false
+  /** After the first LISTEN, check that a NOTIFY comes back (a transaction pooler breaks LISTEN). */
+  poolerCheck?: { timeout?: number } | false
+}
+
+export interface ListenerEvents {
+  notification: Notification
+  connected: { processId: number | undefined }
+  disconnected: { error: Error | undefined; at: Date }
+  reconnected: Gap
+  error: Error
+  notice: NoticeResponse
+}
+
+export interface NotificationsOptions {
+  /** Ends the iteration when aborted. */
+  signal?: AbortSignal
+  /** Only these channels (as given to listen()); default all. */
+  channels?: Iterable<string>
+  /** Include Gap items where notifications may have been lost; default true. */
+  gaps?: boolean
+}
+
+export interface ListenerStats {
+  connected: boolean
+  reconnects: number
+  notifications: number
+  /** The longest queue now, and the longest there has been (backpressure keeps it near highWaterMark). */
+  backlog: number
+  maxBacklog: number
+  paused: boolean
+  pauses: number
+}
+

@@ -1,0 +1,106 @@
+/**
+ * How `pglisten` fails and how it helps: one line on stderr (a SQLSTATE where the server gave
+ * one), exit status 2 for a wrong command line and 1 for the rest, never a stack trace; and
+ * --help and --version, which succeed.
+ */
+import { readFileSync } from 'node:fs'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { server } from '../support/connect.ts'
+import { ensureBuilt, runCli, stackTrace } from '../support/cli.ts'
+
+beforeAll(ensureBuilt, 120_000)
+
+const pg = server()
+const at = ['-h', pg.host, '-p', String(pg.port), '-d', pg.database]
+
+describe('usage errors: status 2, the problem and where to read more', () => {
+  test.each([
+    ['an unknown option', ['listen', '--bogus', 'jobs'], "pglisten: unknown option '--bogus'", 'listen'],
+    ['an option without its value', ['notify', 'jobs', '-p'], "pglisten: option '-p, --port <value>' argument missing", 'notify'],
+    ['no channel', ['listen', '-h', 'localhost'], 'pglisten: no channel given: pglisten listen [OPTION]... CHANNEL...', 'listen'],
+    ['a channel name PostgreSQL would truncate', ['listen', 'x'.repeat(64)], /^pglisten: channel name "x+"\.\.\. is 64 bytes; PostgreSQL would truncate it to 63$/, 'listen'],
+    ['a malformed connection string', ['notify', 'host=localhost bogus=1', 'jobs', 'x'], 'pglisten: invalid connection string: unknown option "bogus"; see "Parameter Key Words" in the libpq docs', 'notify'],
+    ['an unknown sslmode', ['notify', 'postgresql://localhost/db?sslmode=sometimes', 'jobs'], /^pglisten: invalid sslmode value "sometimes"/, 'notify'],
+    ['a number out of range', ['bench', '--listeners', '0'], 'pglisten: --listeners takes a whole number from 1 to 256, not "0"', 'bench'],
+    ['-w with -W', ['listen', '-w', '-W', 'jobs'], 'pglisten: -W (--password) and -w (--no-password) contradict each other', 'listen'],
+  ])('%s', async (_, args, message, command) => {
+    const result = await runCli(args)
+    expect(result.status).toBe(2)
+    expect(result.stdout).toBe('')
+    const lines = result.stderr.trimEnd().split('\n')
+    expect(lines).toHaveLength(2)
+    if (typeof message === 'string') expect(lines[0]).toBe(message)
+    else expect(lines[0]).toMatch(message)
+    expect(lines[1]).toBe(`Try "pglisten ${command} --help" for more information.`)
+    expect(result.stderr).not.toMatch(stackTrace)
+  })
+
+  test('no command, or one that does not exist', async () => {
+    for (const [args, message] of [[[], 'pglisten: no command given: listen, notify or bench'], [['lisen'], 'pglisten: there is no command "lisen"']] as const) {
+      const result = await runCli([...args])
+      expect(result.status).toBe(2)
+      expect(result.stderr).toBe(`${message}\nTry "pglisten --help" for more information.\n`)
+    }
+  })
+})
+
+describe('failures: status 1, one line', () => {
+  test.skipIf(!pg.users)('a wrong password: the server says 28P01', async () => {
+    const result = await runCli(['listen', ...at, '-U', pg.users!.scram.user, 'jobs'], { env: { PGPASSWORD: 'not the password' } })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe(`pglisten: FATAL: password authentication failed for user "${pg.users!.scram.user}" (SQLSTATE 28P01)\n`)
+    expect(result.stdout).toBe('')
+  })
+
+  test.skipIf(!pg.users)('no password, and no terminal to ask at', async () => {
+    const result = await runCli(['notify', ...at, '-U', pg.users!.scram.user, 'jobs', 'x'])
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe('pglisten: the server asks for a password (AuthenticationSASL) and none was given\n')
+  })
+
+  test('-W without a terminal: it will not read a password from a pipe', async () => {
+    const result = await runCli(['notify', ...at, '-U', pg.superuser.user, '-W', 'jobs', 'x'], { input: 'secret\n' })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^pglisten: cannot ask for a password: standard input is not a terminal \(.*\)\n$/)
+  })
+
+  test('nothing listening at the address', async () => {
+    const result = await runCli(['listen', '-h', '127.0.0.1', '-p', '1', 'jobs'])
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/^pglisten: cannot connect to 127\.0\.0\.1:1: .*ECONNREFUSED.*\n$/)
+    expect(result.stderr).not.toMatch(stackTrace)
+  })
+})
+
+describe('help and version: status 0, on stdout', () => {
+  test.each([
+    [['--help'], 'pglisten: PostgreSQL LISTEN/NOTIFY from the command line.'],
+    [['help'], 'pglisten: PostgreSQL LISTEN/NOTIFY from the command line.'],
+    [['listen', '--help'], 'pglisten listen: print notifications as JSON lines.'],
+    [['notify', '--help'], 'pglisten notify: send notifications.'],
+    [['bench', '--help'], "pglisten bench: measure a server's notification path."],
+    [['help', 'bench'], "pglisten bench: measure a server's notification path."],
+  ])('pglisten %j', async (args, first) => {
+    const result = await runCli(args)
+    expect(result).toMatchObject({ status: 0, stderr: '' })
+    expect(result.stdout.split('\n')[0]).toBe(first)
+    expect(result.stdout).toContain('Usage:\n  pglisten ')
+    // A command's help lists the connection options.
+    const command = args.find((word) => ['listen', 'notify', 'bench'].includes(word))
+    if (command) expect(result.stdout).toContain('-h, --host=HOSTNAME')
+  })
+
+  test('--help wins over a command line that is otherwise incomplete', async () => {
+    for (const args of [['listen', '--json-payload', '--help'], ['notify', '--help'], ['bench', '--count', '1', '--help']]) {
+      const result = await runCli(args)
+      expect(result.status).toBe(0)
+      expect(result.stdout).toMatch(/^pglisten \w+: /)
+    }
+  })
+
+  test('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+    const result = await runCli(['--version'])
+    expect(result).toEqual({ status: 0, signal: null, stdout: `pglisten ${version}\n`, stderr: '' })
+  })
+})

@@ -1,0 +1,143 @@
+/**
+ * `pglisten listen` as a user runs it: the built command in a child process, against the real
+ * server. It must print exactly one JSON line per notification, its status on stderr, survive
+ * its backend being killed (saying notifications may have been lost), and exit 0 on SIGTERM
+ * and SIGINT.
+ */
+import { afterEach, beforeAll, describe, expect, test } from 'vitest'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { connectSuperuser } from '../support/connect.ts'
+import { ensureBuilt, startCli, superuserArgs, type Running } from '../support/cli.ts'
+import { uniqueChannel } from '../support/listener.ts'
+
+beforeAll(ensureBuilt, 120_000)
+
+const running: Running[] = []
+const connections: Connection[] = []
+afterEach(async () => {
+  for (const cli of running.splice(0)) if (cli.child.exitCode === null) cli.child.kill('SIGKILL')
+  await Promise.all(connections.splice(0).map((c) => c.close()))
+})
+
+/** `pglisten listen` on the test server, once it says it is listening. */
+async function listen(...args: string[]): Promise<Running> {
+  const { args: connection, env } = superuserArgs()
+  const cli = startCli(['listen', ...connection, ...args], { env })
+  running.push(cli)
+  await cli.stderrLine(/^pglisten: listening on /)
+  return cli
+}
+
+/** A notifier of the test's own, and the SQL text of a literal (standard_conforming_strings is on). */
+async function notifier(): Promise<Connection> {
+  const c = await connectSuperuser()
+  connections.push(c)
+  return c
+}
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`
+const notify = (c: Connection, channel: string, payload: string) => c.query(`SELECT pg_notify(${literal(channel)}, ${literal(payload)})`)
+
+const isoMillis = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
+describe('pglisten listen', () => {
+  test('one JSON line per notification, status on stderr, exit 0 on SIGTERM', async () => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen(channel)
+    expect(cli.stderr[0]).toMatch(/^pglisten: connected to .+ \(backend pid \d+\)$/)
+    expect(cli.stderr[1]).toBe(`pglisten: listening on ${JSON.stringify(channel)}`)
+
+    const c = await notifier()
+    const before = Date.now()
+    const payloads = ['héllo wörld ✓ 🔔 日本語', '', `it's a \\ "quoted" line`, 'two\nlines']
+    for (const payload of payloads) await notify(c, channel, payload)
+    const lines = await cli.stdoutLines(payloads.length)
+
+    const records = lines.map((line) => JSON.parse(line))
+    expect(records.map((r) => r.payload)).toEqual(payloads)
+    for (const record of records) {
+      // Exactly these keys, in this order.
+      expect(Object.keys(record)).toEqual(['channel', 'payload', 'pid', 'received_at'])
+      expect(record.channel).toBe(channel)
+      expect(record.pid).toBe(c.processId)
+      expect(record.received_at).toMatch(isoMillis)
+      expect(Date.parse(record.received_at)).toBeGreaterThanOrEqual(before - 1000) // clocks of one machine
+    }
+
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited).toEqual({ status: 0, signal: null })
+    expect(cli.stdout).toHaveLength(payloads.length) // nothing more, nothing repeated
+  })
+
+  test('--json-payload parses payloads and keeps those that are not JSON; exit 0 on SIGINT', async () => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen('--json-payload', channel)
+    const c = await notifier()
+    await notify(c, channel, '{"id":42,"tags":["a","b"]}')
+    await notify(c, channel, 'not json')
+    await notify(c, channel, '')
+    await notify(c, channel, '7')
+    const records = (await cli.stdoutLines(4)).map((line) => JSON.parse(line))
+
+    expect(records[0]).toMatchObject({ channel, payload: { id: 42, tags: ['a', 'b'] } })
+    expect(records[0]).not.toHaveProperty('payload_error')
+    expect(records[1]).toMatchObject({ payload: 'not json', payload_error: expect.stringMatching(/^not JSON: /) })
+    expect(Object.keys(records[1])).toEqual(['channel', 'payload', 'payload_error', 'pid', 'received_at'])
+    expect(records[2]).toMatchObject({ payload: '', payload_error: expect.stringMatching(/^not JSON: /) })
+    expect(records[3]!.payload).toBe(7)
+
+    cli.child.kill('SIGINT')
+    expect(await cli.exited).toEqual({ status: 0, signal: null })
+  })
+
+  test('several channels, names used exactly as given; other channels are not printed', async () => {
+    const name = uniqueChannel('Cli')
+    const cli = await listen(name, name.toLowerCase())
+    const c = await notifier()
+    await notify(c, name.toUpperCase(), 'not listened on')
+    await notify(c, name, 'first')
+    await notify(c, name.toLowerCase(), 'second')
+    const records = (await cli.stdoutLines(2)).map((line) => JSON.parse(line))
+    expect(records.map((r) => [r.channel, r.payload])).toEqual([
+      [name, 'first'],
+      [name.toLowerCase(), 'second'],
+    ])
+    cli.child.kill('SIGTERM')
+    expect((await cli.exited).status).toBe(0)
+    expect(cli.stdout).toHaveLength(2)
+  })
+
+  test('a killed backend: it reconnects, says notifications may have been lost, and --gaps prints the gap', async () => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen('--gaps', channel)
+    const pid = Number(/backend pid (\d+)/.exec(cli.stderr[0]!)![1])
+    const c = await notifier()
+    await c.query(`SELECT pg_terminate_backend(${pid})`)
+
+    await cli.stderrLine(/^pglisten: connection lost at \S+: .*57P01.*; reconnecting$/)
+    const reconnected = await cli.stderrLine(/^pglisten: reconnected/)
+    expect(reconnected).toMatch(/^pglisten: reconnected \(backend pid \d+\): notifications between \S+ and \S+ may have been lost$/)
+    expect(reconnected).not.toContain(`pid ${pid})`)
+
+    await notify(c, channel, 'after the gap')
+    const [gap, after] = (await cli.stdoutLines(2)).map((line) => JSON.parse(line))
+    expect(Object.keys(gap)).toEqual(['gap'])
+    expect(gap.gap.from).toMatch(isoMillis)
+    expect(Date.parse(gap.gap.to)).toBeGreaterThanOrEqual(Date.parse(gap.gap.from))
+    expect(after).toMatchObject({ channel, payload: 'after the gap' })
+
+    cli.child.kill('SIGTERM')
+    expect((await cli.exited).status).toBe(0)
+  })
+
+  test('its reader going away (`pglisten listen jobs | head -1`) ends it quietly, with status 0', async () => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen(channel)
+    const c = await notifier()
+    await notify(c, channel, 'the one line wanted')
+    await cli.stdoutLines(1)
+    cli.child.stdout!.destroy() // as head does after its line
+    await notify(c, channel, 'nobody reads this')
+    expect(await cli.exited).toEqual({ status: 0, signal: null })
+    expect(cli.stderr.filter((line) => !/^pglisten: (connected|listening)/.test(line))).toEqual([])
+  })
+})

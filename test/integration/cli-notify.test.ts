@@ -1,0 +1,80 @@
+/**
+ * `pglisten notify` against the real server, heard by a listener of the test's own: a payload
+ * argument, payloads from stdin (in order, over one connection), and lines the server would
+ * refuse, refused first with their line number.
+ */
+import { beforeAll, describe, expect, test } from 'vitest'
+import type { Notification } from '../../src/listener/subscription.ts'
+import { eventually, server } from '../support/connect.ts'
+import { ensureBuilt, runCli, stackTrace, superuserArgs } from '../support/cli.ts'
+import { collect, listener, uniqueChannel } from '../support/listener.ts'
+
+beforeAll(ensureBuilt, 120_000)
+
+/** A listener on a fresh channel, and what it hears. */
+async function hear(): Promise<{ channel: string; heard: Notification[] }> {
+  const l = await listener()
+  const channel = uniqueChannel('cli notify')
+  const { items } = collect(l.notifications({ gaps: false }))
+  await l.listen(channel)
+  return { channel, heard: items as Notification[] }
+}
+
+describe('pglisten notify', () => {
+  test('a payload argument, connecting with a URL', async () => {
+    const { channel, heard } = await hear()
+    const pg = server()
+    const password = pg.superuser.password === undefined ? '' : `:${encodeURIComponent(pg.superuser.password)}`
+    const url = `postgresql://${encodeURIComponent(pg.superuser.user)}${password}@${pg.host}:${pg.port}/${encodeURIComponent(pg.database)}?sslmode=disable`
+    const payload = `it's "quoted" \\ ✓ 🔔`
+    const result = await runCli(['notify', url, channel, payload])
+    expect(result).toMatchObject({ status: 0, stdout: '', stderr: '' })
+    await eventually(() => heard.length === 1)
+    expect(heard[0]).toMatchObject({ channel, payload })
+  })
+
+  test('stdin: one notification per line, in order, over one connection', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const lines = ['first', '', 'thïrd ✓', '{"json":true}', 'windows line end', 'last, without a newline']
+    const input = `${lines.slice(0, 4).join('\n')}\n${lines[4]}\r\n${lines[5]}`
+    const result = await runCli(['notify', ...args, channel], { env, input })
+    expect(result).toMatchObject({ status: 0, stdout: '', stderr: '' })
+    await eventually(() => heard.length === lines.length)
+    expect(heard.map((n) => n.payload)).toEqual(lines)
+    expect(new Set(heard.map((n) => n.processId)).size).toBe(1)
+  })
+
+  test('a line of 8000 bytes is refused with its number, after the lines before it', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const input = `sent\n${'é'.repeat(4000)}\nnever sent\n`
+    const result = await runCli(['notify', ...args, channel], { env, input })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe('pglisten: standard input line 2: the payload is 8000 bytes in UTF8; PostgreSQL takes payloads under 8000 bytes; line 1 was sent\n')
+    await eventually(() => heard.length === 1)
+    await new Promise((r) => setTimeout(r, 100)) // nothing else comes
+    expect(heard.map((n) => n.payload)).toEqual(['sent'])
+  })
+
+  test('a line that is not UTF-8 is refused with its number', async () => {
+    const { channel } = await hear()
+    const { args, env } = superuserArgs()
+    const input = Buffer.concat([Buffer.from('fine\nfine too\nbad '), Buffer.from([0xff, 0xfe]), Buffer.from('\n')])
+    const result = await runCli(['notify', ...args, channel], { env, input })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe('pglisten: standard input line 3: not valid UTF-8\n')
+  })
+
+  test('a payload argument that is too long is a usage error, and nothing is sent', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const result = await runCli(['notify', ...args, channel, 'x'.repeat(8000)], { env })
+    expect(result.status).toBe(2)
+    const lines = result.stderr.trimEnd().split('\n')
+    expect(lines).toEqual(['pglisten: the payload is 8000 bytes in UTF8; PostgreSQL takes payloads under 8000 bytes', 'Try "pglisten notify --help" for more information.'])
+    expect(result.stderr).not.toMatch(stackTrace)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(heard).toEqual([])
+  })
+})

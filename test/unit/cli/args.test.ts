@@ -1,0 +1,168 @@
+/**
+ * The command line, read as psql users expect: where the connection string is, which setting
+ * wins, what each command takes, and how a mistake is reported (a UsageError naming the
+ * command, for its --help hint).
+ */
+import { describe, expect, test } from 'vitest'
+import { parseCommandLine, type ListenCommand, type NotifyCommand } from '../../../src/cli/args.ts'
+import type { BenchCommand } from '../../../src/cli/bench/args.ts'
+import { connectOptionsFrom } from '../../../src/cli/connection-args.ts'
+import { UsageError } from '../../../src/cli/errors.ts'
+
+const listen = (...argv: string[]) => parseCommandLine(['listen', ...argv]) as ListenCommand
+const notify = (...argv: string[]) => parseCommandLine(['notify', ...argv]) as NotifyCommand
+const bench = (...argv: string[]) => parseCommandLine(['bench', ...argv]) as BenchCommand
+
+/** The UsageError `argv` gives: its message and the command its hint names. */
+function usageError(argv: string[]): { message: string; command: string | undefined } {
+  try {
+    parseCommandLine(argv)
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError)
+    return { message: (error as UsageError).message, command: (error as UsageError).command }
+  }
+  throw new Error(`${JSON.stringify(argv)} was accepted`)
+}
+
+describe('where the connection string is', () => {
+  test.each([
+    ['a postgres:// URL', 'postgres://app@db/shop'],
+    ['a postgresql:// URL', 'postgresql://db:5433/shop?sslmode=require'],
+    ['keyword=value settings', 'host=db dbname=shop'],
+  ])('the first argument, when it is %s', (_, conninfo) => {
+    const command = listen(conninfo, 'jobs', 'orders')
+    expect(command.connection.conninfo).toBe(conninfo)
+    expect(command.channels).toEqual(['jobs', 'orders'])
+  })
+
+  test('a first argument that is neither is a channel', () => {
+    const command = listen('jobs', 'host=db')
+    expect(command.connection.conninfo).toBeUndefined()
+    expect(command.channels).toEqual(['jobs', 'host=db'])
+  })
+
+  test('-d with a connection string: it is the connection string, and every argument is a channel', () => {
+    const command = listen('-d', 'postgresql://db/shop', 'a=b')
+    expect(command.connection).toMatchObject({ conninfo: 'postgresql://db/shop' })
+    expect(command.channels).toEqual(['a=b'])
+  })
+
+  test('-d with a plain name: the database, and still every argument is a channel', () => {
+    const command = listen('-d', 'shop', 'host=db')
+    expect(command.connection).toMatchObject({ database: 'shop' })
+    expect(command.connection.conninfo).toBeUndefined()
+    expect(command.channels).toEqual(['host=db'])
+  })
+
+  test('a malformed connection string is a usage error, its value never quoted (it may hold a password)', () => {
+    expect(usageError(['notify', 'password=hunter2 xyzzy host=db', 'jobs'])).toEqual({ message: expect.not.stringMatching(/hunter2|xyzzy/), command: 'notify' })
+  })
+})
+
+describe('which setting wins: psql\'s order', () => {
+  test('-h, -p, -U and -d give way to what the connection string sets', () => {
+    const { connection } = notify('-h', 'flag-host', '-p', '5433', '-U', 'flag-user', 'host=string-host user=string-user', 'jobs')
+    const options = connectOptionsFrom(connection)
+    expect(options).toEqual({ fallbackApplicationName: 'pglisten', connectionString: 'host=string-host user=string-user', port: '5433' })
+  })
+
+  test('an empty value in the connection string counts as set, as in libpq', () => {
+    const { connection } = notify('-h', 'flag-host', "host='' dbname=shop", 'jobs')
+    expect(connectOptionsFrom(connection).host).toBeUndefined()
+  })
+
+  test('without a connection string, the flags are the options', () => {
+    const { connection } = notify('--host=db', '--port=5433', '--username=app', '--dbname=shop', 'jobs')
+    expect(connectOptionsFrom(connection)).toEqual({ fallbackApplicationName: 'pglisten', host: 'db', port: '5433', user: 'app', database: 'shop' })
+  })
+
+  test('a password typed at the prompt wins over every other source', () => {
+    const { connection } = notify('postgresql://app:in-url@db/shop', 'jobs')
+    expect(connectOptionsFrom(connection, 'typed')).toMatchObject({ connectionString: 'postgresql://app:in-url@db/shop', password: 'typed' })
+  })
+
+  test.each([
+    [[], 'when-needed'],
+    [['-w'], 'never'],
+    [['--no-password'], 'never'],
+    [['-W'], 'prompt'],
+  ])('password flags %j: %s', (flags, mode) => {
+    expect(notify(...flags, 'jobs').connection.password).toBe(mode)
+  })
+})
+
+describe('listen and notify', () => {
+  test('listen: channels exactly as given, each once; --json-payload, --gaps, --trace', () => {
+    expect(listen('--json-payload', '--gaps', '--trace', 'Jobs', 'jobs', 'Jobs')).toMatchObject({
+      name: 'listen',
+      channels: ['Jobs', 'jobs'],
+      jsonPayload: true,
+      gaps: true,
+      connection: { trace: true },
+    })
+  })
+
+  test('notify: a channel and an optional payload; "--" lets a payload start with a dash', () => {
+    expect(notify('jobs')).toMatchObject({ channel: 'jobs', payload: undefined })
+    expect(notify('jobs', '--', '-1')).toMatchObject({ channel: 'jobs', payload: '-1' })
+    expect(notify('jobs', '')).toMatchObject({ payload: '' })
+  })
+
+  test.each([
+    [['listen'], 'no channel given: pglisten listen [OPTION]... CHANNEL...', 'listen'],
+    [['listen', 'postgresql://db/shop'], 'no channel given: pglisten listen [OPTION]... CHANNEL...', 'listen'],
+    [['listen', ''], 'a channel name must not be empty', 'listen'],
+    [['notify'], 'no channel given: pglisten notify [OPTION]... CHANNEL [PAYLOAD]', 'notify'],
+    [['notify', 'jobs', 'two', 'words'], 'too many arguments: a channel and at most one payload, not 3 words (quote the payload)', 'notify'],
+    [['notify', '-x', 'jobs'], "unknown option '-x'", 'notify'],
+    [['listen', '--trace=yes', 'jobs'], "option '--trace' does not take an argument", 'listen'],
+    [['listen', '-W', '-w', 'jobs'], '-W (--password) and -w (--no-password) contradict each other', 'listen'],
+    [['lisen', 'jobs'], 'there is no command "lisen"', undefined],
+    [['--host', 'db', 'listen'], 'unknown option --host before the command', undefined],
+    [['help', 'nothing'], 'there is no command "nothing"', undefined],
+  ])('%j is refused: %s', (argv, message, command) => {
+    expect(usageError(argv)).toEqual({ message, command })
+  })
+
+  test('--help and help: for pglisten and for each command, whatever else is on the line', () => {
+    expect(parseCommandLine(['--help'])).toEqual({ name: 'help', command: undefined })
+    expect(parseCommandLine(['help', 'notify'])).toEqual({ name: 'help', command: 'notify' })
+    expect(parseCommandLine(['listen', '--help'])).toEqual({ name: 'help', command: 'listen' })
+    expect(parseCommandLine(['bench', '--count', '3', '--help'])).toEqual({ name: 'help', command: 'bench' })
+    expect(parseCommandLine(['--version'])).toEqual({ name: 'version' })
+  })
+})
+
+describe('bench', () => {
+  test('defaults: 1 listener, 1 notifier, 16 and 1000 bytes, 5 s each after 1000 to warm up', () => {
+    expect(bench()).toMatchObject({ listeners: 1, notifiers: 1, payloads: [16, 1000], amount: { seconds: 5 }, warmup: 1000, json: false })
+  })
+
+  test('every option', () => {
+    expect(bench('--listeners', '4', '--notifiers=8', '--payload', '16,100,100,7999', '--count', '5000', '--warmup', '0', '--json', 'host=db')).toMatchObject({
+      listeners: 4,
+      notifiers: 8,
+      payloads: [16, 100, 7999],
+      amount: { count: 5000 },
+      warmup: 0,
+      json: true,
+      connection: { conninfo: 'host=db' },
+    })
+    expect(bench('--duration', '0.5').amount).toEqual({ seconds: 0.5 })
+  })
+
+  test.each([
+    [['--payload', '15'], '--payload takes a whole number from 16 to 7999 (each payload carries its 16-digit send time; PostgreSQL takes under 8000 bytes), not "15"'],
+    [['--payload', '8000'], '--payload takes a whole number from 16 to 7999 (each payload carries its 16-digit send time; PostgreSQL takes under 8000 bytes), not "8000"'],
+    [['--payload', '16,'], '--payload takes a whole number from 16 to 7999 (each payload carries its 16-digit send time; PostgreSQL takes under 8000 bytes), not ""'],
+    [['--listeners', '1.5'], '--listeners takes a whole number from 1 to 256, not "1.5"'],
+    [['--notifiers', '257'], '--notifiers takes a whole number from 1 to 256, not "257"'],
+    [['--count', '0'], `--count takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "0"`],
+    [['--duration', '0'], '--duration takes a number of seconds above 0, not "0"'],
+    [['--duration', '1e3'], '--duration takes a number of seconds above 0, not "1e3"'],
+    [['--count', '5', '--duration', '1'], '--count and --duration exclude each other'],
+    [['jobs'], 'unexpected argument "jobs": bench takes options and a connection string only'],
+  ])('%j is refused', (argv, message) => {
+    expect(usageError(['bench', ...argv])).toEqual({ message, command: 'bench' })
+  })
+})
