@@ -35,7 +35,7 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
   // A plain link reads into one buffer of ours, again and again, instead of Node allocating
   // 64 KiB per read: the framer copies out whatever it keeps, before the next read (see
   // Framer.push). TLS needs the stream's own reads.
-  const reads = (unix || !tls) && !process.env['EXP_NO_ONREAD'] ? new ReusedReads() : undefined
+  const reads = (unix || !tls) ? new ReusedReads() : undefined
   const where = unix ? { path: unixSocketPath(endpoint.host, endpoint.port) } : { host: endpoint.hostaddr ?? endpoint.host, port: endpoint.port }
   const socket = net.connect({ ...where, ...(reads ? { onread: reads.option } : {}) })
   const abort = () => {
