@@ -12,7 +12,7 @@
  *
  * The loop is the one libpq's documentation gives for asynchronous notification (libpq
  * example program 2): wait for the socket to be readable, PQconsumeInput, then PQnotifies
- * until it returns NULL. Compiled by bench/e2e/libpq-build.ts at bench time.
+ * until it returns NULL. Compiled by bench/e2e/build.ts at bench time.
  */
 #include <errno.h>
 #include <libpq-fe.h>

@@ -32,6 +32,8 @@ export interface Run {
   rateSinceSend?: number
   /** The listener process's CPU (user + system) per notification, in µs. */
   cpuUs?: number
+  /** The system (kernel) part of cpuUs. */
+  systemCpuUs?: number
   maxRssMB?: number
   readyRssMB?: number
   latencyUs?: { p50: number; p90: number; p99: number; max: number }
@@ -112,7 +114,7 @@ function figures(r: ListenerReport, sentNs: number): Partial<Run> {
   return {
     ...(r.received > 1 && seconds > 0 ? { rate: (r.received - 1) / seconds } : {}),
     ...(r.lastNs > sentNs ? { rateSinceSend: r.received / ((r.lastNs - sentNs) / 1e9) } : {}),
-    ...(r.received > 0 ? { cpuUs: (r.userUs + r.systemUs) / r.received } : {}),
+    ...(r.received > 0 ? { cpuUs: (r.userUs + r.systemUs) / r.received, systemCpuUs: r.systemUs / r.received } : {}),
     maxRssMB: r.maxRssKb / 1024,
     readyRssMB: r.readyRssKb / 1024,
     ...(latencies && latencies.length > 0

@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
     rounds: { type: 'string' },
     count: { type: 'string', default: '200000' },
-    'latency-count': { type: 'string', default: '2000' },
+    'latency-count': { type: 'string', default: '10000' },
     'ceiling-count': { type: 'string', default: '3000000' },
     clients: { type: 'string', default: clientNames.join(',') },
     only: { type: 'string', default: 'server,latency,ceiling' },
