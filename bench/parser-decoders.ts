@@ -6,7 +6,7 @@
 import type { Buffer } from 'node:buffer'
 import { Parser } from 'pg-protocol/dist/parser.js'
 import { Framer, type FramerOptions } from '../src/protocol/framer.ts'
-import { allocateBuffer, decodeUtf8Fast } from '../src/protocol/io/node-bytes.ts'
+import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from '../src/protocol/io/node-bytes.ts'
 
 type Decoder = (wire: Buffer, chunkSize: number) => number
 
@@ -36,8 +36,8 @@ const pgProtocol: Decoder = (wire, chunkSize) => {
 }
 
 export const decoders = {
-  /** As a Node connection uses it: Buffer storage and Buffer's UTF-8 decoding. */
-  'pglisten': pglistenWith({ decodeText: decodeUtf8Fast, allocate: allocateBuffer }),
+  /** As a Node connection uses it: Buffer storage and Buffer's UTF-8 and Latin-1 decoding. */
+  'pglisten': pglistenWith({ decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast, allocate: allocateBuffer }),
   /** The portable defaults (TextDecoder, Uint8Array), as on Workers or Deno without node:buffer. */
   'pglisten (portable)': pglistenWith({}),
   'pg-protocol': pgProtocol,

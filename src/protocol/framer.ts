@@ -10,6 +10,7 @@ import { decodeBackendMessage } from './backend/decode.ts'
 import { decodeNotificationResponse } from './backend/notification.ts'
 import type { BackendMessage } from './backend/messages.ts'
 import { BodyReader } from './bytes/reader.ts'
+import type { Latin1Decoder } from './bytes/short-strings.ts'
 import type { Utf8Decoder } from './bytes/utf8.ts'
 import { ProtocolViolationError } from './errors.ts'
 
@@ -21,6 +22,11 @@ export interface FramerOptions {
   maxMessageLength?: number
   /** UTF-8 decoder for the reader; an I/O edge may pass a faster one for its runtime. */
   decodeText?: Utf8Decoder
+  /**
+   * A fast one-character-per-byte decoder, if the runtime has one: short ASCII payloads are
+   * then cut from one decoded window instead of decoded one by one (see ShortStrings).
+   */
+  decodeLatin1?: Latin1Decoder
   /** Allocates the framer's own storage; an I/O edge may pass its runtime's byte arrays. */
   allocate?: (length: number) => Uint8Array
 }
@@ -50,7 +56,7 @@ export class Framer {
       throw new RangeError(`maxMessageLength must be an integer in 4..2147483647, not ${max}`)
     }
     this.#maxMessageLength = max
-    this.#reader = new BodyReader(options.decodeText)
+    this.#reader = new BodyReader(options.decodeText, options.decodeLatin1)
     this.#allocate = options.allocate ?? ((length) => new Uint8Array(length))
   }
 
@@ -66,6 +72,8 @@ export class Framer {
   push(chunk: Uint8Array): void {
     if (this.#failure) throw this.#failure
     if (chunk.length === 0) return
+    // The chunk may be the array of the last read again, refilled: nothing decoded from it holds.
+    this.#reader.forgetBytes()
     if (this.#start === this.#end) {
       this.#buffer = chunk
       this.#start = 0
@@ -99,7 +107,7 @@ export class Framer {
     if (available < total) return this.#wait(total)
     this.#start = start + total
     try {
-      const reader = this.#reader.reset(bytes, start + 5, start + total)
+      const reader = this.#reader.reset(bytes, start + 5, start + total, this.#end)
       // A listener hears NotificationResponse far more than anything else: straight to it.
       return type === 0x41 ? decodeNotificationResponse(reader) : decodeBackendMessage(type, reader)
     } catch (error) {
@@ -126,6 +134,7 @@ export class Framer {
 
   /** Moves the unread bytes to the front of #owned, with room for `capacity`; returns their count. */
   #compact(capacity: number): number {
+    this.#reader.forgetBytes() // bytes move within #owned
     const leftover = this.#end - this.#start
     if (this.#borrowed || this.#owned.length < capacity) {
       const target = this.#owned.length >= capacity ? this.#owned : this.#allocate(Math.max(capacity, 2 * this.#owned.length, 4096))

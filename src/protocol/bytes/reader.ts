@@ -1,9 +1,10 @@
 /**
  * A reader bounded to one message body. Every read checks the bound, so a decoder can never
  * read into the next message; `end()` checks that the body was consumed exactly.
- * Imports only errors and utf8; knows nothing of message types.
+ * Imports only errors, utf8 and short-strings; knows nothing of message types.
  */
 import { ProtocolViolationError } from '../errors.ts'
+import { ShortStrings, type Latin1Decoder } from './short-strings.ts'
 import { decodeUtf8, type Utf8Decoder } from './utf8.ts'
 
 // Plain (TypeScript-private) fields rather than #private ones, here and in Interner: this is
@@ -13,17 +14,32 @@ export class BodyReader {
   private data: Uint8Array = new Uint8Array(0)
   private position = 0
   private limit = 0
+  /** Where the valid bytes of `data` end: past the body, later messages (for ShortStrings). */
+  private available = 0
   /** Recently seen C strings, so that a channel name repeated in every message is decoded once. */
   private readonly interned = new Interner()
+  /** Short ASCII payloads cut from one decoded window, where the runtime can decode Latin-1 fast. */
+  private readonly short: ShortStrings | undefined
 
-  constructor(readonly decodeText: Utf8Decoder = decodeUtf8) {}
+  constructor(readonly decodeText: Utf8Decoder = decodeUtf8, decodeLatin1?: Latin1Decoder) {
+    this.short = decodeLatin1 && new ShortStrings(decodeLatin1)
+  }
 
-  /** Points the reader at bytes[start, end), the body of one message. */
-  reset(bytes: Uint8Array, start: number, end: number): this {
+  /**
+   * Points the reader at bytes[start, end), the body of one message, in an array whose bytes
+   * are valid up to `available` (by default, the body's end).
+   */
+  reset(bytes: Uint8Array, start: number, end: number, available = end): this {
     this.data = bytes
     this.position = start
     this.limit = end
+    this.available = available
     return this
+  }
+
+  /** The bytes of the array last given to reset() are about to change (a new read into it). */
+  forgetBytes(): void {
+    this.short?.forget()
   }
 
   get remaining(): number {
@@ -119,6 +135,13 @@ export class BodyReader {
     if (last < at || this.data[last] !== 0) throw new ProtocolViolationError(`${what}: missing NUL terminator`)
     this.position = this.limit
     if (last === at) return '' // an empty payload: nothing to decode, nothing to check
+    const short = this.short
+    if (short !== undefined) {
+      if (last - at <= ShortStrings.maxLength) {
+        const text = short.get(this.data, at, last, this.available)
+        if (text !== undefined) return text // 1..127 only: no NUL inside, nothing to check
+      } else short.interrupt()
+    }
     const text = this.decodeText(this.data, at, last)
     if (text.includes('\0')) throw new ProtocolViolationError(`${what}: unexpected trailing bytes after a NUL`)
     return text

@@ -13,7 +13,7 @@ import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend
 import { Session, type SessionHandlers, type Tracer } from '../session.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
 import { openNodeLink } from './node-link.ts'
-import { allocateBuffer, decodeUtf8Fast } from './node-bytes.ts'
+import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
 
 /** One connection attempt, every setting decided. */
 export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
@@ -48,7 +48,7 @@ export class Connection {
     this.#options = options
     this.#session = new Session(
       { write: (bytes) => link.write(bytes), abort: () => link.destroy() },
-      { ...options, decodeText: decodeUtf8Fast, allocate: allocateBuffer },
+      { ...options, decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast, allocate: allocateBuffer },
     )
     let closed!: (error: Error | undefined) => void
     this.#closed = new Promise((resolve) => (closed = resolve))

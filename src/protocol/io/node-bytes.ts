@@ -9,6 +9,7 @@
  * V8 answers `includes('\uFFFD')` without scanning.
  */
 import { Buffer } from 'node:buffer'
+import type { Latin1Decoder } from '../bytes/short-strings.ts'
 import { decodeUtf8, type Utf8Decoder } from '../bytes/utf8.ts'
 
 type Utf8Slice = (this: Uint8Array, start: number, end: number) => string
@@ -22,6 +23,15 @@ export const decodeUtf8Fast: Utf8Decoder = utf8Slice === undefined
       const text = utf8Slice.call(bytes, start, end)
       return text.includes('\uFFFD') ? decodeUtf8(bytes, start, end) : text
     }
+
+type Latin1Slice = (this: Uint8Array, start: number, end: number) => string
+
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slice }).latin1Slice
+
+/** One character per byte, for ShortStrings' windows; undefined where Buffer lacks it. */
+export const decodeLatin1Fast: Latin1Decoder | undefined = latin1Slice === undefined
+  ? undefined
+  : (bytes, start, end) => latin1Slice.call(bytes, start, end)
 
 /**
  * Storage for the framer that is a Buffer, like the socket's chunks: utf8Slice runs about a

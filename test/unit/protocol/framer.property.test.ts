@@ -5,13 +5,32 @@ import { fc, test } from '@fast-check/vitest'
 import { describe, expect } from 'vitest'
 import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
-import { Framer } from '../../../src/protocol/framer.ts'
-import { decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
+import { Framer, type FramerOptions } from '../../../src/protocol/framer.ts'
+import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
 import { frame, oneByteAtATime } from '../../support/framing.ts'
 import { backend, concat } from '../../support/wire.ts'
 
 /** Text PostgreSQL could send: any Unicode without NUL (lone surrogates cannot be UTF-8). */
 const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0'))
+
+/**
+ * Payloads around ShortStrings' limit of 12 bytes: mostly ASCII, sometimes a multi-byte
+ * character, a byte of 0x7f, or a NUL (which the server never sends, and must be refused).
+ */
+const shortPayload = fc.string({
+  unit: fc.oneof({ weight: 30, arbitrary: fc.constantFrom('a', '7', ' ', '\x7f') }, fc.constantFrom('é', '€'), { weight: 1, arbitrary: fc.constant('\0') }),
+  maxLength: 14,
+})
+
+/** `wire` read as a socket with one reused read buffer delivers it: the same array, refilled. */
+function* reusedReads(wire: Uint8Array, length: number): Generator<Uint8Array> {
+  const buffer = new Uint8Array(length)
+  for (let at = 0; at < wire.length; at += length) {
+    const chunk = wire.subarray(at, at + length)
+    buffer.set(chunk)
+    yield chunk.length === length ? buffer : buffer.subarray(0, chunk.length)
+  }
+}
 
 type Pair = [Uint8Array, BackendMessage]
 const pair = (bytes: Uint8Array, message: BackendMessage): Pair => [bytes, message]
@@ -71,6 +90,33 @@ describe('framer laws', () => {
     (messages, cuts) => {
       const wire = concat(...messages.map(([bytes]) => bytes))
       expect(frame(split(wire, cuts), { decodeText: decodeUtf8Fast })).toEqual(frame([wire]))
+    },
+  )
+
+  test.prop([
+    fc.array(fc.tuple(fc.constantFrom('jobs', 'é'), shortPayload), { minLength: 1, maxLength: 40 }),
+    fc.integer({ min: 1, max: 70 }),
+  ])(
+    'short payloads cut from a decoded window equal those decoded one by one, though the read buffer is reused',
+    (notifications, chunkLength) => {
+      const wire = concat(...notifications.map(([channel, payload], i) => backend.notificationResponse(i, channel, payload)))
+      // Every message up to the first error (a NUL inside a payload), then the error's text.
+      const outcome = (options: FramerOptions, chunks: Iterable<Uint8Array>) => {
+        const framer = new Framer(options)
+        const seen: (BackendMessage | string)[] = []
+        try {
+          for (const chunk of chunks) {
+            framer.push(chunk)
+            for (let m = framer.next(); m !== undefined; m = framer.next()) seen.push(m)
+          }
+        } catch (error) {
+          expect(error).toBeInstanceOf(ProtocolViolationError)
+          seen.push((error as Error).message)
+        }
+        return seen
+      }
+      const windowed = { decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast! }
+      expect(outcome(windowed, reusedReads(wire, chunkLength))).toEqual(outcome({}, [wire]))
     },
   )
 
