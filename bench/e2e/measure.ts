@@ -40,16 +40,17 @@ export interface Run {
   samples?: Sample[]
 }
 
+/** Throughput, ceiling and flood workloads: one client at a time. For latency, see measureLatency. */
 export async function measure(workload: Workload, client: ClientName, round: number, ctx: Context): Promise<Run> {
   const run: Run = { round, workload: workloadId(workload), client, ok: false }
   const server = workload.kind === 'ceiling' ? ctx.fake?.address : ctx.real?.address
   if (!server) return { ...run, error: 'no server for this workload' }
   const spec: ListenSpec = {
     client,
-    mode: workload.kind === 'latency' ? 'latency' : 'stream',
+    mode: 'stream',
     warmup: workload.warmup,
     count: workload.count,
-    check: workload.kind === 'latency' ? 'none' : workload.kind === 'ceiling' ? 'length' : 'seq',
+    check: workload.kind === 'ceiling' ? 'length' : 'seq',
     payload: workload.kind === 'latency' ? 0 : workload.kind === 'ceiling' ? workload.payload : serverPayloadBytes(workload.payload),
     samples: workload.kind === 'flood' ? workload.samples : 0,
     server,
@@ -93,19 +94,57 @@ async function drive(workload: Workload, listener: ListenerProcess, ctx: Context
     return { report: await listener.report(), sentNs }
   }
   const notifiers = ctx.real!.notifiers
-  if (workload.kind === 'latency') {
-    let sentNs = now()
-    for (let i = 0; i < workload.warmup + workload.count; i++) {
-      if (i === workload.warmup && i > 0) await listener.expect('warm'), (sentNs = now())
-      await Promise.all([notifiers.notifyNow(channel), listener.expect('a')])
-    }
-    return { report: await listener.report(), sentNs }
-  }
+  if (workload.kind === 'latency') throw new TypeError('latency runs through measureLatency')
   if (workload.warmup > 0) await Promise.all([notifiers.flood(channel, workload.payload, 1, workload.warmup), listener.expect('warm')])
   const sentNs = now()
   const senders = workload.kind === 'server' ? workload.senders : 1
   const [, report] = await Promise.all([notifiers.flood(channel, workload.payload, senders, workload.count), listener.report()])
   return { report, sentNs }
+}
+
+/**
+ * The latency workload, every client in the same stretch of time: one listener process per
+ * client, each on a channel of its own, all started together; then the round trips take turns
+ * (each client once per turn, in an order that rotates from turn to turn), so that the bursts
+ * of a shared machine's noise fall on every client alike rather than on whichever was running
+ * then. A client whose process fails drops out of the turns; the others go on.
+ */
+export async function measureLatency(workload: Extract<Workload, { kind: 'latency' }>, clients: readonly ClientName[], round: number, ctx: Context): Promise<Run[]> {
+  const server = ctx.real?.address
+  const runs = clients.map((client): Run => ({ round, workload: workloadId(workload), client, ok: false }))
+  if (!server) return runs.map((run) => ({ ...run, error: 'no server for this workload' }))
+  const notifiers = ctx.real!.notifiers
+  const entrants = clients.map((client, i) => {
+    const spec: ListenSpec = { client, mode: 'latency', warmup: workload.warmup, count: workload.count, check: 'none', payload: 0, samples: 0, server, channel: `${ctx.channel}_${i}` }
+    return { index: i, spec, listener: start(spec, ctx, 600_000), error: undefined as string | undefined, report: undefined as ListenerReport | undefined }
+  })
+  const live = () => entrants.filter((e) => e.error === undefined)
+  const attempt = async (entrant: (typeof entrants)[number], step: () => Promise<unknown>) => {
+    try {
+      await step()
+    } catch (error) {
+      entrant.error = error instanceof Error ? error.message : String(error)
+    }
+  }
+  try {
+    await Promise.all(entrants.map((e) => attempt(e, () => e.listener.expect('ready'))))
+    for (let i = 0; i < workload.warmup + workload.count; i++) {
+      if (i === workload.warmup && i > 0) await Promise.all(live().map((e) => attempt(e, () => e.listener.expect('warm'))))
+      const turn = live()
+      for (let k = 0; k < turn.length; k++) {
+        const e = turn[(k + i) % turn.length]!
+        await attempt(e, () => Promise.all([notifiers.notifyNow(e.spec.channel), e.listener.expect('a')]))
+      }
+    }
+    await Promise.all(live().map((e) => attempt(e, async () => (e.report = await e.listener.report()))))
+  } finally {
+    await Promise.all(entrants.map((e) => e.listener.stop(e.report ? 10_000 : 0)))
+  }
+  return entrants.map((e) => {
+    const run = runs[e.index]!
+    if (!e.report) return { ...run, error: e.error ?? 'no report' }
+    return { ...run, ...figures(e.report, 0), ...verdict(e.report, workload) }
+  })
 }
 
 function figures(r: ListenerReport, sentNs: number): Partial<Run> {

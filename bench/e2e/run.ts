@@ -5,12 +5,14 @@
  * notification, peak memory, and each client's ceiling against a scripted fake server.
  *
  *   npm run bench [-- --rounds 5 --url postgres://user:pass@host:5432/db --clients pglisten,libpq
- *                     --only server,latency,ceiling --count 200000 --no-save --out DIR --cpu-prof DIR]
+ *                     --only server,latency,ceiling --count 200000 --latency-count 10000
+ *                     --no-save --out DIR --cpu-prof DIR]
  *   npm run bench -- --flood [--flood-count 1000000]     resident memory during a flood
  *
  * Every measurement runs in a fresh listener process; every round runs each workload with each
- * client back to back (in an order that rotates from round to round); figures are medians over
- * rounds, and ratios are the median of the ratios within a round. Results go to bench/results/.
+ * client back to back (in an order that rotates from round to round), except latency, where
+ * all clients' listeners run at once and take turns; figures are medians over rounds, and
+ * ratios are the median of the ratios within a round. Results go to bench/results/.
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
@@ -19,12 +21,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildLibpqListener, buildNodeChild } from './build.ts'
 import { barChart, floodChart, type BarGroup, type Panel } from './chart.ts'
-import { measure, type Context, type Run } from './measure.ts'
+import { measure, measureLatency, type Context, type Run } from './measure.ts'
 import { Notifiers } from './notifiers.ts'
 import { FakeServer, startRealServer, type RealServer } from './servers.ts'
 import { judgeFlood, judgeGoals, summarize, type Row } from './summary.ts'
 import { formatTable } from './table.ts'
-import { clientLabels, clientNames, counterDigits, workloadId, type ClientName, type Workload } from './workloads.ts'
+import { clientLabels, clientNames, counterDigits, type ClientName, type Workload } from './workloads.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -97,16 +99,21 @@ try {
 
   const started = Date.now()
   const runs: Run[] = []
+  const record = (run: Run) => {
+    runs.push(run)
+    const elapsed = `${Math.floor((Date.now() - started) / 60000)}m${String(Math.floor((Date.now() - started) / 1000) % 60).padStart(2, '0')}s`
+    const figure = run.latencyUs ? `p50 ${run.latencyUs.p50.toFixed(0)} µs, p99 ${run.latencyUs.p99.toFixed(0)} µs` : run.rate ? `${(run.rate / 1e3).toFixed(0)}k/s, ${run.cpuUs?.toFixed(3)} µs CPU` : ''
+    log(`round ${run.round + 1}/${rounds}  ${run.workload.padEnd(15)} ${clientLabels[run.client].padEnd(21)} ${run.ok ? figure : `FAILED: ${run.error}`}  [${elapsed}]`)
+  }
   for (let round = 0; round < rounds; round++) {
     for (const workload of workloads) {
       // Rotate the order from round to round, so no client always runs first after a switch.
       const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
-      for (const client of order) {
-        const run = await measure(workload, client, round, ctx)
-        runs.push(run)
-        const elapsed = `${Math.floor((Date.now() - started) / 60000)}m${String(Math.floor((Date.now() - started) / 1000) % 60).padStart(2, '0')}s`
-        const figure = run.latencyUs ? `p50 ${run.latencyUs.p50.toFixed(0)} µs, p99 ${run.latencyUs.p99.toFixed(0)} µs` : run.rate ? `${(run.rate / 1e3).toFixed(0)}k/s, ${run.cpuUs?.toFixed(3)} µs CPU` : ''
-        log(`round ${round + 1}/${rounds}  ${workloadId(workload).padEnd(15)} ${clientLabels[client].padEnd(21)} ${run.ok ? figure : `FAILED: ${run.error}`}  [${elapsed}]`)
+      if (workload.kind === 'latency') {
+        if (round === 0) log(`latency: ${order.length} listeners at once, taking turns, ${workload.count} round trips each ...`)
+        for (const run of await measureLatency(workload, order, round, ctx)) record(run)
+      } else {
+        for (const client of order) record(await measure(workload, client, round, ctx))
       }
     }
   }

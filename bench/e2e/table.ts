@@ -41,8 +41,9 @@ const legend = `What the columns mean (every figure is taken in the listener's o
   peak RSS MB   the listener process's ru_maxrss (getrusage), over its whole life
   p50, p99 µs   latency: from the runner's CLOCK_MONOTONIC just before it hands one
                 SELECT pg_notify(...) to its connection, to the listener's callback reading the same
-                clock; the next NOTIFY goes only once the listener has answered; percentiles of one
-                round's round trips, then the median over rounds`
+                clock; the next NOTIFY goes only once the listener has answered; all clients' listeners
+                run at once and take turns, one round trip each; percentiles of one round's
+                round trips, then the median over rounds`
 
 export function formatTable(workloads: Workload[], rows: Row[], goals: Goal[], rounds: number): string {
   const out: string[] = []
