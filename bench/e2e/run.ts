@@ -5,7 +5,7 @@
  * notification, peak memory, and each client's ceiling against a scripted fake server.
  *
  *   npm run bench [-- --rounds 5 --url postgres://user:pass@host:5432/db --clients pglisten,libpq
- *                     --only server,latency,ceiling --count 200000 --latency-count 10000
+ *                     --only server,latency,ceiling --payloads 0,100,1000 --count 200000 --latency-count 10000
  *                     --no-save --out DIR --cpu-prof DIR]
  *   npm run bench -- --flood [--flood-count 1000000]     resident memory during a flood
  *
@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     url: { type: 'string' },
     rounds: { type: 'string' },
     count: { type: 'string', default: '200000' },
+    payloads: { type: 'string', default: '0,100,1000' },
     'latency-count': { type: 'string', default: '10000' },
     'ceiling-count': { type: 'string', default: '3000000' },
     clients: { type: 'string', default: clientNames.join(',') },
@@ -51,13 +52,15 @@ const kinds = new Set(args.flood ? ['flood'] : args.only.split(','))
 const requested = args.clients.split(',') as ClientName[]
 let clients = requested
 for (const c of requested) if (!clientNames.includes(c)) throw new RangeError(`unknown client ${c}; known: ${clientNames.join(', ')}`)
-const payloads = [0, 100, 1000]
+// Payload sizes in bytes; against the real server, 0 means the counter alone (8 bytes).
+const payloads = args.payloads.split(',').map(Number)
+for (const p of payloads) if (!Number.isInteger(p) || p < 0 || p > 7999) throw new RangeError(`payload sizes are 0..7999 bytes, not ${p}`)
 
 const workloads: Workload[] = [
   ...(kinds.has('server') ? [1, 4].flatMap((senders) => payloads.map((payload): Workload => ({ kind: 'server', payload, senders, count, warmup: 20_000 }))) : []),
   ...(kinds.has('latency') ? [{ kind: 'latency', count: Number(args['latency-count']), warmup: 200 } as const] : []),
   // Fewer notifications where each is bigger: the 1000-byte run still moves 500 MB.
-  ...(kinds.has('ceiling') ? payloads.map((payload, i): Workload => ({ kind: 'ceiling', payload, count: Math.round(Number(args['ceiling-count']) * [1, 2 / 3, 1 / 6][i]!), warmup: 100_000 })) : []),
+  ...(kinds.has('ceiling') ? payloads.map((payload): Workload => ({ kind: 'ceiling', payload, count: Math.round(Number(args['ceiling-count']) * (payload < 50 ? 1 : payload < 500 ? 2 / 3 : 1 / 6)), warmup: 100_000 })) : []),
   ...(kinds.has('flood') ? [{ kind: 'flood', payload: 0, count: Number(args['flood-count']), warmup: 20_000, samples: 100 } as const] : []),
 ]
 
