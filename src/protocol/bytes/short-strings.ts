@@ -33,6 +33,7 @@ export class ShortStrings {
   /** The bytes under the window may have changed (a new read into the same array). */
   forget(): void {
     this.bytes = undefined
+    this.window = ''
   }
 
   /** A string that is not short: a run of short ones, if any, has ended. */
