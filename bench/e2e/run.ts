@@ -5,8 +5,8 @@
  * notification, peak memory, and each client's ceiling against a scripted fake server.
  *
  *   npm run bench [-- --rounds 5 --url postgres://user:pass@host:5432/db --clients pglisten,libpq
- *                     --only server,latency,ceiling --payloads 0,100,1000 --count 200000 --latency-count 10000
- *                     --no-save --out DIR --cpu-prof DIR]
+ *                     --only server,latency,ceiling --payloads 0,100,1000 --count 200000
+ *                     --latency-count 10000 --ceiling-count 3000000 --no-save --out DIR --cpu-prof DIR]
  *   npm run bench -- --flood [--flood-count 1000000]     resident memory during a flood
  *
  * Every measurement runs in a fresh listener process; every round runs each workload with each

@@ -4,9 +4,12 @@
  */
 
 export interface BackoffOptions {
-  /** The first delay, in milliseconds. Default 250. */
+  /**
+   * The first ceiling, in milliseconds: the first wait is drawn from its upper half (125 to
+   * 250 ms by default); each failure doubles it. Default 250.
+   */
   minDelay?: number
-  /** No delay exceeds this, in milliseconds. Default 30,000. */
+  /** No ceiling, so no wait, exceeds this, in milliseconds. Default 30,000. */
   maxDelay?: number
   /** Give up after this many failed attempts in a row. Default: never. */
   maxAttempts?: number
