@@ -13,6 +13,13 @@ export interface BackoffOptions {
   maxDelay?: number
   /** Give up after this many failed attempts in a row. Default: never. */
   maxAttempts?: number
+  /**
+   * Abandon one attempt (connect, authenticate, LISTEN on every channel) after this many
+   * milliseconds, so a host that accepts and never answers cannot hold the listener forever.
+   * Default 10,000, or connect_timeout for every host if that is longer. The first connection
+   * is bounded by connect_timeout alone, as libpq's is.
+   */
+  attemptTimeout?: number
 }
 
 export class Backoff {
@@ -29,6 +36,7 @@ export class Backoff {
       throw new RangeError(`reconnect delays need 0 <= minDelay <= maxDelay, not ${this.minDelay} and ${this.maxDelay}`)
     }
     if (!(this.maxAttempts >= 1)) throw new RangeError(`maxAttempts must be at least 1, not ${this.maxAttempts}`)
+    if (options.attemptTimeout !== undefined && !(options.attemptTimeout > 0)) throw new RangeError(`attemptTimeout must be positive, not ${options.attemptTimeout}`)
   }
 
   /** Failed attempts since the last success. */

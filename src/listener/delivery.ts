@@ -1,49 +1,87 @@
 /**
  * Delivery and backpressure: every notification to every consumer (iterators and handlers),
  * and the decision to stop reading the socket when a consumer falls highWaterMark behind, and
- * to read again at lowWaterMark. A query in flight overrides the pause, since its answer must
- * be read. Knows nothing of connections beyond "pause or resume reading".
+ * to read again at lowWaterMark. Three rules keep the promise "nothing lost without a Gap":
+ * - nobody consuming yet (listen(), then a refresh, then the loop) is not a reason to drop:
+ *   notifications are held, counted like a consumer's queue, for the first consumer to attach;
+ * - a reply being awaited (a LISTEN) lets the socket be read past highWaterMark, since the
+ *   reply comes after the backlog, but never past 4 × highWaterMark;
+ * - a consumer that reads nothing for stallTimeout while it holds the socket paused is cut off
+ *   and told (an 'error' event, a Gap when it reads again), so one abandoned iterator cannot
+ *   stall the others forever.
+ * Knows nothing of connections beyond "pause or resume reading".
  */
+import { ConsumerStalledError } from './errors.ts'
 import type { EventHub } from './events.ts'
-import type { ListenerEvents } from './listener.ts'
+import type { ListenerEvents } from './listener-types.ts'
 import { Subscription, type Gap, type Notification } from './subscription.ts'
 
 export interface Watermarks {
+  /** Pause the socket when a consumer is this many notifications behind; default 1024. */
   highWaterMark?: number
+  /** Read again when every consumer is at most this many behind; default highWaterMark / 4. */
   lowWaterMark?: number
+  /**
+   * A consumer that holds the socket paused and reads nothing for this many ms is cut off
+   * (ConsumerStalledError to 'error' handlers; the iterator gets a Gap when it reads again).
+   * Default 30,000; false: wait for it forever.
+   */
+  stallTimeout?: number | false
 }
 
 export class Delivery {
   readonly #events: EventHub<ListenerEvents>
-  readonly #highWaterMark: number
-  readonly #lowWaterMark: number
+  readonly highWaterMark: number
+  readonly lowWaterMark: number
+  /** The hard bound, even while a reply is awaited. */
+  readonly maxBacklog: number
+  readonly #stallTimeout: number | false
+  readonly #now: () => number
   /** An array, replaced rather than changed: the hot path walks it with no iterator object. */
   #subscriptions: readonly Subscription[] = []
+  /** What arrived while nobody consumed, for the first consumer to attach. */
+  #held: Subscription | undefined
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
+  #handlersProgress: number
   /** Backpressure wants the socket paused; #inFlight > 0 overrides it, so a reply can be read. */
   #paused = false
+  /** At maxBacklog: paused even with a reply awaited. */
+  #full = false
   #socketPaused = false
   #inFlight = 0
   #setReading: ((paused: boolean) => void) | undefined
-  readonly stats = { notifications: 0, maxBacklog: 0, pauses: 0 }
+  #stallTimer: ReturnType<typeof setTimeout> | undefined
+  /** When backpressure last began to hold the socket: a consumer is idle no longer than that. */
+  #pausedSince = 0
+  /**
+   * Everything committed before this was delivered: the send time of the last request
+   * answered on the current connection (see Gap.from). Set by the listener.
+   */
+  confirmedAt = new Date()
+  readonly stats = { notifications: 0, maxBacklog: 0, pauses: 0, stalls: 0 }
 
-  constructor(events: EventHub<ListenerEvents>, options: Watermarks) {
+  constructor(events: EventHub<ListenerEvents>, options: Watermarks, now: () => number = Date.now) {
     this.#events = events
     this.#handlers = events.handlers('notification')
-    this.#highWaterMark = options.highWaterMark ?? 1024
-    this.#lowWaterMark = options.lowWaterMark ?? Math.floor(this.#highWaterMark / 4)
-    if (!(this.#highWaterMark >= 1) || !(this.#lowWaterMark >= 0) || this.#lowWaterMark >= this.#highWaterMark) {
-      throw new RangeError(`watermarks need 0 <= lowWaterMark < highWaterMark, not ${this.#lowWaterMark} and ${this.#highWaterMark}`)
+    this.#now = now
+    this.#handlersProgress = now()
+    this.highWaterMark = options.highWaterMark ?? 1024
+    this.lowWaterMark = options.lowWaterMark ?? Math.floor(this.highWaterMark / 4)
+    this.maxBacklog = 4 * this.highWaterMark
+    this.#stallTimeout = options.stallTimeout ?? 30_000
+    if (!Number.isInteger(this.highWaterMark) || this.highWaterMark < 1 || !Number.isInteger(this.lowWaterMark) || this.lowWaterMark < 0 || this.lowWaterMark >= this.highWaterMark) {
+      throw new RangeError(`watermarks need integers 0 <= lowWaterMark < highWaterMark, not ${this.lowWaterMark} and ${this.highWaterMark}`)
     }
+    if (this.#stallTimeout !== false && !(this.#stallTimeout > 0)) throw new RangeError(`stallTimeout must be positive or false, not ${this.#stallTimeout}`)
   }
 
-  /** True while backpressure holds the socket (a heartbeat could not be answered). */
+  /** True while backpressure wants the socket paused (a heartbeat could not be answered). */
   get paused(): boolean {
-    return this.#paused
+    return this.#socketPaused
   }
 
-  /** A new connection reads from the start; `setReading(true)` pauses it. */
+  /** A new connection reads from the start, unless consumers are still behind. */
   attach(setReading: (paused: boolean) => void): void {
     this.#setReading = setReading
     this.#socketPaused = false
@@ -54,17 +92,53 @@ export class Delivery {
     this.#setReading = undefined
   }
 
+  /** A new iterator; if notifications were held for lack of a consumer, it takes them. */
   subscribe(subscription: Subscription): void {
     this.#subscriptions = [...this.#subscriptions, subscription]
+    const held = this.#held
+    if (held && this.#handlers.length === 0 && this.#subscriptions.length === 1) {
+      this.#held = undefined
+      subscription.adopt(held)
+    }
   }
 
-  /** Called by a subscription after each read and when it ends. */
+  /**
+   * A 'notification' handler was added. If it is the first consumer, held notifications go to
+   * it; the handlers' Gap is the 'gap' event.
+   */
+  handlerAdded(): void {
+    const held = this.#held
+    if (!held || this.#subscriptions.length > 0 || this.#handlers.length !== 1) return
+    this.#held = undefined
+    for (const item of held.takeAll()) {
+      if (item.type === 'Gap') this.#events.emit('gap', item)
+      else this.#events.emit('notification', item)
+    }
+    this.drained()
+  }
+
+  /** Called by a subscription after each read and when it ends or is cut off. */
   drained(subscription?: Subscription): void {
     if (subscription?.ended) this.#subscriptions = this.#subscriptions.filter((other) => other !== subscription)
-    if (this.#paused && this.backlog() <= this.#lowWaterMark) {
+    if (!this.#paused && !this.#full) return
+    const backlog = this.backlog()
+    let changed = false
+    if (this.#paused && backlog <= this.lowWaterMark) {
       this.#paused = false
-      this.#update()
+      changed = true
     }
+    // Hysteresis as for the high-water mark, so a reply being awaited is not read one message at a time.
+    if (this.#full && backlog <= this.maxBacklog - (this.highWaterMark - this.lowWaterMark)) {
+      this.#full = false
+      changed = true
+    }
+    if (changed) this.#update()
+  }
+
+  /** A handler's promise settled: the handlers are making progress. */
+  settled(): void {
+    this.#handlersProgress = this.#now()
+    this.drained()
   }
 
   /** The hot path: one notification, to every consumer. */
@@ -72,32 +146,71 @@ export class Delivery {
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
-    for (let i = 0; i < subscriptions.length; i++) {
-      const length = subscriptions[i]!.offer(notification)
-      if (length > backlog) backlog = length
+    const handlers = this.#handlers.length !== 0
+    if (subscriptions.length === 0 && !handlers) {
+      backlog = (this.#held ??= new Subscription({ name: 'no consumer', now: this.#now })).offer(notification)
     }
-    if (this.#handlers.length !== 0) {
+    for (let i = 0; i < subscriptions.length; i++) {
+      const behind = subscriptions[i]!.offer(notification)
+      if (behind > backlog) backlog = behind
+    }
+    if (handlers) {
       this.#events.emit('notification', notification, this.#handlers as never)
       if (this.#events.pending > backlog) backlog = this.#events.pending
     }
     if (backlog > this.stats.maxBacklog) this.stats.maxBacklog = backlog
-    if (backlog >= this.#highWaterMark && !this.#paused) {
+    if (backlog >= this.highWaterMark) this.#behind(backlog)
+  }
+
+  #behind(backlog: number): void {
+    const wasHolding = this.#paused || this.#full
+    let changed = false
+    if (!this.#paused) {
       this.#paused = true
       this.stats.pauses++
+      changed = true
+    }
+    if (backlog >= this.maxBacklog && !this.#full) {
+      this.#full = true
+      changed = true
+    }
+    if (changed) {
+      if (!wasHolding) this.#pausedSince = this.#now()
       this.#update()
+      this.#armStallTimer(this.#stallTimeout)
     }
   }
 
+  /** A Gap, to every iterator (or held for the first consumer). Handlers hear it as an event. */
   gap(gap: Gap): void {
+    if (this.#subscriptions.length === 0 && this.#handlers.length === 0) {
+      ;(this.#held ??= new Subscription({ name: 'no consumer', now: this.#now })).offerGap(gap)
+    }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
 
-  /** Ends every iterator. */
+  /** Ends every iterator cleanly (close()); what was held is dropped. */
   end(): void {
+    this.#stop()
+    this.#held = undefined
     for (const subscription of this.#subscriptions) subscription.end()
   }
 
-  /** A query's reply must be read even while consumers are behind. */
+  /** Ends every iterator with `error` once its queue is read (the listener gave up). */
+  fail(error: Error): void {
+    this.#stop()
+    for (const subscription of this.#subscriptions) subscription.fail(error)
+  }
+
+  /** For an iterator made after the listener gave up: what was held, then the error. */
+  failLate(subscription: Subscription, error: Error): void {
+    const held = this.#held
+    this.#held = undefined
+    if (held) subscription.adopt(held)
+    subscription.fail(error)
+  }
+
+  /** A query's reply must be read even while consumers are behind (up to maxBacklog). */
   beginQuery(): void {
     this.#inFlight++
     this.#update()
@@ -108,17 +221,70 @@ export class Delivery {
     this.#update()
   }
 
+  /** The furthest any consumer is behind (held notifications count as a consumer). */
   backlog(): number {
     let backlog = this.#events.pending
+    if (this.#held && this.#held.behind > backlog) backlog = this.#held.behind
     const subscriptions = this.#subscriptions
-    for (let i = 0; i < subscriptions.length; i++) if (subscriptions[i]!.length > backlog) backlog = subscriptions[i]!.length
+    for (let i = 0; i < subscriptions.length; i++) if (subscriptions[i]!.behind > backlog) backlog = subscriptions[i]!.behind
     return backlog
   }
 
   #update(): void {
-    const pause = this.#paused && this.#inFlight === 0
+    const pause = (this.#paused && this.#inFlight === 0) || this.#full
     if (pause === this.#socketPaused || !this.#setReading) return
     this.#socketPaused = pause
     this.#setReading(pause)
+  }
+
+  #armStallTimer(ms: number | false): void {
+    if (ms === false || this.#stallTimer !== undefined) return
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined
+      this.#checkStalls()
+    }, ms)
+    this.#stallTimer.unref?.() // never keeps the process alive
+  }
+
+  #stop(): void {
+    clearTimeout(this.#stallTimer)
+    this.#stallTimer = undefined
+  }
+
+  /**
+   * Backpressure has held the socket for a while: cut off every consumer that blocks the
+   * resume and has read nothing for stallTimeout; look again when the next one would be due.
+   */
+  #checkStalls(): void {
+    const timeout = this.#stallTimeout as number
+    if (!this.#paused && !this.#full) return
+    const now = this.#now()
+    let due = timeout
+    const consider = (idleSince: number, behind: number, cut: () => void) => {
+      if (behind <= this.lowWaterMark) return
+      const idle = now - Math.max(idleSince, this.#pausedSince)
+      if (idle >= timeout) cut()
+      else due = Math.min(due, timeout - idle)
+    }
+    const from = this.confirmedAt
+    for (const subscription of [...this.#subscriptions, ...(this.#held ? [this.#held] : [])]) {
+      consider(subscription.lastRead, subscription.behind, () => {
+        const behind = subscription.behind
+        const error = subscription === this.#held
+          ? new ConsumerStalledError(`${behind} notifications have waited ${timeout} ms for a consumer (no iterator, no 'notification' handler); later ones are dropped until one comes, and it will get a Gap`, 'no consumer', behind)
+          : new ConsumerStalledError(`${subscription.name} read nothing for ${timeout} ms while ${behind} notifications waited for it; it is cut off and will get a Gap when it reads again`, subscription.name, behind)
+        this.stats.stalls++
+        subscription.cut(from, error)
+        this.#events.emit('error', error)
+      })
+    }
+    consider(this.#handlersProgress, this.#events.pending, () => {
+      const behind = this.#events.pending
+      this.stats.stalls++
+      this.#events.forgetPending()
+      this.#events.emit('error', new ConsumerStalledError(`'notification' handlers left ${behind} promises unsettled for ${timeout} ms; they no longer hold the socket paused`, "'notification' handlers", behind))
+    })
+    this.drained()
+    if (this.#paused || this.#full) this.#armStallTimer(Math.max(1, due))
   }
 }

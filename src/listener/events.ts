@@ -8,6 +8,8 @@
 export class EventHub<Events extends object> {
   readonly #handlers: { [K in keyof Events]?: ((value: Events[K]) => unknown)[] } = {}
   #pending = 0
+  /** Promises tracked before the last forgetPending() no longer count when they settle. */
+  #generation = 0
 
   constructor(
     private readonly onError: (error: unknown, event: keyof Events) => void,
@@ -53,18 +55,29 @@ export class EventHub<Events extends object> {
     }
   }
 
+  /**
+   * Stops counting the promises now pending (handlers that never settle must not hold
+   * backpressure forever); their errors are still reported when they settle.
+   */
+  forgetPending(): void {
+    this.#pending = 0
+    this.#generation++
+  }
+
   #track(promise: PromiseLike<unknown>, event: keyof Events): void {
     this.#pending++
+    const generation = this.#generation
     promise.then(
-      () => this.#settle(),
+      () => this.#settle(generation),
       (error: unknown) => {
-        this.#settle()
+        this.#settle(generation)
         this.#report(error, event)
       },
     )
   }
 
-  #settle(): void {
+  #settle(generation: number): void {
+    if (generation !== this.#generation) return
     this.#pending--
     this.onSettled()
   }

@@ -5,15 +5,16 @@ import type { NoticeResponse } from '../protocol/backend/messages.ts'
 import type { ConnectOptions } from '../protocol/io/connect.ts'
 import type { BackoffOptions } from './backoff.ts'
 import type { Watermarks } from './delivery.ts'
+import type { ListenerState } from './lifecycle.ts'
 import type { HeartbeatOptions } from './liveness.ts'
 import type { Gap, Notification } from './subscription.ts'
 
-type OwnHandlers = 'onNotification' | 'onNotice' | 'onParameterStatus' | 'onHandlerError' | 'onClose'
+type OwnHandlers = 'onNotification' | 'onNotice' | 'onParameterStatus' | 'onHandlerError' | 'onClose' | 'signal'
 
 export interface ListenerOptions extends Omit<ConnectOptions, OwnHandlers>, Watermarks {
-  /** Reconnect with backoff between these delays (ms), forever by default; false: never. */
+  /** Reconnect with backoff between these delays (ms), forever by default, each attempt bounded; false: never. */
   reconnect?: BackoffOptions | false
-  /** An idle query every `interval` ms; no answer within `timeout` ms means the link is dead. false: off. */
+  /** An empty query every `interval` ms; `timeout` ms of silence while it waits means the link is dead. false: off. */
   heartbeat?: HeartbeatOptions | false
   /** After the first LISTEN, check that a NOTIFY comes back (a transaction pooler breaks LISTEN). */
   poolerCheck?: { timeout?: number } | false
@@ -24,6 +25,8 @@ export interface ListenerEvents {
   connected: { processId: number | undefined }
   disconnected: { error: Error | undefined; at: Date }
   reconnected: Gap
+  /** Every Gap: after a reconnect (with 'reconnected'), and for notifications held while nobody consumed that had to be dropped. */
+  gap: Gap
   error: Error
   notice: NoticeResponse
 }
@@ -38,6 +41,8 @@ export interface NotificationsOptions {
 }
 
 export interface ListenerStats {
+  /** Where the lifecycle is (src/listener/lifecycle.ts). */
+  state: ListenerState
   connected: boolean
   reconnects: number
   notifications: number
@@ -46,5 +51,7 @@ export interface ListenerStats {
   maxBacklog: number
   paused: boolean
   pauses: number
+  /** Consumers cut off for reading nothing for stallTimeout while they held the socket. */
+  stalls: number
 }
 

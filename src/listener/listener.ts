@@ -3,23 +3,26 @@
  * connection is lost it reconnects with backoff, LISTENs again on every channel in one round
  * trip, and only then reports the gap, so that whoever re-reads state after the gap does so
  * while subscribed (PostgreSQL's LISTEN docs: subscribe, commit, read the state, then process
- * notifications). Imports the protocol layer's connect() and never reaches below it.
+ * notifications). Its states and moves are the table in lifecycle.ts. Imports the protocol
+ * layer's connect() and never reaches below it.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { QueryResult } from '../protocol/exchange/query.ts'
 import { connect, type ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
-import { resolveSettings } from '../protocol/options/index.ts'
+import { resolveSettings, type Settings } from '../protocol/options/index.ts'
+import { abortable, openListening, type Attempt } from './attempt.ts'
 import { Backoff } from './backoff.ts'
 import type { TableName } from './changes/index.ts'
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
 import { ddlChanges, tableChanges, type Change, type ChangesOptions, type DdlChange, type DdlChangesOptions, type Feed } from './feeds.ts'
+import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 import { Liveness } from './liveness.ts'
 import { Notifier } from './notifier.ts'
-import { poolerSelfTest, type SelfTest } from './self-test.ts'
+import { SelfTests } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
 
@@ -34,32 +37,44 @@ export async function createListener(options: ListenerOptions = {}): Promise<Lis
 
 export class Listener {
   readonly #options: ListenerOptions
+  readonly #lifecycle = new Lifecycle()
   readonly #events: EventHub<ListenerEvents>
   readonly #delivery: Delivery
   readonly #notifier: Notifier
   readonly #backoff: Backoff | undefined
   readonly #liveness: Liveness
+  readonly #selfTests = new SelfTests()
   readonly #channels = new Set<string>()
   #reconnects = 0
   #connection: Connection | undefined
   #ready: Promise<Connection>
   #settle: { resolve(c: Connection): void; reject(e: Error): void } | undefined
-  #closed = false
-  #stopWaiting = new AbortController()
-  #selfTest: SelfTest | undefined
+  #starting: Promise<void> | undefined
+  #closing: Promise<void> | undefined
+  /** Why the listener gave up: iterators end with it, later calls reject with it. */
+  #failure: ListenerError | undefined
+  /** Aborted by close(): the backoff sleep and any connection attempt stop at once. */
+  readonly #stop = new AbortController()
+  /** One pooler self-test for all the first listen() calls made together. */
+  #poolerCheck: Promise<void> | undefined
   #poolerChecked = false
 
   constructor(options: ListenerOptions = {}) {
     this.#options = options
     this.#events = new EventHub<ListenerEvents>(
       (error, event) => this.#reportError(error, String(event)),
-      () => this.#delivery.drained(),
+      () => this.#delivery.settled(),
     )
     this.#delivery = new Delivery(this.#events, options)
-    this.#notifier = new Notifier(() => connect({ ...this.#connectOptions(), targetSessionAttrs: this.#targetSessionAttrs() }))
+    this.#notifier = new Notifier(({ signal, onClose }) => {
+      const bound = abortable(signal, this.#attemptTimeout())
+      return connect({ ...this.#connectOptions(), signal: bound.signal, onClose }).finally(() => bound.done())
+    })
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
     this.#liveness = new Liveness(options.heartbeat, {
-      connection: () => (this.#delivery.paused ? undefined : this.#connection), // a paused socket cannot answer
+      connection: () => this.#connection,
+      reading: () => !this.#delivery.paused,
+      answered: (connection, sentAt) => this.#confirm(connection, sentAt),
       dead: (connection, error) => {
         connection.abort(error)
         this.#lost(connection, error)
@@ -69,15 +84,30 @@ export class Listener {
   }
 
   /** Connects for the first time; rejects if that fails (reconnecting starts only after a success). */
-  async start(): Promise<void> {
-    if (this.#connection || this.#closed) throw new ListenerError(this.#closed ? 'the listener is closed' : 'the listener has already started')
-    const connection = await this.#open()
-    if (this.#closed) {
-      // close() was called while we connected: this connection must not outlive it.
-      await connection.close()
+  start(): Promise<void> {
+    if (this.#starting) return this.#starting // called twice at once: one connection, one answer
+    if (this.#lifecycle.state !== 'idle') {
+      return Promise.reject(new ListenerError(this.#closed() ? 'the listener is closed' : 'the listener has already started'))
+    }
+    this.#lifecycle.to('start')
+    this.#starting = this.#connectFirst().finally(() => (this.#starting = undefined))
+    return this.#starting
+  }
+
+  async #connectFirst(): Promise<void> {
+    let attempt: Attempt
+    try {
+      attempt = await this.#attempt(undefined) // libpq's connect_timeout alone bounds the first
+    } catch (error) {
+      if (this.#closed()) throw new ListenerError('the listener was closed while it connected', { cause: error })
+      this.#lifecycle.to('failed')
+      throw error
+    }
+    if (this.#closed()) {
+      await attempt.connection.close() // close() came while we connected: nothing may outlive it
       throw new ListenerError('the listener was closed while it connected')
     }
-    this.#online(connection)
+    this.#online(attempt, undefined)
   }
 
   /** Where the listening connection goes (host or socket folder, hostaddr, port), while connected. */
@@ -101,37 +131,55 @@ export class Listener {
   }
 
   get stats(): ListenerStats {
-    const { notifications, maxBacklog, pauses } = this.#delivery.stats
-    return { connected: this.#connection !== undefined, reconnects: this.#reconnects, notifications, backlog: this.#delivery.backlog(), maxBacklog, paused: this.#delivery.paused, pauses }
+    const { notifications, maxBacklog, pauses, stalls } = this.#delivery.stats
+    const state = this.#lifecycle.state
+    return { state, connected: this.#lifecycle.connected, reconnects: this.#reconnects, notifications, backlog: this.#delivery.backlog(), maxBacklog, paused: this.#delivery.paused, pauses, stalls }
   }
 
   on<K extends keyof ListenerEvents>(event: K, handler: (value: ListenerEvents[K]) => unknown): () => void {
-    return this.#events.on(event, handler)
+    const off = this.#events.on(event, handler)
+    if (event === 'notification') this.#delivery.handlerAdded() // the first consumer takes what was held
+    return off
   }
 
   /**
    * LISTENs on `channel` and resolves once the server has acknowledged it. The name is used
    * exactly (quoted); with `{ unquoted: true }` it is folded as an unquoted NOTIFY folds it.
-   * The answer comes on the listening connection after every notification already queued for
-   * it: called while the listener is backlogged, it reads that backlog first (into the
-   * iterators' queues) rather than wait for consumers who may be waiting for it.
+   * From then on nothing is dropped for lack of a consumer: until an iterator or a handler
+   * takes them, notifications are held (and count for backpressure). The answer comes after
+   * every notification already queued for the connection: called while backlogged, it reads
+   * through the backlog, up to 4 × highWaterMark.
    */
   async listen(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     const added = !this.#channels.has(name)
     this.#channels.add(name)
+    let listened = false
     try {
-      await this.#run(async (connection) => {
-        await connection.query(`LISTEN ${quoteIdentifier(name)}`)
-        if (!this.#poolerChecked && this.#options.poolerCheck !== false) {
-          await poolerSelfTest(connection, (test) => (this.#selfTest = test), this.#options.poolerCheck?.timeout)
-          this.#poolerChecked = true
-        }
-      }, true)
+      await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`), true)
+      listened = true
+      if (!this.#poolerChecked && this.#options.poolerCheck !== false) await this.#checkPooler()
     } catch (error) {
-      if (added) this.#channels.delete(name)
+      if (added) {
+        this.#channels.delete(name)
+        // The server listens although we report failure: make it agree with `channels`.
+        if (listened) await this.#run((c) => c.query(`UNLISTEN ${quoteIdentifier(name)}`), false).catch(() => undefined)
+      }
       throw error
     }
+  }
+
+  /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */
+  #checkPooler(): Promise<void> {
+    const timeout = this.#options.poolerCheck ? this.#options.poolerCheck.timeout : undefined
+    this.#poolerCheck ??= this.#run((connection) => this.#selfTests.run(connection, timeout), true).then(
+      () => void (this.#poolerChecked = true),
+      (error: unknown) => {
+        this.#poolerCheck = undefined
+        throw error
+      },
+    )
+    return this.#poolerCheck
   }
 
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
@@ -202,132 +250,169 @@ export class Listener {
 
   /**
    * Notifications (and, unless `gaps: false`, Gap markers) for `for await`. Each iterator gets
-   * every notification; a slow one makes the listener stop reading from the socket.
+   * every notification; a slow one makes the listener stop reading from the socket. The first
+   * consumer also gets what arrived since listen() while nobody consumed. If the listener gives
+   * up reconnecting, the iterator throws its ListenerError once its queue is read.
    */
   notifications(options: NotificationsOptions = {}): AsyncIterableIterator<ListenerItem> {
     const channels = options.channels ? new Set([...options.channels].map(checkChannel)) : undefined
-    const subscription = new Subscription(channels, options.gaps ?? true, (s) => this.#delivery.drained(s))
-    if (this.#closed || options.signal?.aborted) subscription.end()
+    const signal = options.signal
+    const abort = () => subscription.end()
+    const subscription = new Subscription({
+      channels,
+      gaps: options.gaps ?? true,
+      onDrain: (s) => this.#delivery.drained(s),
+      onEnd: () => signal?.removeEventListener('abort', abort),
+    })
+    if (this.#failure) subscription.fail(this.#failure)
+    else if (this.#closed() || signal?.aborted) subscription.end()
     else {
       this.#delivery.subscribe(subscription)
-      options.signal?.addEventListener('abort', () => subscription.end(), { once: true })
+      signal?.addEventListener('abort', abort, { once: true })
     }
     return subscription
   }
 
-  /** Stops everything: iterators end, waiting calls reject, the connection closes, timers go. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  /** Stops everything: iterators end, waiting calls reject, connection attempts stop, both connections close, timers go. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown()
+    return this.#closing
+  }
+
+  async #shutDown(): Promise<void> {
+    if (this.#lifecycle.state !== 'closed') this.#lifecycle.to('close')
     this.#liveness.stop()
-    this.#stopWaiting.abort()
-    this.#settle?.reject(new ListenerError('the listener is closed'))
+    this.#stop.abort(new ListenerError('the listener is closed'))
+    this.#settle?.reject(this.#failure ?? new ListenerError('the listener is closed'))
     this.#delivery.end()
     const connection = this.#connection
     this.#connection = undefined
     this.#delivery.detach()
-    await Promise.all([connection?.close(), this.#notifier.close()])
+    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined)])
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
 
-  /** A new connection, listening on every channel (one round trip), or an error. */
-  async #open(): Promise<Connection> {
-    let opened: Connection | undefined
-    const connection = await connect({
-      ...this.#connectOptions(),
-      // LISTEN is refused during recovery: never settle on a hot standby (libpq's "primary").
-      targetSessionAttrs: this.#targetSessionAttrs(),
-      keepAlive: this.#options.keepAlive ?? 10_000,
-      onNotification: (notification) => {
-        const test = this.#selfTest
-        if (test && notification.channel === test.channel) test.heard(notification)
-        else this.#delivery.deliver(notification)
+  /** One attempt at a listening connection, on every channel, bounded by `timeout` ms if given. */
+  #attempt(timeout: number | undefined): Promise<Attempt> {
+    const selfTests = this.#selfTests
+    return openListening({
+      connect: {
+        ...this.#connectOptions(),
+        keepAlive: this.#options.keepAlive ?? 10_000,
+        onNotice: (notice) => this.#events.emit('notice', notice),
+        onHandlerError: (error) => this.#reportError(error, 'notification'),
       },
-      onNotice: (notice) => this.#events.emit('notice', notice),
-      onHandlerError: (error) => this.#reportError(error, 'notification'),
-      onClose: (error) => {
-        if (opened) this.#lost(opened, error)
-      },
+      channels: this.#channels,
+      signal: this.#stop.signal,
+      ...(timeout !== undefined ? { timeout } : {}),
+      intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
+      onClose: (connection, error) => this.#lost(connection, error),
     })
-    opened = connection
-    if (this.#channels.size > 0) {
-      try {
-        await connection.query([...this.#channels].map((c) => `LISTEN ${quoteIdentifier(c)}`).join('; '))
-      } catch (error) {
-        opened = undefined
-        await connection.close()
-        throw error
-      }
-    }
-    return connection
   }
 
-  /** The connection options, without the listener's own. */
+  /** The connection options, without the listener's own; LISTEN is refused on a hot standby. */
   #connectOptions(): ConnectOptions {
-    const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, poolerCheck: _p, ...connectOptions } = this.#options
-    return connectOptions
+    const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, stallTimeout: _s, poolerCheck: _p, ...connectOptions } = this.#options
+    // LISTEN is refused during recovery: never settle on a hot standby (libpq's "primary").
+    const attrs = this.#settings().targetSessionAttrs
+    return { ...connectOptions, targetSessionAttrs: attrs === 'any' ? 'primary' : attrs }
   }
 
-  #targetSessionAttrs(): ListenerOptions['targetSessionAttrs'] {
-    const resolved = resolveSettings(this.#options, { env: this.#options.env ?? process.env, osUser: 'unknown' })
-    return resolved.targetSessionAttrs === 'any' ? 'primary' : resolved.targetSessionAttrs
+  #settings(): Settings {
+    return resolveSettings(this.#options, { env: this.#options.env ?? process.env, osUser: 'unknown' })
   }
 
-  #online(connection: Connection): void {
+  /** A reconnect attempt's bound: attemptTimeout, else 10 s, or connect_timeout for every host if longer. */
+  #attemptTimeout(): number {
+    const chosen = this.#options.reconnect ? this.#options.reconnect.attemptTimeout : undefined
+    if (chosen !== undefined) return chosen
+    const settings = this.#settings()
+    return Math.max(10_000, (settings.connectTimeout ?? 0) * 1000 * settings.hosts.length)
+  }
+
+  /** The attempt succeeded: the Gap (if any) first, then what the new connection heard, then live delivery. */
+  #online(attempt: Attempt, gap: Gap | undefined): void {
+    const { connection } = attempt
     this.#connection = connection
-    this.#delivery.attach((paused) => (paused ? connection.pause() : connection.resume()))
+    this.#lifecycle.to('connected')
+    this.#delivery.confirmedAt = attempt.confirmedAt
+    if (gap) this.#delivery.gap(gap)
+    for (const notification of attempt.staged) this.#delivery.deliver(notification)
+    attempt.online((notification) => this.#delivery.deliver(notification))
+    this.#delivery.attach((paused) => {
+      // The state first: resume() delivers what was buffered at once, which may pause again.
+      if (connection === this.#connection) {
+        this.#lifecycle.to(paused ? 'paused' : 'resumed')
+        if (!paused) this.#liveness.resumed()
+      }
+      if (paused) connection.pause()
+      else connection.resume()
+    })
     this.#settle?.resolve(connection)
     this.#settle = undefined
     this.#ready = Promise.resolve(connection)
     this.#liveness.start()
     this.#events.emit('connected', { processId: connection.processId })
+    if (gap) {
+      this.#events.emit('reconnected', gap)
+      this.#events.emit('gap', gap)
+    }
+    // It may have closed while we finished opening it (its close was not ours to hear yet).
+    if (connection.isClosed) this.#lost(connection, new ConnectionLostError('the connection was lost as it opened'))
   }
 
   /** The connection is gone: report it, and reconnect unless we closed it or were told not to. */
   #lost(connection: Connection, error: Error | undefined): void {
-    if (this.#closed || connection !== this.#connection) return
+    if (connection !== this.#connection || this.#closed()) return
     this.#connection = undefined
     this.#delivery.detach()
+    this.#liveness.stop()
+    this.#lifecycle.to('lost')
     this.#ready = this.#pending()
-    const at = new Date()
-    this.#events.emit('disconnected', { error, at })
-    void this.#reconnect(at, error)
+    const from = this.#delivery.confirmedAt
+    this.#events.emit('disconnected', { error, at: new Date() })
+    void this.#reconnect(from, error)
   }
 
   async #reconnect(from: Date, cause: Error | undefined): Promise<void> {
     const backoff = this.#backoff
-    while (!this.#closed) {
+    for (;;) {
+      if (this.#closed()) return
       if (!backoff || backoff.exhausted) {
         const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect` : 'the connection was lost and reconnect is off'
-        const error = new ListenerError(why, { cause })
-        this.#settle?.reject(error)
-        this.#events.emit('error', error)
-        await this.close()
-        return
+        return this.#giveUp(new ListenerError(why, { cause }))
       }
       if (!(await this.#sleep(backoff.next()))) return
+      this.#lifecycle.to('attempt')
       try {
-        const connection = await this.#open()
-        if (this.#closed) return void connection.close()
+        const attempt = await this.#attempt(this.#attemptTimeout())
+        if (this.#closed()) return void (await attempt.connection.close())
         backoff.reset()
         this.#reconnects++
-        const gap: Gap = { type: 'Gap', from, to: new Date(), cause }
-        this.#delivery.gap(gap)
-        this.#online(connection)
-        this.#events.emit('reconnected', gap)
-        return
+        return this.#online(attempt, { type: 'Gap', from, to: new Date(), cause })
       } catch (error) {
+        if (this.#closed()) return
+        this.#lifecycle.to('failed')
         this.#reportError(error, 'reconnect')
       }
     }
   }
 
+  /** No more attempts: every waiting call and iterator ends with `error`, and so does every later one. */
+  #giveUp(error: ListenerError): void {
+    this.#failure = error
+    this.#lifecycle.to('gaveUp')
+    this.#delivery.fail(error)
+    this.#events.emit('error', error)
+    void this.close()
+  }
+
   /** Resolves true after `ms`, or false at once if the listener closes meanwhile. */
   #sleep(ms: number): Promise<boolean> {
-    const signal = this.#stopWaiting.signal
+    const signal = this.#stop.signal
     if (signal.aborted) return Promise.resolve(false)
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -345,23 +430,36 @@ export class Listener {
   /**
    * Runs `operation` on the live connection, waiting for one if we are reconnecting. With
    * `retry`, a connection lost meanwhile means: wait for the next one and run it again (LISTEN
-   * and UNLISTEN are idempotent).
+   * and UNLISTEN are idempotent). An answered request confirms everything committed before it
+   * was sent (see Gap.from).
    */
   async #run<T>(operation: (connection: Connection) => Promise<T>, retry: boolean): Promise<T> {
     for (;;) {
-      if (this.#closed) throw new ListenerError('the listener is closed')
+      if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed')
       const connection = await this.#ready
       this.#delivery.beginQuery()
+      const sentAt = new Date()
       try {
-        return await operation(connection)
+        const result = await operation(connection)
+        this.#confirm(connection, sentAt)
+        return result
       } catch (error) {
-        if (!(error instanceof ConnectionLostError) || this.#closed) throw error
+        if (!(error instanceof ConnectionLostError) || this.#closed()) throw error
         this.#lost(connection, error) // if the close has not been reported yet, now it is
         if (!retry) throw error
       } finally {
         this.#delivery.endQuery()
       }
     }
+  }
+
+  #confirm(connection: Connection, sentAt: Date): void {
+    if (connection === this.#connection && sentAt > this.#delivery.confirmedAt) this.#delivery.confirmedAt = sentAt
+  }
+
+  /** A method, not a field read, so the type checker does not assume it unchanged across awaits. */
+  #closed(): boolean {
+    return this.#lifecycle.state === 'closed'
   }
 
   #pending(): Promise<Connection> {

@@ -1,9 +1,11 @@
 /**
- * Finding a connection that died silently (a NAT dropped it, the peer vanished): an idle query
- * every `interval`; no answer within `timeout` and the connection is declared dead, so the
- * listener reconnects. With the defaults, detection takes at most about two intervals. TCP
- * keepalive (set by the listener) covers the time the socket is paused for backpressure, when
- * no answer could be read.
+ * Finding a connection that died silently (a NAT dropped it, the peer vanished): an empty query
+ * every `interval`. A connection is declared dead only when, for `timeout` ms in a row, it was
+ * being read and not one byte arrived while a heartbeat waited for its answer. A connection
+ * delivering bytes is alive, however long the heartbeat's answer takes behind a backlog
+ * (PostgreSQL sends it only after every notification queued before it); while backpressure
+ * holds the socket nothing can arrive, so nothing is judged (TCP keepalive covers that time).
+ * Each answer also tells the listener when the last confirmed request was sent (Gap.from).
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
@@ -11,37 +13,46 @@ import type { Connection } from '../protocol/io/connection.ts'
 export interface HeartbeatOptions {
   /** Milliseconds between heartbeats; default 15,000. */
   interval?: number
-  /** Milliseconds to wait for the answer; default the interval. */
+  /** Milliseconds of silence, while a heartbeat waits and the socket is read, that mean death; default the interval. */
   timeout?: number
 }
 
-export interface LivenessHooks {
-  /** The connection to check now, or undefined to skip this beat (none, or paused). */
-  connection(): Connection | undefined
-  /** The connection did not answer in time. */
-  dead(connection: Connection, error: ConnectionLostError): void
+/** What liveness needs of a connection: to query it, and to see whether bytes arrive. */
+export type LiveConnection = Pick<Connection, 'query' | 'bytesReceived'>
+
+export interface LivenessHooks<C extends LiveConnection = Connection> {
+  /** The connection to check now, or undefined to skip this beat. */
+  connection(): C | undefined
+  /** False while backpressure holds the socket: no answer could be read. */
+  reading(): boolean
+  /** The heartbeat sent at `sentAt` was answered on `connection`. */
+  answered(connection: C, sentAt: Date): void
+  /** The connection stayed silent while being read for `timeout` ms. */
+  dead(connection: C, error: ConnectionLostError): void
 }
 
-export class Liveness {
-  readonly #interval: number
-  readonly #timeout: number
+export class Liveness<C extends LiveConnection = Connection> {
+  readonly interval: number
+  readonly timeout: number
   readonly #enabled: boolean
   #timer: ReturnType<typeof setInterval> | undefined
   #beating = false
+  /** Counts resumes of the socket, so a silence is measured only over time spent reading. */
+  #resumes = 0
 
-  constructor(options: HeartbeatOptions | false | undefined, private readonly hooks: LivenessHooks) {
+  constructor(options: HeartbeatOptions | false | undefined, private readonly hooks: LivenessHooks<C>) {
     this.#enabled = options !== false
-    this.#interval = (options ? options.interval : undefined) ?? 15_000
-    this.#timeout = (options ? options.timeout : undefined) ?? this.#interval
-    if (this.#enabled && (!(this.#interval > 0) || !(this.#timeout > 0))) {
-      throw new RangeError(`heartbeat interval and timeout must be positive, not ${this.#interval} and ${this.#timeout}`)
+    this.interval = (options ? options.interval : undefined) ?? 15_000
+    this.timeout = (options ? options.timeout : undefined) ?? this.interval
+    if (this.#enabled && (!(this.interval > 0) || !(this.timeout > 0))) {
+      throw new RangeError(`heartbeat interval and timeout must be positive, not ${this.interval} and ${this.timeout}`)
     }
   }
 
   start(): void {
     if (!this.#enabled || this.#timer) return
-    this.#timer = setInterval(() => void this.#beat(), this.#interval)
-    this.#timer.unref() // a heartbeat never keeps the process alive
+    this.#timer = setInterval(() => void this.beat(), this.interval)
+    this.#timer.unref?.() // a heartbeat never keeps the process alive
   }
 
   stop(): void {
@@ -49,22 +60,42 @@ export class Liveness {
     this.#timer = undefined
   }
 
-  async #beat(): Promise<void> {
+  /** The socket is read again after a pause: silence counts from now. */
+  resumed(): void {
+    this.#resumes++
+  }
+
+  /** One heartbeat (the interval timer calls it; tests may too). */
+  async beat(): Promise<void> {
     const connection = this.hooks.connection()
-    if (!connection || this.#beating) return
+    if (!connection || this.#beating || !this.hooks.reading()) return
     this.#beating = true
-    const timer = setTimeout(() => {
-      this.hooks.dead(connection, new ConnectionLostError(`no answer to a heartbeat within ${this.#timeout} ms; the connection is presumed dead`))
-    }, this.#timeout)
-    timer.unref()
+    const sentAt = new Date()
+    let bytes = connection.bytesReceived
+    let resumes = this.#resumes
+    let check: ReturnType<typeof setTimeout> | undefined
+    const judge = () => {
+      const now = connection.bytesReceived
+      if (now !== bytes || resumes !== this.#resumes || !this.hooks.reading()) {
+        // Bytes came, or the socket was not read all along: alive, or not judgeable. Look again later.
+        bytes = now
+        resumes = this.#resumes
+        check = setTimeout(judge, this.timeout)
+        check.unref?.()
+        return
+      }
+      this.hooks.dead(connection, new ConnectionLostError(`no byte arrived for ${this.timeout} ms while a heartbeat waited for its answer; the connection is presumed dead`))
+    }
+    check = setTimeout(judge, this.timeout)
+    check.unref?.()
     try {
       // An empty query: the cheapest round trip there is (EmptyQueryResponse, ReadyForQuery).
-      // It queues behind any other request, so a request stuck on a dead link is caught too.
       await connection.query('')
+      this.hooks.answered(connection, sentAt)
     } catch {
       // Lost or aborted: the listener hears of it through the connection's close.
     } finally {
-      clearTimeout(timer)
+      clearTimeout(check)
       this.#beating = false
     }
   }

@@ -1,65 +1,156 @@
 /**
  * One consumer's view of the listener: a queue of notifications (and gap markers) read with
  * `for await`. The queue's length is what backpressure watches: the listener stops reading the
- * socket when a queue reaches the high-water mark. Pure.
+ * socket when a queue reaches the high-water mark. A consumer that stops reading for too long
+ * is cut off: it no longer holds the socket, and when it reads again it is told, with a Gap,
+ * that it missed what came meanwhile. Pure.
  */
 import type { NotificationResponse } from '../protocol/backend/messages.ts'
 
-/** Notifications may have been lost between `from` and `to`: re-read the state they describe. */
+/**
+ * Notifications committed between `from` and `to` may have been lost: re-read the state they
+ * describe. Everything committed before `from`, or after `to`, was or will be delivered.
+ */
 export interface Gap {
   readonly type: 'Gap'
-  /** When the connection was lost. */
+  /**
+   * A time before which nothing was lost: when the last request answered on the old connection
+   * was sent (a heartbeat, a LISTEN, the re-LISTEN that opened it). PostgreSQL sends every
+   * notification committed before a request's ReadyForQuery, so all of those were heard.
+   * Measured on this machine's clock: allow for the skew between it and the server's.
+   */
   readonly from: Date
-  /** When the new connection was listening again on every channel. */
+  /** When the new connection was listening again on every channel (or the consumer read again). */
   readonly to: Date
-  /** Why the connection was lost. */
+  /** Why: the connection's loss, or a ConsumerStalledError for a consumer that was cut off. */
   readonly cause: Error | undefined
 }
 
 export type Notification = NotificationResponse
 export type ListenerItem = Notification | Gap
 
+export interface SubscriptionOptions {
+  /** Only notifications on these channels; default all. */
+  channels?: ReadonlySet<string> | undefined
+  /** Include Gap items; default true. */
+  gaps?: boolean
+  /** Told after every read and at the end, so the listener can resume reading the socket. */
+  onDrain?: (subscription: Subscription) => void
+  /** Told once, when the subscription ends for any reason (to remove an abort listener). */
+  onEnd?: () => void
+  /** How the listener names it in a ConsumerStalledError. */
+  name?: string
+  /** The clock, in milliseconds; injectable for tests. */
+  now?: () => number
+}
+
+let made = 0
+
 export class Subscription implements AsyncIterableIterator<ListenerItem> {
+  readonly name: string
   /** Items waiting; `#head` is the next to read (shifting an array is O(n)). */
   #items: ListenerItem[] = []
   #head = 0
-  #waiter: ((result: IteratorResult<ListenerItem>) => void) | undefined
+  #waiter: { resolve(result: IteratorResult<ListenerItem>): void; reject(error: Error): void } | undefined
   #ended = false
+  /** Set by fail(): thrown by next() once the queue is read. */
+  #failure: Error | undefined
+  /** Set while cut off: the gap to report when the consumer reads again. */
+  #cut: { from: Date; cause: Error } | undefined
+  #lastRead: number
+  readonly #channels: ReadonlySet<string> | undefined
+  readonly #gaps: boolean
+  readonly #onDrain: (subscription: Subscription) => void
+  readonly #onEnd: () => void
+  readonly #now: () => number
 
-  constructor(
-    private readonly channels: ReadonlySet<string> | undefined,
-    private readonly gaps: boolean,
-    /** Told after every read and at the end, so the listener can resume reading the socket. */
-    private readonly onDrain: (subscription: Subscription) => void,
-  ) {}
+  constructor(options: SubscriptionOptions = {}) {
+    this.#channels = options.channels
+    this.#gaps = options.gaps ?? true
+    this.#onDrain = options.onDrain ?? (() => {})
+    this.#onEnd = options.onEnd ?? (() => {})
+    this.#now = options.now ?? Date.now
+    this.#lastRead = this.#now()
+    this.name = options.name ?? `iterator #${++made}${this.#channels ? ` on ${[...this.#channels].map((c) => JSON.stringify(c)).join(', ')}` : ''}`
+  }
 
+  /** Items queued and not yet read. */
   get length(): number {
     return this.#items.length - this.#head
+  }
+
+  /** What this consumer holds against backpressure: its queue, or nothing once cut off. */
+  get behind(): number {
+    return this.#cut ? 0 : this.#items.length - this.#head
+  }
+
+  /** When it last read an item (or was made, or was let back in after a cut). */
+  get lastRead(): number {
+    return this.#lastRead
   }
 
   get ended(): boolean {
     return this.#ended
   }
 
-  /** Offers a notification; returns the queue's new length. */
+  get cutOff(): boolean {
+    return this.#cut !== undefined
+  }
+
+  /** Offers a notification; returns what the consumer is now behind. */
   offer(notification: Notification): number {
-    if (this.#ended || (this.channels !== undefined && !this.channels.has(notification.channel))) return this.length
+    if (this.#ended || this.#cut || (this.#channels !== undefined && !this.#channels.has(notification.channel))) return this.behind
     return this.#push(notification)
   }
 
+  /** A Gap while cut off is already covered by the cut's own (it started earlier and ends later). */
   offerGap(gap: Gap): void {
-    if (!this.#ended && this.gaps) this.#push(gap)
+    if (!this.#ended && !this.#cut && this.#gaps) this.#push(gap)
+  }
+
+  /**
+   * Stops taking notifications, so this consumer no longer holds the socket paused. What it
+   * had queued stays; once that is read, next() gives a Gap from `from` to that moment, and
+   * the consumer takes notifications again.
+   */
+  cut(from: Date, cause: Error): void {
+    if (this.#ended || this.#cut) return
+    this.#cut = { from, cause }
+    this.#onDrain(this)
+  }
+
+  /**
+   * Takes over what `held` queued while nobody consumed (filtered by this one's channels), and
+   * its cut as a Gap if it was cut off meanwhile; `held` is left empty.
+   */
+  adopt(held: Subscription): void {
+    for (const item of held.takeAll()) {
+      if (item.type === 'Gap') this.offerGap(item)
+      else this.offer(item)
+    }
+  }
+
+  /** Empties the queue: what was queued, then, if cut off, the Gap for the cut. */
+  takeAll(): ListenerItem[] {
+    const items = this.#items.slice(this.#head)
+    const cut = this.#cut
+    this.#items = []
+    this.#head = 0
+    this.#cut = undefined
+    if (cut) items.push({ type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause })
+    return items
   }
 
   #push(item: ListenerItem): number {
     const waiter = this.#waiter
     if (waiter) {
       this.#waiter = undefined
-      waiter({ value: item, done: false })
+      this.#lastRead = this.#now()
+      waiter.resolve({ value: item, done: false })
       return 0
     }
     this.#items.push(item)
-    return this.length
+    return this.#items.length - this.#head
   }
 
   next(): Promise<IteratorResult<ListenerItem>> {
@@ -71,11 +162,24 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
         this.#items = this.#items.slice(this.#head)
         this.#head = 0
       }
-      this.onDrain(this)
+      this.#lastRead = this.#now()
+      this.#onDrain(this)
       return Promise.resolve({ value, done: false })
     }
+    this.#lastRead = this.#now()
+    const cut = this.#cut
+    if (cut && !this.#ended) {
+      // Read up: let it back in, and say what it missed.
+      this.#cut = undefined
+      if (this.#gaps) return Promise.resolve({ value: { type: 'Gap', from: cut.from, to: new Date(this.#lastRead), cause: cut.cause }, done: false })
+    }
+    const failure = this.#failure
+    if (failure) {
+      this.#failure = undefined
+      return Promise.reject(failure)
+    }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true })
-    return new Promise((resolve) => (this.#waiter = resolve))
+    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }))
   }
 
   /** Ends the iteration: what is queued is dropped, a waiting next() finishes. */
@@ -84,15 +188,37 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     return Promise.resolve({ value: undefined, done: true })
   }
 
+  /** Ends it cleanly (close(), an abort, return()): the queue is dropped. */
   end(): void {
     if (this.#ended) return
-    this.#ended = true
     this.#items = []
     this.#head = 0
+    this.#cut = undefined
+    this.#finish()
+  }
+
+  /**
+   * Ends it with an error (the listener gave up): what is queued is still read, then next()
+   * throws `error` once, then the iteration is done.
+   */
+  fail(error: Error): void {
+    if (this.#ended) return
+    this.#failure = error
+    this.#finish()
+  }
+
+  #finish(): void {
+    this.#ended = true
     const waiter = this.#waiter
     this.#waiter = undefined
-    waiter?.({ value: undefined, done: true })
-    this.onDrain(this)
+    if (waiter) {
+      const failure = this.#failure
+      this.#failure = undefined
+      if (failure) waiter.reject(failure)
+      else waiter.resolve({ value: undefined, done: true })
+    }
+    this.#onDrain(this)
+    this.#onEnd()
   }
 
   [Symbol.asyncIterator](): this {

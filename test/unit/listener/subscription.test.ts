@@ -1,4 +1,4 @@
-/** The consumer's queue: order, filtering, gaps, ending, and the drain signal backpressure uses. */
+/** The consumer's queue: order, filtering, gaps, ending, failing, being cut off, and the drain signal backpressure uses. */
 import { describe, expect, test } from 'vitest'
 import { Subscription, type Gap, type Notification } from '../../../src/listener/subscription.ts'
 
@@ -7,7 +7,7 @@ const gap: Gap = { type: 'Gap', from: new Date(0), to: new Date(1), cause: undef
 
 describe('Subscription', () => {
   test('queued items come out in order; the length counts what is unread', async () => {
-    const s = new Subscription(undefined, true, () => {})
+    const s = new Subscription()
     expect(s.offer(note('a', '1'))).toBe(1)
     expect(s.offer(note('a', '2'))).toBe(2)
     expect((await s.next()).value).toMatchObject({ payload: '1' })
@@ -17,26 +17,26 @@ describe('Subscription', () => {
   })
 
   test('a waiting next() gets the next item directly', async () => {
-    const s = new Subscription(undefined, true, () => {})
+    const s = new Subscription()
     const waiting = s.next()
     expect(s.offer(note('a', 'x'))).toBe(0)
     expect((await waiting).value).toMatchObject({ payload: 'x' })
   })
 
   test('channels filter notifications but never gaps; gaps: false drops gaps', async () => {
-    const only = new Subscription(new Set(['a']), true, () => {})
+    const only = new Subscription({ channels: new Set(['a']) })
     only.offer(note('b', 'no'))
     only.offerGap(gap)
     only.offer(note('a', 'yes'))
     expect([(await only.next()).value, (await only.next()).value]).toEqual([gap, note('a', 'yes')])
-    const noGaps = new Subscription(undefined, false, () => {})
+    const noGaps = new Subscription({ gaps: false })
     noGaps.offerGap(gap)
     expect(noGaps.length).toBe(0)
   })
 
   test('end() finishes a waiting next(), drops the queue, refuses more, and says so once', async () => {
     let drains = 0
-    const s = new Subscription(undefined, true, () => drains++)
+    const s = new Subscription({ onDrain: () => drains++ })
     const waiting = s.next()
     s.end()
     expect(await waiting).toEqual({ value: undefined, done: true })
@@ -48,14 +48,14 @@ describe('Subscription', () => {
 
   test('every read signals a drain, so the listener can resume the socket', async () => {
     const lengths: number[] = []
-    const s = new Subscription(undefined, true, (sub) => lengths.push(sub.length))
+    const s = new Subscription({ onDrain: (sub) => lengths.push(sub.length) })
     for (let i = 0; i < 3; i++) s.offer(note('a', String(i)))
     for (let i = 0; i < 3; i++) await s.next()
     expect(lengths).toEqual([2, 1, 0])
   })
 
   test('a long history does not keep memory: reading compacts the queue', async () => {
-    const s = new Subscription(undefined, true, () => {})
+    const s = new Subscription()
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < 1000; i++) s.offer(note('a', String(i)))
       for (let i = 0; i < 1000; i++) await s.next()
@@ -66,7 +66,7 @@ describe('Subscription', () => {
   })
 
   test('for await works and return() ends it', async () => {
-    const s = new Subscription(undefined, true, () => {})
+    const s = new Subscription()
     s.offer(note('a', '1'))
     s.offer(note('a', '2'))
     const seen: string[] = []
@@ -76,5 +76,112 @@ describe('Subscription', () => {
     }
     expect(seen).toEqual(['1'])
     expect(s.ended).toBe(true)
+  })
+
+  test('fail(): what is queued is still read, then next() throws the error once, then it is done', async () => {
+    let ends = 0
+    const s = new Subscription({ onEnd: () => ends++ })
+    s.offer(note('a', '1'))
+    const error = new Error('gave up')
+    s.fail(error)
+    expect(s.offer(note('a', 'late'))).toBe(1) // refused: the length is still the one queued item
+    expect((await s.next()).value).toMatchObject({ payload: '1' })
+    await expect(s.next()).rejects.toBe(error)
+    expect(await s.next()).toEqual({ value: undefined, done: true })
+    expect(ends).toBe(1)
+  })
+
+  test('fail() rejects a waiting next()', async () => {
+    const s = new Subscription()
+    const waiting = s.next()
+    const error = new Error('gave up')
+    s.fail(error)
+    await expect(waiting).rejects.toBe(error)
+    expect(await s.next()).toEqual({ value: undefined, done: true })
+  })
+
+  test('onEnd is told once, however it ends', async () => {
+    for (const end of [(s: Subscription) => s.end(), (s: Subscription) => void s.return(), (s: Subscription) => s.fail(new Error('x'))]) {
+      let ends = 0
+      const s = new Subscription({ onEnd: () => ends++ })
+      end(s)
+      s.end()
+      s.fail(new Error('again'))
+      expect(ends).toBe(1)
+    }
+  })
+
+  test('cut off: it stops taking and stops counting; what it had is read, then a Gap from the cut, then it takes again', async () => {
+    let clock = 1000
+    const drained: number[] = []
+    const s = new Subscription({ now: () => clock, onDrain: (sub) => drained.push(sub.behind) })
+    s.offer(note('a', '1'))
+    s.offer(note('a', '2'))
+    expect(s.behind).toBe(2)
+    const cause = new Error('stalled')
+    s.cut(new Date(500), cause)
+    expect(s.cutOff).toBe(true)
+    expect(s.behind).toBe(0) // no longer holds the socket
+    expect(s.length).toBe(2) // but keeps what it had
+    expect(drained).toEqual([0]) // and says so, so the socket can resume
+    expect(s.offer(note('a', 'missed'))).toBe(0)
+    s.offerGap(gap) // covered by the cut's own gap
+    clock = 2000
+    expect((await s.next()).value).toMatchObject({ payload: '1' })
+    expect((await s.next()).value).toMatchObject({ payload: '2' })
+    clock = 3000
+    expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(500), to: new Date(3000), cause })
+    expect(s.cutOff).toBe(false)
+    expect(s.offer(note('a', '3'))).toBe(1)
+    expect((await s.next()).value).toMatchObject({ payload: '3' })
+  })
+
+  test('cut off with gaps: false: it takes again without a Gap item', async () => {
+    const s = new Subscription({ gaps: false })
+    s.cut(new Date(0), new Error('stalled'))
+    const waiting = s.next()
+    expect(s.offer(note('a', 'after'))).toBe(0)
+    expect((await waiting).value).toMatchObject({ payload: 'after' })
+  })
+
+  test('lastRead moves on every read, and when a waiting next() is handed an item', async () => {
+    let clock = 10
+    const s = new Subscription({ now: () => clock })
+    expect(s.lastRead).toBe(10)
+    s.offer(note('a', '1'))
+    clock = 20
+    expect(s.lastRead).toBe(10) // offering is not reading
+    await s.next()
+    expect(s.lastRead).toBe(20)
+    clock = 30
+    const waiting = s.next()
+    clock = 40
+    s.offer(note('a', '2'))
+    await waiting
+    expect(s.lastRead).toBe(40)
+  })
+
+  test('adopt() takes what was held, filtered by its channels, and the held cut as a Gap', async () => {
+    let clock = 100
+    const held = new Subscription({ now: () => clock })
+    held.offer(note('a', '1'))
+    held.offerGap(gap)
+    held.offer(note('b', '2'))
+    const cause = new Error('nobody came')
+    held.cut(new Date(50), cause)
+    held.offer(note('a', 'dropped'))
+    clock = 200
+    const only = new Subscription({ channels: new Set(['a']), now: () => clock })
+    only.adopt(held)
+    expect(held.length).toBe(0)
+    expect(held.cutOff).toBe(false)
+    const items = [(await only.next()).value, (await only.next()).value, (await only.next()).value]
+    expect(items).toEqual([note('a', '1'), gap, { type: 'Gap', from: new Date(50), to: new Date(200), cause }])
+    expect(only.length).toBe(0)
+  })
+
+  test('each has a name for error messages, with its channels', () => {
+    expect(new Subscription({ channels: new Set(['orders']) }).name).toMatch(/^iterator #\d+ on "orders"$/)
+    expect(new Subscription({ name: 'feed' }).name).toBe('feed')
   })
 })

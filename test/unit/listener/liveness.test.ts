@@ -1,0 +1,143 @@
+/**
+ * Liveness without a socket: a fake connection whose heartbeat answer we hold back and whose
+ * byte counter we move. Death is silence while reading, never a slow answer behind a backlog.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { ConnectionLostError } from '../../../src/protocol/errors.ts'
+import { Liveness, type LiveConnection } from '../../../src/listener/liveness.ts'
+
+function fakeConnection() {
+  const answers: { resolve(): void; reject(e: Error): void }[] = []
+  const connection = {
+    bytesReceived: 0,
+    queries: 0,
+    query(sql: string) {
+      expect(sql).toBe('')
+      connection.queries++
+      return new Promise<never[]>((resolve, reject) => answers.push({ resolve: () => resolve([]), reject }))
+    },
+  }
+  return { connection: connection as typeof connection & LiveConnection, answers }
+}
+
+function setup(options: { interval: number; timeout: number }) {
+  const { connection, answers } = fakeConnection()
+  let reading = true
+  const dead: Error[] = []
+  const answered: Date[] = []
+  const liveness = new Liveness(options, {
+    connection: () => connection,
+    reading: () => reading,
+    answered: (_c, sentAt) => void answered.push(sentAt),
+    dead: (_c, error) => void dead.push(error),
+  })
+  return { liveness, connection, answers, dead, answered, setReading: (r: boolean) => (reading = r) }
+}
+
+describe('Liveness', () => {
+  beforeEach(() => vi.useFakeTimers())
+  afterEach(() => vi.useRealTimers())
+
+  test('silence while reading, with a heartbeat unanswered for timeout, is death', async () => {
+    const { liveness, dead } = setup({ interval: 100, timeout: 300 })
+    void liveness.beat()
+    vi.advanceTimersByTime(299)
+    expect(dead).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(dead).toHaveLength(1)
+    expect(dead[0]).toBeInstanceOf(ConnectionLostError)
+    expect(dead[0]!.message).toMatch(/heartbeat/)
+  })
+
+  test('a connection delivering bytes is alive, however long the answer takes behind a backlog', async () => {
+    const { liveness, connection, answers, dead, answered } = setup({ interval: 100, timeout: 300 })
+    const sent = Date.now()
+    const beat = liveness.beat()
+    for (let i = 0; i < 20; i++) {
+      vi.advanceTimersByTime(250)
+      connection.bytesReceived += 100 // the backlog, arriving
+    }
+    expect(dead).toEqual([])
+    answers[0]!.resolve()
+    await beat
+    expect(answered.map((d) => d.getTime())).toEqual([sent])
+    vi.advanceTimersByTime(10_000)
+    expect(dead).toEqual([]) // no stray timer judges it later
+  })
+
+  test('while backpressure holds the socket nothing is judged; silence counts again from the resume', async () => {
+    const { liveness, dead, setReading } = setup({ interval: 100, timeout: 300 })
+    void liveness.beat()
+    vi.advanceTimersByTime(100)
+    setReading(false)
+    vi.advanceTimersByTime(5000)
+    expect(dead).toEqual([])
+    setReading(true)
+    liveness.resumed()
+    vi.advanceTimersByTime(300) // the check that spans the resume is not trusted
+    expect(dead).toEqual([])
+    vi.advanceTimersByTime(300)
+    expect(dead).toHaveLength(1)
+  })
+
+  test('a pause and resume between two checks is noticed (no death for time spent paused)', async () => {
+    const { liveness, dead, setReading } = setup({ interval: 100, timeout: 300 })
+    void liveness.beat()
+    vi.advanceTimersByTime(100)
+    setReading(false)
+    vi.advanceTimersByTime(100)
+    setReading(true)
+    liveness.resumed()
+    vi.advanceTimersByTime(100) // first check, 300 ms after the beat: reading now, no bytes, but it resumed
+    expect(dead).toEqual([])
+  })
+
+  test('no heartbeat is sent while paused, nor a second while one waits', async () => {
+    const { liveness, connection, setReading } = setup({ interval: 100, timeout: 1000 })
+    setReading(false)
+    await liveness.beat()
+    expect(connection.queries).toBe(0)
+    setReading(true)
+    void liveness.beat()
+    void liveness.beat()
+    expect(connection.queries).toBe(1)
+  })
+
+  test('the interval sends heartbeats; stop() ends them', async () => {
+    const { liveness, connection, answers } = setup({ interval: 100, timeout: 1000 })
+    liveness.start()
+    liveness.start() // twice is once
+    vi.advanceTimersByTime(100)
+    expect(connection.queries).toBe(1)
+    answers[0]!.resolve()
+    await vi.advanceTimersByTimeAsync(100)
+    expect(connection.queries).toBe(2)
+    liveness.stop()
+    answers[1]!.resolve()
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(connection.queries).toBe(2)
+  })
+
+  test('a failed heartbeat query is left to the connection close; nothing is declared', async () => {
+    const { liveness, answers, dead, answered } = setup({ interval: 100, timeout: 300 })
+    const beat = liveness.beat()
+    answers[0]!.reject(new ConnectionLostError('gone'))
+    await beat
+    vi.advanceTimersByTime(1000)
+    expect(dead).toEqual([])
+    expect(answered).toEqual([])
+  })
+
+  test('options are checked; false turns it off', async () => {
+    const hooks = { connection: () => undefined, reading: () => true, answered() {}, dead() {} }
+    expect(() => new Liveness({ interval: 0 }, hooks)).toThrow(RangeError)
+    expect(() => new Liveness({ interval: 10, timeout: -1 }, hooks)).toThrow(RangeError)
+    expect(new Liveness({ interval: 10 }, hooks).timeout).toBe(10)
+    expect(new Liveness(undefined, hooks).interval).toBe(15_000)
+    const { connection } = fakeConnection()
+    const off = new Liveness(false, { ...hooks, connection: () => connection })
+    off.start()
+    vi.advanceTimersByTime(60_000)
+    expect(connection.queries).toBe(0)
+  })
+})

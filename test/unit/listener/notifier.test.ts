@@ -1,0 +1,97 @@
+/** The notifier's connection: opened once, opened again when known gone, never reused dead, closed with the listener. */
+import { describe, expect, test } from 'vitest'
+import { ConnectionLostError } from '../../../src/protocol/errors.ts'
+import { ListenerError } from '../../../src/listener/errors.ts'
+import { Notifier, type NotifierOpen } from '../../../src/listener/notifier.ts'
+
+class FakeConnection {
+  isClosed = false
+  closes = 0
+  constructor(readonly processId: number, readonly how: NotifierOpen) {}
+  async close() {
+    this.closes++
+    this.isClosed = true
+  }
+  /** The server hung up while it sat idle. */
+  drop() {
+    this.isClosed = true
+    this.how.onClose()
+  }
+}
+
+function setup(fail: (n: number) => Error | undefined = () => undefined) {
+  const opened: FakeConnection[] = []
+  const notifier = new Notifier<FakeConnection>(async (how) => {
+    const error = fail(opened.length + 1)
+    if (error) {
+      opened.push(undefined as never)
+      throw error
+    }
+    const c = new FakeConnection(opened.length + 1, how)
+    opened.push(c)
+    return c
+  })
+  const pid = () => notifier.run(async (c) => c.processId)
+  return { notifier, opened, pid }
+}
+
+describe('Notifier', () => {
+  test('opened when first needed, then reused; calls made together share one opening', async () => {
+    const { notifier, opened, pid } = setup()
+    expect(opened).toHaveLength(0)
+    expect(await Promise.all([pid(), pid(), pid()])).toEqual([1, 1, 1])
+    expect(await pid()).toBe(1)
+    expect(opened).toHaveLength(1)
+    expect(await notifier.processId).toBe(1)
+  })
+
+  test('a connection that closed while idle (a server restart) is not used again: the next call opens a new one', async () => {
+    const { opened, pid } = setup()
+    expect(await pid()).toBe(1)
+    opened[0]!.drop()
+    expect(await pid()).toBe(2)
+  })
+
+  test('a connection lost during a call is replaced on the next call; the call itself fails', async () => {
+    const { notifier, pid } = setup()
+    await expect(notifier.run(async () => {
+      throw new ConnectionLostError('gone')
+    })).rejects.toBeInstanceOf(ConnectionLostError)
+    expect(await pid()).toBe(2)
+  })
+
+  test('another error keeps the connection', async () => {
+    const { notifier, pid } = setup()
+    await expect(notifier.run(async () => {
+      throw new Error('syntax error')
+    })).rejects.toThrow('syntax error')
+    expect(await pid()).toBe(1)
+  })
+
+  test('a failed opening is tried again by the next call', async () => {
+    const { pid } = setup((n) => (n === 1 ? new ConnectionLostError('refused') : undefined))
+    await expect(pid()).rejects.toThrow('refused')
+    expect(await pid()).toBe(2)
+  })
+
+  test('close() closes the connection, aborts an opening under way, and later calls reject', async () => {
+    const { notifier, opened, pid } = setup()
+    await pid()
+    await notifier.close()
+    expect(opened[0]!.closes).toBe(1)
+    expect(opened[0]!.how.signal.aborted).toBe(true)
+    await expect(pid()).rejects.toBeInstanceOf(ListenerError)
+  })
+
+  test('close() while opening: the opening is told to stop and the call rejects', async () => {
+    let how!: NotifierOpen
+    const notifier = new Notifier<FakeConnection>((h) => {
+      how = h
+      return new Promise((_resolve, reject) => h.signal.addEventListener('abort', () => reject(h.signal.reason)))
+    })
+    const call = notifier.run(async () => 1)
+    await notifier.close()
+    expect(how.signal.aborted).toBe(true)
+    await expect(call).rejects.toBeInstanceOf(ListenerError)
+  })
+})

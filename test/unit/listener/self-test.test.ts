@@ -1,0 +1,77 @@
+/** The pooler self-test against a scripted connection: its own channel each time, never leaked, always UNLISTENed. */
+import { describe, expect, test } from 'vitest'
+import { ListenerError } from '../../../src/listener/errors.ts'
+import { SelfTests, selfTestPrefix } from '../../../src/listener/self-test.ts'
+import type { Notification } from '../../../src/listener/subscription.ts'
+
+/** A connection that records SQL and, if `echo`, sends each pg_notify back through `tests.take`. */
+function scripted(tests: SelfTests, echo: boolean) {
+  const sql: string[] = []
+  const leaked: Notification[] = []
+  const connection = {
+    async query(text: string) {
+      sql.push(text)
+      const notify = /^SELECT pg_notify\('([^']+)', '([^']+)'\)$/.exec(text)
+      if (notify && echo) {
+        const n: Notification = { type: 'NotificationResponse', processId: 1, channel: notify[1]!, payload: notify[2]! }
+        setTimeout(() => {
+          if (!tests.take(n)) leaked.push(n)
+        }, 1)
+      }
+      return []
+    },
+  }
+  return { connection, sql, leaked }
+}
+
+describe('SelfTests', () => {
+  test('a notification that comes back passes; the channel is LISTENed, then UNLISTENed', async () => {
+    const tests = new SelfTests()
+    const { connection, sql, leaked } = scripted(tests, true)
+    await tests.run(connection, 1000)
+    expect(sql).toHaveLength(3)
+    expect(sql[0]).toMatch(new RegExp(`^LISTEN "${selfTestPrefix.replaceAll('.', '\\.')}[0-9a-f]{16}"$`))
+    expect(sql[2]).toBe(sql[0]!.replace('LISTEN', 'UNLISTEN'))
+    expect(leaked).toEqual([])
+    expect(tests.size).toBe(0)
+  })
+
+  test('two tests at once use two channels, and each hears its own', async () => {
+    const tests = new SelfTests()
+    const { connection, sql, leaked } = scripted(tests, true)
+    await Promise.all([tests.run(connection, 1000), tests.run(connection, 1000)])
+    const listened = sql.filter((s) => s.startsWith('LISTEN'))
+    expect(new Set(listened).size).toBe(2)
+    expect(leaked).toEqual([])
+  })
+
+  test('no answer: a ListenerError naming poolers, and the channel is UNLISTENed all the same', async () => {
+    const tests = new SelfTests()
+    const { connection, sql } = scripted(tests, false)
+    await expect(tests.run(connection, 20)).rejects.toThrow(ListenerError)
+    await expect(tests.run(connection, 20)).rejects.toThrow(/transaction mode/)
+    expect(sql.filter((s) => s.startsWith('UNLISTEN'))).toHaveLength(2)
+    expect(tests.size).toBe(0)
+  })
+
+  test('while a test runs its notifications are taken; anything else is not', async () => {
+    const tests = new SelfTests()
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let channel = ''
+    const connection = {
+      async query(text: string) {
+        if (text.startsWith('LISTEN')) channel = JSON.parse(text.slice('LISTEN '.length)) as string
+        if (text.startsWith('SELECT')) await held
+        return []
+      },
+    }
+    const run = tests.run(connection, 50)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(tests.size).toBe(1)
+    expect(tests.take({ type: 'NotificationResponse', processId: 1, channel, payload: 'wrong token' })).toBe(true)
+    expect(tests.take({ type: 'NotificationResponse', processId: 1, channel: 'orders', payload: 'x' })).toBe(false)
+    release()
+    await expect(run).rejects.toThrow(ListenerError) // the wrong token did not pass it
+  })
+})
