@@ -6,6 +6,7 @@
  * forever) and abortable (close() stops it at once). Imports the protocol's connect() only.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
+import { AttemptSignal, abortedError } from '../protocol/io/attempt-signal.ts'
 import { connect, type ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { quoteIdentifier } from './sql.ts'
@@ -34,65 +35,59 @@ export interface AttemptOptions {
   onClose(connection: Connection, error: Error | undefined): void
 }
 
-export async function openListening(options: AttemptOptions): Promise<Attempt> {
-  const bound = abortable(options.signal, options.timeout)
+export function openListening(options: AttemptOptions): Promise<Attempt> {
+  return bounded(options.signal, options.timeout, (signal) => listening(options, signal))
+}
+
+async function listening(options: AttemptOptions, signal: AbortSignal): Promise<Attempt> {
   const staged: Notification[] = []
   let deliver: (notification: Notification) => void = (notification) => void staged.push(notification)
   const { intercept } = options
   let opened: Connection | undefined
-  try {
-    const connection = await connect({
-      ...options.connect,
-      signal: bound.signal,
-      onNotification: (notification) => {
-        if (!intercept(notification)) deliver(notification)
-      },
-      onClose: (error) => {
-        if (opened) options.onClose(opened, error)
-      },
-    })
-    opened = connection
-    const channels = [...options.channels]
-    const confirmedAt = new Date()
-    if (channels.length > 0) {
-      const stop = () => connection.abort(abortError(bound.signal))
-      bound.signal.addEventListener('abort', stop, { once: true })
-      try {
-        if (bound.signal.aborted) throw abortError(bound.signal)
-        await connection.query(channels.map((c) => `LISTEN ${quoteIdentifier(c)}`).join('; '))
-      } catch (error) {
-        await connection.close()
-        throw error
-      } finally {
-        bound.signal.removeEventListener('abort', stop)
-      }
-    }
-    const online = (direct: (notification: Notification) => void) => {
-      deliver = direct
-    }
-    return { connection, staged, confirmedAt, online }
-  } finally {
-    bound.done()
-  }
-}
-
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new ConnectionLostError('the connection attempt was aborted', { cause: signal.reason })
-}
-
-/** A signal aborted by `parent` or after `ms` (AbortSignal.any is missing from Node 20.0). */
-export function abortable(parent: AbortSignal, ms: number | undefined): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController()
-  const follow = () => controller.abort(parent.reason)
-  if (parent.aborted) follow()
-  else parent.addEventListener('abort', follow, { once: true })
-  const timer = ms === undefined ? undefined : setTimeout(() => controller.abort(new ConnectionLostError(`the attempt did not finish within ${ms} ms`)), ms)
-  timer?.unref?.()
-  return {
-    signal: controller.signal,
-    done() {
-      clearTimeout(timer)
-      parent.removeEventListener('abort', follow)
+  const connection = await connect({
+    ...options.connect,
+    signal,
+    onNotification: (notification) => {
+      if (!intercept(notification)) deliver(notification)
     },
+    onClose: (error) => {
+      if (opened) options.onClose(opened, error)
+    },
+  })
+  opened = connection
+  const channels = [...options.channels]
+  const confirmedAt = new Date()
+  if (channels.length > 0) {
+    const stop = () => connection.abort(abortedError(signal))
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      if (signal.aborted) throw abortedError(signal)
+      await connection.query(channels.map((c) => `LISTEN ${quoteIdentifier(c)}`).join('; '))
+    } catch (error) {
+      await connection.close()
+      throw error
+    } finally {
+      signal.removeEventListener('abort', stop)
+    }
+  }
+  const online = (direct: (notification: Notification) => void) => {
+    deliver = direct
+  }
+  return { connection, staged, confirmedAt, online }
+}
+
+/**
+ * Runs an attempt under `signal` and a deadline of `ms` (if given); past the deadline it
+ * rejects saying so, whatever phase it was in.
+ */
+export async function bounded<T>(parent: AbortSignal, ms: number | undefined, attempt: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const bound = new AttemptSignal(parent, ms)
+  try {
+    return await attempt(bound.signal)
+  } catch (error) {
+    if (bound.timedOut) throw new ConnectionLostError(`the attempt did not finish within ${ms} ms`, { cause: error })
+    throw error
+  } finally {
+    bound.dispose()
   }
 }

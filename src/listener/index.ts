@@ -3,8 +3,9 @@
  * signalling, liveness checks and backpressure. Built on pglisten/protocol only.
  */
 export { createListener, Listener, type ListenerOptions, type ListenerEvents, type ListenerStats, type NotificationsOptions } from './listener.ts'
-export { ListenerError } from './errors.ts'
+export { ListenerError, ConsumerStalledError } from './errors.ts'
 export type { Gap, ListenerItem, Notification } from './subscription.ts'
+export type { ListenerState } from './lifecycle.ts'
 export type { BackoffOptions } from './backoff.ts'
 export type { HeartbeatOptions } from './liveness.ts'
 export { quoteIdentifier, quoteLiteral, foldIdentifier, checkChannel, checkPayload, maxIdentifierBytes, payloadLimitBytes } from './sql.ts'

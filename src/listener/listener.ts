@@ -11,7 +11,7 @@ import type { QueryResult } from '../protocol/exchange/query.ts'
 import { connect, type ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { resolveSettings, type Settings } from '../protocol/options/index.ts'
-import { abortable, openListening, type Attempt } from './attempt.ts'
+import { bounded, openListening, type Attempt } from './attempt.ts'
 import { Backoff } from './backoff.ts'
 import type { TableName } from './changes/index.ts'
 import { Delivery } from './delivery.ts'
@@ -66,10 +66,7 @@ export class Listener {
       () => this.#delivery.settled(),
     )
     this.#delivery = new Delivery(this.#events, options)
-    this.#notifier = new Notifier(({ signal, onClose }) => {
-      const bound = abortable(signal, this.#attemptTimeout())
-      return connect({ ...this.#connectOptions(), signal: bound.signal, onClose }).finally(() => bound.done())
-    })
+    this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, this.#attemptTimeout(), (bound) => connect({ ...this.#connectOptions(), signal: bound, onClose })))
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
     this.#liveness = new Liveness(options.heartbeat, {
       connection: () => this.#connection,
@@ -284,10 +281,10 @@ export class Listener {
     this.#liveness.stop()
     this.#stop.abort(new ListenerError('the listener is closed'))
     this.#settle?.reject(this.#failure ?? new ListenerError('the listener is closed'))
-    this.#delivery.end()
     const connection = this.#connection
     this.#connection = undefined
-    this.#delivery.detach()
+    this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
+    this.#delivery.end()
     await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined)])
   }
 

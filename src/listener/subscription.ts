@@ -79,6 +79,11 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     return this.#items.length - this.#head
   }
 
+  /** Slots the queue's array holds, read ones included: what compaction keeps near the length. */
+  get retained(): number {
+    return this.#items.length
+  }
+
   /** What this consumer holds against backpressure: its queue, or nothing once cut off. */
   get behind(): number {
     return this.#cut ? 0 : this.#items.length - this.#head

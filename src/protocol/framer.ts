@@ -67,7 +67,8 @@ export class Framer {
 
   /**
    * Adds bytes. The framer may keep a reference to `chunk` (no copy in the common case) until
-   * next() returns undefined, so call next() until then before reusing the chunk's memory.
+   * next() returns undefined, so call next() until then before reusing the chunk's memory, or
+   * call own().
    */
   push(chunk: Uint8Array): void {
     if (this.#failure) throw this.#failure
@@ -114,6 +115,18 @@ export class Framer {
       if (error instanceof ProtocolViolationError) throw this.#fail(error)
       throw error
     }
+  }
+
+  /**
+   * Stops borrowing the last chunk: whatever is unread moves into the framer's own storage.
+   * For a caller that stops calling next() before it returns undefined (a paused session) and
+   * whose chunk's memory is about to be reused by the next read.
+   */
+  own(): void {
+    if (!this.#borrowed) return
+    // The ShortStrings window was decoded from the chunk: let go of it with the chunk.
+    this.#reader.forgetBytes()
+    this.#wait(this.#end - this.#start)
   }
 
   /**

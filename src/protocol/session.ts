@@ -65,6 +65,12 @@ export class Session {
 
   /** Set once: why the session ended. */
   #failure: Error | undefined
+  /** pause() was called and resume() not yet. */
+  #paused = false
+  /** Paused or failed: route nothing more. One boolean, so the test after each message stays one load. */
+  #halted = false
+  /** A routing loop is running further up the stack (a handler called resume()): it goes on by itself. */
+  #draining = false
   /** A FATAL ErrorResponse received while idle (e.g. 57P01 admin shutdown): the cause of the close that follows. */
   #farewell: DatabaseError | undefined
 
@@ -79,19 +85,74 @@ export class Session {
     return this.#failure
   }
 
-  /** Bytes from the server. Never throws: a broken stream ends the session instead. */
+  /** True from pause() until resume(). */
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  /**
+   * Bytes from the server, routed at once unless the session is paused. Never throws: a
+   * broken stream ends the session instead. The chunk's memory may be reused once this returns.
+   */
   receive(chunk: Uint8Array): void {
     if (this.#failure) return
-    const framer = this.#framer
     try {
-      framer.push(chunk)
-      for (let message = framer.next(); message !== undefined; message = framer.next()) {
-        this.#route(message)
-        if (this.#failure) return
-      }
+      this.#framer.push(chunk)
+      this.#drain()
     } catch (error) {
-      this.fail(error instanceof PgListenError ? error : new ProtocolViolationError('cannot read the server stream', { cause: error }))
+      this.#unreadable(error)
     }
+  }
+
+  /**
+   * Routes nothing more until resume(), starting with the next message: called from a handler,
+   * the rest of the chunk being routed waits too. A single read can hold thousands of
+   * NotificationResponses, so pausing only the socket would still hand them all on. Messages
+   * for a running exchange wait as well: its promise settles after resume().
+   */
+  pause(): void {
+    this.#paused = true
+    this.#halted = true
+  }
+
+  /**
+   * Routes what waited, in order, before returning, unless a handler pauses again meanwhile.
+   * Called from a handler, it only lifts the pause: the loop routing that handler's message
+   * goes on with the next one, so no stack grows however often handlers pause and resume.
+   */
+  resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    if (this.#failure) return // what waited is dropped with the session
+    this.#halted = false
+    try {
+      this.#drain()
+    } catch (error) {
+      this.#unreadable(error)
+    }
+  }
+
+  /** Routes buffered messages until there is no whole one left, or until a pause or a failure. */
+  #drain(): void {
+    const framer = this.#framer
+    if (!this.#halted && !this.#draining) {
+      this.#draining = true
+      try {
+        for (let message = framer.next(); message !== undefined; message = framer.next()) {
+          this.#route(message)
+          if (this.#halted) break
+        }
+      } finally {
+        this.#draining = false
+      }
+    }
+    // Stopped before the end of the chunk: the framer may be borrowing it, and the edge's next
+    // read overwrites it (io/node-link.ts reuses one buffer), so the rest must be copied now.
+    if (this.#paused && !this.#failure) framer.own()
+  }
+
+  #unreadable(error: unknown): void {
+    this.fail(error instanceof PgListenError ? error : new ProtocolViolationError('cannot read the server stream', { cause: error }))
   }
 
   #route(message: BackendMessage): void {
@@ -225,6 +286,7 @@ export class Session {
       error = new ConnectionLostError(`${error.message}: ${this.#farewell.message}`, { cause: this.#farewell })
     }
     this.#failure = error
+    this.#halted = true
     const waiting = this.#waiting
     this.#waiting = undefined
     waiting?.reject(error)

@@ -8,7 +8,7 @@ import net from 'node:net'
 
 export interface Proxy {
   port: number
-  /** Stop forwarding in both directions; the sockets stay open and silent. */
+  /** Stop forwarding in both directions; the sockets stay open and silent, and new ones are accepted and never answered. */
   blackhole(): void
   /** Forward again, for connections made from now on. */
   restore(): void
@@ -16,11 +16,14 @@ export interface Proxy {
   dropNotifications: boolean
   /** Connections accepted so far. */
   readonly accepted: number
+  /** Client connections open now. */
+  readonly open: number
   close(): Promise<void>
 }
 
 export async function startProxy(targetHost: string, targetPort: number): Promise<Proxy> {
   const sockets = new Set<net.Socket>()
+  const clients = new Set<net.Socket>()
   let blackholed = false
   let accepted = 0
   const proxy: Proxy = {
@@ -28,6 +31,9 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     dropNotifications: false,
     get accepted() {
       return accepted
+    },
+    get open() {
+      return clients.size
     },
     blackhole: () => {
       blackholed = true
@@ -43,6 +49,8 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
   }
   const server = net.createServer((client) => {
     accepted++
+    clients.add(client)
+    client.on('close', () => clients.delete(client))
     const upstream = net.connect(targetPort, targetHost)
     for (const s of [client, upstream]) {
       sockets.add(s)
@@ -54,7 +62,9 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
       })
     }
     if (blackholed) {
-      client.pause()
+      // Accepted, and never answered; what the client sends is read and dropped, so its
+      // hanging up is still seen.
+      client.on('data', () => {})
       upstream.pause()
       return
     }

@@ -2,7 +2,8 @@
  * Connecting the libpq way. Settings come from explicit options, then a connection string,
  * then PG* variables, then libpq's defaults (../options). Each host is tried in turn, each with
  * its own connect_timeout; sslmode decides whether TLS is tried first (prefer) or second
- * (allow); target_session_attrs is checked once a session is up (libpq's fe-connect.c).
+ * (allow); target_session_attrs is checked once a session is up (libpq's fe-connect.c). An
+ * AbortSignal stops the whole attempt, every host and phase included.
  */
 import { homedir, userInfo } from 'node:os'
 import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
@@ -10,6 +11,7 @@ import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
 import { isUnixSocketPath, resolveSettings, type ConnectionOptions, type HostTarget, type Settings } from '../options/index.ts'
 import type { SessionHandlers, Tracer } from '../session.ts'
+import { abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
 import { loadTlsMaterial, passwordFromFile } from './files.ts'
 import type { TlsSettings } from './link.ts'
@@ -32,6 +34,13 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
   trace?: Tracer
   /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
   keepAlive?: number
+  /**
+   * Aborts the whole attempt, whatever it is doing (connecting, TLS, startup, the
+   * target_session_attrs check) and however many hosts are left: connect() rejects at once with
+   * a ConnectionLostError caused by `signal.reason`, every socket it opened destroyed. Applies
+   * alongside connect_timeout, which still bounds each host. Not watched once connect() settles.
+   */
+  signal?: AbortSignal
   /** Warnings libpq would print (a password file others can read); default process.emitWarning. */
   onWarning?(message: string): void
   onClose?(error: Error | undefined): void
@@ -43,6 +52,8 @@ const sharedCache = new SaltedPasswordCache()
 /** Opens a connection as libpq would: the first host that connects and suits target_session_attrs. */
 export async function connect(options: ConnectOptions | string = {}): Promise<Connection> {
   const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
+  const signal = explicit.signal
+  if (signal?.aborted) throw abortedError(signal)
   const settings = resolveSettings(explicit, { env: explicit.env ?? process.env, homeDir: homedir(), osUser: osUser() })
   const warn = explicit.onWarning ?? ((message: string) => process.emitWarning(message, 'PgListenWarning'))
   const material = await loadTlsMaterial(settings)
@@ -51,14 +62,17 @@ export async function connect(options: ConnectOptions | string = {}): Promise<Co
   const passes = settings.targetSessionAttrs === 'prefer-standby' ? (['standby', 'any'] as const) : [settings.targetSessionAttrs]
   for (const want of passes) {
     for (const host of settings.hosts) {
+      // An abort ends the attempt: no further host is tried, and no summary hides why.
+      if (signal?.aborted) throw abortedError(signal)
       const where = describeEndpoint(host)
       try {
         const connection = await connectHost(host, settings, explicit, material, warn)
-        const mismatch = await checkTargetSession(connection, want)
+        const mismatch = await checkTarget(connection, want, signal)
         if (mismatch === undefined) return connection
         await connection.close()
         failures.push({ where, error: new ConnectionLostError(`${mismatch} (target_session_attrs=${settings.targetSessionAttrs})`) })
       } catch (error) {
+        if (signal?.aborted) throw abortedError(signal)
         failures.push({ where, error })
       }
     }
@@ -69,9 +83,29 @@ export async function connect(options: ConnectOptions | string = {}): Promise<Co
 }
 
 /**
+ * The target_session_attrs check, which may run a query: an abort meanwhile drops the
+ * connection, so the query rejects at once. Once the check is over the signal is not watched.
+ */
+async function checkTarget(connection: Connection, want: Parameters<typeof checkTargetSession>[1], signal: AbortSignal | undefined): Promise<string | undefined> {
+  if (!signal) return checkTargetSession(connection, want)
+  const stop = () => connection.abort(abortedError(signal))
+  signal.addEventListener('abort', stop, { once: true })
+  try {
+    if (signal.aborted) stop() // between startup and now
+    const mismatch = await checkTargetSession(connection, want)
+    // Aborted while the answer was on its way (or with no query to wait for): the connection is gone.
+    if (signal.aborted) throw abortedError(signal)
+    return mismatch
+  } finally {
+    signal.removeEventListener('abort', stop)
+  }
+}
+
+/**
  * One host, with sslmode's second chance: allow tries plain then TLS, prefer tries TLS then
  * plain, in each case only when the server refused the first attempt with an ErrorResponse
- * during startup (libpq: "retry with/without SSL"). Stronger modes have no second chance.
+ * during startup, and only when the second attempt would differ from the first (libpq:
+ * "retry with/without SSL" when ssl_in_use says so). Stronger modes have no second chance.
  */
 async function connectHost(
   host: HostTarget,
@@ -84,12 +118,17 @@ async function connectHost(
   const unix = isUnixSocketPath(host.host)
   const order = unix || settings.sslmode === 'disable' ? [false] : settings.sslmode === 'allow' ? [false, true] : settings.sslmode === 'prefer' ? [true, false] : [true]
   let firstError: unknown
-  for (const useTls of order) {
+  for (let i = 0; i < order.length; i++) {
+    let encrypted = order[i]!
     try {
-      return await Connection.open(openOptions(host, settings, explicit, material, useTls, warn))
+      return await Connection.open({ ...openOptions(host, settings, explicit, material, order[i]!, warn), onTransport: (t) => (encrypted = t.encrypted) })
     } catch (error) {
       firstError ??= error
       if (!(error instanceof DatabaseError)) throw error
+      // A second chance only with a transport this attempt lacked. Under prefer, a server that
+      // answered 'N' to SSLRequest has just refused a plain login: asking again, plain, would
+      // only log a second failure (and count twice towards a lockout), so libpq does not.
+      if (order[i + 1] === encrypted) break
     }
   }
   throw firstError
@@ -132,6 +171,7 @@ function openOptions(
     ...(explicit.protocolVersion !== undefined ? { protocolVersion: explicit.protocolVersion } : {}),
     ...(explicit.maxMessageLength !== undefined ? { maxMessageLength: explicit.maxMessageLength } : {}),
     ...(explicit.keepAlive !== undefined ? { keepAlive: explicit.keepAlive } : {}),
+    ...(explicit.signal !== undefined ? { signal: explicit.signal } : {}),
     scram: { ...(explicit.scram?.maxIterations !== undefined ? { maxIterations: explicit.scram.maxIterations } : {}), ...(cache ? { cache } : {}) },
     ...handlers(explicit),
   }

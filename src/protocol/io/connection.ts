@@ -11,6 +11,7 @@ import { simpleQuery, type QueryResult } from '../exchange/query.ts'
 import { startup, type AuthenticationMethod, type StartupOptions } from '../exchange/startup.ts'
 import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
 import { Session, type SessionHandlers, type Tracer } from '../session.ts'
+import { AttemptSignal } from './attempt-signal.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
 import { openNodeLink } from './node-link.ts'
 import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
@@ -23,6 +24,18 @@ export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
   useTls: boolean
   /** Give up on connecting and starting up after this many milliseconds. Default: never. */
   timeoutMs?: number
+  /**
+   * Aborts the attempt in any phase (TCP connect, SSLRequest, TLS handshake, startup): open()
+   * rejects with a ConnectionLostError caused by `signal.reason`, and the socket is destroyed.
+   * Once open() has settled, the signal is no longer watched.
+   */
+  signal?: AbortSignal
+  /**
+   * Told, once the link is up and before startup, whether TLS protects it: under sslmode=prefer
+   * a server that answers 'N' gives a plain link although TLS was asked for, and connect.ts's
+   * second chance depends on which it was.
+   */
+  onTransport?(transport: { encrypted: boolean }): void
   /** The largest message length accepted from the server; see FramerOptions. */
   maxMessageLength?: number
   /** Sees every message sent and received (not the SSLRequest answer, nor CancelRequest). */
@@ -38,6 +51,7 @@ export class Connection {
   readonly #session: Session
   readonly #closed: Promise<Error | undefined>
   #closing = false
+  #bytesReceived = 0
   #protocolVersion: ProtocolVersion = (3 << 16) | 2
   #backendKey: { processId: number; secretKey: Uint8Array } | undefined
   #authentication: AuthenticationMethod = 'trust'
@@ -52,7 +66,10 @@ export class Connection {
     )
     let closed!: (error: Error | undefined) => void
     this.#closed = new Promise((resolve) => (closed = resolve))
-    link.onData = (chunk) => this.#session.receive(chunk)
+    link.onData = (chunk) => {
+      this.#bytesReceived += chunk.length
+      this.#session.receive(chunk)
+    }
     link.onClose = (error) => {
       const lost = this.#closing && error === undefined
         ? undefined
@@ -72,23 +89,34 @@ export class Connection {
   /** Makes one connection attempt and completes startup; rejects with a typed error on any failure. */
   static async open(options: OpenOptions): Promise<Connection> {
     const timeout = options.timeoutMs
-    const signal = timeout === undefined ? undefined : AbortSignal.timeout(timeout)
-    const link = await openNodeLink(options, options.tls, options.useTls, signal, options.keepAlive)
-    const connection = new Connection(link, options)
-    const onTimeout = () => connection.#session.fail(new ConnectionLostError(`startup did not finish within ${timeout} ms`))
-    signal?.addEventListener('abort', onTimeout, { once: true })
+    // One signal for both ways an attempt is stopped; disposed below, so no timer outlives it.
+    const attempt = new AttemptSignal(options.signal, timeout)
+    const signal = attempt.signal
     try {
-      const transport = { encrypted: link.encrypted, ...(link.peerCertificate ? { serverCertificate: link.peerCertificate } : {}) }
-      const result = await connection.#session.run(startup({ ...options, transport }))
-      connection.#protocolVersion = result.protocolVersion
-      connection.#backendKey = result.backendKey
-      connection.#authentication = result.authentication
-      return connection
+      const link = await openNodeLink(options, options.tls, options.useTls, signal, options.keepAlive)
+      const connection = new Connection(link, options)
+      const stop = () => connection.#session.fail(attempt.timedOut ? new ConnectionLostError(`startup did not finish within ${timeout} ms`) : signal.reason)
+      signal.addEventListener('abort', stop, { once: true })
+      try {
+        if (signal.aborted) stop() // between the link coming up and now
+        options.onTransport?.({ encrypted: link.encrypted })
+        const transport = { encrypted: link.encrypted, ...(link.peerCertificate ? { serverCertificate: link.peerCertificate } : {}) }
+        const result = await connection.#session.run(startup({ ...options, transport }))
+        connection.#protocolVersion = result.protocolVersion
+        connection.#backendKey = result.backendKey
+        connection.#authentication = result.authentication
+        return connection
+      } catch (error) {
+        link.destroy()
+        throw error
+      } finally {
+        signal.removeEventListener('abort', stop)
+      }
     } catch (error) {
-      link.destroy()
-      throw error
+      // Whatever the phase reported (a torn handshake, a closed socket), the caller's abort is why.
+      throw attempt.aborted ? signal.reason : error
     } finally {
-      signal?.removeEventListener('abort', onTimeout)
+      attempt.dispose()
     }
   }
 
@@ -130,19 +158,45 @@ export class Connection {
     return this.#closed
   }
 
+  /**
+   * True once the connection has ended or is ending: the session failed, the socket closed, or
+   * close() or abort() was called. A query made now would reject.
+   */
+  get isClosed(): boolean {
+    return this.#closing || this.#session.failure !== undefined
+  }
+
+  /**
+   * Bytes of the protocol stream received since the connection opened, whether routed yet or
+   * not (decrypted bytes under TLS; the one-byte SSLRequest answer is not counted). Only grows.
+   */
+  get bytesReceived(): number {
+    return this.#bytesReceived
+  }
+
   /** Runs SQL with the simple query protocol; one result per statement, values as text. */
   async query(sql: string): Promise<QueryResult[]> {
     const outcome = await this.#session.run(simpleQuery(sql))
     return outcome.results
   }
 
-  /** Stops reading from the socket; notifications wait in the kernel's and the server's buffers. */
+  /**
+   * Hands on nothing more until resume(), from the next message on, even in the middle of a
+   * read (Session.pause), and stops reading from the socket: the backlog waits in the kernel's
+   * and the server's buffers. A query made while paused waits for resume() too.
+   */
   pause(): void {
+    this.#session.pause()
     this.#link.pause()
   }
 
+  /**
+   * Hands on the messages already read, in order, before returning, then reads from the socket
+   * again, unless a handler paused once more meanwhile.
+   */
   resume(): void {
-    this.#link.resume()
+    this.#session.resume()
+    if (!this.#session.paused) this.#link.resume()
   }
 
   /**

@@ -28,9 +28,18 @@ export function unixSocketPath(dir: string, port: number): string {
  * Connects and, when `tls` is true, brings TLS up: after an SSLRequest (answered 'S'), or at once
  * with ALPN "postgresql" under sslnegotiation=direct. An 'N' answer gives a plain link only where
  * sslmode allows it (allow, prefer). Under TLS, the protocol starts only after the handshake.
- * `signal` aborts the attempt (connect_timeout).
+ * `signal` aborts the attempt (connect_timeout, the caller's AbortSignal): a ConnectionLostError
+ * given as its reason is the error to fail with; any other reason is wrapped in one. An aborted
+ * signal opens no socket at all.
  */
 export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, signal?: AbortSignal, keepAlive?: number): Promise<Link> {
+  const stopped = (): ConnectionLostError => {
+    const reason: unknown = signal?.reason
+    if (reason instanceof ConnectionLostError) return reason
+    const timedOut = (reason as Error | undefined)?.name === 'TimeoutError'
+    return new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: reason })
+  }
+  if (signal?.aborted) throw stopped()
   const unix = isUnixSocket(endpoint.host)
   // A plain link reads into one buffer of ours, again and again, instead of Node allocating
   // 64 KiB per read: the framer copies out whatever it keeps, before the next read (see
@@ -38,10 +47,7 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
   const reads = (unix || !tls) ? new ReusedReads() : undefined
   const where = unix ? { path: unixSocketPath(endpoint.host, endpoint.port) } : { host: endpoint.hostaddr ?? endpoint.host, port: endpoint.port }
   const socket = net.connect({ ...where, ...(reads ? { onread: reads.option } : {}) })
-  const abort = () => {
-    const timedOut = (signal?.reason as Error | undefined)?.name === 'TimeoutError'
-    socket.destroy(new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: signal?.reason }))
-  }
+  const abort = () => socket.destroy(stopped())
   signal?.addEventListener('abort', abort, { once: true })
   try {
     await settle(socket, 'connect')
@@ -63,7 +69,8 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
     return new NodeLink(socket, await handshake(socket, endpoint, settings, false))
   } catch (error) {
     socket.destroy()
-    throw translate(error, endpoint)
+    // Aborted mid-handshake, TLS may report the torn socket in its own words: say why it tore.
+    throw signal?.aborted ? stopped() : translate(error, endpoint)
   } finally {
     signal?.removeEventListener('abort', abort)
   }

@@ -166,6 +166,17 @@ describe('framer buffers', () => {
     expect(framer.next()).toEqual({ type: 'NotificationResponse', processId: 1, channel: 'chan', payload: 'payload that straddles two chunks' })
   })
 
+  test('own() copies the unread rest of a borrowed chunk, so the caller may overwrite it before next() runs dry', () => {
+    const chunk = concat(backend.notificationResponse(1, 'chan', 'first'), backend.notificationResponse(2, 'chan', 'second'))
+    const framer = new Framer()
+    framer.push(chunk)
+    expect(framer.next()).toEqual({ type: 'NotificationResponse', processId: 1, channel: 'chan', payload: 'first' })
+    framer.own()
+    chunk.fill(0xee)
+    expect(framer.next()).toEqual({ type: 'NotificationResponse', processId: 2, channel: 'chan', payload: 'second' })
+    expect(framer.next()).toBeUndefined()
+  })
+
   test('buffered counts bytes not yet returned', () => {
     const framer = new Framer()
     const wire = backend.readyForQuery()

@@ -1,0 +1,155 @@
+/**
+ * An AbortSignal stops a whole connection attempt, in whatever phase it stalls: scripted fake
+ * servers that go silent at each step (a real server never stalls on cue), and the real server
+ * for an attempt that succeeds. Each abort must reject promptly with a ConnectionLostError
+ * caused by the signal's reason, close the socket, try no other host, and leave nothing behind.
+ */
+import { getEventListeners } from 'node:events'
+import { afterEach, describe, expect, test } from 'vitest'
+import { ConnectionLostError } from '../../src/protocol/errors.ts'
+import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { Connection } from '../../src/protocol/io/connection.ts'
+import { fakeServer, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { connectSuperuser } from '../support/connect.ts'
+import { backend, concat } from '../support/wire.ts'
+
+const servers: FakeServer[] = []
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    await s.close()
+    expect(s.errors).toEqual([])
+  }
+})
+
+async function serve(script: (client: FakeClient) => Promise<void>): Promise<FakeServer> {
+  const server = await fakeServer(script)
+  servers.push(server)
+  return server
+}
+
+function options(server: FakeServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return { host: '127.0.0.1', port: server.port, user: 'ann', database: 'db', password: 'pw', sslmode: 'disable', connectTimeout: 10, env: {}, passfile: '/nonexistent', ...extra }
+}
+
+/** Silence until the client goes. */
+const silent = async (client: FakeClient) => void (await client.closed)
+
+/** Startup completes, without the parameters that answer target_session_attrs, so a query must. */
+async function completesStartup(client: FakeClient): Promise<void> {
+  await client.readPacket()
+  client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(42, [1, 2, 3, 4]), backend.readyForQuery()))
+}
+
+/**
+ * Starts `connect(...)`, aborts after 50 ms, and checks the promptness and the error; returns
+ * the error and how long after the abort it came.
+ */
+async function abortAfter50ms(attempt: (signal: AbortSignal) => Promise<unknown>): Promise<ConnectionLostError> {
+  const controller = new AbortController()
+  const reason = new Error('the user gave up')
+  const outcome = attempt(controller.signal).then(() => undefined, (error: unknown) => ({ error, at: performance.now() }))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const abortedAt = performance.now()
+  controller.abort(reason)
+  const settled = await outcome
+  expect(settled).toBeDefined()
+  expect(settled!.at - abortedAt).toBeLessThan(200)
+  const error = settled!.error as ConnectionLostError
+  expect(error).toBeInstanceOf(ConnectionLostError)
+  expect(error.message).toMatch(/aborted/)
+  expect(error.cause).toBe(reason)
+  // Nothing left listening on the caller's signal.
+  expect(getEventListeners(controller.signal, 'abort')).toEqual([])
+  return error
+}
+
+describe('aborting connect()', () => {
+  test.each([
+    ['the SSLRequest answer (a server that accepts and never answers)', 'prefer', silent],
+    ['startup (a server that accepts and never answers)', 'disable', silent],
+    ['the TLS handshake (a server that stalls after answering S)', 'require', async (client: FakeClient) => {
+      await client.readPacket()
+      client.write(Uint8Array.of(0x53)) // 'S', then no handshake
+      await client.closed
+    }],
+    ['authentication (a server that stalls after asking for a password)', 'disable', async (client: FakeClient) => {
+      await client.readPacket()
+      client.write(backend.authenticationCleartextPassword())
+      await client.readMessage() // PasswordMessage, then silence
+      await client.closed
+    }],
+    ['the target_session_attrs query (a server that never answers it)', 'disable', async (client: FakeClient) => {
+      await completesStartup(client)
+      await client.readMessage() // Query 'SHOW transaction_read_only', never answered
+      await client.closed
+    }],
+  ] as const)('during %s rejects promptly and closes the socket', async (phase, sslmode, script) => {
+    const server = await serve(script)
+    const extra: Partial<ConnectOptions> = phase.startsWith('the target') ? { targetSessionAttrs: 'read-write' } : {}
+    await abortAfter50ms((signal) => connect(options(server, { sslmode, signal, ...extra })))
+    expect(server.clients).toHaveLength(1)
+    await server.clients[0]!.closed // resolves only once the client has closed its socket
+  })
+
+  test('an abort while the first host stalls tries no further host', async () => {
+    const stalls = await serve(silent)
+    const next = await serve(completesStartup)
+    await abortAfter50ms((signal) => connect(options(stalls, { host: '127.0.0.1,127.0.0.1', port: `${stalls.port},${next.port}`, signal })))
+    await stalls.clients[0]!.closed
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(next.clients).toHaveLength(0)
+  })
+
+  test('the abort wins over connect_timeout, which still applies when the signal stays quiet', async () => {
+    const server = await serve(silent)
+    await abortAfter50ms((signal) => connect(options(server, { connectTimeout: 2, signal })))
+    const quiet = new AbortController()
+    const error = await Connection.open({ host: '127.0.0.1', port: server.port, user: 'x', tls: { mode: 'disable' }, useTls: false, timeoutMs: 200, signal: quiet.signal }).catch((e) => e)
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect(error.message).toMatch(/startup did not finish within 200 ms/)
+    expect(getEventListeners(quiet.signal, 'abort')).toEqual([])
+  })
+
+  test('an already aborted signal rejects at once without opening a socket', async () => {
+    const server = await serve(silent)
+    const reason = new Error('never mind')
+    const signal = AbortSignal.abort(reason)
+    for (const attempt of [
+      () => connect(options(server, { signal })),
+      () => Connection.open({ host: '127.0.0.1', port: server.port, user: 'x', tls: { mode: 'disable' }, useTls: false, signal }),
+    ]) {
+      const error = await attempt().catch((e) => e)
+      expect(error).toBeInstanceOf(ConnectionLostError)
+      expect(error.message).toMatch(/aborted/)
+      expect(error.cause).toBe(reason)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(server.clients).toHaveLength(0)
+  })
+})
+
+describe('a signal that never aborts', () => {
+  test('the connection works, the signal is let go, and a later abort does not touch the connection', async () => {
+    const controller = new AbortController()
+    const c = await connectSuperuser({ signal: controller.signal, targetSessionAttrs: 'read-write' })
+    try {
+      expect(getEventListeners(controller.signal, 'abort')).toEqual([])
+      controller.abort()
+      expect(c.isClosed).toBe(false)
+      expect((await c.query('SELECT 1'))[0]!.rows).toEqual([['1']])
+    } finally {
+      await c.close()
+    }
+  })
+
+  test('no timer outlives a successful attempt with connect_timeout', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+    const before = timers()
+    const c = await connectSuperuser({ connectTimeout: 30 })
+    try {
+      expect(timers()).toBe(before)
+    } finally {
+      await c.close()
+    }
+  })
+})

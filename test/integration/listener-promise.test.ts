@@ -1,0 +1,457 @@
+/**
+ * The listener's one promise, nothing lost without a Gap that says so, under the races,
+ * backlogs and faults that broke it (one describe per way it broke), against the real server.
+ * Each test would fail without the fix it is named after.
+ */
+import { getEventListeners } from 'node:events'
+import { describe, expect, test } from 'vitest'
+import { ConsumerStalledError, ListenerError } from '../../src/listener/errors.ts'
+import { Listener, type ListenerEvents } from '../../src/listener/listener.ts'
+import type { Gap, ListenerItem, Notification } from '../../src/listener/subscription.ts'
+import { connect } from '../../src/protocol/io/connect.ts'
+import type { Tracer } from '../../src/protocol/session.ts'
+import { connectSuperuser, eventually } from '../support/connect.ts'
+import { collect, listener, listenerOptions, uniqueChannel } from '../support/listener.ts'
+import { startProxy } from '../support/tcp-proxy.ts'
+
+const fast = { reconnect: { minDelay: 20, maxDelay: 200 } }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** `count` notifications with payloads 1..count, committed in one transaction. */
+async function flood(channel: string, count: number): Promise<void> {
+  const c = await connect(listenerOptions())
+  await c.query(`SELECT pg_notify('${channel.replaceAll("'", "''")}', i::text) FROM generate_series(1, ${count}) i`)
+  await c.close()
+}
+
+async function terminate(processId: number | undefined): Promise<void> {
+  const admin = await connectSuperuser()
+  await admin.query(`SELECT pg_terminate_backend(${processId})`)
+  await admin.close()
+}
+
+/** A tracer that keeps the text of every frontend message sent, and counts heartbeats. */
+function sentMessages(): { tracer: Tracer; sent: string[]; beats(): number } {
+  const sent: string[] = []
+  let beats = 0
+  const tracer: Tracer = {
+    sent(bytes) {
+      const text = Buffer.from(bytes).toString('latin1')
+      if (isHeartbeat(text)) beats++
+      else sent.push(text)
+    },
+    received() {},
+  }
+  return { sent, tracer, beats: () => beats }
+}
+
+/** Query('') as sent: Byte1('Q') Int32(5) String(""): a heartbeat. */
+const isHeartbeat = (message: string) => message === 'Q\0\0\0\u0005\0'
+
+/** A sender that notifies one payload at a time and records when each was sent and answered. */
+async function sender(channel: string) {
+  const c = await connect(listenerOptions())
+  const sent: { seq: number; sentAt: number; answeredAt: number }[] = []
+  let stop = false
+  const loop = (async () => {
+    for (let seq = 1; !stop; seq++) {
+      const sentAt = Date.now()
+      await c.query(`SELECT pg_notify('${channel.replaceAll("'", "''")}', '${seq}')`)
+      sent.push({ seq, sentAt, answeredAt: Date.now() })
+      await sleep(2)
+    }
+  })()
+  return {
+    sent,
+    async stop() {
+      stop = true
+      await loop
+      await c.close()
+    },
+  }
+}
+
+/**
+ * Every notification sent is either heard once, in order, or missing with a Gap heard between
+ * its neighbours whose window covers it (Date rounding: 1 ms).
+ */
+function expectCovered(items: ListenerItem[], sent: { seq: number; sentAt: number; answeredAt: number }[]): Gap[] {
+  const gaps: Gap[] = []
+  let next = 1
+  let pending: Gap[] = []
+  for (const item of items) {
+    if (item.type === 'Gap') {
+      pending.push(item)
+      gaps.push(item)
+      continue
+    }
+    const seq = Number(item.payload)
+    expect(seq, 'order').toBeGreaterThanOrEqual(next)
+    for (let missing = next; missing < seq; missing++) {
+      const s = sent[missing - 1]!
+      const covered = pending.some((g) => g.from.getTime() <= s.answeredAt + 1 && g.to.getTime() >= s.sentAt - 1)
+      expect(covered, `notification ${missing} (sent ${s.sentAt}, answered ${s.answeredAt}) lost without a Gap covering it: ${JSON.stringify(pending)}`).toBe(true)
+    }
+    next = seq + 1
+    pending = []
+  }
+  return gaps
+}
+
+describe('1. nothing is dropped for lack of a consumer', () => {
+  test('listen, notify, wait, then iterate: the notification is heard', async () => {
+    const l = await listener()
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await l.notify(channel, 'while nobody iterated')
+    await sleep(200)
+    for await (const item of l.notifications()) {
+      expect(item).toMatchObject({ channel, payload: 'while nobody iterated' })
+      break
+    }
+  })
+
+  test('a handler registered after listen() gets what was held', async () => {
+    const l = await listener()
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await l.notify(channel, 'held')
+    await sleep(200)
+    const heard: string[] = []
+    l.on('notification', (n) => void heard.push(n.payload))
+    expect(heard).toEqual(['held'])
+  })
+
+  test('held notifications count for backpressure: a flood with no consumer keeps the backlog at highWaterMark, then reaches the consumer whole', async () => {
+    const l = await listener({ highWaterMark: 100, lowWaterMark: 25 })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await flood(channel, 5000)
+    await eventually(() => l.stats.backlog === 100)
+    await sleep(100)
+    expect(l.stats.backlog).toBe(100)
+    expect(l.stats.state).toBe('backlogged')
+    let expected = 1
+    for await (const item of l.notifications()) {
+      expect(item).toMatchObject({ payload: String(expected) })
+      if (++expected > 5000) break
+    }
+    expect(l.stats.maxBacklog).toBe(100)
+  })
+})
+
+describe('2. the first listen() calls made together', () => {
+  test('share one pooler self-test: both resolve, nothing leaks, the test channel is UNLISTENed', async () => {
+    const { tracer, sent } = sentMessages()
+    const l = await listener({ trace: tracer })
+    const heard = collect(l.notifications())
+    const [a, b] = [uniqueChannel('a'), uniqueChannel('b')]
+    await Promise.all([l.listen(a), l.listen(b)])
+    expect([...l.channels].sort()).toEqual([a, b].sort())
+    const selfTest = (verb: string) => sent.filter((m) => m.includes(`${verb} "pglisten.self-test.`) && !m.includes(`UN${verb}`))
+    expect(selfTest('LISTEN')).toHaveLength(1)
+    expect(sent.filter((m) => m.includes('UNLISTEN "pglisten.self-test.'))).toHaveLength(1)
+    await l.notify(a, '1')
+    await l.notify(b, '2')
+    await eventually(() => heard.items.length === 2)
+    await sleep(50)
+    expect(heard.items.map((n) => (n as Notification).channel)).toEqual([a, b])
+  })
+
+  test('two change feeds created together both become ready', async () => {
+    const { tracer, sent } = sentMessages()
+    const l = await listener({ trace: tracer })
+    const one = l.changes('public.pglisten_race_one', { install: false })
+    const two = l.changes('public.pglisten_race_two', { install: false })
+    await Promise.all([one.ready, two.ready])
+    expect(sent.filter((m) => m.includes('UNLISTEN "pglisten.self-test.'))).toHaveLength(1)
+    await Promise.all([one.return!(), two.return!()])
+  })
+})
+
+describe('3. the heartbeat never kills a connection that is delivering', () => {
+  test('a heartbeat answered only after a long backlog, while the consumer stops for 3 × the timeout: nothing lost, no reconnect', async () => {
+    const { tracer, beats } = sentMessages()
+    const l = await listener({ highWaterMark: 200, heartbeat: { interval: 20, timeout: 400 }, poolerCheck: false, trace: tracer })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const iterator = l.notifications()
+    // A heartbeat is sent only between socket reads while nobody is behind, so it is a matter
+    // of timing whether one goes out during a given flood: flood until one has.
+    let held = false
+    for (let round = 0; round < 20 && !held; round++) {
+      await flood(channel, 20_000)
+      const beatsBefore = beats() // any beat sent from now on is answered after these 20,000
+      for (let expected = 1; expected <= 20_000; expected++) {
+        const { value } = await iterator.next()
+        expect(value).toMatchObject({ type: 'NotificationResponse', payload: String(expected) })
+        if (!held && beats() > beatsBefore) {
+          held = true
+          await sleep(1200) // the socket pauses, with the heartbeat's answer behind the backlog
+        }
+      }
+    }
+    expect(held).toBe(true)
+    expect(l.stats.reconnects).toBe(0)
+  })
+})
+
+describe('4. a reconnect attempt is bounded', () => {
+  test('a host that accepts and never answers: each attempt is abandoned after attemptTimeout, and the listener comes back when it answers', async () => {
+    const base = listenerOptions()
+    const proxy = await startProxy(base.host as string, base.port as number)
+    try {
+      const l = await listener({ host: '127.0.0.1', port: proxy.port, reconnect: { minDelay: 20, maxDelay: 100, attemptTimeout: 300 }, heartbeat: false })
+      const errors: Error[] = []
+      l.on('error', (e) => void errors.push(e))
+      const reconnected = new Promise<Gap>((resolve) => l.on('reconnected', resolve))
+      // From the loss on, connections are accepted and hear nothing. (Not before: a blackholed
+      // socket would not even hear the server hang up.)
+      l.on('disconnected', () => proxy.blackhole())
+      await terminate(l.processId)
+      await eventually(() => errors.length >= 2, 5000)
+      expect(errors[0]!.message).toMatch(/did not finish within 300 ms/)
+      proxy.restore()
+      await reconnected
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  test('by default too (10 s when connect_timeout is not set)', async () => {
+    const base = listenerOptions()
+    const proxy = await startProxy(base.host as string, base.port as number)
+    try {
+      const { connectTimeout: _none, ...options } = listenerOptions({ host: '127.0.0.1', port: proxy.port, heartbeat: false, ...fast })
+      const l = new Listener(options)
+      await l.start()
+      try {
+        const errors: Error[] = []
+        l.on('error', (e) => void errors.push(e))
+        l.on('disconnected', () => proxy.blackhole())
+        await terminate(l.processId)
+        await eventually(() => errors.length >= 1, 15_000)
+        expect(errors[0]!.message).toMatch(/did not finish within 10000 ms/)
+      } finally {
+        await l.close()
+      }
+    } finally {
+      await proxy.close()
+    }
+  }, 30_000)
+})
+
+describe('5. the Gap comes first, and from when nothing was yet lost', () => {
+  test('across five terminations under a steady stream: nothing sent after the loss comes before its Gap, and every missing one is covered', async () => {
+    const l = await listener(fast)
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const heard = collect(l.notifications())
+    const lostAt: number[] = []
+    l.on('disconnected', () => void lostAt.push(Date.now()))
+    const stream = await sender(channel)
+    for (let round = 0; round < 5; round++) {
+      await sleep(30)
+      const reconnected = new Promise((resolve) => l.on('reconnected', resolve))
+      await terminate(l.processId)
+      await reconnected
+    }
+    await sleep(30)
+    await stream.stop()
+    const last = stream.sent.length
+    await eventually(() => heard.items.some((i) => i.type !== 'Gap' && Number(i.payload) === last))
+    const gaps = expectCovered(heard.items, stream.sent)
+    expect(gaps).toHaveLength(5)
+    // Before each Gap, nothing whose sending began after that loss was detected.
+    let round = 0
+    for (const item of heard.items) {
+      if (item.type === 'Gap') {
+        round++
+        continue
+      }
+      if (round < lostAt.length) expect(stream.sent[Number(item.payload) - 1]!.sentAt).toBeLessThanOrEqual(lostAt[round]!)
+    }
+  })
+
+  test('a link that goes silent: Gap.from is before every notification lost in the silence', async () => {
+    const base = listenerOptions()
+    const proxy = await startProxy(base.host as string, base.port as number)
+    try {
+      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 200, timeout: 200 } })
+      const channel = uniqueChannel()
+      await l.listen(channel)
+      const heard = collect(l.notifications())
+      const stream = await sender(channel)
+      await sleep(500)
+      const reconnected = new Promise((resolve) => l.on('reconnected', resolve))
+      proxy.blackhole()
+      proxy.restore()
+      await reconnected
+      await sleep(100)
+      await stream.stop()
+      const last = stream.sent.length
+      await eventually(() => heard.items.some((i) => i.type !== 'Gap' && Number(i.payload) === last))
+      const gaps = expectCovered(heard.items, stream.sent)
+      expect(gaps).toHaveLength(1)
+      const heardCount = heard.items.length - 1
+      expect(heardCount).toBeLessThan(last) // the silence did lose some: the check above had work to do
+    } finally {
+      await proxy.close()
+    }
+  })
+})
+
+describe('6. giving up is never silent', () => {
+  test('with reconnect: false, iterators and feeds end by throwing the ListenerError, and later calls reject with it', async () => {
+    const l = await listener({ reconnect: false })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const iterator = l.notifications()
+    const feed = l.changes('public.pglisten_give_up', { install: false })
+    await feed.ready
+    await l.notify(channel, 'queued')
+    await eventually(() => l.stats.notifications === 1)
+    await terminate(l.processId)
+    expect((await iterator.next()).value).toMatchObject({ payload: 'queued' })
+    const error = await iterator.next().then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(ListenerError)
+    expect((error as Error).message).toMatch(/reconnect is off/)
+    await expect(feed.next()).rejects.toBe(error)
+    await expect(l.listen('another')).rejects.toBe(error)
+    await expect(l.notifications().next()).rejects.toBe(error)
+    expect(l.stats.state).toBe('closed')
+  })
+
+  test('after maxAttempts, the same', async () => {
+    const base = listenerOptions()
+    const proxy = await startProxy(base.host as string, base.port as number)
+    const l = await listener({ host: '127.0.0.1', port: proxy.port, reconnect: { minDelay: 10, maxDelay: 20, maxAttempts: 2 } })
+    await l.listen(uniqueChannel())
+    const iterator = l.notifications()
+    await proxy.close() // refuses from now on
+    await terminate(l.processId)
+    await expect(iterator.next()).rejects.toThrow(/gave up after 2 attempts/)
+  })
+})
+
+describe('7. an abandoned iterator stalls nobody for long, and is told', () => {
+  test('it is cut off after stallTimeout, named in a ConsumerStalledError; the live consumer gets everything; the abandoned one gets a Gap when it reads again', async () => {
+    const l = await listener({ highWaterMark: 50, lowWaterMark: 10, stallTimeout: 300 })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    const abandoned = l.notifications({ channels: [channel] })
+    const live = collect(l.notifications())
+    await flood(channel, 1000)
+    await eventually(() => live.items.length === 1000 && errors.length > 0, 10_000)
+    await sleep(50)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(ConsumerStalledError)
+    expect((errors[0] as ConsumerStalledError).consumer).toMatch(/^iterator #\d+ on "test /)
+    expect(l.stats.stalls).toBe(1)
+    const back: ListenerItem[] = []
+    for (let i = 0; i < 51; i++) back.push((await abandoned.next()).value as ListenerItem)
+    expect(back.slice(0, 50).map((n) => (n as Notification).payload)).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)))
+    expect(back[50]).toMatchObject({ type: 'Gap', cause: errors[0] })
+    await l.notify(channel, 'after')
+    expect((await abandoned.next()).value).toMatchObject({ payload: 'after' })
+  })
+})
+
+describe('8. listen() inside a consumer loop while backlogged', () => {
+  test('reads at most 4 × highWaterMark; a consumer that waits on it is cut off with a Gap rather than the backlog read into memory', async () => {
+    const l = await listener({ highWaterMark: 100, lowWaterMark: 25, stallTimeout: 500 })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await flood(channel, 20_000)
+    const items: ListenerItem[] = []
+    for await (const item of l.notifications()) {
+      items.push(item)
+      if (items.length === 1) {
+        await l.listen(uniqueChannel())
+        await l.notify(channel, 'end')
+      }
+      if (item.type === 'Gap') await l.notify(channel, 'end') // the first was sent while it was cut off
+      if (item.type !== 'Gap' && item.payload === 'end') break
+    }
+    expect(l.stats.maxBacklog).toBeLessThanOrEqual(400)
+    let next = 1
+    for (const item of items.slice(0, -1)) {
+      if (item.type === 'Gap') {
+        expect(item.cause).toBeInstanceOf(ConsumerStalledError)
+        next = Infinity
+        continue
+      }
+      if (next !== Infinity) expect(item.payload).toBe(String(next++))
+    }
+    const heard = items.filter((i) => i.type !== 'Gap').length - 1
+    if (heard < 20_000) expect(items.some((i) => i.type === 'Gap')).toBe(true)
+  })
+})
+
+describe('10. smaller faults', () => {
+  test('close() during a reconnect attempt to a host that never answers aborts the attempt at once', async () => {
+    const base = listenerOptions()
+    const proxy = await startProxy(base.host as string, base.port as number)
+    try {
+      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: false })
+      await l.listen(uniqueChannel())
+      l.on('disconnected', () => proxy.blackhole())
+      await terminate(l.processId)
+      await eventually(() => l.stats.state === 'reconnecting' && proxy.open >= 1)
+      await l.close()
+      await eventually(() => proxy.open === 0, 2000) // the attempt's socket is gone, not left to connect_timeout
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  test('the backlog never passes highWaterMark (not by a whole socket read)', async () => {
+    const l = await listener({ highWaterMark: 16, lowWaterMark: 4, poolerCheck: false })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    let expected = 1
+    const iterator = l.notifications()
+    await flood(channel, 5000)
+    for await (const item of iterator) {
+      expect(item).toMatchObject({ payload: String(expected) })
+      if (expected % 100 === 0) await sleep(1)
+      if (++expected > 5000) break
+    }
+    expect(l.stats.maxBacklog).toBe(16)
+  })
+
+  test('two start() calls at once make one connection', async () => {
+    const name = `pglisten-start-${Math.random().toString(36).slice(2)}`
+    const l = new Listener(listenerOptions({ applicationName: name }))
+    try {
+      await Promise.all([l.start(), l.start()])
+      const admin = await connectSuperuser()
+      const [result] = await admin.query(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${name}'`)
+      await admin.close()
+      expect(result!.rows).toEqual([['1']])
+    } finally {
+      await l.close()
+    }
+  })
+
+  test("an iterator that ends another way removes its signal's abort listener", async () => {
+    const l = await listener()
+    const controller = new AbortController()
+    const iterator = l.notifications({ signal: controller.signal })
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1)
+    await iterator.return!()
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)
+  })
+
+  test('events say what happened, in order', async () => {
+    const l = await listener(fast)
+    await l.listen(uniqueChannel())
+    const names: string[] = []
+    for (const name of ['disconnected', 'connected', 'reconnected', 'gap'] as (keyof ListenerEvents)[]) l.on(name, () => void names.push(name))
+    await terminate(l.processId)
+    await eventually(() => names.length === 4)
+    expect(names).toEqual(['disconnected', 'connected', 'reconnected', 'gap'])
+  })
+})

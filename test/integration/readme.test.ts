@@ -1,0 +1,167 @@
+/**
+ * The README's listener examples, done step by step as written, against the real server, in a
+ * database of their own (NOTIFY does not cross databases, so the channel and table can be
+ * called `orders` as in the README without meeting other tests). What the README leaves to
+ * you (refreshOrders, handleOrder, save, loadOrders, apply) records what it is given.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { createListener, type Listener } from '../../src/listener/listener.ts'
+import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
+import type { Change } from '../../src/listener/feeds.ts'
+import { connect } from '../../src/protocol/io/connect.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { connectSuperuser, eventually } from '../support/connect.ts'
+import { listenerOptions } from '../support/listener.ts'
+
+const database = `pglisten_readme_${Math.random().toString(36).slice(2, 10)}`
+const options = () => listenerOptions({ database, reconnect: { minDelay: 20, maxDelay: 200 } })
+let writer: Connection
+
+beforeAll(async () => {
+  const admin = await connectSuperuser()
+  await admin.query(`CREATE DATABASE ${database}`)
+  await admin.close()
+  writer = await connect(options())
+  await writer.query('CREATE TABLE public.orders (id int PRIMARY KEY, total numeric)')
+})
+
+afterAll(async () => {
+  await writer?.close()
+  const admin = await connectSuperuser()
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+  await admin.close()
+})
+
+async function terminate(processId: number | undefined): Promise<void> {
+  const admin = await connectSuperuser()
+  await admin.query(`SELECT pg_terminate_backend(${processId})`)
+  await admin.close()
+}
+
+describe('Using it', () => {
+  test('listen, refresh (while an order is placed), iterate, refresh again on a Gap; notify, unlisten, close', async () => {
+    const controller = new AbortController()
+    const signal = controller.signal
+    let refreshes = 0
+    // An order is placed while the state is being read: the README's pattern must not lose it.
+    const refreshOrders = async () => {
+      refreshes++
+      if (refreshes === 1) await writer.query(`SELECT pg_notify('orders', '{"id":1}')`)
+    }
+    const handled: string[] = []
+    const handleOrder = (channel: string, payload: string, processId: number) => {
+      expect(channel).toBe('orders')
+      expect(processId).toBeGreaterThan(0)
+      handled.push(payload)
+      if (handled.length === 1) void terminate(listener.processId) // so that a Gap comes
+      if (handled.length === 2) controller.abort()
+    }
+    const errors: string[] = []
+
+    const listener = await createListener(options())
+    listener.on('error', (error) => void errors.push(error.message))
+
+    await listener.listen('orders')
+    await refreshOrders()
+
+    const reconnected = new Promise<Gap>((resolve) => listener.on('reconnected', resolve))
+    void reconnected.then(() => writer.query(`SELECT pg_notify('orders', '{"id":2}')`))
+    const items: ListenerItem['type'][] = []
+    for await (const item of listener.notifications({ signal })) {
+      items.push(item.type)
+      if (item.type === 'Gap') {
+        await refreshOrders()
+        continue
+      }
+      handleOrder(item.channel, item.payload, item.processId)
+    }
+
+    await listener.notify('orders', JSON.stringify({ id: 42 }))
+    await listener.unlisten('orders')
+    await listener.close()
+
+    expect(handled).toEqual(['{"id":1}', '{"id":2}'])
+    expect(items).toEqual(['NotificationResponse', 'Gap', 'NotificationResponse'])
+    expect(refreshes).toBe(2)
+    expect(errors).toEqual([])
+  })
+
+  test('handlers instead of a loop', async () => {
+    const listener = await createListener(options())
+    try {
+      const saved: string[] = []
+      const save = async (channel: string, payload: string) => void saved.push(`${channel}:${payload}`)
+      let refreshes = 0
+      const refreshOrders = () => refreshes++
+      await listener.listen('orders')
+
+      listener.on('notification', async ({ channel, payload }) => { await save(channel, payload) })
+      listener.on('reconnected', (gap) => refreshOrders())   // the same Gap: { from, to, cause }
+
+      await writer.query(`SELECT pg_notify('orders', 'a')`)
+      await eventually(() => saved.length === 1)
+      await terminate(listener.processId)
+      await eventually(() => refreshes === 1)
+      await writer.query(`SELECT pg_notify('orders', 'b')`)
+      await eventually(() => saved.length === 2)
+      expect(saved).toEqual(['orders:a', 'orders:b'])
+    } finally {
+      await listener.close()
+    }
+  })
+})
+
+describe('Change feeds', () => {
+  let listener: Listener
+  beforeAll(async () => {
+    listener = await createListener(options())
+  })
+  afterAll(async () => {
+    await listener?.close()
+  })
+
+  test('JSON row changes: ready, load, then apply each change', async () => {
+    let loads = 0
+    const loadOrders = async () => void loads++
+    const applied: Change[] = []
+    const apply = (change: Change) => {
+      applied.push(change)
+      if (applied.length === 3) void orders.return!()
+    }
+
+    const orders = listener.changes('public.orders')      // or { schema: 'public', table: 'orders' }
+    await orders.ready
+    await loadOrders()
+    await writer.query('INSERT INTO public.orders VALUES (1, 9.5)')
+    await writer.query('UPDATE public.orders SET total = 19 WHERE id = 1')
+    await writer.query('DELETE FROM public.orders WHERE id = 1')
+    for await (const change of orders) {
+      if (change.type === 'Gap') { await loadOrders(); continue }
+      if (change.type === 'PayloadError') { console.warn(change.message); continue }
+      apply(change)
+    }
+    expect(loads).toBe(1)
+    expect(applied.map((c) => (c.kind === 'row' ? c.operation : c.kind))).toEqual(['INSERT', 'UPDATE', 'DELETE'])
+    expect(applied[1]).toMatchObject({ type: 'RowChange', schema: 'public', table: 'orders', key: { id: '1' } })
+  })
+
+  test('the tcn extension', async () => {
+    const feed = listener.changes('public.orders', { feed: 'tcn' })
+    await feed.ready
+    await writer.query('INSERT INTO public.orders VALUES (42, 1)')
+    for await (const change of feed) {
+      expect(change).toMatchObject({ type: 'TcnChange', table: 'orders', operation: 'INSERT', key: { id: '42' } })
+      break
+    }
+  })
+
+  test('DDL event triggers', async () => {
+    const feed = listener.ddlChanges()
+    await feed.ready
+    await writer.query('ALTER TABLE public.orders ADD COLUMN note text')
+    for await (const change of feed) {
+      expect(change).toMatchObject({ type: 'DdlChange', event: 'ddl_command_end', tag: 'ALTER TABLE', objectType: 'table', schema: 'public', identity: 'public.orders' })
+      break
+    }
+  })
+})
