@@ -3,6 +3,7 @@
  * status lines on stderr, until SIGINT or SIGTERM. The listener reconnects by itself; the gaps
  * it reports are printed. Imports the listener and the command's own modules.
  */
+import { ListenerError } from '../listener/errors.ts'
 import { Listener } from '../listener/listener.ts'
 import type { ListenCommand } from './args.ts'
 import { describeTarget, endpointText, openWithPassword } from './connection.ts'
@@ -51,16 +52,21 @@ export async function listen(command: ListenCommand): Promise<number> {
   }
   status(`listening on ${channelList(command.channels)}`)
 
-  for await (const item of items) {
-    if (item.type === 'Gap') {
-      status(gapStatus(item, listener.processId))
-      if (command.gaps) await writeLine(gapLine(item))
-      continue
+  try {
+    for await (const item of items) {
+      if (item.type === 'Gap') {
+        status(gapStatus(item, listener.processId))
+        if (command.gaps) await writeLine(gapLine(item))
+        continue
+      }
+      // Taken as the iterator hands it over, which is as the listener decodes it unless stdout
+      // is holding us back (then the listener has stopped reading, and the time says so).
+      await writeLine(notificationLine(item, new Date(), command.jsonPayload))
     }
-    // Taken as the iterator hands it over, which is as the listener decodes it unless stdout
-    // is holding us back (then the listener has stopped reading, and the time says so).
-    await writeLine(notificationLine(item, new Date(), command.jsonPayload))
+  } catch (error) {
+    // The iterator throws if the listener gives up; it has said why on the 'error' event.
+    if (!(error instanceof ListenerError)) throw error
+    return 1
   }
-  // The iterator also ends if the listener gives up; it has said why on the 'error' event.
   return stopped ? 0 : 1
 }

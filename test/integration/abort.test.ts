@@ -147,7 +147,8 @@ describe('a signal that never aborts', () => {
     const before = timers()
     const c = await connectSuperuser({ connectTimeout: 30 })
     try {
-      expect(timers()).toBe(before)
+      // At most as many: a timer left by an earlier test may have fired meanwhile, never one more.
+      expect(timers()).toBeLessThanOrEqual(before)
     } finally {
       await c.close()
     }
