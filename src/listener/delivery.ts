@@ -2,8 +2,9 @@
  * Delivery and backpressure: every notification to every consumer (iterators and handlers),
  * and the decision to stop reading the socket when a consumer falls highWaterMark behind, and
  * to read again at lowWaterMark. Three rules keep the promise "nothing lost without a Gap":
- * - nobody consuming yet (listen(), then a refresh, then the loop) is not a reason to drop:
- *   notifications are held, counted like a consumer's queue, for the first consumer to attach;
+ * - nobody consuming a channel yet (listen(), then a refresh, then the loop) is not a reason
+ *   to drop: what no consumer takes is held, counted like a consumer's queue, for the next
+ *   consumer that takes its channel;
  * - a reply being awaited (a LISTEN) lets the socket be read past highWaterMark, since the
  *   reply comes after the backlog, but never past 4 × highWaterMark;
  * - a consumer that reads nothing for stallTimeout while it holds the socket paused is cut off
@@ -39,7 +40,7 @@ export class Delivery {
   readonly #now: () => number
   /** An array, replaced rather than changed: the hot path walks it with no iterator object. */
   #subscriptions: readonly Subscription[] = []
-  /** What arrived while nobody consumed, for the first consumer to attach. */
+  /** What no consumer took, for the next consumer that takes its channel. */
   #held: Subscription | undefined
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
@@ -92,25 +93,22 @@ export class Delivery {
     this.#setReading = undefined
   }
 
-  /** A new iterator; if notifications were held for lack of a consumer, it takes them. */
+  /** A new iterator: it takes, from what no consumer took, what is on its channels. */
   subscribe(subscription: Subscription): void {
     this.#subscriptions = [...this.#subscriptions, subscription]
     const held = this.#held
-    if (held && this.#handlers.length === 0 && this.#subscriptions.length === 1) {
-      this.#held = undefined
-      subscription.adopt(held)
-    }
+    if (!held) return
+    subscription.adopt(held)
+    if (held.length === 0 && !held.cutOff) this.#held = undefined
+    this.drained() // what was held may have been what held the socket
   }
 
-  /**
-   * A 'notification' handler was added. If it is the first consumer, held notifications go to
-   * it; the handlers' Gap is the 'gap' event.
-   */
+  /** A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap' event. */
   handlerAdded(): void {
     const held = this.#held
-    if (!held || this.#subscriptions.length > 0 || this.#handlers.length !== 1) return
+    if (!held) return
     this.#held = undefined
-    for (const item of held.takeAll()) {
+    for (const item of held.extract(() => true)) {
       if (item.type === 'Gap') this.#events.emit('gap', item)
       else this.#events.emit('notification', item)
     }
@@ -147,11 +145,16 @@ export class Delivery {
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
     const handlers = this.#handlers.length !== 0
-    if (subscriptions.length === 0 && !handlers) {
-      backlog = (this.#held ??= new Subscription({ name: 'no consumer', now: this.#now })).offer(notification)
-    }
+    let taken = handlers
     for (let i = 0; i < subscriptions.length; i++) {
       const behind = subscriptions[i]!.offer(notification)
+      if (behind >= 0) taken = true
+      if (behind > backlog) backlog = behind
+    }
+    if (!taken) {
+      // Nobody takes this channel (yet): hold it for the consumer that will.
+      const held = (this.#held ??= new Subscription({ name: 'no consumer', now: this.#now }))
+      const behind = held.offer(notification)
       if (behind > backlog) backlog = behind
     }
     if (handlers) {
@@ -181,10 +184,13 @@ export class Delivery {
     }
   }
 
-  /** A Gap, to every iterator (or held for the first consumer). Handlers hear it as an event. */
+  /**
+   * A Gap, to every iterator; and, among what is held, for whoever takes it (or, with no
+   * consumer at all, for the first one). Handlers hear it as an event.
+   */
   gap(gap: Gap): void {
-    if (this.#subscriptions.length === 0 && this.#handlers.length === 0) {
-      ;(this.#held ??= new Subscription({ name: 'no consumer', now: this.#now })).offerGap(gap)
+    if (this.#held || (this.#subscriptions.length === 0 && this.#handlers.length === 0)) {
+      ;(this.#held ??= new Subscription({ name: 'no consumer', now: this.#now })).mergeGap(gap)
     }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
@@ -202,11 +208,9 @@ export class Delivery {
     for (const subscription of this.#subscriptions) subscription.fail(error)
   }
 
-  /** For an iterator made after the listener gave up: what was held, then the error. */
+  /** For an iterator made after the listener gave up: what was held on its channels, then the error. */
   failLate(subscription: Subscription, error: Error): void {
-    const held = this.#held
-    this.#held = undefined
-    if (held) subscription.adopt(held)
+    if (this.#held) subscription.adopt(this.#held)
     subscription.fail(error)
   }
 
@@ -271,7 +275,7 @@ export class Delivery {
       consider(subscription.lastRead, subscription.behind, () => {
         const behind = subscription.behind
         const error = subscription === this.#held
-          ? new ConsumerStalledError(`${behind} notifications have waited ${timeout} ms for a consumer (no iterator, no 'notification' handler); later ones are dropped until one comes, and it will get a Gap`, 'no consumer', behind)
+          ? new ConsumerStalledError(`${behind} notifications have waited ${timeout} ms for a consumer of their channel (an iterator, or a 'notification' handler); later ones are dropped until one comes, and it will get a Gap`, 'no consumer', behind)
           : new ConsumerStalledError(`${subscription.name} read nothing for ${timeout} ms while ${behind} notifications waited for it; it is cut off and will get a Gap when it reads again`, subscription.name, behind)
         this.stats.stalls++
         subscription.cut(from, error)

@@ -151,17 +151,12 @@ export class Listener {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     const added = !this.#channels.has(name)
     this.#channels.add(name)
-    let listened = false
     try {
-      await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`), true)
-      listened = true
+      // The self-test first: before any LISTEN of ours, nothing can queue ahead of its NOTIFY.
       if (!this.#poolerChecked && this.#options.poolerCheck !== false) await this.#checkPooler()
+      await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`), true)
     } catch (error) {
-      if (added) {
-        this.#channels.delete(name)
-        // The server listens although we report failure: make it agree with `channels`.
-        if (listened) await this.#run((c) => c.query(`UNLISTEN ${quoteIdentifier(name)}`), false).catch(() => undefined)
-      }
+      if (added) this.#channels.delete(name)
       throw error
     }
   }
@@ -261,7 +256,7 @@ export class Listener {
       onDrain: (s) => this.#delivery.drained(s),
       onEnd: () => signal?.removeEventListener('abort', abort),
     })
-    if (this.#failure) subscription.fail(this.#failure)
+    if (this.#failure) this.#delivery.failLate(subscription, this.#failure)
     else if (this.#closed() || signal?.aborted) subscription.end()
     else {
       this.#delivery.subscribe(subscription)
@@ -284,7 +279,7 @@ export class Listener {
     const connection = this.#connection
     this.#connection = undefined
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
-    this.#delivery.end()
+    if (!this.#failure) this.#delivery.end() // after giving up, they end with the error instead
     await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined)])
   }
 
@@ -330,15 +325,17 @@ export class Listener {
     return Math.max(10_000, (settings.connectTimeout ?? 0) * 1000 * settings.hosts.length)
   }
 
-  /** The attempt succeeded: the Gap (if any) first, then what the new connection heard, then live delivery. */
+  /**
+   * The attempt succeeded: the Gap (if any) first, to iterators and as events, then what the
+   * new connection heard while it LISTENed, then live delivery. A handler may close() the
+   * listener on any of those events: then nothing more happens here.
+   */
   #online(attempt: Attempt, gap: Gap | undefined): void {
     const { connection } = attempt
     this.#connection = connection
     this.#lifecycle.to('connected')
     this.#delivery.confirmedAt = attempt.confirmedAt
     if (gap) this.#delivery.gap(gap)
-    for (const notification of attempt.staged) this.#delivery.deliver(notification)
-    attempt.online((notification) => this.#delivery.deliver(notification))
     this.#delivery.attach((paused) => {
       // The state first: resume() delivers what was buffered at once, which may pause again.
       if (connection === this.#connection) {
@@ -357,6 +354,9 @@ export class Listener {
       this.#events.emit('reconnected', gap)
       this.#events.emit('gap', gap)
     }
+    if (connection !== this.#connection) return // closed (or lost) by a handler
+    for (const notification of attempt.staged) this.#delivery.deliver(notification)
+    attempt.online((notification) => this.#delivery.deliver(notification))
     // It may have closed while we finished opening it (its close was not ours to hear yet).
     if (connection.isClosed) this.#lost(connection, new ConnectionLostError('the connection was lost as it opened'))
   }
@@ -441,7 +441,8 @@ export class Listener {
         this.#confirm(connection, sentAt)
         return result
       } catch (error) {
-        if (!(error instanceof ConnectionLostError) || this.#closed()) throw error
+        if (!(error instanceof ConnectionLostError)) throw error
+        if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed', { cause: error })
         this.#lost(connection, error) // if the close has not been reported yet, now it is
         if (!retry) throw error
       } finally {

@@ -74,19 +74,27 @@ export class Liveness<C extends LiveConnection = Connection> {
     let bytes = connection.bytesReceived
     let resumes = this.#resumes
     let check: ReturnType<typeof setTimeout> | undefined
+    let verdict: ReturnType<typeof setImmediate> | undefined
+    // A timer may fire late, after the event loop was blocked (a long task, a paused VM), and
+    // before the socket's waiting bytes are read: judge after this turn's reads (setImmediate
+    // runs after the poll phase), never on a silence that only the loop made.
+    const due = () => {
+      verdict = setImmediate(judge)
+      verdict.unref?.()
+    }
     const judge = () => {
       const now = connection.bytesReceived
       if (now !== bytes || resumes !== this.#resumes || !this.hooks.reading()) {
         // Bytes came, or the socket was not read all along: alive, or not judgeable. Look again later.
         bytes = now
         resumes = this.#resumes
-        check = setTimeout(judge, this.timeout)
+        check = setTimeout(due, this.timeout)
         check.unref?.()
         return
       }
       this.hooks.dead(connection, new ConnectionLostError(`no byte arrived for ${this.timeout} ms while a heartbeat waited for its answer; the connection is presumed dead`))
     }
-    check = setTimeout(judge, this.timeout)
+    check = setTimeout(due, this.timeout)
     check.unref?.()
     try {
       // An empty query: the cheapest round trip there is (EmptyQueryResponse, ReadyForQuery).
@@ -96,6 +104,7 @@ export class Liveness<C extends LiveConnection = Connection> {
       // Lost or aborted: the listener hears of it through the connection's close.
     } finally {
       clearTimeout(check)
+      clearImmediate(verdict)
       this.#beating = false
     }
   }

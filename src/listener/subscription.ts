@@ -102,10 +102,26 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     return this.#cut !== undefined
   }
 
-  /** Offers a notification; returns what the consumer is now behind. */
+  /**
+   * Offers a notification; returns what the consumer is now behind, or -1 if it does not take
+   * this channel (or has ended). A consumer cut off takes it in the sense that its Gap covers it.
+   */
   offer(notification: Notification): number {
-    if (this.#ended || this.#cut || (this.#channels !== undefined && !this.#channels.has(notification.channel))) return this.behind
+    if (this.#ended || (this.#channels !== undefined && !this.#channels.has(notification.channel))) return -1
+    if (this.#cut) return 0
     return this.#push(notification)
+  }
+
+  /** Whether it takes notifications on `channel`. */
+  takes(channel: string): boolean {
+    return !this.#ended && (this.#channels === undefined || this.#channels.has(channel))
+  }
+
+  /** Queues a Gap, merged with the last item if that is a Gap too (what is held needs only one). */
+  mergeGap(gap: Gap): void {
+    const last = this.#items.length > this.#head ? this.#items[this.#items.length - 1]! : undefined
+    if (last?.type !== 'Gap') return this.offerGap(gap)
+    this.#items[this.#items.length - 1] = { type: 'Gap', from: last.from < gap.from ? last.from : gap.from, to: last.to > gap.to ? last.to : gap.to, cause: gap.cause }
   }
 
   /** A Gap while cut off is already covered by the cut's own (it started earlier and ends later). */
@@ -125,25 +141,41 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
   }
 
   /**
-   * Takes over what `held` queued while nobody consumed (filtered by this one's channels), and
-   * its cut as a Gap if it was cut off meanwhile; `held` is left empty.
+   * Takes from `held` (what no consumer took) the notifications on its channels, with the Gaps
+   * among them, and the Gap of held's cut, if it was cut off meanwhile; the rest stays held.
    */
   adopt(held: Subscription): void {
-    for (const item of held.takeAll()) {
+    for (const item of held.extract((channel) => this.takes(channel))) {
       if (item.type === 'Gap') this.offerGap(item)
       else this.offer(item)
     }
   }
 
-  /** Empties the queue: what was queued, then, if cut off, the Gap for the cut. */
-  takeAll(): ListenerItem[] {
-    const items = this.#items.slice(this.#head)
-    const cut = this.#cut
-    this.#items = []
+  /**
+   * Removes and returns the notifications `wanted` takes, in order, with a copy of every Gap
+   * (a Gap stays while a notification left behind follows it), then the cut's Gap if it was cut
+   * off, which ends the cut.
+   */
+  extract(wanted: (channel: string) => boolean): ListenerItem[] {
+    const taken: ListenerItem[] = []
+    const kept: ListenerItem[] = []
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i]!
+      if (item.type === 'Gap') {
+        taken.push(item)
+        kept.push(item)
+      } else if (wanted(item.channel)) taken.push(item)
+      else kept.push(item)
+    }
+    // Gaps with no notification after them stay with no one: the next consumer is told by the
+    // Gaps it gets with its own notifications.
+    while (kept.length > 0 && kept[kept.length - 1]!.type === 'Gap') kept.pop()
+    this.#items = kept
     this.#head = 0
+    const cut = this.#cut
     this.#cut = undefined
-    if (cut) items.push({ type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause })
-    return items
+    if (cut) taken.push({ type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause })
+    return taken
   }
 
   #push(item: ListenerItem): number {

@@ -12,6 +12,8 @@ import { connect } from '../../src/protocol/io/connect.ts'
 import type { Tracer } from '../../src/protocol/session.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { collect, listener, listenerOptions, uniqueChannel } from '../support/listener.ts'
+import { scriptedListenerServer } from '../support/scripted-listener-server.ts'
+import { backend } from '../support/wire.ts'
 import { startProxy } from '../support/tcp-proxy.ts'
 
 const fast = { reconnect: { minDelay: 20, maxDelay: 200 } }
@@ -49,7 +51,7 @@ function sentMessages(): { tracer: Tracer; sent: string[]; beats(): number } {
 const isHeartbeat = (message: string) => message === 'Q\0\0\0\u0005\0'
 
 /** A sender that notifies one payload at a time and records when each was sent and answered. */
-async function sender(channel: string) {
+async function sender(channel: string, pause = 2) {
   const c = await connect(listenerOptions())
   const sent: { seq: number; sentAt: number; answeredAt: number }[] = []
   let stop = false
@@ -58,7 +60,7 @@ async function sender(channel: string) {
       const sentAt = Date.now()
       await c.query(`SELECT pg_notify('${channel.replaceAll("'", "''")}', '${seq}')`)
       sent.push({ seq, sentAt, answeredAt: Date.now() })
-      await sleep(2)
+      if (pause > 0) await sleep(pause)
     }
   })()
   return {
@@ -108,6 +110,39 @@ describe('1. nothing is dropped for lack of a consumer', () => {
     for await (const item of l.notifications()) {
       expect(item).toMatchObject({ channel, payload: 'while nobody iterated' })
       break
+    }
+  })
+
+  test('a consumer of other channels (a change feed, say) does not make the listen-refresh-iterate pattern lose anything', async () => {
+    const l = await listener()
+    const other = l.notifications({ channels: [uniqueChannel('other')] })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await l.notify(channel, 'while the other consumer iterated')
+    await sleep(200)
+    for await (const item of l.notifications({ channels: [channel] })) {
+      expect(item).toMatchObject({ channel, payload: 'while the other consumer iterated' })
+      break
+    }
+    await other.return!()
+  })
+
+  test('the first listen() on a channel already busy resolves at once (the self-test runs before any LISTEN)', async () => {
+    const channel = uniqueChannel()
+    const stream = await sender(channel, 0) // as fast as one connection can commit
+    try {
+      await sleep(50)
+      // With the self-test after the LISTEN, the stream filled what is held (4 × highWaterMark
+      // while a query waits) before the test's own notification came back: a hang until the stall.
+      const l = await listener({ highWaterMark: 1, lowWaterMark: 0, stallTimeout: 60_000 }) // a hang would outlast the test
+      const errors: Error[] = []
+      l.on('error', (e) => void errors.push(e))
+      await l.listen(channel)
+      const iterator = l.notifications()
+      expect((await iterator.next()).value).toMatchObject({ channel })
+      expect(errors).toEqual([])
+    } finally {
+      await stream.stop()
     }
   })
 
@@ -192,6 +227,24 @@ describe('3. the heartbeat never kills a connection that is delivering', () => {
       }
     }
     expect(held).toBe(true)
+    expect(l.stats.reconnects).toBe(0)
+  })
+})
+
+describe('3b. the heartbeat never judges a silence the event loop made', () => {
+  test('the loop blocked for 3 × the timeout right after a heartbeat: its answer is read before any verdict', async () => {
+    const { tracer, beats } = sentMessages()
+    const l = await listener({ heartbeat: { interval: 100, timeout: 300 }, poolerCheck: false, trace: tracer })
+    const lost: unknown[] = []
+    l.on('disconnected', (e) => void lost.push(e))
+    const before = beats()
+    await eventually(() => beats() > before)
+    const until = Date.now() + 1000
+    while (Date.now() < until) {
+      // A long synchronous task: no timer, no socket read, until it ends.
+    }
+    await sleep(500)
+    expect(lost).toEqual([])
     expect(l.stats.reconnects).toBe(0)
   })
 })
@@ -301,6 +354,58 @@ describe('5. the Gap comes first, and from when nothing was yet lost', () => {
   })
 })
 
+describe('5b. the Gap comes before what the new connection heard while it LISTENed again', () => {
+  /** A server whose first connection hangs up after the LISTEN, and whose second sends a notification before answering the re-LISTEN. */
+  async function reconnectingServer() {
+    return scriptedListenerServer({
+      before: (index, sql) => (index === 1 && sql.startsWith('LISTEN') ? [backend.notificationResponse(2000, 'ch', 'heard on the new connection')] : []),
+      hangUpAfter: (index, sql) => index === 0 && sql.startsWith('LISTEN'),
+    })
+  }
+  const options = (port: number) => ({ host: '127.0.0.1', port, user: 'u', database: 'd', sslmode: 'disable' as const, env: {}, passfile: '/nonexistent/pglisten-test-pgpass', poolerCheck: false as const, heartbeat: false as const, reconnect: { minDelay: 10, maxDelay: 20 } })
+
+  test('to iterators and to handlers alike', async () => {
+    const server = await reconnectingServer()
+    const l = new Listener(options(server.port))
+    try {
+      const iterator = l.notifications()
+      const heard: string[] = []
+      l.on('notification', (n) => void heard.push(n.payload))
+      l.on('gap', () => void heard.push('Gap'))
+      await l.start()
+      await l.listen('ch')
+      await eventually(() => heard.length >= 2)
+      expect(heard).toEqual(['Gap', 'heard on the new connection'])
+      const first = (await iterator.next()).value as ListenerItem
+      const second = (await iterator.next()).value as ListenerItem
+      expect([first.type, second.type === 'Gap' ? 'Gap' : second.payload]).toEqual(['Gap', 'heard on the new connection'])
+      expect(server.queries[1]).toEqual(['LISTEN "ch"'])
+    } finally {
+      await l.close()
+      await server.close()
+    }
+  })
+
+  test('a handler that closes the listener on the reconnect: nothing more happens, nothing outlives close()', async () => {
+    const server = await reconnectingServer()
+    const l = new Listener({ ...options(server.port), heartbeat: { interval: 20 } })
+    const events: string[] = []
+    let closing: Promise<void> | undefined
+    l.on('reconnected', () => void (closing = l.close()))
+    l.on('notification', () => void events.push('notification'))
+    l.on('connected', () => void events.push('connected'))
+    await l.start()
+    await l.listen('ch')
+    await eventually(() => closing !== undefined)
+    await closing
+    await sleep(200)
+    expect(events).toEqual(['connected', 'connected'])
+    expect(l.stats.state).toBe('closed')
+    expect(server.queries[1]).toEqual(['LISTEN "ch"']) // no heartbeat went out after close()
+    await server.close()
+  })
+})
+
 describe('6. giving up is never silent', () => {
   test('with reconnect: false, iterators and feeds end by throwing the ListenerError, and later calls reject with it', async () => {
     const l = await listener({ reconnect: false })
@@ -320,6 +425,31 @@ describe('6. giving up is never silent', () => {
     await expect(l.listen('another')).rejects.toBe(error)
     await expect(l.notifications().next()).rejects.toBe(error)
     expect(l.stats.state).toBe('closed')
+  })
+
+  test('what was held for a consumer that had not come yet is still given to it, then the error', async () => {
+    const l = await listener({ reconnect: false })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await l.notify(channel, 'held')
+    await eventually(() => l.stats.notifications === 1)
+    const closed = new Promise((resolve) => l.on('error', resolve))
+    await terminate(l.processId)
+    await closed
+    const late = l.notifications()
+    expect((await late.next()).value).toMatchObject({ payload: 'held' })
+    await expect(late.next()).rejects.toThrow(/reconnect is off/)
+  })
+
+  test('a listen() waiting when close() comes rejects with a ListenerError', async () => {
+    const l = await listener({ highWaterMark: 10, poolerCheck: false })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await flood(channel, 20_000) // nobody reads: the next LISTEN's answer waits behind this
+    const waiting = l.listen(uniqueChannel()).then(() => undefined, (e: unknown) => e)
+    await sleep(50)
+    await l.close()
+    expect(await waiting).toBeInstanceOf(ListenerError)
   })
 
   test('after maxAttempts, the same', async () => {

@@ -33,12 +33,39 @@ describe('Backoff', () => {
   })
 
   test.each([
-    [{ minDelay: -1 }],
-    [{ minDelay: 10, maxDelay: 5 }],
-    [{ maxAttempts: 0 }],
-    [{ minDelay: Number.NaN }],
-  ])('refuses %j', (options) => {
-    expect(() => new Backoff(options)).toThrow(RangeError)
+    [{ minDelay: -1 }, 'reconnect delays need 0 <= minDelay <= maxDelay, not -1 and 30000'],
+    [{ minDelay: 10, maxDelay: 5 }, 'reconnect delays need 0 <= minDelay <= maxDelay, not 10 and 5'],
+    [{ minDelay: Number.NaN }, 'reconnect delays need 0 <= minDelay <= maxDelay, not NaN and 30000'],
+    [{ maxAttempts: 0 }, 'maxAttempts must be at least 1, not 0'],
+    [{ maxAttempts: Number.NaN }, 'maxAttempts must be at least 1, not NaN'],
+    [{ attemptTimeout: 0 }, 'attemptTimeout must be positive, not 0'],
+    [{ attemptTimeout: -5 }, 'attemptTimeout must be positive, not -5'],
+    [{ attemptTimeout: Number.NaN }, 'attemptTimeout must be positive, not NaN'],
+  ])('refuses %j, saying which option and what it was', (options, message) => {
+    expect(() => new Backoff(options)).toThrow(new RangeError(message))
+  })
+
+  // The edges of what is allowed: each limit is inclusive (0 <= minDelay <= maxDelay, at least
+  // one attempt), and the smallest positive attemptTimeout is accepted.
+  test.each([
+    [{ minDelay: 0, maxDelay: 0 }],
+    [{ minDelay: 500, maxDelay: 500 }],
+    [{ maxAttempts: 1 }],
+    [{ attemptTimeout: 1 }],
+  ])('accepts %j', (options) => {
+    expect(() => new Backoff(options)).not.toThrow()
+  })
+
+  test('minDelay = maxDelay = 0: every wait is 0, however many failures', () => {
+    const b = new Backoff({ minDelay: 0, maxDelay: 0 }, () => 1)
+    expect([b.next(), b.next(), b.next()]).toEqual([0, 0, 0])
+  })
+
+  test('maxAttempts: 1 gives up after the first failure', () => {
+    const b = new Backoff({ maxAttempts: 1 })
+    expect(b.exhausted).toBe(false)
+    b.next()
+    expect(b.exhausted).toBe(true)
   })
 
   propertyTest.prop([fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat({ max: 100 })])(

@@ -82,14 +82,44 @@ describe('nobody consuming yet', () => {
     expect(delivery.backlog()).toBe(0)
   })
 
-  test('an iterator with channels takes only its channels from what was held', async () => {
+  test('an iterator with channels takes only its channels from what was held; the rest waits for its own consumer', async () => {
     const { delivery, iterator } = setup()
     delivery.deliver(note('x', 'a'))
     delivery.deliver(note('y', 'b'))
     const only = iterator({ channels: new Set(['b']) })
     expect(payloads(await read(only, 1))).toEqual(['y'])
     expect(only.length).toBe(0)
+    expect(delivery.backlog()).toBe(1)
+    const rest = iterator()
+    expect(payloads(await read(rest, 1))).toEqual(['x'])
+    expect(delivery.backlog()).toBe(0)
   })
+
+  test('what no existing consumer takes is held too (a feed on another channel is no consumer of this one)', async () => {
+    const { delivery, iterator } = setup()
+    const feed = iterator({ channels: new Set(['feed']) })
+    delivery.deliver(note('orders 1', 'orders'))
+    delivery.deliver(note('feed 1', 'feed'))
+    const orders = iterator({ channels: new Set(['orders']) })
+    expect(payloads(await read(orders, 1))).toEqual(['orders 1'])
+    expect(payloads(await read(feed, 1))).toEqual(['feed 1'])
+  })
+
+  test('when a consumer takes part of what held the socket, the socket is read again if that was enough', async () => {
+    const { delivery, reading, iterator } = setup({ highWaterMark: 4, lowWaterMark: 2, stallTimeout: false })
+    for (const channel of ['a', 'b', 'a', 'b']) delivery.deliver(note('x', channel))
+    expect(reading).toEqual([false])
+    iterator({ channels: new Set(['a']) }) // takes 2: now 2 behind here, 2 held
+    expect(reading).toEqual([false, true])
+  })
+
+  test('a held Gap with nothing after it goes to the first consumer only', async () => {
+    const { delivery, iterator } = setup()
+    delivery.gap({ type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined })
+    expect(payloads(await read(iterator(), 1))).toEqual(['Gap'])
+    expect(iterator().length).toBe(0)
+  })
+
 })
 
 describe('watermarks', () => {

@@ -57,8 +57,99 @@ describe('EventHub', () => {
     expect(() => hub.emit('tick', 1)).not.toThrow()
   })
 
-  test('a handler that is not a function is refused', () => {
+  test('a handler that is not a function is refused, naming the event', () => {
     const hub = new EventHub<Events>(() => {})
-    expect(() => hub.on('tick', 'nope' as never)).toThrow(TypeError)
+    expect(() => hub.on('tick', 'nope' as never)).toThrow(new TypeError('a handler for "tick" must be a function'))
+  })
+
+  test('has() is false before any handler and after the last one goes, true in between', () => {
+    const hub = new EventHub<Events>(() => {})
+    expect(hub.has('tick')).toBe(false)
+    hub.handlers('tick') // the live list now exists, still empty
+    expect(hub.has('tick')).toBe(false)
+    const off = hub.on('tick', () => {})
+    expect(hub.has('tick')).toBe(true)
+    off()
+    expect(hub.has('tick')).toBe(false)
+  })
+
+  test('emitting an event nobody handles does nothing', () => {
+    const errors: unknown[] = []
+    const hub = new EventHub<Events>((e) => errors.push(e))
+    expect(() => hub.emit('tick', 1)).not.toThrow()
+    expect(errors).toEqual([])
+  })
+
+  test('calling an unsubscribe twice removes nobody else', () => {
+    const hub = new EventHub<Events>(() => {})
+    const seen: string[] = []
+    const off = hub.on('tick', () => void seen.push('a'))
+    hub.on('tick', () => void seen.push('b'))
+    off()
+    off()
+    hub.emit('tick', 1)
+    expect(seen).toEqual(['b'])
+  })
+
+  test('a handler that unsubscribes itself while the event is delivered does not make the next one miss it', () => {
+    const hub = new EventHub<Events>(() => {})
+    const seen: string[] = []
+    const off = hub.on('tick', () => {
+      seen.push('a')
+      off()
+    })
+    hub.on('tick', () => void seen.push('b'))
+    hub.on('tick', () => void seen.push('c'))
+    hub.emit('tick', 1)
+    hub.emit('tick', 2)
+    expect(seen).toEqual(['a', 'b', 'c', 'b', 'c'])
+  })
+
+  test('handlers that return values which are not promises are no error and count for nothing', () => {
+    const errors: unknown[] = []
+    const hub = new EventHub<Events>((e) => errors.push(e))
+    hub.on('tick', () => 42)
+    hub.on('tick', () => ({ then: 'not a function' }))
+    hub.emit('tick', 1)
+    expect([errors, hub.pending]).toEqual([[], 0])
+  })
+
+  test('a rejected promise is reported with its event, and no longer counts as pending', async () => {
+    const errors: [unknown, string][] = []
+    let settled = 0
+    const hub = new EventHub<Events>((e, event) => errors.push([e, event]), () => settled++)
+    const failure = new Error('async bug')
+    hub.on('tick', () => Promise.reject(failure))
+    hub.emit('tick', 1)
+    expect(hub.pending).toBe(1)
+    await new Promise((r) => setTimeout(r, 0))
+    expect([hub.pending, settled, errors]).toEqual([0, 1, [[failure, 'tick']]])
+  })
+
+  test('forgetPending(): what was pending counts no more, even when it settles later; its errors are still reported', async () => {
+    const errors: unknown[] = []
+    let settled = 0
+    const hub = new EventHub<Events>((e) => errors.push(e), () => settled++)
+    const releases: (() => void)[] = []
+    let fail!: (e: Error) => void
+    hub.on('tick', () => new Promise<void>((r) => releases.push(r)))
+    hub.emit('tick', 1)
+    hub.emit('tick', 2)
+    const failing = hub.on('tick', () => new Promise<void>((_, j) => (fail = j)))
+    hub.emit('tick', 3)
+    failing()
+    expect(hub.pending).toBe(4)
+    hub.forgetPending()
+    expect(hub.pending).toBe(0)
+    hub.emit('tick', 4) // tracked after forgetting: this one counts
+    expect(hub.pending).toBe(1)
+    releases[0]!()
+    fail(new Error('late'))
+    await new Promise((r) => setTimeout(r, 0))
+    expect([hub.pending, settled]).toEqual([1, 0])
+    expect(errors.map((e) => (e as Error).message)).toEqual(['late'])
+    releases.at(-1)!()
+    await new Promise((r) => setTimeout(r, 0))
+    expect([hub.pending, settled]).toEqual([0, 1])
   })
 })

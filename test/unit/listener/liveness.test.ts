@@ -44,6 +44,8 @@ describe('Liveness', () => {
     vi.advanceTimersByTime(299)
     expect(dead).toEqual([])
     vi.advanceTimersByTime(1)
+    expect(dead).toEqual([]) // not in the timer itself: after this turn's reads
+    vi.advanceTimersByTime(1)
     expect(dead).toHaveLength(1)
     expect(dead[0]).toBeInstanceOf(ConnectionLostError)
     expect(dead[0]!.message).toMatch(/heartbeat/)
@@ -139,5 +141,14 @@ describe('Liveness', () => {
     off.start()
     vi.advanceTimersByTime(60_000)
     expect(connection.queries).toBe(0)
+  })
+
+  test('a timer that fires late (the event loop was blocked) waits for this turn\'s reads before judging', async () => {
+    const { liveness, connection, dead } = setup({ interval: 100, timeout: 300 })
+    void liveness.beat()
+    vi.advanceTimersByTime(300) // the check is due; its verdict waits for the reads
+    connection.bytesReceived += 10 // the answer was in the socket all along
+    vi.advanceTimersByTime(1)
+    expect(dead).toEqual([])
   })
 })

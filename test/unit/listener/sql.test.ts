@@ -1,7 +1,7 @@
 /** Quoting and limits, as PostgreSQL defines them ("SQL Syntax", scansup.c, async.c). */
 import { fc, test as propertyTest } from '@fast-check/vitest'
 import { describe, expect, test } from 'vitest'
-import { checkChannel, checkPayload, foldIdentifier, quoteIdentifier, quoteLiteral } from '../../../src/listener/sql.ts'
+import { checkChannel, checkPayload, foldIdentifier, notifySql, quoteIdentifier, quoteLiteral } from '../../../src/listener/sql.ts'
 
 describe('quoteIdentifier', () => {
   test.each([
@@ -22,6 +22,10 @@ describe('quoteIdentifier', () => {
   })
 })
 
+test('quoteIdentifier refuses a NUL', () => {
+  expect(() => quoteIdentifier('a\0b')).toThrow(new RangeError('an identifier must not contain a NUL character'))
+})
+
 describe('quoteLiteral', () => {
   test.each([
     ["it's", true, "'it''s'"],
@@ -33,7 +37,7 @@ describe('quoteLiteral', () => {
   })
 
   test('a NUL is refused', () => {
-    expect(() => quoteLiteral('a\0b')).toThrow(RangeError)
+    expect(() => quoteLiteral('a\0b')).toThrow(new RangeError('a string literal must not contain a NUL character'))
   })
 })
 
@@ -52,8 +56,16 @@ describe('limits', () => {
     expect(checkChannel('x'.repeat(63))).toHaveLength(63)
     expect(() => checkChannel('x'.repeat(64))).toThrow(/64 bytes/)
     expect(() => checkChannel('é'.repeat(32))).toThrow(/64 bytes/)
-    expect(() => checkChannel('')).toThrow(RangeError)
-    expect(() => checkChannel(42 as never)).toThrow(TypeError)
+    expect(() => checkChannel('')).toThrow(new RangeError('a channel name must not be empty'))
+    expect(() => checkChannel(42 as never)).toThrow(new TypeError('a channel name must be a string, not number'))
+    expect(() => checkChannel('a\0b')).toThrow(new RangeError('a channel name must not contain a NUL character'))
+  })
+
+  test('a channel that is too long is named by its first 20 characters', () => {
+    const channel = 'abcdefghijklmnopqrstuvwxyz'.repeat(3)
+    expect(() => checkChannel(channel)).toThrow(
+      new RangeError('channel name "abcdefghijklmnopqrst"... is 78 bytes; PostgreSQL would truncate it to 63'),
+    )
   })
 
   test('a payload must stay under 8000 bytes in the server encoding', () => {
@@ -64,5 +76,65 @@ describe('limits', () => {
     expect(checkPayload('é'.repeat(4000), 'LATIN1')).toHaveLength(4000)
     // An unknown multibyte encoding is left to the server's own check.
     expect(checkPayload('x'.repeat(9000), 'EUC_JP')).toHaveLength(9000)
+  })
+
+  test('a payload refused says how long it was, in which encoding', () => {
+    expect(() => checkPayload('é'.repeat(4000))).toThrow(
+      new RangeError('the payload is 8000 bytes in UTF8; PostgreSQL takes payloads under 8000 bytes'),
+    )
+    expect(() => checkPayload(7 as never)).toThrow(new TypeError('a payload must be a string, not number'))
+    expect(() => checkPayload('a\0b')).toThrow(new RangeError('a payload must not contain a NUL character'))
+  })
+
+  // server_encoding as the server reports it is upper case; the check does not depend on that.
+  test.each([
+    ['UTF8', 'é', false],
+    ['utf8', 'é', false],
+    ['SQL_ASCII', 'é', false], // bytes are passed through as they are: UTF-8's two
+    ['sql_ascii', 'é', false],
+    ['LATIN1', 'é', true],
+    ['latin1', 'é', true],
+    ['LATIN10', 'é', true],
+    ['ISO_8859_5', 'ж', true],
+    ['KOI8R', 'ж', true],
+    ['KOI8U', 'ж', true],
+    ['WIN1251', 'ж', true],
+    ['WIN866', 'ж', true],
+    ['WIN874', 'ก', true],
+  ])('in %s, 4000 × %j is %s bytes', (encoding, character, oneByteEach) => {
+    const payload = character.repeat(4000)
+    if (oneByteEach) expect(checkPayload(payload, encoding)).toBe(payload)
+    else expect(() => checkPayload(payload, encoding)).toThrow(/8000 bytes/)
+  })
+
+  test('only a whole encoding name is single-byte: LATIN1 is, XLATIN1 and LATIN1X are not', () => {
+    const payload = 'x'.repeat(8000)
+    expect(() => checkPayload(payload, 'LATIN1')).toThrow(/8000 bytes in LATIN1/)
+    // Not names PostgreSQL has; unknown, so left to the server as an unknown multibyte one would be.
+    expect(checkPayload(payload, 'XLATIN1')).toBe(payload)
+    expect(checkPayload(payload, 'LATIN1X')).toBe(payload)
+  })
+})
+
+describe('notifySql', () => {
+  const on = new Map([['server_encoding', 'UTF8'], ['standard_conforming_strings', 'on']])
+  const off = new Map([['server_encoding', 'UTF8'], ['standard_conforming_strings', 'off']])
+
+  test('pg_notify with both as literals; nothing pasted as an identifier', () => {
+    expect(notifySql('Orders', "it's", on)).toBe("SELECT pg_notify('Orders', 'it''s')")
+  })
+
+  test('the escape form only when standard_conforming_strings is off (and when unknown, the standard form)', () => {
+    expect(notifySql('a\\b', 'c\\d', off)).toBe("SELECT pg_notify(E'a\\\\b', E'c\\\\d')")
+    expect(notifySql('a\\b', 'c\\d', on)).toBe("SELECT pg_notify('a\\b', 'c\\d')")
+    expect(notifySql('a\\b', 'c\\d', new Map())).toBe("SELECT pg_notify('a\\b', 'c\\d')")
+  })
+
+  test('the channel and the payload are checked, the payload in the server_encoding', () => {
+    expect(() => notifySql('', 'x', on)).toThrow(/must not be empty/)
+    expect(() => notifySql('x'.repeat(64), 'x', on)).toThrow(/64 bytes/)
+    expect(() => notifySql('c', 'é'.repeat(4000), on)).toThrow(/8000 bytes in UTF8/)
+    const latin1 = new Map([['server_encoding', 'LATIN1']])
+    expect(notifySql('c', 'é'.repeat(4000), latin1)).toBe(`SELECT pg_notify('c', '${'é'.repeat(4000)}')`)
   })
 })

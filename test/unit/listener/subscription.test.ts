@@ -40,7 +40,7 @@ describe('Subscription', () => {
     const waiting = s.next()
     s.end()
     expect(await waiting).toEqual({ value: undefined, done: true })
-    expect(s.offer(note('a', 'late'))).toBe(0)
+    expect(s.offer(note('a', 'late'))).toBe(-1) // not taken
     expect(await s.next()).toEqual({ value: undefined, done: true })
     s.end()
     expect(drains).toBe(1)
@@ -85,7 +85,8 @@ describe('Subscription', () => {
     s.offer(note('a', '1'))
     const error = new Error('gave up')
     s.fail(error)
-    expect(s.offer(note('a', 'late'))).toBe(1) // refused: the length is still the one queued item
+    expect(s.offer(note('a', 'late'))).toBe(-1) // refused
+    expect(s.length).toBe(1)
     expect((await s.next()).value).toMatchObject({ payload: '1' })
     await expect(s.next()).rejects.toBe(error)
     expect(await s.next()).toEqual({ value: undefined, done: true })
@@ -162,23 +163,51 @@ describe('Subscription', () => {
     expect(s.lastRead).toBe(40)
   })
 
-  test('adopt() takes what was held, filtered by its channels, and the held cut as a Gap', async () => {
+  test('adopt() takes from what was held the notifications on its channels, the Gaps among them, and the held cut as a Gap; the rest stays held', async () => {
     let clock = 100
     const held = new Subscription({ now: () => clock })
     held.offer(note('a', '1'))
     held.offerGap(gap)
     held.offer(note('b', '2'))
+    held.offerGap(gap) // nothing after it: it goes with the taker, and stays with no one
     const cause = new Error('nobody came')
     held.cut(new Date(50), cause)
-    held.offer(note('a', 'dropped'))
+    expect(held.offer(note('a', 'dropped'))).toBe(0)
     clock = 200
     const only = new Subscription({ channels: new Set(['a']), now: () => clock })
     only.adopt(held)
-    expect(held.length).toBe(0)
-    expect(held.cutOff).toBe(false)
-    const items = [(await only.next()).value, (await only.next()).value, (await only.next()).value]
-    expect(items).toEqual([note('a', '1'), gap, { type: 'Gap', from: new Date(50), to: new Date(200), cause }])
+    const items = [(await only.next()).value, (await only.next()).value, (await only.next()).value, (await only.next()).value]
+    expect(items).toEqual([note('a', '1'), gap, gap, { type: 'Gap', from: new Date(50), to: new Date(200), cause }])
     expect(only.length).toBe(0)
+    expect(held.cutOff).toBe(false) // the cut ends with its Gap handed over
+    const rest = new Subscription()
+    rest.adopt(held)
+    expect([(await rest.next()).value, (await rest.next()).value]).toEqual([gap, note('b', '2')])
+    expect(held.length).toBe(0)
+  })
+
+  test('offer() says whether the channel is taken: -1 if not, 0 while cut off (its Gap covers it)', () => {
+    const s = new Subscription({ channels: new Set(['a']) })
+    expect(s.offer(note('b', 'x'))).toBe(-1)
+    expect(s.takes('b')).toBe(false)
+    expect(s.offer(note('a', 'x'))).toBe(1)
+    s.cut(new Date(0), new Error('stalled'))
+    expect(s.offer(note('a', 'y'))).toBe(0)
+    s.end()
+    expect(s.offer(note('a', 'z'))).toBe(-1)
+    expect(s.takes('a')).toBe(false)
+  })
+
+  test('mergeGap() keeps one Gap spanning consecutive ones', async () => {
+    const s = new Subscription()
+    s.mergeGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
+    const cause = new Error('second')
+    s.mergeGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause })
+    expect(s.length).toBe(1)
+    s.offer(note('a', '1'))
+    s.mergeGap({ type: 'Gap', from: new Date(50), to: new Date(60), cause })
+    expect(s.length).toBe(3)
+    expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(10), to: new Date(40), cause })
   })
 
   test('each has a name for error messages, with its channels', () => {
