@@ -205,8 +205,8 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     }
     this.#lastRead = this.#now()
     const cut = this.#cut
-    if (cut && !this.#ended) {
-      // Read up: let it back in, and say what it missed.
+    if (cut) {
+      // Read up: let it back in (unless it has failed), and say what it missed.
       this.#cut = undefined
       if (this.#gaps) return Promise.resolve({ value: { type: 'Gap', from: cut.from, to: new Date(this.#lastRead), cause: cut.cause }, done: false })
     }

@@ -138,6 +138,18 @@ describe('Subscription', () => {
     expect((await s.next()).value).toMatchObject({ payload: '3' })
   })
 
+  test('cut off, then failed (the listener gave up): what it had, the cut\'s Gap, then the error', async () => {
+    const s = new Subscription({ now: () => 7 })
+    s.offer(note('a', '1'))
+    const cause = new Error('stalled')
+    s.cut(new Date(5), cause)
+    const error = new Error('gave up')
+    s.fail(error)
+    expect((await s.next()).value).toMatchObject({ payload: '1' })
+    expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(5), to: new Date(7), cause })
+    await expect(s.next()).rejects.toBe(error)
+  })
+
   test('cut off with gaps: false: it takes again without a Gap item', async () => {
     const s = new Subscription({ gaps: false })
     s.cut(new Date(0), new Error('stalled'))
