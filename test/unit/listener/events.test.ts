@@ -152,4 +152,50 @@ describe('EventHub', () => {
     await new Promise((r) => setTimeout(r, 0))
     expect([hub.pending, settled]).toEqual([0, 1])
   })
+
+  test('forgetPending(): pending promises stop counting, and their settling later does not count down twice', async () => {
+    let settled = 0
+    const hub = new EventHub<Events>(() => {}, () => settled++)
+    let release!: () => void
+    hub.on('tick', () => new Promise<void>((r) => (release = r)))
+    hub.emit('tick', 1)
+    expect(hub.pending).toBe(1)
+    hub.forgetPending()
+    expect(hub.pending).toBe(0)
+    hub.emit('tick', 2) // a new one, counted
+    const second = release
+    expect(hub.pending).toBe(1)
+    hub.forgetPending()
+    hub.emit('tick', 3)
+    second()
+    await new Promise((r) => setTimeout(r, 0))
+    expect(hub.pending).toBe(1) // the forgotten one settling did not take the new one's count
+    expect(settled).toBe(0)
+  })
+
+  test('emitting with no handlers, or after the last one is removed, calls nothing and fails nothing', () => {
+    const hub = new EventHub<Events>(() => {
+      throw new Error('no error expected')
+    })
+    hub.emit('tick', 1)
+    const seen: number[] = []
+    const off = hub.on('tick', (n) => void seen.push(n))
+    hub.emit('tick', 2)
+    off()
+    hub.emit('tick', 3)
+    expect(seen).toEqual([2])
+    expect(hub.has('tick')).toBe(false)
+  })
+
+  test('a handler that adds another while the event is emitted does not get it called for that event', () => {
+    const hub = new EventHub<Events>(() => {})
+    const seen: string[] = []
+    hub.on('tick', () => {
+      seen.push('first')
+      hub.on('tick', () => void seen.push('added'))
+    })
+    hub.on('tick', () => void seen.push('second'))
+    hub.emit('tick', 1)
+    expect(seen).toEqual(['first', 'second'])
+  })
 })

@@ -42,6 +42,25 @@ describe('the table', () => {
     expect(l.state).toBe('idle')
   })
 
+  test('connected is true exactly while listening or backlogged; can() answers from the table', () => {
+    const l = new Lifecycle()
+    const seen: [string, boolean, boolean, boolean][] = []
+    for (const event of ['start', 'connected', 'paused', 'resumed', 'lost', 'attempt', 'failed', 'gaveUp'] as LifecycleEvent[]) {
+      l.to(event)
+      seen.push([l.state, l.connected, l.can('lost'), l.can('close')])
+    }
+    expect(seen).toEqual([
+      ['connecting', false, false, true],
+      ['listening', true, true, true],
+      ['backlogged', true, true, true],
+      ['listening', true, true, true],
+      ['lost', false, false, true],
+      ['reconnecting', false, false, true],
+      ['lost', false, false, true],
+      ['closed', false, false, false],
+    ])
+  })
+
   test('onChange hears every move', () => {
     const moves: string[] = []
     const l = new Lifecycle((from, to, event) => moves.push(`${from} -${event}-> ${to}`))

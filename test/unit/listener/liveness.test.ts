@@ -134,6 +134,10 @@ describe('Liveness', () => {
     const hooks = { connection: () => undefined, reading: () => true, answered() {}, dead() {} }
     expect(() => new Liveness({ interval: 0 }, hooks)).toThrow(RangeError)
     expect(() => new Liveness({ interval: 10, timeout: -1 }, hooks)).toThrow(RangeError)
+    expect(() => new Liveness({ interval: 10, timeout: 0 }, hooks)).toThrow(RangeError)
+    expect(() => new Liveness({ interval: 0, timeout: 10 }, hooks)).toThrow(RangeError)
+    expect(() => new Liveness({ interval: Number.NaN }, hooks)).toThrow(RangeError)
+    expect(() => new Liveness(false, hooks)).not.toThrow()
     expect(new Liveness({ interval: 10 }, hooks).timeout).toBe(10)
     expect(new Liveness(undefined, hooks).interval).toBe(15_000)
     const { connection } = fakeConnection()

@@ -94,4 +94,45 @@ describe('Notifier', () => {
     expect(how.signal.aborted).toBe(true)
     await expect(call).rejects.toBeInstanceOf(ListenerError)
   })
+
+  test('a connection that comes back already closed is not kept: the next call opens another', async () => {
+    let n = 0
+    const notifier = new Notifier<FakeConnection>(async (how) => {
+      const c = new FakeConnection(++n, how)
+      if (n === 1) c.isClosed = true // it closed between its last byte and now
+      return c
+    })
+    expect(await notifier.run(async (c) => c.processId)).toBe(1) // this call may still try it
+    expect(await notifier.run(async (c) => c.processId)).toBe(2)
+  })
+
+  test('close() while a call waits for the opening: the call rejects, the operation never runs', async () => {
+    let open!: (c: FakeConnection) => void
+    const notifier = new Notifier<FakeConnection>((how) => new Promise((resolve) => (open = (c) => resolve(c ?? new FakeConnection(1, how)))))
+    let ran = false
+    const call = notifier.run(async () => {
+      ran = true
+    })
+    const closing = notifier.close()
+    open(undefined as never)
+    await expect(call).rejects.toBeInstanceOf(ListenerError)
+    await closing
+    expect(ran).toBe(false)
+  })
+
+  test('processId is undefined before the first call, and when the opening failed', async () => {
+    const { notifier } = setup((n) => (n === 1 ? new ConnectionLostError('refused') : undefined))
+    expect(await notifier.processId).toBeUndefined()
+    await notifier.run(async () => 0).catch(() => undefined)
+    expect(await notifier.processId).toBeUndefined()
+  })
+
+  test('an old opening that fails does not forget the newer connection', async () => {
+    const { notifier, opened, pid } = setup()
+    expect(await pid()).toBe(1)
+    opened[0]!.drop() // forgotten
+    expect(await pid()).toBe(2)
+    opened[0]!.how.onClose() // the first connection's close, reported again late
+    expect(await pid()).toBe(2)
+  })
 })

@@ -210,6 +210,21 @@ describe('Subscription', () => {
     expect(s.takes('a')).toBe(false)
   })
 
+  test('cut() twice keeps the first cut: its from is the earlier one', async () => {
+    const s = new Subscription({ now: () => 9 })
+    const first = new Error('first')
+    s.cut(new Date(1), first)
+    s.cut(new Date(5), new Error('second'))
+    expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(1), to: new Date(9), cause: first })
+  })
+
+  test('mergeGap() spans both whatever their order', async () => {
+    const s = new Subscription()
+    s.mergeGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause: undefined })
+    s.mergeGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
+    expect((await s.next()).value).toMatchObject({ from: new Date(10), to: new Date(40) })
+  })
+
   test('mergeGap() keeps one Gap spanning consecutive ones', async () => {
     const s = new Subscription()
     s.mergeGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
