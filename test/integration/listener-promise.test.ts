@@ -134,10 +134,15 @@ describe('1. nothing is dropped for lack of a consumer', () => {
       await sleep(50)
       // With the self-test after the LISTEN, the stream filled what is held (4 × highWaterMark
       // while a query waits) before the test's own notification came back: a hang until the stall.
-      const l = await listener({ highWaterMark: 1, lowWaterMark: 0, stallTimeout: 60_000 }) // a hang would outlast the test
+      // highWaterMark 8: room for the few notifications that may precede the LISTEN's own answer.
+      const { tracer, sent } = sentMessages()
+      const l = await listener({ highWaterMark: 8, lowWaterMark: 2, stallTimeout: 60_000, trace: tracer }) // a hang would outlast the test
       const errors: Error[] = []
       l.on('error', (e) => void errors.push(e))
       await l.listen(channel)
+      // Whatever the stream's pace, the self-test's NOTIFY had nothing of the channel's ahead of it.
+      const listens = sent.filter((m) => m.startsWith('Q') && m.includes('LISTEN "') && !m.includes('UNLISTEN'))
+      expect(listens.map((m) => (m.includes('pglisten.self-test.') ? 'self-test' : 'channel'))).toEqual(['self-test', 'channel'])
       const iterator = l.notifications()
       expect((await iterator.next()).value).toMatchObject({ channel })
       expect(errors).toEqual([])
