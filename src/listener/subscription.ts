@@ -117,15 +117,24 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     return !this.#ended && (this.#channels === undefined || this.#channels.has(channel))
   }
 
-  /** Queues a Gap, merged with the last item if that is a Gap too (what is held needs only one). */
+  /**
+   * Queues a Gap, merged with the last item queued if that is a Gap too: two Gaps in a row say
+   * no more than one spanning both, and a consumer that reads nothing through many reconnects
+   * must not collect a Gap for each.
+   */
   mergeGap(gap: Gap): void {
     const last = this.#items.length > this.#head ? this.#items[this.#items.length - 1]! : undefined
-    if (last?.type !== 'Gap') return this.offerGap(gap)
+    if (last?.type !== 'Gap') return this.#offerGap(gap)
+    if (this.#ended || this.#cut || !this.#gaps) return
     this.#items[this.#items.length - 1] = { type: 'Gap', from: last.from < gap.from ? last.from : gap.from, to: last.to > gap.to ? last.to : gap.to, cause: gap.cause }
   }
 
   /** A Gap while cut off is already covered by the cut's own (it started earlier and ends later). */
   offerGap(gap: Gap): void {
+    this.mergeGap(gap)
+  }
+
+  #offerGap(gap: Gap): void {
     if (!this.#ended && !this.#cut && this.#gaps) this.#push(gap)
   }
 
