@@ -312,3 +312,279 @@ describe('the end', () => {
     expect(await s.next()).toEqual({ value: undefined, done: true })
   })
 })
+
+const aGap = (): Gap => ({ type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined })
+
+describe('who still counts as a consumer', () => {
+  test('ending one iterator leaves the others receiving', async () => {
+    const { delivery, iterator } = setup()
+    const leaving = iterator()
+    const staying = iterator()
+    leaving.end()
+    delivery.deliver(note('1'))
+    expect(payloads(await read(staying, 1))).toEqual(['1'])
+    expect(delivery.backlog()).toBe(0) // taken by the one left, so nothing is held
+  })
+
+  test('once the only iterator has ended, a Gap is held for the next consumer (an ended iterator consumes nothing)', async () => {
+    const { delivery, iterator } = setup()
+    iterator().end()
+    delivery.gap(aGap())
+    delivery.deliver(note('after'))
+    expect(payloads(await read(iterator(), 2))).toEqual(['Gap', 'after'])
+  })
+
+  test('an iterator waiting in next() takes a notification although its queue stays empty: nothing is held for later', async () => {
+    const { delivery, iterator } = setup()
+    const waiting = iterator()
+    const pending = waiting.next()
+    delivery.deliver(note('1'))
+    expect(payloads([(await pending).value as ListenerItem])).toEqual(['1'])
+    expect(delivery.backlog()).toBe(0)
+    expect(iterator().length).toBe(0)
+  })
+
+  test('what was held, once taken, is not held any more: a later Gap goes to the iterators, not to the next newcomer', async () => {
+    const { delivery, iterator } = setup()
+    delivery.deliver(note('1'))
+    const first = iterator()
+    delivery.gap(aGap())
+    expect(payloads(await read(first, 2))).toEqual(['1', 'Gap'])
+    expect(iterator().length).toBe(0)
+  })
+
+  test('a Gap while an iterator consumes is not kept for iterators made later', () => {
+    const { delivery, iterator } = setup()
+    const s = iterator()
+    delivery.gap(aGap())
+    expect(s.length).toBe(1)
+    expect(iterator().length).toBe(0)
+  })
+
+  test('a Gap while only handlers consume is theirs (a gap event), not kept for a later iterator', () => {
+    const { delivery, events, iterator } = setup()
+    events.on('notification', () => {})
+    delivery.gap(aGap())
+    expect(iterator().length).toBe(0)
+  })
+
+  test('adding a handler with nothing held is harmless', () => {
+    const { delivery, events } = setup()
+    events.on('notification', () => {})
+    expect(() => delivery.handlerAdded()).not.toThrow()
+    expect(delivery.backlog()).toBe(0)
+  })
+
+  test('a handler that throws is reported as a notification handler', () => {
+    const reported: unknown[] = []
+    const events = new EventHub<ListenerEvents>((_error, event) => void reported.push(event))
+    const delivery = new Delivery(events, {})
+    events.on('notification', () => {
+      throw new Error('handler bug')
+    })
+    delivery.deliver(note('1'))
+    expect(reported).toEqual(['notification'])
+  })
+})
+
+describe('counting the backlog', () => {
+  test('the slowest iterator decides even when a later one does not take the channel', () => {
+    const { delivery, reading, iterator } = setup({ highWaterMark: 3, lowWaterMark: 1 })
+    iterator()
+    iterator({ channels: new Set(['other']) })
+    for (let i = 0; i < 3; i++) delivery.deliver(note(String(i)))
+    expect(reading).toEqual([false])
+  })
+
+  test('a synchronous handler does not hide an iterator that is behind', () => {
+    const { delivery, events, reading, iterator } = setup({ highWaterMark: 3, lowWaterMark: 1 })
+    events.on('notification', () => {})
+    iterator()
+    for (let i = 0; i < 3; i++) delivery.deliver(note(String(i)))
+    expect(reading).toEqual([false])
+  })
+
+  test('backlog() is the furthest behind, whether an iterator or what is held', () => {
+    const { delivery, iterator } = setup()
+    iterator({ channels: new Set(['b']) })
+    for (let i = 0; i < 3; i++) delivery.deliver(note(String(i), 'b'))
+    delivery.deliver(note('held', 'a'))
+    expect(delivery.backlog()).toBe(3)
+  })
+
+  test('stats count every notification, keep the peak backlog, and count a pause once however far past the mark', async () => {
+    const { delivery, iterator } = setup({ highWaterMark: 3, lowWaterMark: 1, stallTimeout: false })
+    const s = iterator()
+    for (let i = 0; i < 5; i++) delivery.deliver(note(String(i)))
+    await read(s, 5)
+    delivery.deliver(note('5'))
+    expect(delivery.stats).toMatchObject({ notifications: 6, maxBacklog: 5, pauses: 1 })
+  })
+})
+
+describe('watermark options', () => {
+  test('highWaterMark 1 with lowWaterMark 0 is the tightest valid setting', () => {
+    const events = new EventHub<ListenerEvents>(() => {})
+    expect(new Delivery(events, { highWaterMark: 1, lowWaterMark: 0 }).highWaterMark).toBe(1)
+  })
+
+  test('a negative lowWaterMark is refused, and the errors say what was wrong', () => {
+    const events = new EventHub<ListenerEvents>(() => {})
+    expect(() => new Delivery(events, { highWaterMark: 4, lowWaterMark: -1 })).toThrow('watermarks need integers 0 <= lowWaterMark < highWaterMark, not -1 and 4')
+    expect(() => new Delivery(events, { stallTimeout: -5 })).toThrow('stallTimeout must be positive or false, not -5')
+  })
+
+  test('before a connection is attached the socket is not reported paused, and after detach the old one is told nothing', () => {
+    const events = new EventHub<ListenerEvents>(() => {})
+    const delivery = new Delivery(events, { highWaterMark: 2, lowWaterMark: 0, stallTimeout: false })
+    expect(delivery.paused).toBe(false)
+    const told: boolean[] = []
+    delivery.attach((paused) => told.push(paused))
+    delivery.detach()
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    expect(told).toEqual([])
+  })
+})
+
+describe('after the listener gave up', () => {
+  test('a late iterator reads what was held on its channels, then the error', async () => {
+    const { delivery } = setup()
+    delivery.deliver(note('held'))
+    const error = new Error('gave up')
+    const late = new Subscription()
+    delivery.failLate(late, error)
+    expect(payloads(await read(late, 1))).toEqual(['held'])
+    await expect(late.next()).rejects.toBe(error)
+  })
+
+  test('a late iterator with nothing held gets just the error', async () => {
+    const { delivery } = setup()
+    const error = new Error('gave up')
+    const late = new Subscription()
+    delivery.failLate(late, error)
+    await expect(late.next()).rejects.toBe(error)
+  })
+})
+
+describe('the stall checker', () => {
+  beforeEach(() => vi.useFakeTimers())
+  afterEach(() => vi.useRealTimers())
+
+  test('only consumers above lowWaterMark are cut: one exactly at it is not what holds the socket', async () => {
+    const { delivery, errors, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+    const atLow = iterator()
+    const stuck = iterator()
+    for (let i = 0; i < 4; i++) delivery.deliver(note(String(i)))
+    await read(atLow, 3) // 1 left: at lowWaterMark, but idle from now on
+    vi.advanceTimersByTime(1000)
+    expect(stuck.cutOff).toBe(true)
+    expect(atLow.cutOff).toBe(false)
+    expect(errors).toHaveLength(1)
+  })
+
+  test('a second consumer that went idle later is cut at its own time, not the first one\'s', async () => {
+    const { delivery, errors, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+    const first = iterator()
+    const second = iterator()
+    for (let i = 0; i < 4; i++) delivery.deliver(note(String(i)))
+    vi.advanceTimersByTime(400)
+    await read(second, 1) // 3 left: still holding the socket, idle from t = 400
+    vi.advanceTimersByTime(600)
+    expect(first.cutOff).toBe(true)
+    expect(second.cutOff).toBe(false)
+    vi.advanceTimersByTime(399)
+    expect(second.cutOff).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(second.cutOff).toBe(true)
+    expect(errors).toHaveLength(2)
+    expect(delivery.stats.stalls).toBe(2)
+  })
+
+  test('idle time counts from the start of the current pause, not an earlier pause whose timer is still running', async () => {
+    const { delivery, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+    const s = iterator()
+    for (let i = 0; i < 4; i++) delivery.deliver(note(String(i)))
+    await read(s, 3) // read again at once; the first pause's timer stays armed
+    vi.advanceTimersByTime(900)
+    for (let i = 0; i < 3; i++) delivery.deliver(note(String(i))) // paused again at t = 900
+    expect(delivery.paused).toBe(true)
+    vi.advanceTimersByTime(999) // t = 1899
+    expect(s.cutOff).toBe(false)
+    vi.advanceTimersByTime(1) // t = 1900: idle 1000 since the second pause
+    expect(s.cutOff).toBe(true)
+  })
+
+  test('reaching the hard bound during a pause does not restart the idle clock', () => {
+    const { delivery, iterator } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    const s = iterator()
+    delivery.beginQuery()
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2')) // paused (overridden by the reply awaited) at t = 0
+    vi.advanceTimersByTime(500)
+    for (let i = 0; i < 6; i++) delivery.deliver(note('more')) // 8 = 4 × highWaterMark: full at t = 500
+    vi.advanceTimersByTime(500)
+    expect(s.cutOff).toBe(true)
+  })
+
+  test('once the socket is read again, a consumer still above lowWaterMark is not cut by the old timer', async () => {
+    const { delivery, errors, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+    const s = iterator()
+    for (let i = 0; i < 4; i++) delivery.deliver(note(String(i)))
+    await read(s, 3) // resumed at once
+    delivery.deliver(note('4'))
+    delivery.deliver(note('5')) // 3 behind: above lowWaterMark, below highWaterMark
+    vi.advanceTimersByTime(5000)
+    expect(s.cutOff).toBe(false)
+    expect(errors).toEqual([])
+  })
+
+  test('the error for held notifications says nobody consumes their channel', () => {
+    const { delivery, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    vi.advanceTimersByTime(1000)
+    expect(errors).toHaveLength(1)
+    expect((errors[0] as Error).message).toBe("2 notifications have waited 1000 ms for a consumer of their channel (an iterator, or a 'notification' handler); later ones are dropped until one comes, and it will get a Gap")
+  })
+
+  test('handlers that never settle: the error says so, and the stall is counted', () => {
+    const { delivery, events, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    events.on('notification', () => new Promise(() => {}))
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    vi.advanceTimersByTime(1000)
+    expect((errors[0] as Error).message).toBe("'notification' handlers left 2 promises unsettled for 1000 ms; they no longer hold the socket paused")
+    expect(delivery.stats.stalls).toBe(1)
+  })
+
+  test.each(['a notification', 'a Gap'])('held notifications are timed on the injected clock (held made by %s)', (first) => {
+    vi.setSystemTime(1_000_000_000_000)
+    const start = Date.now()
+    const errors: Error[] = []
+    const events = new EventHub<ListenerEvents>(() => {})
+    events.on('error', (e) => void errors.push(e))
+    const delivery = new Delivery(events, { highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 }, () => Date.now() - start)
+    if (first === 'a Gap') delivery.gap(aGap())
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    vi.advanceTimersByTime(1000)
+    expect(errors).toHaveLength(1)
+  })
+
+  test('end() and fail() stop the stall timer: nothing is reported afterwards, even if the hard bound was reached meanwhile', () => {
+    for (const stop of ['end', 'fail'] as const) {
+      const { delivery, events, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+      events.on('notification', () => new Promise(() => {}))
+      delivery.beginQuery()
+      delivery.deliver(note('1'))
+      delivery.deliver(note('2')) // paused: timer armed
+      vi.advanceTimersByTime(500)
+      for (let i = 0; i < 6; i++) delivery.deliver(note('more')) // full: no second timer
+      if (stop === 'end') delivery.end()
+      else delivery.fail(new Error('gave up'))
+      vi.advanceTimersByTime(5000)
+      expect(errors).toEqual([])
+    }
+  })
+})
