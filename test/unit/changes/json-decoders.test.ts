@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest'
 import { decodeDdlChange } from '../../../src/listener/changes/ddl-change.ts'
 import { PayloadError } from '../../../src/listener/changes/errors.ts'
-import { decodeJson } from '../../../src/listener/changes/json.ts'
+import { decodeJson, decodeShaped, describe as describeValue, Shape } from '../../../src/listener/changes/json.ts'
 import { decodeRowChange } from '../../../src/listener/changes/row-change.ts'
 
 const from = (payload: string, channel = 'feed') => ({ processId: 4242, channel, payload })
@@ -31,6 +31,41 @@ describe('decodeJson', () => {
     const error = decodeJson(from(payload)) as PayloadError
     expect(error.message.length).toBeLessThan(300)
     expect(error.payload).toBe(payload)
+  })
+})
+
+describe('PayloadError', () => {
+  test('is named PayloadError; a payload of 80 characters is shown whole, a longer one cut to 80 and "..."', () => {
+    const exact = 'x'.repeat(80)
+    const whole = decodeJson(from(exact)) as PayloadError
+    expect([whole.name, whole.type]).toEqual(['PayloadError', 'PayloadError'])
+    expect(whole.message.endsWith(`: "${exact}"`)).toBe(true)
+    const long = decodeJson(from(`${exact}yz`)) as PayloadError
+    expect(long.message.endsWith(`: "${exact}..."`)).toBe(true)
+  })
+})
+
+describe('decodeShaped and describe', () => {
+  test('a Shape thrown by the builder is a PayloadError; any other error is a bug and propagates', () => {
+    const shaped = decodeShaped(from('{}'), 'a thing', () => {
+      throw new Shape('"x" is missing')
+    })
+    expect(shaped).toBeInstanceOf(PayloadError)
+    expect((shaped as PayloadError).message).toBe('the payload on channel "feed" from process 4242 is not a thing ("x" is missing): "{}"')
+    const bug = new TypeError('a bug in the builder')
+    expect(() =>
+      decodeShaped(from('{}'), 'a thing', () => {
+        throw bug
+      }),
+    ).toThrow(bug)
+  })
+
+  test('describe: JSON of at most 40 characters whole, longer cut to 40 and "..."; undefined is "missing"', () => {
+    const forty = 'x'.repeat(38) // JSON adds the two quotes: 40 characters
+    expect(describeValue(forty)).toBe(`"${forty}"`)
+    expect(describeValue(`${forty}y`)).toBe(`"${forty}y...`) // 41: its first 40
+    expect(describeValue(undefined)).toBe('missing')
+    expect(describeValue(null)).toBe('null')
   })
 })
 
@@ -87,6 +122,11 @@ describe('decodeDdlChange', () => {
     })
   })
 
+  test('seq 1 is the first change of a transaction', () => {
+    const payload = JSON.stringify({ event: 'ddl_command_end', seq: 1, truncated: false, tag: 'CREATE TABLE', objectType: 'table', schema: 's', identity: 's.t' })
+    expect(decodeDdlChange(from(payload))).toMatchObject({ seq: 1 })
+  })
+
   test('a dropped object, with original and a null schema', () => {
     const payload = `{"event" : "sql_drop", "seq" : 6, "truncated" : false, "tag" : "DROP TABLE", "objectType" : "default value", "schema" : null, "identity" : "for \\"s\\".\\"x.y\\".id", "original" : false}`
     expect(decodeDdlChange(from(payload))).toMatchObject({ event: 'sql_drop', tag: 'DROP TABLE', objectType: 'default value', schema: null, identity: 'for "s"."x.y".id', original: false })
@@ -99,6 +139,12 @@ describe('decodeDdlChange', () => {
     [JSON.stringify({ ...base, original: undefined }), /"original" is missing, not a boolean/],
     [JSON.stringify({ ...base, identity: 5 }), /"identity" is 5, not a string or null/],
     [JSON.stringify({ ...base, tag: null }), /"tag" is null, not a string/],
+    ['[1]', /^the payload on channel "feed" from process 4242 is not a DDL change \(not a JSON object\)/],
+    ['null', /is not a DDL change \(not a JSON object\)/],
+    [JSON.stringify({ ...base, seq: 0 }), /is not a DDL change \("seq" is 0, not a counting number\)/],
+    [JSON.stringify({ ...base, seq: -1 }), /"seq" is -1, not a counting number/],
+    [JSON.stringify({ ...base, seq: 1.5 }), /"seq" is 1.5, not a counting number/],
+    [JSON.stringify({ ...base, seq: 2 ** 53 }), /"seq" is 9007199254740992, not a counting number/],
   ])('%s is a PayloadError', (payload, message) => {
     const result = decodeDdlChange(from(payload))
     expect(result).toBeInstanceOf(PayloadError)

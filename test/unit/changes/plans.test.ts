@@ -9,7 +9,10 @@ import { describe, expect, test } from 'vitest'
 import { planDdlTrigger } from '../../../src/listener/changes/ddl-trigger.ts'
 import { planRowTrigger, rowChangeChannel } from '../../../src/listener/changes/row-trigger.ts'
 import { planTcnTrigger } from '../../../src/listener/changes/tcn-trigger.ts'
-import { runInTransaction, type SqlRunner } from '../../../src/listener/changes/transaction.ts'
+import { runInTransaction, sqlState, type SqlRunner } from '../../../src/listener/changes/transaction.ts'
+import { primaryKeyError, requirePrimaryKey, superuserError } from '../../../src/listener/changes/checks.ts'
+import { NoPrimaryKeyError, SuperuserRequiredError } from '../../../src/listener/changes/errors.ts'
+import { parseTableName } from '../../../src/listener/changes/table-name.ts'
 
 describe('planRowTrigger', () => {
   test('the channel defaults to the generated function name, which is also rowChangeChannel', () => {
@@ -125,6 +128,62 @@ describe('runInTransaction', () => {
   })
 
   test('refuses something without query()', async () => {
-    await expect(runInTransaction({} as SqlRunner, [])).rejects.toThrow(TypeError)
+    const notAClient = new TypeError('expected a client with a query(sql) method, such as a Connection')
+    await expect(runInTransaction({} as SqlRunner, [])).rejects.toThrow(notAClient)
+    await expect(runInTransaction(undefined as never, [])).rejects.toThrow(notAClient)
+  })
+
+  test("says which transaction status it found; 'I' (idle) is fine", async () => {
+    await expect(runInTransaction(recorder(undefined, 'T').db, ['one'])).rejects.toThrow(
+      new TypeError('the connection is inside a transaction block (status T); installers run their own transaction'),
+    )
+    const { sent, db } = recorder(undefined, 'I')
+    await runInTransaction(db, ['one'])
+    expect(sent).toEqual([...prologue, 'one', 'COMMIT'])
+  })
+})
+
+describe('sqlState', () => {
+  test.each([
+    [Object.assign(new Error('x'), { code: '42501' }), '42501'],
+    [{ code: '39P01' }, '39P01'],
+    [{ code: 42501 }, undefined],
+    [{}, undefined],
+    [new Error('no code'), undefined],
+    [null, undefined],
+    [undefined, undefined],
+    ['42501', undefined],
+  ])('%o → %s', (error, state) => {
+    expect(sqlState(error)).toBe(state)
+  })
+})
+
+describe('the checks and their typed errors', () => {
+  const table = parseTableName('s."T"')
+
+  test("requirePrimaryKey raises 39P01 naming the table, the name passed as a value, never as a format", () => {
+    const sql = requirePrimaryKey(parseTableName('s."50%"'))
+    expect(sql).toContain(`WHERE indrelid = '"s"."50%"'::pg_catalog.regclass AND indisprimary AND indisvalid`)
+    expect(sql).toContain(`RAISE EXCEPTION USING ERRCODE = '39P01', MESSAGE = '"s"."50%" has no primary key';`)
+  })
+
+  test('primaryKeyError: 39P01 becomes a NoPrimaryKeyError for the table, with the cause; anything else is left alone', () => {
+    const cause = Object.assign(new Error('no key'), { code: '39P01' })
+    const error = primaryKeyError(table)(cause)
+    expect(error).toBeInstanceOf(NoPrimaryKeyError)
+    expect(error).toMatchObject({ name: 'NoPrimaryKeyError', table, cause })
+    expect(error?.message).toBe('"s"."T" has no primary key; change feeds identify rows by it (ALTER TABLE "s"."T" ADD PRIMARY KEY (...))')
+    expect(primaryKeyError(table)(Object.assign(new Error('other'), { code: '42501' }))).toBeUndefined()
+    expect(primaryKeyError(table)(new Error('no code'))).toBeUndefined()
+  })
+
+  test('superuserError: 42501 becomes a SuperuserRequiredError saying what needed it and why; anything else is left alone', () => {
+    const cause = Object.assign(new Error('permission denied to create event trigger'), { code: '42501' })
+    const error = superuserError('installing the DDL feed')(cause)
+    expect(error).toBeInstanceOf(SuperuserRequiredError)
+    expect(error).toMatchObject({ name: 'SuperuserRequiredError', cause })
+    expect(error?.message).toBe('installing the DDL feed needs a superuser: permission denied to create event trigger')
+    expect(superuserError('x')({ code: '42501' })?.message).toBe('x needs a superuser: [object Object]')
+    expect(superuserError('x')(Object.assign(new Error('no key'), { code: '39P01' }))).toBeUndefined()
   })
 })

@@ -55,6 +55,24 @@ describe('generatedName', () => {
     expect(new Set(names).size).toBe(4)
   })
 
+  test('a long table name is cut so that the whole name is exactly 63 bytes', () => {
+    const table = parseTableName({ schema: 'public', table: 'x'.repeat(63) })
+    const hash = createHash('sha224').update(table.quoted).digest('hex').slice(0, 8)
+    // 63 = 'pglisten_rows' (13) + '_' + 40 of the table + '_' + 8 hex digits
+    expect(generatedName('pglisten_rows', table)).toBe(`pglisten_rows_${'x'.repeat(40)}_${hash}`)
+  })
+
+  test('each run of other characters becomes one underscore', () => {
+    const table = parseTableName({ schema: 'public', table: 'Orders -- 2024!' })
+    expect(generatedName('p', table)).toMatch(/^p_orders_2024__[0-9a-f]{8}$/)
+  })
+
+  test('a prefix may leave room for one character of the table name, not none', () => {
+    const table = parseTableName('public.orders')
+    expect(generatedName('p'.repeat(52), table)).toMatch(new RegExp(`^${'p'.repeat(52)}_o_[0-9a-f]{8}$`))
+    expect(() => generatedName('p'.repeat(53), table)).toThrow(new RangeError(`the prefix "${'p'.repeat(53)}" leaves no room for a table name`))
+  })
+
   const storable = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 63 }).filter((s) => !s.includes('\0') && bytes(s) <= 63)
   test.prop([storable, storable])('any table gets a plain identifier of at most 63 bytes, the same every time', (schema, table) => {
     const name = generatedName('pglisten_rows', parseTableName({ schema, table }))

@@ -44,18 +44,42 @@ describe('schema.table strings', () => {
   })
 })
 
+describe('what a refusal says', () => {
+  test.each([
+    ['orders', `a table name is schema.table, and "orders" has 1 part; give the schema too, e.g. 'public.orders'`],
+    ['a.b.c', 'a table name is schema.table, and "a.b.c" has 3 parts'],
+    [`s.${'abcdefghijklmnopqrstuvwxyz'.repeat(3)}`, 'table name "abcdefghijklmnopqrst"... is 78 bytes; PostgreSQL would truncate it to 63'],
+  ])('%s', (text, message) => {
+    expect(() => parseTableName(text)).toThrow(new RangeError(message))
+  })
+})
+
 describe('{ schema, table } objects', () => {
   test('are taken exactly, nothing folded or unquoted', () => {
     expect(parseTableName({ schema: 'Public', table: '"x".y' })).toEqual({ schema: 'Public', table: '"x".y', quoted: '"Public"."""x"".y"' })
   })
 
+  const notAName = new TypeError("a table name is a 'schema.table' string or a { schema, table } object of strings")
   test.each([
-    [{ schema: '', table: 't' }, RangeError],
-    [{ schema: 's', table: 'a\0b' }, RangeError],
-    [{ schema: 's', table: 5 }, TypeError],
-    [null, TypeError],
-  ])('%j is refused', (name, kind) => {
-    expect(() => parseTableName(name as never)).toThrow(kind)
+    [{ schema: '', table: 't' }, new RangeError('a schema name must not be empty')],
+    [{ schema: 's', table: '' }, new RangeError('a table name must not be empty')],
+    [{ schema: 's', table: 'a\0b' }, new RangeError('a table name must not contain a NUL character')],
+    [{ schema: 'a\0b', table: 't' }, new RangeError('a schema name must not contain a NUL character')],
+    [{ schema: 'x'.repeat(64), table: 't' }, new RangeError(`schema name "${'x'.repeat(20)}"... is 64 bytes; PostgreSQL would truncate it to 63`)],
+    [{ schema: 's', table: 5 }, notAName],
+    [{ schema: 5, table: 't' }, notAName],
+    [{ table: 't' }, notAName],
+    [null, notAName],
+    [42, notAName],
+    [undefined, notAName],
+  ])('%j is refused', (name, error) => {
+    expect(() => parseTableName(name as never)).toThrow(error)
+  })
+
+  test('63 bytes is the longest name kept', () => {
+    const name = 'x'.repeat(63)
+    expect(parseTableName({ schema: name, table: name })).toMatchObject({ schema: name, table: name })
+    expect(parseTableName(`${name}.${name}`)).toMatchObject({ schema: name, table: name })
   })
 })
 

@@ -74,6 +74,13 @@ describe('malformed payloads are refused whole, with the offset', () => {
     expect(() => parseTcnPayload(payload)).toThrow(message)
   })
 
+  test('the message quotes the next 10 characters, or says the end', () => {
+    expect(() => parseTcnPayload(`"t",X,"id"='12345'`)).toThrow(
+      new SyntaxError(`not a tcn payload: expected the operation I, U or D at offset 4, found "X,\\"id\\"='12"`),
+    )
+    expect(() => parseTcnPayload('"t",')).toThrow(new SyntaxError('not a tcn payload: expected the operation I, U or D at offset 4, found the end'))
+  })
+
   test('decodeTcnChange returns a PayloadError carrying the SyntaxError, the channel and the payload', () => {
     const result = decodeTcnChange({ processId: 7, channel: 'tcn', payload: '"t",I' })
     expect(result).toBeInstanceOf(PayloadError)

@@ -39,6 +39,10 @@ describe('quoteLiteral', () => {
   test('a NUL is refused', () => {
     expect(() => quoteLiteral('a\0b')).toThrow(new RangeError('a string literal must not contain a NUL character'))
   })
+
+  test('standard_conforming_strings is taken to be on (the default since 9.1) unless told', () => {
+    expect(quoteLiteral('back\\slash')).toBe("'back\\slash'")
+  })
 })
 
 describe('foldIdentifier', () => {
@@ -88,23 +92,30 @@ describe('limits', () => {
 
   // server_encoding as the server reports it is upper case; the check does not depend on that.
   test.each([
-    ['UTF8', 'é', false],
-    ['utf8', 'é', false],
-    ['SQL_ASCII', 'é', false], // bytes are passed through as they are: UTF-8's two
-    ['sql_ascii', 'é', false],
-    ['LATIN1', 'é', true],
-    ['latin1', 'é', true],
-    ['LATIN10', 'é', true],
-    ['ISO_8859_5', 'ж', true],
-    ['KOI8R', 'ж', true],
-    ['KOI8U', 'ж', true],
-    ['WIN1251', 'ж', true],
-    ['WIN866', 'ж', true],
-    ['WIN874', 'ก', true],
-  ])('in %s, 4000 × %j is %s bytes', (encoding, character, oneByteEach) => {
-    const payload = character.repeat(4000)
-    if (oneByteEach) expect(checkPayload(payload, encoding)).toBe(payload)
-    else expect(() => checkPayload(payload, encoding)).toThrow(/8000 bytes/)
+    ['UTF8', 'é'],
+    ['utf8', 'é'],
+    ['SQL_ASCII', 'é'], // bytes are passed through as they are: UTF-8's two
+    ['sql_ascii', 'é'],
+  ])('in %s, a %j is its two UTF-8 bytes: 4000 of them are refused', (encoding, character) => {
+    expect(() => checkPayload(character.repeat(4000), encoding)).toThrow(/8000 bytes/)
+  })
+
+  // Every single-byte encoding PostgreSQL has a name of this form for: one byte per character,
+  // so 4000 two-byte-in-UTF-8 letters pass, and 8000 characters are refused (an unknown encoding
+  // would be left to the server and pass).
+  test.each([
+    ['LATIN1', 'é'],
+    ['latin1', 'é'],
+    ['LATIN10', 'é'],
+    ['ISO_8859_5', 'ж'],
+    ['KOI8R', 'ж'],
+    ['KOI8U', 'ж'],
+    ['WIN1251', 'ж'],
+    ['WIN866', 'ж'],
+    ['WIN874', 'ก'],
+  ])('in %s, a %j is one byte: 4000 pass, 8000 are refused', (encoding, character) => {
+    expect(checkPayload(character.repeat(4000), encoding)).toBe(character.repeat(4000))
+    expect(() => checkPayload(character.repeat(8000), encoding)).toThrow(`the payload is 8000 bytes in ${encoding.toUpperCase()}`)
   })
 
   test('only a whole encoding name is single-byte: LATIN1 is, XLATIN1 and LATIN1X are not', () => {
