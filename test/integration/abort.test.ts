@@ -5,27 +5,15 @@
  * caused by the signal's reason, close the socket, try no other host, and leave nothing behind.
  */
 import { getEventListeners } from 'node:events'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { ConnectionLostError } from '../../src/protocol/errors.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
 import { Connection } from '../../src/protocol/io/connection.ts'
-import { fakeServer, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { connectSuperuser } from '../support/connect.ts'
 import { backend, concat } from '../support/wire.ts'
 
-const servers: FakeServer[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    await s.close()
-    expect(s.errors).toEqual([])
-  }
-})
-
-async function serve(script: (client: FakeClient) => Promise<void>): Promise<FakeServer> {
-  const server = await fakeServer(script)
-  servers.push(server)
-  return server
-}
+const serve = fakeServersClosedAfterEach()
 
 function options(server: FakeServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
   return { host: '127.0.0.1', port: server.port, user: 'ann', database: 'db', password: 'pw', sslmode: 'disable', connectTimeout: 10, env: {}, passfile: '/nonexistent', ...extra }

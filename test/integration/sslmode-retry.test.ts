@@ -5,26 +5,14 @@
  * would log a second failed login on the server and count twice towards a lockout.
  */
 import { readFile } from 'node:fs/promises'
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { DatabaseError } from '../../src/protocol/errors.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
-import { fakeServer, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { isolated, server as testServer } from '../support/connect.ts'
 import { backend, concat } from '../support/wire.ts'
 
-const servers: FakeServer[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) {
-    await s.close()
-    expect(s.errors).toEqual([])
-  }
-})
-
-async function serve(script: (client: FakeClient) => Promise<void>): Promise<FakeServer> {
-  const server = await fakeServer(script)
-  servers.push(server)
-  return server
-}
+const serve = fakeServersClosedAfterEach()
 
 function options(server: FakeServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
   return { ...isolated, host: '127.0.0.1', port: server.port, user: 'ann', database: 'db', password: 'wrong', connectTimeout: 5, ...extra }

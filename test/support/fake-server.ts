@@ -9,6 +9,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
+import { afterEach, expect } from 'vitest'
 
 export interface FakeClient {
   /** Exactly `count` bytes from the client; rejects if it closes first. */
@@ -189,5 +190,24 @@ export async function fakeServer(script: (client: FakeClient) => Promise<void>):
       for (const s of sockets) s.destroy()
       return new Promise((resolve) => server.close(() => resolve()))
     },
+  }
+}
+
+/**
+ * For a test file: `serve(script)` starts a fake server that is closed after each test, and
+ * the test fails if its script threw.
+ */
+export function fakeServersClosedAfterEach(): (script: (client: FakeClient) => Promise<void>) => Promise<FakeServer> {
+  const servers: FakeServer[] = []
+  afterEach(async () => {
+    for (const s of servers.splice(0)) {
+      await s.close()
+      expect(s.errors).toEqual([])
+    }
+  })
+  return async (script) => {
+    const server = await fakeServer(script)
+    servers.push(server)
+    return server
   }
 }
