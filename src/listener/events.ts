@@ -48,7 +48,7 @@ export class EventHub<Events extends object> {
     for (const handler of list.length === 1 ? list : [...list]) {
       try {
         const result = handler(value)
-        if (result !== undefined && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)
+        if (result != null && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)
       } catch (error) {
         this.#report(error, event)
       }

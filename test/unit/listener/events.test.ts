@@ -198,4 +198,14 @@ describe('EventHub', () => {
     hub.emit('tick', 1)
     expect(seen).toEqual(['first', 'second'])
   })
+
+  test('a handler that returns null (or any non-promise) is not an error', () => {
+    const errors: unknown[] = []
+    const hub = new EventHub<Events>((e) => errors.push(e))
+    hub.on('tick', () => null)
+    hub.on('tick', () => 42)
+    hub.emit('tick', 1)
+    expect(errors).toEqual([])
+    expect(hub.pending).toBe(0)
+  })
 })
