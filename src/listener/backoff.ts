@@ -1,6 +1,7 @@
 /**
  * Reconnect delays: exponential backoff with jitter, from a minimum to a maximum, reset after
- * a success (lib/pq's Listener does the same doubling). Pure; the randomness is injectable.
+ * a success (lib/pq's Listener does the same doubling), and the abortable sleep between attempts.
+ * Pure but for sleep()'s timer; the randomness is injectable.
  */
 
 export interface BackoffOptions {
@@ -62,4 +63,23 @@ export class Backoff {
   reset(): void {
     this.#failures = 0
   }
+}
+
+/**
+ * Resolves true after `ms`, or false as soon as `signal` aborts (at once if it already has);
+ * either way nothing of it is left behind: neither the timer nor the listener on `signal`.
+ */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop)
+      resolve(true)
+    }, ms)
+    const stop = () => {
+      clearTimeout(timer)
+      resolve(false)
+    }
+    signal.addEventListener('abort', stop, { once: true })
+  })
 }

@@ -8,12 +8,12 @@
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { QueryResult } from '../protocol/exchange/query.ts'
-import { connect, type ConnectOptions } from '../protocol/io/connect.ts'
+import { connect } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
-import { resolveSettings, type Settings } from '../protocol/options/index.ts'
 import { bounded, openListening, type Attempt } from './attempt.ts'
-import { Backoff } from './backoff.ts'
+import { Backoff, sleep } from './backoff.ts'
 import type { TableName } from './changes/index.ts'
+import { attemptTimeout, connectionOptions, listeningOptions } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
@@ -66,7 +66,7 @@ export class Listener {
       () => this.#delivery.settled(),
     )
     this.#delivery = new Delivery(this.#events, options)
-    this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, this.#attemptTimeout(), (bound) => connect({ ...this.#connectOptions(), signal: bound, onClose })))
+    this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound, onClose })))
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
     this.#liveness = new Liveness(options.heartbeat, {
       connection: () => this.#connection,
@@ -292,8 +292,7 @@ export class Listener {
     const selfTests = this.#selfTests
     return openListening({
       connect: {
-        ...this.#connectOptions(),
-        keepAlive: this.#options.keepAlive ?? 10_000,
+        ...listeningOptions(this.#options),
         onNotice: (notice) => this.#events.emit('notice', notice),
         onHandlerError: (error) => this.#reportError(error, 'notification'),
       },
@@ -303,26 +302,6 @@ export class Listener {
       intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
       onClose: (connection, error) => this.#lost(connection, error),
     })
-  }
-
-  /** The connection options, without the listener's own; LISTEN is refused on a hot standby. */
-  #connectOptions(): ConnectOptions {
-    const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, stallTimeout: _s, poolerCheck: _p, ...connectOptions } = this.#options
-    // LISTEN is refused during recovery: never settle on a hot standby (libpq's "primary").
-    const attrs = this.#settings().targetSessionAttrs
-    return { ...connectOptions, targetSessionAttrs: attrs === 'any' ? 'primary' : attrs }
-  }
-
-  #settings(): Settings {
-    return resolveSettings(this.#options, { env: this.#options.env ?? process.env, osUser: 'unknown' })
-  }
-
-  /** A reconnect attempt's bound: attemptTimeout, else 10 s, or connect_timeout for every host if longer. */
-  #attemptTimeout(): number {
-    const chosen = this.#options.reconnect ? this.#options.reconnect.attemptTimeout : undefined
-    if (chosen !== undefined) return chosen
-    const settings = this.#settings()
-    return Math.max(10_000, (settings.connectTimeout ?? 0) * 1000 * settings.hosts.length)
   }
 
   /**
@@ -382,10 +361,10 @@ export class Listener {
         const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect` : 'the connection was lost and reconnect is off'
         return this.#giveUp(new ListenerError(why, { cause }))
       }
-      if (!(await this.#sleep(backoff.next()))) return
+      if (!(await sleep(backoff.next(), this.#stop.signal))) return // false: closed meanwhile
       this.#lifecycle.to('attempt')
       try {
-        const attempt = await this.#attempt(this.#attemptTimeout())
+        const attempt = await this.#attempt(attemptTimeout(this.#options))
         if (this.#closed()) return void (await attempt.connection.close())
         backoff.reset()
         this.#reconnects++
@@ -405,23 +384,6 @@ export class Listener {
     this.#delivery.fail(error)
     this.#events.emit('error', error)
     void this.close()
-  }
-
-  /** Resolves true after `ms`, or false at once if the listener closes meanwhile. */
-  #sleep(ms: number): Promise<boolean> {
-    const signal = this.#stop.signal
-    if (signal.aborted) return Promise.resolve(false)
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', stop)
-        resolve(true)
-      }, ms)
-      const stop = () => {
-        clearTimeout(timer)
-        resolve(false)
-      }
-      signal.addEventListener('abort', stop, { once: true })
-    })
   }
 
   /**

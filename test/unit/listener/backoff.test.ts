@@ -1,7 +1,8 @@
-/** Reconnect delays: doubling from the minimum to the maximum, jittered, reset after success. */
+/** Reconnect delays: doubling from the minimum to the maximum, jittered, reset after success; the sleep between them. */
 import { fc, test as propertyTest } from '@fast-check/vitest'
-import { describe, expect, test } from 'vitest'
-import { Backoff } from '../../../src/listener/backoff.ts'
+import { getEventListeners } from 'node:events'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { Backoff, sleep } from '../../../src/listener/backoff.ts'
 
 describe('Backoff', () => {
   test('the ceiling doubles from minDelay to maxDelay; the delay is in its upper half', () => {
@@ -79,4 +80,40 @@ describe('Backoff', () => {
       }
     },
   )
+})
+
+describe('sleep between attempts', () => {
+  afterEach(() => void vi.useRealTimers())
+
+  test('resolves true after the delay, leaving no timer and no abort listener', async () => {
+    vi.useFakeTimers()
+    const stop = new AbortController()
+    let result: boolean | undefined
+    void sleep(500, stop.signal).then((r) => (result = r))
+    await vi.advanceTimersByTimeAsync(499)
+    expect(result).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(result).toBe(true)
+    expect(vi.getTimerCount()).toBe(0)
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0)
+  })
+
+  test('an abort ends it at once with false and clears its timer (close() during a backoff)', async () => {
+    vi.useFakeTimers()
+    const stop = new AbortController()
+    const slept = sleep(30_000, stop.signal)
+    expect(vi.getTimerCount()).toBe(1)
+    stop.abort()
+    await expect(slept).resolves.toBe(false)
+    expect(vi.getTimerCount()).toBe(0)
+    expect(getEventListeners(stop.signal, 'abort')).toHaveLength(0)
+  })
+
+  test('a signal aborted already answers false without starting a timer', async () => {
+    vi.useFakeTimers()
+    const stop = new AbortController()
+    stop.abort()
+    await expect(sleep(100, stop.signal)).resolves.toBe(false)
+    expect(vi.getTimerCount()).toBe(0)
+  })
 })

@@ -1,0 +1,48 @@
+/**
+ * What the listener asks of its connections, worked out from its options: the connection
+ * options without the listener's own, never a hot standby (LISTEN is refused in recovery),
+ * TCP keepalive on, and how long one reconnect attempt may take. Pure: imports the protocol's
+ * settings resolver and types only.
+ */
+import type { ConnectOptions } from '../protocol/io/connect.ts'
+import { resolveSettings, type Settings } from '../protocol/options/index.ts'
+import type { ListenerOptions } from './listener-types.ts'
+
+/** TCP keepalive idle time for the listening connection unless the options say otherwise, ms. */
+export const listeningKeepAlive = 10_000
+
+/** A reconnect attempt's bound when neither attemptTimeout nor connect_timeout × hosts is longer, ms. */
+export const defaultAttemptTimeout = 10_000
+
+/**
+ * The options each connection (listening or notifier) is opened with. `targetSessionAttrs`
+ * 'any' becomes 'primary': LISTEN is refused during recovery, so the listener must never
+ * settle on a hot standby (libpq's "primary"); any other choice is the user's to keep.
+ */
+export function connectionOptions(options: ListenerOptions): ConnectOptions {
+  const { reconnect: _r, heartbeat: _h, highWaterMark: _hw, lowWaterMark: _lw, stallTimeout: _s, poolerCheck: _p, ...connect } = options
+  const attrs = settings(options).targetSessionAttrs
+  return { ...connect, targetSessionAttrs: attrs === 'any' ? 'primary' : attrs }
+}
+
+/** The listening connection's options: those of connectionOptions(), with TCP keepalive on by default. */
+export function listeningOptions(options: ListenerOptions): ConnectOptions {
+  return { ...connectionOptions(options), keepAlive: options.keepAlive ?? listeningKeepAlive }
+}
+
+/**
+ * How long one reconnect attempt may take: `reconnect.attemptTimeout` if given; otherwise
+ * 10 s, or connect_timeout for every host in the list if that is longer (libpq gives each host
+ * connect_timeout, so a list of slow hosts must not be cut short).
+ */
+export function attemptTimeout(options: ListenerOptions): number {
+  const chosen = options.reconnect ? options.reconnect.attemptTimeout : undefined
+  if (chosen !== undefined) return chosen
+  const { connectTimeout, hosts } = settings(options)
+  return Math.max(defaultAttemptTimeout, (connectTimeout ?? 0) * 1000 * hosts.length)
+}
+
+/** Only the host list and the timeouts are read here (PG* variables included), never the OS user name. */
+function settings(options: ListenerOptions): Settings {
+  return resolveSettings(options, { env: options.env ?? process.env, osUser: 'unknown' })
+}

@@ -1,0 +1,103 @@
+/**
+ * The Listener's orderings that a real server produces only by chance: its connection
+ * attempts (src/listener/attempt.ts) are replaced by ones the test settles by hand, over a
+ * fake connection whose queries the test answers in any order. What the server does is
+ * checked in test/integration; here, only what the listener makes of the timing.
+ */
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import type { Attempt, AttemptOptions } from '../../../src/listener/attempt.ts'
+import { ListenerError } from '../../../src/listener/errors.ts'
+import { Listener } from '../../../src/listener/listener.ts'
+import type { Gap } from '../../../src/listener/subscription.ts'
+import { ConnectionLostError } from '../../../src/protocol/errors.ts'
+
+const attempts = vi.hoisted(() => [] as { options: AttemptOptions; settle: { promise: Promise<Attempt>; resolve(a: Attempt): void; reject(e: unknown): void } }[])
+
+vi.mock('../../../src/listener/attempt.ts', async (original) => ({
+  ...(await original<typeof import('../../../src/listener/attempt.ts')>()),
+  openListening: (options: AttemptOptions) => {
+    let resolve!: (a: Attempt) => void
+    let reject!: (e: unknown) => void
+    const promise = new Promise<Attempt>((res, rej) => ((resolve = res), (reject = rej)))
+    attempts.push({ options, settle: { promise, resolve, reject } })
+    return promise
+  },
+}))
+
+/** A connection whose queries wait until the test answers them, in any order. */
+class FakeConnection {
+  readonly processId = 4242
+  readonly parameters = new Map<string, string>()
+  readonly endpoint = { host: '127.0.0.1', port: 5432 }
+  readonly bytesReceived = 0
+  readonly queries: { sql: string; answer(): void }[] = []
+  closes = 0
+  isClosed = false
+
+  query(sql: string): Promise<never[]> {
+    return new Promise((resolve) => this.queries.push({ sql, answer: () => resolve([]) }))
+  }
+  async close(): Promise<void> {
+    this.closes++
+    this.isClosed = true
+  }
+  abort(): void {
+    this.isClosed = true
+  }
+  pause(): void {}
+  resume(): void {}
+}
+
+/** Answers the latest attempt with a fresh fake connection; returns it. */
+function succeed(confirmedAt = new Date()): FakeConnection {
+  const connection = new FakeConnection()
+  attempts.at(-1)!.settle.resolve({ connection: connection as never, staged: [], confirmedAt, online: () => {} })
+  return connection
+}
+
+const options = { poolerCheck: false, heartbeat: false, stallTimeout: false, reconnect: { minDelay: 1, maxDelay: 1 } } as const
+const tick = () => new Promise((r) => setTimeout(r, 5))
+
+afterEach(() => void attempts.splice(0))
+
+describe('start()', () => {
+  test('close() after the first attempt succeeded but before it went online: start() rejects and the connection is closed', async () => {
+    const l = new Listener(options)
+    const starting = l.start()
+    expect(attempts).toHaveLength(1)
+    const closing = l.close()
+    const connection = succeed()
+    await expect(starting).rejects.toThrow(new ListenerError('the listener was closed while it connected'))
+    await closing
+    expect(connection.closes).toBe(1)
+    expect(l.stats.state).toBe('closed')
+  })
+})
+
+describe('Gap.from', () => {
+  test('requests answered out of the order they were sent: it keeps the latest send time, never moving back', async () => {
+    const l = new Listener(options)
+    const starting = l.start()
+    const first = succeed(new Date(Date.now() - 1000))
+    await starting
+    const listenA = l.listen('a')
+    await tick()
+    const listenB = l.listen('b')
+    await tick()
+    const [a, b] = first.queries
+    expect([a!.sql, b!.sql]).toEqual(['LISTEN "a"', 'LISTEN "b"'])
+    const beforeB = Date.now() - 5 // b was sent at least this late
+    b!.answer()
+    await listenB
+    a!.answer() // sent earlier, answered later: must not pull Gap.from back to its send time
+    await listenA
+    const gaps: Gap[] = []
+    l.on('gap', (g) => void gaps.push(g))
+    attempts[0]!.options.onClose(first as never, new ConnectionLostError('cut'))
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    succeed()
+    await vi.waitFor(() => expect(gaps).toHaveLength(1))
+    expect(gaps[0]!.from.getTime()).toBeGreaterThanOrEqual(beforeB)
+    await l.close()
+  })
+})
