@@ -24,6 +24,12 @@ export interface ListenerEvents {
   notification: Notification
   connected: { processId: number | undefined }
   disconnected: { error: Error | undefined; at: Date }
+  /**
+   * Before each wait and attempt to reconnect: which attempt it will be (1 after a loss, counting
+   * up while attempts fail; maxAttempts is Infinity unless set), the wait before it in ms, and
+   * why the connection or the previous attempt failed.
+   */
+  reconnecting: { attempt: number; maxAttempts: number; delay: number; error: Error | undefined }
   reconnected: Gap
   /** Every Gap: after a reconnect (with 'reconnected'), and for notifications held while nobody consumed that had to be dropped. */
   gap: Gap

@@ -355,13 +355,16 @@ export class Listener {
 
   async #reconnect(from: Date, cause: Error | undefined): Promise<void> {
     const backoff = this.#backoff
+    let last = cause
     for (;;) {
       if (this.#closed()) return
       if (!backoff || backoff.exhausted) {
         const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect` : 'the connection was lost and reconnect is off'
         return this.#giveUp(new ListenerError(why, { cause }))
       }
-      if (!(await sleep(backoff.next(), this.#stop.signal))) return // false: closed meanwhile
+      const delay = backoff.next()
+      this.#events.emit('reconnecting', { attempt: backoff.failures, maxAttempts: backoff.maxAttempts, delay, error: last })
+      if (!(await sleep(delay, this.#stop.signal))) return // false: closed meanwhile (by a handler, too)
       this.#lifecycle.to('attempt')
       try {
         const attempt = await this.#attempt(attemptTimeout(this.#options))
@@ -372,6 +375,7 @@ export class Listener {
       } catch (error) {
         if (this.#closed()) return
         this.#lifecycle.to('failed')
+        last = error instanceof Error ? error : new ListenerError(String(error))
         this.#reportError(error, 'reconnect')
       }
     }

@@ -101,3 +101,45 @@ describe('Gap.from', () => {
     await l.close()
   })
 })
+
+describe('reconnecting', () => {
+  test("each attempt is announced with its number, its wait and the previous failure; then it gives up", async () => {
+    const l = new Listener({ ...options, reconnect: { minDelay: 4, maxDelay: 4, maxAttempts: 2 } })
+    const starting = l.start()
+    const first = succeed()
+    await starting
+    const announced: unknown[] = []
+    const errors: Error[] = []
+    l.on('reconnecting', (r) => void announced.push(r))
+    l.on('error', (e) => void errors.push(e))
+    const cut = new ConnectionLostError('cut')
+    attempts[0]!.options.onClose(first as never, cut)
+    expect(announced).toEqual([{ attempt: 1, maxAttempts: 2, delay: expect.any(Number), error: cut }])
+    const delay = (announced[0] as { delay: number }).delay
+    expect(delay).toBeGreaterThanOrEqual(2)
+    expect(delay).toBeLessThanOrEqual(4)
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    const refused = new Error('refused')
+    attempts[1]!.settle.reject(refused)
+    await vi.waitFor(() => expect(announced).toHaveLength(2))
+    expect(announced[1]).toEqual({ attempt: 2, maxAttempts: 2, delay: expect.any(Number), error: refused })
+    await vi.waitFor(() => expect(attempts).toHaveLength(3))
+    attempts[2]!.settle.reject(new Error('refused again'))
+    await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
+    expect(announced).toHaveLength(2)
+    expect(errors.map((e) => e.message)).toEqual(['refused', 'refused again', 'gave up after 2 attempts to reconnect'])
+    expect(errors[2]!.cause).toBe(cut)
+  })
+
+  test("a 'reconnecting' handler that closes the listener stops it before any attempt", async () => {
+    const l = new Listener(options)
+    const starting = l.start()
+    const first = succeed()
+    await starting
+    l.on('reconnecting', () => void l.close())
+    attempts[0]!.options.onClose(first as never, new ConnectionLostError('cut'))
+    await new Promise((r) => setTimeout(r, 30))
+    expect(attempts).toHaveLength(1)
+    expect(l.stats.state).toBe('closed')
+  })
+})
