@@ -81,12 +81,12 @@ describe('Gap.from', () => {
     const first = succeed(new Date(Date.now() - 1000))
     await starting
     const listenA = l.listen('a')
-    await tick()
+    await new Promise((r) => setTimeout(r, 20))
+    const beforeB = Date.now() // b is sent at this time or later; a was sent well before
     const listenB = l.listen('b')
     await tick()
     const [a, b] = first.queries
     expect([a!.sql, b!.sql]).toEqual(['LISTEN "a"', 'LISTEN "b"'])
-    const beforeB = Date.now() - 5 // b was sent at least this late
     b!.answer()
     await listenB
     a!.answer() // sent earlier, answered later: must not pull Gap.from back to its send time
