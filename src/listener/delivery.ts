@@ -60,6 +60,11 @@ export class Delivery {
    * answered on the current connection (see Gap.from). Set by the listener.
    */
   confirmedAt = new Date()
+  /**
+   * The change feeds' own channels (set by the listener; a live set): only their feeds take
+   * them, never a 'notification' handler, and with no feed left they are not held but dropped.
+   */
+  hidden: ReadonlySet<string> = new Set()
   readonly stats = { notifications: 0, maxBacklog: 0, pauses: 0, stalls: 0 }
 
   constructor(events: EventHub<ListenerEvents>, options: Watermarks, now: () => number = Date.now) {
@@ -100,7 +105,7 @@ export class Delivery {
     if (!held) return
     subscription.adopt(held)
     if (held.length === 0 && !held.cutOff) this.#held = undefined
-    this.drained() // what was held may have been what held the socket
+    this.#moved()
   }
 
   /** A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap' event. */
@@ -112,7 +117,19 @@ export class Delivery {
       if (item.type === 'Gap') this.#events.emit('gap', item)
       else this.#events.emit('notification', item)
     }
-    this.drained()
+    this.#moved()
+  }
+
+  /**
+   * What was held went to a new consumer. If it holds the socket's worth now, pause at once:
+   * the socket may have been read while the held queue was cut off, and the next notification
+   * must not take the new consumer past the bound. If what was held was what paused it, resume.
+   */
+  #moved(): void {
+    const backlog = this.backlog()
+    if (backlog > this.stats.maxBacklog) this.stats.maxBacklog = backlog
+    if (backlog >= this.highWaterMark) this.#behind(backlog)
+    else this.drained()
   }
 
   /** Called by a subscription after each read and when it ends or is cut off. */
@@ -144,8 +161,9 @@ export class Delivery {
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
-    const handlers = this.#handlers.length !== 0
-    let taken = handlers
+    const hidden = this.hidden.size !== 0 && this.hidden.has(notification.channel)
+    const handlers = this.#handlers.length !== 0 && !hidden
+    let taken = handlers || hidden // a feed's channel with no feed left: nobody will ever take it
     for (let i = 0; i < subscriptions.length; i++) {
       const behind = subscriptions[i]!.offer(notification)
       if (behind >= 0) taken = true

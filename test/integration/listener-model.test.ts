@@ -12,7 +12,9 @@
  * 5. no unhandled rejection; 6. no connection is dropped unless it was harmed.
  * Only verdicts are checked, never how long anything took; every wait is bounded.
  *
- * Replay a failure with PGLISTEN_MODEL_SEED=<seed> PGLISTEN_MODEL_PATH=<path> (both printed).
+ * Replay a failure with PGLISTEN_MODEL_SEED=<seed> PGLISTEN_MODEL_PATH=<path> and
+ * PGLISTEN_MODEL_REPLAY=<replayPath> (all three printed: seed and path in the failure's first
+ * line, replayPath in a comment at the end of the counterexample).
  */
 import fc from 'fast-check'
 import { expect, test } from 'vitest'
@@ -177,9 +179,10 @@ test('nothing is lost without a Gap: through cuts, stalls and terminations, each
   // lands is not decided by which sequences were drawn (a failure found locally is a bug to fix).
   const seed = process.env.PGLISTEN_MODEL_SEED ?? (process.env.CI ? '20261204' : undefined)
   const path = process.env.PGLISTEN_MODEL_PATH
+  const replayPath = process.env.PGLISTEN_MODEL_REPLAY
   try {
     await fc.assert(
-      fc.asyncProperty(config, fc.commands(commands, { maxCommands: 12, size: 'max' }), async (config, steps) => {
+      fc.asyncProperty(config, fc.commands(commands, { maxCommands: 12, size: 'max', ...(replayPath ? { replayPath } : {}) }), async (config, steps) => {
         const w = await World.open(config, unhandled)
         try {
           for (const i of config.listened) await w.listen(i)

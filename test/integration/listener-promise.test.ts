@@ -15,6 +15,7 @@ import { collect, listener, listenerOptions, uniqueChannel } from '../support/li
 import { scriptedListenerServer } from '../support/scripted-listener-server.ts'
 import { backend } from '../support/wire.ts'
 import { startProxy } from '../support/tcp-proxy.ts'
+import { within } from '../support/listener-world.ts'
 
 const fast = { reconnect: { minDelay: 20, maxDelay: 200 } }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -177,6 +178,23 @@ describe('1. nothing is dropped for lack of a consumer', () => {
       if (++expected > 5000) break
     }
     expect(l.stats.maxBacklog).toBe(100)
+  })
+
+  test('a consumer that takes what was held, cut off for waiting too long, pauses the socket at once (found by the model test)', async () => {
+    const l = await listener({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const cut = new Promise((resolve) => l.on('error', (e) => e instanceof ConsumerStalledError && resolve(e)))
+    await flood(channel, 10)
+    await within(cut, 5000, 'what was held being cut off')
+    await eventually(() => !l.stats.paused) // the rest is read and dropped, under a Gap
+    const consumer = l.notifications() // takes the 4 held and their Gap: a highWaterMark's worth
+    expect(l.stats).toMatchObject({ backlog: 5, paused: true })
+    await l.notify(channel, 'after')
+    await sleep(100)
+    expect(l.stats.backlog).toBe(5) // before the fix the socket was still read: 6
+    const first = await consumer.next()
+    expect(first.value).toMatchObject({ payload: '1' })
   })
 })
 
