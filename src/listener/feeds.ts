@@ -18,6 +18,9 @@ import {
   parseTableName,
   PayloadError,
   planDdlTrigger,
+  removeDdlTrigger,
+  removeRowTrigger,
+  removeTcnTrigger,
   rowChangeChannel,
   tcnDefaultChannel,
   type DdlChange,
@@ -34,6 +37,13 @@ export interface ChangesOptions {
   channel?: string
   /** Install the trigger (idempotent) before listening; default true. */
   install?: boolean
+  /**
+   * Remove the trigger and its function when the feed ends (its return(), its signal, or the
+   * listener's close(), which waits for it). Default false: they stay installed after close(),
+   * and the table keeps notifying (one NOTIFY per changed row) with nobody listening. Only for
+   * a feed that owns its trigger: two feeds on one table share it, and the first to end removes it.
+   */
+  removeOnClose?: boolean
   signal?: AbortSignal
   /** Include Gap items; default true. */
   gaps?: boolean
@@ -60,6 +70,7 @@ export function feed<T>(
   ready: Promise<void>,
   decode: (notification: Notification) => T | PayloadError,
   accept: (event: T) => boolean = () => true,
+  ended: () => Promise<void> = async () => {},
 ): Feed<T> {
   ready.catch(() => undefined) // reported by the first next() (or to whoever awaits ready)
   let started = false
@@ -77,7 +88,10 @@ export function feed<T>(
       }
       for (;;) {
         const result = await source.next()
-        if (result.done) return result
+        if (result.done) {
+          await ended()
+          return result
+        }
         const item = result.value
         if (item.type === 'Gap') return { value: item, done: false }
         const event = decode(item)
@@ -86,6 +100,7 @@ export function feed<T>(
     },
     async return(): Promise<IteratorResult<FeedItem<T>>> {
       await source.return?.()
+      await ended()
       return { value: undefined, done: true }
     },
     [Symbol.asyncIterator]() {
@@ -108,34 +123,63 @@ export type DdlChangesOptions = DdlTriggerOptions & Omit<ChangesOptions, 'feed' 
 /** What a feed needs from the listener. */
 export interface FeedSource {
   notifications(options: NotificationsOptions): AsyncIterableIterator<ListenerItem>
+  /** LISTEN on a feed's own channel (kept out of the listener's channels and other consumers). */
   listen(channel: string): Promise<void>
+  /** Runs SQL (an install, a removal) on a connection that is not the listening one. */
+  run<T>(work: (connection: Connection) => Promise<T>): Promise<T>
+  /** Has close() run `cleanup` first; returns how to unregister it, or false if closing already. */
+  onClose(cleanup: () => Promise<void>): (() => void) | false
 }
-/** Runs an installer on a connection that is not the listening one. */
-export type RunInstaller = <T>(install: (connection: Connection) => Promise<T>) => Promise<T>
 
 /** listener.changes(): subscribe, install (unless told not to), LISTEN, decode. */
-export function tableChanges(listener: FeedSource, run: RunInstaller, table: TableName, options: ChangesOptions): Feed<Change> {
+export function tableChanges(listener: FeedSource, table: TableName, options: ChangesOptions): Feed<Change> {
   const kind = options.feed ?? 'rows'
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
   const ready = (async () => {
     if (options.install !== false) {
-      await run((c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })))
+      await listener.run((c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })))
     }
     await listener.listen(channel)
   })()
+  const remove = (c: Connection) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table))
   const { decode, accept } = tableFeed(table, kind)
-  return feed(source, ready, decode, accept)
+  return feed(source, ready, decode, accept, removal(listener, ready, options, remove))
 }
 
 /** listener.ddlChanges(): the same for the DDL event trigger. */
-export function ddlChanges(listener: FeedSource, run: RunInstaller, options: DdlChangesOptions): Feed<DdlChange> {
-  const { install, signal, gaps, ...trigger } = options
+export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Feed<DdlChange> {
+  const { install, signal, gaps, removeOnClose, ...trigger } = options
   const { channel } = planDdlTrigger(trigger)
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
   const ready = (async () => {
-    if (install !== false) await run((c) => installDdlTrigger(c, trigger))
+    if (install !== false) await listener.run((c) => installDdlTrigger(c, trigger))
     await listener.listen(channel)
   })()
-  return feed(source, ready, decodeDdlChange)
+  return feed(source, ready, decodeDdlChange, undefined, removal(listener, ready, { ...(removeOnClose !== undefined ? { removeOnClose } : {}), ...(signal ? { signal } : {}) }, (c) => removeDdlTrigger(c, trigger)))
+}
+
+/**
+ * With `removeOnClose`, the removal of a feed's trigger, run once: when the feed ends, when its
+ * signal aborts, or by the listener's close() before the notifier closes. It waits for the
+ * install to settle first (a removal must not overtake it). A removal that fails rejects the
+ * feed's return() or last next() with its error: the trigger is still there, and they say so.
+ */
+function removal(listener: FeedSource, ready: Promise<void>, options: Pick<ChangesOptions, 'removeOnClose' | 'signal'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
+  if (!options.removeOnClose) return async () => {}
+  let removing: Promise<void> | undefined
+  const run = (): Promise<void> => {
+    removing ??= (async () => {
+      if (unregister) unregister()
+      options.signal?.removeEventListener('abort', onAbort)
+      await ready.catch(() => undefined)
+      await listener.run(remove)
+    })()
+    return removing
+  }
+  const onAbort = () => void run().catch(() => undefined) // the feed's next() or return() reports it
+  const unregister = listener.onClose(() => run().catch(() => undefined))
+  if (!unregister) return async () => {} // made while the listener closes: nothing was installed
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  return run
 }

@@ -17,7 +17,7 @@ import { attemptTimeout, connectionOptions, listeningOptions } from './connect-o
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
-import { ddlChanges, tableChanges, type Change, type ChangesOptions, type DdlChange, type DdlChangesOptions, type Feed } from './feeds.ts'
+import { ddlChanges, tableChanges, type Change, type ChangesOptions, type DdlChange, type DdlChangesOptions, type Feed, type FeedSource } from './feeds.ts'
 import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 import { Liveness } from './liveness.ts'
@@ -44,7 +44,12 @@ export class Listener {
   readonly #backoff: Backoff | undefined
   readonly #liveness: Liveness
   readonly #selfTests = new SelfTests()
+  /** Every channel the server listens on for us: re-LISTENed after a reconnect. */
   readonly #channels = new Set<string>()
+  /** Of those, the ones listened on only by change feeds: hidden from `channels`, handlers and unfiltered iterators. */
+  readonly #internal = new Set<string>()
+  /** What ending feeds must do before the notifier closes (remove their triggers, if asked). */
+  readonly #cleanups = new Set<() => Promise<void>>()
   #reconnects = 0
   #connection: Connection | undefined
   #ready: Promise<Connection>
@@ -66,6 +71,7 @@ export class Listener {
       () => this.#delivery.settled(),
     )
     this.#delivery = new Delivery(this.#events, options)
+    this.#delivery.hidden = this.#internal
     this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound, onClose })))
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
     this.#liveness = new Liveness(options.heartbeat, {
@@ -117,9 +123,10 @@ export class Listener {
     return this.#connection?.parameters ?? new Map()
   }
 
-  /** The channels listened on, as the server knows them. */
+  /** The channels listen() listened on, as the server knows them; not the change feeds' own. */
   get channels(): ReadonlySet<string> {
-    return this.#channels
+    if (this.#internal.size === 0) return this.#channels
+    return new Set([...this.#channels].filter((channel) => !this.#internal.has(channel)))
   }
 
   /** The backend's process ID: notifications from it have processId equal to this. */
@@ -149,6 +156,28 @@ export class Listener {
    */
   async listen(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
+    const internal = this.#internal.delete(name) // a feed's channel, listened on by the user too: visible from now on
+    try {
+      await this.#listen(name)
+    } catch (error) {
+      if (internal && this.#channels.has(name)) this.#internal.add(name)
+      throw error
+    }
+  }
+
+  /** A change feed's LISTEN: its channel stays out of `channels` and of everyone else's notifications. */
+  async #listenInternal(name: string): Promise<void> {
+    const added = !this.#channels.has(name)
+    if (added) this.#internal.add(name)
+    try {
+      await this.#listen(name)
+    } catch (error) {
+      if (added) this.#internal.delete(name)
+      throw error
+    }
+  }
+
+  async #listen(name: string): Promise<void> {
     const added = !this.#channels.has(name)
     this.#channels.add(name)
     try {
@@ -177,11 +206,13 @@ export class Listener {
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     this.#channels.delete(name)
+    this.#internal.delete(name)
     await this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true)
   }
 
   async unlistenAll(): Promise<void> {
     this.#channels.clear()
+    this.#internal.clear()
     await this.#run((connection) => connection.query('UNLISTEN *'), true)
   }
 
@@ -223,7 +254,7 @@ export class Listener {
    * errors (no primary key, no privilege) come from `ready` and the first next().
    */
   changes(table: TableName, options: ChangesOptions = {}): Feed<Change> {
-    return tableChanges(this, (install) => this.#notifier.run(install), table, options)
+    return tableChanges(this.#feedSource(), table, options)
   }
 
   /**
@@ -232,7 +263,21 @@ export class Listener {
    * DdlChange events, PayloadError, and Gap markers.
    */
   ddlChanges(options: DdlChangesOptions = {}): Feed<DdlChange> {
-    return ddlChanges(this, (install) => this.#notifier.run(install), options)
+    return ddlChanges(this.#feedSource(), options)
+  }
+
+  /** What a change feed needs of the listener: its own iterator, LISTEN and SQL, and a say in close(). */
+  #feedSource(): FeedSource {
+    return {
+      notifications: (options) => this.notifications(options),
+      listen: (channel) => this.#listenInternal(channel),
+      run: (install) => this.#notifier.run(install),
+      onClose: (cleanup) => {
+        if (this.#closing) return false
+        this.#cleanups.add(cleanup)
+        return () => this.#cleanups.delete(cleanup)
+      },
+    }
   }
 
   /** The notifier's process ID, once it is open: notifications sent by notify() carry it. */
@@ -252,6 +297,7 @@ export class Listener {
     const abort = () => subscription.end()
     const subscription = new Subscription({
       channels,
+      hidden: this.#internal,
       gaps: options.gaps ?? true,
       onDrain: (s) => this.#delivery.drained(s),
       onEnd: () => signal?.removeEventListener('abort', abort),
@@ -273,6 +319,7 @@ export class Listener {
 
   async #shutDown(): Promise<void> {
     if (this.#lifecycle.state !== 'closed') this.#lifecycle.to('close')
+    const cleanups = [...this.#cleanups].map((cleanup) => cleanup())
     this.#liveness.stop()
     this.#stop.abort(new ListenerError('the listener is closed'))
     this.#settle?.reject(this.#failure ?? new ListenerError('the listener is closed'))
@@ -280,6 +327,7 @@ export class Listener {
     this.#connection = undefined
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
     if (!this.#failure) this.#delivery.end() // after giving up, they end with the error instead
+    await Promise.all(cleanups) // on the notifier: it closes after them
     await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined)])
   }
 

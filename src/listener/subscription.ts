@@ -32,6 +32,8 @@ export type ListenerItem = Notification | Gap
 export interface SubscriptionOptions {
   /** Only notifications on these channels; default all. */
   channels?: ReadonlySet<string> | undefined
+  /** Without `channels`: all but these (the change feeds' own channels; a live set). */
+  hidden?: ReadonlySet<string> | undefined
   /** Include Gap items; default true. */
   gaps?: boolean
   /** Told after every read and at the end, so the listener can resume reading the socket. */
@@ -59,6 +61,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
   #cut: { from: Date; cause: Error } | undefined
   #lastRead: number
   readonly #channels: ReadonlySet<string> | undefined
+  readonly #hidden: ReadonlySet<string> | undefined
   readonly #gaps: boolean
   readonly #onDrain: (subscription: Subscription) => void
   readonly #onEnd: () => void
@@ -66,6 +69,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
 
   constructor(options: SubscriptionOptions = {}) {
     this.#channels = options.channels
+    this.#hidden = options.hidden
     this.#gaps = options.gaps ?? true
     this.#onDrain = options.onDrain ?? (() => {})
     this.#onEnd = options.onEnd ?? (() => {})
@@ -107,14 +111,15 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
    * this channel (or has ended). A consumer cut off takes it in the sense that its Gap covers it.
    */
   offer(notification: Notification): number {
-    if (this.#ended || (this.#channels !== undefined && !this.#channels.has(notification.channel))) return -1
+    if (!this.takes(notification.channel)) return -1
     if (this.#cut) return 0
     return this.#push(notification)
   }
 
   /** Whether it takes notifications on `channel`. */
   takes(channel: string): boolean {
-    return !this.#ended && (this.#channels === undefined || this.#channels.has(channel))
+    if (this.#ended) return false
+    return this.#channels ? this.#channels.has(channel) : !this.#hidden?.has(channel)
   }
 
   /**

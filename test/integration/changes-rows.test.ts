@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { fc } from '@fast-check/vitest'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { NoPrimaryKeyError, PayloadError } from '../../src/listener/changes/errors.ts'
-import { decodeRowChange, type RowChange } from '../../src/listener/changes/row-change.ts'
+import { decodeRowChange, type RowChange, type RowInsert } from '../../src/listener/changes/row-change.ts'
 import { installRowTrigger, planRowTrigger, removeRowTrigger } from '../../src/listener/changes/row-trigger.ts'
 import { quoteIdentifier, quoteLiteral } from '../../src/listener/sql.ts'
 import type { NotificationResponse } from '../../src/protocol/backend/messages.ts'
@@ -81,19 +81,19 @@ describe('row changes', () => {
     const row = (id: number, name: string, value: string | null) => ({ 'I d': id, 'na,me': name, 'v=al': value })
     const got = await changes(channel)
     // Within one statement rows fire in scan order, which PostgreSQL does not promise: compare by key.
-    const byKey = (list: RowChange[]) => [...list].sort((a, b) => a.key!['I d']!.localeCompare(b.key!['I d']!))
+    const byKey = (list: RowChange[]) => [...list].sort((a, b) => (a.key!['I d'] as number) - (b.key!['I d'] as number))
     expect(got.map((c) => [c.operation, c.seq])).toEqual([['INSERT', 1], ['INSERT', 2], ['UPDATE', 1], ['UPDATE', 2], ['DELETE', 1], ['DELETE', 2]])
     expect(byKey(got.slice(0, 2))).toEqual([
-      { ...common, operation: 'INSERT', seq: 1, key: { 'I d': '1' }, row: row(1, 'a', 'x') },
-      { ...common, operation: 'INSERT', seq: 2, key: { 'I d': '2' }, row: row(2, "b's", null) },
+      { ...common, operation: 'INSERT', seq: 1, key: { 'I d': 1 }, row: row(1, 'a', 'x') },
+      { ...common, operation: 'INSERT', seq: 2, key: { 'I d': 2 }, row: row(2, "b's", null) },
     ])
     expect(byKey(got.slice(2, 4)).map((c) => c.operation === 'UPDATE' && [c.key, c.oldKey, c.old, c.new])).toEqual([
-      [{ 'I d': '1' }, { 'I d': '1' }, row(1, 'a', 'x'), row(1, 'a', 'y')],
-      [{ 'I d': '2' }, { 'I d': '2' }, row(2, "b's", null), row(2, "b's", 'y')],
+      [{ 'I d': 1 }, { 'I d': 1 }, row(1, 'a', 'x'), row(1, 'a', 'y')],
+      [{ 'I d': 2 }, { 'I d': 2 }, row(2, "b's", null), row(2, "b's", 'y')],
     ])
     expect(byKey(got.slice(4)).map((c) => c.operation === 'DELETE' && [c.key, c.row])).toEqual([
-      [{ 'I d': '1' }, row(1, 'a', 'y')],
-      [{ 'I d': '2' }, row(2, "b's", 'y')],
+      [{ 'I d': 1 }, row(1, 'a', 'y')],
+      [{ 'I d': 2 }, row(2, "b's", 'y')],
     ])
   })
 
@@ -104,17 +104,20 @@ describe('row changes', () => {
     await writer.query(`INSERT INTO ${sql} VALUES (1, 'k', 0)`)
     await writer.query(`UPDATE ${sql} SET "a.col" = 2 WHERE "a.col" = 1`)
     const [, update] = await changes(channel)
-    expect(update).toMatchObject({ operation: 'UPDATE', key: { 'b "col"': 'k', 'a.col': '2' }, oldKey: { 'b "col"': 'k', 'a.col': '1' } })
+    expect(update).toMatchObject({ operation: 'UPDATE', key: { 'b "col"': 'k', 'a.col': 2 }, oldKey: { 'b "col"': 'k', 'a.col': 1 } })
     expect(Object.keys(update!.key!)).toEqual(['b "col"', 'a.col'])
   })
 
-  test('key values are text, so a bigint beyond 2^53 arrives exact', async () => {
-    const { target, sql } = await table('big', `id bigint PRIMARY KEY`)
+  test('key values are typed as the row\'s; a bigint beyond 2^53 arrives exact, as text, in both', async () => {
+    const { target, sql } = await table('big', `id bigint PRIMARY KEY, small bigint, name text`)
     const { channel } = await installRowTrigger(writer, target)
     await listen(channel)
-    await writer.query(`INSERT INTO ${sql} VALUES (9007199254740993)`)
-    const [insert] = await changes(channel)
-    expect(insert!.key).toEqual({ id: '9007199254740993' })
+    await writer.query(`INSERT INTO ${sql} VALUES (9007199254740993, 42, '12345678901234567890'), (-9007199254740993, 1, 'x')`)
+    const [big, negative] = (await changes(channel)) as RowInsert[]
+    expect(big!.key).toEqual({ id: '9007199254740993' })
+    expect(big!.row).toEqual({ id: '9007199254740993', small: 42, name: '12345678901234567890' })
+    expect(negative!.key).toEqual({ id: '-9007199254740993' })
+    expect(negative!.row!.id).toBe(negative!.key!.id)
   })
 
   test('insert, delete and the same insert again in one transaction: three events, none folded by NOTIFY', async () => {
@@ -159,7 +162,7 @@ describe('row changes', () => {
     expect((stale as PayloadError).message).toContain('the primary key changed since the trigger was installed; install it again')
     await installRowTrigger(writer, target)
     await writer.query(`INSERT INTO ${sql} VALUES (2)`)
-    expect((await changes(channel)).map((c) => c.key)).toEqual([{ ident: '2' }])
+    expect((await changes(channel)).map((c) => c.key)).toEqual([{ ident: 2 }])
   })
 })
 

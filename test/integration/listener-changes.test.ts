@@ -3,11 +3,11 @@
  * change events, against the real server, with names that need quoting.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { NoPrimaryKeyError, PayloadError, removeDdlTrigger, type RowChange, type TcnChange } from '../../src/listener/changes/index.ts'
+import { NoPrimaryKeyError, PayloadError, removeDdlTrigger, rowChangeChannel, type RowChange, type TcnChange } from '../../src/listener/changes/index.ts'
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser } from '../support/connect.ts'
-import { listener } from '../support/listener.ts'
+import { collect, listener } from '../support/listener.ts'
 
 const tag = Math.random().toString(36).slice(2, 8)
 const schema = `feeds "${tag}" ü`
@@ -45,12 +45,14 @@ describe('listener.changes()', () => {
     await admin.query(`INSERT INTO ${t} VALUES (1, 'one'), (2, 'two'); UPDATE ${t} SET id = 3 WHERE id = 2; DELETE FROM ${t} WHERE id = 1`)
     const events = (await take(changes, 4)) as RowChange[]
     expect(events.map((e) => [e.kind, e.operation, e.key])).toEqual([
-      ['row', 'INSERT', { id: '1' }],
-      ['row', 'INSERT', { id: '2' }],
-      ['row', 'UPDATE', { id: '3' }],
-      ['row', 'DELETE', { id: '1' }],
+      ['row', 'INSERT', { id: 1 }],
+      ['row', 'INSERT', { id: 2 }],
+      ['row', 'UPDATE', { id: 3 }],
+      ['row', 'DELETE', { id: 1 }],
     ])
-    expect(events[2]).toMatchObject({ schema, table, oldKey: { id: '2' }, old: { id: 2, 'the note': 'two' }, new: { id: 3, 'the note': 'two' } })
+    // The key's values are typed as the row's are: the same JSON value, not its text.
+    expect(events[0]!.operation === 'INSERT' && events[0]!.row!.id).toBe(events[0]!.key!.id)
+    expect(events[2]).toMatchObject({ schema, table, oldKey: { id: 2 }, old: { id: 2, 'the note': 'two' }, new: { id: 3, 'the note': 'two' } })
     expect(events[0]).toMatchObject({ row: { id: 1, 'the note': 'one' }, truncated: false })
     await changes.return?.()
   })
@@ -76,7 +78,7 @@ describe('listener.changes()', () => {
     const l = await listener()
     const changes = l.changes({ schema, table })
     await changes.ready
-    const channel = [...l.channels][0]!
+    const channel = rowChangeChannel({ schema, table })
     await admin.query(`SELECT pg_notify('${channel.replaceAll("'", "''")}', 'not json')`)
     const [item] = await take(changes, 1)
     expect(item).toBeInstanceOf(PayloadError)
@@ -104,8 +106,93 @@ describe('listener.changes()', () => {
     expect(gap).toMatchObject({ type: 'Gap' })
     await admin.query(`INSERT INTO ${q(schema)}.${q(table)} VALUES (7)`)
     const [after] = (await take(changes, 1)) as RowChange[]
-    expect(after).toMatchObject({ operation: 'INSERT', key: { id: '7' } })
+    expect(after).toMatchObject({ operation: 'INSERT', key: { id: 7 } })
     await changes.return?.()
+  })
+})
+
+describe("a feed's plumbing", () => {
+  const triggers = async (table: string) =>
+    Number((await admin.query(`SELECT count(*) FROM pg_trigger WHERE tgrelid = '${q(schema)}.${q(table).replaceAll("'", "''")}'::regclass AND NOT tgisinternal`))[0]!.rows[0]![0])
+  const functions = async (name: string) => Number((await admin.query(`SELECT count(*) FROM pg_proc WHERE proname = '${name}'`))[0]!.rows[0]![0])
+
+  test("a feed's channel stays out of channels, handlers and iterators without channels, until listen() names it", async () => {
+    const table = `hidden ${tag}`
+    await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
+    const l = await listener()
+    const channel = rowChangeChannel({ schema, table })
+    const everything = collect(l.notifications())
+    const named = collect(l.notifications({ channels: [channel] }))
+    const handled: string[] = []
+    l.on('notification', (n) => void handled.push(n.channel))
+    await l.listen('mine')
+    const changes = l.changes({ schema, table })
+    await changes.ready
+    expect([...l.channels]).toEqual(['mine'])
+    await admin.query(`INSERT INTO ${q(schema)}.${q(table)} VALUES (1); NOTIFY mine, 'm'`)
+    const [change] = (await take(changes, 1)) as RowChange[]
+    expect(change).toMatchObject({ operation: 'INSERT', key: { id: 1 } })
+    await new Promise((r) => setTimeout(r, 100)) // 'mine' came after the change: all is in by now
+    expect(everything.items.map((n) => n.type === 'NotificationResponse' && n.channel)).toEqual(['mine'])
+    expect(handled).toEqual(['mine'])
+    expect(named.items.map((n) => n.type === 'NotificationResponse' && n.channel)).toEqual([channel])
+    // Asked for by name, it is the user's channel too.
+    await l.listen(channel)
+    expect([...l.channels].sort()).toEqual(['mine', channel].sort())
+    await admin.query(`INSERT INTO ${q(schema)}.${q(table)} VALUES (2)`)
+    await take(changes, 1)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(handled).toEqual(['mine', channel])
+    await changes.return?.()
+  })
+
+  test('notifications on the channel of a feed that ended are dropped, not held: they never pause the socket', async () => {
+    const table = `ended ${tag}`
+    await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
+    const l = await listener({ highWaterMark: 4, stallTimeout: false })
+    const changes = l.changes({ schema, table })
+    await changes.ready
+    await changes.return?.()
+    await admin.query(`INSERT INTO ${q(schema)}.${q(table)} SELECT generate_series(1, 20)`)
+    await l.listen('after') // answered only after the 20 notifications were read
+    expect(l.stats).toMatchObject({ paused: false, backlog: 0 })
+  })
+
+  test('the trigger stays installed after close() by default; with removeOnClose, close() removes it', async () => {
+    const [kept, removed] = [`kept ${tag}`, `removed ${tag}`]
+    for (const table of [kept, removed]) await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
+    const l = await listener()
+    const keep = l.changes({ schema, table: kept })
+    const remove = l.changes({ schema, table: removed }, { removeOnClose: true })
+    await Promise.all([keep.ready, remove.ready])
+    expect([await triggers(kept), await triggers(removed)]).toEqual([1, 1])
+    const functionName = rowChangeChannel({ schema, table: removed }) // the function is named as the default channel
+    expect(await functions(functionName)).toBe(1)
+    await l.close()
+    expect([await triggers(kept), await triggers(removed)]).toEqual([1, 0])
+    expect(await functions(functionName)).toBe(0)
+  })
+
+  test('with removeOnClose, ending the feed (break, or its signal) removes the trigger; the listener goes on', async () => {
+    const [broken, aborted] = [`broken ${tag}`, `aborted ${tag}`]
+    for (const table of [broken, aborted]) await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
+    const l = await listener()
+    const first = l.changes({ schema, table: broken }, { removeOnClose: true })
+    await first.ready
+    await admin.query(`INSERT INTO ${q(schema)}.${q(broken)} VALUES (1)`)
+    for await (const change of first) {
+      expect(change).toMatchObject({ operation: 'INSERT' })
+      break
+    }
+    expect(await triggers(broken)).toBe(0)
+    const stop = new AbortController()
+    const second = l.changes({ schema, table: aborted }, { feed: 'tcn', removeOnClose: true, signal: stop.signal })
+    await second.ready
+    expect(await triggers(aborted)).toBe(1)
+    stop.abort()
+    await expect(second.next()).resolves.toEqual({ value: undefined, done: true })
+    expect(await triggers(aborted)).toBe(0)
+    expect(l.stats.state).toBe('listening')
   })
 })
 

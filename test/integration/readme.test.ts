@@ -142,7 +142,7 @@ describe('Change feeds', () => {
     }
     expect(loads).toBe(1)
     expect(applied.map((c) => (c.kind === 'row' ? c.operation : c.kind))).toEqual(['INSERT', 'UPDATE', 'DELETE'])
-    expect(applied[1]).toMatchObject({ type: 'RowChange', schema: 'public', table: 'orders', key: { id: '1' } })
+    expect(applied[1]).toMatchObject({ type: 'RowChange', schema: 'public', table: 'orders', key: { id: 1 } })
   })
 
   test('the tcn extension', async () => {

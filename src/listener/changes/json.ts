@@ -13,15 +13,44 @@ export interface JsonObject {
 /**
  * The payload parsed as JSON, or a PayloadError whose cause is JSON.parse's SyntaxError.
  * Returned, never thrown: a listener maps each notification to a value or an error and goes on.
- * Numbers are JavaScript numbers: a bigint or numeric beyond 2^53 loses precision here, as
- * with any JSON.parse; send such values as strings (the row trigger does, for keys).
+ * Numbers are JavaScript numbers, except integers beyond 2^53 (a bigint key, say), which
+ * arrive as their exact decimal text, as node-postgres gives int8 (see exactIntegers). Other
+ * numbers with more digits than a double holds (numeric) lose precision, as with any JSON.parse.
  */
 export function decodeJson(notification: NotificationLike): JsonValue | PayloadError {
   try {
-    return JSON.parse(notification.payload) as JsonValue
+    return JSON.parse(exactIntegers(notification.payload)) as JsonValue
   } catch (error) {
     return new PayloadError(notification, `is not JSON (${(error as Error).message})`, { cause: error })
   }
+}
+
+/**
+ * JSON text with every integer that a double cannot hold exactly (beyond ±2^53) turned into a
+ * string of its digits, so JSON.parse keeps it exact. Scans only text that has 16 digits in a
+ * row; skips strings (a digit outside a string can only be part of a number).
+ */
+export function exactIntegers(json: string): string {
+  if (!/\d{16}/.test(json)) return json
+  let out = ''
+  let copied = 0
+  let i = 0
+  while (i < json.length) {
+    const c = json[i]!
+    if (c === '"') {
+      for (i++; i < json.length && json[i] !== '"'; i++) if (json[i] === '\\') i++
+      i++
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      const start = i
+      for (i++; i < json.length && /[\d.eE+-]/.test(json[i]!); i++);
+      const token = json.slice(start, i)
+      if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) {
+        out += `${json.slice(copied, start)}"${token}"`
+        copied = i
+      }
+    } else i++
+  }
+  return out + json.slice(copied)
 }
 
 /** A JSON object (not an array, not null), for decoders that check shapes. */

@@ -7,8 +7,11 @@ import type { NotificationLike, PayloadError } from './errors.ts'
 import { decodeShaped, describe, field, isJsonObject, Shape, type JsonObject, type JsonValue } from './json.ts'
 import type { ChangeOperation } from './tcn-payload.ts'
 
-/** Primary key column to its value as text (`->>`), in the primary key's order. */
-export type RowKey = Readonly<Record<string, string>>
+/**
+ * Primary key column to its value, in the primary key's order, typed as in `row` (row_to_json's
+ * JSON: a number for an integer key, a string for text or uuid), so `key.id === row.id`.
+ */
+export type RowKey = Readonly<Record<string, Exclude<JsonValue, null>>>
 
 interface RowChangeBase {
   /** Every feed item has a `type`, so one check tells events, PayloadError and Gap apart. */
@@ -84,11 +87,10 @@ function key(json: JsonObject, name: string, truncated: boolean): RowKey | null 
   const value = json[name]
   if (value === null && truncated) return null
   if (!isJsonObject(value)) throw new Shape(`"${name}" is ${describe(value)}, not an object`)
-  for (const [column, text] of Object.entries(value)) {
+  for (const [column, keyValue] of Object.entries(value)) {
     // PostgreSQL keeps primary key columns NOT NULL: a null means the trigger reads a column
     // that is no longer in the key (renamed or dropped since the install).
-    if (text === null) throw new Shape(`key column ${JSON.stringify(column)} is null: the primary key changed since the trigger was installed; install it again`)
-    if (typeof text !== 'string') throw new Shape(`key column ${JSON.stringify(column)} is ${describe(text)}, not text`)
+    if (keyValue === null) throw new Shape(`key column ${JSON.stringify(column)} is null: the primary key changed since the trigger was installed; install it again`)
   }
   return value as RowKey
 }

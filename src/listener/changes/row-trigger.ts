@@ -87,7 +87,7 @@ export async function removeRowTrigger(db: SqlRunner, table: TableName): Promise
  * no name can end a quote early, whatever it contains.
  */
 function createFunction(table: QualifiedTable, qualifiedFunction: string): string {
-  const keyArgs = (row: string) => `pg_catalog.string_agg(pg_catalog.format('%L, ${row} ->> %L', a.attname, a.attname), ', ' ORDER BY k.ord)`
+  const keyArgs = (row: string) => `pg_catalog.string_agg(pg_catalog.format('%L, ${row} -> %L', a.attname, a.attname), ', ' ORDER BY k.ord)`
   return `DO ${dollarQuote(`
 DECLARE
   _new_key text;
@@ -112,7 +112,7 @@ END
  * trigger's argument (TG_ARGV[0]), as with tcn. Every function is schema-qualified so that
  * nothing on the writer's search_path can stand in for it.
  *
- * Shapes sent (JSON, keys in this order; key values are text, as `->>` renders them):
+ * Shapes sent (JSON, keys in this order; key values as in the row, as `->` takes them from row_to_json):
  *   INSERT, DELETE: {schema, table, operation, seq, truncated: false, key, row}
  *   UPDATE:         {schema, table, operation, seq, truncated: false, key, oldKey, old, new}
  * When that reaches the payload limit: the same without row, old and new, and truncated: true;

@@ -101,7 +101,6 @@ describe('decodeRowChange', () => {
     [JSON.stringify({ ...base, seq: '1' }), /"seq" is "1", not a number/],
     [JSON.stringify({ ...base, schema: undefined }), /"schema" is missing, not a string/],
     [JSON.stringify({ ...base, key: null }), /"key" is null, not an object/],
-    [JSON.stringify({ ...base, key: { id: 1 } }), /key column "id" is 1, not text/],
     [JSON.stringify({ ...base, key: { id: null } }), /key column "id" is null: the primary key changed since the trigger was installed; install it again/],
     [JSON.stringify({ ...base, row: undefined }), /"row" is missing, not an object/],
     [JSON.stringify({ ...base, truncated: true }), /"row" is present although "truncated" is true/],
@@ -144,7 +143,8 @@ describe('decodeDdlChange', () => {
     [JSON.stringify({ ...base, seq: 0 }), /is not a DDL change \("seq" is 0, not a counting number\)/],
     [JSON.stringify({ ...base, seq: -1 }), /"seq" is -1, not a counting number/],
     [JSON.stringify({ ...base, seq: 1.5 }), /"seq" is 1.5, not a counting number/],
-    [JSON.stringify({ ...base, seq: 2 ** 53 }), /"seq" is 9007199254740992, not a counting number/],
+    // Beyond 2^53 it is kept exact, as text (exactIntegers), and so is not a number at all.
+    [JSON.stringify({ ...base, seq: 2 ** 53 }), /"seq" is "9007199254740992", not a number/],
   ])('%s is a PayloadError', (payload, message) => {
     const result = decodeDdlChange(from(payload))
     expect(result).toBeInstanceOf(PayloadError)
