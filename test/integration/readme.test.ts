@@ -155,6 +155,16 @@ describe('Change feeds', () => {
     }
   })
 
+  test('the trigger stays after close(), unless removeOnClose', async () => {
+    const triggers = async () => Number((await writer.query("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.orders'::regclass AND tgname = 'pglisten_rows'"))[0]!.rows[0]![0])
+    const other = await createListener(options())
+    const orders = other.changes('public.orders', { removeOnClose: true })
+    await orders.ready
+    expect(await triggers()).toBe(1)
+    await other.close()
+    expect(await triggers()).toBe(0)
+  })
+
   test('DDL event triggers', async () => {
     const feed = listener.ddlChanges()
     await feed.ready
