@@ -81,6 +81,7 @@ describe('start()', () => {
       expect(error).toBeInstanceOf(ListenerError)
       expect((error as Error).message).toBe('the listener was closed while it connected')
       expect((error as Error).cause).toBeInstanceOf(ConnectionLostError)
+      expect(((error as Error).cause as Error).cause).toEqual(new ListenerError('the listener is closed')) // the abort's reason
       expect(l.stats.state).toBe('closed')
     } finally {
       await silent.close()

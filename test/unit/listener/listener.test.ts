@@ -8,7 +8,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { Attempt, AttemptOptions } from '../../../src/listener/attempt.ts'
 import { ListenerError } from '../../../src/listener/errors.ts'
 import { Listener } from '../../../src/listener/listener.ts'
-import type { Gap } from '../../../src/listener/subscription.ts'
+import type { Gap, Notification } from '../../../src/listener/subscription.ts'
+import type { ListenerOptions } from '../../../src/listener/listener-types.ts'
+import { DatabaseError } from '../../../src/protocol/errors.ts'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 
 const attempts = vi.hoisted(() => [] as { options: AttemptOptions; settle: { promise: Promise<Attempt>; resolve(a: Attempt): void; reject(e: unknown): void } }[])
@@ -30,12 +32,21 @@ class FakeConnection {
   readonly parameters = new Map<string, string>()
   readonly endpoint = { host: '127.0.0.1', port: 5432 }
   readonly bytesReceived = 0
-  readonly queries: { sql: string; answer(): void }[] = []
+  readonly queries: { sql: string; answer(): void; fail(error: unknown): void }[] = []
   closes = 0
   isClosed = false
+  pauses = 0
+  /** Hands a notification to the listener as the connection would, once online. */
+  deliver: (notification: Notification) => void = () => {
+    throw new Error('not online yet')
+  }
 
   query(sql: string): Promise<never[]> {
-    return new Promise((resolve) => this.queries.push({ sql, answer: () => resolve([]) }))
+    return new Promise((resolve, reject) => this.queries.push({ sql, answer: () => resolve([]), fail: reject }))
+  }
+  /** Answers every query not answered yet, in order (a server that answers at once). */
+  answerAll(): void {
+    for (const q of this.queries.splice(0)) q.answer()
   }
   async close(): Promise<void> {
     this.closes++
@@ -44,16 +55,37 @@ class FakeConnection {
   abort(): void {
     this.isClosed = true
   }
-  pause(): void {}
+  pause(): void {
+    this.pauses++
+  }
   resume(): void {}
 }
 
 /** Answers the latest attempt with a fresh fake connection; returns it. */
-function succeed(confirmedAt = new Date()): FakeConnection {
-  const connection = new FakeConnection()
-  attempts.at(-1)!.settle.resolve({ connection: connection as never, staged: [], confirmedAt, online: () => {} })
+function succeed(confirmedAt = new Date(), connection = new FakeConnection()): FakeConnection {
+  attempts.at(-1)!.settle.resolve({ connection: connection as never, staged: [], confirmedAt, online: (deliver) => void (connection.deliver = deliver) })
   return connection
 }
+
+/** A started listener on a fake connection. */
+async function started(extra: Partial<ListenerOptions> = {}): Promise<{ l: Listener; connection: FakeConnection }> {
+  const l = new Listener({ ...options, ...extra })
+  const starting = l.start()
+  const connection = succeed()
+  await starting
+  return { l, connection }
+}
+
+/** Waits until the connection has a query waiting, and answers (or fails) the oldest. */
+async function answer(connection: FakeConnection, error?: unknown): Promise<string> {
+  await vi.waitFor(() => expect(connection.queries.length).toBeGreaterThan(0))
+  const query = connection.queries.shift()!
+  if (error === undefined) query.answer()
+  else query.fail(error)
+  return query.sql
+}
+
+const notification = (channel: string, payload: string): Notification => ({ type: 'NotificationResponse', processId: 1, channel, payload })
 
 const options = { poolerCheck: false, heartbeat: false, stallTimeout: false, reconnect: { minDelay: 1, maxDelay: 1 } } as const
 const tick = () => new Promise((r) => setTimeout(r, 5))
@@ -141,5 +173,141 @@ describe('reconnecting', () => {
     await new Promise((r) => setTimeout(r, 30))
     expect(attempts).toHaveLength(1)
     expect(l.stats.state).toBe('closed')
+  })
+})
+
+describe('calls and the connection', () => {
+  test('a listen() after close() rejects at once and sends nothing', async () => {
+    const { l, connection } = await started()
+    await l.close()
+    const error = await l.listen('late').catch((e: unknown) => e)
+    expect(error).toEqual(new ListenerError('the listener is closed'))
+    expect((error as Error).cause).toBeUndefined()
+    expect(connection.queries).toEqual([])
+  })
+
+  test('close() while a listen() waits for its answer, then the connection drops: it rejects as closed, caused by the drop', async () => {
+    const { l, connection } = await started()
+    const listening = l.listen('a').catch((e: unknown) => e)
+    await vi.waitFor(() => expect(connection.queries).toHaveLength(1))
+    const closing = l.close()
+    const drop = new ConnectionLostError('dropped')
+    connection.queries[0]!.fail(drop)
+    const error = await listening
+    expect(error).toEqual(new ListenerError('the listener is closed'))
+    expect((error as Error).cause).toBe(drop)
+    await closing
+  })
+
+  test('unlistenAll() whose connection drops is sent again on the next connection', async () => {
+    const { l, connection } = await started()
+    const unlistening = l.unlistenAll()
+    const lost = new ConnectionLostError('dropped')
+    expect(await answer(connection, lost)).toBe('UNLISTEN *')
+    attempts[0]!.options.onClose(connection as never, lost)
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    const next = succeed()
+    expect(await answer(next)).toBe('UNLISTEN *')
+    await expect(unlistening).resolves.toBeUndefined()
+    await l.close()
+  })
+
+  test('a connection found closed as it went online is reported lost and replaced', async () => {
+    const l = new Listener(options)
+    const starting = l.start()
+    const dead = new FakeConnection()
+    dead.isClosed = true // it closed before the listener could hear of it
+    const disconnected: unknown[] = []
+    l.on('disconnected', (d) => void disconnected.push(d))
+    succeed(new Date(), dead)
+    await starting
+    expect(disconnected).toEqual([{ error: new ConnectionLostError('the connection was lost as it opened'), at: expect.any(Date) }])
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    succeed()
+    await vi.waitFor(() => expect(l.stats).toMatchObject({ state: 'listening', reconnects: 1 }))
+    await l.close()
+  })
+
+  test('close() while a reconnect attempt runs, which then succeeds: its connection is closed, nothing goes online', async () => {
+    const { l, connection } = await started()
+    const connected: unknown[] = []
+    l.on('connected', (c) => void connected.push(c))
+    attempts[0]!.options.onClose(connection as never, new ConnectionLostError('cut'))
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    const closing = l.close()
+    const late = succeed()
+    await closing
+    await vi.waitFor(() => expect(late.closes).toBe(1))
+    expect(connected).toEqual([])
+    expect(l.stats.state).toBe('closed')
+  })
+
+  test("a reconnect attempt that fails with something not an Error is reported as a ListenerError naming the reconnect", async () => {
+    const { l, connection } = await started()
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    attempts[0]!.options.onClose(connection as never, new ConnectionLostError('cut'))
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    attempts[1]!.settle.reject('refused')
+    await vi.waitFor(() => expect(errors).toHaveLength(1))
+    expect(errors[0]).toEqual(new ListenerError('reconnect: refused'))
+    await l.close()
+  })
+})
+
+describe('handlers that return promises', () => {
+  test('they hold the socket at highWaterMark, and reading resumes as they settle', async () => {
+    const { l, connection } = await started({ highWaterMark: 2, lowWaterMark: 0 })
+    const pending: (() => void)[] = []
+    l.on('notification', () => new Promise<void>((resolve) => pending.push(resolve)))
+    connection.deliver(notification('a', '1'))
+    connection.deliver(notification('a', '2'))
+    expect(l.stats).toMatchObject({ paused: true, backlog: 2 })
+    for (const settle of pending) settle()
+    await vi.waitFor(() => expect(l.stats).toMatchObject({ paused: false, backlog: 0 }))
+    await l.close()
+  })
+})
+
+describe("a change feed's channel", () => {
+  const feed = (l: Listener, channel: string) => l.changes('public.t', { install: false, channel })
+
+  test("a feed on a channel the user listens on leaves it the user's", async () => {
+    const { l, connection } = await started()
+    const listening = l.listen('shared')
+    await answer(connection)
+    await listening
+    const changes = feed(l, 'shared')
+    await answer(connection)
+    await changes.ready
+    expect([...l.channels]).toEqual(['shared'])
+    await l.close()
+  })
+
+  test("a user's listen() on a feed's channel that fails leaves it the feed's alone", async () => {
+    const { l, connection } = await started()
+    const changes = feed(l, 'feed')
+    await answer(connection)
+    await changes.ready
+    const listening = l.listen('feed').catch((e: unknown) => e)
+    await answer(connection, new DatabaseError({ severity: 'ERROR', code: '53000', message: 'refused' } as never))
+    expect(await listening).toBeInstanceOf(DatabaseError)
+    expect([...l.channels]).toEqual([])
+    await l.close()
+  })
+
+  test("a second feed on a feed's channel whose LISTEN fails leaves it hidden", async () => {
+    const { l, connection } = await started()
+    const first = feed(l, 'feed')
+    await answer(connection)
+    await first.ready
+    const second = feed(l, 'feed')
+    await answer(connection, new DatabaseError({ severity: 'ERROR', code: '53000', message: 'refused' } as never))
+    await expect(second.ready).rejects.toBeInstanceOf(DatabaseError)
+    const listening = l.listen('mine')
+    await answer(connection)
+    await listening
+    expect([...l.channels]).toEqual(['mine'])
+    await l.close()
   })
 })
