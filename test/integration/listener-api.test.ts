@@ -81,7 +81,10 @@ describe('start()', () => {
       expect(error).toBeInstanceOf(ListenerError)
       expect((error as Error).message).toBe('the listener was closed while it connected')
       expect((error as Error).cause).toBeInstanceOf(ConnectionLostError)
-      expect(((error as Error).cause as Error).cause).toEqual(new ListenerError('the listener is closed')) // the abort's reason
+      // At the root of the causes: the reason close() aborted with.
+      let root = error as Error
+      while (root.cause instanceof Error) root = root.cause
+      expect(root).toEqual(new ListenerError('the listener is closed'))
       expect(l.stats.state).toBe('closed')
     } finally {
       await silent.close()
