@@ -81,6 +81,36 @@ describe('planDdlTrigger', () => {
   ])('refuses %j', (options, kind) => {
     expect(() => planDdlTrigger(options as never)).toThrow(kind)
   })
+
+  test('each refusal says what is wrong with which name, exactly', () => {
+    const refusal = (options: object) => {
+      try {
+        planDdlTrigger(options as never)
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`
+      }
+      return 'accepted'
+    }
+    expect(refusal({ name: 5 })).toBe('TypeError: the name must be a string, not number')
+    expect(refusal({ schema: true })).toBe('TypeError: the schema must be a string, not boolean')
+    expect(refusal({ name: '' })).toBe('RangeError: the name must be non-empty, without NUL characters')
+    expect(refusal({ schema: 'a\0' })).toBe('RangeError: the schema must be non-empty, without NUL characters')
+    expect(refusal({ name: 'a\0b' })).toBe('RangeError: the name must be non-empty, without NUL characters')
+    // 63 bytes for an identifier, less "_drop" for the name: 58 is the longest, in bytes (é is 2).
+    expect(refusal({ name: 'x'.repeat(58) })).toBe('accepted')
+    expect(refusal({ name: 'x'.repeat(59) })).toBe(`RangeError: the name "${'x'.repeat(59)}" is over 58 bytes`)
+    expect(refusal({ name: 'é'.repeat(29) + 'x' })).toBe(`RangeError: the name "${'é'.repeat(29)}x" is over 58 bytes`)
+    expect(refusal({ schema: 's'.repeat(63) })).toBe('accepted')
+    expect(refusal({ schema: 's'.repeat(64) })).toBe(`RangeError: the schema "${'s'.repeat(64)}" is over 63 bytes`)
+  })
+
+  test("the defaults: name pglisten_ddl in schema public; installs of one name take one advisory lock, other names another", () => {
+    const plan = planDdlTrigger()
+    expect(plan).toMatchObject({ channel: 'pglisten_ddl', schema: 'public', function: 'pglisten_ddl', eventTriggers: ['pglisten_ddl_end', 'pglisten_ddl_drop'] })
+    expect(plan.install[1]).toBe(planDdlTrigger({ name: 'pglisten_ddl' }).install[1])
+    expect(plan.install[1]).not.toBe(planDdlTrigger({ name: 'audit' }).install[1])
+    expect(plan.remove[1]).toBe(plan.install[1])
+  })
 })
 
 /** A client that records what it is sent and fails where told. */

@@ -1,0 +1,185 @@
+/**
+ * Change feeds as iterators (src/listener/feeds.ts), over a stand-in for the listener: which
+ * channel a feed listens on, what it installs and removes and when, and how it maps what its
+ * iterator reads. What the triggers do on a real server is tested in test/integration.
+ */
+import { getEventListeners } from 'node:events'
+import { describe, expect, test } from 'vitest'
+import { rowChangeChannel, tcnDefaultChannel } from '../../../src/listener/changes/index.ts'
+import { ddlChanges, feed, tableChanges, tableFeed, type FeedSource } from '../../../src/listener/feeds.ts'
+import type { NotificationsOptions } from '../../../src/listener/listener-types.ts'
+import { Subscription, type Notification } from '../../../src/listener/subscription.ts'
+
+/** A listener stand-in that records what a feed asks of it; SQL "runs" by being recorded. */
+function fakeListener(options: { closing?: boolean } = {}) {
+  const sql: string[] = []
+  const listened: string[] = []
+  const asked: NotificationsOptions[] = []
+  const cleanups = new Set<() => Promise<void>>()
+  const subscriptions: Subscription[] = []
+  const source: FeedSource = {
+    notifications(o) {
+      asked.push(o)
+      const subscription = new Subscription({ channels: new Set(o.channels), gaps: o.gaps ?? true })
+      o.signal?.addEventListener('abort', () => subscription.end(), { once: true })
+      subscriptions.push(subscription)
+      return subscription
+    },
+    async listen(channel) {
+      listened.push(channel)
+    },
+    run: (work) => work({ query: async (text: string) => void sql.push(text) } as never),
+    onClose(cleanup) {
+      if (options.closing) return false
+      cleanups.add(cleanup)
+      return () => cleanups.delete(cleanup)
+    },
+  }
+  /** What close() would do: run every cleanup still registered. */
+  const close = () => Promise.all([...cleanups].map((cleanup) => cleanup()))
+  return { source, sql, listened, asked, cleanups, subscriptions, close }
+}
+
+/** The DROP statements run after the first `from` statements (an install drops before it creates). */
+const drops = (sql: string[], from = 0) => sql.slice(from).filter((s) => s.startsWith('DROP'))
+const notification = (channel: string, payload: string): Notification => ({ type: 'NotificationResponse', processId: 7, channel, payload })
+const rowPayload = (schema: string, table: string, id: number) =>
+  JSON.stringify({ schema, table, operation: 'INSERT', seq: 1, truncated: false, key: { id }, row: { id } })
+
+describe('which channel, and what is installed', () => {
+  test("a rows feed listens on the table's own channel, a tcn feed on tcn's, unless a channel is given", async () => {
+    for (const [options, channel] of [
+      [{}, rowChangeChannel('public.t')],
+      [{ feed: 'tcn' }, tcnDefaultChannel],
+      [{ channel: 'mine' }, 'mine'],
+      [{ feed: 'tcn', channel: 'mine' }, 'mine'],
+    ] as const) {
+      const l = fakeListener()
+      const changes = tableChanges(l.source, 'public.t', options)
+      await changes.ready
+      expect(l.listened).toEqual([channel])
+      expect(l.asked[0]!.channels).toEqual([channel])
+    }
+  })
+
+  test('the trigger is installed first, notifying the chosen channel; not at all with install: false', async () => {
+    const l = fakeListener()
+    await tableChanges(l.source, 'public.t', { channel: 'the channel' }).ready
+    expect(l.sql.some((s) => s.includes("'the channel'"))).toBe(true)
+    const tcn = fakeListener()
+    await tableChanges(tcn.source, 'public.t', { feed: 'tcn', channel: 'the channel' }).ready
+    expect(tcn.sql.some((s) => s.includes('the channel'))).toBe(true)
+    const none = fakeListener()
+    await tableChanges(none.source, 'public.t', { install: false }).ready
+    expect(none.sql).toEqual([])
+    const ddl = fakeListener()
+    await ddlChanges(ddl.source, { install: false }).ready
+    expect(ddl.sql).toEqual([])
+    await ddlChanges(ddl.source, {}).ready
+    expect(ddl.sql.some((s) => s.startsWith('CREATE EVENT TRIGGER'))).toBe(true)
+  })
+
+  test('Gap items are asked for unless gaps: false', async () => {
+    const l = fakeListener()
+    tableChanges(l.source, 'public.t', {})
+    tableChanges(l.source, 'public.t', { gaps: false })
+    ddlChanges(l.source, {})
+    ddlChanges(l.source, { gaps: false })
+    expect(l.asked.map((o) => o.gaps)).toEqual([true, false, true, false])
+  })
+})
+
+describe('what a feed yields', () => {
+  test("a rows feed keeps only its own table's changes (schema and name) from a shared channel", () => {
+    const { decode, accept } = tableFeed({ schema: 's', table: 't' }, 'rows')
+    const accepted = (schema: string, table: string) => accept(decode(notification('c', rowPayload(schema, table, 1))) as never)
+    expect([accepted('s', 't'), accepted('s', 'other'), accepted('other', 't'), accepted('other', 'other')]).toEqual([true, false, false, false])
+    const tcn = tableFeed({ schema: 's', table: 't' }, 'rows')
+    expect(tcn.accept({ kind: 'tcn', table: 't' } as never)).toBe(false)
+  })
+
+  test("a tcn feed keeps only its own table's changes, and no row change", () => {
+    const { decode, accept } = tableFeed({ schema: 's', table: 't' }, 'tcn')
+    expect(accept(decode(notification('c', '"t",I,"id"=\'1\'')) as never)).toBe(true)
+    expect(accept(decode(notification('c', '"u",I,"id"=\'1\'')) as never)).toBe(false)
+    expect(accept({ kind: 'row', schema: 's', table: 't' } as never)).toBe(false)
+  })
+
+  test('a setup error is thrown by the first next() only; the feed has ended after it', async () => {
+    const source = new Subscription()
+    const broken = feed(source, Promise.reject(new Error('no primary key')), () => 'x')
+    await expect(broken.next()).rejects.toThrow('no primary key')
+    expect(source.ended).toBe(true)
+    await expect(broken.next()).resolves.toEqual({ value: undefined, done: true })
+  })
+
+  test('return() answers done, and ends the source', async () => {
+    const source = new Subscription()
+    const f = feed(source, Promise.resolve(), () => 'x')
+    expect(await f.return!()).toEqual({ value: undefined, done: true })
+    expect(source.ended).toBe(true)
+  })
+})
+
+describe('removeOnClose', () => {
+  test('without it, nothing is removed, however the feed ends', async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 'public.t', {})
+    await changes.ready
+    const installed = l.sql.length
+    await changes.return!()
+    await l.close()
+    expect(drops(l.sql, installed)).toEqual([])
+    expect(l.cleanups.size).toBe(0)
+  })
+
+  test("return() removes the trigger once, and takes the removal off close()'s list", async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 'public.t', { removeOnClose: true })
+    await changes.ready
+    const installed = l.sql.length
+    expect(l.cleanups.size).toBe(1)
+    await changes.return!()
+    expect(drops(l.sql, installed)).toHaveLength(2) // the trigger, then its function
+    expect(l.cleanups.size).toBe(0)
+    await changes.return!()
+    expect(drops(l.sql, installed)).toHaveLength(2)
+  })
+
+  test("the listener's close() removes it, and the feed's end after that removes nothing more", async () => {
+    const l = fakeListener()
+    const changes = ddlChanges(l.source, { removeOnClose: true })
+    await changes.ready
+    const installed = l.sql.length
+    await l.close()
+    expect(drops(l.sql, installed).filter((s) => s.startsWith('DROP EVENT TRIGGER'))).toHaveLength(2)
+    const count = l.sql.length
+    l.subscriptions[0]!.end()
+    await expect(changes.next()).resolves.toMatchObject({ done: true })
+    expect(l.sql).toHaveLength(count)
+  })
+
+  test('its signal removes it at once, with nobody reading; no abort listener is left', async () => {
+    const l = fakeListener()
+    const stop = new AbortController()
+    const changes = tableChanges(l.source, 'public.t', { feed: 'tcn', removeOnClose: true, signal: stop.signal })
+    await changes.ready
+    const installed = l.sql.length
+    stop.abort()
+    await expect.poll(() => drops(l.sql, installed)).toHaveLength(1) // tcn's trigger; the extension stays
+    expect(l.cleanups.size).toBe(0)
+    const other = new AbortController()
+    const second = tableChanges(l.source, 'public.u', { removeOnClose: true, signal: other.signal })
+    await second.ready
+    await second.return!()
+    expect(getEventListeners(other.signal, 'abort').length).toBe(1) // only the iterator's own, not the removal's
+  })
+
+  test('a feed made while the listener closes removes nothing', async () => {
+    const l = fakeListener({ closing: true })
+    const changes = tableChanges(l.source, 'public.t', { removeOnClose: true, install: false })
+    await changes.ready
+    await changes.return!()
+    expect(l.sql).toEqual([])
+  })
+})
