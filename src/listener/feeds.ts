@@ -170,7 +170,7 @@ function removal(listener: FeedSource, ready: Promise<void>, options: Pick<Chang
   let removing: Promise<void> | undefined
   const run = (): Promise<void> => {
     removing ??= (async () => {
-      if (unregister) unregister()
+      unregister()
       options.signal?.removeEventListener('abort', onAbort)
       await ready.catch(() => undefined)
       await listener.run(remove)
@@ -178,8 +178,9 @@ function removal(listener: FeedSource, ready: Promise<void>, options: Pick<Chang
     return removing
   }
   const onAbort = () => void run().catch(() => undefined) // the feed's next() or return() reports it
-  const unregister = listener.onClose(() => run().catch(() => undefined))
-  if (!unregister) return async () => {} // made while the listener closes: nothing was installed
+  const registered = listener.onClose(() => run().catch(() => undefined))
+  if (!registered) return async () => {} // made while the listener closes: nothing was installed
+  const unregister = registered
   options.signal?.addEventListener('abort', onAbort, { once: true })
   return run
 }

@@ -38,6 +38,12 @@ describe('exactIntegers', () => {
     expect(JSON.parse(exactIntegers(text))).toEqual({ s: 'a"12345678901234567890\\', n: '12345678901234567890' })
   })
 
+  test('malformed text ends the scan too: an unterminated string, a number at the very end', () => {
+    expect(exactIntegers('"abc 12345678901234567')).toBe('"abc 12345678901234567')
+    expect(exactIntegers('12345678901234567')).toBe('"12345678901234567"')
+    expect(exactIntegers('[1,12345678901234567')).toBe('[1,"12345678901234567"')
+  })
+
   test('text without 16 digits in a row is returned as it is', () => {
     const text = '{"a":123456789012345,"b":"x"}'
     expect(exactIntegers(text)).toBe(text)

@@ -6,7 +6,7 @@
  * produce on demand (a lost connection during ROLLBACK).
  */
 import { describe, expect, test } from 'vitest'
-import { planDdlTrigger } from '../../../src/listener/changes/ddl-trigger.ts'
+import { planDdlTrigger, removeDdlTrigger } from '../../../src/listener/changes/ddl-trigger.ts'
 import { planRowTrigger, rowChangeChannel } from '../../../src/listener/changes/row-trigger.ts'
 import { planTcnTrigger } from '../../../src/listener/changes/tcn-trigger.ts'
 import { runInTransaction, sqlState, type SqlRunner } from '../../../src/listener/changes/transaction.ts'
@@ -205,6 +205,12 @@ describe('the checks and their typed errors', () => {
     expect(error?.message).toBe('"s"."T" has no primary key; change feeds identify rows by it (ALTER TABLE "s"."T" ADD PRIMARY KEY (...))')
     expect(primaryKeyError(table)(Object.assign(new Error('other'), { code: '42501' }))).toBeUndefined()
     expect(primaryKeyError(table)(new Error('no code'))).toBeUndefined()
+  })
+
+  test("removeDdlTrigger without a superuser: the SuperuserRequiredError says it was removing", async () => {
+    const refused = Object.assign(new Error('permission denied'), { code: '42501' })
+    const { db } = recorder((sql) => (sql.includes('rolsuper') ? refused : undefined))
+    await expect(removeDdlTrigger(db)).rejects.toThrow(/removing DDL event triggers/)
   })
 
   test('superuserError: 42501 becomes a SuperuserRequiredError saying what needed it and why; anything else is left alone', () => {

@@ -94,8 +94,8 @@ describe('what a feed yields', () => {
     const { decode, accept } = tableFeed({ schema: 's', table: 't' }, 'rows')
     const accepted = (schema: string, table: string) => accept(decode(notification('c', rowPayload(schema, table, 1))) as never)
     expect([accepted('s', 't'), accepted('s', 'other'), accepted('other', 't'), accepted('other', 'other')]).toEqual([true, false, false, false])
-    const tcn = tableFeed({ schema: 's', table: 't' }, 'rows')
-    expect(tcn.accept({ kind: 'tcn', table: 't' } as never)).toBe(false)
+    const rows = tableFeed({ schema: 's', table: 't' }, 'rows')
+    expect(rows.accept({ kind: 'tcn', schema: 's', table: 't' } as never)).toBe(false)
   })
 
   test("a tcn feed keeps only its own table's changes, and no row change", () => {
@@ -173,6 +173,17 @@ describe('removeOnClose', () => {
     await second.ready
     await second.return!()
     expect(getEventListeners(other.signal, 'abort').length).toBe(1) // only the iterator's own, not the removal's
+  })
+
+  test('a DDL feed ends on its signal, and removes its event triggers then', async () => {
+    const l = fakeListener()
+    const stop = new AbortController()
+    const changes = ddlChanges(l.source, { removeOnClose: true, signal: stop.signal })
+    await changes.ready
+    const installed = l.sql.length
+    stop.abort()
+    await expect(changes.next()).resolves.toEqual({ value: undefined, done: true })
+    expect(drops(l.sql, installed).filter((s) => s.startsWith('DROP EVENT TRIGGER'))).toHaveLength(2)
   })
 
   test('a feed made while the listener closes removes nothing', async () => {
