@@ -127,10 +127,16 @@ Options:
       --duration=S         or: seconds of sending per payload size (default ${benchDefaults.seconds})
       --warmup=W           NOTIFYs sent first and not measured (default ${benchDefaults.warmup})
       --json               print JSON instead of the table
+      --progress-interval=S
+                           seconds between progress lines when standard error
+                           is not a terminal (default ${benchDefaults.progressInterval})
       --help               show this help, then exit
 
-Progress goes to standard error: one line rewritten in place on a terminal,
-one line per payload size otherwise.
+Progress goes to standard error: one line rewritten in place on a terminal;
+otherwise a line every S seconds and one per payload size. SIGINT (Ctrl-C) or
+SIGTERM stops the bench: the NOTIFYs in flight commit, the results so far are
+printed (the size being sent marked partial), and it exits with 130 or 143.
+A second signal quits at once.
 
 ${connection}`
 

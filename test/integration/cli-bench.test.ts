@@ -1,12 +1,66 @@
 /**
  * `pglisten bench` against the real server, kept short with --count: the JSON parses and holds
  * throughput, latency percentiles and listener CPU for every payload size, with nothing lost;
- * the table has a row per size.
+ * the table has a row per size. Piped, it prints a progress line every --progress-interval;
+ * stopped by SIGTERM or Ctrl-C, it prints the results so far and leaves no backend behind.
  */
-import { beforeAll, describe, expect, test } from 'vitest'
-import { ensureBuilt, runCli, superuserArgs } from '../support/cli.ts'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { cliEnv, ensureBuilt, mainJs, runCli, startCli, superuserArgs, type Running } from '../support/cli.ts'
+import { connectSuperuser } from '../support/connect.ts'
 
 beforeAll(ensureBuilt, 120_000)
+
+const children: ChildProcess[] = []
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+})
+
+/** How many backends run with this application_name (the bench's connections carry it from PGAPPNAME). */
+async function backends(applicationName: string): Promise<number> {
+  const admin = await connectSuperuser()
+  try {
+    const [result] = await admin.query(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${applicationName}'`)
+    return Number(result!.rows[0]![0])
+  } finally {
+    await admin.close()
+  }
+}
+
+/** Waits until no backend has this application_name: a backend ends a moment after its client closes. */
+async function noBackendLeft(applicationName: string): Promise<void> {
+  for (const deadline = Date.now() + 5_000; ; ) {
+    const left = await backends(applicationName)
+    if (left === 0) return
+    if (Date.now() > deadline) throw new Error(`${left} backends of ${applicationName} outlived the bench`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/**
+ * `pglisten bench` in a process group of its own, as a shell starts a job: Ctrl-C's SIGINT goes
+ * to the whole group, the bench and its listener processes alike.
+ */
+function startJob(args: string[], env: Record<string, string>): Running & { interrupt(): void } {
+  const child = spawn(process.execPath, [mainJs, ...args], { env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  children.push(child)
+  const stdout: string[] = []
+  const stderr: string[] = []
+  createInterface({ input: child.stdout! }).on('line', (line) => stdout.push(line))
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line))
+  const exited = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (status, signal) => resolve({ status, signal })))
+  const stderrLine = async (pattern: RegExp, ms = 10_000): Promise<string> => {
+    for (const deadline = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 10))) {
+      const line = stderr.find((l) => pattern.test(l))
+      if (line !== undefined) return line
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no stderr line matching ${pattern}; stderr so far:\n${stderr.join('\n')}`)
+    }
+  }
+  return { child, stdout, stderr, stderrLine, stdoutLines: () => Promise.reject(new Error('unused')), exited, interrupt: () => process.kill(-child.pid!, 'SIGINT') }
+}
+
+const progressLine = (label: string) => new RegExp(`^pglisten: bench: ${label.replace(/[()/]/g, '\\$&')}: [1-9]\\d* sent, \\d+ received, \\d+/s, \\d+\\.\\d s$`)
 
 describe('pglisten bench', () => {
   test('--json: throughput, latency percentiles and CPU per notification, per payload size', async () => {
@@ -57,5 +111,71 @@ describe('pglisten bench', () => {
     const result = await runCli(['bench', '--count', '10', '--duration', '1'])
     expect(result.status).toBe(2)
     expect(result.stderr).toBe('pglisten: --count and --duration exclude each other\nTry "pglisten bench --help" for more information.\n')
+  })
+
+  test('off a terminal, a progress line on stderr every --progress-interval seconds during a phase', async () => {
+    const { args, env } = superuserArgs()
+    const result = await runCli(['bench', ...args, '--payload', '16', '--duration', '1.5', '--warmup', '0', '--progress-interval', '0.3', '--json'], { env })
+    expect(result.status).toBe(0)
+    const lines = result.stderr.trimEnd().split('\n')
+    const progress = lines.slice(0, -1)
+    // 1.5 s of sending, a line at most every 0.3 s (the figures refresh every 0.2 s): 3 to 5 lines.
+    expect(progress.length).toBeGreaterThanOrEqual(3)
+    expect(progress.length).toBeLessThanOrEqual(5)
+    for (const line of progress) expect(line).toMatch(progressLine('16 B (1/1)'))
+    const elapsed = progress.map((line) => Number(/([\d.]+) s$/.exec(line)![1]))
+    for (const [i, seconds] of elapsed.entries()) if (i > 0) expect(seconds - elapsed[i - 1]!).toBeGreaterThanOrEqual(0.3 - 0.1) // shown to 0.1 s
+    expect(lines.at(-1)).toMatch(/^pglisten: bench: 16 B: \d+ notifications, \d+\/s, p50 [\d.]+ ms$/)
+    expect(JSON.parse(result.stdout)).toMatchObject({ interrupted: null, results: [{ payload_bytes: 16, partial: false }] })
+  })
+
+  test('SIGTERM mid-run: the finished size, the one being sent marked partial, status 143, no backend left', async () => {
+    const { args, env } = superuserArgs()
+    const name = `pglisten-bench-term-${process.pid}-${Date.now()}`
+    const cli = startCli(['bench', ...args, '--listeners', '2', '--notifiers', '2', '--payload', '16,100', '--duration', '3', '--warmup', '0', '--progress-interval', '0.2', '--json'], { env: { ...env, PGAPPNAME: name } })
+    children.push(cli.child)
+    await cli.stderrLine(/^pglisten: bench: 16 B: /, 20_000)
+    await cli.stderrLine(progressLine('100 B (2/2)'), 10_000)
+    expect(await backends(name)).toBeGreaterThanOrEqual(4) // 2 notifiers, 2 listeners
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited).toEqual({ status: 143, signal: null })
+    expect(cli.stderr).toContain('pglisten: bench: SIGTERM: stopping; the results so far follow (SIGTERM again to quit at once)')
+    expect(cli.stderr.at(-1)).toMatch(/^pglisten: bench: 100 B \(partial\): [1-9]\d* notifications, /)
+    const report = JSON.parse(cli.stdout.join('\n'))
+    expect(report).toMatchObject({ interrupted: 'SIGTERM', per_payload_size: { seconds: 3 } })
+    const [whole, partial] = report.results
+    expect(whole).toMatchObject({ payload_bytes: 16, partial: false, lost: 0 })
+    expect(whole.seconds).toBeGreaterThanOrEqual(3)
+    // The NOTIFYs sent before the signal were all received: the phase ended as any other does.
+    expect(partial).toMatchObject({ payload_bytes: 100, partial: true, lost: 0, deliveries: 2 * partial.notifications })
+    expect(partial.notifications).toBeGreaterThan(0)
+    expect(partial.seconds).toBeLessThan(3)
+    expect(partial.latency_ms.p50).toBeGreaterThan(0)
+    await noBackendLeft(name)
+  }, 60_000)
+
+  test('Ctrl-C (SIGINT to the whole process group) during the only size: a partial row, status 130, no backend left', async () => {
+    const { args, env } = superuserArgs()
+    const name = `pglisten-bench-int-${process.pid}-${Date.now()}`
+    const job = startJob(['bench', ...args, '--listeners', '2', '--payload', '100', '--duration', '20', '--warmup', '100', '--progress-interval', '0.2'], { ...env, PGAPPNAME: name })
+    await job.stderrLine(progressLine('100 B (1/1)'), 20_000)
+    expect(await backends(name)).toBeGreaterThanOrEqual(3) // 1 notifier, 2 listeners
+    job.interrupt()
+    expect(await job.exited).toEqual({ status: 130, signal: null })
+    expect(job.stderr).toContain('pglisten: bench: SIGINT: stopping; the results so far follow (SIGINT again to quit at once)')
+    expect(job.stdout[0]).toMatch(/^pglisten bench: PostgreSQL \S+ at \S+; 2 listeners, 1 notifier; 20 s per payload size, after 100 to warm up; interrupted by SIGINT$/)
+    const header = job.stdout.findIndex((line) => /^ +payload +\|/.test(line)) // centred over "100 B (partial)"
+    const row = job.stdout[header + 2]!.split('|').map((cell) => cell.trim())
+    expect(row[0]).toBe('100 B (partial)')
+    expect(Number(row[1])).toBeGreaterThan(0) // sent
+    expect(row[2]).toBe('0') // lost: the listener processes outlived the Ctrl-C and reported
+    expect(job.stdout.join(' ')).toMatch(/\(partial\): SIGINT came while this size was being sent; its figures cover the NOTIFYs sent until\s+then\./)
+    await noBackendLeft(name)
+  }, 60_000)
+
+  test('--progress-interval takes seconds above 0', async () => {
+    const result = await runCli(['bench', '--progress-interval', '0'])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toBe('pglisten: --progress-interval takes a number of seconds above 0, not "0"\nTry "pglisten bench --help" for more information.\n')
   })
 })

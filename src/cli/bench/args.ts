@@ -21,9 +21,11 @@ export interface BenchCommand {
   /** NOTIFYs sent and received before measuring, so the JIT and the server's caches are warm. */
   warmup: number
   json: boolean
+  /** Seconds between progress lines when stderr is not a terminal. */
+  progressInterval: number
 }
 
-export const benchDefaults = { listeners: 1, notifiers: 1, payloads: [16, 1000], seconds: 5, warmup: 1000 } as const
+export const benchDefaults = { listeners: 1, notifiers: 1, payloads: [16, 1000], seconds: 5, warmup: 1000, progressInterval: 5 } as const
 
 /** Enough processes to saturate a big machine; more is a typo. */
 const maxProcesses = 256
@@ -37,6 +39,7 @@ const benchOptions = {
   duration: { type: 'string' },
   warmup: { type: 'string' },
   json: { type: 'boolean' },
+  'progress-interval': { type: 'string' },
 } as const satisfies ParseArgsConfig['options']
 
 export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; command: 'bench' } {
@@ -54,9 +57,10 @@ export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; c
     listeners: integer('--listeners', text('listeners'), benchDefaults.listeners, 1, maxProcesses),
     notifiers: integer('--notifiers', text('notifiers'), benchDefaults.notifiers, 1, maxProcesses),
     payloads: payloadSizes(text('payload')),
-    amount: count !== undefined ? { count: integer('--count', count, 0, 1, Number.MAX_SAFE_INTEGER) } : { seconds: seconds(duration) },
+    amount: count !== undefined ? { count: integer('--count', count, 0, 1, Number.MAX_SAFE_INTEGER) } : { seconds: seconds('--duration', duration, benchDefaults.seconds) },
     warmup: integer('--warmup', text('warmup'), benchDefaults.warmup, 0, Number.MAX_SAFE_INTEGER),
     json: values['json'] === true,
+    progressInterval: seconds('--progress-interval', text('progress-interval'), benchDefaults.progressInterval),
   }
 }
 
@@ -67,10 +71,10 @@ function integer(option: string, text: string | undefined, fallback: number, min
   return value
 }
 
-function seconds(text: string | undefined): number {
-  if (text === undefined) return benchDefaults.seconds
+function seconds(option: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback
   const value = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : NaN
-  if (!(value > 0 && value <= 86_400)) throw new UsageError(`--duration takes a number of seconds above 0, not "${text}"`, 'bench')
+  if (!(value > 0 && value <= 86_400)) throw new UsageError(`${option} takes a number of seconds above 0, not "${text}"`, 'bench')
   return value
 }
 

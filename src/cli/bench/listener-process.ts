@@ -22,13 +22,23 @@ interface Phase {
   gaps: number
 }
 
+/** Set once the listener is up: how to end this process cleanly when the bench lets go. */
+let closing: (() => Promise<void>) | undefined
+
 export async function benchListener(): Promise<number> {
   const send = process.send?.bind(process)
   if (!send) throw new UsageError('bench-listener is started by pglisten bench, not by hand', 'bench')
   const tell = (message: FromListener): void => void send(message)
+  // Ctrl-C (and a SIGTERM sent to the process group) reaches this process with the bench: the
+  // bench decides when its listeners stop, after their last report, by letting go of the IPC
+  // channel; that also ends this process if the bench is killed outright.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => {})
+  process.once('disconnect', () => void (closing ? closing() : process.exit(0)))
   try {
     return await run(tell, await initMessage())
   } catch (error) {
+    if (!process.connected) return 0 // the bench let go while this process was starting: nothing failed
     // Sent before returning: the process exits next, and would drop a message still queued.
     await new Promise((resolve) => send({ type: 'failed', message: describeError(error) } satisfies FromListener, resolve))
     return 1
@@ -38,8 +48,9 @@ export async function benchListener(): Promise<number> {
 async function run(tell: (message: FromListener) => void, init: InitMessage): Promise<number> {
   const epoch = BigInt(init.epoch)
   const listener = await createListener({ ...init.options, ...(init.trace ? { trace: stderrTracer() } : {}) })
-  // The bench going away (it ended, or was killed) ends this process too.
-  process.once('disconnect', () => void listener.close())
+  // The bench going away (it ended, or was killed) ends this process too: at once while
+  // connecting, by closing the listener once it is up.
+  closing = () => listener.close()
   listener.on('error', (error) => process.stderr.write(`pglisten: bench listener ${process.pid}: ${describeError(error)}\n`))
   const items = listener.notifications({ channels: [init.channel] })
   await listener.listen(init.channel)

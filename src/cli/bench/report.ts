@@ -4,13 +4,18 @@
  */
 import type { PhaseResult } from './stats.ts'
 
+/** A phase's figures; partial when a signal stopped its sending early. */
+export type ReportedPhase = PhaseResult & { partial?: boolean }
+
 export interface BenchReport {
   server: { version: string | undefined; address: string }
   listeners: number
   notifiers: number
   amount: { count: number } | { seconds: number }
   warmup: number
-  results: PhaseResult[]
+  /** The signal that stopped the bench before it measured every payload size in full. */
+  interrupted?: 'SIGINT' | 'SIGTERM'
+  results: ReportedPhase[]
 }
 
 /** What the figures mean, said once, in both outputs. */
@@ -31,9 +36,11 @@ export function formatJson(report: BenchReport): string {
       notifiers: report.notifiers,
       per_payload_size: 'count' in report.amount ? { notifications: report.amount.count } : { seconds: report.amount.seconds },
       warmup_notifications: report.warmup,
+      interrupted: report.interrupted ?? null,
       definitions: report.results.length > 0 ? definitions : undefined,
       results: report.results.map((r) => ({
         payload_bytes: r.payloadBytes,
+        partial: r.partial === true,
         notifications: r.notifications,
         deliveries: r.deliveries,
         lost: r.lost,
@@ -51,13 +58,13 @@ export function formatJson(report: BenchReport): string {
 }
 
 export function formatTable(report: BenchReport): string {
-  const { server, listeners, notifiers, amount, warmup } = report
+  const { server, listeners, notifiers, amount, warmup, interrupted } = report
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
   const per = 'count' in amount ? `${plural(amount.count, 'NOTIFY')} per payload size` : `${amount.seconds} s per payload size`
-  const title = `pglisten bench: PostgreSQL ${server.version ?? '(version unknown)'} at ${server.address}; ${plural(listeners, 'listener')}, ${plural(notifiers, 'notifier')}; ${per}${warmup > 0 ? `, after ${warmup} to warm up` : ''}`
+  const title = `pglisten bench: PostgreSQL ${server.version ?? '(version unknown)'} at ${server.address}; ${plural(listeners, 'listener')}, ${plural(notifiers, 'notifier')}; ${per}${warmup > 0 ? `, after ${warmup} to warm up` : ''}${interrupted ? `; interrupted by ${interrupted}` : ''}`
   const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-')
   const rows = report.results.map((r) => [
-    `${r.payloadBytes} B`,
+    `${r.payloadBytes} B${r.partial ? ' (partial)' : ''}`,
     String(r.notifications),
     String(r.lost),
     fixed(r.notificationsPerSecond, 0),
@@ -74,6 +81,7 @@ export function formatTable(report: BenchReport): string {
   lines.push(...wrap("latency: from the notifier's query() call with the NOTIFY to the listener process's iterator handing it over, both ends reading the machine's monotonic clock: the trip to the server, NOTIFY and its commit, the listening backend's wake-up and send, the trip back, decoding."))
   lines.push(...wrap("notify/s: NOTIFYs per second, from the first sent to the last received by any listener; deliveries/s counts each listener's copy; lost: copies not received."))
   lines.push(...wrap("CPU µs/notif: the listener processes' user + system CPU time during the phase, per notification received."))
+  if (report.results.some((r) => r.partial)) lines.push(...wrap(`(partial): ${interrupted ?? 'a signal'} came while this size was being sent; its figures cover the NOTIFYs sent until then.`))
   const lost = report.results.reduce((sum, r) => sum + r.lost, 0)
   if (lost > 0) lines.push(`${lost} notifications were not delivered (gaps: ${report.results.reduce((sum, r) => sum + r.gaps, 0)}): a listener reconnected, or the queue overflowed.`)
   return `${lines.join('\n')}\n`
