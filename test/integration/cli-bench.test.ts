@@ -115,13 +115,14 @@ describe('pglisten bench', () => {
 
   test('off a terminal, a progress line on stderr every --progress-interval seconds during a phase', async () => {
     const { args, env } = superuserArgs()
-    const result = await runCli(['bench', ...args, '--payload', '16', '--duration', '1.5', '--warmup', '0', '--progress-interval', '0.3', '--json'], { env })
+    const result = await runCli(['bench', ...args, '--payload', '16', '--duration', '2', '--warmup', '0', '--progress-interval', '0.3', '--json'], { env })
     expect(result.status).toBe(0)
     const lines = result.stderr.trimEnd().split('\n')
     const progress = lines.slice(0, -1)
-    // 1.5 s of sending, a line at most every 0.3 s (the figures refresh every 0.2 s): 3 to 5 lines.
-    expect(progress.length).toBeGreaterThanOrEqual(3)
-    expect(progress.length).toBeLessThanOrEqual(5)
+    // 2 s of sending, a line at most every 0.3 s (the figures refresh every 0.2 s): 6 lines on an
+    // idle machine; on a loaded one timers fire late, so only "several, never more than 2 / 0.3".
+    expect(progress.length).toBeGreaterThanOrEqual(2)
+    expect(progress.length).toBeLessThanOrEqual(7)
     for (const line of progress) expect(line).toMatch(progressLine('16 B (1/1)'))
     const elapsed = progress.map((line) => Number(/([\d.]+) s$/.exec(line)![1]))
     for (const [i, seconds] of elapsed.entries()) if (i > 0) expect(seconds - elapsed[i - 1]!).toBeGreaterThanOrEqual(0.3 - 0.1) // shown to 0.1 s
