@@ -40,6 +40,12 @@ export interface SessionEdge {
 export interface Tracer {
   sent(bytes: Uint8Array): void
   received(message: BackendMessage): void
+  /**
+   * The server's one-byte answer to an SSLRequest or GSSENCRequest ('S', 'N', 'G', or the 'E'
+   * that starts an error left unread), which is no message: libpq traces it apart, with
+   * pqTraceOutputCharResponse. Optional, so that a tracer written without it still works.
+   */
+  receivedByte?(response: 'SSLResponse' | 'GSSENCResponse', byte: number): void
 }
 
 export interface SessionOptions extends FramerOptions, SessionHandlers {

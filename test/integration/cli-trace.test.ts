@@ -35,6 +35,28 @@ describe.skipIf(!users)('pglisten --trace', () => {
     expect(result.stderr).not.toContain(encodeURIComponent(password!))
   })
 
+  test.skipIf(!pg.tls)("notify over TLS: the SSLRequest and the server's one-byte answer come first, as libpq traces them", async () => {
+    const { args, env } = superuserArgs()
+    const result = await runCli(['notify', '--trace', ...args, 'trace channel', 'over TLS'], { env: { ...env, PGSSLMODE: 'require' } })
+    expect(result.status).toBe(0)
+    for (const line of result.stderr.trimEnd().split('\n')) expect(line).toMatch(traced)
+    expect(names(result.stderr).slice(0, 3)).toEqual(['F SSLRequest', 'B SSLResponse', 'F StartupMessage'])
+    expect(result.stderr).toMatch(/^\S+ \S+\tF\t8\tSSLRequest\t 1234 5679\n\S+ \S+\tB\t1\tSSLResponse\t S\n/)
+  })
+
+  test.skipIf(!pg.tls)('a connection that fails in TLS negotiation: what was exchanged is traced, then the one error line', async () => {
+    // verify-full against a name the certificate does not carry; hostaddr still reaches the server.
+    const { env } = superuserArgs()
+    const args = ['-h', 'wrong-name.invalid', '-p', String(pg.port), '-U', pg.superuser.user, '-d', pg.database]
+    const result = await runCli(['notify', '--trace', ...args, 'trace channel', 'never sent'], {
+      env: { ...env, PGSSLMODE: 'verify-full', PGSSLROOTCERT: pg.tls!.caFile, PGHOSTADDR: '127.0.0.1' },
+    })
+    expect(result.status).toBe(1)
+    const lines = result.stderr.trimEnd().split('\n')
+    expect(lines.slice(0, -1).map((line) => line.split('\t').slice(1).join('\t'))).toEqual(['F\t8\tSSLRequest\t 1234 5679', 'B\t1\tSSLResponse\t S'])
+    expect(lines.at(-1)).toMatch(/^pglisten: the server's TLS certificate was refused/)
+  })
+
   test('listen: LISTEN goes out and the notification comes back, between the status lines', async () => {
     const channel = uniqueChannel('cli trace')
     const { args, env } = superuserArgs()

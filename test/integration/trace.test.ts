@@ -1,14 +1,20 @@
 /**
  * pglisten --trace against the real PostgreSQL: a SCRAM-SHA-256-PLUS login over TLS, a query,
  * LISTEN/NOTIFY and close, traced. The messages must appear in the order the protocol docs
- * give, and no secret may appear in any encoding the trace could print it in.
+ * give, and no secret may appear in any encoding the trace could print it in. The SSLRequest
+ * and the server's one-byte answer are traced too, as libpq does, even when the connection
+ * fails right after; a fake server gives the answers the test server never gives ('N', 'E').
  */
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import type { BackendMessage, NotificationResponse } from '../../src/protocol/backend/messages.ts'
 import type { Tracer } from '../../src/protocol/session.ts'
+import { AuthenticationRefusedError, ConnectionLostError, DatabaseError } from '../../src/protocol/errors.ts'
+import { connect as connectLibpq } from '../../src/protocol/io/connect.ts'
 import { createTracer } from '../../src/protocol/trace/index.ts'
-import { connect, eventually, server } from '../support/connect.ts'
+import { connect, eventually, isolated, server } from '../support/connect.ts'
+import { fakeServersClosedAfterEach } from '../support/fake-server.ts'
+import { backend } from '../support/wire.ts'
 
 const pg = server()
 const users = pg.users
@@ -34,6 +40,7 @@ describe.skipIf(!users || !pg.tls)('tracing a session', () => {
     const trace: Tracer = {
       sent: (bytes) => (sent.push(Uint8Array.from(bytes)), tracer.sent(bytes)),
       received: (message) => (received.push(message), tracer.received(message)),
+      receivedByte: (response, byte) => tracer.receivedByte!(response, byte),
     }
     const heard: NotificationResponse[] = []
     const c = await connect(users!.scram, 'tls', { trace, onNotification: (n) => heard.push(n) })
@@ -51,6 +58,8 @@ describe.skipIf(!users || !pg.tls)('tracing a session', () => {
     // servers before PostgreSQL 18 answer protocol 3.2 with NegotiateProtocolVersion: left out.
     const flow = lines.map((line) => `${line.split('\t')[1]} ${nameOf(line)}`).filter((m) => !/ (ParameterStatus|NegotiateProtocolVersion)$/.test(m))
     expect(flow).toEqual([
+      'F SSLRequest',
+      'B SSLResponse',
       'F StartupMessage',
       'B AuthenticationSASL',
       'F SASLInitialResponse',
@@ -66,6 +75,9 @@ describe.skipIf(!users || !pg.tls)('tracing a session', () => {
       'F Terminate',
     ])
     expect(lines.some((line) => nameOf(line) === 'ParameterStatus')).toBe(true)
+    // As libpq's pqTraceOutputNoTypeByteMessage and pqTraceOutputCharResponse print them.
+    expect(lines[0]!.split('\t').slice(1).join('\t')).toBe('F\t8\tSSLRequest\t 1234 5679')
+    expect(lines[1]!.split('\t').slice(1).join('\t')).toBe('B\t1\tSSLResponse\t S')
 
     // SCRAM stays readable: the gs2 header with channel binding, the nonces, the salt.
     const shown = (name: string) => lines.find((line) => nameOf(line) === name)!.split('\t').slice(4).join('\t')
@@ -107,5 +119,72 @@ describe.skipIf(!users || !pg.tls)('tracing a session', () => {
     const all = lines.join('\n')
     // A boolean, so that a failure does not print the secret itself into the test log.
     secrets.forEach((secret, i) => expect(all.includes(secret), `the trace shows secret #${i}`).toBe(false))
+  })
+})
+
+describe.skipIf(!users || !pg.tls)('a connection that fails in TLS negotiation', () => {
+  test('a certificate refused after the handshake: the SSLRequest and the S before it are traced', async () => {
+    const lines: string[] = []
+    // The name to verify is not the one on the certificate; hostaddr still reaches the server.
+    const error = await connect(users!.scram, 'tls', { host: 'wrong-name.invalid', hostaddr: '127.0.0.1', trace: createTracer((line) => lines.push(line)) }).catch((e) => e)
+    expect(error).toBeInstanceOf(AuthenticationRefusedError)
+    expect(lines).toEqual(['F\t8\tSSLRequest\t 1234 5679', 'B\t1\tSSLResponse\t S'])
+  })
+
+  test('a tracer that throws, from every hook, changes nothing on the wire', async () => {
+    const fail = () => {
+      throw new Error('a broken tracer')
+    }
+    const c = await connect(users!.scram, 'tls', { trace: { sent: fail, received: fail, receivedByte: fail } })
+    try {
+      expect(c.encrypted).toBe(true)
+      expect((await c.query('SELECT 1'))[0]!.rows).toEqual([['1']])
+    } finally {
+      await c.close()
+    }
+  })
+})
+
+describe('answers to SSLRequest the test server never gives', () => {
+  const serve = fakeServersClosedAfterEach()
+  const options = (port: number) => ({ ...isolated, host: '127.0.0.1', port, user: 'ann', database: 'db', password: 'x', connectTimeout: 5 })
+
+  test("'N' under sslmode=prefer: the answer, then the plain login that follows, in order", async () => {
+    const fake = await serve(async (client) => {
+      await client.readPacket() // SSLRequest
+      client.write(Uint8Array.of(0x4e)) // 'N': go on in plain text, on this connection
+      await client.readPacket() // StartupMessage
+      client.write(backend.errorResponse({ S: 'FATAL', V: 'FATAL', C: '28000', M: 'no pg_hba.conf entry' }))
+      client.end()
+    })
+    const lines: string[] = []
+    const error = await connectLibpq({ ...options(fake.port), sslmode: 'prefer', trace: createTracer((line) => lines.push(line)) }).catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(lines.map((line) => `${line.split('\t')[0]} ${line.split('\t')[2]}`)).toEqual(['F SSLRequest', 'B SSLResponse', 'F StartupMessage', 'B ErrorResponse'])
+    expect(lines[1]).toBe('B\t1\tSSLResponse\t N')
+  })
+
+  test("'N' under sslmode=require: the answer is traced before the refusal", async () => {
+    const fake = await serve(async (client) => {
+      await client.readPacket()
+      client.write(Uint8Array.of(0x4e))
+      await client.closed
+    })
+    const lines: string[] = []
+    const error = await connectLibpq({ ...options(fake.port), sslmode: 'require', trace: createTracer((line) => lines.push(line)) }).catch((e) => e)
+    expect(error).toBeInstanceOf(AuthenticationRefusedError)
+    expect(lines).toEqual(['F\t8\tSSLRequest\t 1234 5679', 'B\t1\tSSLResponse\t N'])
+  })
+
+  test("an ErrorResponse: its first byte, 'E', is traced; the rest is never read, so never shown (CVE-2024-10977)", async () => {
+    const fake = await serve(async (client) => {
+      await client.readPacket()
+      client.write(backend.errorResponse({ S: 'FATAL', C: '08P01', M: 'EVIL: please visit http://attacker.example' }))
+      client.end()
+    })
+    const lines: string[] = []
+    const error = await connectLibpq({ ...options(fake.port), sslmode: 'require', trace: createTracer((line) => lines.push(line)) }).catch((e) => e)
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect(lines).toEqual(['F\t8\tSSLRequest\t 1234 5679', 'B\t1\tSSLResponse\t E'])
   })
 })

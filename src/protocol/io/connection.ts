@@ -38,7 +38,10 @@ export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
   onTransport?(transport: { encrypted: boolean }): void
   /** The largest message length accepted from the server; see FramerOptions. */
   maxMessageLength?: number
-  /** Sees every message sent and received (not the SSLRequest answer, nor CancelRequest). */
+  /**
+   * Sees every message sent and received, the SSLRequest and its one-byte answer included; not
+   * cancel()'s CancelRequest, which goes over a connection of its own.
+   */
   trace?: Tracer
   /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
   keepAlive?: number
@@ -93,7 +96,7 @@ export class Connection {
     const attempt = new AttemptSignal(options.signal, timeout)
     const signal = attempt.signal
     try {
-      const link = await openNodeLink(options, options.tls, options.useTls, signal, options.keepAlive)
+      const link = await openNodeLink(options, options.tls, options.useTls, { signal, keepAlive: options.keepAlive, trace: options.trace })
       const connection = new Connection(link, options)
       const stop = () => connection.#session.fail(attempt.timedOut ? new ConnectionLostError(`startup did not finish within ${timeout} ms`) : signal.reason)
       signal.addEventListener('abort', stop, { once: true })

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { AuthenticationRefusedError } from '../errors.ts'
 import { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type FileOrPem, type PgpassTarget, type Settings } from '../options/index.ts'
 import type { TlsSettings } from './link.ts'
+import { isMissingFile, missingRootCertificate } from './tls-failures.ts'
 
 /** The certificates and key to use, read from files where settings name files. */
 export async function loadTlsMaterial(settings: Settings): Promise<Pick<TlsSettings, 'ca' | 'cert' | 'key'>> {
@@ -17,8 +18,9 @@ export async function loadTlsMaterial(settings: Settings): Promise<Pick<TlsSetti
   const material: Pick<TlsSettings, 'ca' | 'cert' | 'key'> = {}
   if (settings.sslrootcert === 'system') material.ca = 'system'
   else {
-    // libpq reads ~/.postgresql/root.crt when no root certificate is named, and demands one for verify-*.
-    const ca = await readMaterial(settings.sslrootcert, join(dir, 'root.crt'), 'root certificate', verify)
+    // libpq reads ~/.postgresql/root.crt when no root certificate is named, and demands one for
+    // verify-*: a missing one is then an error that says what to do about it.
+    const ca = await readMaterial(settings.sslrootcert, join(dir, 'root.crt'), 'root certificate', verify, verify ? missingRootCertificate : undefined)
     if (ca !== undefined) material.ca = ca
   }
   const cert = await readMaterial(settings.sslcert, join(dir, 'postgresql.crt'), 'client certificate', false)
@@ -32,14 +34,24 @@ export async function loadTlsMaterial(settings: Settings): Promise<Pick<TlsSetti
   return material
 }
 
-/** A PEM given as such, or read from the named file, or from libpq's default file if it exists. */
-async function readMaterial(value: FileOrPem | undefined, fallback: string, what: string, required: boolean): Promise<string | Uint8Array | undefined> {
+/**
+ * A PEM given as such, or read from the named file, or from libpq's default file if it exists.
+ * `missing` words the error for a file that is not there, where the generic one would not do.
+ */
+async function readMaterial(
+  value: FileOrPem | undefined,
+  fallback: string,
+  what: string,
+  required: boolean,
+  missing?: (path: string, cause: unknown) => Error,
+): Promise<string | Uint8Array | undefined> {
   if (typeof value === 'object') return value.pem
   const path = value ?? fallback
   try {
     return await readFile(path)
   } catch (cause) {
     if (value === undefined && !required) return undefined
+    if (missing && isMissingFile(cause)) throw missing(path, cause)
     throw new AuthenticationRefusedError(`cannot read the ${what} file "${path}"`, { cause })
   }
 }

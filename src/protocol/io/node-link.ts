@@ -8,7 +8,9 @@ import net from 'node:net'
 import tls from 'node:tls'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../errors.ts'
 import { sslRequest } from '../frontend.ts'
+import type { Tracer } from '../session.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
+import { directTlsRefused } from './tls-failures.ts'
 
 /** A socket folder: a path, or on Linux '@' for the abstract namespace (libpq's rule). */
 export function isUnixSocket(host: string): boolean {
@@ -24,15 +26,29 @@ export function unixSocketPath(dir: string, port: number): string {
   return path.startsWith('@') ? `\0${path.slice(1)}` : path
 }
 
+export interface LinkOptions {
+  /**
+   * Aborts the attempt (connect_timeout, the caller's AbortSignal): a ConnectionLostError given
+   * as its reason is the error to fail with; any other reason is wrapped in one. An aborted
+   * signal opens no socket at all.
+   */
+  signal?: AbortSignal
+  /** TCP keepalive: probe an idle connection after this many milliseconds. */
+  keepAlive?: number
+  /**
+   * Sees the SSLRequest and the server's one-byte answer, which pass here, before any Session
+   * exists (libpq traces both). The TLS handshake itself is no protocol message: not traced.
+   */
+  trace?: Tracer
+}
+
 /**
  * Connects and, when `tls` is true, brings TLS up: after an SSLRequest (answered 'S'), or at once
  * with ALPN "postgresql" under sslnegotiation=direct. An 'N' answer gives a plain link only where
  * sslmode allows it (allow, prefer). Under TLS, the protocol starts only after the handshake.
- * `signal` aborts the attempt (connect_timeout, the caller's AbortSignal): a ConnectionLostError
- * given as its reason is the error to fail with; any other reason is wrapped in one. An aborted
- * signal opens no socket at all.
  */
-export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, signal?: AbortSignal, keepAlive?: number): Promise<Link> {
+export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, options: LinkOptions = {}): Promise<Link> {
+  const { signal, keepAlive, trace } = options
   const stopped = (): ConnectionLostError => {
     const reason: unknown = signal?.reason
     if (reason instanceof ConnectionLostError) return reason
@@ -57,8 +73,9 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
     // libpq never uses TLS over a Unix socket: the kernel already guards that path.
     if (reads) return new NodeLink(socket, undefined, reads)
     if (settings.negotiation === 'direct') return new NodeLink(socket, await handshake(socket, endpoint, settings, true))
+    if (trace) traced(() => trace.sent(sslRequest))
     socket.write(sslRequest)
-    const answer = await readSslAnswer(socket)
+    const answer = await readSslAnswer(socket, trace && ((byte) => traced(() => trace.receivedByte?.('SSLResponse', byte))))
     if (answer === 'N') {
       if (settings.mode !== 'prefer' && settings.mode !== 'allow') {
         socket.destroy()
@@ -83,7 +100,13 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
  */
 async function handshake(socket: net.Socket, endpoint: Endpoint, settings: TlsSettings, direct: boolean): Promise<tls.TLSSocket> {
   const secure = tls.connect({ socket, ...nodeTlsOptions(endpoint, settings) })
-  await settle(secure, 'secureConnect')
+  try {
+    await settle(secure, 'secureConnect')
+  } catch (error) {
+    // A server that does not speak direct TLS closes at our ClientHello, or answers it in
+    // something else: Node's words for that ("socket disconnected") do not say why.
+    throw (direct ? directTlsRefused(error, describeEndpoint(endpoint)) : undefined) ?? error
+  }
   if (direct && secure.alpnProtocol !== alpnProtocol) {
     throw new AuthenticationRefusedError(secure.alpnProtocol
       ? `the server selected ALPN protocol ${JSON.stringify(secure.alpnProtocol)}, not "${alpnProtocol}"`
@@ -98,13 +121,15 @@ const alpnProtocol = 'postgresql'
 /**
  * The answer to SSLRequest is exactly one byte. Anything sent along with it arrived before
  * the handshake, unencrypted and unauthenticated, and must not be read as if it came through
- * TLS (CVE-2021-23222): more than one byte aborts.
+ * TLS (CVE-2021-23222): more than one byte aborts. `onAnswer` sees the first byte, whatever
+ * it is, before it is judged (the trace shows what the server answered even when it is refused).
  */
-function readSslAnswer(socket: net.Socket): Promise<'S' | 'N'> {
+function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): Promise<'S' | 'N'> {
   return new Promise((resolve, reject) => {
     const onData = (chunk: Uint8Array) => {
       cleanup()
       socket.pause()
+      if (chunk.length > 0) onAnswer?.(chunk[0]!)
       if (chunk[0] === 0x45 /* E */) {
         // An old or overloaded server sends an ErrorResponse. Its text is unauthenticated and
         // could say anything: show only our own words, and never read it (CVE-2024-10977).
@@ -127,6 +152,15 @@ function readSslAnswer(socket: net.Socket): Promise<'S' | 'N'> {
     }
     socket.on('data', onData).on('error', onEnd).on('close', onEnd)
   })
+}
+
+/** Runs a tracer's hook; tracing must never change what happens on the wire. */
+function traced(action: () => void): void {
+  try {
+    action()
+  } catch {
+    // A tracer that throws is ignored (Tracer's contract).
+  }
 }
 
 /** libpq's sslmode in node:tls terms. */

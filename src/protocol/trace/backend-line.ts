@@ -1,6 +1,7 @@
 /**
  * A decoded backend message as a trace line, fields in wire order as libpq's fe-trace.c prints
- * them, secrets redacted. Pure: imports message types, the line vocabulary, the redaction rules.
+ * them, secrets redacted; and the one-byte answer to an encryption request, which is no message.
+ * Pure: imports message types, the line vocabulary, the redaction rules.
  *
  * The Tracer hook hands over messages already decoded, so the length column is computed back
  * from the message: exact for every message, except that an ErrorResponse or NoticeResponse
@@ -93,6 +94,15 @@ export function backendLine(message: BackendMessage, mechanism: string | undefin
       // Unreachable for a BackendMessage; a value from outside the union still gets a line.
       return notUnderstood(message)
   }
+}
+
+/**
+ * The one-byte answer to SSLRequest or GSSENCRequest, as libpq's pqTraceOutputCharResponse
+ * prints it: "B", a length of 1 (the byte itself; there is no length field), the name libpq
+ * gives it, and the byte as a Byte1.
+ */
+export function charResponseLine(name: 'SSLResponse' | 'GSSENCResponse', response: number): TraceLine {
+  return { direction: 'B', length: 1, name, fields: [byte1(response)] }
 }
 
 /** The line for a value that is not a BackendMessage the tracer knows. */

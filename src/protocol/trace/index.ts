@@ -1,7 +1,8 @@
 /**
- * pglisten --trace: a Tracer (../session.ts) that writes one line per protocol message, in the
- * layout of libpq's PQtrace, with secrets redacted. Pure: the caller says where lines go.
- * Imports the trace pieces beside it and the Tracer and message types.
+ * pglisten --trace: a Tracer (../session.ts) that writes one line per protocol message, and per
+ * one-byte answer to SSLRequest, in the layout of libpq's PQtrace, with secrets redacted. Pure:
+ * the caller says where lines go. Imports the trace pieces beside it and the Tracer and message
+ * types.
  *
  * The tracer keeps the little state libpq keeps to read the client's messages: which 'p'
  * message answers the pending authentication request, and which SASL mechanism is in use. A
@@ -9,7 +10,7 @@
  */
 import type { BackendMessage } from '../backend/messages.ts'
 import type { Tracer } from '../session.ts'
-import { backendLine, notUnderstood } from './backend-line.ts'
+import { backendLine, charResponseLine, notUnderstood } from './backend-line.ts'
 import { decodeFrontendMessages, type AuthenticationResponseType } from './frontend.ts'
 import { frontendLine } from './frontend-line.ts'
 import { formatLine, formatTimestamp, type TraceLine } from './line.ts'
@@ -51,6 +52,9 @@ export function createTracer(write: (line: string) => void, options: TracerOptio
       }
       emit(line)
     },
+    receivedByte(response, byte) {
+      emit(charResponseLine(response, byte))
+    },
   }
 }
 
@@ -75,4 +79,4 @@ function expectedResponse(request: BackendMessage): AuthenticationResponseType |
 export { decodeFrontendMessages, type AuthenticationResponseType, type FrontendMessage } from './frontend.ts'
 export { formatLine, formatTimestamp, type Field, type TraceLine } from './line.ts'
 export { frontendLine } from './frontend-line.ts'
-export { backendLine } from './backend-line.ts'
+export { backendLine, charResponseLine } from './backend-line.ts'
