@@ -1,6 +1,9 @@
 // Vitest: every test/**/*.test.ts. Files under test/integration/ get a real PostgreSQL, started
 // once for the whole run by test/harness/global-setup.ts and described through inject('pg');
 // a run of unit tests alone starts none (vitest sets up only the projects it has files for).
+// Before it, test/harness/temp-folder.ts gives the run a temporary folder of its own (TMPDIR,
+// for every worker: vitest runs all global setups before it starts any), and fails the run if
+// anything named pglisten-* is left in it at the end. Unit tests make no temporary files.
 
 import { defineConfig } from 'vitest/config'
 
@@ -22,7 +25,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          globalSetup: ['test/harness/global-setup.ts'],
+          // In this order: teardowns run in reverse, so the cluster is gone before the check.
+          globalSetup: ['test/harness/temp-folder.ts', 'test/harness/global-setup.ts'],
         },
       },
     ],

@@ -1,5 +1,6 @@
 // Starts a throwaway PostgreSQL cluster in a temp folder: initdb, TLS files, roles made in
-// single-user mode, then `pg_ctl start`; stop() shuts it down and removes the folder.
+// single-user mode, then `pg_ctl start`; stop() shuts it down and removes the folder, as does a
+// start that fails (unless the folder is to be kept).
 // Imports node: modules and the other harness modules (never src/: no client is needed).
 
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -14,11 +15,15 @@ import { type PostgresBinaries, findPostgresBinaries } from './postgres-binaries
 import { type OsUser, mustRun, runSync, serverUser } from './run-as.ts'
 import type { TestServer } from './server.ts'
 import { singleUser } from './single-user.ts'
+import { machineTmpdir } from './temp-folder.ts'
 import { makeTls } from './tls.ts'
 
 export interface ClusterOptions {
   binaries?: PostgresBinaries
-  /** keep the temp folder (data and log) after stop, for a look afterwards */
+  /**
+   * keep the temp folder (data and log) after stop or a failed start, for a look afterwards; it
+   * is then made in the machine's temporary folder, which outlives the run's (temp-folder.ts)
+   */
   keep?: boolean
 }
 
@@ -37,7 +42,7 @@ export interface Cluster {
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const as = serverUser()
   const binaries = options.binaries ?? (await findPostgresBinaries(as))
-  const dir = await mkdtemp(join(tmpdir(), 'pglisten-'))
+  const dir = await mkdtemp(join(options.keep ? machineTmpdir() : tmpdir(), 'pglisten-'))
   await chmod(dir, 0o755) // clients of any user must reach the socket in it
   if (as) await chown(dir, as.uid, as.gid)
   const data = join(dir, 'data')
@@ -93,12 +98,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     }
     return { server, binaries, dir, restart, stop: async () => stopSync(), stopSync }
   } catch (error) {
-    watchdog.kill('SIGKILL') // it would remove the folder we keep for a look
+    watchdog.kill('SIGKILL') // the folder is removed here, or kept for a look
     stopServer(binaries.bin, data, as) // in case pg_ctl started it but gave up waiting
     const log = await readFile(logFile, 'utf8').catch(() => '(no log)')
     const tail = log.trimEnd().split('\n').slice(-30).join('\n')
+    // The folder holds the TLS keys; the log's tail goes into the error instead.
+    if (!options.keep) rmSync(dir, { recursive: true, force: true })
+    const kept = options.keep ? `its folder is kept: ${dir}` : 'PGLISTEN_KEEP_CLUSTER=1 keeps its folder'
     throw new Error(
-      `PostgreSQL ${binaries.version} test cluster did not start; its folder is kept: ${dir}\n` +
+      `PostgreSQL ${binaries.version} test cluster did not start; ${kept}\n` +
         `${error instanceof Error ? error.message : String(error)}\n--- last lines of ${logFile} ---\n${tail}`,
       { cause: error },
     )

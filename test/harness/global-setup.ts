@@ -81,7 +81,9 @@ function stopOnExit(stopSync: () => void): () => void {
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
-  process.once('exit', stopSync)
+  // First of the 'exit' listeners: temp-folder.ts's removes the run's folder, data folder included,
+  // and pg_ctl cannot stop a server whose data folder is gone.
+  process.prependOnceListener('exit', stopSync)
   return () => {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)

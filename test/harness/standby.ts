@@ -22,28 +22,30 @@ export async function startStandby(primary: Cluster): Promise<Standby> {
   const bin = (program: string) => join(primary.binaries.bin, program)
   const primaryData = join(primary.dir, 'data')
   const dir = await mkdtemp(join(tmpdir(), 'pglisten-standby-'))
-  await chmod(dir, 0o755)
-  if (as) await chown(dir, as.uid, as.gid)
   const data = join(dir, 'data')
   const logFile = join(dir, 'postgres.log')
-
-  // A clean shutdown leaves a consistent copy: the standby is ready as soon as it starts.
-  await mustRun(bin('pg_ctl'), ['stop', '-w', '-s', '-D', primaryData, '-m', 'fast'], { as })
-  try {
-    await mustRun('cp', ['-a', primaryData, data], { as })
-  } finally {
-    await mustRun(bin('pg_ctl'), ['start', '-w', '-t', '60', '-s', '-D', primaryData, '-l', join(primary.dir, 'postgres.log')], { as })
+  const stop = async () => {
+    await mustRun(bin('pg_ctl'), ['stop', '-w', '-s', '-D', data, '-m', 'immediate'], { as }).catch(() => undefined)
+    rmSync(dir, { recursive: true, force: true })
   }
-  const port = await freePort(false)
-  await writeFile(join(data, 'standby.signal'), '')
-  await appendFile(join(data, 'postgresql.conf'), `\n# --- hot standby copy ---\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\n`)
-  await mustRun(bin('pg_ctl'), ['start', '-w', '-t', '60', '-s', '-D', data, '-l', logFile], { as })
 
-  return {
-    server: { ...primary.server, port, socketDir: dir, ipv6: false, logFile },
-    stop: async () => {
-      await mustRun(bin('pg_ctl'), ['stop', '-w', '-s', '-D', data, '-m', 'immediate'], { as }).catch(() => undefined)
-      rmSync(dir, { recursive: true, force: true })
-    },
+  try {
+    await chmod(dir, 0o755)
+    if (as) await chown(dir, as.uid, as.gid)
+    // A clean shutdown leaves a consistent copy: the standby is ready as soon as it starts.
+    await mustRun(bin('pg_ctl'), ['stop', '-w', '-s', '-D', primaryData, '-m', 'fast'], { as })
+    try {
+      await mustRun('cp', ['-a', primaryData, data], { as })
+    } finally {
+      await mustRun(bin('pg_ctl'), ['start', '-w', '-t', '60', '-s', '-D', primaryData, '-l', join(primary.dir, 'postgres.log')], { as })
+    }
+    const port = await freePort(false)
+    await writeFile(join(data, 'standby.signal'), '')
+    await appendFile(join(data, 'postgresql.conf'), `\n# --- hot standby copy ---\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\n`)
+    await mustRun(bin('pg_ctl'), ['start', '-w', '-t', '60', '-s', '-D', data, '-l', logFile], { as })
+    return { server: { ...primary.server, port, socketDir: dir, ipv6: false, logFile }, stop }
+  } catch (error) {
+    await stop() // the caller gets no Standby to stop, and the copy holds the roles' password hashes
+    throw error
   }
 }

@@ -3,10 +3,10 @@
  * TLS, several hosts, the password file, require_auth, target_session_attrs, and settings from
  * connection strings and the environment.
  */
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, onTestFinished, test } from 'vitest'
 import { SaltedPasswordCache } from '../../src/protocol/auth/salted-password-cache.ts'
 import { AuthenticationRefusedError, DatabaseError } from '../../src/protocol/errors.ts'
 import { connect as connectLibpq } from '../../src/protocol/io/connect.ts'
@@ -207,8 +207,10 @@ describe('where settings come from', () => {
 })
 
 describe.skipIf(!users)('the password file', () => {
+  /** A password file holding `line`, removed when the test ends, passed or failed: it holds a role's password. */
   async function passfile(line: string, mode: number): Promise<string> {
     const dir = await mkdtemp(join(tmpdir(), 'pglisten-pgpass-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
     const file = join(dir, 'pgpass')
     await writeFile(file, `# a comment\n${line}\n`)
     await chmod(file, mode)

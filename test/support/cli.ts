@@ -7,19 +7,26 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { afterAll } from 'vitest'
+import { beforeAll } from 'vitest'
 import { server } from './connect.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 export const mainJs = join(root, 'dist/cli/main.js')
 
-/** An empty home folder: no ~/.pgpass, no ~/.postgresql/ certificates. */
-const home = mkdtempSync(join(tmpdir(), 'pglisten-cli-home-'))
-afterAll(() => rmSync(home, { recursive: true, force: true }))
+/**
+ * An empty home folder: no ~/.pgpass, no ~/.postgresql/ certificates. One per test file, made
+ * before its tests and removed after them, failed or not (the hook's returned cleanup).
+ */
+let home = '/nonexistent/pglisten-test-home'
+beforeAll(() => {
+  const made = mkdtempSync(join(tmpdir(), 'pglisten-cli-home-'))
+  home = made
+  return () => rmSync(made, { recursive: true, force: true })
+})
 
 /** The child's whole environment: PATH, the empty home, no password file, sslmode=disable, and `extra`. */
 export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -98,10 +105,12 @@ export const stackTrace = /^\s+at |node:internal|\.ts:\d+|\.js:\d+/m
 /**
  * Builds dist/ when dist/cli/main.js is missing or older than a file under src/ (a run of
  * vitest without `npm test` before it). Test files run in parallel, so one builds while the
- * others wait on a lock folder.
+ * others wait on a lock folder. The lock is in the checkout, beside the dist/ it guards, so
+ * that every run in this checkout sees it (each run has a temporary folder of its own).
  */
 export async function ensureBuilt(): Promise<void> {
-  const lock = join(tmpdir(), `pglisten-cli-build-${Buffer.from(root).toString('hex').slice(-24)}`)
+  const lock = join(root, '.cache', 'cli-build.lock')
+  mkdirSync(dirname(lock), { recursive: true })
   for (let waited = 0; stale(); waited += 100) {
     try {
       mkdirSync(lock)

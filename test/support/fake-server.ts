@@ -4,7 +4,7 @@
  * client sent and writes whatever bytes it likes. Not a substitute for the real server.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -154,20 +154,27 @@ function concatBytes(...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
-let certificate: { key: string; cert: string; dir: string } | undefined
+let certificate: { key: string; cert: string } | undefined
 
-/** A self-signed certificate for 'localhost' and 127.0.0.1, made once per process with openssl. */
-export function testCertificate(): { key: string; cert: string; certFile: string } {
+/**
+ * A self-signed certificate for 'localhost' and 127.0.0.1, made once per process with openssl.
+ * Kept in memory only: the folder openssl writes the key and certificate to is removed at once.
+ */
+export function testCertificate(): { key: string; cert: string } {
   if (!certificate) {
     const dir = mkdtempSync(join(tmpdir(), 'pglisten-fake-'))
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=pglisten fake server', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' })
-    certificate = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), dir }
+    try {
+      execFileSync('openssl', [
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+        '-subj', '/CN=pglisten fake server', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      ], { stdio: 'ignore' })
+      certificate = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
-  return { key: certificate.key, cert: certificate.cert, certFile: join(certificate.dir, 'cert.pem') }
+  return { key: certificate.key, cert: certificate.cert }
 }
 
 export async function fakeServer(script: (client: FakeClient) => Promise<void>): Promise<FakeServer> {

@@ -170,7 +170,8 @@ describe('laws', () => {
     maxLength: 40,
   })
   // Server nonces that do not extend ours: anything not starting with it, ours with one
-  // character changed and something appended, or a proper prefix of ours.
+  // character changed and something appended, or a prefix of ours (ours whole included: a
+  // server nonce that adds nothing to ours is refused too).
   const notExtending = fc.oneof(
     printable.filter((nonce) => !nonce.startsWith(RFC7677.nonce)),
     fc.tuple(fc.nat(), printable).map(([at, tail]) => {
