@@ -61,7 +61,7 @@ try {
   // Subscribe (the trigger is installed, the channel listened on), then write.
   const changes = listener.changes(table)
   await changes.ready
-  say(`listening on public.pglisten_demo_orders through channel ${[...listener.channels][0]}\n`)
+  say(`listening on public.pglisten_demo_orders through channel ${changes.channel}\n`)
 
   const started = Date.now()
   const seen: Record<string, number> = {}

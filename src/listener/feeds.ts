@@ -58,24 +58,31 @@ export type FeedItem<T> = T | PayloadError | Gap
  */
 export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
   readonly ready: Promise<void>
+  /** The channel its trigger notifies and it listens on (not among the listener's `channels`). */
+  readonly channel: string
+}
+
+export interface FeedParts<T> {
+  channel: string
+  source: AsyncIterableIterator<ListenerItem>
+  ready: Promise<void>
+  decode: (notification: Notification) => T | PayloadError
+  /** Drops notifications meant for another feed on a shared channel (tcn's default serves every table). */
+  accept?: (event: T) => boolean
+  /** Run when the feed ends (its return(), or its source ending): the trigger's removal, if asked. */
+  ended?: () => Promise<void>
 }
 
 /**
  * An iterator over `source` that first waits for `ready` (throwing its error, if any, from the
- * first next()), then maps each notification through `decode`; `accept` drops notifications
- * meant for another feed on a shared channel (tcn's default channel serves every table).
+ * first next()), then maps each notification through `decode`, keeping what `accept` takes.
  */
-export function feed<T>(
-  source: AsyncIterableIterator<ListenerItem>,
-  ready: Promise<void>,
-  decode: (notification: Notification) => T | PayloadError,
-  accept: (event: T) => boolean = () => true,
-  ended: () => Promise<void> = async () => {},
-): Feed<T> {
+export function feed<T>({ channel, source, ready, decode, accept = () => true, ended = async () => {} }: FeedParts<T>): Feed<T> {
   ready.catch(() => undefined) // reported by the first next() (or to whoever awaits ready)
   let started = false
   const iterator: Feed<T> = {
     ready,
+    channel,
     async next(): Promise<IteratorResult<FeedItem<T>>> {
       if (!started) {
         started = true
@@ -144,7 +151,7 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
   })()
   const remove = (c: Connection) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table))
   const { decode, accept } = tableFeed(table, kind)
-  return feed(source, ready, decode, accept, removal(listener, ready, options, remove))
+  return feed({ channel, source, ready, decode, accept, ended: removal(listener, ready, options, remove) })
 }
 
 /** listener.ddlChanges(): the same for the DDL event trigger. */
@@ -156,7 +163,8 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
     if (install !== false) await listener.run((c) => installDdlTrigger(c, trigger))
     await listener.listen(channel)
   })()
-  return feed(source, ready, decodeDdlChange, undefined, removal(listener, ready, { ...(removeOnClose !== undefined ? { removeOnClose } : {}), ...(signal ? { signal } : {}) }, (c) => removeDdlTrigger(c, trigger)))
+  const ended = removal(listener, ready, { ...(removeOnClose !== undefined ? { removeOnClose } : {}), ...(signal ? { signal } : {}) }, (c) => removeDdlTrigger(c, trigger))
+  return feed({ channel, source, ready, decode: decodeDdlChange, ended })
 }
 
 /**

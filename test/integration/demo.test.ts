@@ -15,6 +15,8 @@ test('the demo shows each change as it arrives, sums them up, and cleans up', as
     env: { ...process.env, PGPASSFILE: '/nonexistent' },
     timeout: 60_000,
   })
+  // The feed's own channel, named as rowChangeChannel() names it (it once printed "undefined").
+  expect(stdout).toMatch(/^listening on public\.pglisten_demo_orders through channel pglisten_rows_pglisten_demo_orders_[0-9a-f]{8}$/m)
   const events = stdout.split('\n').filter((line) => /^\s+\+\s*\d+ ms/.test(line))
   expect(events.map((line) => line.match(/ms\s+(\w+)/)![1])).toEqual(['INSERT', 'UPDATE', 'DELETE', 'INSERT', 'UPDATE', 'DELETE'])
   expect(stdout).toMatch(/6 changes heard in \d+ ms: 2 INSERT, 2 UPDATE, 2 DELETE\./)

@@ -57,6 +57,7 @@ describe('which channel, and what is installed', () => {
       const l = fakeListener()
       const changes = tableChanges(l.source, 'public.t', options)
       await changes.ready
+      expect(changes.channel).toBe(channel)
       expect(l.listened).toEqual([channel])
       expect(l.asked[0]!.channels).toEqual([channel])
     }
@@ -73,6 +74,7 @@ describe('which channel, and what is installed', () => {
     await tableChanges(none.source, 'public.t', { install: false }).ready
     expect(none.sql).toEqual([])
     const ddl = fakeListener()
+    expect(ddlChanges(ddl.source, { install: false, name: 'audit' }).channel).toBe('audit')
     await ddlChanges(ddl.source, { install: false }).ready
     expect(ddl.sql).toEqual([])
     await ddlChanges(ddl.source, {}).ready
@@ -107,7 +109,7 @@ describe('what a feed yields', () => {
 
   test('a setup error is thrown by the first next() only; the feed has ended after it', async () => {
     const source = new Subscription()
-    const broken = feed(source, Promise.reject(new Error('no primary key')), () => 'x')
+    const broken = feed({ channel: 'c', source, ready: Promise.reject(new Error('no primary key')), decode: () => 'x' })
     await expect(broken.next()).rejects.toThrow('no primary key')
     expect(source.ended).toBe(true)
     await expect(broken.next()).resolves.toEqual({ value: undefined, done: true })
@@ -115,7 +117,7 @@ describe('what a feed yields', () => {
 
   test('return() answers done, and ends the source', async () => {
     const source = new Subscription()
-    const f = feed(source, Promise.resolve(), () => 'x')
+    const f = feed({ channel: 'c', source, ready: Promise.resolve(), decode: () => 'x' })
     expect(await f.return!()).toEqual({ value: undefined, done: true })
     expect(source.ended).toBe(true)
   })
