@@ -39,9 +39,10 @@ export interface ChangesOptions {
   install?: boolean
   /**
    * Remove the trigger and its function when the feed ends (its return(), its signal, or the
-   * listener's close(), which waits for it). Default false: they stay installed after close(),
-   * and the table keeps notifying (one NOTIFY per changed row) with nobody listening. Only for
-   * a feed that owns its trigger: two feeds on one table share it, and the first to end removes it.
+   * listener's close(), which waits up to 5 s for it). Default false: they stay installed after
+   * close(), and the table keeps notifying (one NOTIFY per changed row) with nobody listening.
+   * Only for a feed that owns its trigger: its name depends on the table alone, so every feed
+   * on that table (in this process or any other) loses it when the first of them ends.
    */
   removeOnClose?: boolean
   signal?: AbortSignal
@@ -130,11 +131,15 @@ export type DdlChangesOptions = DdlTriggerOptions & Omit<ChangesOptions, 'feed' 
 /** What a feed needs from the listener. */
 export interface FeedSource {
   notifications(options: NotificationsOptions): AsyncIterableIterator<ListenerItem>
-  /** LISTEN on a feed's own channel (kept out of the listener's channels and other consumers). */
+  /** LISTEN on a feed's channel (counted, and kept out of the listener's channels and other consumers). */
   listen(channel: string): Promise<void>
-  /** Runs SQL (an install, a removal) on a connection that is not the listening one. */
-  run<T>(work: (connection: Connection) => Promise<T>): Promise<T>
-  /** Has close() run `cleanup` first; returns how to unregister it, or false if closing already. */
+  /** The feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
+  release(channel: string): void
+  /** Runs an install (a transaction) on a connection of its own; close() aborts it. */
+  install<T>(work: (connection: Connection) => Promise<T>): Promise<T>
+  /** Runs a removal (a transaction) on a connection of its own; close() waits for it, for a while. */
+  remove(work: (connection: Connection) => Promise<void>): Promise<void>
+  /** Has close() run `cleanup` (and report its failure); returns how to unregister it, or false if closing already. */
   onClose(cleanup: () => Promise<void>): (() => void) | false
 }
 
@@ -143,15 +148,12 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
   const kind = options.feed ?? 'rows'
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
-  const ready = (async () => {
-    if (options.install !== false) {
-      await listener.run((c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })))
-    }
-    await listener.listen(channel)
-  })()
-  const remove = (c: Connection) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table))
+  const { ready, ended } = setUp(listener, channel, options, {
+    install: (c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })),
+    remove: (c) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table)),
+  })
   const { decode, accept } = tableFeed(table, kind)
-  return feed({ channel, source, ready, decode, accept, ended: removal(listener, ready, options, remove) })
+  return feed({ channel, source, ready, decode, accept, ended })
 }
 
 /** listener.ddlChanges(): the same for the DDL event trigger. */
@@ -159,36 +161,63 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
   const { install, signal, gaps, removeOnClose, ...trigger } = options
   const { channel } = planDdlTrigger(trigger)
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
-  const ready = (async () => {
-    if (install !== false) await listener.run((c) => installDdlTrigger(c, trigger))
-    await listener.listen(channel)
-  })()
-  const ended = removal(listener, ready, { ...(removeOnClose !== undefined ? { removeOnClose } : {}), ...(signal ? { signal } : {}) }, (c) => removeDdlTrigger(c, trigger))
+  const { ready, ended } = setUp(listener, channel, options, {
+    install: (c) => installDdlTrigger(c, trigger),
+    remove: (c) => removeDdlTrigger(c, trigger),
+  })
   return feed({ channel, source, ready, decode: decodeDdlChange, ended })
 }
 
+interface TriggerSql {
+  install(connection: Connection): Promise<unknown>
+  remove(connection: Connection): Promise<void>
+}
+
 /**
- * With `removeOnClose`, the removal of a feed's trigger, run once: when the feed ends, when its
- * signal aborts, or by the listener's close() before the notifier closes. It waits for the
- * install to settle first (a removal must not overtake it). A removal that fails rejects the
+ * A feed's setup and its end. Setup: install the trigger (unless install: false), then LISTEN.
+ * The end, run once (return(), the source ending, the signal, or a failed setup): release the
+ * channel (UNLISTEN unless someone else listens on it) and, with removeOnClose, remove the trigger.
+ */
+function setUp(listener: FeedSource, channel: string, options: Pick<ChangesOptions, 'install' | 'removeOnClose' | 'signal'>, sql: TriggerSql): { ready: Promise<void>; ended: () => Promise<void> } {
+  const installed = options.install !== false ? listener.install(sql.install).then(() => undefined) : Promise.resolve()
+  let listening = false
+  let over = false
+  const ready = installed.then(async () => {
+    await listener.listen(channel)
+    listening = true
+    if (over) listener.release(channel) // it ended while it listened
+  })
+  const removeTrigger = removal(listener, installed, options, sql.remove)
+  let ending: Promise<void> | undefined
+  const ended = (): Promise<void> =>
+    (ending ??= (async () => {
+      over = true
+      options.signal?.removeEventListener('abort', onAbort)
+      if (listening) listener.release(channel)
+      await removeTrigger()
+    })())
+  const onAbort = () => void ended().catch(() => undefined) // the feed's next() or return() reports it
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  ready.catch(onAbort) // a failed setup: nothing listens, nothing was installed, nothing is left registered
+  return { ready, ended }
+}
+
+/**
+ * With `removeOnClose`, the removal of a feed's trigger, run once: when the feed ends, or by the
+ * listener's close() (which waits for it, for a while, and reports a failure as an 'error'). Not
+ * before the install settles, and not at all if it failed. A removal that fails rejects the
  * feed's return() or last next() with its error: the trigger is still there, and they say so.
  */
-function removal(listener: FeedSource, ready: Promise<void>, options: Pick<ChangesOptions, 'removeOnClose' | 'signal'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
+function removal(listener: FeedSource, installed: Promise<void>, options: Pick<ChangesOptions, 'removeOnClose'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
   if (!options.removeOnClose) return async () => {}
   let removing: Promise<void> | undefined
-  const run = (): Promise<void> => {
-    removing ??= (async () => {
+  const run = (): Promise<void> =>
+    (removing ??= (async () => {
       unregister()
-      options.signal?.removeEventListener('abort', onAbort)
-      await ready.catch(() => undefined)
-      await listener.run(remove)
-    })()
-    return removing
-  }
-  const onAbort = () => void run().catch(() => undefined) // the feed's next() or return() reports it
-  const registered = listener.onClose(() => run().catch(() => undefined))
-  if (!registered) return async () => {} // made while the listener closes: nothing was installed
+      if (await installed.then(() => true, () => false)) await listener.remove(remove)
+    })())
+  const registered = listener.onClose(run)
+  if (!registered) return async () => {} // made while the listener closes: its install is refused
   const unregister = registered
-  options.signal?.addEventListener('abort', onAbort, { once: true })
   return run
 }

@@ -12,6 +12,7 @@ import { connect } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { bounded, openListening, type Attempt } from './attempt.ts'
 import { Backoff, sleep } from './backoff.ts'
+import { ChannelBook } from './channels.ts'
 import type { TableName } from './changes/index.ts'
 import { attemptTimeout, connectionOptions, listeningOptions } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
@@ -35,6 +36,9 @@ export async function createListener(options: ListenerOptions = {}): Promise<Lis
   return listener
 }
 
+/** How long close() waits for feeds' triggers to be removed (removeOnClose), in ms. */
+export const removalTimeout = 5_000
+
 export class Listener {
   readonly #options: ListenerOptions
   readonly #lifecycle = new Lifecycle()
@@ -44,12 +48,12 @@ export class Listener {
   readonly #backoff: Backoff | undefined
   readonly #liveness: Liveness
   readonly #selfTests = new SelfTests()
-  /** Every channel the server listens on for us: re-LISTENed after a reconnect. */
-  readonly #channels = new Set<string>()
-  /** Of those, the ones listened on only by change feeds: hidden from `channels`, handlers and unfiltered iterators. */
-  readonly #internal = new Set<string>()
-  /** What ending feeds must do before the notifier closes (remove their triggers, if asked). */
+  /** Who listens on what: the user, feeds, or both (channels.ts). */
+  readonly #book = new ChannelBook()
+  /** What feeds asked close() to do: remove their triggers (removeOnClose). */
   readonly #cleanups = new Set<() => Promise<void>>()
+  /** Aborted when close() has waited removalTimeout for those removals. */
+  readonly #removals = new AbortController()
   #reconnects = 0
   #connection: Connection | undefined
   #ready: Promise<Connection>
@@ -71,7 +75,7 @@ export class Listener {
       () => this.#delivery.settled(),
     )
     this.#delivery = new Delivery(this.#events, options)
-    this.#delivery.hidden = this.#internal
+    this.#delivery.hidden = this.#book.hidden
     this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound, onClose })))
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
     this.#liveness = new Liveness(options.heartbeat, {
@@ -125,8 +129,7 @@ export class Listener {
 
   /** The channels listen() listened on, as the server knows them; not the change feeds' own. */
   get channels(): ReadonlySet<string> {
-    if (this.#internal.size === 0) return this.#channels
-    return new Set([...this.#channels].filter((channel) => !this.#internal.has(channel)))
+    return this.#book.user
   }
 
   /** The backend's process ID: notifications from it have processId equal to this. */
@@ -156,38 +159,25 @@ export class Listener {
    */
   async listen(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
-    const internal = this.#internal.delete(name) // a feed's channel, listened on by the user too: visible from now on
-    try {
-      await this.#listen(name)
-    } catch (error) {
-      if (internal && this.#channels.has(name)) this.#internal.add(name)
-      throw error
-    }
+    await this.#listen(name, this.#book.addUser(name)) // a feed's channel too: visible from now on
   }
 
-  /** A change feed's LISTEN: its channel stays out of `channels` and of everyone else's notifications. */
-  async #listenInternal(name: string): Promise<void> {
-    const added = !this.#channels.has(name)
-    if (added) this.#internal.add(name)
-    try {
-      await this.#listen(name)
-    } catch (error) {
-      if (added) this.#internal.delete(name)
-      throw error
-    }
-  }
-
-  async #listen(name: string): Promise<void> {
-    const added = !this.#channels.has(name)
-    this.#channels.add(name)
+  /** LISTEN, after the pooler self-test; `undo` forgets the channel's new use if it fails. */
+  async #listen(name: string, undo: () => void): Promise<void> {
     try {
       // The self-test first: before any LISTEN of ours, nothing can queue ahead of its NOTIFY.
       if (!this.#poolerChecked && this.#options.poolerCheck !== false) await this.#checkPooler()
       await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`), true)
     } catch (error) {
-      if (added) this.#channels.delete(name)
+      undo()
       throw error
     }
+  }
+
+  /** A feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
+  #releaseFeed(name: string): void {
+    if (!this.#book.removeFeed(name) || this.#closed()) return
+    this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true).catch(() => undefined) // closed meanwhile: nothing to undo
   }
 
   /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */
@@ -205,15 +195,15 @@ export class Listener {
 
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
-    this.#channels.delete(name)
-    this.#internal.delete(name)
-    await this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true)
+    // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
+    if (this.#book.removeUser(name)) await this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true)
   }
 
+  /** UNLISTEN every channel listen() listened on; the feeds' stay (in the same round trip, so they miss nothing). */
   async unlistenAll(): Promise<void> {
-    this.#channels.clear()
-    this.#internal.clear()
-    await this.#run((connection) => connection.query('UNLISTEN *'), true)
+    const feeds = this.#book.clearUser()
+    const sql = ['UNLISTEN *', ...feeds.map((name) => `LISTEN ${quoteIdentifier(name)}`)].join('; ')
+    await this.#run((connection) => connection.query(sql), true)
   }
 
   /**
@@ -266,17 +256,44 @@ export class Listener {
     return ddlChanges(this.#feedSource(), options)
   }
 
-  /** What a change feed needs of the listener: its own iterator, LISTEN and SQL, and a say in close(). */
+  /** What a change feed needs of the listener: its own iterator, LISTEN, connections for its SQL, and a say in close(). */
   #feedSource(): FeedSource {
     return {
       notifications: (options) => this.notifications(options),
-      listen: (channel) => this.#listenInternal(channel),
-      run: (install) => this.#notifier.run(install),
-      onClose: (cleanup) => {
-        if (this.#closing) return false
-        this.#cleanups.add(cleanup)
-        return () => this.#cleanups.delete(cleanup)
+      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
+      release: (channel) => this.#releaseFeed(channel),
+      install: (work) => {
+        if (this.#closing || this.#closed()) return Promise.reject(new ListenerError('the listener is closed'))
+        return this.#ownConnection(this.#stop.signal, work)
       },
+      remove: (work) => this.#ownConnection(this.#removals.signal, work),
+      onClose: (cleanup) => {
+        if (this.#closing || this.#closed()) return false
+        const reported = () =>
+          cleanup().catch((error: unknown) => {
+            this.#events.emit('error', new ListenerError(`a change feed's trigger may still be installed: ${String((error as Error)?.message ?? error)}`, { cause: error }))
+          })
+        this.#cleanups.add(reported)
+        return () => this.#cleanups.delete(reported)
+      },
+    }
+  }
+
+  /**
+   * Runs `work` (an install or a removal: a transaction of its own) on a connection of its own,
+   * never the notifier's, where notify() and query() would land inside its transaction. The
+   * connection is bounded as a reconnect attempt is, and aborted when `signal` is.
+   */
+  async #ownConnection<T>(signal: AbortSignal, work: (connection: Connection) => Promise<T>): Promise<T> {
+    const connection = await bounded(signal, attemptTimeout(this.#options), (bound) => connect({ ...connectionOptions(this.#options), signal: bound }))
+    const stop = () => connection.abort(new ConnectionLostError('the listener closed', { cause: signal.reason }))
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      if (signal.aborted) stop()
+      return await work(connection)
+    } finally {
+      signal.removeEventListener('abort', stop)
+      await connection.close()
     }
   }
 
@@ -297,7 +314,7 @@ export class Listener {
     const abort = () => subscription.end()
     const subscription = new Subscription({
       channels,
-      hidden: this.#internal,
+      hidden: this.#book.hidden,
       gaps: options.gaps ?? true,
       onDrain: (s) => this.#delivery.drained(s),
       onEnd: () => signal?.removeEventListener('abort', abort),
@@ -319,7 +336,6 @@ export class Listener {
 
   async #shutDown(): Promise<void> {
     if (this.#lifecycle.state !== 'closed') this.#lifecycle.to('close')
-    const cleanups = [...this.#cleanups].map((cleanup) => cleanup())
     this.#liveness.stop()
     this.#stop.abort(new ListenerError('the listener is closed'))
     this.#settle?.reject(this.#failure ?? new ListenerError('the listener is closed'))
@@ -327,8 +343,11 @@ export class Listener {
     this.#connection = undefined
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
     if (!this.#failure) this.#delivery.end() // after giving up, they end with the error instead
-    await Promise.all(cleanups) // on the notifier: it closes after them
-    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined)])
+    // Feeds' removals, each on a connection of its own, get removalTimeout; then they are cut.
+    const removals = Promise.all([...this.#cleanups].map((cleanup) => cleanup()))
+    const deadline = setTimeout(() => this.#removals.abort(new ListenerError(`close() waited ${removalTimeout} ms for the removals`)), removalTimeout)
+    deadline.unref?.()
+    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined), removals.finally(() => clearTimeout(deadline))])
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -344,7 +363,7 @@ export class Listener {
         onNotice: (notice) => this.#events.emit('notice', notice),
         onHandlerError: (error) => this.#reportError(error, 'notification'),
       },
-      channels: this.#channels,
+      channels: this.#book.listened,
       signal: this.#stop.signal,
       ...(timeout !== undefined ? { timeout } : {}),
       intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
@@ -408,7 +427,7 @@ export class Listener {
       if (this.#closed()) return
       if (!backoff || backoff.exhausted) {
         const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect` : 'the connection was lost and reconnect is off'
-        return this.#giveUp(new ListenerError(why, { cause }))
+        return this.#giveUp(new ListenerError(why, { cause: last })) // the last failure: the loss itself, or the last attempt's
       }
       const delay = backoff.next()
       this.#events.emit('reconnecting', { attempt: backoff.failures, maxAttempts: backoff.maxAttempts, delay, error: last })

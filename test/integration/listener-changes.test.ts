@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { NoPrimaryKeyError, PayloadError, removeDdlTrigger, rowChangeChannel, type RowChange, type TcnChange } from '../../src/listener/changes/index.ts'
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser } from '../support/connect.ts'
+import { connectSuperuser, eventually } from '../support/connect.ts'
 import { collect, listener } from '../support/listener.ts'
+import { within } from '../support/listener-world.ts'
+import { ListenerError } from '../../src/listener/errors.ts'
 
 const tag = Math.random().toString(36).slice(2, 8)
 const schema = `feeds "${tag}" ü`
@@ -193,6 +195,102 @@ describe("a feed's plumbing", () => {
     await expect(second.next()).resolves.toEqual({ value: undefined, done: true })
     expect(await triggers(aborted)).toBe(0)
     expect(l.stats.state).toBe('listening')
+  })
+})
+
+describe('feeds, close() and the other calls (found by review)', () => {
+  const triggers = async (table: string) =>
+    Number((await admin.query(`SELECT count(*) FROM pg_trigger WHERE tgrelid = '${q(schema)}.${q(table).replaceAll("'", "''")}'::regclass AND NOT tgisinternal`))[0]!.rows[0]![0])
+  const table = async (name: string, columns = 'id int PRIMARY KEY') => {
+    await admin.query(`CREATE TABLE ${q(schema)}.${q(name)} (${columns})`)
+    return { schema, table: name }
+  }
+
+  test("close() settles while a removeOnClose feed's LISTEN waits behind a full backlog, and removes its trigger", async () => {
+    const t = await table(`backlog ${tag}`)
+    const l = await listener({ highWaterMark: 2, lowWaterMark: 0 })
+    await l.listen('flood')
+    const unread = l.notifications({ channels: ['flood'] })
+    await admin.query(`SELECT pg_notify('flood', i::text) FROM generate_series(1, 200) i`)
+    await eventually(() => l.stats.paused)
+    const changes = l.changes(t, { removeOnClose: true })
+    await expect.poll(() => triggers(t.table), { timeout: 5000 }).toBe(1) // installed on a connection of its own
+    await within(l.close(), 10_000, 'close()')
+    expect(await triggers(t.table)).toBe(0)
+    await unread.return!()
+  })
+
+  test('close() waits at most 5 s for a removal held up by a lock, then says the trigger may still be installed', async () => {
+    const t = await table(`locked ${tag}`)
+    const l = await listener()
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    const changes = l.changes(t, { removeOnClose: true })
+    await changes.ready
+    const holder = await connectSuperuser()
+    await holder.query(`BEGIN; SELECT * FROM ${q(schema)}.${q(t.table)}`)
+    try {
+      await within(l.close(), 15_000, 'close()')
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^a change feed's trigger may still be installed: /)])
+      expect(errors[0]).toBeInstanceOf(ListenerError)
+    } finally {
+      await holder.query('COMMIT')
+      await holder.close()
+    }
+    expect(await triggers(t.table)).toBe(1)
+  }, 30_000)
+
+  test('a notify() made while a feed installs is not caught in the install\'s transaction', async () => {
+    const t = await table(`no key for notify ${tag}`, 'x int')
+    const l = await listener()
+    await l.listen('during install')
+    const heard = collect(l.notifications({ channels: ['during install'] }))
+    const changes = l.changes(t)
+    const sent = l.notify('during install', 'kept')
+    await expect(changes.ready).rejects.toBeInstanceOf(NoPrimaryKeyError)
+    await sent
+    await eventually(() => heard.items.length === 1)
+    expect(heard.items).toMatchObject([{ payload: 'kept' }])
+  })
+
+  test('unlistenAll() and unlisten() of its channel leave a feed listening', async () => {
+    const t = await table(`unlisten ${tag}`)
+    const l = await listener()
+    const changes = l.changes(t)
+    await changes.ready
+    await l.listen(changes.channel)
+    await l.unlisten(changes.channel)
+    await l.listen('other')
+    await l.unlistenAll()
+    expect([...l.channels]).toEqual([])
+    await admin.query(`INSERT INTO ${q(schema)}.${q(t.table)} VALUES (1)`)
+    const [change] = (await take(changes, 1)) as RowChange[]
+    expect(change).toMatchObject({ operation: 'INSERT', key: { id: 1 } })
+    await changes.return?.()
+  })
+
+  test('a feed that ended no longer listens: what its trigger sends is not even read', async () => {
+    const t = await table(`released ${tag}`)
+    const l = await listener()
+    const changes = l.changes(t)
+    await changes.ready
+    await changes.return?.()
+    await l.listen('marker')
+    const before = l.stats.notifications
+    await admin.query(`INSERT INTO ${q(schema)}.${q(t.table)} SELECT generate_series(1, 5); NOTIFY marker`)
+    await eventually(() => l.stats.notifications > before)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(l.stats.notifications - before).toBe(1) // the marker alone
+  })
+
+  test('a feed made while close() runs installs nothing', async () => {
+    const t = await table(`late ${tag}`)
+    const l = await listener()
+    const closing = l.close()
+    const changes = l.changes(t, { removeOnClose: true })
+    await closing
+    await expect(changes.ready).rejects.toThrow(new ListenerError('the listener is closed'))
+    expect(await triggers(t.table)).toBe(0)
   })
 })
 

@@ -14,6 +14,7 @@ import { Subscription, type Notification } from '../../../src/listener/subscript
 function fakeListener(options: { closing?: boolean } = {}) {
   const sql: string[] = []
   const listened: string[] = []
+  const released: string[] = []
   const asked: NotificationsOptions[] = []
   const cleanups = new Set<() => Promise<void>>()
   const subscriptions: Subscription[] = []
@@ -28,7 +29,9 @@ function fakeListener(options: { closing?: boolean } = {}) {
     async listen(channel) {
       listened.push(channel)
     },
-    run: (work) => work({ query: async (text: string) => void sql.push(text) } as never),
+    release: (channel) => void released.push(channel),
+    install: (work) => work({ query: async (text: string) => void sql.push(text) } as never),
+    remove: (work) => work({ query: async (text: string) => void sql.push(text) } as never),
     onClose(cleanup) {
       if (options.closing) return false
       cleanups.add(cleanup)
@@ -37,7 +40,7 @@ function fakeListener(options: { closing?: boolean } = {}) {
   }
   /** What close() would do: run every cleanup still registered. */
   const close = () => Promise.all([...cleanups].map((cleanup) => cleanup()))
-  return { source, sql, listened, asked, cleanups, subscriptions, close }
+  return { source, sql, listened, released, asked, cleanups, subscriptions, close }
 }
 
 /** The DROP statements run after the first `from` statements (an install drops before it creates). */
