@@ -120,6 +120,16 @@ describe('row changes', () => {
     expect(negative!.row!.id).toBe(negative!.key!.id)
   })
 
+  test('numeric keys with more digits than a double keeps stay apart, exact, as text; short ones are numbers', async () => {
+    const { target, sql } = await table('decimal', `id numeric PRIMARY KEY`)
+    const { channel } = await installRowTrigger(writer, target)
+    await listen(channel)
+    await writer.query(`INSERT INTO ${sql} VALUES (0.12345678901234567890); INSERT INTO ${sql} VALUES (0.12345678901234567891); INSERT INTO ${sql} VALUES (9.50)`)
+    const got = (await changes(channel)) as RowInsert[]
+    expect(got.map((c) => c.key)).toEqual([{ id: '0.12345678901234567890' }, { id: '0.12345678901234567891' }, { id: 9.5 }])
+    expect(got.map((c) => c.row!.id)).toEqual(got.map((c) => c.key!.id))
+  })
+
   test('insert, delete and the same insert again in one transaction: three events, none folded by NOTIFY', async () => {
     const { target, sql } = await table('again', `id int PRIMARY KEY`)
     const { channel } = await installRowTrigger(writer, target)

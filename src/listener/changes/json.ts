@@ -13,25 +13,31 @@ export interface JsonObject {
 /**
  * The payload parsed as JSON, or a PayloadError whose cause is JSON.parse's SyntaxError.
  * Returned, never thrown: a listener maps each notification to a value or an error and goes on.
- * Numbers are JavaScript numbers, except integers beyond 2^53 (a bigint key, say), which
- * arrive as their exact decimal text, as node-postgres gives int8 (see exactIntegers). Other
- * numbers with more digits than a double holds (numeric) lose precision, as with any JSON.parse.
+ * Numbers are JavaScript numbers, except one a double cannot hold exactly (a bigint beyond 2^53,
+ * a numeric with more significant digits than a double keeps): that one arrives as its exact
+ * decimal text, a string, rather than rounded (see exactNumbers).
  */
 export function decodeJson(notification: NotificationLike): JsonValue | PayloadError {
   try {
-    return JSON.parse(exactIntegers(notification.payload)) as JsonValue
+    const exact = exactNumbers(notification.payload)
+    // Only valid JSON is rewritten: what JSON.parse refuses must stay refused (a number as an
+    // object key, say, which quoting would make valid).
+    if (exact !== notification.payload) JSON.parse(notification.payload)
+    return JSON.parse(exact) as JsonValue
   } catch (error) {
     return new PayloadError(notification, `is not JSON (${(error as Error).message})`, { cause: error })
   }
 }
 
 /**
- * JSON text with every integer that a double cannot hold exactly (beyond ±2^53) turned into a
- * string of its digits, so JSON.parse keeps it exact. Scans only text that has 16 digits in a
- * row; skips strings (a digit outside a string can only be part of a number).
+ * JSON text with every number that a double cannot hold exactly turned into a string of its
+ * digits as written, so that JSON.parse loses nothing. A number is kept as it is when the
+ * double nearest to it prints back as the same decimal value (9.50 and 9.5 alike). Scans only
+ * text that has 16 digits (or digits and a point) in a row, as fewer never lose anything;
+ * skips strings (a digit outside a string can only be part of a number).
  */
-export function exactIntegers(json: string): string {
-  if (!/\d{16}/.test(json)) return json
+export function exactNumbers(json: string): string {
+  if (!/\d[\d.]{15}/.test(json)) return json
   let out = ''
   let copied = 0
   let i = 0
@@ -44,13 +50,31 @@ export function exactIntegers(json: string): string {
       const start = i
       for (i++; i < json.length && /[\d.eE+-]/.test(json[i]!); i++);
       const token = json.slice(start, i)
-      if (/^-?\d+$/.test(token) && !Number.isSafeInteger(Number(token))) {
+      if (!heldExactly(token)) {
         out += `${json.slice(copied, start)}"${token}"`
         copied = i
       }
     } else i++
   }
   return out + json.slice(copied)
+}
+
+/** Whether the double nearest to a JSON number is that number: its shortest form has the same value. */
+function heldExactly(token: string): boolean {
+  const value = Number(token)
+  return !Number.isFinite(value) ? false : decimal(token) === decimal(String(value))
+}
+
+/** A decimal's value as 0.<significant digits> × 10^scale, with its sign: "-1.50e2" and "-150" are both "-15e3". */
+function decimal(text: string): string {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text)
+  if (!match) return `not a number: ${text}`
+  const [, sign, whole = '', fraction = '', exponent = '0'] = match
+  const all = whole + fraction
+  const leadingZeros = all.length - all.replace(/^0+/, '').length
+  const significant = all.slice(leadingZeros).replace(/0+$/, '')
+  if (significant === '') return '0'
+  return `${sign}${significant}e${whole.length - leadingZeros + Number(exponent)}`
 }
 
 /** A JSON object (not an array, not null), for decoders that check shapes. */

@@ -9,7 +9,9 @@ import type { ChangeOperation } from './tcn-payload.ts'
 
 /**
  * Primary key column to its value, in the primary key's order, typed as in `row` (row_to_json's
- * JSON: a number for an integer key, a string for text or uuid), so `key.id === row.id`.
+ * JSON: a number for an integer key, a string for text or uuid), so `key.id === row.id`. A
+ * number a double cannot hold exactly (a bigint beyond 2^53, a long numeric) is its exact text,
+ * in both: two keys never collapse into one.
  */
 export type RowKey = Readonly<Record<string, Exclude<JsonValue, null>>>
 

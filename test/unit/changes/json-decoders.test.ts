@@ -143,8 +143,9 @@ describe('decodeDdlChange', () => {
     [JSON.stringify({ ...base, seq: 0 }), /is not a DDL change \("seq" is 0, not a counting number\)/],
     [JSON.stringify({ ...base, seq: -1 }), /"seq" is -1, not a counting number/],
     [JSON.stringify({ ...base, seq: 1.5 }), /"seq" is 1.5, not a counting number/],
-    // Beyond 2^53 it is kept exact, as text (exactIntegers), and so is not a number at all.
-    [JSON.stringify({ ...base, seq: 2 ** 53 }), /"seq" is "9007199254740992", not a number/],
+    [JSON.stringify({ ...base, seq: 2 ** 53 }), /"seq" is 9007199254740992, not a counting number/],
+    // 2^53 + 1 is kept exact, as text (exactNumbers), and so is not a number at all.
+    [JSON.stringify({ ...base, seq: 2 ** 53 }).replace('9007199254740992', '9007199254740993'), /"seq" is "9007199254740993", not a number/],
   ])('%s is a PayloadError', (payload, message) => {
     const result = decodeDdlChange(from(payload))
     expect(result).toBeInstanceOf(PayloadError)
