@@ -14,7 +14,7 @@ type OwnHandlers = 'onNotification' | 'onNotice' | 'onParameterStatus' | 'onHand
 export interface ListenerOptions extends Omit<ConnectOptions, OwnHandlers>, Watermarks {
   /** Reconnect with backoff between these delays (ms), forever by default, each attempt bounded; false: never. */
   reconnect?: BackoffOptions | false
-  /** An empty query every `interval` ms; `timeout` ms of silence while it waits means the link is dead. false: off. */
+  /** A Sync every `interval` ms; `timeout` ms of silence while it waits means the link is dead. false: off. */
   heartbeat?: HeartbeatOptions | false
   /** After the first LISTEN, check that a NOTIFY comes back (a transaction pooler breaks LISTEN). */
   poolerCheck?: { timeout?: number } | false

@@ -1,5 +1,5 @@
 /**
- * Finding a connection that died silently (a NAT dropped it, the peer vanished): an empty query
+ * Finding a connection that died silently (a NAT dropped it, the peer vanished): a Sync
  * every `interval`. A connection is declared dead only when, for `timeout` ms in a row, it was
  * being read and not one byte arrived while a heartbeat waited for its answer. A connection
  * delivering bytes is alive, however long the heartbeat's answer takes behind a backlog
@@ -18,7 +18,7 @@ export interface HeartbeatOptions {
 }
 
 /** What liveness needs of a connection: to query it, and to see whether bytes arrive. */
-export type LiveConnection = Pick<Connection, 'query' | 'bytesReceived'>
+export type LiveConnection = Pick<Connection, 'sync' | 'bytesReceived'>
 
 export interface LivenessHooks<C extends LiveConnection = Connection> {
   /** The connection to check now, or undefined to skip this beat. */
@@ -97,8 +97,9 @@ export class Liveness<C extends LiveConnection = Connection> {
     check = setTimeout(due, this.timeout)
     check.unref?.()
     try {
-      // An empty query: the cheapest round trip there is (EmptyQueryResponse, ReadyForQuery).
-      await connection.query('')
+      // A Sync alone: a round trip that runs nothing, so pg_stat_activity.query still shows the
+      // session's last LISTEN (an empty Query would blank it), and is the cheapest there is.
+      await connection.sync()
       this.hooks.answered(connection, sentAt)
     } catch {
       // Lost or aborted: the listener hears of it through the connection's close.

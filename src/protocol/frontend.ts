@@ -85,6 +85,16 @@ export function writeQuery(w: ByteWriter, sql: string): ByteWriter {
 }
 
 /**
+ * Sync (F)
+ *   Byte1('S') Int32(4) length
+ * Ends an extended query; sent alone, it asks for nothing but a ReadyForQuery, and the server
+ * runs no statement (so pg_stat_activity.query keeps the last one): the heartbeat's round trip.
+ */
+export function writeSync(w: ByteWriter): ByteWriter {
+  return w.endMessage(w.beginMessage(0x53))
+}
+
+/**
  * CopyFail (F)
  *   Byte1('f') Int32 length String reason
  * Our way out of a COPY FROM STDIN we never asked for.

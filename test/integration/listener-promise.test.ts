@@ -48,8 +48,8 @@ function sentMessages(): { tracer: Tracer; sent: string[]; beats(): number } {
   return { sent, tracer, beats: () => beats }
 }
 
-/** Query('') as sent: Byte1('Q') Int32(5) String(""): a heartbeat. */
-const isHeartbeat = (message: string) => message === 'Q\0\0\0\u0005\0'
+/** Sync as sent: Byte1('S') Int32(4): a heartbeat. */
+const isHeartbeat = (message: string) => message === 'S\0\0\0\u0004'
 
 /** A sender that notifies one payload at a time and records when each was sent and answered. */
 async function sender(channel: string, pause = 2) {

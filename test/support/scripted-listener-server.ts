@@ -34,6 +34,10 @@ export async function scriptedListenerServer(script: Script): Promise<FakeServer
     for (;;) {
       const message = await client.readMessage().catch(() => undefined)
       if (!message || message.type === 'X') return client.end()
+      if (message.type === 'S') {
+        client.write(backend.readyForQuery()) // a lone Sync: the heartbeat
+        continue
+      }
       if (message.type !== 'Q') continue
       const sql = new TextDecoder().decode(message.body.subarray(0, -1))
       seen.push(sql)

@@ -8,6 +8,7 @@ import type { NoticeResponse, NotificationResponse, ParameterStatus, Transaction
 import { ByteWriter } from '../bytes/writer.ts'
 import { ConnectionLostError } from '../errors.ts'
 import { simpleQuery, type QueryResult } from '../exchange/query.ts'
+import { syncRoundTrip } from '../exchange/sync.ts'
 import { startup, type AuthenticationMethod, type StartupOptions } from '../exchange/startup.ts'
 import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
 import { Session, type SessionHandlers, type Tracer } from '../session.ts'
@@ -181,6 +182,14 @@ export class Connection {
   async query(sql: string): Promise<QueryResult[]> {
     const outcome = await this.#session.run(simpleQuery(sql))
     return outcome.results
+  }
+
+  /**
+   * A round trip that runs nothing: Sync, answered by ReadyForQuery (exchange/sync.ts). It waits
+   * behind the queries already sent, and everything committed before it arrives ahead of it.
+   */
+  async sync(): Promise<void> {
+    await this.#session.run(syncRoundTrip())
   }
 
   /**

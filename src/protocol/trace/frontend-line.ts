@@ -51,6 +51,8 @@ export function frontendLine(message: FrontendMessage, mechanism: string | undef
       return line('CopyFail', [string(message.reason)])
     case 'Terminate':
       return line('Terminate')
+    case 'Sync':
+      return line('Sync')
     case 'Unknown':
       // libpq's words (with 0x: its %02x is hex). The body is not shown: it might be secret.
       return line(`Unknown message: 0x${message.typeByte.toString(16).padStart(2, '0')}`)

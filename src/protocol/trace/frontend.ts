@@ -27,6 +27,7 @@ export type FrontendMessageBody =
   | { readonly type: 'Query'; readonly query: string }
   | { readonly type: 'CopyFail'; readonly reason: string }
   | { readonly type: 'Terminate' }
+  | { readonly type: 'Sync' }
   /** A type byte the client never sends: its body is not read. */
   | { readonly type: 'Unknown'; readonly typeByte: number }
   /** `name` is the message's, when the type byte or code was read; `reason` says what is wrong. */
@@ -41,7 +42,7 @@ const sslRequestCode = 80877103 // 1234 << 16 | 5679
 const gssEncRequestCode = 80877104 // 1234 << 16 | 5680
 
 /** Names of the typed messages this decoder reads, by type byte ('p' depends on the exchange). */
-const typedNames: Readonly<Record<number, string>> = { 0x51: 'Query', 0x66: 'CopyFail', 0x58: 'Terminate' }
+const typedNames: Readonly<Record<number, string>> = { 0x51: 'Query', 0x66: 'CopyFail', 0x58: 'Terminate', 0x53: 'Sync' }
 
 /**
  * Every message in `bytes`, in order. `pending` names the 'p' message the server is waiting for;
@@ -138,6 +139,7 @@ function decodeUntyped(r: TraceReader): FrontendMessageBody {
  * Query (F)                Byte1('Q') Int32 length String query
  * CopyFail (F)             Byte1('f') Int32 length String reason
  * Terminate (F)            Byte1('X') Int32(4) length
+ * Sync (F)                 Byte1('S') Int32(4) length
  */
 function decodeTyped(type: number, r: TraceReader, pending: AuthenticationResponseType | undefined): FrontendMessageBody {
   switch (type) {
@@ -150,6 +152,9 @@ function decodeTyped(type: number, r: TraceReader, pending: AuthenticationRespon
     case 0x58: // 'X'
       r.end('Terminate')
       return { type: 'Terminate' }
+    case 0x53: // 'S'
+      r.end('Sync')
+      return { type: 'Sync' }
     default:
       return { type: 'Unknown', typeByte: type }
   }

@@ -11,13 +11,13 @@ function fakeConnection() {
   const connection = {
     bytesReceived: 0,
     queries: 0,
-    query(sql: string) {
-      expect(sql).toBe('')
+    /** Heartbeats sent: each is a Sync, a round trip that runs nothing. */
+    sync() {
       connection.queries++
-      return new Promise<never[]>((resolve, reject) => answers.push({ resolve: () => resolve([]), reject }))
+      return new Promise<void>((resolve, reject) => answers.push({ resolve: () => resolve(), reject }))
     },
   }
-  return { connection: connection as typeof connection & LiveConnection, answers }
+  return { connection: connection satisfies LiveConnection, answers }
 }
 
 function setup(options: { interval: number; timeout: number }) {
@@ -145,6 +145,13 @@ describe('Liveness', () => {
     off.start()
     vi.advanceTimersByTime(60_000)
     expect(connection.queries).toBe(0)
+  })
+
+  test('a refused option is named in the error, with both values as they were understood', () => {
+    const hooks = { connection: () => undefined, reading: () => true, answered() {}, dead() {} }
+    // No timeout given: it defaults to the interval, so both are 0.
+    expect(() => new Liveness({ interval: 0 }, hooks)).toThrow(new RangeError('heartbeat interval and timeout must be positive, not 0 and 0'))
+    expect(() => new Liveness({ interval: 10, timeout: -1 }, hooks)).toThrow(new RangeError('heartbeat interval and timeout must be positive, not 10 and -1'))
   })
 
   test('a timer that fires late (the event loop was blocked) waits for this turn\'s reads before judging', async () => {

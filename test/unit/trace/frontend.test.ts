@@ -180,8 +180,13 @@ describe('typed messages', () => {
   })
 
   test('a type the client never sends: named by its code, body not shown', () => {
-    expect(lines(message('S'))).toEqual(['F\t4\tUnknown message: 0x53'])
+    expect(lines(message('H'))).toEqual(['F\t4\tUnknown message: 0x48'])
     expect(lines(message('d', ascii('secret')))).toEqual(['F\t10\tUnknown message: 0x64'])
+  })
+
+  test('Sync, the heartbeat: its name alone, as libpq shows it; with a body it is malformed', () => {
+    expect(lines(message('S'))).toEqual(['F\t4\tSync'])
+    expect(lines(message('S', ascii('x')))[0]).toMatch(/^F\t5\tSync\t \[malformed: /)
   })
 })
 
