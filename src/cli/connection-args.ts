@@ -1,16 +1,19 @@
 /**
  * The connection part of every command line, as psql reads it: -h, -p, -U, -d, -w, -W, and a
- * connection string (URL or keyword=value) in -d or as the first argument. Pure: imports
- * node:util's parseArgs types and the protocol's connection-string parser.
+ * connection string (URL or keyword=value) in -d or as the first argument; and
+ * --connect-timeout. Pure: imports node:util's parseArgs types and the protocol's
+ * connection-string parser.
  *
  * Precedence is psql's (libpq's PQconnectdbParams with expand_dbname, where psql passes host,
  * port and user before dbname): a setting the connection string makes wins over -h, -p, -U;
- * those win over the PG* variables, which connect() reads as usual.
+ * those win over the PG* variables, which connect() reads as usual. --connect-timeout is
+ * pg_isready's -t: passed after dbname, so it wins over the connection string's.
  */
 import type { ParseArgsConfig } from 'node:util'
 import type { ConnectOptions } from '../protocol/io/connect.ts'
 import { isConnectionString, parseConnectionString } from '../protocol/options/index.ts'
 import { UsageError } from './errors.ts'
+import { maxSeconds, wholeNumber } from './numbers.ts'
 import type { Values } from './parse.ts'
 
 /** The options every command takes (--help too). */
@@ -21,6 +24,7 @@ export const connectionOptions = {
   dbname: { type: 'string', short: 'd' },
   'no-password': { type: 'boolean', short: 'w' },
   password: { type: 'boolean', short: 'W' },
+  'connect-timeout': { type: 'string' },
   trace: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options']
@@ -35,6 +39,14 @@ export interface ConnectionArgs {
   database?: string
   /** -W: ask before connecting; -w: never ask; otherwise ask if the server wants one and a terminal can answer. */
   password: 'prompt' | 'never' | 'when-needed'
+  /** --connect-timeout: libpq's connect_timeout, whole seconds; 0 waits forever. */
+  connectTimeout?: number
+  /**
+   * "pglisten listen", "pglisten notify", "pglisten bench": libpq's fallback_application_name,
+   * as psql's is "psql", so that pg_stat_activity tells the sessions apart. An
+   * application_name set anywhere (the connection string, PGAPPNAME) wins.
+   */
+  applicationName: string
   trace: boolean
 }
 
@@ -49,14 +61,23 @@ export function connectionArgs(values: Values, positionals: string[], command: s
   if (values['password'] && values['no-password']) throw new UsageError('-W (--password) and -w (--no-password) contradict each other', command)
   const connection: ConnectionArgs = {
     password: values['password'] ? 'prompt' : values['no-password'] ? 'never' : 'when-needed',
+    applicationName: `pglisten ${command}`,
     trace: values['trace'] === true,
   }
+  const timeout = text('connect-timeout')
+  // Whole seconds, as libpq takes them; 0 is libpq's "wait forever".
+  if (timeout !== undefined) connection.connectTimeout = wholeNumber('--connect-timeout', timeout, 0, maxSeconds, command, 'a whole number of seconds', 'wait forever')
   for (const [name, field] of [['host', 'host'], ['port', 'port'], ['username', 'user']] as const) {
     const value = text(name)
     if (value !== undefined) connection[field] = value
   }
   let rest = positionals
   const dbname = text('dbname')
+  const first = dbname ?? positionals[0]
+  if (first !== undefined && mistypedUrl(first)) {
+    const scheme = /^[^:/]*[:/]*/.exec(first)![0]
+    throw new UsageError(`invalid connection string: it begins "${scheme}", and a URL begins "postgresql://" or "postgres://"`, command)
+  }
   if (dbname !== undefined) {
     if (isConnectionString(dbname)) connection.conninfo = dbname
     else connection.database = dbname
@@ -75,14 +96,26 @@ export function connectionArgs(values: Values, positionals: string[], command: s
 }
 
 /**
+ * A URL with its colon or a slash missing (`postgres//app@db/shop`, `postgresql:/db`): not a
+ * URL to libpq, which would take it as a database name (or, with an '=' in its query, as
+ * keyword=value settings), and we as a channel or one word too many; yet clearly meant as a
+ * URL. Only the scheme is quoted back: the rest may hold a password.
+ */
+function mistypedUrl(word: string): boolean {
+  // libpq's URI prefixes (uri_prefix_length), matched as it matches them: exactly.
+  return /^postgres(?:ql)?[:/]/i.test(word) && !/^postgres(?:ql)?:\/\//.test(word)
+}
+
+/**
  * The options for connect() or a listener. -h, -p, -U and -d give way to whatever the
- * connection string sets (an empty value in it counts as set, as in libpq). The application
- * name defaults to "pglisten", as psql's does to "psql", so pg_stat_activity says who we are.
+ * connection string sets (an empty value in it counts as set, as in libpq); --connect-timeout
+ * does not. The fallback application name says which command this is.
  */
 export function connectOptionsFrom(args: ConnectionArgs, password?: string): ConnectOptions {
   const inString = args.conninfo === undefined ? {} : parseConnectionString(args.conninfo)
-  const options: ConnectOptions = { fallbackApplicationName: 'pglisten' }
+  const options: ConnectOptions = { fallbackApplicationName: args.applicationName }
   if (args.conninfo !== undefined) options.connectionString = args.conninfo
+  if (args.connectTimeout !== undefined) options.connectTimeout = args.connectTimeout
   const flags = [['host', 'host', args.host], ['port', 'port', args.port], ['user', 'user', args.user], ['dbname', 'database', args.database]] as const
   for (const [keyword, option, value] of flags) {
     if (value !== undefined && inString[keyword] === undefined) options[option] = value

@@ -11,6 +11,7 @@ import type { Tracer } from '../protocol/session.ts'
 import { createTracer } from '../protocol/trace/index.ts'
 import { connectOptionsFrom, type ConnectionArgs } from './connection-args.ts'
 import { UsageError } from './errors.ts'
+import { warning } from './output.ts'
 import { canPrompt, readPassword } from './prompt.ts'
 
 /** --trace: every message to stderr, one line each, as PQtrace with timestamps (secrets redacted). */
@@ -54,10 +55,11 @@ export interface Opened<T> {
  * neither -w nor -W, once the server has asked for a password that no option, PG* variable or
  * password file supplied, if standard input is a terminal (then connects again, with it).
  * A new tracer per attempt: a tracer follows one connection's authentication exchange.
+ * Warnings (a password file others can read) are the tool's own lines on stderr.
  */
 export async function openWithPassword<T>(args: ConnectionArgs, command: string, open: (options: ConnectOptions) => Promise<T>): Promise<Opened<T>> {
   const build = (password: string | undefined): ConnectOptions => {
-    const options = connectOptionsFrom(args, password)
+    const options: ConnectOptions = { ...connectOptionsFrom(args, password), onWarning: warning }
     if (args.trace) options.trace = stderrTracer()
     return options
   }

@@ -1,11 +1,14 @@
 /**
  * What `pglisten listen` prints: one JSON object per line on stdout (JSON Lines), and the
- * status lines on stderr. Pure: imports the listener's item types only.
+ * status lines on stderr. Pure: imports the listener's item types and its stall error, and
+ * the command's error wording.
  *
  *   {"channel":"jobs","payload":"42","pid":4711,"received_at":"2026-01-02T03:04:05.678Z"}
- *   {"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:06.012Z"}}   (with --gaps)
+ *   {"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:06.012Z","cause":"..."}}   (with --gaps)
  */
+import { ConsumerStalledError } from '../listener/errors.ts'
 import type { Gap, Notification } from '../listener/subscription.ts'
+import { describeError } from './errors.ts'
 
 /**
  * A notification as one line. With `jsonPayload`, `payload` is the value the payload holds,
@@ -30,15 +33,25 @@ export function notificationLine(notification: Notification, receivedAt: Date, j
   return `{"channel":${JSON.stringify(notification.channel)},"payload":${payload}${error},"pid":${notification.processId},"received_at":"${receivedAt.toISOString()}"}\n`
 }
 
-/** A gap as a line of stdout (--gaps): a consumer of the lines can re-read its state there. */
+/**
+ * A gap as a line of stdout (--gaps): a consumer of the lines can re-read its state there.
+ * `cause` is why, as the status line on stderr said it (null if the connection ended without
+ * an error), so that a consumer can tell a lost connection from its own slowness.
+ */
 export function gapLine(gap: Gap): string {
-  return `${JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString() } })}\n`
+  const cause = gap.cause === undefined ? null : describeError(gap.cause)
+  return `${JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString(), cause } })}\n`
 }
 
-/** A gap as a status line: the connection was lost and is back, listening on every channel again. */
+/**
+ * A gap as a status line: the connection was lost and is back, listening on every channel
+ * again; or standard output was not read for so long that the listener stopped waiting for it.
+ */
 export function gapStatus(gap: Gap, processId: number | undefined): string {
+  const between = `notifications between ${gap.from.toISOString()} and ${gap.to.toISOString()}`
+  if (gap.cause instanceof ConsumerStalledError) return `${between} may have been lost: ${describeError(gap.cause)}`
   const pid = processId === undefined ? '' : ` (backend pid ${processId})`
-  return `reconnected${pid}: notifications between ${gap.from.toISOString()} and ${gap.to.toISOString()} may have been lost`
+  return `reconnected${pid}: ${between} may have been lost`
 }
 
 /** Channel names as the user can type them again: JSON-quoted, which is also how they are printed. */

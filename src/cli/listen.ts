@@ -1,15 +1,18 @@
 /**
  * `pglisten listen`: LISTENs on channels and prints each notification as a JSON line on stdout,
- * status lines on stderr, until SIGINT or SIGTERM. The listener reconnects by itself; the gaps
- * it reports are printed. Imports the listener and the command's own modules.
+ * status lines on stderr, until SIGINT or SIGTERM. The listener reconnects by itself, as
+ * --reconnect-delay, --max-attempts and --heartbeat say; its attempts and the gaps it reports
+ * are printed. Imports the listener and the command's own modules.
  */
-import { ListenerError } from '../listener/errors.ts'
+import { Backoff } from '../listener/backoff.ts'
+import { ConsumerStalledError, ListenerError } from '../listener/errors.ts'
 import { Listener } from '../listener/listener.ts'
 import type { ListenCommand } from './args.ts'
 import { describeTarget, endpointText, openWithPassword } from './connection.ts'
 import { describeError } from './errors.ts'
 import { channelList, gapLine, gapStatus, notificationLine } from './format.ts'
 import { onStdoutClosed, status, writeLine } from './output.ts'
+import { ReconnectReport } from './reconnect-report.ts'
 
 export async function listen(command: ListenCommand): Promise<number> {
   let listener: Listener | undefined
@@ -26,28 +29,40 @@ export async function listen(command: ListenCommand): Promise<number> {
   onStdoutClosed(stop)
 
   const { value, settings } = await openWithPassword(command.connection, 'listen', async (options) => {
-    const candidate = new Listener(options)
+    const heartbeat = command.heartbeat === undefined ? {} : { heartbeat: command.heartbeat }
+    const candidate = new Listener({ ...options, reconnect: command.reconnect, ...heartbeat })
     await candidate.start()
     return candidate
   })
-  listener = value
+  const live = value
+  listener = live
   // The iterator exists before the first LISTEN, so that nothing heard is missed.
-  const items = listener.notifications()
-  listener.on('disconnected', ({ error, at }) => {
+  const items = live.notifications()
+  const report = new ReconnectReport(status, new Backoff(command.reconnect).maxDelay)
+  live.on('disconnected', ({ error, at }) => {
     status(`connection lost at ${at.toISOString()}${error ? `: ${describeError(error)}` : ''}; reconnecting`)
   })
-  listener.on('error', (error) => status(describeError(error)))
-  listener.on('notice', ({ fields }) => status(`${fields.severity ?? 'NOTICE'}: ${fields.message ?? ''}`))
+  live.on('reconnecting', (next) => report.reconnecting(next))
+  live.on('connected', () => report.connected())
+  // The listener's state says whose error this is: while it is lost, a failed attempt's;
+  // once it has closed by itself, its giving up; otherwise something to say as it is.
+  live.on('error', (error) => {
+    const state = live.stats.state
+    if (state === 'lost' && !(error instanceof ConsumerStalledError)) report.failed(error)
+    else if (state === 'closed' && !stopped && error instanceof ListenerError) report.gaveUp(error)
+    else status(describeError(error))
+  })
+  live.on('notice', ({ fields }) => status(`${fields.severity ?? 'NOTICE'}: ${fields.message ?? ''}`))
   // The host it really reached (of several, perhaps), and what the server says it is.
-  const where = listener.endpoint ? endpointText(listener.endpoint) : describeTarget(settings)
-  const version = listener.parameters.get('server_version')
-  status(`connected to ${where}${version ? ` (PostgreSQL ${version})` : ''}, database "${settings.database}" as "${settings.user}" (backend pid ${listener.processId})`)
+  const where = live.endpoint ? endpointText(live.endpoint) : describeTarget(settings)
+  const version = live.parameters.get('server_version')
+  status(`connected to ${where}${version ? ` (PostgreSQL ${version})` : ''}, database "${settings.database}" as "${settings.user}" (backend pid ${live.processId})`)
 
   try {
-    for (const channel of command.channels) await listener.listen(channel)
+    for (const channel of command.channels) await live.listen(channel)
   } catch (error) {
     if (stopped) return 0 // a signal closed the listener while it was subscribing
-    await listener.close()
+    await live.close()
     throw error
   }
   status(`listening on ${channelList(command.channels)}`)
@@ -55,7 +70,7 @@ export async function listen(command: ListenCommand): Promise<number> {
   try {
     for await (const item of items) {
       if (item.type === 'Gap') {
-        status(gapStatus(item, listener.processId))
+        status(gapStatus(item, live.processId))
         if (command.gaps) await writeLine(gapLine(item))
         continue
       }

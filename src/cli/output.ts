@@ -1,6 +1,7 @@
 /**
  * Writing the command's lines: data to stdout, one write per line, waiting when the reader is
- * slower than we are; status to stderr, prefixed "pglisten: ". Imports node:events only.
+ * slower than we are; status and warnings to stderr, prefixed "pglisten: ". Imports
+ * node:events only.
  *
  * Waiting for 'drain' is what gives `listen` backpressure end to end: while stdout is full the
  * iterator is not read, the listener's queue grows to its high-water mark, and the listener
@@ -10,6 +11,20 @@ import { once } from 'node:events'
 
 export function status(text: string): void {
   process.stderr.write(`pglisten: ${text}\n`)
+}
+
+const warned = new Set<string>()
+
+/**
+ * The library's warnings (its onWarning: a password file others can read), in the tool's
+ * voice, as psql prints libpq's: `pglisten: WARNING: ...`, one line, where Node would print
+ * "(node:PID) PgListenWarning: ...". Written as they come, so before the error they lead to;
+ * each once, not again at every reconnect.
+ */
+export function warning(message: string): void {
+  if (warned.has(message)) return
+  warned.add(message)
+  status(`WARNING: ${message.replace(/\s*[\r\n]+\s*/g, ' ').trim()}`)
 }
 
 /**

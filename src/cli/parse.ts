@@ -6,14 +6,49 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError } from './errors.ts'
 
 export type Values = Record<string, string | boolean | undefined>
+type Options = NonNullable<ParseArgsConfig['options']>
 
-export function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>, command: string): { values: Values; positionals: string[] } {
+export function parse(argv: string[], options: Options, command: string): { values: Values; positionals: string[] } {
+  const args = dashValues(argv, options, command)
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true })
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true })
     return { values: values as Values, positionals }
   } catch (error) {
     // Node's messages go on to explain `--`; the first sentence is what the user needs.
     const first = (error as Error).message.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, '')
     throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1), command, { cause: error })
   }
+}
+
+/**
+ * An option that takes a value, followed by a word that starts with "-": parseArgs calls that
+ * "ambiguous" and stops. A negative number (`--count -5`) is taken as the value, as getopt
+ * would, so that the option's own check says what is wrong with it; any other word is
+ * refused here, saying how to give a value that starts with a dash. After "--" nothing is
+ * an option.
+ */
+function dashValues(argv: string[], options: Options, command: string): string[] {
+  const args: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!
+    const next = argv[i + 1]
+    if (word === '--') return [...args, ...argv.slice(i)]
+    const name = valueOption(word, options)
+    if (name === undefined || next === undefined || !next.startsWith('-') || next === '-') {
+      args.push(word)
+      continue
+    }
+    if (!/^-\.?\d/.test(next)) throw new UsageError(`${word} needs a value, and "${next}" is not one; to give a value that starts with "-", write --${name}=${next}`, command)
+    args.push(`--${name}=${next}`)
+    i++
+  }
+  return args
+}
+
+/** The option's long name if `word` is exactly an option that takes a value (`--port` or `-p`). */
+function valueOption(word: string, options: Options): string | undefined {
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type === 'string' && (word === `--${name}` || (option.short !== undefined && word === `-${option.short}`))) return name
+  }
+  return undefined
 }

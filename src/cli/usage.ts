@@ -1,11 +1,19 @@
 /**
  * The text of `pglisten --help` and of each command's --help, in the layout of psql's. Pure:
- * imports the bench's defaults and the server's payload limit, so the text cannot drift from them.
+ * imports the bench's defaults, the listener's reconnect and heartbeat defaults and the
+ * server's payload limit, so the text cannot drift from them.
  */
+import { Backoff } from '../listener/backoff.ts'
+import { Liveness } from '../listener/liveness.ts'
 import { payloadLimitBytes } from '../listener/sql.ts'
 import type { CommandName } from './args.ts'
 import { benchDefaults } from './bench/args.ts'
 import { stampWidth } from './bench/payload.ts'
+
+/** The listener's defaults, in seconds, read from the objects that apply them. */
+const backoff = new Backoff()
+const heartbeat = new Liveness(undefined, { connection: () => undefined, reading: () => false, answered() {}, dead() {} })
+const listenDefaults = { minDelay: backoff.minDelay / 1000, maxDelay: backoff.maxDelay / 1000, heartbeat: heartbeat.interval / 1000 }
 
 const connection = `Connection options:
   CONNINFO                 a connection string, as the first argument:
@@ -19,14 +27,20 @@ const connection = `Connection options:
   -w, --no-password        never ask for a password
   -W, --password           ask for a password before connecting (terminal
                            only)
+      --connect-timeout=SECONDS
+                           give up connecting to a host after SECONDS, a
+                           whole number; 0 waits forever (connect_timeout,
+                           PGCONNECT_TIMEOUT; this option wins over both)
       --trace              print every protocol message to stderr, secrets
                            redacted
 
 Settings not given come from the PG* environment variables (PGHOST, PGPORT,
-PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE, ...) and the password file
-(~/.pgpass, PGPASSFILE), as in psql; a connection string's settings win over
--h, -p and -U. Without -w or -W, a password is asked for when the server wants
-one that no setting gives, if standard input is a terminal.
+PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE, PGCONNECT_TIMEOUT, PGAPPNAME, ...)
+and the password file (~/.pgpass, PGPASSFILE), as in psql; a connection
+string's settings win over -h, -p and -U. Without -w or -W, a password is asked
+for when the server wants one that no setting gives, if standard input is a
+terminal. The application name in pg_stat_activity is "pglisten COMMAND"
+unless application_name or PGAPPNAME says otherwise.
 `
 
 const general = `pglisten: PostgreSQL LISTEN/NOTIFY from the command line.
@@ -44,7 +58,8 @@ Commands:
 
 Options:
   --help       show this help, then exit
-  --version    show the version, then exit
+  -V, --version
+               show the version, then exit (after a command too)
 
 Every command takes the connection options of psql; see pglisten COMMAND --help.
 An error is one line on standard error; the exit status is then 2 for a
@@ -64,17 +79,35 @@ pid is the notifying backend's process ID, received_at the time pglisten read
 it (UTC, to the millisecond). Status lines go to standard error.
 
 A lost connection is reopened, with backoff, and every channel listened on
-again; what was sent meanwhile is not heard, and a status line says so:
+again; what was sent meanwhile is not heard, and status lines say so:
+  pglisten: connection lost at 2026-01-02T03:04:05.678Z: FATAL: terminating
+    connection due to administrator command (SQLSTATE 57P01); reconnecting
+  pglisten: reconnecting: attempt 1 in 0.19 s
   pglisten: reconnected (backend pid 4712): notifications between
-  2026-01-02T03:04:05.678Z and 2026-01-02T03:04:06.012Z may have been lost
-SIGINT (Ctrl-C) or SIGTERM closes the connection and exits with status 0.
+    2026-01-02T03:04:05.678Z and 2026-01-02T03:04:06.012Z may have been lost
+A failed attempt's error is printed once, and not again while the attempts
+after it fail the same way; one that will not pass by itself (a refused
+password, a database that is gone) is explained. The first connection is not
+retried. SIGINT (Ctrl-C) or SIGTERM closes the connection and exits with
+status 0; giving up after --max-attempts exits with status 1.
 
 Options:
       --json-payload       print each payload as the JSON value it holds,
                            as written; one that holds none is printed as
                            text, with a "payload_error" field saying why
-      --gaps               also print each gap on standard output:
-                           {"gap":{"from":"2026-...Z","to":"2026-...Z"}}
+      --gaps               also print each gap on standard output, with why:
+                           {"gap":{"from":"2026-...Z","to":"2026-...Z",
+                           "cause":"FATAL: terminating connection ..."}}
+      --reconnect-delay=MIN[,MAX]
+                           the wait before reconnecting, in seconds: up to
+                           MIN (and at least half of it) at first, doubling
+                           after each failed attempt up to MAX (default
+                           ${listenDefaults.minDelay},${listenDefaults.maxDelay}; without MAX, ${listenDefaults.maxDelay} or MIN if longer)
+      --max-attempts=N     give up after N failed attempts in a row
+                           (default: never)
+      --heartbeat=SECONDS  send an empty query every SECONDS; the connection
+                           is taken for lost if nothing arrives for as long
+                           while one waits (default ${listenDefaults.heartbeat}; 0: none)
       --help               show this help, then exit
 
 ${connection}`

@@ -3,8 +3,10 @@
  * one), exit status 2 for a wrong command line and 1 for the rest, never a stack trace; and
  * --help and --version, which succeed.
  */
-import { readFileSync } from 'node:fs'
-import { beforeAll, describe, expect, test } from 'vitest'
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, onTestFinished, test } from 'vitest'
 import { server } from '../support/connect.ts'
 import { ensureBuilt, runCli, stackTrace } from '../support/cli.ts'
 
@@ -23,6 +25,17 @@ describe('usage errors: status 2, the problem and where to read more', () => {
     ['an unknown sslmode', ['notify', 'postgresql://localhost/db?sslmode=sometimes', 'jobs'], /^pglisten: invalid sslmode value "sometimes"/, 'notify'],
     ['a number out of range', ['bench', '--listeners', '0'], 'pglisten: --listeners takes a whole number from 1 to 256, not "0"', 'bench'],
     ['-w with -W', ['listen', '-w', '-W', 'jobs'], 'pglisten: -W (--password) and -w (--no-password) contradict each other', 'listen'],
+    ['a URL without its colon', ['notify', 'postgres//app:secret@db/shop', 'jobs', 'x'], 'pglisten: invalid connection string: it begins "postgres//", and a URL begins "postgresql://" or "postgres://"', 'notify'],
+    ['a URL without a slash, as the channel it is not', ['listen', 'postgresql:/db/shop', 'jobs'], 'pglisten: invalid connection string: it begins "postgresql:/", and a URL begins "postgresql://" or "postgres://"', 'listen'],
+    ['a negative number', ['bench', '--count', '-5'], /^pglisten: --count takes a whole number from 1 to \d+, not "-5"$/, 'bench'],
+    ['an option where a value belongs', ['listen', '--host', '-w', 'jobs'], 'pglisten: --host needs a value, and "-w" is not one; to give a value that starts with "-", write --host=-w', 'listen'],
+    ['--max-attempts 0', ['listen', '--max-attempts', '0', 'jobs'], `pglisten: --max-attempts takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "0"`, 'listen'],
+    ['--max-attempts -1', ['listen', '--max-attempts', '-1', 'jobs'], `pglisten: --max-attempts takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "-1"`, 'listen'],
+    ['--reconnect-delay 0', ['listen', '--reconnect-delay', '0', 'jobs'], 'pglisten: --reconnect-delay takes a number of seconds from 0.001 to 86400, not "0"', 'listen'],
+    ['--reconnect-delay MIN above MAX', ['listen', '--reconnect-delay', '5,1', 'jobs'], 'pglisten: --reconnect-delay takes MIN,MAX with MIN no longer than MAX, not "5,1"', 'listen'],
+    ['--reconnect-delay in milliseconds', ['listen', '--reconnect-delay', '250ms', 'jobs'], 'pglisten: --reconnect-delay takes a number of seconds from 0.001 to 86400, not "250ms"', 'listen'],
+    ['--heartbeat -1', ['listen', '--heartbeat', '-1', 'jobs'], 'pglisten: --heartbeat takes a number of seconds from 0.001 to 86400, or 0 for none, not "-1"', 'listen'],
+    ['--connect-timeout 1.5', ['notify', '--connect-timeout', '1.5', 'jobs', 'x'], 'pglisten: --connect-timeout takes a whole number of seconds from 0 (wait forever) to 86400, not "1.5"', 'notify'],
   ])('%s', async (_, args, message, command) => {
     const result = await runCli(args)
     expect(result.status).toBe(2)
@@ -64,6 +77,20 @@ describe('failures: status 1, one line', () => {
     expect(result.stderr).toMatch(/^pglisten: cannot ask for a password: standard input is not a terminal \(.*\)\n$/)
   })
 
+  test.skipIf(!pg.users)('a password file others can read: a warning in pglisten\'s voice, then the error', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'pglisten-cli-pgpass-'))
+    onTestFinished(() => rmSync(folder, { recursive: true, force: true }))
+    const passfile = join(folder, 'pgpass')
+    writeFileSync(passfile, `*:*:*:${pg.users!.scram.user}:${pg.users!.scram.password}\n`)
+    chmodSync(passfile, 0o644) // libpq ignores it, and says so
+    const result = await runCli(['notify', ...at, '-U', pg.users!.scram.user, 'jobs', 'x'], { env: { PGPASSFILE: passfile } })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe(
+      `pglisten: WARNING: password file "${passfile}" has group or world access; permissions should be u=rw (0600) or less\n` +
+        'pglisten: the server asks for a password (AuthenticationSASL) and none was given\n',
+    )
+  })
+
   test('nothing listening at the address', async () => {
     const result = await runCli(['listen', '-h', '127.0.0.1', '-p', '1', 'jobs'])
     expect(result.status).toBe(1)
@@ -98,9 +125,11 @@ describe('help and version: status 0, on stdout', () => {
     }
   })
 
-  test('--version prints the package version', async () => {
+  test('--version prints the package version, after a command too', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
-    const result = await runCli(['--version'])
-    expect(result).toEqual({ status: 0, signal: null, stdout: `pglisten ${version}\n`, stderr: '' })
+    for (const args of [['--version'], ['-V'], ['listen', '--version'], ['notify', 'jobs', '-V'], ['bench', '--count', '5', '--version'], ['listen', '--json-payload', '--version', 'jobs']]) {
+      const result = await runCli(args)
+      expect(result).toEqual({ status: 0, signal: null, stdout: `pglisten ${version}\n`, stderr: '' })
+    }
   })
 })

@@ -106,7 +106,7 @@ describe('pglisten listen', () => {
     expect(cli.stdout).toHaveLength(2)
   })
 
-  test('a killed backend: it reconnects, says notifications may have been lost, and --gaps prints the gap', async () => {
+  test('a killed backend: it reconnects, says notifications may have been lost, and --gaps prints the gap with its cause', async () => {
     const channel = uniqueChannel('cli')
     const cli = await listen('--gaps', channel)
     const pid = Number(/backend pid (\d+)/.exec(cli.stderr[0]!)![1])
@@ -121,6 +121,8 @@ describe('pglisten listen', () => {
     await notify(c, channel, 'after the gap')
     const [gap, after] = (await cli.stdoutLines(2)).map((line) => JSON.parse(line))
     expect(Object.keys(gap)).toEqual(['gap'])
+    expect(Object.keys(gap.gap)).toEqual(['from', 'to', 'cause'])
+    expect(gap.gap.cause).toMatch(/^the server closed the connection: terminating connection due to administrator command \(SQLSTATE 57P01\)$/)
     expect(gap.gap.from).toMatch(isoMillis)
     expect(Date.parse(gap.gap.to)).toBeGreaterThanOrEqual(Date.parse(gap.gap.from))
     expect(after).toMatchObject({ channel, payload: 'after the gap' })

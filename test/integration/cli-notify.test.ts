@@ -3,13 +3,31 @@
  * argument, payloads from stdin (in order, over one connection), and lines the server would
  * refuse, refused first with their line number.
  */
+import { spawn } from 'node:child_process'
 import { beforeAll, describe, expect, test } from 'vitest'
 import type { Notification } from '../../src/listener/subscription.ts'
 import { eventually, server } from '../support/connect.ts'
-import { ensureBuilt, runCli, stackTrace, superuserArgs } from '../support/cli.ts'
+import { cliEnv, ensureBuilt, mainJs, runCli, stackTrace, superuserArgs, type Finished } from '../support/cli.ts'
 import { collect, listener, uniqueChannel } from '../support/listener.ts'
 
 beforeAll(ensureBuilt, 120_000)
+
+/**
+ * Runs `pglisten notify ARGS PAYLOAD` with PAYLOAD's bytes as they are: a shell's printf makes
+ * them (spawn would encode a string argument as UTF-8, so bytes that are not could not pass).
+ */
+function notifyWithBytes(args: string[], printfFormat: string, env: Record<string, string>): Promise<Finished> {
+  const script = 'exec "$0" "$@" "$(printf "$PAYLOAD_FORMAT")"'
+  const child = spawn('/bin/sh', ['-c', script, process.execPath, mainJs, 'notify', ...args], { env: cliEnv({ ...env, PAYLOAD_FORMAT: printfFormat }), stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }))
+  })
+}
 
 /** A listener on a fresh channel, and what it hears. */
 async function hear(): Promise<{ channel: string; heard: Notification[] }> {
@@ -76,5 +94,27 @@ describe('pglisten notify', () => {
     expect(result.stderr).not.toMatch(stackTrace)
     await new Promise((r) => setTimeout(r, 100))
     expect(heard).toEqual([])
+  })
+
+  test('a payload argument that is not UTF-8 is refused, as on standard input, and nothing is sent', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const result = await notifyWithBytes([...args, channel], 'caf\\303 \\377', env)
+    expect(result.status).toBe(2)
+    expect(result.stderr.trimEnd().split('\n')).toEqual([
+      'pglisten: the payload argument is not UTF-8: its byte 4 (0xc3) begins no valid UTF-8 character; nothing was sent',
+      'Try "pglisten notify --help" for more information.',
+    ])
+    await new Promise((r) => setTimeout(r, 100))
+    expect(heard).toEqual([])
+  })
+
+  test('U+FFFD typed as such (valid UTF-8) is sent as it is', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const result = await notifyWithBytes([...args, channel], 'replacement \\357\\277\\275 character', env)
+    expect(result).toMatchObject({ status: 0, stderr: '' })
+    await eventually(() => heard.length === 1)
+    expect(heard[0]!.payload).toBe('replacement \uFFFD character')
   })
 })

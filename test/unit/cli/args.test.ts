@@ -63,7 +63,7 @@ describe('which setting wins: psql\'s order', () => {
   test('-h, -p, -U and -d give way to what the connection string sets', () => {
     const { connection } = notify('-h', 'flag-host', '-p', '5433', '-U', 'flag-user', 'host=string-host user=string-user', 'jobs')
     const options = connectOptionsFrom(connection)
-    expect(options).toEqual({ fallbackApplicationName: 'pglisten', connectionString: 'host=string-host user=string-user', port: '5433' })
+    expect(options).toEqual({ fallbackApplicationName: 'pglisten notify', connectionString: 'host=string-host user=string-user', port: '5433' })
   })
 
   test('an empty value in the connection string counts as set, as in libpq', () => {
@@ -73,7 +73,20 @@ describe('which setting wins: psql\'s order', () => {
 
   test('without a connection string, the flags are the options', () => {
     const { connection } = notify('--host=db', '--port=5433', '--username=app', '--dbname=shop', 'jobs')
-    expect(connectOptionsFrom(connection)).toEqual({ fallbackApplicationName: 'pglisten', host: 'db', port: '5433', user: 'app', database: 'shop' })
+    expect(connectOptionsFrom(connection)).toEqual({ fallbackApplicationName: 'pglisten notify', host: 'db', port: '5433', user: 'app', database: 'shop' })
+  })
+
+  test('--connect-timeout wins over the connection string\'s connect_timeout (pg_isready\'s -t is passed after dbname)', () => {
+    const { connection } = listen('--connect-timeout', '3', 'host=db connect_timeout=30', 'jobs')
+    expect(connectOptionsFrom(connection)).toMatchObject({ connectionString: 'host=db connect_timeout=30', connectTimeout: 3 })
+    expect(connectOptionsFrom(listen('--connect-timeout=0', 'jobs').connection).connectTimeout).toBe(0) // libpq: wait forever
+    expect(connectOptionsFrom(listen('jobs').connection)).not.toHaveProperty('connectTimeout')
+  })
+
+  test('each command has its own fallback application name', () => {
+    expect(connectOptionsFrom(listen('jobs').connection).fallbackApplicationName).toBe('pglisten listen')
+    expect(connectOptionsFrom(notify('jobs').connection).fallbackApplicationName).toBe('pglisten notify')
+    expect(connectOptionsFrom(bench().connection).fallbackApplicationName).toBe('pglisten bench')
   })
 
   test('a password typed at the prompt wins over every other source', () => {
@@ -122,6 +135,68 @@ describe('listen and notify', () => {
     [['help', 'nothing'], 'there is no command "nothing"', undefined],
   ])('%j is refused: %s', (argv, message, command) => {
     expect(usageError(argv)).toEqual({ message, command })
+  })
+
+  test('listen: --reconnect-delay and --max-attempts in the listener\'s terms (ms); only what is given', () => {
+    expect(listen('jobs')).toMatchObject({ reconnect: {}, heartbeat: undefined })
+    expect(listen('--reconnect-delay', '0.5,10', '--max-attempts', '7', 'jobs').reconnect).toEqual({ minDelay: 500, maxDelay: 10_000, maxAttempts: 7 })
+    // MIN alone: the listener's maximum (30 s), or MIN if longer.
+    expect(listen('--reconnect-delay=2', 'jobs').reconnect).toEqual({ minDelay: 2_000, maxDelay: 30_000 })
+    expect(listen('--reconnect-delay=45', 'jobs').reconnect).toEqual({ minDelay: 45_000, maxDelay: 45_000 })
+    expect(listen('--reconnect-delay=.25,.25', 'jobs').reconnect).toEqual({ minDelay: 250, maxDelay: 250 })
+  })
+
+  test('listen: --heartbeat SECONDS is the interval; 0 is none', () => {
+    expect(listen('--heartbeat', '2.5', 'jobs').heartbeat).toEqual({ interval: 2_500 })
+    expect(listen('--heartbeat', '0', 'jobs').heartbeat).toBe(false)
+  })
+
+  test.each([
+    [['--max-attempts', '0'], `--max-attempts takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "0"`],
+    [['--max-attempts', '2.5'], `--max-attempts takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "2.5"`],
+    [['--reconnect-delay', '1,2,3'], '--reconnect-delay takes MIN or MIN,MAX in seconds, not "1,2,3"'],
+    [['--reconnect-delay', '2,1'], '--reconnect-delay takes MIN,MAX with MIN no longer than MAX, not "2,1"'],
+    [['--reconnect-delay', '1,'], '--reconnect-delay takes a number of seconds from 0.001 to 86400, not ""'],
+    [['--reconnect-delay', '0.0001'], '--reconnect-delay takes a number of seconds from 0.001 to 86400, not "0.0001"'],
+    [['--reconnect-delay', '1e3'], '--reconnect-delay takes a number of seconds from 0.001 to 86400, not "1e3"'],
+    [['--reconnect-delay', '86401'], '--reconnect-delay takes a number of seconds from 0.001 to 86400, not "86401"'],
+    [['--heartbeat', 'off'], '--heartbeat takes a number of seconds from 0.001 to 86400, or 0 for none, not "off"'],
+    [['--heartbeat', '-1'], '--heartbeat takes a number of seconds from 0.001 to 86400, or 0 for none, not "-1"'],
+    [['--connect-timeout', '-1'], '--connect-timeout takes a whole number of seconds from 0 (wait forever) to 86400, not "-1"'],
+    [['--connect-timeout', '2.5'], '--connect-timeout takes a whole number of seconds from 0 (wait forever) to 86400, not "2.5"'],
+  ])('listen %j is refused: %s', (argv, message) => {
+    expect(usageError(['listen', ...argv, 'jobs'])).toEqual({ message, command: 'listen' })
+  })
+
+  test('a value that starts with "-": a negative number is the value (for the option\'s own check), anything else is refused', () => {
+    expect(usageError(['bench', '--count', '-5'])).toEqual({ message: `--count takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "-5"`, command: 'bench' })
+    expect(listen('-p', '-1', 'jobs').connection.port).toBe('-1') // connect() then refuses it, as libpq does
+    expect(usageError(['listen', '-h', '--json-payload', 'jobs'])).toEqual({
+      message: '-h needs a value, and "--json-payload" is not one; to give a value that starts with "-", write --host=--json-payload',
+      command: 'listen',
+    })
+    expect(listen('--host=-odd', 'jobs').connection.host).toBe('-odd')
+    expect(notify('jobs', '--', '-5')).toMatchObject({ payload: '-5' }) // after "--", a word is a word
+  })
+
+  test('a URL with its colon or a slash missing is a malformed connection string, its rest never quoted', () => {
+    for (const [argv, scheme] of [
+      [['notify', 'postgres//app:hunter2@db/shop', 'jobs', 'x'], 'postgres//'],
+      [['notify', 'postgresql:/db/shop?sslmode=require', 'jobs'], 'postgresql:/'],
+      [['listen', 'postgres:db', 'jobs'], 'postgres:'],
+      [['listen', '-d', 'postgres//db/shop', 'jobs'], 'postgres//'],
+    ] as const) {
+      expect(usageError([...argv])).toEqual({ message: `invalid connection string: it begins "${scheme}", and a URL begins "postgresql://" or "postgres://"`, command: argv[0] })
+    }
+    // With -d, a word after it is a channel, whatever it looks like.
+    expect(listen('-d', 'shop', 'postgres//not a url').channels).toEqual(['postgres//not a url'])
+  })
+
+  test('--version and -V: before or after a command, but not after "--"', () => {
+    for (const argv of [['--version'], ['-V'], ['listen', '--version'], ['notify', 'jobs', '-V'], ['bench', '--count', '3', '--version']]) {
+      expect(parseCommandLine(argv)).toEqual({ name: 'version' })
+    }
+    expect(notify('jobs', '--', '--version')).toMatchObject({ name: 'notify', payload: '--version' })
   })
 
   test('--help and help: for pglisten and for each command, whatever else is on the line', () => {

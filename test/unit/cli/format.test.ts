@@ -5,6 +5,7 @@
 import { describe, expect, test } from 'vitest'
 import { errorLines, describeError, exitStatus, InputError, UsageError } from '../../../src/cli/errors.ts'
 import { channelList, gapLine, gapStatus, notificationLine } from '../../../src/cli/format.ts'
+import { ConsumerStalledError } from '../../../src/listener/errors.ts'
 import { ConnectionLostError, DatabaseError } from '../../../src/protocol/errors.ts'
 
 const at = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678))
@@ -44,12 +45,25 @@ describe('notificationLine', () => {
 describe('gaps', () => {
   const gap = { type: 'Gap' as const, from: at, to: new Date(at.getTime() + 250), cause: undefined }
 
-  test('on stdout (--gaps)', () => {
-    expect(gapLine(gap)).toBe('{"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:05.928Z"}}\n')
+  const terminated = new DatabaseError({ severity: 'FATAL', code: '57P01', message: 'terminating connection due to administrator command' })
+  const lost = new ConnectionLostError(`the server closed the connection: ${terminated.message}`, { cause: terminated })
+
+  test('on stdout (--gaps), with the cause as the status line says it; null when the connection ended without an error', () => {
+    expect(gapLine({ ...gap, cause: lost })).toBe(
+      '{"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:05.928Z","cause":"the server closed the connection: terminating connection due to administrator command (SQLSTATE 57P01)"}}\n',
+    )
+    expect(gapLine(gap)).toBe('{"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:05.928Z","cause":null}}\n')
   })
 
   test('on stderr', () => {
-    expect(gapStatus(gap, 99)).toBe('reconnected (backend pid 99): notifications between 2026-01-02T03:04:05.678Z and 2026-01-02T03:04:05.928Z may have been lost')
+    expect(gapStatus({ ...gap, cause: lost }, 99)).toBe('reconnected (backend pid 99): notifications between 2026-01-02T03:04:05.678Z and 2026-01-02T03:04:05.928Z may have been lost')
+  })
+
+  test('on stderr, for a reader of stdout too slow for the listener: not a reconnect', () => {
+    const stalled = new ConsumerStalledError('iterator #1 read nothing for 30000 ms while 1024 notifications waited for it; it is cut off and will get a Gap when it reads again', 'iterator #1', 1024)
+    expect(gapStatus({ ...gap, cause: stalled }, 99)).toBe(
+      'notifications between 2026-01-02T03:04:05.678Z and 2026-01-02T03:04:05.928Z may have been lost: iterator #1 read nothing for 30000 ms while 1024 notifications waited for it; it is cut off and will get a Gap when it reads again',
+    )
   })
 
   test('channel names as they can be typed again', () => {
