@@ -10,6 +10,7 @@
  */
 import { createListener } from '../../listener/listener.ts'
 import { stderrTracer } from '../connection.ts'
+import { warning } from '../output.ts'
 import { describeError, UsageError } from '../errors.ts'
 import type { FromListener, InitMessage, ToListener } from './messages.ts'
 import { endedPhase, nanosSince, readStamp } from './payload.ts'
@@ -47,7 +48,7 @@ export async function benchListener(): Promise<number> {
 
 async function run(tell: (message: FromListener) => void, init: InitMessage): Promise<number> {
   const epoch = BigInt(init.epoch)
-  const listener = await createListener({ ...init.options, ...(init.trace ? { trace: stderrTracer() } : {}) })
+  const listener = await createListener({ ...init.options, onWarning: warning, ...(init.trace ? { trace: stderrTracer() } : {}) })
   // The bench going away (it ended, or was killed) ends this process too: at once while
   // connecting, by closing the listener once it is up.
   closing = () => listener.close()

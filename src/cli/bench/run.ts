@@ -16,6 +16,7 @@ import { connect } from '../../protocol/io/connect.ts'
 import type { Connection } from '../../protocol/io/connection.ts'
 import { quoteIdentifier } from '../../listener/sql.ts'
 import { connectOptionsFrom } from '../connection-args.ts'
+import { warning } from '../output.ts'
 import { endpointText, openWithPassword, stderrTracer } from '../connection.ts'
 import type { BenchCommand } from './args.ts'
 import { ListenerProcess } from './listeners.ts'
@@ -43,7 +44,7 @@ export async function bench(command: BenchCommand): Promise<number> {
     progress.log(`pglisten: bench: ${signal}: stopping; the results so far follow (${signal} again to quit at once)`)
   })
   try {
-    const more = Array.from({ length: command.notifiers - 1 }, () => connect({ ...options, ...(command.connection.trace ? { trace: stderrTracer() } : {}) }))
+    const more = Array.from({ length: command.notifiers - 1 }, () => connect({ ...options, onWarning: warning, ...(command.connection.trace ? { trace: stderrTracer() } : {}) }))
     keep(await Promise.allSettled(more), notifiers)
     const channel = `pglisten bench ${process.pid}`
     const epoch = process.hrtime.bigint()
