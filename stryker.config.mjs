@@ -3,9 +3,9 @@
 // tests include its integration tests, which need the real PostgreSQL of test/harness/global-setup.ts:
 // the vitest runner runs both projects of vitest.config.ts, so each Stryker worker starts one cluster.
 
-// The model test (listener-model.test.ts) draws new sequences on each run unless given a seed:
-// a mutant's verdict must not depend on which were drawn, so every run replays CI's sequences.
-process.env.PGLISTEN_MODEL_SEED ??= '20261204'
+// The model test (listener-model.test.ts) replays CI's fixed sequences unless told otherwise: a
+// mutant's verdict must not depend on which sequences were drawn, so a random seed is overridden.
+process.env.PGLISTEN_MODEL_SEED = '20261204'
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

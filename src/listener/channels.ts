@@ -43,13 +43,25 @@ export class ChannelBook {
     return !this.listened.has(name)
   }
 
-  /** A feed ended: true if the server must UNLISTEN (no other feed, and not the user's). */
+  /**
+   * A feed ended: true if the server must UNLISTEN (no other feed, and not the user's). Until
+   * forget(), the channel stays hidden: what the server sent before the UNLISTEN took effect is
+   * the feed's plumbing still, for nobody else.
+   */
   removeFeed(name: string): boolean {
     const uses = this.#feeds.get(name) ?? 0
     if (uses <= 1) this.#feeds.delete(name)
     else this.#feeds.set(name, uses - 1)
+    const hidden = this.hidden.has(name)
     this.#sync(name)
-    return !this.listened.has(name)
+    if (this.listened.has(name)) return false
+    if (hidden) this.hidden.add(name)
+    return true
+  }
+
+  /** The UNLISTEN of a feed's channel was answered: nothing more can come on it, unless it is listened on again. */
+  forget(name: string): void {
+    if (!this.listened.has(name)) this.hidden.delete(name)
   }
 
   /** unlistenAll(): forgets the user's channels; returns the feeds', which must stay listened on. */

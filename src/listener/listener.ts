@@ -177,7 +177,9 @@ export class Listener {
   /** A feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
   #releaseFeed(name: string): void {
     if (!this.#book.removeFeed(name) || this.#closed()) return
-    this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true).catch(() => undefined) // closed meanwhile: nothing to undo
+    this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true)
+      .catch(() => undefined) // closed meanwhile: nothing to undo
+      .finally(() => this.#book.forget(name))
   }
 
   /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */

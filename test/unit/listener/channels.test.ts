@@ -17,7 +17,23 @@ describe('ChannelBook', () => {
     expect(book.removeUser('f')).toBe(false) // the feed still listens: no UNLISTEN
     expect(state(book)).toEqual({ listened: ['f'], hidden: ['f'], user: [] })
     expect(book.removeFeed('f')).toBe(true)
+    // Hidden still, until the UNLISTEN is answered: what was in flight is no one else's.
+    expect(state(book)).toEqual({ listened: [], hidden: ['f'], user: [] })
+    book.forget('f')
     expect(state(book)).toEqual({ listened: [], hidden: [], user: [] })
+  })
+
+  test('forget() leaves a channel listened on again meanwhile as it is', () => {
+    const book = new ChannelBook()
+    book.addFeed('f')
+    book.removeFeed('f')
+    book.addFeed('f')
+    book.forget('f')
+    expect(state(book)).toEqual({ listened: ['f'], hidden: ['f'], user: [] })
+    book.removeFeed('f')
+    book.addUser('f')
+    book.forget('f')
+    expect(state(book)).toEqual({ listened: ['f'], hidden: [], user: ['f'] })
   })
 
   test('feeds are counted: the channel is UNLISTENed only when the last feed on it ends, and never while the user listens', () => {
