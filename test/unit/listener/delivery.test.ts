@@ -375,6 +375,20 @@ describe('who still counts as a consumer', () => {
     expect(delivery.backlog()).toBe(0)
   })
 
+  test('a change feed\'s channel never reaches \'notification\' handlers, and with no feed left it is dropped, not held; other channels reach them as usual', () => {
+    const { delivery, events, iterator } = setup()
+    delivery.hidden = new Set(['feed'])
+    const heard: string[] = []
+    const off = events.on('notification', (n) => void heard.push(n.channel))
+    delivery.deliver(note('x', 'feed'))
+    delivery.deliver(note('y', 'orders'))
+    expect(heard).toEqual(['orders'])
+    off()
+    delivery.deliver(note('z', 'feed'))
+    expect(delivery.backlog()).toBe(0)
+    expect(iterator().length).toBe(0) // nothing was held for a later consumer
+  })
+
   test('a handler that throws is reported as a notification handler', () => {
     const reported: unknown[] = []
     const events = new EventHub<ListenerEvents>((_error, event) => void reported.push(event))
@@ -402,6 +416,23 @@ describe('counting the backlog', () => {
     iterator()
     for (let i = 0; i < 3; i++) delivery.deliver(note(String(i)))
     expect(reading).toEqual([false])
+  })
+
+  test('an async \'gap\' handler still running holds the socket like a slow notification handler, even while the notifications are only held', async () => {
+    const { delivery, events, reading, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: false })
+    const release: (() => void)[] = []
+    events.on('gap', () => new Promise<void>((r) => release.push(r))) // re-reading state after a reconnect, say
+    for (let i = 0; i < 5; i++) events.emit('gap', aGap())
+    expect(events.pending).toBe(5)
+    delivery.deliver(note('1', 'a')) // nobody consumes 'a' yet: held, 1 behind
+    expect(reading).toEqual([false]) // paused for the 5 promises, not judged by the 1 held
+    expect(delivery.backlog()).toBe(5)
+    iterator({ channels: new Set(['b']) }) // takes nothing held: the backlog is still the handlers'
+    expect(reading).toEqual([false])
+    release.forEach((r) => r())
+    await new Promise((r) => setTimeout(r, 0))
+    expect(delivery.backlog()).toBe(1)
+    expect(reading).toEqual([false, true])
   })
 
   test('backlog() is the furthest behind, whether an iterator or what is held', () => {
@@ -537,6 +568,50 @@ describe('the stall checker', () => {
     vi.advanceTimersByTime(5000)
     expect(s.cutOff).toBe(false)
     expect(errors).toEqual([])
+  })
+
+  test('once the stall check has cut the consumer and the socket is read again, no stall timer stays armed', () => {
+    const { delivery, isReading, iterator } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    const s = iterator()
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    expect(vi.getTimerCount()).toBe(1)
+    vi.advanceTimersByTime(1000)
+    expect(s.cutOff).toBe(true)
+    expect(isReading()).toBe(true)
+    expect(vi.getTimerCount()).toBe(0) // nothing holds the socket: no wake-up every stallTimeout for nothing
+  })
+
+  test('a consumer that takes over what was held while it was cut off, reaching highWaterMark with the Gap, pauses the socket at once', async () => {
+    const { delivery, reading, iterator } = setup({ highWaterMark: 3, lowWaterMark: 0, stallTimeout: 1000 })
+    delivery.deliver(note('1', 'a'))
+    delivery.deliver(note('2', 'a'))
+    delivery.deliver(note('3', 'b'))
+    expect(reading).toEqual([false])
+    vi.advanceTimersByTime(1000) // nobody came: the held queue is cut off and the socket read again
+    expect(reading).toEqual([false, true])
+    delivery.deliver(note('dropped', 'a')) // covered by the cut's Gap
+    const s = iterator({ channels: new Set(['a']) }) // takes '1', '2' and the Gap: 3, highWaterMark exactly
+    expect(s.behind).toBe(3)
+    expect(reading).toEqual([false, true, false])
+    expect(payloads(await read(s, 3))).toEqual(['1', '2', 'Gap'])
+  })
+
+  test('stats.maxBacklog is a peak: it rises when a consumer takes over held notifications with their Gap, and never falls', async () => {
+    const { delivery, events, iterator } = setup({ highWaterMark: 3, lowWaterMark: 0, stallTimeout: 1000 })
+    for (let i = 0; i < 3; i++) delivery.deliver(note(String(i), 'a'))
+    expect(delivery.stats.maxBacklog).toBe(3)
+    vi.advanceTimersByTime(1000) // held queue cut off
+    const s = iterator({ channels: new Set(['a']) }) // 3 notifications and the cut's Gap
+    expect(delivery.stats.maxBacklog).toBe(4)
+    delivery.deliver(note('b', 'b')) // held again: nobody takes 'b'
+    await read(s, 4)
+    const heard: string[] = []
+    events.on('notification', (n) => void heard.push(n.payload))
+    delivery.handlerAdded() // takes the held 'b': the backlog is 0 now
+    expect(heard).toEqual(['b'])
+    expect(delivery.backlog()).toBe(0)
+    expect(delivery.stats.maxBacklog).toBe(4)
   })
 
   test('the error for held notifications says nobody consumes their channel', () => {

@@ -83,6 +83,28 @@ describe('Notifier', () => {
     await expect(pid()).rejects.toBeInstanceOf(ListenerError)
   })
 
+  test('run() after close() rejects with "the listener is closed" and opens no connection', async () => {
+    const { notifier, opened, pid } = setup()
+    await notifier.close()
+    await expect(pid()).rejects.toThrow(new ListenerError('the listener is closed'))
+    expect(opened).toHaveLength(0)
+  })
+
+  test('close() on a notifier that never opened a connection resolves', async () => {
+    const { notifier, opened } = setup()
+    await expect(notifier.close()).resolves.toBeUndefined()
+    expect(opened).toHaveLength(0)
+  })
+
+  test('close() aborts the opening\'s signal with the reason "the listener is closed"', async () => {
+    const { notifier, opened, pid } = setup()
+    await pid()
+    await notifier.close()
+    const reason = opened[0]!.how.signal.reason as Error
+    expect(reason).toBeInstanceOf(ListenerError)
+    expect(reason.message).toBe('the listener is closed')
+  })
+
   test('close() while opening: the opening is told to stop and the call rejects', async () => {
     let how!: NotifierOpen
     const notifier = new Notifier<FakeConnection>((h) => {
@@ -115,7 +137,7 @@ describe('Notifier', () => {
     })
     const closing = notifier.close()
     open(undefined as never)
-    await expect(call).rejects.toBeInstanceOf(ListenerError)
+    await expect(call).rejects.toThrow(new ListenerError('the listener is closed'))
     await closing
     expect(ran).toBe(false)
   })

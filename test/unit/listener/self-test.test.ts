@@ -1,5 +1,5 @@
 /** The pooler self-test against a scripted connection: its own channel each time, never leaked, always UNLISTENed. */
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { ListenerError } from '../../../src/listener/errors.ts'
 import { SelfTests, selfTestPrefix } from '../../../src/listener/self-test.ts'
 import type { Notification } from '../../../src/listener/subscription.ts'
@@ -25,6 +25,24 @@ function scripted(tests: SelfTests, echo: boolean) {
 }
 
 describe('SelfTests', () => {
+  afterEach(() => vi.restoreAllMocks())
+
+  test('the channel and payload carry a token of 16 hex digits, two per random byte, small bytes zero-padded', async () => {
+    // Fixed width, so two different byte strings never make the same token (1,17 and 17,1 would both be "111").
+    vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation((array) => {
+      ;(array as Uint8Array).set([0x00, 0x01, 0x02, 0x0a, 0x0f, 0x10, 0x7f, 0xff])
+      return array
+    })
+    const tests = new SelfTests()
+    const { connection, sql } = scripted(tests, true)
+    await tests.run(connection, 1000)
+    expect(sql).toEqual([
+      'LISTEN "pglisten.self-test.0001020a0f107fff"',
+      "SELECT pg_notify('pglisten.self-test.0001020a0f107fff', '0001020a0f107fff')",
+      'UNLISTEN "pglisten.self-test.0001020a0f107fff"',
+    ])
+  })
+
   test('a notification that comes back passes; the channel is LISTENed, then UNLISTENed', async () => {
     const tests = new SelfTests()
     const { connection, sql, leaked } = scripted(tests, true)
@@ -52,6 +70,16 @@ describe('SelfTests', () => {
     await expect(tests.run(connection, 20)).rejects.toThrow(/transaction mode/)
     expect(sql.filter((s) => s.startsWith('UNLISTEN'))).toHaveLength(2)
     expect(tests.size).toBe(0)
+  })
+
+  test('the error for no answer says how long it waited, what does this, and what to do instead', async () => {
+    const tests = new SelfTests()
+    const { connection } = scripted(tests, false)
+    await expect(tests.run(connection, 20)).rejects.toThrow(new ListenerError(
+      'LISTEN does not work on this connection: a test notification did not come back within 20 ms. ' +
+        'A connection pooler in transaction mode (PgBouncer, Odyssey, RDS Proxy, ...) does this; ' +
+        'connect to PostgreSQL directly or through a pooler in session mode.',
+    ))
   })
 
   test('while a test runs its notifications are taken; anything else is not', async () => {

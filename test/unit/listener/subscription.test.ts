@@ -23,6 +23,20 @@ describe('Subscription', () => {
     expect((await waiting).value).toMatchObject({ payload: 'x' })
   })
 
+  test('a waiting next() handed an item says the iteration goes on (done: false), so for await does not stop there', async () => {
+    const s = new Subscription()
+    const waiting = s.next()
+    s.offer(note('a', 'x'))
+    expect(await waiting).toEqual({ value: note('a', 'x'), done: false })
+  })
+
+  test('return() answers that the iteration is done, with no value', async () => {
+    const s = new Subscription()
+    s.offer(note('a', 'dropped'))
+    expect(await s.return()).toEqual({ value: undefined, done: true })
+    expect(s.ended).toBe(true)
+  })
+
   test('channels filter notifications but never gaps; gaps: false drops gaps', async () => {
     const only = new Subscription({ channels: new Set(['a']) })
     only.offer(note('b', 'no'))
@@ -64,6 +78,30 @@ describe('Subscription', () => {
     expect(s.retained).toBeLessThanOrEqual(2048) // not 50,000 read slots
     s.offer(note('a', 'last'))
     expect((await s.next()).value).toMatchObject({ payload: 'last' })
+  })
+
+  test('reading most of a long queue releases what was read: the array holds at most max(length + 1024, 2 × length) slots', async () => {
+    const s = new Subscription()
+    for (let i = 0; i < 5000; i++) s.offer(note('a', String(i)))
+    for (let i = 0; i < 4000; i++) {
+      expect((await s.next()).value).toMatchObject({ payload: String(i) })
+      expect(s.retained).toBeLessThanOrEqual(Math.max(s.length + 1024, 2 * s.length))
+    }
+    expect(s.length).toBe(1000)
+    expect(s.retained).toBeLessThan(2100) // not the 5000 slots of everything ever queued
+    expect((await s.next()).value).toMatchObject({ payload: '4000' }) // and nothing unread was lost
+  })
+
+  test('a steady stream read as it comes never holds more than about 1024 read slots', async () => {
+    const s = new Subscription()
+    let most = 0
+    for (let i = 0; i < 10_000; i++) {
+      s.offer(note('a', String(i)))
+      expect((await s.next()).value).toMatchObject({ payload: String(i) })
+      most = Math.max(most, s.retained)
+    }
+    expect(s.length).toBe(0)
+    expect(most).toBeLessThanOrEqual(1025) // compaction runs once more than 1024 slots are read
   })
 
   test('for await works and return() ends it', async () => {
@@ -132,7 +170,7 @@ describe('Subscription', () => {
     expect((await s.next()).value).toMatchObject({ payload: '1' })
     expect((await s.next()).value).toMatchObject({ payload: '2' })
     clock = 3000
-    expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(500), to: new Date(3000), cause })
+    expect(await s.next()).toEqual({ value: { type: 'Gap', from: new Date(500), to: new Date(3000), cause }, done: false })
     expect(s.cutOff).toBe(false)
     expect(s.offer(note('a', '3'))).toBe(1)
     expect((await s.next()).value).toMatchObject({ payload: '3' })
@@ -199,6 +237,28 @@ describe('Subscription', () => {
     expect(held.length).toBe(0)
   })
 
+  test('adopt() keeps notifications that follow a held Gap as notifications, after it and in order', async () => {
+    const held = new Subscription()
+    held.offerGap(gap)
+    held.offer(note('a', '1'))
+    held.offer(note('a', '2'))
+    const s = new Subscription()
+    s.adopt(held)
+    expect(s.length).toBe(3)
+    expect([(await s.next()).value, (await s.next()).value, (await s.next()).value]).toEqual([gap, note('a', '1'), note('a', '2')])
+  })
+
+  test('adopt() with gaps: false drops the held Gaps but still takes the held notifications', async () => {
+    const held = new Subscription()
+    held.offer(note('a', '1'))
+    held.offerGap(gap)
+    held.offer(note('a', '2'))
+    const s = new Subscription({ gaps: false })
+    s.adopt(held)
+    expect(s.length).toBe(2)
+    expect([(await s.next()).value, (await s.next()).value]).toEqual([note('a', '1'), note('a', '2')])
+  })
+
   test('offer() says whether the channel is taken: -1 if not, 0 while cut off (its Gap covers it)', () => {
     const s = new Subscription({ channels: new Set(['a']) })
     expect(s.offer(note('b', 'x'))).toBe(-1)
@@ -209,6 +269,33 @@ describe('Subscription', () => {
     s.end()
     expect(s.offer(note('a', 'z'))).toBe(-1)
     expect(s.takes('a')).toBe(false)
+  })
+
+  test('while cut off, a later Gap is not merged into a Gap queued before the cut: the cut\'s own Gap covers it', async () => {
+    const s = new Subscription({ now: () => 100 })
+    const before: Gap = { type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined }
+    s.offer(note('a', '1'))
+    s.offerGap(before)
+    const cause = new Error('stalled')
+    s.cut(new Date(30), cause)
+    s.offerGap({ type: 'Gap', from: new Date(40), to: new Date(50), cause: new Error('reconnected') })
+    expect(s.length).toBe(2)
+    expect([(await s.next()).value, (await s.next()).value, (await s.next()).value]).toEqual([
+      note('a', '1'),
+      before, // unchanged: still from 10 to 20
+      { type: 'Gap', from: new Date(30), to: new Date(100), cause },
+    ])
+  })
+
+  test('after fail(), a Gap offered changes nothing queued, not even a Gap it could merge with', async () => {
+    const s = new Subscription()
+    const last: Gap = { type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined }
+    s.offerGap(last)
+    const error = new Error('gave up')
+    s.fail(error)
+    s.offerGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause: new Error('late') })
+    expect(await s.next()).toEqual({ value: last, done: false })
+    await expect(s.next()).rejects.toBe(error)
   })
 
   test('cut() twice keeps the first cut: its from is the earlier one', async () => {
@@ -240,6 +327,8 @@ describe('Subscription', () => {
 
   test('each has a name for error messages, with its channels', () => {
     expect(new Subscription({ channels: new Set(['orders']) }).name).toMatch(/^iterator #\d+ on "orders"$/)
+    expect(new Subscription({ channels: new Set(['orders', 'payments']) }).name).toMatch(/^iterator #\d+ on "orders", "payments"$/)
+    expect(new Subscription().name).toMatch(/^iterator #\d+$/) // all channels: no list
     expect(new Subscription({ name: 'feed' }).name).toBe('feed')
   })
 })
