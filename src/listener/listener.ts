@@ -66,7 +66,6 @@ export class Listener {
   readonly #stop = new AbortController()
   /** One pooler self-test for all the first listen() calls made together. */
   #poolerCheck: Promise<void> | undefined
-  #poolerChecked = false
 
   constructor(options: ListenerOptions = {}) {
     this.#options = options
@@ -166,8 +165,8 @@ export class Listener {
   async #listen(name: string, undo: () => void): Promise<void> {
     try {
       // The self-test first: before any LISTEN of ours, nothing can queue ahead of its NOTIFY.
-      if (!this.#poolerChecked && this.#options.poolerCheck !== false) await this.#checkPooler()
-      await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`), true)
+      if (this.#options.poolerCheck !== false) await this.#checkPooler() // settled at once after the first
+      await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`))
     } catch (error) {
       undo()
       throw error
@@ -177,7 +176,7 @@ export class Listener {
   /** A feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
   #releaseFeed(name: string): void {
     if (!this.#book.removeFeed(name) || this.#closed()) return
-    this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true)
+    this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
       .catch(() => undefined) // closed meanwhile: nothing to undo
       .finally(() => this.#book.forget(name))
   }
@@ -185,8 +184,8 @@ export class Listener {
   /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */
   #checkPooler(): Promise<void> {
     const timeout = this.#options.poolerCheck ? this.#options.poolerCheck.timeout : undefined
-    this.#poolerCheck ??= this.#run((connection) => this.#selfTests.run(connection, timeout), true).then(
-      () => void (this.#poolerChecked = true),
+    this.#poolerCheck ??= this.#run((connection) => this.#selfTests.run(connection, timeout)).then(
+      () => undefined,
       (error: unknown) => {
         this.#poolerCheck = undefined
         throw error
@@ -198,14 +197,14 @@ export class Listener {
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
-    if (this.#book.removeUser(name)) await this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`), true)
+    if (this.#book.removeUser(name)) await this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
   }
 
   /** UNLISTEN every channel listen() listened on; the feeds' stay (in the same round trip, so they miss nothing). */
   async unlistenAll(): Promise<void> {
     const feeds = this.#book.clearUser()
     const sql = ['UNLISTEN *', ...feeds.map((name) => `LISTEN ${quoteIdentifier(name)}`)].join('; ')
-    await this.#run((connection) => connection.query(sql), true)
+    await this.#run((connection) => connection.query(sql))
   }
 
   /**
@@ -460,12 +459,12 @@ export class Listener {
   }
 
   /**
-   * Runs `operation` on the live connection, waiting for one if we are reconnecting. With
-   * `retry`, a connection lost meanwhile means: wait for the next one and run it again (LISTEN
-   * and UNLISTEN are idempotent). An answered request confirms everything committed before it
+   * Runs `operation` on the live connection, waiting for one if we are reconnecting. A
+   * connection lost meanwhile means: wait for the next one and run it again (every operation
+   * run here, LISTEN, UNLISTEN and the self-test, may be repeated). An answered request confirms everything committed before it
    * was sent (see Gap.from).
    */
-  async #run<T>(operation: (connection: Connection) => Promise<T>, retry: boolean): Promise<T> {
+  async #run<T>(operation: (connection: Connection) => Promise<T>): Promise<T> {
     for (;;) {
       if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed')
       const connection = await this.#ready
@@ -479,7 +478,6 @@ export class Listener {
         if (!(error instanceof ConnectionLostError)) throw error
         if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed', { cause: error })
         this.#lost(connection, error) // if the close has not been reported yet, now it is
-        if (!retry) throw error
       } finally {
         this.#delivery.endQuery()
       }
