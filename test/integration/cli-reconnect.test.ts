@@ -14,13 +14,13 @@ import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, server } from '../support/connect.ts'
 import { ensureBuilt, runCli, startCli, stackTrace, type Running } from '../support/cli.ts'
 import { uniqueChannel } from '../support/listener.ts'
-import { startProxy, type Proxy } from '../support/tcp-proxy.ts'
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts'
 
 beforeAll(ensureBuilt, 120_000)
 
 const pg = server()
 const running: Running[] = []
-const proxies: Proxy[] = []
+const proxies: FaultProxy[] = []
 const connections: Connection[] = []
 const folders: string[] = []
 afterEach(async () => {
@@ -29,8 +29,8 @@ afterEach(async () => {
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true })
 })
 
-async function proxy(): Promise<Proxy> {
-  const p = await startProxy(pg.host, pg.port)
+async function proxy(): Promise<FaultProxy> {
+  const p = await startFaultProxy(pg.host, pg.port)
   proxies.push(p)
   return p
 }

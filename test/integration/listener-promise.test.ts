@@ -14,7 +14,7 @@ import { connectSuperuser, eventually } from '../support/connect.ts'
 import { collect, listener, listenerOptions, uniqueChannel } from '../support/listener.ts'
 import { scriptedListenerServer } from '../support/scripted-listener-server.ts'
 import { backend } from '../support/wire.ts'
-import { startProxy } from '../support/tcp-proxy.ts'
+import { startFaultProxy } from '../support/fault-proxy.ts'
 import { within } from '../support/listener-world.ts'
 
 const fast = { reconnect: { minDelay: 20, maxDelay: 200 } }
@@ -275,7 +275,7 @@ describe('3b. the heartbeat never judges a silence the event loop made', () => {
 describe('4. a reconnect attempt is bounded', () => {
   test('a host that accepts and never answers: each attempt is abandoned after attemptTimeout, and the listener comes back when it answers', async () => {
     const base = listenerOptions()
-    const proxy = await startProxy(base.host as string, base.port as number)
+    const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
       const l = await listener({ host: '127.0.0.1', port: proxy.port, reconnect: { minDelay: 20, maxDelay: 100, attemptTimeout: 300 }, heartbeat: false })
       const errors: Error[] = []
@@ -296,7 +296,7 @@ describe('4. a reconnect attempt is bounded', () => {
 
   test('by default too (10 s when connect_timeout is not set)', async () => {
     const base = listenerOptions()
-    const proxy = await startProxy(base.host as string, base.port as number)
+    const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
       const { connectTimeout: _none, ...options } = listenerOptions({ host: '127.0.0.1', port: proxy.port, heartbeat: false, ...fast })
       const l = new Listener(options)
@@ -351,7 +351,7 @@ describe('5. the Gap comes first, and from when nothing was yet lost', () => {
 
   test('a link that goes silent: Gap.from is before every notification lost in the silence', async () => {
     const base = listenerOptions()
-    const proxy = await startProxy(base.host as string, base.port as number)
+    const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
       const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 200, timeout: 200 } })
       const channel = uniqueChannel()
@@ -477,7 +477,7 @@ describe('6. giving up is never silent', () => {
 
   test('after maxAttempts, the same', async () => {
     const base = listenerOptions()
-    const proxy = await startProxy(base.host as string, base.port as number)
+    const proxy = await startFaultProxy(base.host as string, base.port as number)
     const l = await listener({ host: '127.0.0.1', port: proxy.port, reconnect: { minDelay: 10, maxDelay: 20, maxAttempts: 2 } })
     await l.listen(uniqueChannel())
     const iterator = l.notifications()
@@ -546,7 +546,7 @@ describe('8. listen() inside a consumer loop while backlogged', () => {
 describe('10. smaller faults', () => {
   test('close() during a reconnect attempt to a host that never answers aborts the attempt at once', async () => {
     const base = listenerOptions()
-    const proxy = await startProxy(base.host as string, base.port as number)
+    const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
       const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: false })
       await l.listen(uniqueChannel())

@@ -12,7 +12,7 @@ import { startCluster, type Cluster } from '../harness/cluster.ts'
 import { startStandby, type Standby } from '../harness/standby.ts'
 import { connectSuperuser, eventually, isolated } from '../support/connect.ts'
 import { collect, listener, listenerOptions, uniqueChannel } from '../support/listener.ts'
-import { startProxy } from '../support/tcp-proxy.ts'
+import { startFaultProxy } from '../support/fault-proxy.ts'
 
 const fast = { reconnect: { minDelay: 50, maxDelay: 1000 } }
 
@@ -133,7 +133,7 @@ describe('on a cluster of its own', () => {
 describe('liveness', () => {
   test('a connection that goes silent is found dead by the heartbeat within about two intervals, and replaced', async () => {
     const base = listenerOptions()
-    const proxy = await startProxy(base.host as string, base.port as number)
+    const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
       const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 300, timeout: 300 } })
       const events = watch(l)

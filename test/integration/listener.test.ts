@@ -8,7 +8,7 @@ import { ListenerError } from '../../src/listener/errors.ts'
 import type { Notification } from '../../src/listener/subscription.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { collect, listener, listenerOptions, uniqueChannel } from '../support/listener.ts'
-import { startProxy } from '../support/tcp-proxy.ts'
+import { startFaultProxy } from '../support/fault-proxy.ts'
 
 const payloadsOf = (items: unknown[]) => items.map((i) => (i as Notification).payload)
 
@@ -282,7 +282,7 @@ describe('the process', () => {
 describe('poolers', () => {
   test('when notifications never come back (as behind a transaction pooler), the first listen() says so', async () => {
     const pg = listenerOptions()
-    const proxy = await startProxy(pg.host as string, pg.port as number)
+    const proxy = await startFaultProxy(pg.host as string, pg.port as number)
     proxy.dropNotifications = true
     try {
       const l = await listener({ host: '127.0.0.1', port: proxy.port, poolerCheck: { timeout: 500 } })
@@ -297,7 +297,7 @@ describe('poolers', () => {
 
   test('with poolerCheck: false there is no self-test', async () => {
     const pg = listenerOptions()
-    const proxy = await startProxy(pg.host as string, pg.port as number)
+    const proxy = await startFaultProxy(pg.host as string, pg.port as number)
     proxy.dropNotifications = true
     try {
       const l = await listener({ host: '127.0.0.1', port: proxy.port, poolerCheck: false })

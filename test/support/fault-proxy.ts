@@ -1,38 +1,71 @@
 /**
- * A TCP proxy for fault injection, in front of the test server: `cut` drops every connection
- * through it now (both sockets destroyed, as when a router restarts), `stall` makes every
- * connection through it now go silent while staying open (a NAT that forgot the flow: bytes
- * sent either way vanish), and connections made afterwards pass as usual. With `coalesce`, the
- * server's bytes are held and passed on in batches, as a slow link delivers them, so that a
- * reply and the notifications right behind it reach the client in one read. Bytes pass
- * untouched, with TCP flow control end to end: a client that stops reading makes the proxy
- * stop reading the server. On plain (sslmode=disable) connections it reads the backend's
- * process ID from BackendKeyData, so a test can ask whether a connection it lost was harmed.
+ * A TCP proxy for fault injection, in front of a test server (node:net only). Connections pass
+ * untouched, with TCP flow control end to end (a client that stops reading makes the proxy stop
+ * reading the server), until a fault is asked for:
+ *
+ * - on the connections open now: `cut` them (with a RST, with a FIN each way, or by destroying
+ *   both sockets), `stall` them (they stay open and go silent, as when a NAT forgets the flow),
+ *   or `drop` the next bytes one way (a corrupted stream);
+ * - on the connections made from now on: `newConnections = 'silent'` accepts them and never
+ *   answers (the SYN is answered, startup never is), `dropFirst` drops their first bytes;
+ * - on every byte from now on: `delay` holds each chunk, `coalesce` batches the server's bytes
+ *   (a reply and the notifications behind it reach the client in one read), `fragment` writes
+ *   one byte at a time, `dropNotifications` removes the server's NotificationResponse messages
+ *   (as a pooler in transaction mode does; plain connections only).
+ *
+ * On plain (sslmode=disable) connections it reads the backend's process ID from BackendKeyData,
+ * so that a test can ask whether a connection it lost was harmed here.
  */
 import net from 'node:net'
 
+/** toServer: what the client sends; toClient: what the server sends. */
+export type Direction = 'toServer' | 'toClient'
+
 export interface FaultProxy {
   readonly port: number
-  /** Destroys every connection open now; returns how many there were. */
-  cut(): number
+  /**
+   * Ends every connection open now and returns how many there were:
+   * 'rst' resets both sockets (ECONNRESET), 'fin' ends both gracefully (the client reads EOF with
+   * no ErrorResponse before it), 'destroy' closes both with no more ado (the default).
+   */
+  cut(how?: 'rst' | 'fin' | 'destroy'): number
   /** Stops forwarding on every connection open now, keeping it open; returns how many. */
   stall(): number
+  /** Drops the next `bytes` bytes going `direction` on every connection open now; returns how many. */
+  drop(direction: Direction, bytes: number): number
+  /** `stall()`, and connections made from now on are silent. */
+  blackhole(): void
+  /** Connections made from now on are forwarded again. */
+  restore(): void
+  /** What connections made from now on get: forwarded, or accepted and never answered. */
+  newConnections: 'forward' | 'silent'
+  /** Bytes dropped at the start of each direction of every connection made from now on. */
+  dropFirst: Record<Direction, number>
+  /** Milliseconds to hold each chunk, both ways, in order; 0: at once. */
+  delay: number
   /** Milliseconds to hold the server's bytes before passing them on in one write; 0: at once. */
   coalesce: number
-  /** Whether the connection to backend `processId` was cut or stalled here. */
+  /** Write what passes one byte at a time (each its own segment: Nagle is off). */
+  fragment: boolean
+  /** Drop every NotificationResponse the server sends (plain connections only). */
+  dropNotifications: boolean
+  /** Whether the connection to backend `processId` was cut, stalled or corrupted here. */
   harmed(processId: number): boolean
   /** Connections accepted so far. */
   readonly accepted: number
-  /** Connections open now (stalled ones included). */
+  /** Connections open now (stalled and silent ones included). */
   readonly open: number
   close(): Promise<void>
 }
 
 interface Pair {
   client: net.Socket
-  upstream: net.Socket
+  /** Absent on a silent connection. */
+  upstream: net.Socket | undefined
   /** Bytes that arrive are read and dropped, so that an end from either side is still seen. */
   stalled: boolean
+  /** Bytes still to drop, per direction. */
+  dropping: Record<Direction, number>
   /** From the server's BackendKeyData, once seen. */
   processId: number | undefined
 }
@@ -44,33 +77,40 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
   const harm = (pair: Pair) => {
     if (pair.processId !== undefined) harmed.add(pair.processId)
   }
+  const sockets = (pair: Pair) => (pair.upstream ? [pair.client, pair.upstream] : [pair.client])
 
   const server = net.createServer((client) => {
     accepted++
-    const upstream = net.connect(targetPort, targetHost)
-    const pair: Pair = { client, upstream, stalled: false, processId: undefined }
+    const silent = proxy.newConnections === 'silent'
+    const upstream = silent ? undefined : net.connect(targetPort, targetHost)
+    const pair: Pair = { client, upstream, stalled: silent, dropping: { ...proxy.dropFirst }, processId: undefined }
     pairs.add(pair)
     const end = () => {
       pairs.delete(pair)
-      client.destroy()
-      upstream.destroy()
+      for (const socket of sockets(pair)) socket.destroy()
     }
-    for (const socket of [client, upstream]) {
+    for (const socket of sockets(pair)) {
+      socket.setNoDelay(true)
       socket.on('error', () => {})
       socket.on('close', end)
       socket.on('end', end)
     }
-    forward(pair, client, upstream, () => 0)
-    forward(pair, upstream, client, () => proxy.coalesce)
+    if (!upstream) return void client.on('data', () => {}) // read and dropped: its hanging up is still seen
+    forward(pair, 'toServer', client, upstream, proxy)
+    forward(pair, 'toClient', upstream, client, proxy)
     watchStartup(upstream, (processId) => (pair.processId = processId))
   })
   server.on('error', () => {})
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
 
   const proxy: FaultProxy = {
-    port,
+    port: (server.address() as net.AddressInfo).port,
+    newConnections: 'forward',
+    dropFirst: { toServer: 0, toClient: 0 },
+    delay: 0,
     coalesce: 0,
+    fragment: false,
+    dropNotifications: false,
     get accepted() {
       return accepted
     },
@@ -78,13 +118,17 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
       return pairs.size
     },
     harmed: (processId) => harmed.has(processId),
-    cut() {
+    cut(how = 'destroy') {
       const now = [...pairs]
       for (const pair of now) {
         harm(pair)
         pairs.delete(pair)
-        pair.client.destroy()
-        pair.upstream.destroy()
+        pair.stalled = true // nothing more passes, whatever is still queued
+        for (const socket of sockets(pair)) {
+          if (how === 'rst') socket.resetAndDestroy()
+          else if (how === 'fin') socket.end()
+          else socket.destroy()
+        }
       }
       return now.length
     },
@@ -96,16 +140,26 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
         pair.stalled = true
         n++
         // Read on (and drop) even where flow control had paused a side, so ends are noticed.
-        pair.client.resume()
-        pair.upstream.resume()
+        for (const socket of sockets(pair)) socket.resume()
       }
       return n
     },
-    close() {
+    drop(direction, bytes) {
       for (const pair of pairs) {
-        pair.client.destroy()
-        pair.upstream.destroy()
+        harm(pair)
+        pair.dropping[direction] += bytes
       }
+      return pairs.size
+    },
+    blackhole() {
+      proxy.stall()
+      proxy.newConnections = 'silent'
+    },
+    restore() {
+      proxy.newConnections = 'forward'
+    },
+    close() {
+      for (const pair of pairs) for (const socket of sockets(pair)) socket.destroy()
       pairs.clear()
       return new Promise((resolve) => server.close(() => resolve()))
     },
@@ -113,31 +167,76 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
   return proxy
 }
 
-/** Copies `from` to `to`, in batches `coalesce()` ms apart if it says so, until the pair is stalled. */
-function forward(pair: Pair, from: net.Socket, to: net.Socket, coalesce: () => number): void {
+/**
+ * Copies `from` to `to` until the pair is stalled, through the faults in force: bytes to drop,
+ * notifications to drop, then a delay or a batch, then whole or one byte at a time.
+ */
+function forward(pair: Pair, direction: Direction, from: net.Socket, to: net.Socket, proxy: FaultProxy): void {
+  const notifications = new MessageFilter((type) => proxy.dropNotifications && type === 0x41)
   let held: Buffer[] = []
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let batch: ReturnType<typeof setTimeout> | undefined
+  const delayed = new Set<ReturnType<typeof setTimeout>>()
   const write = (chunk: Buffer) => {
-    if (pair.stalled || to.destroyed) return
-    if (!to.write(chunk)) {
+    if (pair.stalled || to.destroyed || chunk.length === 0) return
+    let full = false
+    if (proxy.fragment) for (let i = 0; i < chunk.length; i++) full = !to.write(chunk.subarray(i, i + 1)) || full
+    else full = !to.write(chunk)
+    if (full) {
       from.pause()
       to.once('drain', () => from.resume())
     }
   }
   const flush = () => {
-    timer = undefined
+    batch = undefined
     const chunk = Buffer.concat(held)
     held = []
     write(chunk)
   }
-  from.on('data', (chunk: Buffer) => {
+  from.on('data', (data: Buffer) => {
     if (pair.stalled || to.destroyed) return
-    const ms = coalesce()
-    if (ms <= 0 && !timer) return write(chunk)
-    held.push(chunk)
-    timer ??= setTimeout(flush, ms)
+    let chunk = data
+    const skip = Math.min(pair.dropping[direction], chunk.length)
+    pair.dropping[direction] -= skip
+    chunk = chunk.subarray(skip)
+    if (direction === 'toClient' && (proxy.dropNotifications || notifications.busy)) chunk = notifications.pass(chunk)
+    const coalesce = direction === 'toClient' ? proxy.coalesce : 0
+    if (coalesce > 0 || batch) {
+      held.push(chunk)
+      batch ??= setTimeout(flush, Math.max(coalesce, 1))
+    } else if (proxy.delay > 0 || delayed.size > 0) {
+      // Equal delays fire in the order they were set (Node keeps one list per duration).
+      const timer = setTimeout(() => (delayed.delete(timer), write(chunk)), proxy.delay)
+      delayed.add(timer)
+    } else write(chunk)
   })
-  from.on('close', () => clearTimeout(timer))
+  from.on('close', () => {
+    clearTimeout(batch)
+    for (const timer of delayed) clearTimeout(timer)
+  })
+}
+
+/** Splits the server's byte stream into messages and leaves out the ones `drop` picks. */
+class MessageFilter {
+  #pending = Buffer.alloc(0)
+  constructor(private readonly drop: (type: number) => boolean) {}
+
+  /** Whether part of a message is held back, waiting for the rest. */
+  get busy(): boolean {
+    return this.#pending.length > 0
+  }
+
+  pass(chunk: Buffer): Buffer {
+    let bytes = Buffer.concat([this.#pending, chunk])
+    const out: Buffer[] = []
+    while (bytes.length >= 5) {
+      const total = 1 + bytes.readInt32BE(1)
+      if (bytes.length < total) break
+      if (!this.drop(bytes[0]!)) out.push(bytes.subarray(0, total))
+      bytes = bytes.subarray(total)
+    }
+    this.#pending = Buffer.from(bytes)
+    return Buffer.concat(out)
+  }
 }
 
 /**
