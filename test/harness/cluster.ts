@@ -34,6 +34,10 @@ export interface Cluster {
   dir: string
   /** pg_ctl restart: every connection is cut, and the server comes back on the same port. */
   restart(): Promise<void>
+  /** pg_ctl stop -m fast: every connection is cut, and nothing answers on the port until up(). */
+  down(): Promise<void>
+  /** pg_ctl start, after down(). */
+  up(): Promise<void>
   stop(): Promise<void>
   /** the same, synchronously: for exit and signal handlers, where nothing asynchronous finishes */
   stopSync(): void
@@ -96,7 +100,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     const restart = async () => {
       await pg('pg_ctl', ['restart', '-w', '-t', '60', '-s', '-D', data, '-m', 'fast', '-l', logFile])
     }
-    return { server, binaries, dir, restart, stop: async () => stopSync(), stopSync }
+    const down = async () => {
+      await pg('pg_ctl', ['stop', '-w', '-t', '60', '-s', '-D', data, '-m', 'fast'])
+    }
+    const up = async () => {
+      await pg('pg_ctl', ['start', '-w', '-t', '60', '-s', '-D', data, '-l', logFile])
+    }
+    return { server, binaries, dir, restart, down, up, stop: async () => stopSync(), stopSync }
   } catch (error) {
     watchdog.kill('SIGKILL') // the folder is removed here, or kept for a look
     stopServer(binaries.bin, data, as) // in case pg_ctl started it but gave up waiting
