@@ -23,6 +23,7 @@ import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 import { Liveness } from './liveness.ts'
 import { Notifier } from './notifier.ts'
+import { Outbox, type OutboxOptions } from './outbox.ts'
 import { SelfTests } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
@@ -327,6 +328,22 @@ export class Listener {
       signal?.addEventListener('abort', abort, { once: true })
     }
     return subscription
+  }
+
+  /**
+   * The events of an outbox table, each once and in cursor order, whatever happens to the
+   * connection: NOTIFY on `channel` only wakes the reader up, and every Gap makes it read again
+   * (outbox.ts). The answer to "I must not miss anything".
+   */
+  outbox<E, C>(options: OutboxOptions<E, C>): AsyncIterableIterator<E> {
+    return new Outbox(
+      {
+        listen: (channel) => this.listen(channel),
+        wakeUps: (channel, signal) => this.notifications({ channels: [channel], signal }),
+        reportError: (error) => this.#reportError(error, 'outbox read'),
+      },
+      options,
+    )
   }
 
   /** Stops everything: iterators end, waiting calls reject, connection attempts stop, both connections close, timers go. */

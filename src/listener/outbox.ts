@@ -1,0 +1,191 @@
+/**
+ * Exactly once on top of at most once. NOTIFY alone loses what is sent while the listener is
+ * disconnected; what loses nothing is an outbox: a table the writers insert into, in the same
+ * transaction as their change, with an increasing cursor (an id), and a NOTIFY that only says
+ * "look". The reader keeps the last cursor it handled, and reads what comes after it: once at
+ * start, again on each wake-up (a burst of them makes one read), and again after each Gap,
+ * because a Gap says wake-ups may have been lost. Each event is yielded once, in cursor order.
+ * Pure: the listener is reached through OutboxSource (listener.ts gives it), timers through sleep().
+ */
+import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
+import type { ListenerItem } from './subscription.ts'
+
+export interface OutboxOptions<E, C> {
+  /** The channel the writers NOTIFY after inserting; the payload is not read. */
+  channel: string
+  /**
+   * The events after `after` (undefined: from the start), in cursor order; a page of them is
+   * fine (a LIMIT): read is called again until it returns none. Rejecting is retried.
+   */
+  read(after: C | undefined, signal: AbortSignal): Promise<readonly E[]>
+  /** An event's cursor: increasing in the order `read` returns them. */
+  cursor(event: E): C
+  /** Where the last handled cursor is kept: read once, before the first read(). Default: from the start. */
+  load?(): Promise<C | undefined> | C | undefined
+  /**
+   * Told each handled event's cursor, before the next event is taken (an event is handled
+   * once the loop asks for the next one). An event being handled when the loop is left (break,
+   * throw) is not saved, so it comes again next time: see the README for exactly once.
+   */
+  save?(cursor: C): Promise<void> | void
+  /**
+   * Orders two cursors (negative: a before b). Default: numbers and bigints by value, strings
+   * of digits (a bigint column read as text) as integers, other strings by code unit. An event
+   * whose cursor is not after the last one yielded is skipped, never yielded twice.
+   */
+  compare?(a: C, b: C): number
+  /** Waits between failed reads: doubling from minDelay (250 ms) to maxDelay (30 s). */
+  retry?: Pick<BackoffOptions, 'minDelay' | 'maxDelay'>
+  /** Ends the iteration when aborted. */
+  signal?: AbortSignal
+}
+
+/** What the outbox needs of the listener. */
+export interface OutboxSource {
+  /** LISTEN on the channel (resolves once the server has answered). */
+  listen(channel: string): Promise<void>
+  /** The wake-ups: notifications on the channel, and every Gap; ends when the listener closes. */
+  wakeUps(channel: string, signal: AbortSignal): AsyncIterable<ListenerItem>
+  /** A failed read, retried: for the listener's 'error' handlers. */
+  reportError(error: Error): void
+}
+
+export class Outbox<E, C> implements AsyncIterableIterator<E> {
+  readonly #options: OutboxOptions<E, C>
+  readonly #source: OutboxSource
+  readonly #compare: (a: C, b: C) => number
+  readonly #backoff: Backoff
+  /** Aborted when the iteration ends: stops the wake-ups, a read, a retry's wait. */
+  readonly #stop = new AbortController()
+  /** The cursor of the last event yielded (or loaded). */
+  #cursor: C | undefined
+  /** Yielded and not yet saved: saved when the next event is asked for. */
+  #unsaved = false
+  #batch: E[] = []
+  /** A wake-up or Gap came since the last read began: read again. */
+  #dirty = true
+  /** The last read returned events: read again, there may be more. */
+  #more = false
+  #wake: (() => void) | undefined
+  #started: Promise<void> | undefined
+  #ended = false
+  #failure: Error | undefined
+  /** next() calls run one after another. */
+  #queue: Promise<unknown> = Promise.resolve()
+
+  constructor(source: OutboxSource, options: OutboxOptions<E, C>) {
+    this.#source = source
+    this.#options = options
+    this.#compare = options.compare ?? defaultCompare
+    this.#backoff = new Backoff({ minDelay: options.retry?.minDelay ?? 250, maxDelay: options.retry?.maxDelay ?? 30_000 })
+    const signal = options.signal
+    if (signal?.aborted) this.#end()
+    signal?.addEventListener('abort', () => this.#end(), { once: true, signal: this.#stop.signal })
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+
+  next(): Promise<IteratorResult<E>> {
+    const result = this.#queue.then(() => this.#next())
+    this.#queue = result.catch(() => undefined)
+    return result
+  }
+
+  /** Ends the iteration; the event being handled is not saved. */
+  async return(): Promise<IteratorResult<E>> {
+    this.#end()
+    return { done: true, value: undefined }
+  }
+
+  async #next(): Promise<IteratorResult<E>> {
+    if (this.#unsaved) {
+      this.#unsaved = false
+      await this.#options.save?.(this.#cursor as C)
+    }
+    this.#started ??= this.#start()
+    await this.#started
+    for (;;) {
+      if (this.#failure) throw this.#failure
+      if (this.#ended) return { done: true, value: undefined }
+      const event = this.#batch.shift()
+      if (event !== undefined) {
+        this.#cursor = this.#options.cursor(event)
+        this.#unsaved = true
+        return { done: false, value: event }
+      }
+      if (this.#dirty || this.#more) await this.#read()
+      else await new Promise<void>((resolve) => (this.#wake = resolve))
+    }
+  }
+
+  /** Wake-ups first, then LISTEN, then the saved cursor: nothing committed after the first read is missed. */
+  async #start(): Promise<void> {
+    void this.#watch()
+    try {
+      await this.#source.listen(this.#options.channel)
+      this.#cursor = await this.#options.load?.()
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error)))
+    }
+  }
+
+  /** Reads the wake-ups as they come (never holding the listener's socket), marking a read due. */
+  async #watch(): Promise<void> {
+    try {
+      for await (const _ of this.#source.wakeUps(this.#options.channel, this.#stop.signal)) {
+        this.#dirty = true
+        this.#wake?.()
+      }
+      this.#end() // the listener closed
+    } catch (error) {
+      this.#fail(error instanceof Error ? error : new Error(String(error))) // the listener gave up
+    }
+  }
+
+  async #read(): Promise<void> {
+    this.#dirty = false
+    let events: readonly E[]
+    try {
+      events = await this.#options.read(this.#cursor, this.#stop.signal)
+    } catch (error) {
+      if (this.#ended) return
+      this.#source.reportError(error instanceof Error ? error : new Error(String(error)))
+      this.#dirty = true // retried after the wait, or at the next wake-up, whichever comes first
+      const wait = sleep(this.#backoff.next(), this.#stop.signal)
+      await Promise.race([wait, new Promise<void>((resolve) => (this.#wake = resolve))])
+      return
+    }
+    this.#backoff.reset()
+    let last = this.#cursor
+    for (const event of events) {
+      const cursor = this.#options.cursor(event)
+      if (last !== undefined && this.#compare(cursor, last) <= 0) continue // not after the last: already yielded
+      this.#batch.push(event)
+      last = cursor
+    }
+    this.#more = events.length > 0
+  }
+
+  #end(): void {
+    this.#ended = true
+    this.#stop.abort()
+    this.#wake?.()
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error
+    this.#end()
+  }
+}
+
+const digits = /^-?\d+$/
+
+/** Numbers and bigints by value; digit strings as integers; other strings by code unit. */
+export function defaultCompare(a: unknown, b: unknown): number {
+  const key = (x: unknown) => (typeof x === 'string' && digits.test(x) ? BigInt(x) : x)
+  const [x, y] = [key(a), key(b)] as [number | bigint | string, number | bigint | string]
+  if (typeof x === 'string' !== (typeof y === 'string')) throw new TypeError(`outbox cursors of different kinds cannot be ordered: ${String(a)} and ${String(b)}; give a compare()`)
+  return x < y ? -1 : x > y ? 1 : 0
+}
