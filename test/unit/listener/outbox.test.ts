@@ -1,0 +1,252 @@
+/**
+ * The outbox reader (src/listener/outbox.ts) over a stand-in for the listener and a table kept
+ * in an array: when it reads (at start, on wake-ups, once per burst, after a Gap, until a read
+ * comes back empty, again after a failure), what it yields (each event once, in cursor order)
+ * and what it saves. What it does on a real server under faults: test/integration/no-loss.test.ts.
+ */
+import { describe, expect, test } from 'vitest'
+import { defaultCompare, Outbox, type OutboxOptions, type OutboxSource } from '../../../src/listener/outbox.ts'
+import { Subscription, type Gap, type Notification } from '../../../src/listener/subscription.ts'
+
+interface Row {
+  id: number
+  body: string
+}
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
+function notification(): Notification {
+  return { type: 'NotificationResponse', processId: 1, channel: 'outbox', payload: '' }
+}
+
+function gap(): Gap {
+  return { type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }
+}
+
+/** A listener stand-in, a table, and an outbox reading it; every read and save is recorded. */
+function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } = {}) {
+  const table: Row[] = []
+  const reads: (number | undefined)[] = []
+  const saved: number[] = []
+  const errors: Error[] = []
+  const listened: string[] = []
+  const wakeUps = new Subscription({ gaps: true })
+  let failNext = 0
+  let readGate: Promise<void> | undefined
+  const source: OutboxSource = {
+    async listen(channel) {
+      listened.push(channel)
+    },
+    wakeUps: (_, signal) => (signal.addEventListener('abort', () => wakeUps.end()), wakeUps),
+    reportError: (error) => void errors.push(error),
+  }
+  const outbox = new Outbox<Row, number>(source, {
+    channel: 'outbox',
+    async read(after) {
+      reads.push(after)
+      const snapshot = table.filter((r) => r.id > (after ?? 0)).slice(0, options.page ?? Infinity) // as a query sees it when it starts
+      await readGate
+      if (failNext > 0) {
+        failNext--
+        throw new Error('connection lost')
+      }
+      return snapshot
+    },
+    cursor: (row) => row.id,
+    save: (cursor) => void saved.push(cursor),
+    retry: { minDelay: 1, maxDelay: 2 },
+    ...options,
+  })
+  return {
+    table,
+    reads,
+    saved,
+    errors,
+    listened,
+    wakeUps,
+    outbox,
+    insert: (...ids: number[]) => table.push(...ids.map((id) => ({ id, body: `event ${id}` }))),
+    failReads: (n: number) => (failNext = n),
+    /** Holds every read until the returned function is called. */
+    holdReads() {
+      let open!: () => void
+      readGate = new Promise((resolve) => (open = resolve))
+      return () => ((readGate = undefined), open())
+    },
+  }
+}
+
+/** The next `n` events' ids. */
+async function take(outbox: Outbox<Row, number>, n: number): Promise<number[]> {
+  const ids: number[] = []
+  for (let i = 0; i < n; i++) {
+    const r = await outbox.next()
+    if (r.done) break
+    ids.push(r.value.id)
+  }
+  return ids
+}
+
+/** Whether `promise` is still pending after the queued work has run. */
+async function pending(promise: Promise<unknown>): Promise<boolean> {
+  let settled = false
+  void promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  )
+  for (let i = 0; i < 5; i++) await tick()
+  return !settled
+}
+
+describe('when it reads', () => {
+  test('LISTEN first, then the saved cursor, then one read after it: what was there before yields at once', async () => {
+    const w = world({ load: () => 2 })
+    w.insert(1, 2, 3, 4)
+    expect(await take(w.outbox, 2)).toEqual([3, 4])
+    expect(w.listened).toEqual(['outbox'])
+    expect(w.reads).toEqual([2])
+    expect(await pending(w.outbox.next())).toBe(true)
+    expect(w.reads).toEqual([2, 4]) // read again after a read that returned something, then wait
+  })
+
+  test('with nothing new it waits for a wake-up, and reads after the last event yielded', async () => {
+    const w = world()
+    w.insert(1)
+    expect(await take(w.outbox, 1)).toEqual([1])
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    expect(w.reads).toEqual([undefined, 1])
+    w.insert(2)
+    w.wakeUps.offer(notification())
+    expect((await next).value).toEqual({ id: 2, body: 'event 2' })
+    expect(w.reads).toEqual([undefined, 1, 1])
+  })
+
+  test('a Gap alone makes it read again: wake-ups may have been lost', async () => {
+    const w = world()
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    w.insert(7) // committed while the wake-up was lost
+    w.wakeUps.offerGap(gap())
+    expect((await next).value?.id).toBe(7)
+  })
+
+  test('a burst of wake-ups during a read makes one more read, not one per wake-up', async () => {
+    const w = world()
+    const open = w.holdReads()
+    const next = w.outbox.next()
+    await tick()
+    for (let i = 0; i < 50; i++) w.insert(i + 1), w.wakeUps.offer(notification())
+    open()
+    expect((await next).value?.id).toBe(1)
+    expect(await take(w.outbox, 49)).toHaveLength(49)
+    expect(await pending(w.outbox.next())).toBe(true)
+    // The first read (it began before the inserts), one for the whole burst, one that found nothing more.
+    expect(w.reads).toEqual([undefined, undefined, 50])
+  })
+
+  test('a page at a time: it reads on until a read comes back empty', async () => {
+    const w = world({ page: 2 })
+    w.insert(1, 2, 3, 4, 5)
+    expect(await take(w.outbox, 5)).toEqual([1, 2, 3, 4, 5])
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    expect(w.reads).toEqual([undefined, 2, 4, 5])
+    void w.outbox.return()
+  })
+
+  test('a failed read is reported and tried again, from the same cursor, without a wake-up', async () => {
+    const w = world()
+    w.insert(1, 2)
+    w.failReads(2)
+    expect(await take(w.outbox, 2)).toEqual([1, 2])
+    expect(w.errors.map((e) => e.message)).toEqual(['connection lost', 'connection lost'])
+    expect(w.reads.slice(0, 3)).toEqual([undefined, undefined, undefined])
+  })
+})
+
+describe('what it yields and saves', () => {
+  test('each cursor is saved once the next event is asked for, never before; leaving the loop saves nothing', async () => {
+    const w = world()
+    w.insert(1, 2, 3)
+    await take(w.outbox, 1)
+    expect(w.saved).toEqual([])
+    await take(w.outbox, 1)
+    expect(w.saved).toEqual([1])
+    for await (const row of w.outbox) if (row.id === 3) break
+    expect(w.saved).toEqual([1, 2]) // 3 was being handled when the loop was left
+    expect(await w.outbox.next()).toEqual({ done: true, value: undefined })
+  })
+
+  test('an event not after the last one yielded is skipped: a read that overlaps yields nothing twice', async () => {
+    const w = world({ read: async () => w.table })
+    w.insert(1, 2)
+    expect(await take(w.outbox, 2)).toEqual([1, 2])
+    w.insert(3)
+    w.wakeUps.offer(notification())
+    expect(await take(w.outbox, 1)).toEqual([3])
+  })
+
+  test('concurrent next() calls take different events, in order', async () => {
+    const w = world()
+    w.insert(1, 2, 3)
+    const results = await Promise.all([w.outbox.next(), w.outbox.next(), w.outbox.next()])
+    expect(results.map((r) => r.value?.id)).toEqual([1, 2, 3])
+  })
+})
+
+describe('how it ends', () => {
+  test('when the listener closes (the wake-ups end), the iteration ends', async () => {
+    const w = world()
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    w.wakeUps.end()
+    expect(await next).toEqual({ done: true, value: undefined })
+  })
+
+  test('when the listener gives up, next() rejects with its error', async () => {
+    const w = world()
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    w.wakeUps.fail(new Error('gave up reconnecting'))
+    await expect(next).rejects.toThrow('gave up reconnecting')
+  })
+
+  test('an aborted signal ends it, even one aborted before the start', async () => {
+    const controller = new AbortController()
+    const w = world({ signal: controller.signal })
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    controller.abort()
+    expect(await next).toEqual({ done: true, value: undefined })
+    const early = world({ signal: AbortSignal.abort() })
+    early.insert(1)
+    expect(await early.outbox.next()).toEqual({ done: true, value: undefined })
+  })
+
+  test('a LISTEN that fails rejects the first next()', async () => {
+    const w = world()
+    const source = { listen: async () => Promise.reject(new Error('LISTEN refused')), wakeUps: () => w.wakeUps, reportError: () => {} }
+    const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async () => [], cursor: (r) => r.id })
+    await expect(outbox.next()).rejects.toThrow('LISTEN refused')
+  })
+})
+
+describe('defaultCompare', () => {
+  test.each([
+    [1, 2, -1],
+    [2, 1, 1],
+    [5n, 5n, 0],
+    ['9', '10', -1], // a bigint column read as text: by value, not by character
+    ['-3', '2', -1],
+    ['b', 'a', 1],
+    [3, 4n, -1],
+  ] as const)('%s against %s: %s', (a, b, sign) => {
+    expect(Math.sign(defaultCompare(a, b))).toBe(sign)
+  })
+
+  test('a string against a number is a TypeError naming both', () => {
+    expect(() => defaultCompare('a', 1)).toThrow(TypeError)
+    expect(() => defaultCompare('a', 1)).toThrow(/a and 1/)
+  })
+})
