@@ -55,7 +55,7 @@ function tabulate(figures: Figures[]): string {
     return `${s[0]} / ${s[Math.floor((s.length - 1) / 2)]} / ${s.at(-1)}`
   }
   const lines = [
-    `PostgreSQL ${figures[0]?.serverVersion}, ${runs} run(s) per fault; times in ms from the fault's injection, min / median / max`,
+    `PostgreSQL ${version(figures[0]?.serverVersion ?? 0)}, ${runs} run(s) per fault; times in ms from the fault's injection, min / median / max`,
     '',
     '| fault | detected | listening again | Gap before the new connection\'s notifications | heard after recovery | lost at the Gap (announced) |',
     '|---|---|---|---|---|---|',
@@ -69,4 +69,9 @@ function tabulate(figures: Figures[]): string {
     )
   }
   return lines.join('\n') + '\n'
+}
+
+/** server_version_num as a version: 180004 → 18.4. */
+function version(num: number): string {
+  return `${Math.floor(num / 10000)}.${num % 10000}`
 }

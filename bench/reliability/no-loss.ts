@@ -33,7 +33,8 @@ try {
   const tally = new Map<string, number>()
   for (const f of result.injected) tally.set(f, (tally.get(f) ?? 0) + 1)
   const kinds = [...tally].map(([f, n]) => `${f} ${n}`)
-  console.log(`PostgreSQL ${cluster.server.serverVersion}, seed ${seed}, ${(result.durationMs / 1000).toFixed(1)} s`)
+  const v = cluster.server.serverVersion ?? 0
+  console.log(`PostgreSQL ${Math.floor(v / 10000)}.${v % 10000}, seed ${seed}, ${(result.durationMs / 1000).toFixed(1)} s`)
   console.log(`faults: ${kinds.join(', ')}`)
   console.log(`events ${result.events}: missing ${result.missing.length}, duplicated ${result.duplicated.length}, out of order ${result.outOfOrder}`)
   console.log(`listener: ${result.reconnects} reconnects, ${result.gaps} gaps; ${result.failedReads} outbox reads failed and retried; ${result.retriedWrites} writer transactions retried`)

@@ -175,3 +175,52 @@ describe('Change feeds', () => {
     }
   })
 })
+
+describe('Nothing missed: the outbox', () => {
+  test('writers as shown, the listener cut off meanwhile: every event handled once, in id order, each saved once handled', async () => {
+    await writer.query('CREATE TABLE outbox (id bigserial PRIMARY KEY, body text NOT NULL)')
+    const writeEvent = (body: string) =>
+      writer.query(`BEGIN; SELECT pg_advisory_xact_lock(7001); INSERT INTO outbox (body) VALUES ('${body}'); NOTIFY outbox; COMMIT`)
+    await writeEvent('{"order":1}') // before the listener starts: read at start, after the loaded cursor
+    await writeEvent('{"order":2}')
+
+    const listener = await createListener(options())
+    listener.on('error', () => {}) // a read that fails while the connection is lost is retried
+    const savedIds: string[] = []
+    const loadCursor = async () => '1' // order 1 was handled in an earlier run
+    const saveCursor = async (id: string) => void savedIds.push(id)
+    const handled: string[] = []
+    const handleEvent = async (body: string) => {
+      handled.push(body)
+      if (handled.length === 1) {
+        await terminate(listener.processId) // the wake-ups for orders 3 and 4 are lost with it
+        await writeEvent('{"order":3}')
+        await writeEvent('{"order":4}')
+      }
+    }
+
+    const events = listener.outbox({
+      channel: 'outbox',
+      read: async (after) => {                       // the events after `after`, in id order
+        const [result] = await listener.query(
+          `SELECT id, body FROM outbox WHERE id > ${BigInt(after ?? 0)} ORDER BY id LIMIT 500`)
+        return result!.rows.map(([id, body]) => ({ id: id!, body: body! }))
+      },
+      cursor: (event) => event.id,
+      load: () => loadCursor(),
+      save: (id) => saveCursor(id),
+    })
+    const done = (async () => {
+      for await (const event of events) await handleEvent(event.body)
+    })()
+    await eventually(() => handled.length === 3, 10_000)
+    await writeEvent('{"order":5}')
+    await eventually(() => handled.length === 4, 10_000)
+    expect(handled).toEqual(['{"order":2}', '{"order":3}', '{"order":4}', '{"order":5}'])
+    await eventually(() => savedIds.length === 4) // 5 once the loop asks for the next
+    expect(savedIds).toEqual(['2', '3', '4', '5'])
+    expect(listener.stats.reconnects).toBe(1)
+    await listener.close()
+    await done
+  })
+})
