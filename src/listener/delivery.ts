@@ -53,6 +53,8 @@ export class Delivery {
   #inFlight = 0
   #setReading: ((paused: boolean) => void) | undefined
   #stallTimer: ReturnType<typeof setTimeout> | undefined
+  /** Set by end() and fail(): no consumer is cut off any more (no stall 'error' after the end). */
+  #finished = false
   /** When backpressure last began to hold the socket: a consumer is idle no longer than that. */
   #pausedSince = 0
   /**
@@ -260,7 +262,7 @@ export class Delivery {
   }
 
   #armStallTimer(ms: number | false): void {
-    if (ms === false || this.#stallTimer !== undefined) return
+    if (ms === false || this.#stallTimer !== undefined || this.#finished) return
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined
       this.#checkStalls()
@@ -269,6 +271,7 @@ export class Delivery {
   }
 
   #stop(): void {
+    this.#finished = true
     clearTimeout(this.#stallTimer)
     this.#stallTimer = undefined
   }

@@ -282,6 +282,20 @@ describe('a consumer that stops reading', () => {
     expect(reading).toEqual([false, true])
   })
 
+  test.each(['end', 'fail'] as const)('after %s(), a handler that takes what was held and never settles is not reported as stalled', async (how) => {
+    const { delivery, events, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    vi.advanceTimersByTime(1000) // what is held is cut off (it keeps its two) and the socket resumes
+    expect(errors).toHaveLength(1)
+    if (how === 'end') delivery.end()
+    else delivery.fail(new Error('gave up'))
+    events.on('notification', () => new Promise(() => {}))
+    delivery.handlerAdded() // after fail(), what was held still goes to the handler
+    vi.advanceTimersByTime(10_000)
+    expect(errors).toHaveLength(1) // closed or given up: no consumer is cut off any more
+  })
+
   test('with stallTimeout: false, nobody is ever cut off', async () => {
     const { delivery, errors, iterator } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: false })
     const s = iterator()
