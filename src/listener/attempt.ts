@@ -14,7 +14,11 @@ import type { Notification } from './subscription.ts'
 
 export interface Attempt {
   connection: Connection
-  /** Heard before the LISTEN was answered, in order: to deliver after the Gap. */
+  /**
+   * Heard before the LISTEN was answered, in order, up to `stageLimit`: to deliver after the
+   * Gap. Each was committed before the LISTEN's answer, so inside the Gap: one dropped here or
+   * later for want of room is lost and said so.
+   */
   staged: Notification[]
   /** When the LISTEN was sent (or the connection made, with no channels): Gap.from for this connection starts here. */
   confirmedAt: Date
@@ -31,6 +35,8 @@ export interface AttemptOptions {
   timeout?: number
   /** Self-test notifications: consumed here if it says so, never staged or delivered. */
   intercept(notification: Notification): boolean
+  /** Stage at most this many (the rest are dropped: see Attempt.staged); default: no limit. */
+  stageLimit?: number
   /** The connection ended (after connect() resolved; before that, connect() rejects). */
   onClose(connection: Connection, error: Error | undefined): void
 }
@@ -41,7 +47,10 @@ export function openListening(options: AttemptOptions): Promise<Attempt> {
 
 async function listening(options: AttemptOptions, signal: AbortSignal): Promise<Attempt> {
   const staged: Notification[] = []
-  let deliver: (notification: Notification) => void = (notification) => void staged.push(notification)
+  const limit = options.stageLimit ?? Infinity
+  let deliver: (notification: Notification) => void = (notification) => {
+    if (staged.length < limit) staged.push(notification)
+  }
   const { intercept } = options
   let opened: Connection | undefined
   const connection = await connect({

@@ -385,13 +385,14 @@ export class Listener {
       signal: this.#stop.signal,
       ...(timeout !== undefined ? { timeout } : {}),
       intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
+      stageLimit: this.#delivery.maxBacklog,
       onClose: (connection, error) => this.#lost(connection, error),
     })
   }
 
   /**
    * The attempt succeeded: the Gap (if any) first, to iterators and as events, then what the
-   * new connection heard while it LISTENed, then live delivery. A handler may close() the
+   * new connection heard while it LISTENed (as much as stays under maxBacklog), then live delivery. A handler may close() the
    * listener on any of those events: then nothing more happens here.
    */
   #online(attempt: Attempt, gap: Gap | undefined): void {
@@ -419,7 +420,9 @@ export class Listener {
       this.#events.emit('gap', gap)
     }
     if (connection !== this.#connection) return // closed (or lost) by a handler
-    for (const notification of attempt.staged) this.#delivery.deliver(notification)
+    // Only as many as the queues have room for under their bound: the rest is inside the Gap.
+    const room = this.#delivery.maxBacklog - this.#delivery.backlog()
+    for (const notification of attempt.staged.slice(0, Math.max(0, room))) this.#delivery.deliver(notification)
     attempt.online((notification) => this.#delivery.deliver(notification))
     // It may have closed while we finished opening it (its close was not ours to hear yet).
     if (connection.isClosed) this.#lost(connection, new ConnectionLostError('the connection was lost as it opened'))

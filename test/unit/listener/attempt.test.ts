@@ -221,6 +221,17 @@ describe('openListening', () => {
     expect(delivered.map((n) => n.payload)).toEqual(['3'])
   })
 
+  test('staging stops at stageLimit: later ones are dropped, the first ones kept in order', async () => {
+    const connecting = opensAtOnce()
+    const attempt = openListening(attemptOptions({ stageLimit: 2 }))
+    await turn()
+    const connection = connecting.connection!
+    for (const payload of ['1', '2', '3', '4']) connection.hear(notification('jobs', payload))
+    connection.answer()
+    const { staged } = await attempt
+    expect(staged.map((n) => n.payload)).toEqual(['1', '2'])
+  })
+
   test('a connection lost after connect() resolved is reported to onClose with that connection and the error', async () => {
     const connecting = opensAtOnce()
     const options = attemptOptions()

@@ -135,6 +135,30 @@ describe('Gap.from', () => {
 })
 
 describe('reconnecting', () => {
+  test('what the new connection heard before its re-LISTEN was answered is delivered after the Gap only up to maxBacklog; the rest is inside the Gap', async () => {
+    const { l, connection: first } = await started({ highWaterMark: 2, lowWaterMark: 0 }) // maxBacklog 8
+    expect(attempts[0]!.options.stageLimit).toBe(8)
+    const slow = l.notifications()
+    first.deliver(notification('a', 'old 1'))
+    first.deliver(notification('a', 'old 2')) // the slow consumer is 2 behind, 3 with the Gap: 5 left under the bound
+    attempts[0]!.options.onClose(first as never, new ConnectionLostError('cut'))
+    await vi.waitFor(() => expect(attempts).toHaveLength(2))
+    const connection = new FakeConnection()
+    const staged = Array.from({ length: 8 }, (_, i) => notification('a', `staged ${i + 1}`))
+    attempts[1]!.settle.resolve({ connection: connection as never, staged, confirmedAt: new Date(), online: (deliver) => void (connection.deliver = deliver) })
+    await vi.waitFor(() => expect(l.stats.reconnects).toBe(1))
+    const items: string[] = []
+    for (let i = 0; i < 8; i++) {
+      const item = (await slow.next()).value!
+      items.push(item.type === 'Gap' ? 'Gap' : item.payload)
+    }
+    expect(items).toEqual(['old 1', 'old 2', 'Gap', 'staged 1', 'staged 2', 'staged 3', 'staged 4', 'staged 5'])
+    expect(l.stats.maxBacklog).toBe(8)
+    connection.deliver(notification('a', 'live'))
+    expect(((await slow.next()).value as Notification).payload).toBe('live')
+    await l.close()
+  })
+
   test("each attempt is announced with its number, its wait and the previous failure; then it gives up", async () => {
     const l = new Listener({ ...options, reconnect: { minDelay: 4, maxDelay: 4, maxAttempts: 2 } })
     const starting = l.start()
