@@ -4,7 +4,8 @@
  * comes back empty, again after a failure), what it yields (each event once, in cursor order)
  * and what it saves. What it does on a real server under faults: test/integration/no-loss.test.ts.
  */
-import { describe, expect, test } from 'vitest'
+import { getEventListeners } from 'node:events'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { defaultCompare, Outbox, type OutboxOptions, type OutboxSource } from '../../../src/listener/outbox.ts'
 import { Subscription, type Gap, type Notification } from '../../../src/listener/subscription.ts'
 
@@ -165,6 +166,51 @@ describe('when it reads', () => {
   })
 })
 
+describe('retrying a failed read', () => {
+  afterEach(() => void vi.useRealTimers())
+
+  test('after retry.minDelay, doubling up to retry.maxDelay', async () => {
+    vi.useFakeTimers()
+    const w = world({ retry: { minDelay: 1000, maxDelay: 1000 } })
+    w.insert(1)
+    w.failReads(3)
+    const next = w.outbox.next()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(w.reads).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(499) // each wait is drawn from [500, 1000]
+    expect(w.reads).toHaveLength(1)
+    await vi.advanceTimersByTimeAsync(2501) // three waits of at most 1000 (maxDelay holds the doubling)
+    expect(w.reads).toHaveLength(4)
+    expect((await next).value?.id).toBe(1)
+  })
+
+  test('a wake-up during the wait retries at once', async () => {
+    vi.useFakeTimers()
+    const w = world({ retry: { minDelay: 60_000, maxDelay: 60_000 } })
+    w.insert(1)
+    w.failReads(1)
+    const next = w.outbox.next()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(w.reads).toHaveLength(1)
+    w.wakeUps.offerGap(gap()) // the connection is back
+    await vi.advanceTimersByTimeAsync(0)
+    expect((await next).value?.id).toBe(1)
+    expect(w.reads).toHaveLength(2)
+  })
+
+  test('a read that fails because the iteration ended is not reported', async () => {
+    const w = world()
+    const open = w.holdReads()
+    w.failReads(1)
+    const next = w.outbox.next()
+    await tick()
+    expect(await w.outbox.return()).toEqual({ done: true, value: undefined })
+    open()
+    expect(await next).toEqual({ done: true, value: undefined })
+    expect(w.errors).toEqual([])
+  })
+})
+
 describe('what it yields and saves', () => {
   test('each cursor is saved once the next event is asked for, never before; leaving the loop saves nothing', async () => {
     const w = world()
@@ -187,6 +233,14 @@ describe('what it yields and saves', () => {
     expect(await take(w.outbox, 1)).toEqual([3])
   })
 
+  test('load and save are optional: without them it reads from the start', async () => {
+    const table = [{ id: 1, body: 'a' }, { id: 2, body: 'b' }]
+    const source: OutboxSource = { listen: async () => {}, wakeUps: () => new Subscription(), reportError: () => {} }
+    const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async (after) => table.filter((r) => r.id > (after ?? 0)), cursor: (r) => r.id })
+    expect(await take(outbox, 2)).toEqual([1, 2])
+    void outbox.return()
+  })
+
   test('concurrent next() calls take different events, in order', async () => {
     const w = world()
     w.insert(1, 2, 3)
@@ -196,12 +250,16 @@ describe('what it yields and saves', () => {
 })
 
 describe('how it ends', () => {
-  test('when the listener closes (the wake-ups end), the iteration ends', async () => {
+  test('when the listener closes (the wake-ups end), the iteration ends; the last event handled is saved once', async () => {
     const w = world()
+    w.insert(1)
+    await take(w.outbox, 1)
     const next = w.outbox.next()
     expect(await pending(next)).toBe(true)
     w.wakeUps.end()
     expect(await next).toEqual({ done: true, value: undefined })
+    expect(await w.outbox.next()).toEqual({ done: true, value: undefined })
+    expect(w.saved).toEqual([1])
   })
 
   test('when the listener gives up, next() rejects with its error', async () => {
@@ -219,6 +277,11 @@ describe('how it ends', () => {
     expect(await pending(next)).toBe(true)
     controller.abort()
     expect(await next).toEqual({ done: true, value: undefined })
+    const other = new AbortController()
+    const ended = world({ signal: other.signal })
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(1)
+    await ended.outbox.return()
+    expect(getEventListeners(other.signal, 'abort')).toHaveLength(0) // nothing left on the caller's signal
     const early = world({ signal: AbortSignal.abort() })
     early.insert(1)
     expect(await early.outbox.next()).toEqual({ done: true, value: undefined })
