@@ -78,9 +78,11 @@ export class Liveness<C extends LiveConnection = Connection> {
     // A timer may fire late, after the event loop was blocked (a long task, a paused VM), and
     // before the socket's waiting bytes are read: judge after this turn's reads (setImmediate
     // runs after the poll phase), never on a silence that only the loop made.
+    // Not unref'd: an unref'd immediate does not keep the poll phase from blocking, so in a
+    // process with nothing else to do the verdict would wait for the next timer (a heartbeat
+    // interval later). It lasts one turn; it keeps nothing alive.
     const due = () => {
       verdict = setImmediate(judge)
-      verdict.unref?.()
     }
     const judge = () => {
       const now = connection.bytesReceived

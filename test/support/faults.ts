@@ -105,9 +105,11 @@ export const faults: readonly Fault[] = [
       const before = proxy.accepted
       proxy.newConnections = 'silent'
       proxy.cut('rst')
-      // One attempt meets the silence; the ones after it get through.
+      // One attempt meets the silence; the ones after it get through. A client that never
+      // tries again (it did not notice) gets the proxy back after a minute all the same.
       const healed = (async () => {
-        while (proxy.accepted === before) await sleep(5)
+        const giveUp = Date.now() + 60_000
+        while (proxy.accepted === before && Date.now() < giveUp) await sleep(5)
         proxy.restore()
       })()
       return { healed }
