@@ -233,10 +233,23 @@ export class Listener {
 
   /**
    * Runs SQL on the notifier connection, never the listening one: for your own short
-   * commands, which then neither wait behind a backlog nor delay a heartbeat.
+   * commands, which then neither wait behind a backlog nor delay a heartbeat. If `signal`
+   * aborts first, the notifier connection is dropped (the next call opens another): that is
+   * how a query on a connection that went silent is given up.
    */
-  query(sql: string): Promise<QueryResult[]> {
-    return this.#notifier.run((connection) => connection.query(sql))
+  query(sql: string, options: { signal?: AbortSignal } = {}): Promise<QueryResult[]> {
+    const { signal } = options
+    return this.#notifier.run(async (connection) => {
+      if (!signal) return connection.query(sql)
+      const stop = () => connection.abort(new ConnectionLostError('the query was aborted; its connection is dropped', { cause: signal.reason }))
+      signal.addEventListener('abort', stop, { once: true })
+      try {
+        if (signal.aborted) stop()
+        return await connection.query(sql)
+      } finally {
+        signal.removeEventListener('abort', stop)
+      }
+    })
   }
 
   /**
@@ -338,7 +351,10 @@ export class Listener {
   outbox<E, C>(options: OutboxOptions<E, C>): AsyncIterableIterator<E> {
     return new Outbox(
       {
-        listen: (channel) => this.listen(channel),
+        // Its channel is counted as a feed's is: hidden from other consumers (never held for
+        // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
+        listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
+        release: (channel) => this.#releaseFeed(channel),
         wakeUps: (channel, signal) => this.notifications({ channels: [channel], signal }),
         reportError: (error) => this.#reportError(error, 'outbox read'),
       },

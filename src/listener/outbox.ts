@@ -5,9 +5,10 @@
  * "look". The reader keeps the last cursor it handled, and reads what comes after it: once at
  * start, again on each wake-up (a burst of them makes one read), and again after each Gap,
  * because a Gap says wake-ups may have been lost. Each event is yielded once, in cursor order.
- * Pure: the listener is reached through OutboxSource (listener.ts gives it), timers through sleep().
+ * Pure but for its timers: the listener is reached through OutboxSource (listener.ts gives it).
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
+import { ListenerError } from './errors.ts'
 import type { ListenerItem } from './subscription.ts'
 
 export interface OutboxOptions<E, C> {
@@ -15,7 +16,9 @@ export interface OutboxOptions<E, C> {
   channel: string
   /**
    * The events after `after` (undefined: from the start), in cursor order; a page of them is
-   * fine (a LIMIT): read is called again until it returns none. Rejecting is retried.
+   * fine (a LIMIT): read is called again until it returns nothing new. Rejecting is retried.
+   * `signal` aborts when the read takes longer than `readTimeout` or the iteration ends: pass
+   * it on (listener.query takes it), or the connection under a stalled read stays stuck.
    */
   read(after: C | undefined, signal: AbortSignal): Promise<readonly E[]>
   /** An event's cursor: increasing in the order `read` returns them. */
@@ -24,26 +27,32 @@ export interface OutboxOptions<E, C> {
   load?(): Promise<C | undefined> | C | undefined
   /**
    * Told each handled event's cursor, before the next event is taken (an event is handled
-   * once the loop asks for the next one). An event being handled when the loop is left (break,
-   * throw) is not saved, so it comes again next time: see the README for exactly once.
+   * once the loop asks for the next one: so ask for one at a time). An event being handled
+   * when the loop is left (break, throw) is not saved, so it comes again next time: see the
+   * README for exactly once. A save that fails ends the iteration with its error.
    */
   save?(cursor: C): Promise<void> | void
   /**
    * Orders two cursors (negative: a before b). Default: numbers and bigints by value, strings
-   * of digits (a bigint column read as text) as integers, other strings by code unit. An event
-   * whose cursor is not after the last one yielded is skipped, never yielded twice.
+   * of digits (a bigint column read as text) as integers, other strings by code unit; any other
+   * cursor needs a compare of its own. An event whose cursor is not after the last one yielded
+   * is skipped, never yielded twice.
    */
   compare?(a: C, b: C): number
   /** Waits between failed reads: doubling from minDelay (250 ms) to maxDelay (30 s). */
   retry?: Pick<BackoffOptions, 'minDelay' | 'maxDelay'>
+  /** A read that takes longer than this many ms is abandoned (its signal aborted) and retried; default 30,000. */
+  readTimeout?: number
   /** Ends the iteration when aborted. */
   signal?: AbortSignal
 }
 
 /** What the outbox needs of the listener. */
 export interface OutboxSource {
-  /** LISTEN on the channel (resolves once the server has answered). */
+  /** LISTEN on the channel (resolves once the server has answered), as a change feed does. */
   listen(channel: string): Promise<void>
+  /** The outbox ended: UNLISTEN the channel unless someone else listens on it. */
+  release(channel: string): void
   /** The wake-ups: notifications on the channel, and every Gap; ends when the listener closes. */
   wakeUps(channel: string, signal: AbortSignal): AsyncIterable<ListenerItem>
   /** A failed read, retried: for the listener's 'error' handlers. */
@@ -55,6 +64,7 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   readonly #source: OutboxSource
   readonly #compare: (a: C, b: C) => number
   readonly #backoff: Backoff
+  readonly #readTimeout: number
   /** Aborted when the iteration ends: stops the wake-ups, a read, a retry's wait. */
   readonly #stop = new AbortController()
   /** The cursor of the last event yielded (or loaded). */
@@ -64,10 +74,14 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   #batch: E[] = []
   /** A wake-up or Gap came since the last read began: read again. */
   #dirty = true
-  /** The last read returned events: read again, there may be more. */
+  /** The last read found something new: read again, there may be more. */
   #more = false
+  /** Resolves a next() that waits for a wake-up. */
   #wake: (() => void) | undefined
+  /** Aborts the wait after a failed read: a Gap (the connection is back) or the end cuts it short. */
+  #retryWait: AbortController | undefined
   #started: Promise<void> | undefined
+  #listening = false
   #ended = false
   #failure: Error | undefined
   /** next() calls run one after another. */
@@ -78,6 +92,8 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     this.#options = options
     this.#compare = options.compare ?? defaultCompare
     this.#backoff = new Backoff({ minDelay: options.retry?.minDelay ?? 250, maxDelay: options.retry?.maxDelay ?? 30_000 })
+    this.#readTimeout = options.readTimeout ?? 30_000
+    if (!(this.#readTimeout > 0)) throw new RangeError(`readTimeout must be positive, not ${options.readTimeout}`)
     const signal = options.signal
     if (signal?.aborted) this.#end()
     signal?.addEventListener('abort', () => this.#end(), { once: true, signal: this.#stop.signal })
@@ -99,7 +115,18 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     return { done: true, value: undefined }
   }
 
+  /** Any error thrown here (save, cursor, compare, load, LISTEN) ends the iteration with it. */
   async #next(): Promise<IteratorResult<E>> {
+    try {
+      return await this.#take()
+    } catch (error) {
+      const failure = asError(error)
+      this.#fail(failure)
+      throw failure
+    }
+  }
+
+  async #take(): Promise<IteratorResult<E>> {
     if (this.#unsaved) {
       this.#unsaved = false
       await this.#options.save?.(this.#cursor as C)
@@ -123,24 +150,23 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   /** Wake-ups first, then LISTEN, then the saved cursor: nothing committed after the first read is missed. */
   async #start(): Promise<void> {
     void this.#watch()
-    try {
-      await this.#source.listen(this.#options.channel)
-      this.#cursor = await this.#options.load?.()
-    } catch (error) {
-      this.#fail(error instanceof Error ? error : new Error(String(error)))
-    }
+    await this.#source.listen(this.#options.channel)
+    this.#listening = true
+    if (this.#ended) this.#source.release(this.#options.channel) // ended while the LISTEN was answered
+    this.#cursor = await this.#options.load?.()
   }
 
   /** Reads the wake-ups as they come (never holding the listener's socket), marking a read due. */
   async #watch(): Promise<void> {
     try {
-      for await (const _ of this.#source.wakeUps(this.#options.channel, this.#stop.signal)) {
+      for await (const item of this.#source.wakeUps(this.#options.channel, this.#stop.signal)) {
         this.#dirty = true
+        if (item.type === 'Gap') this.#retryWait?.abort() // the connection is back: retry now
         this.#wake?.()
       }
       this.#end() // the listener closed
     } catch (error) {
-      this.#fail(error instanceof Error ? error : new Error(String(error))) // the listener gave up
+      this.#fail(asError(error)) // the listener gave up
     }
   }
 
@@ -148,30 +174,51 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     this.#dirty = false
     let events: readonly E[]
     try {
-      events = await this.#options.read(this.#cursor, this.#stop.signal)
+      events = await this.#bounded((signal) => this.#options.read(this.#cursor, signal))
     } catch (error) {
       if (this.#ended) return
-      this.#source.reportError(error instanceof Error ? error : new Error(String(error)))
-      this.#dirty = true // retried after the wait, or at the next wake-up, whichever comes first
-      const wait = sleep(this.#backoff.next(), this.#stop.signal)
-      await Promise.race([wait, new Promise<void>((resolve) => (this.#wake = resolve))])
+      this.#source.reportError(asError(error))
+      this.#dirty = true // retried after the wait, sooner if a Gap comes
+      const wait = (this.#retryWait = new AbortController())
+      await sleep(this.#backoff.next(), wait.signal)
+      this.#retryWait = undefined
       return
     }
     this.#backoff.reset()
-    let last = this.#cursor
+    let last = this.#cursor // reads happen only once the batch is used up
+    let found = false
     for (const event of events) {
       const cursor = this.#options.cursor(event)
-      if (last !== undefined && this.#compare(cursor, last) <= 0) continue // not after the last: already yielded
+      if (last !== undefined && !(this.#compare(cursor, last) > 0)) continue // not after the last: already yielded
       this.#batch.push(event)
       last = cursor
+      found = true
     }
-    this.#more = events.length > 0
+    this.#more = found // only what is new asks for another read: a read that repeats itself ends here
+  }
+
+  /** Runs one read under a signal that aborts after readTimeout or at the end; gives up on it then, whatever it does. */
+  #bounded<T>(read: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new ListenerError(`the outbox read took longer than ${this.#readTimeout} ms; it is tried again`)), this.#readTimeout)
+    const stop = () => controller.abort(new ListenerError('the outbox ended'))
+    this.#stop.signal.addEventListener('abort', stop, { once: true })
+    const abandoned = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }))
+    const reading = read(controller.signal)
+    reading.catch(() => undefined) // an abandoned read may still fail: nobody listens any more
+    return Promise.race([reading, abandoned]).finally(() => {
+      clearTimeout(timer)
+      this.#stop.signal.removeEventListener('abort', stop)
+    })
   }
 
   #end(): void {
+    if (this.#ended) return
     this.#ended = true
     this.#stop.abort()
+    this.#retryWait?.abort()
     this.#wake?.()
+    if (this.#listening) this.#source.release(this.#options.channel)
   }
 
   #fail(error: Error): void {
@@ -180,12 +227,20 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   }
 }
 
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new ListenerError(String(error))
+}
+
 const digits = /^-?\d+$/
 
-/** Numbers and bigints by value; digit strings as integers; other strings by code unit. */
+/** Numbers and bigints by value; digit strings as integers; other strings by code unit. Anything else is a TypeError. */
 export function defaultCompare(a: unknown, b: unknown): number {
-  const key = (x: unknown) => (typeof x === 'string' && digits.test(x) ? BigInt(x) : x)
-  const [x, y] = [key(a), key(b)] as [number | bigint | string, number | bigint | string]
+  const key = (x: unknown) => {
+    if (typeof x === 'string') return digits.test(x) ? BigInt(x) : x
+    if (typeof x === 'bigint' || (typeof x === 'number' && !Number.isNaN(x))) return x
+    throw new TypeError(`outbox cursors are numbers, bigints or strings unless a compare() is given, not ${String(x)}`)
+  }
+  const [x, y] = [key(a), key(b)]
   if (typeof x === 'string' !== (typeof y === 'string')) throw new TypeError(`outbox cursors of different kinds cannot be ordered: ${String(a)} and ${String(b)}; give a compare()`)
   return x < y ? -1 : x > y ? 1 : 0
 }

@@ -97,7 +97,7 @@ describe.each(faults.map((f) => [f.name, f] as const))('%s', (_, fault) => {
     expect(log.slice(0, gapAt).every((e) => e !== 'gap' && e.processId === firstPid)).toBe(true)
     expect(log.slice(gapAt + 1).every((e) => e !== 'gap' && e.processId === l.processId)).toBe(true)
     // Nothing lost without the Gap, nothing twice, nothing out of order.
-    const losses = unannouncedLosses(items, writer.failed())
+    const losses = unannouncedLosses(items, writer.failed(), writer.sentAt())
     expect(losses).toMatchObject({ unannounced: [], duplicated: [], reordered: [] })
     // Everything sent after recovery was heard.
     const heard = new Set(items.flatMap((i) => (i.type === 'NotificationResponse' ? [Number(i.payload)] : [])))

@@ -245,3 +245,30 @@ describe('Gap.from: the send time of the last request answered on the lost conne
   })
 
 })
+
+describe('query(sql, { signal })', () => {
+  test('a query on a notifier connection that went silent is given up when the signal aborts, and the next query opens another', async () => {
+    const { startFaultProxy } = await import('../support/fault-proxy.ts')
+    const pg = listenerOptions()
+    const proxy = await startFaultProxy(pg.host as string, pg.port as number)
+    try {
+      const l = await listener({ port: proxy.port, sslmode: 'disable' })
+      expect((await l.query('SELECT 1'))[0]!.rows).toEqual([['1']])
+      const notifier = await l.notifierProcessId
+      proxy.stall() // both connections now hear nothing, and stay open
+      const controller = new AbortController()
+      const stuck = l.query('SELECT 2', { signal: controller.signal })
+      await sleep(50)
+      controller.abort(new Error('too slow'))
+      const error = await stuck.catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ConnectionLostError)
+      expect((error as Error).cause).toEqual(new Error('too slow'))
+      expect((await l.query('SELECT 3'))[0]!.rows).toEqual([['3']])
+      expect(await l.notifierProcessId).not.toBe(notifier)
+      // An already aborted signal: rejected, nothing sent.
+      await expect(l.query('SELECT 4', { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(ConnectionLostError)
+    } finally {
+      await proxy.close()
+    }
+  })
+})

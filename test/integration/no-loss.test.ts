@@ -10,8 +10,10 @@ import { startCluster, type Cluster } from '../harness/cluster.ts'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts'
 import { runNoLoss } from '../support/no-loss.ts'
 
+// Two fixed plans: 20261204 draws every kind of fault; 57 ends on a stall, which leaves the
+// notifier connection silent too, so the last reads must be given up (readTimeout) and retried.
 const chosen = process.env.PGLISTEN_NOLOSS_SEED
-const seed = chosen === 'random' ? (Math.random() * 2 ** 31) | 0 : Number(chosen ?? 20261204)
+const seeds = chosen === undefined ? [20261204, 57] : [chosen === 'random' ? (Math.random() * 2 ** 31) | 0 : Number(chosen)]
 let primary: Cluster
 let proxy: FaultProxy
 
@@ -25,7 +27,7 @@ afterAll(async () => {
   await primary?.stop()
 })
 
-test(`2,000 events, 10 random faults (seed ${seed}): each handled exactly once, in cursor order`, { timeout: 180_000 }, async () => {
+test.each(seeds)('2,000 events, 10 random faults (seed %i): each handled exactly once, in cursor order', { timeout: 180_000 }, async (seed) => {
   const result = await runNoLoss(primary, proxy, { events: 2000, faults: 10, seed, downFor: 1000 })
   if (process.env.PGLISTEN_NOLOSS_SHOW) console.log(JSON.stringify({ ...result, missing: result.missing.length }))
   expect(result.injected).toHaveLength(10)

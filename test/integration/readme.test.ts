@@ -201,9 +201,9 @@ describe('Nothing missed: the outbox', () => {
 
     const events = listener.outbox({
       channel: 'outbox',
-      read: async (after) => {                       // the events after `after`, in id order
+      read: async (after, signal) => {               // the events after `after`, in id order
         const [result] = await listener.query(
-          `SELECT id, body FROM outbox WHERE id > ${BigInt(after ?? 0)} ORDER BY id LIMIT 500`)
+          `SELECT id, body FROM outbox WHERE id > ${BigInt(after ?? 0)} ORDER BY id LIMIT 500`, { signal })
         return result!.rows.map(([id, body]) => ({ id: id!, body: body! }))
       },
       cursor: (event) => event.id,

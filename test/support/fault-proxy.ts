@@ -47,7 +47,10 @@ export interface FaultProxy {
   coalesce: number
   /** Write what passes one byte at a time (each its own segment: Nagle is off). */
   fragment: boolean
-  /** Drop every NotificationResponse the server sends (plain connections only). */
+  /**
+   * Drop every NotificationResponse the server sends (plain connections only). Set it before
+   * the connections it is for are made: the messages are found by parsing from the first byte.
+   */
   dropNotifications: boolean
   /** Whether the connection to backend `processId` was cut, stalled or corrupted here. */
   harmed(processId: number): boolean
@@ -123,7 +126,7 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
       for (const pair of now) {
         harm(pair)
         pairs.delete(pair)
-        pair.stalled = true // nothing more passes, whatever is still queued
+        pair.stalled = true // nothing more is forwarded ('fin' still flushes what the sockets had buffered)
         for (const socket of sockets(pair)) {
           if (how === 'rst') socket.resetAndDestroy()
           else if (how === 'fin') socket.end()
@@ -132,6 +135,8 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
       }
       return now.length
     },
+    // Stronger than a NAT that dropped the flow: the proxy still accepts (and discards) what
+    // either side sends, so neither side's TCP ever notices; only a heartbeat can.
     stall() {
       let n = 0
       for (const pair of pairs) {
@@ -175,15 +180,19 @@ function forward(pair: Pair, direction: Direction, from: net.Socket, to: net.Soc
   const notifications = new MessageFilter((type) => proxy.dropNotifications && type === 0x41)
   let held: Buffer[] = []
   let batch: ReturnType<typeof setTimeout> | undefined
-  const delayed = new Set<ReturnType<typeof setTimeout>>()
+  /** Delayed chunks, in order, each with when it is due; one timer for the head. */
+  const delayed: { due: number; chunk: Buffer }[] = []
+  let delayTimer: ReturnType<typeof setTimeout> | undefined
+  let draining = false
   const write = (chunk: Buffer) => {
     if (pair.stalled || to.destroyed || chunk.length === 0) return
     let full = false
     if (proxy.fragment) for (let i = 0; i < chunk.length; i++) full = !to.write(chunk.subarray(i, i + 1)) || full
     else full = !to.write(chunk)
-    if (full) {
+    if (full && !draining) {
+      draining = true
       from.pause()
-      to.once('drain', () => from.resume())
+      to.once('drain', () => ((draining = false), from.resume()))
     }
   }
   const flush = () => {
@@ -191,6 +200,11 @@ function forward(pair: Pair, direction: Direction, from: net.Socket, to: net.Soc
     const chunk = Buffer.concat(held)
     held = []
     write(chunk)
+  }
+  const release = () => {
+    delayTimer = undefined
+    while (delayed.length > 0 && delayed[0]!.due <= Date.now()) write(delayed.shift()!.chunk)
+    if (delayed.length > 0) delayTimer = setTimeout(release, delayed[0]!.due - Date.now())
   }
   from.on('data', (data: Buffer) => {
     if (pair.stalled || to.destroyed) return
@@ -203,15 +217,16 @@ function forward(pair: Pair, direction: Direction, from: net.Socket, to: net.Soc
     if (coalesce > 0 || batch) {
       held.push(chunk)
       batch ??= setTimeout(flush, Math.max(coalesce, 1))
-    } else if (proxy.delay > 0 || delayed.size > 0) {
-      // Equal delays fire in the order they were set (Node keeps one list per duration).
-      const timer = setTimeout(() => (delayed.delete(timer), write(chunk)), proxy.delay)
-      delayed.add(timer)
+    } else if (proxy.delay > 0 || delayed.length > 0) {
+      // In order even if the delay shrinks meanwhile: never due before the chunk ahead of it.
+      const due = Math.max(Date.now() + proxy.delay, delayed.at(-1)?.due ?? 0)
+      delayed.push({ due, chunk })
+      delayTimer ??= setTimeout(release, due - Date.now())
     } else write(chunk)
   })
   from.on('close', () => {
     clearTimeout(batch)
-    for (const timer of delayed) clearTimeout(timer)
+    clearTimeout(delayTimer)
   })
 }
 
@@ -230,6 +245,12 @@ class MessageFilter {
     const out: Buffer[] = []
     while (bytes.length >= 5) {
       const total = 1 + bytes.readInt32BE(1)
+      if (total < 5) {
+        // Not a message (a length under 4): pass the rest on untouched, and stop parsing.
+        out.push(bytes)
+        bytes = Buffer.alloc(0)
+        break
+      }
       if (bytes.length < total) break
       if (!this.drop(bytes[0]!)) out.push(bytes.subarray(0, total))
       bytes = bytes.subarray(total)

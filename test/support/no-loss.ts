@@ -84,12 +84,13 @@ export async function runNoLoss(primary: Cluster, proxy: FaultProxy, options: No
   const handled: { id: bigint; n: number }[] = []
   const outbox = listener.outbox({
     channel,
-    read: async (after: string | undefined) => {
-      const [result] = await listener.query(`SELECT id, n FROM ${table} WHERE id > ${BigInt(after ?? 0)} ORDER BY id LIMIT 500`)
+    read: async (after: string | undefined, signal) => {
+      const [result] = await listener.query(`SELECT id, n FROM ${table} WHERE id > ${BigInt(after ?? 0)} ORDER BY id LIMIT 500`, { signal })
       return result!.rows.map(([id, n]) => ({ id: id!, n: Number(n) }))
     },
     cursor: (event) => event.id,
     retry: { minDelay: 50, maxDelay: 500 },
+    readTimeout: 2000, // a read on a stalled connection is given up, and its connection dropped
   })
   const consuming = (async () => {
     for await (const event of outbox) handled.push({ id: BigInt(event.id), n: event.n })

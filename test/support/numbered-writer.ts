@@ -5,7 +5,7 @@
  * those may go missing without a Gap.
  * Imports src/protocol (the writer's connection) and src/listener types.
  */
-import type { ListenerItem } from '../../src/listener/subscription.ts'
+import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 
@@ -18,6 +18,8 @@ export interface NumberedWriter {
   succeeded(): readonly number[]
   /** The numbers whose query failed: sent or not, nobody knows. */
   failed(): ReadonlySet<number>
+  /** When each number's query was sent (ms): one sent after a Gap's `to` must be heard. */
+  sentAt(): ReadonlyMap<number, number>
   /** Stops writing; resolves with the last number that was answered. */
   stop(): Promise<number>
 }
@@ -31,6 +33,7 @@ export function numberedWriter(channel: string, options: ConnectOptions, every =
   let stopped = false
   const succeeded: number[] = []
   const failed = new Set<number>()
+  const sentAt = new Map<number, number>()
   const quoted = channel.replaceAll("'", "''")
 
   const run = (async () => {
@@ -43,6 +46,7 @@ export function numberedWriter(channel: string, options: ConnectOptions, every =
         }
       }
       const n = ++tried
+      sentAt.set(n, Date.now())
       try {
         await connection.query(`SELECT pg_notify('${quoted}', '${n}')`)
         succeeded.push(n)
@@ -65,6 +69,7 @@ export function numberedWriter(channel: string, options: ConnectOptions, every =
     sentSoFar: () => tried,
     succeeded: () => succeeded,
     failed: () => failed,
+    sentAt: () => sentAt,
     async stop() {
       stopped = true
       await run
@@ -86,17 +91,19 @@ export interface Losses {
 
 /**
  * Walks what the listener yielded, in order. Between two notifications with no Gap between
- * them the numbers must follow on, except for ones whose query failed; across a Gap anything
- * may be missing. Notifications on other channels are not this writer's and are skipped.
+ * them the numbers must follow on, except for ones whose query failed; across a Gap, numbers
+ * may be missing, but only ones sent before the Gap's `to` (after it, the listener was
+ * listening again). A number heard after a higher one is out of order, Gap or not.
+ * Notifications on other channels are not this writer's and are skipped.
  */
-export function unannouncedLosses(items: readonly ListenerItem[], failed: ReadonlySet<number>): Losses {
+export function unannouncedLosses(items: readonly ListenerItem[], failed: ReadonlySet<number>, sentAt: ReadonlyMap<number, number>): Losses {
   const out: Losses = { unannounced: [], duplicated: [], reordered: [], announced: 0 }
   const seen = new Set<number>()
   let last = 0
-  let gap = false
+  let gap: Gap | undefined
   for (const item of items) {
     if (item.type === 'Gap') {
-      gap = true
+      gap = item
       continue
     }
     const n = Number(item.payload)
@@ -106,13 +113,13 @@ export function unannouncedLosses(items: readonly ListenerItem[], failed: Readon
     else {
       for (let m = last + 1; m < n; m++) {
         if (failed.has(m)) continue
-        if (gap) out.announced++
+        if (gap && (sentAt.get(m) ?? Infinity) <= gap.to.getTime()) out.announced++
         else out.unannounced.push(m)
       }
       last = n
     }
     seen.add(n)
-    gap = false
+    gap = undefined
   }
   return out
 }

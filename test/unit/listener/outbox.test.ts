@@ -31,6 +31,7 @@ function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } 
   const saved: number[] = []
   const errors: Error[] = []
   const listened: string[] = []
+  const released: string[] = []
   const wakeUps = new Subscription({ gaps: true })
   let failNext = 0
   let readGate: Promise<void> | undefined
@@ -38,6 +39,7 @@ function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } 
     async listen(channel) {
       listened.push(channel)
     },
+    release: (channel) => void released.push(channel),
     wakeUps: (_, signal) => (signal.addEventListener('abort', () => wakeUps.end()), wakeUps),
     reportError: (error) => void errors.push(error),
   }
@@ -64,6 +66,7 @@ function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } 
     saved,
     errors,
     listened,
+    released,
     wakeUps,
     outbox,
     insert: (...ids: number[]) => table.push(...ids.map((id) => ({ id, body: `event ${id}` }))),
@@ -198,6 +201,55 @@ describe('retrying a failed read', () => {
     expect(w.reads).toHaveLength(2)
   })
 
+  test('wake-ups during the wait do not cut it short (a failing read is not hammered); a Gap does', async () => {
+    vi.useFakeTimers()
+    const w = world({ retry: { minDelay: 10_000, maxDelay: 10_000 } })
+    w.insert(1)
+    w.failReads(1)
+    const next = w.outbox.next()
+    await vi.advanceTimersByTimeAsync(0)
+    for (let i = 0; i < 100; i++) w.wakeUps.offer(notification())
+    await vi.advanceTimersByTimeAsync(100)
+    expect(w.reads).toHaveLength(1)
+    expect(vi.getTimerCount()).toBe(1) // one wait, no timer per wake-up
+    w.wakeUps.offerGap(gap())
+    expect((await next).value?.id).toBe(1)
+    expect(w.reads).toHaveLength(2)
+  })
+
+  test('a read that takes longer than readTimeout is abandoned, its signal aborted, and tried again', async () => {
+    vi.useFakeTimers()
+    const signals: AbortSignal[] = []
+    let calls = 0
+    const w = world({
+      readTimeout: 5_000,
+      read: (after, signal) => {
+        signals.push(signal)
+        calls++
+        return calls === 1 ? new Promise(() => {}) : Promise.resolve(w.table.filter((r) => r.id > (after ?? 0)))
+      },
+    })
+    w.insert(1)
+    const next = w.outbox.next()
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(calls).toBe(1)
+    expect(signals[0]!.aborted).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(signals[0]!.aborted).toBe(true)
+    expect(w.errors[0]!.message).toMatch(/longer than 5000 ms/)
+    await vi.advanceTimersByTimeAsync(1_000) // the retry's wait (minDelay 1)
+    expect((await next).value?.id).toBe(1)
+    expect(calls).toBe(2)
+  })
+
+  test('return() during a read that never settles ends the pending next() at once', async () => {
+    const w = world({ read: () => new Promise(() => {}) })
+    const next = w.outbox.next()
+    await tick()
+    await w.outbox.return()
+    expect(await next).toEqual({ done: true, value: undefined })
+  })
+
   test('a read that fails because the iteration ended is not reported', async () => {
     const w = world()
     const open = w.holdReads()
@@ -225,17 +277,21 @@ describe('what it yields and saves', () => {
   })
 
   test('an event not after the last one yielded is skipped: a read that overlaps yields nothing twice', async () => {
-    const w = world({ read: async () => w.table })
+    let reads = 0
+    const w = world({ read: async () => (reads++, w.table) }) // the whole table, every time
     w.insert(1, 2)
     expect(await take(w.outbox, 2)).toEqual([1, 2])
     w.insert(3)
     w.wakeUps.offer(notification())
     expect(await take(w.outbox, 1)).toEqual([3])
+    const before = reads
+    expect(await pending(w.outbox.next())).toBe(true) // a read that only repeats itself ends the reading
+    expect(reads).toBe(before + 1)
   })
 
   test('load and save are optional: without them it reads from the start', async () => {
     const table = [{ id: 1, body: 'a' }, { id: 2, body: 'b' }]
-    const source: OutboxSource = { listen: async () => {}, wakeUps: () => new Subscription(), reportError: () => {} }
+    const source: OutboxSource = { listen: async () => {}, release: () => {}, wakeUps: () => new Subscription(), reportError: () => {} }
     const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async (after) => table.filter((r) => r.id > (after ?? 0)), cursor: (r) => r.id })
     expect(await take(outbox, 2)).toEqual([1, 2])
     void outbox.return()
@@ -260,6 +316,26 @@ describe('how it ends', () => {
     expect(await next).toEqual({ done: true, value: undefined })
     expect(await w.outbox.next()).toEqual({ done: true, value: undefined })
     expect(w.saved).toEqual([1])
+    expect(w.released).toEqual(['outbox']) // its channel is released once, as a feed's is
+    await w.outbox.return()
+    expect(w.released).toEqual(['outbox'])
+  })
+
+  test('a save that fails ends the iteration with its error, and releases the channel', async () => {
+    const w = world({ save: () => Promise.reject(new Error('disk full')) })
+    w.insert(1, 2)
+    await take(w.outbox, 1)
+    await expect(w.outbox.next()).rejects.toThrow('disk full')
+    await expect(w.outbox.next()).rejects.toThrow('disk full')
+    expect(w.wakeUps.ended).toBe(true)
+    expect(w.released).toEqual(['outbox'])
+  })
+
+  test('a cursor that cannot be ordered ends the iteration with a TypeError', async () => {
+    const w = world({ cursor: (row) => ({ id: row.id }) as never })
+    w.insert(1, 2)
+    await expect(w.outbox.next()).rejects.toThrow(TypeError)
+    expect(w.wakeUps.ended).toBe(true)
   })
 
   test('when the listener gives up, next() rejects with its error', async () => {
@@ -289,9 +365,12 @@ describe('how it ends', () => {
 
   test('a LISTEN that fails rejects the first next()', async () => {
     const w = world()
-    const source = { listen: async () => Promise.reject(new Error('LISTEN refused')), wakeUps: () => w.wakeUps, reportError: () => {} }
+    const released: string[] = []
+    const source = { listen: async () => Promise.reject(new Error('LISTEN refused')), release: (c: string) => void released.push(c), wakeUps: () => w.wakeUps, reportError: () => {} }
     const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async () => [], cursor: (r) => r.id })
     await expect(outbox.next()).rejects.toThrow('LISTEN refused')
+    await expect(outbox.next()).rejects.toThrow('LISTEN refused')
+    expect(released).toEqual([]) // nothing was listened on
   })
 })
 
@@ -306,6 +385,11 @@ describe('defaultCompare', () => {
     [3, 4n, -1],
   ] as const)('%s against %s: %s', (a, b, sign) => {
     expect(Math.sign(defaultCompare(a, b))).toBe(sign)
+  })
+
+  test.each([[{ id: 1 }], [Number.NaN], [null], [undefined]])('%s is a TypeError: it cannot be ordered without a compare()', (x) => {
+    expect(() => defaultCompare(x, 1)).toThrow(TypeError)
+    expect(() => defaultCompare(1, x)).toThrow(/numbers, bigints or strings/)
   })
 
   test('a string against a number is a TypeError naming both', () => {
