@@ -33,6 +33,7 @@ function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } 
   const listened: string[] = []
   const released: string[] = []
   const wakeUps = new Subscription({ gaps: true })
+  const stopSignals: AbortSignal[] = []
   let failNext = 0
   let readGate: Promise<void> | undefined
   const source: OutboxSource = {
@@ -40,7 +41,7 @@ function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } 
       listened.push(channel)
     },
     release: (channel) => void released.push(channel),
-    wakeUps: (_, signal) => (signal.addEventListener('abort', () => wakeUps.end()), wakeUps),
+    wakeUps: (_, signal) => (stopSignals.push(signal), signal.addEventListener('abort', () => wakeUps.end()), wakeUps),
     reportError: (error) => void errors.push(error),
   }
   const outbox = new Outbox<Row, number>(source, {
@@ -68,6 +69,8 @@ function world(options: Partial<OutboxOptions<Row, number>> & { page?: number } 
     listened,
     released,
     wakeUps,
+    /** The signal the outbox ends with (it was given to wakeUps). */
+    stopSignal: () => stopSignals[0]!,
     outbox,
     insert: (...ids: number[]) => table.push(...ids.map((id) => ({ id, body: `event ${id}` }))),
     failReads: (n: number) => (failNext = n),
@@ -371,6 +374,42 @@ describe('how it ends', () => {
     await expect(outbox.next()).rejects.toThrow('LISTEN refused')
     await expect(outbox.next()).rejects.toThrow('LISTEN refused')
     expect(released).toEqual([]) // nothing was listened on
+  })
+})
+
+describe('its own upkeep', () => {
+  test('each read takes its listener off the end signal again: a long life leaves none behind', async () => {
+    const w = world()
+    for (let id = 1; id <= 20; id++) {
+      w.insert(id)
+      w.wakeUps.offer(notification())
+      await take(w.outbox, 1)
+    }
+    expect(w.reads.length).toBeGreaterThanOrEqual(20)
+    expect(getEventListeners(w.stopSignal(), 'abort')).toHaveLength(1) // the wake-ups' own
+  })
+
+  test('ended while its LISTEN was being answered: the channel is released once the answer comes', async () => {
+    let answer!: () => void
+    const released: string[] = []
+    const source: OutboxSource = {
+      listen: () => new Promise<void>((resolve) => (answer = resolve)),
+      release: (channel) => void released.push(channel),
+      wakeUps: () => new Subscription(),
+      reportError: () => {},
+    }
+    const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async () => [], cursor: (r) => r.id })
+    const next = outbox.next()
+    await tick()
+    await outbox.return()
+    expect(released).toEqual([])
+    answer()
+    expect(await next).toEqual({ done: true, value: undefined })
+    expect(released).toEqual(['x'])
+  })
+
+  test.each([0, -1, Number.NaN])('readTimeout %s is a RangeError', (readTimeout) => {
+    expect(() => world({ readTimeout })).toThrow(new RangeError(`readTimeout must be positive, not ${readTimeout}`))
   })
 })
 
