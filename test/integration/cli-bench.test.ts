@@ -146,7 +146,9 @@ describe('pglisten bench', () => {
     expect(report).toMatchObject({ interrupted: 'SIGTERM', per_payload_size: { seconds: 3 } })
     const [whole, partial] = report.results
     expect(whole).toMatchObject({ payload_bytes: 16, partial: false, lost: 0 })
-    expect(whole.seconds).toBeGreaterThanOrEqual(3)
+    // It ran its whole 3 s. Its seconds run from the first send to the last delivery, and the last
+    // NOTIFY goes out just before the deadline, so they can fall a hair short of 3 (2.999938 once).
+    expect(whole.seconds).toBeGreaterThan(2.9)
     // The NOTIFYs sent before the signal were all received: the phase ended as any other does.
     expect(partial).toMatchObject({ payload_bytes: 100, partial: true, lost: 0, deliveries: 2 * partial.notifications })
     expect(partial.notifications).toBeGreaterThan(0)
