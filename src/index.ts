@@ -1,12 +1,17 @@
 /**
  * pglisten: a PostgreSQL LISTEN/NOTIFY client written from the wire protocol up.
- * The package's front door: the listener, and the protocol layer's connection and errors
- * (the whole protocol layer is also available as 'pglisten/protocol').
+ * The package's front door for Node, Bun and Deno: the listener, and the protocol layer's
+ * connection and errors (the whole protocol layer is also available as 'pglisten/protocol'),
+ * with Node's Platform bound. The "workerd" export condition resolves to workers.ts instead.
  */
+import { Listener as PortableListener, type ListenerOptions } from './listener/index.ts'
+import { nodePlatform } from './protocol/index.ts'
+
 export * from './listener/index.ts'
 export {
   connect,
   Connection,
+  nodePlatform,
   PgListenError,
   ConnectionLostError,
   ProtocolViolationError,
@@ -22,4 +27,19 @@ export {
   type NoticeFields,
   type TlsSettings,
   type SslMode,
+  type Platform,
 } from './protocol/index.ts'
+
+/** The listener (listener/listener.ts), connecting over Node's sockets unless the options name another platform. */
+export class Listener extends PortableListener {
+  constructor(options: ListenerOptions = {}) {
+    super({ ...options, platform: options.platform ?? nodePlatform })
+  }
+}
+
+/** Connects, and resolves once the listener is ready. Register handlers first with `new Listener()` and start(). */
+export async function createListener(options: ListenerOptions = {}): Promise<Listener> {
+  const listener = new Listener(options)
+  await listener.start()
+  return listener
+}

@@ -6,7 +6,7 @@
  */
 import { Backoff } from '../listener/backoff.ts'
 import { ConsumerStalledError, ListenerError } from '../listener/errors.ts'
-import { Listener } from '../listener/listener.ts'
+import { Listener } from '../index.ts'
 import type { ListenCommand } from './args.ts'
 import { describeTarget, endpointText, openWithPassword } from './connection.ts'
 import { describeError } from './errors.ts'

@@ -6,7 +6,7 @@
  * A plain connection, not a Listener: a listener would open a listening connection it never
  * uses before opening its notifier. The statement is the one Listener.notify sends.
  */
-import { connect } from '../protocol/io/connect.ts'
+import { connect } from '../protocol/index.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { notifySql, payloadLimitBytes } from '../listener/sql.ts'
 import type { NotifyCommand } from './args.ts'

@@ -42,7 +42,13 @@ export function attemptTimeout(options: ListenerOptions): number {
   return Math.max(defaultAttemptTimeout, (connectTimeout ?? 0) * 1000 * hosts.length)
 }
 
-/** Only the host list and the timeouts are read here (PG* variables included), never the OS user name. */
+/**
+ * Only the host list and the timeouts are read here (PG* variables included, from the
+ * platform's environment), never the OS user name or the home folder. Silent: a variable that
+ * cannot be read is connect()'s to warn about.
+ */
 function settings(options: ListenerOptions): Settings {
-  return resolveSettings(options, { env: options.env ?? process.env, osUser: 'unknown' })
+  const { platform } = options
+  const env = options.env ?? (platform ? (name: string) => platform.env(name) : {})
+  return resolveSettings(options, { env, osUser: 'unknown' })
 }

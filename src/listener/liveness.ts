@@ -74,7 +74,7 @@ export class Liveness<C extends LiveConnection = Connection> {
     let bytes = connection.bytesReceived
     let resumes = this.#resumes
     let check: ReturnType<typeof setTimeout> | undefined
-    let verdict: ReturnType<typeof setImmediate> | undefined
+    let verdict: (() => void) | undefined
     // A timer may fire late, after the event loop was blocked (a long task, a paused VM), and
     // before the socket's waiting bytes are read: judge after this turn's reads (setImmediate
     // runs after the poll phase), never on a silence that only the loop made.
@@ -82,7 +82,7 @@ export class Liveness<C extends LiveConnection = Connection> {
     // process with nothing else to do the verdict would wait for the next timer (a heartbeat
     // interval later). It lasts one turn; it keeps nothing alive.
     const due = () => {
-      verdict = setImmediate(judge)
+      verdict = afterReads(judge)
     }
     const judge = () => {
       const now = connection.bytesReceived
@@ -107,8 +107,24 @@ export class Liveness<C extends LiveConnection = Connection> {
       // Lost or aborted: the listener hears of it through the connection's close.
     } finally {
       clearTimeout(check)
-      clearImmediate(verdict)
+      verdict?.()
       this.#beating = false
     }
   }
+}
+
+/**
+ * Runs `task` after the reads already waiting, and returns how to cancel it: setImmediate where
+ * there is one (Node, Bun, Deno: after the poll phase), else a zero-delay timer (Cloudflare
+ * Workers, which have no setImmediate): a later macrotask, so stream reads already delivered
+ * to the event loop come first.
+ */
+function afterReads(task: () => void): () => void {
+  const { setImmediate: immediate, clearImmediate: clear } = globalThis as { setImmediate?: typeof setImmediate; clearImmediate?: typeof clearImmediate }
+  if (immediate && clear) {
+    const handle = immediate(task)
+    return () => clear(handle)
+  }
+  const timer = setTimeout(task, 0)
+  return () => clearTimeout(timer)
 }

@@ -7,7 +7,7 @@
 import { getEventListeners } from 'node:events'
 import { describe, expect, test } from 'vitest'
 import { ConnectionLostError } from '../../src/protocol/errors.ts'
-import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { connect, nodePlatform, type ConnectOptions } from '../../src/protocol/index.ts'
 import { Connection } from '../../src/protocol/io/connection.ts'
 import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { connectSuperuser } from '../support/connect.ts'
@@ -92,7 +92,7 @@ describe('aborting connect()', () => {
     const server = await serve(silent)
     await abortAfter50ms((signal) => connect(options(server, { connectTimeout: 2, signal })))
     const quiet = new AbortController()
-    const error = await Connection.open({ host: '127.0.0.1', port: server.port, user: 'x', tls: { mode: 'disable' }, useTls: false, timeoutMs: 200, signal: quiet.signal }).catch((e) => e)
+    const error = await Connection.open({ platform: nodePlatform, host: '127.0.0.1', port: server.port, user: 'x', tls: { mode: 'disable' }, useTls: false, timeoutMs: 200, signal: quiet.signal }).catch((e) => e)
     expect(error).toBeInstanceOf(ConnectionLostError)
     expect(error.message).toMatch(/startup did not finish within 200 ms/)
     expect(getEventListeners(quiet.signal, 'abort')).toEqual([])
@@ -104,7 +104,7 @@ describe('aborting connect()', () => {
     const signal = AbortSignal.abort(reason)
     for (const attempt of [
       () => connect(options(server, { signal })),
-      () => Connection.open({ host: '127.0.0.1', port: server.port, user: 'x', tls: { mode: 'disable' }, useTls: false, signal }),
+      () => Connection.open({ platform: nodePlatform, host: '127.0.0.1', port: server.port, user: 'x', tls: { mode: 'disable' }, useTls: false, signal }),
     ]) {
       const error = await attempt().catch((e) => e)
       expect(error).toBeInstanceOf(ConnectionLostError)

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import type { NoticeResponse, NotificationResponse, ParameterStatus } from '../../src/protocol/backend/messages.ts'
 import { ConnectionLostError, DatabaseError } from '../../src/protocol/errors.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
+import { nodePlatform } from '../../src/protocol/io/node-platform.ts'
 import { connect, connectSuperuser, eventually, server, type Route } from '../support/connect.ts'
 
 const pg = server()
@@ -196,7 +197,7 @@ describe('timeouts', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const port = (silent.address() as { port: number }).port
     const { Connection } = await import('../../src/protocol/io/connection.ts')
-    const error = await Connection.open({ host: '127.0.0.1', port, user: 'x', tls: { mode }, useTls: mode !== 'disable', timeoutMs: 300 }).catch((e) => e)
+    const error = await Connection.open({ platform: nodePlatform, host: '127.0.0.1', port, user: 'x', tls: { mode }, useTls: mode !== 'disable', timeoutMs: 300 }).catch((e) => e)
     silent.close()
     expect(error).toBeInstanceOf(ConnectionLostError)
     expect(error.message).toMatch(message)

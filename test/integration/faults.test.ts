@@ -12,7 +12,7 @@
  */
 import { appendFileSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { createListener, type Listener } from '../../src/listener/listener.ts'
+import { createListener, type Listener } from '../../src/index.ts'
 import type { ListenerItem } from '../../src/listener/subscription.ts'
 import { startCluster, type Cluster } from '../harness/cluster.ts'
 import { eventually } from '../support/connect.ts'

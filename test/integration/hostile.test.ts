@@ -6,7 +6,7 @@
 import { inspect } from 'node:util'
 import { afterEach, describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../../src/protocol/errors.ts'
-import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
 import { fakeServer, testCertificate, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { backend, concat, int32 } from '../support/wire.ts'
 

@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { describe, expect, test } from 'vitest'
 import { ListenerError } from '../../src/listener/errors.ts'
-import { Listener } from '../../src/listener/listener.ts'
+import { Listener } from '../../src/index.ts'
 import type { Gap, ListenerItem, Notification } from '../../src/listener/subscription.ts'
 import { ConnectionLostError } from '../../src/protocol/errors.ts'
 import type { NoticeResponse } from '../../src/protocol/backend/messages.ts'

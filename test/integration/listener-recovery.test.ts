@@ -5,9 +5,9 @@
  * The restart and standby tests run clusters of their own, so other test files are unaffected.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createListener, type Listener, type ListenerEvents } from '../../src/listener/listener.ts'
+import { createListener, type Listener, type ListenerEvents } from '../../src/index.ts'
 import type { Gap, ListenerItem, Notification } from '../../src/listener/subscription.ts'
-import { connect } from '../../src/protocol/io/connect.ts'
+import { connect } from '../../src/protocol/index.ts'
 import { startCluster, type Cluster } from '../harness/cluster.ts'
 import { startStandby, type Standby } from '../harness/standby.ts'
 import { connectSuperuser, eventually, isolated } from '../support/connect.ts'

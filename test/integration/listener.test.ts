@@ -243,7 +243,7 @@ describe('consumers', () => {
 
 describe('starting and closing', () => {
   test('close() while start() is connecting leaves no connection behind', async () => {
-    const { Listener } = await import('../../src/listener/listener.ts')
+    const { Listener } = await import('../../src/index.ts')
     const name = `close during start ${Math.random().toString(36).slice(2)}`
     const l = new Listener(listenerOptions({ applicationName: name }))
     const starting = l.start()
@@ -269,7 +269,7 @@ describe('the process', () => {
   test('close() lets the process exit', () => {
     const options = JSON.stringify(listenerOptions())
     const script = `
-      import { createListener } from './src/listener/listener.ts'
+      import { createListener } from './src/index.ts'
       const l = await createListener(${options})
       await l.listen('exit test')
       for await (const _ of l.notifications()) {}

@@ -5,10 +5,10 @@
  * you (refreshOrders, handleOrder, save, loadOrders, apply) records what it is given.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createListener, type Listener } from '../../src/listener/listener.ts'
+import { createListener, type Listener } from '../../src/index.ts'
 import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
 import type { Change } from '../../src/listener/feeds.ts'
-import { connect } from '../../src/protocol/io/connect.ts'
+import { connect } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { listenerOptions } from '../support/listener.ts'

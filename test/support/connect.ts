@@ -6,7 +6,7 @@
 import { inject } from 'vitest'
 import type { TestServer, TestUser } from '../harness/server.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/index.ts'
 
 export type Route = 'tcp' | 'tls' | 'unix'
 

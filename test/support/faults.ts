@@ -7,7 +7,7 @@
  */
 import type { Cluster } from '../harness/cluster.ts'
 import type { TestServer } from '../harness/server.ts'
-import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
 import type { FaultProxy } from './fault-proxy.ts'
 
 export interface FaultWorld {

@@ -6,9 +6,9 @@
  * Every wait here is bounded.
  */
 import { ListenerError } from '../../src/listener/errors.ts'
-import { Listener } from '../../src/listener/listener.ts'
+import { Listener } from '../../src/index.ts'
 import type { ListenerItem, Notification } from '../../src/listener/subscription.ts'
-import { connect } from '../../src/protocol/io/connect.ts'
+import { connect } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, server } from './connect.ts'
 import { audit, iso, span, type ConsumerRecord, type Outage, type Phase, type Sent } from './delivery-audit.ts'

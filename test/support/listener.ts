@@ -3,7 +3,7 @@
  * variables and ~/.pgpass, and collectors for what it hears.
  */
 import { afterEach } from 'vitest'
-import { createListener, type Listener, type ListenerOptions } from '../../src/listener/listener.ts'
+import { createListener, type Listener, type ListenerOptions } from '../../src/index.ts'
 import type { ListenerItem } from '../../src/listener/subscription.ts'
 import { isolated, server } from './connect.ts'
 

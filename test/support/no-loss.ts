@@ -7,8 +7,8 @@
  * Imports src (the listener, connect) and the test support.
  */
 import fc from 'fast-check'
-import { createListener } from '../../src/listener/listener.ts'
-import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { createListener } from '../../src/index.ts'
+import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import type { Cluster } from '../harness/cluster.ts'
 import type { FaultProxy } from './fault-proxy.ts'

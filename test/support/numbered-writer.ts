@@ -6,7 +6,7 @@
  * Imports src/protocol (the writer's connection) and src/listener types.
  */
 import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
-import { connect, type ConnectOptions } from '../../src/protocol/io/connect.ts'
+import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 
 export interface NumberedWriter {

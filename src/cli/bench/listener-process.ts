@@ -8,7 +8,7 @@
  * iterator hands it over), plus the bookkeeping the measurement needs: one clock reading, the
  * payload's stamp parsed, one number stored.
  */
-import { createListener } from '../../listener/listener.ts'
+import { createListener } from '../../index.ts'
 import { stderrTracer } from '../connection.ts'
 import { warning } from '../output.ts'
 import { describeError, UsageError } from '../errors.ts'

@@ -12,7 +12,7 @@
  * stop taking NOTIFYs, the marker follows the ones in flight, and the phase is reported as
  * partial after those before it. No phase starts after the signal.
  */
-import { connect } from '../../protocol/io/connect.ts'
+import { connect } from '../../protocol/index.ts'
 import type { Connection } from '../../protocol/io/connection.ts'
 import { quoteIdentifier } from '../../listener/sql.ts'
 import { connectOptionsFrom } from '../connection-args.ts'

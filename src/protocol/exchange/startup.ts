@@ -117,7 +117,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
           if (authentication !== undefined) refuseSecondRequest(message.type)
           checkRequest(requireAuth, 'sasl')
           // The mechanism (PLUS or not) as libpq picks it, then judged by require_auth too.
-          const choice = chooseScram(channelBinding, encrypted, message.mechanisms, requireAuth)
+          const choice = chooseScram(bindingPolicy(channelBinding, encrypted, options.transport?.serverCertificate), encrypted, message.mechanisms, requireAuth)
           authentication = choice.mechanism
           scram = new ScramSha256Client({
             ...options.scram,
@@ -195,6 +195,21 @@ async function passwordFor(options: StartupOptions, request: string): Promise<st
   }
   if (typeof password !== 'string') throw new TypeError('the password must be a string')
   return password
+}
+
+/**
+ * channel_binding as it can apply to this link. TLS that shows no server certificate (Cloudflare
+ * Workers' sockets) cannot bind, as libpq built without tls-server-end-point support cannot:
+ * `prefer` then goes without, as `disable` does (gs2 flag 'n', which a server offering PLUS
+ * accepts, where 'y' would read as a downgrade), and `require` is refused before any password
+ * material is sent.
+ */
+function bindingPolicy(policy: ChannelBinding, encrypted: boolean, certificate: Uint8Array | undefined): ChannelBinding {
+  if (!encrypted || certificate !== undefined) return policy
+  if (policy === 'require') {
+    throw new AuthenticationRefusedError('channel binding required, but the TLS layer exposes no server certificate to bind to (tls-server-end-point); this runtime cannot bind')
+  }
+  return 'disable'
 }
 
 /**

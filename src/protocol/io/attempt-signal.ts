@@ -11,6 +11,18 @@ export function abortedError(signal: AbortSignal): ConnectionLostError {
 }
 
 /**
+ * What a link being opened fails with when `signal` stops it (LinkOptions.signal): the reason
+ * itself if it is a ConnectionLostError (connect.ts's abortedError), else one that says whether
+ * time ran out or the caller gave up.
+ */
+export function stoppedError(signal: AbortSignal | undefined): ConnectionLostError {
+  const reason: unknown = signal?.reason
+  if (reason instanceof ConnectionLostError) return reason
+  const timedOut = (reason as Error | undefined)?.name === 'TimeoutError'
+  return new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: reason })
+}
+
+/**
  * One attempt's signal: it aborts when the caller's signal does (reason: abortedError) or when
  * `timeoutMs` passes (reason: a DOMException named TimeoutError, as AbortSignal.timeout gives),
  * whichever comes first. dispose() clears the timer and the listener on the caller's signal, so

@@ -4,23 +4,33 @@
  * its own connect_timeout; sslmode decides whether TLS is tried first (prefer) or second
  * (allow); target_session_attrs is checked once a session is up (libpq's fe-connect.c). An
  * AbortSignal stops the whole attempt, every host and phase included.
+ * Runtime-neutral: sockets, files and the process's facts come from `options.platform`, which
+ * the entry point supplies (src/protocol/index.ts binds Node's, src/protocol/workers.ts Workers').
  */
-import { homedir, userInfo } from 'node:os'
 import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
 import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
+import { lazyFact } from '../options/context.ts'
 import { isUnixSocketPath, resolveSettings, type ConnectionOptions, type HostTarget, type Settings } from '../options/index.ts'
 import type { SessionHandlers, Tracer } from '../session.ts'
 import { abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
-import { loadTlsMaterial, passwordFromFile } from './files.ts'
-import type { TlsSettings } from './link.ts'
-import { describeEndpoint } from './node-link.ts'
+import { describeEndpoint } from './endpoint.ts'
+import type { Platform, TlsMaterial } from './platform.ts'
 import { checkTargetSession } from './target-session.ts'
 
 export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
-  /** Where PG* variables come from; default process.env. */
+  /**
+   * Where PG* variables come from; default the platform's environment (process.env under
+   * Node, Bun and Deno, read one variable at a time; none on Cloudflare Workers).
+   */
   env?: Readonly<Record<string, string | undefined>>
+  /**
+   * The runtime's sockets, files and process facts. Set by the entry point you import
+   * ('pglisten' and 'pglisten/protocol' resolve to Node's, or under the "workerd" export
+   * condition to Cloudflare Workers'); give one only to run on something else.
+   */
+  platform?: Platform
   /** Protocol version to ask for; default 3.2. */
   protocolVersion?: ProtocolVersion
   /** The largest message length accepted from the server; default 64 MiB. */
@@ -41,7 +51,11 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
    * alongside connect_timeout, which still bounds each host. Not watched once connect() settles.
    */
   signal?: AbortSignal
-  /** Warnings libpq would print (a password file others can read); default process.emitWarning. */
+  /**
+   * Warnings libpq would print (a password file others can read), and facts of the process
+   * that could not be read (a permission Deno refused); default the platform's
+   * (process.emitWarning under Node, console.warn on Workers).
+   */
   onWarning?(message: string): void
   onClose?(error: Error | undefined): void
 }
@@ -49,14 +63,23 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
 /** Reconnects skip PBKDF2 (issue: "a cache of the SCRAM salted password"). */
 const sharedCache = new SaltedPasswordCache()
 
-/** Opens a connection as libpq would: the first host that connects and suits target_session_attrs. */
+/**
+ * Opens a connection as libpq would: the first host that connects and suits target_session_attrs.
+ * The home folder, the OS user name and each PG* variable are asked of the platform only when a
+ * setting needs them; one that cannot be read is a warning, not a failure.
+ */
 export async function connect(options: ConnectOptions | string = {}): Promise<Connection> {
   const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
   const signal = explicit.signal
   if (signal?.aborted) throw abortedError(signal)
-  const settings = resolveSettings(explicit, { env: explicit.env ?? process.env, homeDir: homedir(), osUser: osUser() })
-  const warn = explicit.onWarning ?? ((message: string) => process.emitWarning(message, 'PgListenWarning'))
-  const material = await loadTlsMaterial(settings)
+  const platform = explicit.platform
+  if (platform === undefined) throw new TypeError("no platform: import connect() from 'pglisten' or 'pglisten/protocol', whose entry point supplies this runtime's")
+  const warn = explicit.onWarning ?? ((message: string) => platform.warn(message))
+  // Asked once for both the password file and the default certificate files.
+  const homeDir = lazyFact(() => platform.homeDir(), 'the home folder', warn)
+  const settings = resolveSettings(explicit, { env: explicit.env ?? ((name) => platform.env(name)), homeDir, osUser: () => platform.osUser(), warn })
+  platform.checkSettings(settings)
+  const material = await platform.loadTlsMaterial(settings, homeDir)
   const failures: { where: string; error: unknown }[] = []
   // prefer-standby: a first pass wants a standby; if none answers, any server will do.
   const passes = settings.targetSessionAttrs === 'prefer-standby' ? (['standby', 'any'] as const) : [settings.targetSessionAttrs]
@@ -80,6 +103,15 @@ export async function connect(options: ConnectOptions | string = {}): Promise<Co
   if (failures.length === 1) throw failures[0]!.error
   const summary = failures.map(({ where, error }) => `${where}: ${error instanceof Error ? error.message : String(error)}`).join('; ')
   throw new ConnectionLostError(`could not connect to any of ${settings.hosts.length} hosts: ${summary}`, { cause: failures.at(-1)!.error })
+}
+
+/**
+ * connect() on `platform`, unless the options name another: what each entry point exports as
+ * its connect(), with its own platform bound.
+ */
+export function connectWith(platform: Platform, options: ConnectOptions | string = {}): Promise<Connection> {
+  const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
+  return connect({ ...explicit, platform: explicit.platform ?? platform })
 }
 
 /**
@@ -111,7 +143,7 @@ async function connectHost(
   host: HostTarget,
   settings: Settings,
   explicit: ConnectOptions,
-  material: Pick<TlsSettings, 'ca' | 'cert' | 'key'>,
+  material: TlsMaterial,
   warn: (message: string) => void,
 ): Promise<Connection> {
   // libpq never uses TLS over a Unix socket, whatever the sslmode: one plain attempt.
@@ -138,7 +170,7 @@ function openOptions(
   host: HostTarget,
   settings: Settings,
   explicit: ConnectOptions,
-  material: Pick<TlsSettings, 'ca' | 'cert' | 'key'>,
+  material: TlsMaterial,
   useTls: boolean,
   warn: (message: string) => void,
 ): OpenOptions {
@@ -147,14 +179,16 @@ function openOptions(
   if (settings.applicationName !== undefined) parameters['application_name'] = settings.applicationName
   if (settings.options !== undefined) parameters['options'] = settings.options
   const cache = explicit.scram?.cache === null ? undefined : (explicit.scram?.cache ?? sharedCache)
+  const platform = explicit.platform! // connect() refused to start without one
   return {
+    platform,
     host: host.host,
     port: host.port,
     ...(host.hostaddr !== undefined ? { hostaddr: host.hostaddr } : {}),
     user,
     database,
     // libpq reads the password file only when no password was given; we read it only if asked.
-    password: settings.password ?? (() => passwordFromFile(settings.passfile, { ...host, database, user }, warn)),
+    password: settings.password ?? (() => platform.passwordFromFile(settings.passfile, { ...host, database, user }, warn)),
     parameters,
     tls: {
       mode: settings.sslmode,
@@ -180,12 +214,4 @@ function openOptions(
 function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'onClose' | 'trace'> {
   const { onNotification, onNotice, onParameterStatus, onHandlerError, onClose, trace } = options
   return { onNotification, onNotice, onParameterStatus, onHandlerError, onClose, ...(trace ? { trace } : {}) }
-}
-
-function osUser(): string | undefined {
-  try {
-    return userInfo().username
-  } catch {
-    return undefined
-  }
 }

@@ -2,7 +2,8 @@
  * A connection to PostgreSQL: a Link (the socket) joined to a Session (the protocol), started
  * with the startup exchange. open() makes one attempt with settings already decided;
  * connect.ts (libpq's options, hosts, sslmode fallbacks) decides them. Nothing here reconnects:
- * that is the listener's business.
+ * that is the listener's business. Runtime-neutral: the socket and the byte helpers come from
+ * the Platform in the options.
  */
 import type { NoticeResponse, NotificationResponse, ParameterStatus, TransactionStatus } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'
@@ -14,11 +15,15 @@ import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend
 import { Session, type SessionHandlers, type Tracer } from '../session.ts'
 import { AttemptSignal } from './attempt-signal.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
-import { openNodeLink } from './node-link.ts'
-import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
+import type { Platform } from './platform.ts'
 
 /** One connection attempt, every setting decided. */
 export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
+  /**
+   * The runtime's sockets and byte helpers: nodePlatform from 'pglisten/protocol' under Node,
+   * Bun and Deno, workersPlatform under the "workerd" condition. connect() passes its own.
+   */
+  platform: Platform
   /** TLS settings (libpq's sslmode and friends). */
   tls: TlsSettings
   /** Bring TLS up on this attempt, or stay plain: sslmode's fallbacks are decided by the caller. */
@@ -66,7 +71,7 @@ export class Connection {
     this.#options = options
     this.#session = new Session(
       { write: (bytes) => link.write(bytes), abort: () => link.destroy() },
-      { ...options, decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast, allocate: allocateBuffer },
+      { ...options, ...options.platform.bytes },
     )
     let closed!: (error: Error | undefined) => void
     this.#closed = new Promise((resolve) => (closed = resolve))
@@ -97,7 +102,7 @@ export class Connection {
     const attempt = new AttemptSignal(options.signal, timeout)
     const signal = attempt.signal
     try {
-      const link = await openNodeLink(options, options.tls, options.useTls, { signal, keepAlive: options.keepAlive, trace: options.trace })
+      const link = await options.platform.openLink(options, options.tls, options.useTls, { signal, keepAlive: options.keepAlive, trace: options.trace })
       const connection = new Connection(link, options)
       const stop = () => connection.#session.fail(attempt.timedOut ? new ConnectionLostError(`startup did not finish within ${timeout} ms`) : signal.reason)
       signal.addEventListener('abort', stop, { once: true })
@@ -219,7 +224,7 @@ export class Connection {
     const key = this.#backendKey
     if (!key) throw new TypeError('the server sent no BackendKeyData, so its queries cannot be cancelled')
     // A new connection, with TLS as this one has it (PostgreSQL accepts CancelRequest after SSLRequest).
-    const link = await openNodeLink(this.#options, this.#options.tls, this.#link.encrypted)
+    const link = await this.#options.platform.openLink(this.#options, this.#options.tls, this.#link.encrypted)
     const closed = new Promise<void>((resolve) => (link.onClose = () => resolve()))
     link.resume()
     link.write(writeCancelRequest(new ByteWriter(), key.processId, key.secretKey).toBytes())

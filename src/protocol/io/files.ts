@@ -1,33 +1,45 @@
 /**
  * The files libpq reads for a connection: root and client certificates, the client key, and
  * the password file, with libpq's defaults under ~/.postgresql and its permission rules.
- * I/O edge: node:fs. The parsing and matching rules themselves live in ../options (pure).
+ * Node's I/O edge for files (node:fs), reached only through io/node-platform.ts. The parsing and
+ * matching rules themselves live in ../options (pure).
  */
 import { readFile, stat } from 'node:fs/promises'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { AuthenticationRefusedError } from '../errors.ts'
 import { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type FileOrPem, type PgpassTarget, type Settings } from '../options/index.ts'
-import type { TlsSettings } from './link.ts'
+import type { TlsMaterial } from './platform.ts'
 import { isMissingFile, missingRootCertificate } from './tls-failures.ts'
 
-/** The certificates and key to use, read from files where settings name files. */
-export async function loadTlsMaterial(settings: Settings): Promise<Pick<TlsSettings, 'ca' | 'cert' | 'key'>> {
-  const dir = join(homedir(), '.postgresql')
+/**
+ * The certificates and key to use, read from files where settings name files. The home folder
+ * is asked for only when one of libpq's default files applies; without one (unknown, or its
+ * access refused), the defaults are not there. sslmode=disable reads nothing: no TLS will need it.
+ */
+export async function loadTlsMaterial(settings: Settings, homeDir: () => string | undefined): Promise<TlsMaterial> {
+  if (settings.sslmode === 'disable') return {}
+  const inHome = (file: string): string | undefined => {
+    const home = homeDir()
+    return home ? join(home, '.postgresql', file) : undefined
+  }
   const verify = settings.sslmode === 'verify-ca' || settings.sslmode === 'verify-full'
-  const material: Pick<TlsSettings, 'ca' | 'cert' | 'key'> = {}
+  const material: TlsMaterial = {}
   if (settings.sslrootcert === 'system') material.ca = 'system'
   else {
     // libpq reads ~/.postgresql/root.crt when no root certificate is named, and demands one for
     // verify-*: a missing one is then an error that says what to do about it.
-    const ca = await readMaterial(settings.sslrootcert, join(dir, 'root.crt'), 'root certificate', verify, verify ? missingRootCertificate : undefined)
+    const fallback = settings.sslrootcert === undefined ? inHome('root.crt') : undefined
+    if (settings.sslrootcert === undefined && fallback === undefined && verify) {
+      throw missingRootCertificate('~/.postgresql/root.crt', new Error('the home folder is not known'))
+    }
+    const ca = await readMaterial(settings.sslrootcert, fallback, 'root certificate', verify, verify ? missingRootCertificate : undefined)
     if (ca !== undefined) material.ca = ca
   }
-  const cert = await readMaterial(settings.sslcert, join(dir, 'postgresql.crt'), 'client certificate', false)
+  const cert = await readMaterial(settings.sslcert, settings.sslcert === undefined ? inHome('postgresql.crt') : undefined, 'client certificate', false)
   if (cert !== undefined) {
     material.cert = cert
-    const keyPath = typeof settings.sslkey === 'string' ? settings.sslkey : join(dir, 'postgresql.key')
-    if (typeof settings.sslkey !== 'object') await checkKeyPermissions(keyPath)
+    const keyPath = typeof settings.sslkey === 'string' ? settings.sslkey : typeof settings.sslkey === 'object' ? undefined : inHome('postgresql.key')
+    if (keyPath !== undefined) await checkKeyPermissions(keyPath)
     const key = await readMaterial(settings.sslkey, keyPath, 'client key', true)
     if (key !== undefined) material.key = key
   }
@@ -35,18 +47,23 @@ export async function loadTlsMaterial(settings: Settings): Promise<Pick<TlsSetti
 }
 
 /**
- * A PEM given as such, or read from the named file, or from libpq's default file if it exists.
- * `missing` words the error for a file that is not there, where the generic one would not do.
+ * A PEM given as such, or read from the named file, or from libpq's default file if it exists
+ * (no default file: undefined, or for a required one, a missing file). `missing` words the
+ * error for a file that is not there, where the generic one would not do.
  */
 async function readMaterial(
   value: FileOrPem | undefined,
-  fallback: string,
+  fallback: string | undefined,
   what: string,
   required: boolean,
   missing?: (path: string, cause: unknown) => Error,
 ): Promise<string | Uint8Array | undefined> {
   if (typeof value === 'object') return value.pem
   const path = value ?? fallback
+  if (path === undefined) {
+    if (!required) return undefined
+    throw new AuthenticationRefusedError(`no ${what} file: there is no home folder for libpq's default`)
+  }
   try {
     return await readFile(path)
   } catch (cause) {

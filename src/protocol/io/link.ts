@@ -1,7 +1,8 @@
 /**
- * What a Connection needs from a byte stream, whatever the runtime provides it (node:net,
- * node:tls, later cloudflare:sockets), and the settings for opening one. Types only.
+ * What a Connection needs from a byte stream, whatever the runtime provides it (node:net and
+ * node:tls, or cloudflare:sockets), and the settings for opening one. Types only.
  */
+import type { Tracer } from '../session.ts'
 
 export interface Link {
   /** True once TLS protects the stream. */
@@ -46,4 +47,21 @@ export interface Endpoint {
   /** libpq's hostaddr: the IP to connect to, while `host` stays the name to verify. */
   hostaddr?: string
   port: number
+}
+
+/** How a platform opens a Link (Platform.openLink): what may stop it, and what may watch it. */
+export interface LinkOptions {
+  /**
+   * Aborts the attempt (connect_timeout, the caller's AbortSignal): a ConnectionLostError given
+   * as its reason is the error to fail with; any other reason is wrapped in one. An aborted
+   * signal opens no socket at all.
+   */
+  signal?: AbortSignal
+  /** TCP keepalive: probe an idle connection after this many milliseconds (where the runtime can). */
+  keepAlive?: number
+  /**
+   * Sees the SSLRequest and the server's one-byte answer, which pass here, before any Session
+   * exists (libpq traces both). The TLS handshake itself is no protocol message: not traced.
+   */
+  trace?: Tracer
 }

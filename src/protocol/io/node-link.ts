@@ -1,46 +1,19 @@
 /**
  * Opens a Link with node:net, over TCP or a Unix socket, and negotiates TLS the PostgreSQL way:
  * an SSLRequest, one byte of answer, then the TLS handshake on the same socket.
- * The I/O edge: the only file that touches node:net and node:tls.
+ * Node's I/O edge (Bun and Deno run it through their node: modules): the only file that
+ * touches node:net and node:tls. Reached only through io/node-platform.ts.
  */
 import { Buffer } from 'node:buffer'
 import net from 'node:net'
 import tls from 'node:tls'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../errors.ts'
 import { sslRequest } from '../frontend.ts'
-import type { Tracer } from '../session.ts'
-import type { Endpoint, Link, TlsSettings } from './link.ts'
+import { stoppedError } from './attempt-signal.ts'
+import { describeEndpoint, isUnixSocket, unixSocketPath } from './endpoint.ts'
+import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
+import { judgeSslAnswer } from './ssl-answer.ts'
 import { directTlsRefused } from './tls-failures.ts'
-
-/** A socket folder: a path, or on Linux '@' for the abstract namespace (libpq's rule). */
-export function isUnixSocket(host: string): boolean {
-  return host.startsWith('/') || host.startsWith('@')
-}
-
-/**
- * The socket file a server listening on `port` creates in folder `dir`. An abstract-namespace
- * name starts with a NUL byte where libpq's notation has '@'.
- */
-export function unixSocketPath(dir: string, port: number): string {
-  const path = `${dir.replace(/\/+$/, '')}/.s.PGSQL.${port}`
-  return path.startsWith('@') ? `\0${path.slice(1)}` : path
-}
-
-export interface LinkOptions {
-  /**
-   * Aborts the attempt (connect_timeout, the caller's AbortSignal): a ConnectionLostError given
-   * as its reason is the error to fail with; any other reason is wrapped in one. An aborted
-   * signal opens no socket at all.
-   */
-  signal?: AbortSignal
-  /** TCP keepalive: probe an idle connection after this many milliseconds. */
-  keepAlive?: number
-  /**
-   * Sees the SSLRequest and the server's one-byte answer, which pass here, before any Session
-   * exists (libpq traces both). The TLS handshake itself is no protocol message: not traced.
-   */
-  trace?: Tracer
-}
 
 /**
  * Connects and, when `tls` is true, brings TLS up: after an SSLRequest (answered 'S'), or at once
@@ -49,12 +22,7 @@ export interface LinkOptions {
  */
 export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tls: boolean, options: LinkOptions = {}): Promise<Link> {
   const { signal, keepAlive, trace } = options
-  const stopped = (): ConnectionLostError => {
-    const reason: unknown = signal?.reason
-    if (reason instanceof ConnectionLostError) return reason
-    const timedOut = (reason as Error | undefined)?.name === 'TimeoutError'
-    return new ConnectionLostError(timedOut ? 'the connection attempt timed out' : 'the connection attempt was aborted', { cause: reason })
-  }
+  const stopped = () => stoppedError(signal)
   if (signal?.aborted) throw stopped()
   const unix = isUnixSocket(endpoint.host)
   // A plain link reads into one buffer of ours, again and again, instead of Node allocating
@@ -119,10 +87,9 @@ async function handshake(socket: net.Socket, endpoint: Endpoint, settings: TlsSe
 const alpnProtocol = 'postgresql'
 
 /**
- * The answer to SSLRequest is exactly one byte. Anything sent along with it arrived before
- * the handshake, unencrypted and unauthenticated, and must not be read as if it came through
- * TLS (CVE-2021-23222): more than one byte aborts. `onAnswer` sees the first byte, whatever
- * it is, before it is judged (the trace shows what the server answered even when it is refused).
+ * The answer to SSLRequest: the first read after it, judged by judgeSslAnswer (one byte, or the
+ * read is refused). `onAnswer` sees the first byte, whatever it is, before it is judged (the
+ * trace shows what the server answered even when it is refused).
  */
 function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): Promise<'S' | 'N'> {
   return new Promise((resolve, reject) => {
@@ -130,16 +97,10 @@ function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): P
       cleanup()
       socket.pause()
       if (chunk.length > 0) onAnswer?.(chunk[0]!)
-      if (chunk[0] === 0x45 /* E */) {
-        // An old or overloaded server sends an ErrorResponse. Its text is unauthenticated and
-        // could say anything: show only our own words, and never read it (CVE-2024-10977).
-        reject(new ConnectionLostError('the server answered SSLRequest with an error'))
-      } else if (chunk.length !== 1) {
-        reject(new ProtocolViolationError('the server sent more than one byte in answer to SSLRequest (a possible injection, CVE-2021-23222)'))
-      } else if (chunk[0] === 0x53 /* S */ || chunk[0] === 0x4e /* N */) {
-        resolve(chunk[0] === 0x53 ? 'S' : 'N')
-      } else {
-        reject(new ProtocolViolationError(`the server answered SSLRequest with byte 0x${chunk[0]!.toString(16)}`))
+      try {
+        resolve(judgeSslAnswer(chunk))
+      } catch (error) {
+        reject(error)
       }
     }
     const onEnd = (error?: Error) => {
@@ -207,13 +168,6 @@ function settle(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise
     }
     socket.on(event, onEvent).on('error', onError).on('close', onClose)
   })
-}
-
-/** How an endpoint is named in messages: host:port, with hostaddr, or the socket file. */
-export function describeEndpoint(endpoint: Endpoint): string {
-  if (isUnixSocket(endpoint.host)) return unixSocketPath(endpoint.host, endpoint.port)
-  const address = endpoint.hostaddr && endpoint.hostaddr !== endpoint.host ? ` (${endpoint.hostaddr})` : ''
-  return `${endpoint.host}${address}:${endpoint.port}`
 }
 
 /** Socket and TLS failures in pglisten's vocabulary, with the original as the cause. */

@@ -1,7 +1,8 @@
 /**
  * libpq's environment variables ("Environment Variables" in the libpq docs): the keywords
  * they set, as conninfo_add_defaults reads them (fe-connect.c). Pure: the caller passes the
- * environment. Imports keywords.ts only.
+ * environment as a reader of one variable, asked only for the variables libpq reads (Deno
+ * grants --allow-env per variable). Imports keywords.ts only.
  */
 import { KEYWORDS } from './keywords.ts'
 
@@ -17,14 +18,14 @@ export interface EnvironmentSetting {
  * sslmode. The obsolete PGREQUIRESSL, when it starts with "1", means sslmode=require unless
  * PGSSLMODE is set.
  */
-export function readEnvironment(env: Readonly<Record<string, string | undefined>>): Map<string, EnvironmentSetting> {
+export function readEnvironment(env: (name: string) => string | undefined): Map<string, EnvironmentSetting> {
   const settings = new Map<string, EnvironmentSetting>()
   for (const [keyword, { env: variable }] of Object.entries(KEYWORDS)) {
     if (variable === undefined) continue
-    const value = env[variable]
+    const value = env(variable)
     if (typeof value === 'string') settings.set(keyword, { value, variable })
   }
-  if (!settings.has('sslmode') && env.PGREQUIRESSL?.startsWith('1')) {
+  if (!settings.has('sslmode') && env('PGREQUIRESSL')?.startsWith('1')) {
     settings.set('sslmode', { value: 'require', variable: 'PGREQUIRESSL' })
   }
   return settings

@@ -4,7 +4,7 @@
  * no files, no process.env; io/ reads what these functions name. Re-exports only.
  */
 export type {
-  ChannelBinding, ConnectionOptions, FileOrPem, HostTarget, PasswordSource, PgpassEntry, ResolveContext, Settings,
+  ChannelBinding, ConnectionOptions, EnvironmentSource, FactSource, FileOrPem, HostTarget, PasswordSource, PgpassEntry, ResolveContext, Settings,
   SslMode, SslNegotiation, TargetSessionAttrs,
 } from './types.ts'
 export { resolveSettings } from './resolve.ts'

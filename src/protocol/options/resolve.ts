@@ -2,9 +2,11 @@
  * Every connection setting resolved as libpq resolves it: explicit options, then the
  * connection string, then PG* environment variables, then libpq's defaults (conninfo_add_defaults
  * and pqConnectOptions2 in fe-connect.c), with the same refusals. Pure: the environment, home
- * folder and user name are passed in. Imports the other modules of options/.
+ * folder and user name are passed in, as values or as getters asked only when a setting needs
+ * them (least privilege under Deno). Imports the other modules of options/.
  */
 import { isConnectionString, parseConnectionString } from './connection-string.ts'
+import { environmentReader, lazyFact } from './context.ts'
 import { readEnvironment } from './environment.ts'
 import { explicitOptions, type OptionValue } from './explicit.ts'
 import { hostTargets } from './hosts.ts'
@@ -20,11 +22,13 @@ type Merged = Map<string, Sourced<OptionValue>>
  * Resolves options (or a connection string) to Settings. Throws TypeError for a malformed
  * connection string, an unknown or unsupported option, or no user name; RangeError for a value
  * libpq refuses. Nothing is read from the process: pass `context.env` (process.env) and the rest.
+ * The OS user is asked for only when no user is given, the home folder only when neither a
+ * password nor a password file is; a getter that throws is told to `context.warn`, not thrown.
  */
 export function resolveSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Settings {
   const given: ConnectionOptions = typeof options === 'string' ? { connectionString: options } : options
   if (typeof given !== 'object' || given === null) throw new TypeError('options must be an object or a connection string')
-  const merged = merge(given, context.env ?? {})
+  const merged = merge(given, environmentReader(context.env, context.warn))
   refuseUnsupported(merged)
   return interpret(merged, context)
 }
@@ -35,7 +39,7 @@ export function resolveSettings(options: ConnectionOptions | string, context: Re
  * an '=') is read as one, between the other options and connectionString. Within a
  * connection string an empty value counts as set: "host=''" means the default host, not PGHOST.
  */
-function merge(given: ConnectionOptions, env: Readonly<Record<string, string | undefined>>): Merged {
+function merge(given: ConnectionOptions, env: (name: string) => string | undefined): Merged {
   const merged: Merged = new Map()
   const add = (keyword: string, value: OptionValue, from: string): void => {
     if (!merged.has(keyword)) merged.set(keyword, { value, from })
@@ -71,12 +75,14 @@ function interpret(merged: Merged, context: ResolveContext): Settings {
 
   // In pqConnectOptions2's order, so that the first complaint is libpq's.
   const hosts = hostTargets({ host: text('host'), hostaddr: text('hostaddr'), port: text('port'), platform: context.platform })
-  const user = nonEmpty('user') ?? context.osUser
+  const user = nonEmpty('user') ?? lazyFact(context.osUser, "the operating system's user name", context.warn)()
   if (!user) throw new TypeError('no user name: set the user option, the connection string\'s user, or PGUSER (or pass context.osUser)')
   const database = nonEmpty('dbname') ?? user
   const passwordSetting = merged.get('password')?.value as PasswordSource | undefined
   const password = passwordSetting === '' ? undefined : passwordSetting
-  const passfile = nonEmpty('passfile') ?? (context.homeDir ? `${context.homeDir}/${win32 ? 'pgpass.conf' : '.pgpass'}` : '')
+  // libpq reads the password file only when no password is given: only then is the home folder asked for.
+  const home = nonEmpty('passfile') !== undefined || password !== undefined ? undefined : lazyFact(context.homeDir, 'the home folder', context.warn)()
+  const passfile = nonEmpty('passfile') ?? (home ? `${home}/${win32 ? 'pgpass.conf' : '.pgpass'}` : '')
   const channelBinding = choose('channel_binding', text('channel_binding'), CHANNEL_BINDINGS, 'prefer')
 
   // sslrootcert=system makes verify-full the default sslmode, and refuses any other.

@@ -88,7 +88,10 @@ export interface Settings {
   database: string
   /** From the options, the connection string or PGPASSWORD; the password file is read per host, later. */
   password?: PasswordSource
-  /** The password file to read per host; '' when none is named and there is no home folder. */
+  /**
+   * The password file to read per host; '' when none is named and either a password is given
+   * (the file would not be read: libpq reads it only without one) or there is no home folder.
+   */
   passfile: string
   applicationName?: string
   options?: string
@@ -106,16 +109,31 @@ export interface Settings {
   targetSessionAttrs: TargetSessionAttrs
 }
 
-/** What the caller knows about the process; resolveSettings reads nothing else. */
+/** The environment: a record (process.env, or the env option), or one variable at a time. */
+export type EnvironmentSource = Readonly<Record<string, string | undefined>> | ((name: string) => string | undefined)
+
+/** A fact about the process: the value, or a getter asked only if the fact is needed (it may throw). */
+export type FactSource<T> = T | (() => T | undefined)
+
+/**
+ * What the caller knows about the process; resolveSettings reads nothing else. Getters are
+ * asked only when a setting needs their answer, and one that throws (a permission refused,
+ * as Deno does) counts as "not known": `warn` is told, and resolving goes on.
+ */
 export interface ResolveContext {
-  /** Default {}; the caller passes process.env. */
-  env?: Readonly<Record<string, string | undefined>>
-  /** For the default password file. On Windows, libpq's "home" is %APPDATA%\postgresql. */
-  homeDir?: string
-  /** libpq's default user name: the operating system's name for the current user. */
-  osUser?: string
+  /** Default {}; the caller passes process.env, or a getter that reads one variable. */
+  env?: EnvironmentSource
+  /**
+   * For the default password file, asked only when no password and no passfile are given.
+   * On Windows, libpq's "home" is %APPDATA%\postgresql.
+   */
+  homeDir?: FactSource<string>
+  /** libpq's default user name, the operating system's name for the current user: asked only when no user is given. */
+  osUser?: FactSource<string>
   /** process.platform; on 'win32' the default host is localhost and the password file pgpass.conf. */
   platform?: string
+  /** Told when a getter above throws; the fact is then unknown. Default: silent. */
+  warn?(message: string): void
 }
 
 /**

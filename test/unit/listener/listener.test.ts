@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import type { Attempt, AttemptOptions } from '../../../src/listener/attempt.ts'
 import { ListenerError } from '../../../src/listener/errors.ts'
-import { Listener } from '../../../src/listener/listener.ts'
+import { Listener } from '../../../src/index.ts'
 import type { Gap, Notification } from '../../../src/listener/subscription.ts'
 import type { ListenerOptions } from '../../../src/listener/listener-types.ts'
 import { DatabaseError } from '../../../src/protocol/errors.ts'

@@ -1,0 +1,26 @@
+/**
+ * Where a connection goes, in words and in socket paths: libpq's Unix-socket notation and how an
+ * endpoint is named in messages. Pure: imports only the Endpoint type; every platform uses it.
+ */
+import type { Endpoint } from './link.ts'
+
+/** A socket folder: a path, or on Linux '@' for the abstract namespace (libpq's rule). */
+export function isUnixSocket(host: string): boolean {
+  return host.startsWith('/') || host.startsWith('@')
+}
+
+/**
+ * The socket file a server listening on `port` creates in folder `dir`. An abstract-namespace
+ * name starts with a NUL byte where libpq's notation has '@'.
+ */
+export function unixSocketPath(dir: string, port: number): string {
+  const path = `${dir.replace(/\/+$/, '')}/.s.PGSQL.${port}`
+  return path.startsWith('@') ? `\0${path.slice(1)}` : path
+}
+
+/** How an endpoint is named in messages: host:port, with hostaddr, or the socket file. */
+export function describeEndpoint(endpoint: Endpoint): string {
+  if (isUnixSocket(endpoint.host)) return unixSocketPath(endpoint.host, endpoint.port)
+  const address = endpoint.hostaddr && endpoint.hostaddr !== endpoint.host ? ` (${endpoint.hostaddr})` : ''
+  return `${endpoint.host}${address}:${endpoint.port}`
+}

@@ -1,0 +1,28 @@
+/**
+ * The Platform of Node, and of Bun and Deno through their node: modules: sockets from node:net
+ * and node:tls, Buffer's fast decoders, files from node:fs, the process's environment, home
+ * folder and user name. Imported only by the Node entry points (src/index.ts, src/protocol/index.ts).
+ *
+ * Each fact is read only when asked (connect.ts asks only when a setting needs it), one
+ * environment variable at a time: Deno grants --allow-env per variable and --allow-sys for the
+ * user name, and what it refuses (NotCapable) is a warning for connect(), not a failure.
+ */
+import { homedir, userInfo } from 'node:os'
+import { loadTlsMaterial, passwordFromFile } from './files.ts'
+import { openNodeLink } from './node-link.ts'
+import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
+import type { Platform } from './platform.ts'
+
+export const nodePlatform: Platform = {
+  name: 'Node.js',
+  openLink: openNodeLink,
+  bytes: { decodeText: decodeUtf8Fast, ...(decodeLatin1Fast ? { decodeLatin1: decodeLatin1Fast } : {}), allocate: allocateBuffer },
+  env: (name) => process.env[name],
+  homeDir: () => homedir(),
+  osUser: () => userInfo().username,
+  // Everything libpq can do over node:net and node:tls, pglisten can do here.
+  checkSettings: () => {},
+  loadTlsMaterial,
+  passwordFromFile,
+  warn: (message) => process.emitWarning(message, 'PgListenWarning'),
+}

@@ -1,0 +1,239 @@
+/**
+ * Opens a Link over a Cloudflare Workers socket (cloudflare:sockets) and negotiates TLS the
+ * PostgreSQL way: an SSLRequest, one byte of answer, then startTls() on the same socket.
+ * Runtime-neutral: the socket factory is handed in (src/protocol/workers.ts passes
+ * cloudflare:sockets' connect), so tests drive it with a fake made of web streams.
+ *
+ * What such a socket cannot do: show the server's certificate (peerCertificate stays
+ * undefined), trust any root but the runtime's own, present a client certificate, offer ALPN
+ * (so no sslnegotiation=direct), reach a Unix socket, or set TCP keepalive (ignored here).
+ */
+import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../errors.ts'
+import { sslRequest } from '../frontend.ts'
+import { stoppedError } from './attempt-signal.ts'
+import { describeEndpoint, isUnixSocket } from './endpoint.ts'
+import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
+import { judgeSslAnswer } from './ssl-answer.ts'
+
+/** What pglisten uses of a cloudflare:sockets Socket (see cloudflare-sockets.d.ts). */
+export interface WorkersSocket {
+  readonly readable: ReadableStream<Uint8Array>
+  readonly writable: WritableStream<Uint8Array>
+  readonly opened: Promise<unknown>
+  readonly closed: Promise<void>
+  close(): Promise<void>
+  startTls(options?: { expectedServerHostname?: string }): WorkersSocket
+}
+
+type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['read']>>
+
+/** cloudflare:sockets' connect(). */
+export type SocketFactory = (
+  address: { hostname: string; port: number },
+  options: { secureTransport: 'off' | 'starttls'; allowHalfOpen: boolean },
+) => WorkersSocket
+
+/**
+ * Connects and, when `useTls` is true, sends SSLRequest: 'S' brings TLS up with startTls(),
+ * which verifies the server against the runtime's trust store and host name whatever the
+ * sslmode; 'N' gives a plain link only where sslmode allows it (allow, prefer).
+ */
+export async function openWorkersLink(
+  connectSocket: SocketFactory,
+  endpoint: Endpoint,
+  settings: TlsSettings,
+  useTls: boolean,
+  options: LinkOptions = {},
+): Promise<Link> {
+  const { signal, trace } = options
+  if (signal?.aborted) throw stoppedError(signal)
+  if (isUnixSocket(endpoint.host)) {
+    throw new TypeError(`Cloudflare Workers have no Unix sockets: cannot reach ${describeEndpoint(endpoint)}; give a host name or IP address`)
+  }
+  if (useTls && settings.negotiation === 'direct') {
+    throw new TypeError('sslnegotiation=direct is not available on Cloudflare Workers: their sockets offer no ALPN; use sslnegotiation=postgres')
+  }
+  const hostname = endpoint.hostaddr ?? endpoint.host
+  let socket = connectSocket({ hostname, port: endpoint.port }, { secureTransport: useTls ? 'starttls' : 'off', allowHalfOpen: false })
+  // An abort settles whatever phase is waiting, at once: the socket's own promises may never.
+  let stop!: (error: Error) => void
+  const stopped = new Promise<never>((_, reject) => (stop = reject))
+  stopped.catch(() => {}) // only ever raced
+  const abort = () => stop(stoppedError(signal))
+  signal?.addEventListener('abort', abort, { once: true })
+  const phase = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, stopped])
+  try {
+    await phase(socket.opened)
+    if (!useTls) return new WorkersLink(socket, false)
+    if (trace) traced(() => trace.sent(sslRequest))
+    const answer = await phase(readSslAnswer(socket, trace && ((byte) => traced(() => trace.receivedByte?.('SSLResponse', byte)))))
+    if (answer === 'N') {
+      if (settings.mode !== 'prefer' && settings.mode !== 'allow') {
+        throw new AuthenticationRefusedError(`the server does not accept TLS, and sslmode=${settings.mode} requires it`)
+      }
+      return new WorkersLink(socket, false)
+    }
+    // The name to verify, when the socket went to hostaddr's IP rather than to that name.
+    const name = settings.serverName ?? endpoint.host
+    socket = socket.startTls(name && name !== hostname ? { expectedServerHostname: name } : undefined)
+    await phase(socket.opened)
+    return new WorkersLink(socket, true)
+  } catch (error) {
+    void socket.close().catch(() => {})
+    throw signal?.aborted ? stoppedError(signal) : translate(error, endpoint)
+  } finally {
+    signal?.removeEventListener('abort', abort)
+  }
+}
+
+/**
+ * Writes SSLRequest and reads the first chunk back, judged by judgeSslAnswer (exactly one byte,
+ * CVE-2021-23222). The stream locks are released after, as startTls() needs.
+ */
+async function readSslAnswer(socket: WorkersSocket, onAnswer?: (byte: number) => void): Promise<'S' | 'N'> {
+  const writer = socket.writable.getWriter()
+  try {
+    await writer.write(sslRequest)
+  } finally {
+    writer.releaseLock()
+  }
+  const reader = socket.readable.getReader()
+  let read: ReadResult
+  try {
+    read = await reader.read()
+  } finally {
+    reader.releaseLock()
+  }
+  if (read.done) throw new ConnectionLostError('the server closed the connection in answer to SSLRequest')
+  if (read.value.length > 0) onAnswer?.(read.value[0]!)
+  return judgeSslAnswer(read.value)
+}
+
+/** Runs a tracer's hook; tracing must never change what happens on the wire. */
+function traced(action: () => void): void {
+  try {
+    action()
+  } catch {
+    // A tracer that throws is ignored (Tracer's contract).
+  }
+}
+
+/** Socket failures in pglisten's vocabulary, with the original as the cause. */
+function translate(error: unknown, endpoint: Endpoint): Error {
+  if (error instanceof AuthenticationRefusedError || error instanceof ProtocolViolationError || error instanceof ConnectionLostError) {
+    return error
+  }
+  const reason = error instanceof Error ? error.message : String(error)
+  return new ConnectionLostError(`cannot connect to ${describeEndpoint(endpoint)}: ${reason}`, { cause: error })
+}
+
+/**
+ * A Link over a socket's two streams. Reading is a loop of read() calls that runs only while
+ * resumed: pause() lets the pending read finish and starts no other, so the backlog waits in
+ * the runtime's and the server's buffers, as with a paused node:net socket.
+ */
+class WorkersLink implements Link {
+  onData: (chunk: Uint8Array) => void = () => {}
+  onClose: (error: Error | undefined) => void = () => {}
+  readonly encrypted: boolean
+  /** Workers expose no certificate: channel_binding=prefer falls back to SCRAM-SHA-256. */
+  readonly peerCertificate: Uint8Array | undefined = undefined
+  readonly #socket: WorkersSocket
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>
+  #paused = true // until the connection has set its handlers and calls resume()
+  #reading = false
+  /** A chunk that arrived after pause(), handed on at resume(). */
+  #held: Uint8Array | undefined
+  #finished = false
+
+  constructor(socket: WorkersSocket, encrypted: boolean) {
+    this.#socket = socket
+    this.encrypted = encrypted
+    this.#reader = socket.readable.getReader()
+    this.#writer = socket.writable.getWriter()
+    // The end is heard through the reads, after every byte before it: `closed` may settle while
+    // the last bytes (an ErrorResponse, say) still wait to be read.
+    socket.closed.catch(() => {})
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#finished) return
+    this.#writer.write(bytes).catch((error: unknown) => this.#fail(asError(error)))
+  }
+
+  pause(): void {
+    this.#paused = true
+  }
+
+  resume(): void {
+    this.#paused = false
+    void this.#pump()
+  }
+
+  end(): void {
+    // Flush what is written (Terminate), then close without waiting for the server.
+    if (this.#finished) return
+    this.#writer.close().catch(() => {}).finally(() => this.destroy())
+  }
+
+  destroy(): void {
+    if (this.#finished) return
+    this.#reader.cancel().catch(() => {})
+    this.#socket.close().catch(() => {}).finally(() => this.#finish(undefined))
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#reading) return
+    this.#reading = true
+    try {
+      while (!this.#paused && !this.#finished) {
+        const chunk = this.#held ?? (await this.#next())
+        this.#held = undefined
+        if (chunk === undefined) return
+        if (this.#paused) {
+          this.#held = chunk // arrived after pause(): resume() hands it on first
+          return
+        }
+        this.onData(chunk)
+      }
+    } finally {
+      this.#reading = false
+    }
+  }
+
+  /** The next non-empty chunk, or undefined once the stream has ended or failed (the link is then finished). */
+  async #next(): Promise<Uint8Array | undefined> {
+    for (;;) {
+      let read: ReadResult
+      try {
+        read = await this.#reader.read()
+      } catch (error) {
+        this.#fail(asError(error))
+        return undefined
+      }
+      if (read.done) {
+        this.#finish(undefined)
+        return undefined
+      }
+      if (read.value.length > 0) return read.value
+    }
+  }
+
+  #fail(error: Error): void {
+    if (this.#finished) return
+    this.#socket.close().catch(() => {})
+    this.#finish(error)
+  }
+
+  /** onClose, exactly once, however many ways the end is heard. */
+  #finish(error: Error | undefined): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.onClose(error)
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

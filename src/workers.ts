@@ -1,0 +1,48 @@
+/**
+ * pglisten for Cloudflare Workers (the "workerd" export condition): the listener and the
+ * protocol layer's connection and errors, as src/index.ts has them, with the Workers Platform
+ * bound (cloudflare:sockets; no node: import anywhere below). What a Worker cannot do is
+ * refused with a typed error: see protocol/io/workers-platform.ts.
+ */
+import { Listener as PortableListener, type ListenerOptions } from './listener/index.ts'
+import { workersPlatform } from './protocol/workers.ts'
+
+export * from './listener/index.ts'
+export {
+  connect,
+  Connection,
+  workersPlatform,
+  PgListenError,
+  ConnectionLostError,
+  ProtocolViolationError,
+  AuthenticationRefusedError,
+  PasswordRequiredError,
+  DatabaseError,
+  CopyNotSupportedError,
+  type ConnectOptions,
+  type ConnectionOptions,
+  type QueryResult,
+  type NotificationResponse,
+  type NoticeResponse,
+  type NoticeFields,
+  type TlsSettings,
+  type SslMode,
+  type Platform,
+} from './protocol/workers.ts'
+
+/**
+ * The listener (listener/listener.ts) over cloudflare:sockets. A socket belongs to the request
+ * that opened it: create, use and close a listener within one request (or one Durable Object).
+ */
+export class Listener extends PortableListener {
+  constructor(options: ListenerOptions = {}) {
+    super({ ...options, platform: options.platform ?? workersPlatform })
+  }
+}
+
+/** Connects, and resolves once the listener is ready. Register handlers first with `new Listener()` and start(). */
+export async function createListener(options: ListenerOptions = {}): Promise<Listener> {
+  const listener = new Listener(options)
+  await listener.start()
+  return listener
+}

@@ -1,0 +1,120 @@
+/**
+ * Least privilege (Deno grants --allow-env per variable, --allow-sys for the user name): the
+ * facts of the process are asked for only when a setting needs them, each environment variable
+ * one by one and only the PG* ones libpq reads, and a getter that throws (NotCapable,
+ * PermissionDenied) counts as "not known", with a warning, never as a failure.
+ */
+import { describe, expect, test, vi } from 'vitest'
+import { ConnectionLostError } from '../../../src/protocol/errors.ts'
+import { connectWith } from '../../../src/protocol/io/connect.ts'
+import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
+import type { Platform } from '../../../src/protocol/io/platform.ts'
+import { resolveSettings, type ResolveContext } from '../../../src/protocol/options/index.ts'
+
+/** What Deno throws for a permission not granted. */
+class NotCapable extends Error {
+  override name = 'NotCapable'
+}
+const refused = (what: string) => () => {
+  throw new NotCapable(`Requires ${what} access`)
+}
+
+describe('resolveSettings asks only for what it needs', () => {
+  test('with a user and a password given, neither the OS user nor the home folder is asked for', () => {
+    const osUser = vi.fn(refused('sys'))
+    const homeDir = vi.fn(refused('env'))
+    const warn = vi.fn()
+    const settings = resolveSettings({ user: 'ann', password: 'pw' }, { osUser, homeDir, warn })
+    expect(settings.user).toBe('ann')
+    expect(settings.passfile).toBe('') // no password file would be read
+    expect(osUser).not.toHaveBeenCalled()
+    expect(homeDir).not.toHaveBeenCalled()
+    expect(warn).not.toHaveBeenCalled()
+  })
+
+  test('a named passfile needs no home folder either', () => {
+    const homeDir = vi.fn(refused('env'))
+    expect(resolveSettings({ user: 'ann', passfile: '/etc/pgpass' }, { homeDir }).passfile).toBe('/etc/pgpass')
+    expect(homeDir).not.toHaveBeenCalled()
+  })
+
+  test('without a password, the home folder is asked for, once, for the default password file', () => {
+    const homeDir = vi.fn(() => '/home/ann')
+    expect(resolveSettings({ user: 'ann' }, { homeDir }).passfile).toBe('/home/ann/.pgpass')
+    expect(homeDir).toHaveBeenCalledOnce()
+  })
+
+  test('a home folder that cannot be read is a warning, and no password file: not a failure', () => {
+    const warn = vi.fn()
+    const settings = resolveSettings({ user: 'ann' }, { homeDir: refused('env'), warn })
+    expect(settings.passfile).toBe('')
+    expect(warn).toHaveBeenCalledOnce()
+    expect(warn.mock.calls[0]![0]).toMatch(/^the home folder is not available \(NotCapable: Requires env access\)/)
+  })
+
+  test('without a user, the OS user is asked for; refused, it is a warning, then the usual TypeError for no user', () => {
+    const warn = vi.fn()
+    expect(resolveSettings({}, { osUser: () => 'osann', homeDir: '/h' }).user).toBe('osann')
+    expect(() => resolveSettings({ password: 'pw' }, { osUser: refused('sys'), warn })).toThrow(/no user name/)
+    expect(warn.mock.calls[0]![0]).toMatch(/^the operating system's user name is not available \(NotCapable/)
+  })
+
+  test('the environment is read one variable at a time, only the PG* ones libpq reads; one refused is unset, with one warning', () => {
+    const asked: string[] = []
+    const env = (name: string) => {
+      asked.push(name)
+      if (name === 'PGHOST') return 'envhost'
+      if (name === 'PGUSER') return 'envuser'
+      throw new NotCapable(`Requires env access to "${name}"`)
+    }
+    const warn = vi.fn()
+    const settings = resolveSettings({ password: 'pw' }, { env, warn } satisfies ResolveContext)
+    expect(settings.hosts).toEqual([{ host: 'envhost', port: 5432 }])
+    expect(settings.user).toBe('envuser')
+    expect(asked.every((name) => name.startsWith('PG'))).toBe(true)
+    expect(asked).toContain('PGPASSWORD')
+    expect(new Set(asked).size).toBe(asked.length) // each once
+    expect(warn).toHaveBeenCalledOnce()
+    expect(warn.mock.calls[0]![0]).toMatch(/^the environment variable PG\w+ cannot be read \(NotCapable/)
+  })
+})
+
+describe('connect() on a platform that refuses everything', () => {
+  /** Node's platform with every fact refused, and no socket: the attempt fails where the link would open. */
+  function refusing(): { platform: Platform; asked: string[]; opened: number } {
+    const state = { asked: [] as string[], opened: 0 }
+    const platform: Platform = {
+      ...nodePlatform,
+      env: (name) => (state.asked.push(`env ${name}`), refused('env')()),
+      homeDir: () => (state.asked.push('homeDir'), refused('sys')()),
+      osUser: () => (state.asked.push('osUser'), refused('sys')()),
+      openLink: async () => {
+        state.opened++
+        throw new ConnectionLostError('no socket in this test')
+      },
+    }
+    return Object.assign(state, { platform })
+  }
+
+  test('with the env option, a user and a password: nothing of the process is asked for, and no warning', async () => {
+    const { platform, asked } = refusing()
+    const onWarning = vi.fn()
+    const error = await connectWith(platform, { env: {}, host: 'h', user: 'u', password: 'p', sslmode: 'disable', onWarning }).catch((e: unknown) => e)
+    expect(error).toEqual(new ConnectionLostError('no socket in this test'))
+    expect(asked).toEqual([])
+    expect(onWarning).not.toHaveBeenCalled()
+  })
+
+  test('refusals are warnings (one per fact), and the attempt goes on to the socket', async () => {
+    const state = refusing()
+    const onWarning = vi.fn()
+    await connectWith(state.platform, { host: 'h', user: 'u', sslmode: 'prefer', onWarning }).catch(() => undefined)
+    expect(state.opened).toBe(1) // not a failed connection: the refusals did not stop it
+    expect(state.asked.filter((what) => what === 'homeDir')).toHaveLength(1) // asked once for pgpass and root.crt
+    expect(state.asked).not.toContain('osUser')
+    const warnings = onWarning.mock.calls.map(([message]) => message as string)
+    expect(warnings).toHaveLength(2)
+    expect(warnings[0]).toMatch(/^the environment variable PG\w+ cannot be read/)
+    expect(warnings[1]).toMatch(/^the home folder is not available/)
+  })
+})
