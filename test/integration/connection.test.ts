@@ -53,6 +53,17 @@ describe.skipIf(!users)('login by each method and route', () => {
     expect(result!.rows).toEqual([[users!.cert.user]])
   })
 
+  test('sslcertmode=disable presents no certificate, even one given: the cert role is refused', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const error = await connect(users!.cert, 'tls', {
+      sslcert: { pem: await readFile(pg.tls!.clientCertFile, 'utf8') },
+      sslkey: { pem: await readFile(pg.tls!.clientKeyFile, 'utf8') },
+      sslcertmode: 'disable',
+    }).catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('28000') // "connection requires a valid client certificate"
+  })
+
   test.each(['scram', 'md5', 'password'] as const)('a wrong %s password gives a DatabaseError with code 28P01', async (role) => {
     const error = await connect({ ...users![role], password: 'wrong' }, 'tcp').catch((e) => e)
     expect(error).toBeInstanceOf(DatabaseError)

@@ -10,7 +10,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startCluster, type Cluster } from '../harness/cluster.ts'
@@ -47,14 +46,12 @@ const runtimes: Runtime[] = [
     channelBinding: true,
     ownTrustStore: false,
     // Least privilege, and main.ts fails on any warning pglisten gives for a refused look-up:
-    // - the network, to the test server's address and port only;
-    // - the home folder (--allow-sys=homedir) and reading ~/.postgresql only: over TLS with no
-    //   sslcert given, libpq (and so pglisten) looks for the default client certificate
-    //   ~/.postgresql/postgresql.crt; refused, pglisten warns and goes on without it.
-    // Not needed: --allow-env (the env option is {}), the OS user (a user is given), the password
-    // file (a password is given), reading dist/ (static imports need no permission).
+    // the network, to the test server's address and port, and nothing else. Not needed:
+    // --allow-env (the env option is {}), --allow-sys (a user is given, so no OS user; a password
+    // and sslrootcert are given and sslcertmode=disable, so no home folder for .pgpass or
+    // ~/.postgresql), reading dist/ (static imports need no permission).
     run: (config) =>
-      runProgram(bin('deno'), ['run', '--no-prompt', '--no-config', '--no-lock', `--allow-net=${config.host}:${config.port}`, '--allow-sys=homedir', `--allow-read=${join(homedir(), '.postgresql')}`, main], config),
+      runProgram(bin('deno'), ['run', '--no-prompt', '--no-config', '--no-lock', `--allow-net=${config.host}:${config.port}`, main], config),
   },
   {
     name: 'workerd',

@@ -49,7 +49,7 @@ export interface PglistenModule {
 
 type ConnectionSettings = Pick<
   Pglisten.ConnectOptions,
-  'host' | 'port' | 'database' | 'user' | 'password' | 'env' | 'connectTimeout' | 'sslmode' | 'sslrootcert' | 'channelBinding' | 'requireAuth'
+  'host' | 'port' | 'database' | 'user' | 'password' | 'env' | 'connectTimeout' | 'sslmode' | 'sslrootcert' | 'sslcertmode' | 'channelBinding' | 'requireAuth'
 >
 
 interface Connection {
@@ -102,6 +102,9 @@ export async function runScenario(pg: PglistenModule, config: ScenarioConfig): P
       ...base,
       sslmode: 'verify-full' as const,
       ...(config.ownTrustStore ? {} : { sslrootcert: { pem: config.ca } }),
+      // No client certificate: so libpq's default one (~/.postgresql/postgresql.crt) is not
+      // looked for, and Deno needs no access to the home folder.
+      sslcertmode: 'disable' as const,
       channelBinding: config.channelBinding ? ('require' as const) : ('prefer' as const),
       requireAuth: 'scram-sha-256',
     }

@@ -35,6 +35,8 @@ export async function loadTlsMaterial(settings: Settings, homeDir: () => string 
     const ca = await readMaterial(settings.sslrootcert, fallback, 'root certificate', verify, verify ? missingRootCertificate : undefined)
     if (ca !== undefined) material.ca = ca
   }
+  // sslcertmode=disable presents no certificate: none is read, and no default looked for.
+  if (settings.sslcertmode === 'disable') return material
   const cert = await readMaterial(settings.sslcert, settings.sslcert === undefined ? inHome('postgresql.crt') : undefined, 'client certificate', false)
   if (cert !== undefined) {
     material.cert = cert

@@ -26,6 +26,7 @@ const KINDS: Readonly<Record<Exclude<keyof ConnectionOptions, 'connectionString'
   sslrootcert: 'file',
   sslcert: 'file',
   sslkey: 'file',
+  sslcertmode: 'string',
   sslnegotiation: 'string',
   sslsni: 'sslsni',
   channelBinding: 'string',

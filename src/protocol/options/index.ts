@@ -5,7 +5,7 @@
  */
 export type {
   ChannelBinding, ConnectionOptions, EnvironmentSource, FactSource, FileOrPem, HostTarget, PasswordSource, PgpassEntry, ResolveContext, Settings,
-  SslMode, SslNegotiation, TargetSessionAttrs,
+  SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs,
 } from './types.ts'
 export { resolveSettings } from './resolve.ts'
 export { isConnectionString, parseConnectionString, type Conninfo } from './connection-string.ts'

@@ -54,7 +54,7 @@ export const KEYWORDS: Readonly<Record<string, Keyword>> = {
   sslcompression: { env: 'PGSSLCOMPRESSION', tolerates: always },
   sslcert: { env: 'PGSSLCERT', option: 'sslcert' },
   sslkey: { env: 'PGSSLKEY', option: 'sslkey' },
-  sslcertmode: { env: 'PGSSLCERTMODE', tolerates: oneOf('allow') }, // allow is libpq's default
+  sslcertmode: { env: 'PGSSLCERTMODE', option: 'sslcertmode' },
   sslpassword: { tolerates: never },
   sslrootcert: { env: 'PGSSLROOTCERT', option: 'sslrootcert' },
   sslcrl: { env: 'PGSSLCRL', tolerates: never },

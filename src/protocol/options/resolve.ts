@@ -13,7 +13,7 @@ import { hostTargets } from './hosts.ts'
 import { KEYWORDS, SECRET_KEYWORDS } from './keywords.ts'
 import type { ConnectionOptions, FileOrPem, PasswordSource, ResolveContext, Settings } from './types.ts'
 import {
-  CHANNEL_BINDINGS, SSL_MODES, SSL_NEGOTIATIONS, TARGET_SESSION_ATTRS, connectTimeout, oneOf, sslsni, type Sourced,
+  CHANNEL_BINDINGS, SSL_CERT_MODES, SSL_MODES, SSL_NEGOTIATIONS, TARGET_SESSION_ATTRS, connectTimeout, oneOf, sslsni, type Sourced,
 } from './values.ts'
 
 type Merged = Map<string, Sourced<OptionValue>>
@@ -96,6 +96,12 @@ function interpret(merged: Merged, context: ResolveContext): Settings {
   if (sslrootcert === 'system' && sslmode !== 'verify-full') {
     throw new RangeError(`weak sslmode "${sslmode}" may not be used with sslrootcert=system (use "verify-full")`)
   }
+  // libpq 16's sslcertmode=require fails unless the server asked for a certificate, which
+  // Node's TLS does not tell: refused rather than quietly weaker.
+  if (text('sslcertmode')?.value === 'require') {
+    throw new TypeError(`pglisten does not support the libpq setting sslcertmode=require (${text('sslcertmode')!.from}); remove it to connect without it`)
+  }
+  const sslcertmode = choose('sslcertmode', text('sslcertmode'), SSL_CERT_MODES, 'allow')
   const targetSessionAttrs = choose('target_session_attrs', text('target_session_attrs'), TARGET_SESSION_ATTRS, 'any')
 
   const settings: Omit<Settings, 'password'> = {
@@ -110,6 +116,7 @@ function interpret(merged: Merged, context: ResolveContext): Settings {
     sslrootcert,
     sslcert: fileSetting(merged.get('sslcert')),
     sslkey: fileSetting(merged.get('sslkey')),
+    sslcertmode,
     sslnegotiation,
     sslsni: sslsni(merged.get('sslsni') as Sourced<string | boolean> | undefined),
     channelBinding,

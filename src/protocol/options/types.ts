@@ -11,6 +11,8 @@ export type { SslMode }
 
 /** libpq 17's sslnegotiation: an SSLRequest first (postgres), or TLS from the first byte (direct). */
 export type SslNegotiation = 'postgres' | 'direct'
+/** libpq's sslcertmode, less 'require'. */
+export type SslCertMode = 'disable' | 'allow'
 
 /** libpq's channel_binding. */
 export type ChannelBinding = 'disable' | 'prefer' | 'require'
@@ -54,6 +56,12 @@ export interface ConnectionOptions {
   sslrootcert?: FileOrPem | 'system'
   sslcert?: FileOrPem
   sslkey?: FileOrPem
+  /**
+   * sslcertmode (libpq 16): 'allow' (the default) presents a client certificate when one is
+   * given or found in libpq's default file; 'disable' never does, and never looks for the file.
+   * libpq's 'require' is refused: pglisten cannot tell whether the server asked for one.
+   */
+  sslcertmode?: SslCertMode
   sslnegotiation?: SslNegotiation
   sslsni?: boolean | '0' | '1'
   /** channel_binding */
@@ -102,6 +110,7 @@ export interface Settings {
   sslrootcert?: FileOrPem | 'system'
   sslcert?: FileOrPem
   sslkey?: FileOrPem
+  sslcertmode: SslCertMode
   sslnegotiation: SslNegotiation
   sslsni: boolean
   channelBinding: ChannelBinding

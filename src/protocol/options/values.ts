@@ -3,10 +3,11 @@
  * enumerated keywords, and the timeout. A value libpq refuses is a RangeError naming the
  * keyword, where the value came from, and what is allowed. Imports types only.
  */
-import type { ChannelBinding, SslMode, SslNegotiation, TargetSessionAttrs } from './types.ts'
+import type { ChannelBinding, SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs } from './types.ts'
 
 export const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']
 export const SSL_NEGOTIATIONS: readonly SslNegotiation[] = ['postgres', 'direct']
+export const SSL_CERT_MODES: readonly SslCertMode[] = ['disable', 'allow']
 export const CHANNEL_BINDINGS: readonly ChannelBinding[] = ['disable', 'prefer', 'require']
 export const TARGET_SESSION_ATTRS: readonly TargetSessionAttrs[] = ['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby']
 

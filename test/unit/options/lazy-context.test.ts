@@ -105,6 +105,19 @@ describe('connect() on a platform that refuses everything', () => {
     expect(onWarning).not.toHaveBeenCalled()
   })
 
+  test('over TLS with the root certificate given and sslcertmode=disable, the home folder is never asked for', async () => {
+    const state = refusing()
+    const onWarning = vi.fn()
+    await connectWith(state.platform, { env: {}, host: 'h', user: 'u', password: 'p', sslmode: 'verify-full', sslrootcert: { pem: 'PEM' }, sslcertmode: 'disable', onWarning }).catch(() => undefined)
+    expect(state.asked).toEqual([])
+    expect(state.opened).toBe(1) // it got as far as the socket
+    expect(onWarning).not.toHaveBeenCalled()
+    // The same without sslcertmode=disable: libpq's default client certificate needs the home folder.
+    const other = refusing()
+    await connectWith(other.platform, { env: {}, host: 'h', user: 'u', password: 'p', sslmode: 'verify-full', sslrootcert: { pem: 'PEM' }, onWarning }).catch(() => undefined)
+    expect(other.asked).toEqual(['homeDir'])
+  })
+
   test('refusals are warnings (one per fact), and the attempt goes on to the socket', async () => {
     const state = refusing()
     const onWarning = vi.fn()

@@ -18,6 +18,7 @@ describe('defaults', () => {
       database: 'osann',
       passfile: '/home/osann/.pgpass',
       sslmode: 'prefer',
+      sslcertmode: 'allow',
       sslnegotiation: 'postgres',
       sslsni: true,
       channelBinding: 'prefer',
@@ -111,12 +112,12 @@ describe('the environment', () => {
       PGHOST: 'h1,h2', PGHOSTADDR: '10.0.0.1,10.0.0.2', PGPORT: '6001,6002', PGUSER: 'u', PGPASSWORD: 'pw', PGDATABASE: 'd',
       PGAPPNAME: 'a', PGOPTIONS: '-c geqo=off', PGCONNECT_TIMEOUT: '7', PGSSLMODE: 'verify-ca', PGSSLROOTCERT: '/ca.pem',
       PGSSLCERT: '/c.pem', PGSSLKEY: '/k.pem', PGSSLNEGOTIATION: 'direct', PGSSLSNI: '0', PGCHANNELBINDING: 'require',
-      PGREQUIREAUTH: 'scram-sha-256', PGTARGETSESSIONATTRS: 'read-write', PGPASSFILE: '/pgpass',
+      PGREQUIREAUTH: 'scram-sha-256', PGTARGETSESSIONATTRS: 'read-write', PGPASSFILE: '/pgpass', PGSSLCERTMODE: 'disable',
     }))
     expect(settings).toEqual({
       hosts: [{ host: 'h1', hostaddr: '10.0.0.1', port: 6001 }, { host: 'h2', hostaddr: '10.0.0.2', port: 6002 }],
       user: 'u', database: 'd', passfile: '/pgpass', applicationName: 'a', options: '-c geqo=off', connectTimeout: 7,
-      sslmode: 'verify-ca', sslrootcert: '/ca.pem', sslcert: '/c.pem', sslkey: '/k.pem', sslnegotiation: 'direct', sslsni: false,
+      sslmode: 'verify-ca', sslrootcert: '/ca.pem', sslcert: '/c.pem', sslkey: '/k.pem', sslcertmode: 'disable', sslnegotiation: 'direct', sslsni: false,
       channelBinding: 'require', requireAuth: 'scram-sha-256', targetSessionAttrs: 'read-write',
     })
     expect(settings.password).toBe('pw')

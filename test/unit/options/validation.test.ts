@@ -173,9 +173,17 @@ describe('libpq settings pglisten does not implement', () => {
     ['gssencmode=require', 'gssencmode=require'],
     ['service=mydb', 'service=mydb'],
     ['load_balance_hosts=random', 'load_balance_hosts=random'],
+    ['sslcertmode=require', 'sslcertmode=require'],
   ])('%s is refused rather than ignored', (text, shown) => {
     expect(() => resolve(text)).toThrow(TypeError)
     expect(() => resolve(text)).toThrow(`pglisten does not support the libpq setting ${shown} (from the connection string)`)
+  })
+
+  test('sslcertmode: allow is the default, disable is kept, anything else is a RangeError', () => {
+    expect(resolve('sslcertmode=allow')).toEqual(resolve(''))
+    expect(resolve('sslcertmode=disable').sslcertmode).toBe('disable')
+    expect(() => resolve('sslcertmode=never')).toThrow(RangeError)
+    expect(() => resolve({}, { PGSSLCERTMODE: 'require' })).toThrow('(from PGSSLCERTMODE)')
   })
 
   test('from the environment too, naming the variable', () => {
@@ -194,7 +202,7 @@ describe('libpq settings pglisten does not implement', () => {
   })
 
   test('values that ask for nothing pglisten does not do are accepted and dropped', () => {
-    const settings = resolve('keepalives=1 keepalives_idle=30 gssencmode=disable sslcertmode=allow client_encoding=UTF8 load_balance_hosts=disable')
+    const settings = resolve('keepalives=1 keepalives_idle=30 gssencmode=disable client_encoding=UTF8 load_balance_hosts=disable')
     expect(settings).toEqual(resolve(''))
   })
 })
