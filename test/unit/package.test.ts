@@ -1,9 +1,11 @@
 /**
  * The package as a consumer sees it: plain Node (no TypeScript loader) imports the built
- * entry points through the exports map, and there are no runtime dependencies.
+ * entry points through the exports map, and there are no runtime dependencies: none declared,
+ * and nothing in the built dist/ imports anything but its own files, node:* and cloudflare:sockets.
+ * Needs the build (npm test builds before it runs vitest).
  */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { expect, test } from 'vitest'
 
 const root = new URL('../../', import.meta.url)
@@ -19,4 +21,32 @@ test('no runtime dependencies', () => {
   const manifest = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
   expect(manifest.dependencies ?? {}).toEqual({})
   expect(manifest.peerDependencies ?? {}).toEqual({})
+  expect(manifest.optionalDependencies ?? {}).toEqual({})
+})
+
+/** Every module specifier in a built file: static imports and re-exports, bare imports, import(). */
+function specifiers(code: string): string[] {
+  const found: string[] = []
+  // Statements start a line in tsc's output; a string that merely mentions "from ':'" is not one.
+  const patterns = [/^(?:import|export)\s[^'";]*?\bfrom\s*(['"])([^'"]+)\1/gm, /^import\s*(['"])([^'"]+)\1/gm, /\bimport\(\s*(['"])([^'"]+)\1\s*\)/g]
+  for (const pattern of patterns) for (const match of code.matchAll(pattern)) found.push(match[2]!)
+  return found
+}
+
+/** What a file may import: its own package's files (relative), Node's built-ins, and Workers' sockets. */
+const allowed = (specifier: string) => specifier.startsWith('./') || specifier.startsWith('../') || specifier.startsWith('node:') || specifier === 'cloudflare:sockets'
+
+test('the scan sees every kind of import, so a bare specifier cannot slip through', () => {
+  const code = `import { a } from './a.js';\nexport * from "../b.js";\nimport {\n  c,\n} from 'pg-protocol';\nimport 'pg';\nconst x = await import('postgres');\nimport net from 'node:net';\nconst text = 'read from ":"';`
+  expect(specifiers(code)).toEqual(['./a.js', '../b.js', 'pg-protocol', 'node:net', 'pg', 'postgres'])
+  expect(specifiers(code).filter((s) => !allowed(s))).toEqual(['pg-protocol', 'pg', 'postgres'])
+})
+
+test('the built dist/ imports nothing but its own files, node:* and cloudflare:sockets', () => {
+  const dist = new URL('dist/', root)
+  expect(existsSync(dist), 'dist/ is missing: build first (npm run build)').toBe(true)
+  const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.js'))
+  expect(files.length).toBeGreaterThan(10)
+  const bare = files.flatMap((file) => specifiers(readFileSync(new URL(file, dist), 'utf8')).filter((s) => !allowed(s)).map((s) => `${file}: ${s}`))
+  expect(bare).toEqual([])
 })

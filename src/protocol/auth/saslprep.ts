@@ -1,6 +1,6 @@
 /**
  * SASLprep (RFC 4013, a profile of RFC 3454 "stringprep") exactly as PostgreSQL applies it to
- * passwords, and libpq's rule on top of it. Imports only the generated tables.
+ * passwords, and libpq's rule on top of it. Imports only the generated tables and utf8's isAscii.
  *
  * The server prepares a password this way when it stores its SCRAM secret, and the client must
  * prepare it the same way or a correct password is refused. So where PostgreSQL's
@@ -15,6 +15,7 @@
  *   them is assigned in Unicode 3.2, whose NFKC forms are frozen by Unicode's normalization
  *   stability policy, so `normalize('NFKC')` agrees with PostgreSQL's own tables.
  */
+import { isAscii } from '../bytes/utf8.ts'
 import { L_CAT, MAPPED_TO_NOTHING, NON_ASCII_SPACE, PROHIBITED, RAND_AL_CAT, UNASSIGNED } from './saslprep-tables.ts'
 
 /**
@@ -78,11 +79,6 @@ export function inTable(table: readonly number[], code: number): boolean {
     else return true
   }
   return false
-}
-
-function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
-  return true
 }
 
 /** C.2.1, the ASCII control characters U+0000 to U+001F and U+007F: prohibited output. */

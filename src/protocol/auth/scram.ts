@@ -7,13 +7,13 @@
  *   AuthenticationSASLContinue -> SASLResponse(await clientFinalMessage(data))
  *   AuthenticationSASLFinal    -> verifyServerFinal(data); only then is the server authenticated.
  * The nonce can be injected so a recorded exchange replays exactly, as in rust-postgres's tests.
+ * SASLprep's tables (saslprep.ts) are loaded by dynamic import, only for a non-ASCII password.
  */
 import { AuthenticationRefusedError, ProtocolViolationError } from '../errors.ts'
 import { encodeBase64 } from '../bytes/base64.ts'
-import { decodeUtf8, encodeUtf8 } from '../bytes/utf8.ts'
+import { decodeUtf8, encodeUtf8, isAscii } from '../bytes/utf8.ts'
 import { constantTimeEqual, hmacSha256, pbkdf2Sha256, randomBytes, sha256 } from './crypto.ts'
 import type { SaltedPasswordCache } from './salted-password-cache.ts'
-import { scramPassword } from './saslprep.ts'
 import { encodeSaslName, isPrintable, parseServerFinalMessage, parseServerFirstMessage } from './scram-messages.ts'
 
 // The cache belongs with the client's options, so it can be imported from here too.
@@ -51,6 +51,8 @@ export class ScramSha256Client {
   // Everything else is #private: util.inspect, JSON.stringify and errors never show it.
   /** The password after scramPassword(), in UTF-8; wiped once SaltedPassword is known. */
   #password: Uint8Array | undefined
+  /** A non-ASCII password, until clientFinalMessage() loads SASLprep for it. */
+  #unprepared: string | undefined
   readonly #clientNonce: string
   readonly #maxIterations: number
   readonly #cache: SaltedPasswordCache | undefined
@@ -83,7 +85,9 @@ export class ScramSha256Client {
     // cbind-input = gs2-header [cbind-data], whence the familiar c=biws for "n,," and c=eSws for "y,,".
     this.#channelBinding = encodeBase64(concat(encodeUtf8(this.#gs2Header), bindingData))
 
-    this.#password = encodeUtf8(scramPassword(options.password))
+    // SASLprep changes no ASCII password (saslprep.ts), so only another one waits for its tables.
+    if (isAscii(options.password)) this.#password = encodeUtf8(options.password)
+    else this.#unprepared = options.password
     this.#clientNonce = nonce
     this.#maxIterations = maxIterations
     this.#cache = options.cache
@@ -127,7 +131,8 @@ export class ScramSha256Client {
       //   ClientProof     := ClientKey XOR ClientSignature
       //   ServerKey       := HMAC(SaltedPassword, "Server Key")
       //   ServerSignature := HMAC(ServerKey, AuthMessage)
-      const password = this.#password!
+      const password = this.#password ?? encodeUtf8((await import('./saslprep.ts')).scramPassword(this.#unprepared!))
+      this.#unprepared = undefined
       const saltedPassword = this.#cache
         ? await this.#cache.saltedPassword(password, salt, iterations)
         : await pbkdf2Sha256(password, salt, iterations)
@@ -203,6 +208,7 @@ export class ScramSha256Client {
     this.#state = 'failed'
     this.#password?.fill(0)
     this.#password = undefined
+    this.#unprepared = undefined
     this.#expectedServerSignature = undefined
   }
 

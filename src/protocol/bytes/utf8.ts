@@ -21,6 +21,12 @@ export function encodeUtf8(text: string): Uint8Array {
   return encoder.encode(text)
 }
 
+/** Whether every code unit of `text` is ASCII, so that its UTF-8 is one byte per character. */
+export function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
 /** The number of bytes `text` takes in UTF-8, without encoding it. */
 export function utf8Length(text: string): number {
   let length = 0

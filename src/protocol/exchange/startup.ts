@@ -6,6 +6,9 @@
  * The server drives authentication, so every request is checked against what has happened so
  * far: each method may run once, SCRAM must finish before AuthenticationOk, and nothing is
  * answered twice. A server that loops or skips a step is refused, never followed.
+ *
+ * MD5 and the certificate reader (DER, SHA-224) are loaded by dynamic import when a server
+ * asks for them: most connections use neither, and a bundle should not carry them.
  */
 import type { BackendMessage } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'
@@ -19,9 +22,7 @@ import {
   writeStartupMessage,
   type ProtocolVersion,
 } from '../frontend.ts'
-import { md5PasswordResponse } from '../auth/password.ts'
 import { checkChannelBound, checkWithoutSasl, chooseScram, type ChannelBinding } from '../auth/channel-binding.ts'
-import { tlsServerEndPoint } from '../auth/certificate.ts'
 import { checkAuthenticationOk, checkRequest, parseRequireAuth } from '../auth/require-auth.ts'
 import { ScramSha256Client, type SaltedPasswordCache, type ScramOptions } from '../auth/scram.ts'
 import { nextMessage, send, type Step } from './steps.ts'
@@ -109,7 +110,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
           checkWithoutSasl(channelBinding, md5 ? 'md5' : 'password')
           const password = await passwordFor(options, message.type)
           authentication = md5 ? 'md5' : 'password'
-          const response = md5 ? md5PasswordResponse(options.user, password, message.salt) : password
+          const response = md5 ? (await import('../auth/password.ts')).md5PasswordResponse(options.user, password, message.salt) : password
           yield send(writePasswordMessage(new ByteWriter(), response).toBytes())
           continue
         }
@@ -220,6 +221,7 @@ async function bindingFor(binding: 'p' | 'y' | 'n', certificate: Uint8Array | un
   if (binding === 'n') return {}
   if (binding === 'y') return { channelBinding: 'unused' }
   if (!certificate) throw new AuthenticationRefusedError('channel binding needs the server certificate, and the TLS layer gave none')
+  const { tlsServerEndPoint } = await import('../auth/certificate.ts')
   return { channelBinding: { type: 'tls-server-end-point', data: await tlsServerEndPoint(certificate) } }
 }
 
