@@ -68,12 +68,26 @@ const sharedCache = new SaltedPasswordCache()
  * The home folder, the OS user name and each PG* variable are asked of the platform only when a
  * setting needs them; one that cannot be read is a warning, not a failure.
  */
-export async function connect(options: ConnectOptions | string = {}): Promise<Connection> {
+export function connect(options: ConnectOptions | string = {}): Promise<Connection> {
   const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
+  const platform = explicit.platform
+  if (platform === undefined) return Promise.reject(new TypeError("no platform: import connect() from 'pglisten' or 'pglisten/protocol', whose entry point supplies this runtime's"))
+  return connectOn(platform, explicit)
+}
+
+/**
+ * connect() on `platform`, unless the options name another: what each entry point exports as
+ * its connect(), with its own platform bound. The options object is read as given, never
+ * copied (handlers on a prototype, getters and all).
+ */
+export function connectWith(platform: Platform, options: ConnectOptions | string = {}): Promise<Connection> {
+  const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
+  return connectOn(explicit.platform ?? platform, explicit)
+}
+
+async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<Connection> {
   const signal = explicit.signal
   if (signal?.aborted) throw abortedError(signal)
-  const platform = explicit.platform
-  if (platform === undefined) throw new TypeError("no platform: import connect() from 'pglisten' or 'pglisten/protocol', whose entry point supplies this runtime's")
   const warn = explicit.onWarning ?? ((message: string) => platform.warn(message))
   // Asked once for both the password file and the default certificate files.
   const homeDir = lazyFact(() => platform.homeDir(), 'the home folder', warn)
@@ -89,7 +103,7 @@ export async function connect(options: ConnectOptions | string = {}): Promise<Co
       if (signal?.aborted) throw abortedError(signal)
       const where = describeEndpoint(host)
       try {
-        const connection = await connectHost(host, settings, explicit, material, warn)
+        const connection = await connectHost(platform, host, settings, explicit, material, warn)
         const mismatch = await checkTarget(connection, want, signal)
         if (mismatch === undefined) return connection
         await connection.close()
@@ -103,15 +117,6 @@ export async function connect(options: ConnectOptions | string = {}): Promise<Co
   if (failures.length === 1) throw failures[0]!.error
   const summary = failures.map(({ where, error }) => `${where}: ${error instanceof Error ? error.message : String(error)}`).join('; ')
   throw new ConnectionLostError(`could not connect to any of ${settings.hosts.length} hosts: ${summary}`, { cause: failures.at(-1)!.error })
-}
-
-/**
- * connect() on `platform`, unless the options name another: what each entry point exports as
- * its connect(), with its own platform bound.
- */
-export function connectWith(platform: Platform, options: ConnectOptions | string = {}): Promise<Connection> {
-  const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
-  return connect({ ...explicit, platform: explicit.platform ?? platform })
 }
 
 /**
@@ -140,6 +145,7 @@ async function checkTarget(connection: Connection, want: Parameters<typeof check
  * "retry with/without SSL" when ssl_in_use says so). Stronger modes have no second chance.
  */
 async function connectHost(
+  platform: Platform,
   host: HostTarget,
   settings: Settings,
   explicit: ConnectOptions,
@@ -153,7 +159,7 @@ async function connectHost(
   for (let i = 0; i < order.length; i++) {
     let encrypted = order[i]!
     try {
-      return await Connection.open({ ...openOptions(host, settings, explicit, material, order[i]!, warn), onTransport: (t) => (encrypted = t.encrypted) })
+      return await Connection.open({ ...openOptions(platform, host, settings, explicit, material, order[i]!, warn), onTransport: (t) => (encrypted = t.encrypted) })
     } catch (error) {
       firstError ??= error
       if (!(error instanceof DatabaseError)) throw error
@@ -167,6 +173,7 @@ async function connectHost(
 }
 
 function openOptions(
+  platform: Platform,
   host: HostTarget,
   settings: Settings,
   explicit: ConnectOptions,
@@ -179,7 +186,6 @@ function openOptions(
   if (settings.applicationName !== undefined) parameters['application_name'] = settings.applicationName
   if (settings.options !== undefined) parameters['options'] = settings.options
   const cache = explicit.scram?.cache === null ? undefined : (explicit.scram?.cache ?? sharedCache)
-  const platform = explicit.platform! // connect() refused to start without one
   return {
     platform,
     host: host.host,

@@ -97,6 +97,7 @@ export class Connection {
 
   /** Makes one connection attempt and completes startup; rejects with a typed error on any failure. */
   static async open(options: OpenOptions): Promise<Connection> {
+    if (options.platform === undefined) throw new TypeError("Connection.open needs options.platform: nodePlatform from 'pglisten/protocol' (workersPlatform under the workerd condition)")
     const timeout = options.timeoutMs
     // One signal for both ways an attempt is stopped; disposed below, so no timer outlives it.
     const attempt = new AttemptSignal(options.signal, timeout)

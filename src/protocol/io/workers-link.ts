@@ -54,7 +54,13 @@ export async function openWorkersLink(
     throw new TypeError('sslnegotiation=direct is not available on Cloudflare Workers: their sockets offer no ALPN; use sslnegotiation=postgres')
   }
   const hostname = endpoint.hostaddr ?? endpoint.host
-  let socket = connectSocket({ hostname, port: endpoint.port }, { secureTransport: useTls ? 'starttls' : 'off', allowHalfOpen: false })
+  // connect() may throw at once (an address it refuses): pglisten's words, with it as the cause.
+  let socket: WorkersSocket
+  try {
+    socket = quiet(connectSocket({ hostname, port: endpoint.port }, { secureTransport: useTls ? 'starttls' : 'off', allowHalfOpen: false }))
+  } catch (error) {
+    throw translate(error, endpoint)
+  }
   // An abort settles whatever phase is waiting, at once: the socket's own promises may never.
   let stop!: (error: Error) => void
   const stopped = new Promise<never>((_, reject) => (stop = reject))
@@ -75,7 +81,7 @@ export async function openWorkersLink(
     }
     // The name to verify, when the socket went to hostaddr's IP rather than to that name.
     const name = settings.serverName ?? endpoint.host
-    socket = socket.startTls(name && name !== hostname ? { expectedServerHostname: name } : undefined)
+    socket = quiet(socket.startTls(name && name !== hostname ? { expectedServerHostname: name } : undefined))
     await phase(socket.opened)
     return new WorkersLink(socket, true)
   } catch (error) {
@@ -84,6 +90,16 @@ export async function openWorkersLink(
   } finally {
     signal?.removeEventListener('abort', abort)
   }
+}
+
+/**
+ * `closed` rejects when the socket fails: a socket given up while opening (refused, a failed
+ * handshake, an abort) would leave that rejection unhandled. A WorkersLink hears the end through
+ * its reads instead, so `closed` is only ever watched for nothing.
+ */
+function quiet(socket: WorkersSocket): WorkersSocket {
+  socket.closed.catch(() => {})
+  return socket
 }
 
 /**
@@ -100,7 +116,9 @@ async function readSslAnswer(socket: WorkersSocket, onAnswer?: (byte: number) =>
   const reader = socket.readable.getReader()
   let read: ReadResult
   try {
-    read = await reader.read()
+    // An empty chunk carries no answer: wait for the byte itself.
+    do read = await reader.read()
+    while (!read.done && read.value.length === 0)
   } finally {
     reader.releaseLock()
   }
@@ -146,6 +164,8 @@ class WorkersLink implements Link {
   /** A chunk that arrived after pause(), handed on at resume(). */
   #held: Uint8Array | undefined
   #finished = false
+  /** end() was called: nothing more is written. */
+  #ending = false
 
   constructor(socket: WorkersSocket, encrypted: boolean) {
     this.#socket = socket
@@ -153,12 +173,11 @@ class WorkersLink implements Link {
     this.#reader = socket.readable.getReader()
     this.#writer = socket.writable.getWriter()
     // The end is heard through the reads, after every byte before it: `closed` may settle while
-    // the last bytes (an ErrorResponse, say) still wait to be read.
-    socket.closed.catch(() => {})
+    // the last bytes (an ErrorResponse, say) still wait to be read (see quiet()).
   }
 
   write(bytes: Uint8Array): void {
-    if (this.#finished) return
+    if (this.#finished || this.#ending) return
     this.#writer.write(bytes).catch((error: unknown) => this.#fail(asError(error)))
   }
 
@@ -173,7 +192,8 @@ class WorkersLink implements Link {
 
   end(): void {
     // Flush what is written (Terminate), then close without waiting for the server.
-    if (this.#finished) return
+    if (this.#finished || this.#ending) return
+    this.#ending = true
     this.#writer.close().catch(() => {}).finally(() => this.destroy())
   }
 
@@ -195,7 +215,12 @@ class WorkersLink implements Link {
           this.#held = chunk // arrived after pause(): resume() hands it on first
           return
         }
-        this.onData(chunk)
+        try {
+          this.onData(chunk)
+        } catch (error) {
+          // The Link contract: a failure ends the link, reported once through onClose.
+          this.#fail(asError(error))
+        }
       }
     } finally {
       this.#reading = false

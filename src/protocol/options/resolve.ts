@@ -54,7 +54,7 @@ function merge(given: ConnectionOptions, env: (name: string) => string | undefin
   if (given.connectionString) {
     for (const [keyword, value] of Object.entries(parseConnectionString(given.connectionString))) add(keyword, value, 'from the connection string')
   }
-  for (const [keyword, { value, variable }] of readEnvironment(env)) add(keyword, value, `from ${variable}`)
+  for (const [keyword, { value, variable }] of readEnvironment(env, (keyword) => merged.has(keyword))) add(keyword, value, `from ${variable}`)
   return merged
 }
 

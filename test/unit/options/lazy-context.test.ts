@@ -6,10 +6,12 @@
  */
 import { describe, expect, test, vi } from 'vitest'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
-import { connectWith } from '../../../src/protocol/io/connect.ts'
+import { connect, connectWith } from '../../../src/protocol/io/connect.ts'
+import { Connection, type OpenOptions } from '../../../src/protocol/io/connection.ts'
 import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
 import type { Platform } from '../../../src/protocol/io/platform.ts'
 import { resolveSettings, type ResolveContext } from '../../../src/protocol/options/index.ts'
+import { KEYWORDS } from '../../../src/protocol/options/keywords.ts'
 
 /** What Deno throws for a permission not granted. */
 class NotCapable extends Error {
@@ -72,10 +74,30 @@ describe('resolveSettings asks only for what it needs', () => {
     expect(settings.hosts).toEqual([{ host: 'envhost', port: 5432 }])
     expect(settings.user).toBe('envuser')
     expect(asked.every((name) => name.startsWith('PG'))).toBe(true)
-    expect(asked).toContain('PGPASSWORD')
+    expect(asked).not.toContain('PGPASSWORD') // given as an option: its variable is never read
+    expect(asked).toContain('PGPORT')
     expect(new Set(asked).size).toBe(asked.length) // each once
     expect(warn).toHaveBeenCalledOnce()
     expect(warn.mock.calls[0]![0]).toMatch(/^the environment variable PG\w+ cannot be read \(NotCapable/)
+  })
+
+  test('with every option a variable could set given, no variable is read (libpq reads one only for an unset keyword)', () => {
+    const env = vi.fn((name: string): string | undefined => refused(`env ${name}`)())
+    const warn = vi.fn()
+    // Every keyword with a variable, set in the connection string (empty where empty means the
+    // default), but service and servicefile, which pglisten refuses or ignores.
+    const text = [
+      "user=u password=p passfile='' channel_binding=disable connect_timeout=5 dbname=d host=h hostaddr='' port=5432",
+      "client_encoding=UTF8 options='' application_name=a sslmode=disable sslnegotiation=postgres sslcompression=0",
+      "sslcert='' sslkey='' sslcertmode=allow sslrootcert='' sslcrl='' sslcrldir='' sslsni=1 requirepeer='' require_auth=''",
+      "min_protocol_version=3.0 max_protocol_version=3.2 ssl_min_protocol_version=tlsv1.2 ssl_max_protocol_version=''",
+      "gssencmode=disable krbsrvname=postgres gsslib=gssapi gssdelegation=0 target_session_attrs=any load_balance_hosts=disable",
+    ].join(' ')
+    const settings = resolveSettings(text, { env, warn })
+    expect(settings.user).toBe('u')
+    const withVariables = Object.entries(KEYWORDS).filter(([, k]) => k.env !== undefined).map(([keyword]) => keyword)
+    expect(withVariables.filter((keyword) => !new RegExp(`(^| )${keyword}=`).test(text))).toEqual(['service', 'servicefile'])
+    expect(env.mock.calls.map(([name]) => name).sort()).toEqual(['PGSERVICE', 'PGSERVICEFILE'])
   })
 })
 
@@ -129,5 +151,36 @@ describe('connect() on a platform that refuses everything', () => {
     expect(warnings).toHaveLength(2)
     expect(warnings[0]).toMatch(/^the environment variable PG\w+ cannot be read/)
     expect(warnings[1]).toMatch(/^the home folder is not available/)
+  })
+})
+
+describe('connect() and its platform', () => {
+  test('connect() without a platform, and Connection.open() without one, are TypeErrors that say where one comes from', async () => {
+    await expect(connect({ host: 'h', user: 'u' })).rejects.toThrow(new TypeError("no platform: import connect() from 'pglisten' or 'pglisten/protocol', whose entry point supplies this runtime's"))
+    const options = { host: 'h', port: 5432, user: 'u', tls: { mode: 'disable' }, useTls: false } as unknown as OpenOptions
+    await expect(Connection.open(options)).rejects.toThrow(TypeError)
+    await expect(Connection.open(options)).rejects.toThrow(/needs options\.platform/)
+  })
+
+  test('the options object is read as given: a handler on its prototype is called', async () => {
+    const warnings: string[] = []
+    class Options {
+      env = {}
+      host = 'h'
+      user = 'u'
+      sslmode = 'prefer' as const
+      onWarning(message: string): void {
+        warnings.push(message)
+      }
+    }
+    const platform: Platform = {
+      ...nodePlatform,
+      homeDir: refused('sys'),
+      openLink: async () => {
+        throw new ConnectionLostError('no socket in this test')
+      },
+    }
+    await connectWith(platform, new Options()).catch(() => undefined)
+    expect(warnings).toEqual([expect.stringMatching(/^the home folder is not available/)])
   })
 })

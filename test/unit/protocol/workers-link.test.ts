@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import type { Link, TlsSettings } from '../../../src/protocol/io/link.ts'
-import { openWorkersLink } from '../../../src/protocol/io/workers-link.ts'
+import { openWorkersLink, type SocketFactory } from '../../../src/protocol/io/workers-link.ts'
 import { fakeSockets } from '../../support/fake-workers-socket.ts'
 import { bytes } from '../../support/wire.ts'
 
@@ -96,12 +96,51 @@ describe('negotiating TLS', () => {
     await expect(opening).rejects.toThrow(new ConnectionLostError('the server closed the connection in answer to SSLRequest'))
   })
 
+  test("an empty chunk before the answer is no answer: 'S' after it brings TLS up", async () => {
+    const { connect, servers } = fakeSockets()
+    const opening = openWorkersLink(connect, endpoint, tls('require'), true)
+    await tick()
+    servers[0]!.send(bytes(), bytes(0x53))
+    expect((await opening).encrypted).toBe(true)
+  })
+
   test('useTls false: a plain socket, no SSLRequest', async () => {
     const { connect, servers } = fakeSockets()
     const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
     expect(servers[0]!.options.secureTransport).toBe('off')
     expect(servers[0]!.written).toEqual([])
     expect(link.encrypted).toBe(false)
+  })
+})
+
+describe('a socket that fails while opening', () => {
+  /** A socket whose opened and closed both reject, as a refused connection's do. */
+  const refusedSocket: SocketFactory = () => {
+    const refused = Promise.reject(new Error('connection refused'))
+    return { readable: new ReadableStream(), writable: new WritableStream(), opened: refused, closed: refused.then(() => undefined), close: async () => {}, startTls: () => { throw new Error('unused') } }
+  }
+
+  test('is a ConnectionLostError, and leaves no unhandled rejection behind (its closed promise rejects too)', async () => {
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    try {
+      const error = await openWorkersLink(refusedSocket, endpoint, tls('prefer'), true).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ConnectionLostError)
+      expect((error as Error).message).toBe('cannot connect to db.example.com:5432: connection refused')
+      await tick()
+      await tick()
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', record)
+    }
+  })
+
+  test('connect() throwing at once (an address it refuses) is a ConnectionLostError with it as the cause', async () => {
+    const cause = new TypeError('Invalid address')
+    const error = await openWorkersLink(() => { throw cause }, endpoint, tls('disable'), false).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect((error as Error).cause).toBe(cause)
   })
 })
 
@@ -195,6 +234,33 @@ describe('the open link', () => {
     link.destroy()
     await tick()
     expect(servers[0]!.closed).toBe(true)
+    expect(seen.closes).toEqual([undefined])
+  })
+
+  test('a handler that throws ends the link, reported once through onClose', async () => {
+    const { connect, servers } = fakeSockets()
+    const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
+    const seen = watch(link)
+    const oops = new Error('handler failed')
+    link.onData = () => {
+      throw oops
+    }
+    servers[0]!.send(bytes(1), bytes(2))
+    link.resume()
+    await tick()
+    expect(seen.closes).toEqual([oops])
+    expect(servers[0]!.closed).toBe(true)
+  })
+
+  test('a write after end() is dropped: the close stays clean', async () => {
+    const { connect, servers } = fakeSockets()
+    const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
+    const seen = watch(link)
+    link.resume()
+    link.end()
+    link.write(bytes(0x51)) // too late
+    await tick()
+    expect(servers[0]!.written).toEqual([])
     expect(seen.closes).toEqual([undefined])
   })
 
