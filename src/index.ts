@@ -7,28 +7,8 @@
 import { Listener as PortableListener, type ListenerOptions } from './listener/index.ts'
 import { nodePlatform } from './protocol/index.ts'
 
-export * from './listener/index.ts'
-export {
-  connect,
-  Connection,
-  nodePlatform,
-  PgListenError,
-  ConnectionLostError,
-  ProtocolViolationError,
-  AuthenticationRefusedError,
-  PasswordRequiredError,
-  DatabaseError,
-  CopyNotSupportedError,
-  type ConnectOptions,
-  type ConnectionOptions,
-  type QueryResult,
-  type NotificationResponse,
-  type NoticeResponse,
-  type NoticeFields,
-  type TlsSettings,
-  type SslMode,
-  type Platform,
-} from './protocol/index.ts'
+export * from './front.ts'
+export { connect, nodePlatform } from './protocol/index.ts'
 
 /** The listener (listener/listener.ts), connecting over Node's sockets unless the options name another platform. */
 export class Listener extends PortableListener {

@@ -7,28 +7,8 @@
 import { Listener as PortableListener, type ListenerOptions } from './listener/index.ts'
 import { workersPlatform } from './protocol/workers.ts'
 
-export * from './listener/index.ts'
-export {
-  connect,
-  Connection,
-  workersPlatform,
-  PgListenError,
-  ConnectionLostError,
-  ProtocolViolationError,
-  AuthenticationRefusedError,
-  PasswordRequiredError,
-  DatabaseError,
-  CopyNotSupportedError,
-  type ConnectOptions,
-  type ConnectionOptions,
-  type QueryResult,
-  type NotificationResponse,
-  type NoticeResponse,
-  type NoticeFields,
-  type TlsSettings,
-  type SslMode,
-  type Platform,
-} from './protocol/workers.ts'
+export * from './front.ts'
+export { connect, workersPlatform } from './protocol/workers.ts'
 
 /**
  * The listener (listener/listener.ts) over cloudflare:sockets. A socket belongs to the request
