@@ -9,7 +9,8 @@
  * (workerd), never in argv or the environment, and is never printed.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startCluster, type Cluster } from '../harness/cluster.ts'
@@ -73,13 +74,22 @@ const only = argValue('--only')?.split(',')
 const chosen = runtimes.filter((r) => !only || only.includes(r.name))
 if (chosen.length === 0) throw new Error(`--only ${only}: expected some of ${runtimes.map((r) => r.name).join(',')}`)
 
+// A temporary folder for the whole run, removed at exit: the cluster's, and miniflare's
+// (it leaves a miniflare-* folder in the temporary folder per instance), Bun's and Deno's too.
+const scratch = mkdtempSync(join(tmpdir(), 'pglisten-runtimes-'))
+chmodSync(scratch, 0o755) // the cluster's folder in it belongs to the postgres OS user
+process.env.TMPDIR = scratch
+const removeScratch = () => rmSync(scratch, { recursive: true, force: true })
+process.once('exit', removeScratch) // after the cluster's own exit handler, registered below
+
 const t0 = performance.now()
 const cluster = await startCluster()
 const stopOnSignal = (signal: NodeJS.Signals) => {
   cluster.stopSync()
+  removeScratch()
   process.kill(process.pid, signal)
 }
-process.once('exit', cluster.stopSync)
+process.prependOnceListener('exit', cluster.stopSync)
 process.once('SIGINT', stopOnSignal)
 process.once('SIGTERM', stopOnSignal)
 
