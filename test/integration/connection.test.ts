@@ -61,7 +61,8 @@ describe.skipIf(!users)('login by each method and route', () => {
       sslcertmode: 'disable',
     }).catch((e) => e)
     expect(error).toBeInstanceOf(DatabaseError)
-    expect(error.code).toBe('28000') // "connection requires a valid client certificate"
+    expect(error.code).toBe('28000')
+    expect(error.message).toMatch(/requires a valid client certificate/)
   })
 
   test.each(['scram', 'md5', 'password'] as const)('a wrong %s password gives a DatabaseError with code 28P01', async (role) => {

@@ -23,6 +23,8 @@ const main = join(root, 'test/runtimes/main.ts')
 
 /** A runtime's whole run, the scenario's own timeout (main.ts) included, may take this long. */
 const RUNTIME_TIMEOUT = 60_000
+/** The runner's own bound, past RUNTIME_TIMEOUT: Bun and Deno are killed first, and their output shown. */
+const VERDICT_TIMEOUT = RUNTIME_TIMEOUT + 10_000
 
 interface Runtime {
   name: string
@@ -75,7 +77,7 @@ const chosen = runtimes.filter((r) => !only || only.includes(r.name))
 if (chosen.length === 0) throw new Error(`--only ${only}: expected some of ${runtimes.map((r) => r.name).join(',')}`)
 
 // A temporary folder for the whole run, removed at exit: the cluster's, and miniflare's
-// (it leaves a miniflare-* folder in the temporary folder per instance), Bun's and Deno's too.
+// (it leaves a miniflare-* folder in the temporary folder per instance).
 const scratch = mkdtempSync(join(tmpdir(), 'pglisten-runtimes-'))
 chmodSync(scratch, 0o755) // the cluster's folder in it belongs to the postgres OS user
 process.env.TMPDIR = scratch
@@ -119,7 +121,7 @@ try {
       // Bun and Deno are killed at the timeout (runProgram); a Worker's run is given up on here.
       let timer: NodeJS.Timeout | undefined
       const timeout = new Promise<Verdict>((resolve) => {
-        timer = setTimeout(() => resolve({ ok: false, steps: [], error: `no verdict within ${RUNTIME_TIMEOUT / 1000} s` }), RUNTIME_TIMEOUT)
+        timer = setTimeout(() => resolve({ ok: false, steps: [], error: `no verdict within ${VERDICT_TIMEOUT / 1000} s` }), VERDICT_TIMEOUT)
       })
       verdict = await Promise.race([runtime.run(config, server), timeout]).finally(() => clearTimeout(timer))
     } catch (error) {

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { Miniflare, type MiniflareOptions, type WebSocket } from 'miniflare'
 import type { TestServer } from '../harness/server.ts'
-import { connect } from '../../dist/index.js'
+import { connect, type Connection } from '../../dist/index.js'
 import type { ScenarioConfig, Verdict } from './scenario.ts'
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
@@ -94,6 +94,7 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
   let step = 'start'
   const pass = (what: string) => steps.push(`${String(Date.now() - started).padStart(5)} ms  ${what}`)
   const base = workerOptions(await bundle('./workers/durable-object.ts'), server.tls!.ca)
+  let node: Connection | undefined
   const mf = new Miniflare({
     ...base,
     durableObjects: { HUB: 'NotificationHub' },
@@ -108,7 +109,7 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
     },
   } as MiniflareOptions)
   // NOTIFY and pg_terminate_backend from Node, over TLS, as another client of the database would.
-  const node = await connect({
+  const opening = connect({
     host: config.host,
     port: config.port,
     database: config.database,
@@ -121,7 +122,7 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
   const sockets: WebSocket[] = []
   const suffix = Math.random().toString(36).slice(2, 8)
   const [first, second] = [`orders ✓ ${suffix}`, `jobs 🔔 ${suffix}`]
-  const notify = (channel: string, payload: string) => node.query(`SELECT pg_notify(${literal(channel)}, ${literal(payload)})`)
+  const notify = (channel: string, payload: string) => node!.query(`SELECT pg_notify(${literal(channel)}, ${literal(payload)})`)
   const open = async (channel: string) => {
     const response = await mf.dispatchFetch(`http://hub/ws?channel=${encodeURIComponent(channel)}`, { headers: { Upgrade: 'websocket' } })
     const socket = response.webSocket
@@ -133,6 +134,8 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
   }
 
   try {
+    step = "Node's own connection"
+    node = await opening
     step = 'a WebSocket client; the object opens its listener'
     const a = await open(first)
     const ready = await a.next('ready')
@@ -157,7 +160,7 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
     pass(step)
 
     step = "pg_terminate_backend of the object's listener, no request running"
-    await node.query(`SELECT pg_terminate_backend(${ready.processId})`)
+    await node!.query(`SELECT pg_terminate_backend(${ready.processId})`)
     const gaps = [await a.next('the gap'), await b.next('the gap')]
     check(gaps.every((g) => g.type === 'gap'), `expected gaps, got ${JSON.stringify(gaps)}`)
     await notify(first, 'after the gap 𝄞')
@@ -176,7 +179,7 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
     return { ok: false, steps, error: `${step}: ${error instanceof Error ? error.message : String(error)}` }
   } finally {
     for (const socket of sockets) socket.close(1000)
-    await node.close()
+    await node?.close()
     await mf.dispose()
   }
 }

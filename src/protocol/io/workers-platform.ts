@@ -52,7 +52,8 @@ export function refuseUnsupported(settings: Settings): void {
   if (settings.sslrootcert !== undefined && settings.sslrootcert !== 'system') {
     throw new AuthenticationRefusedError('sslrootcert cannot be used on Cloudflare Workers: they verify servers against their own trust store only; remove it, or set sslrootcert=system')
   }
-  if (settings.sslcert !== undefined || settings.sslkey !== undefined) {
+  // Under sslcertmode=disable a certificate named is not presented (as in libpq): nothing to refuse.
+  if (settings.sslcertmode !== 'disable' && (settings.sslcert !== undefined || settings.sslkey !== undefined)) {
     throw new AuthenticationRefusedError('client certificates (sslcert, sslkey) cannot be used on Cloudflare Workers: their sockets cannot present one')
   }
   if (settings.channelBinding === 'require') {

@@ -89,14 +89,23 @@ export class NotificationHub {
     try {
       for await (const item of listener.notifications()) {
         for (const [socket, channel] of this.#clients) {
-          if (item.type === 'Gap') socket.send(JSON.stringify({ type: 'gap', from: item.from, to: item.to }))
-          else if (item.channel === channel) socket.send(JSON.stringify({ type: 'notification', channel, payload: item.payload, processId: item.processId }))
+          const message = item.type === 'Gap'
+            ? { type: 'gap', from: item.from, to: item.to }
+            : item.channel === channel ? { type: 'notification', channel, payload: item.payload, processId: item.processId } : undefined
+          if (message === undefined) continue
+          try {
+            socket.send(JSON.stringify(message))
+          } catch {
+            this.#clients.delete(socket) // closing, not yet forgotten: only this client is dropped
+          }
         }
       }
     } catch (error) {
-      // The listener gave up (reconnect limits): tell the clients, and let the next request reopen.
+      // The listener gave up (reconnect limits): tell the clients, close it for good, and let
+      // the next request open another.
       for (const socket of this.#clients.keys()) socket.close(1011, String(error).slice(0, 120))
       this.#listener = undefined
+      await listener.close().catch(() => {})
     }
   }
 }

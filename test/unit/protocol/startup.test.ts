@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import { fc, test as propertyTest } from '@fast-check/vitest'
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { AuthenticationRefusedError, DatabaseError, ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { startup, type StartupOptions } from '../../../src/protocol/exchange/startup.ts'
 import { protocol30, protocol32 } from '../../../src/protocol/frontend.ts'
@@ -23,8 +23,11 @@ const scramOptions: StartupOptions = { user: 'ann', password: 'foobar', scram: {
 /** What the server sends once authentication has succeeded. */
 const welcome = () => concat(backend.backendKeyData(77, [...new Array(32).keys()]), backend.parameterStatus('server_version', '18.4'), backend.readyForQuery())
 
+/** Waits for `check` (a dynamic import, or PBKDF2 in WebCrypto); fails the test if it never holds. */
 async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 2))
+  await vi.waitFor(() => {
+    if (!check()) throw new Error('not yet')
+  }, { timeout: 10_000, interval: 2 })
 }
 
 /** Starts `options`' startup on a scripted session; returns the pieces and the pending result. */

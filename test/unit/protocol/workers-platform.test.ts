@@ -17,9 +17,10 @@ function platform() {
   return { ...sockets, platform: createWorkersPlatform(sockets.connect) }
 }
 
-const until = async (check: () => boolean) => {
-  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 1))
-}
+/** Waits for `check`; fails the test if it never holds. */
+const until = (check: () => boolean) => vi.waitFor(() => {
+  if (!check()) throw new Error('not yet')
+}, { timeout: 5_000, interval: 1 })
 
 describe('refused before any socket opens', () => {
   test.each([
@@ -45,6 +46,15 @@ describe('refused before any socket opens', () => {
     expect(error).toBeInstanceOf(kind)
     expect((error as Error).message).toBe(message)
     expect(servers).toHaveLength(0)
+  })
+
+  test('a client certificate named under sslcertmode=disable is not refused: it would not be presented', async () => {
+    const { platform: workers, servers } = platform()
+    const opening = connectWith(workers, { ...base, sslmode: 'disable', sslcert: '/certs/client.crt', sslkey: '/certs/client.key', sslcertmode: 'disable' })
+    opening.catch(() => undefined)
+    await until(() => servers.length === 1) // it got as far as the socket
+    servers[0]!.end()
+    await opening.catch(() => undefined)
   })
 
   test('no user: a TypeError, as there is no operating-system user to default to', async () => {
