@@ -74,11 +74,15 @@ async function canExecute(user: OsUser, file: string): Promise<boolean> {
  * The postgres user cannot reach the binaries (CI may clone under /root, mode 0700), so copy
  * the package's native/ folder (bin, lib, share: postgres finds the others relative to its own
  * path) to the machine's temp folder (not the run's, which goes at the end of the run), once
- * per source and version, and reuse it on later runs. It holds no secret.
+ * per package version, and reuse it on later runs. It holds no secret.
  */
 async function copyForUser(bin: string, version: string, user: OsUser): Promise<string> {
   const native = dirname(bin)
-  const hash = createHash('sha256').update(native).digest('hex').slice(0, 8)
+  // Keyed by the package that holds the binaries (its name and exact version), not by where it
+  // is installed: every fresh clone then reuses one copy instead of adding its own.
+  const identity = await readFile(join(dirname(native), 'package.json'), 'utf8')
+    .then((text) => { const { name, version } = JSON.parse(text) as { name: string; version: string }; return `${name}@${version}` }, () => native)
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 8)
   const target = join(machineTmpdir(), `pglisten-postgres-${version}-${hash}`)
   const done = join(target, '.complete')
   if (!(await access(done).then(() => true, () => false))) {
