@@ -14,7 +14,6 @@ import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.t
 import type { Platform } from './platform.ts'
 
 export const nodePlatform: Platform = {
-  name: 'Node.js',
   openLink: openNodeLink,
   bytes: { decodeText: decodeUtf8Fast, ...(decodeLatin1Fast ? { decodeLatin1: decodeLatin1Fast } : {}), allocate: allocateBuffer },
   env: (name) => process.env[name],

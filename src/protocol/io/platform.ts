@@ -13,8 +13,6 @@ import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
 export type TlsMaterial = Pick<TlsSettings, 'ca' | 'cert' | 'key'>
 
 export interface Platform {
-  /** The runtime's name, for messages ("Cloudflare Workers cannot ..."). */
-  readonly name: string
   /**
    * Connects to `endpoint` and, when `useTls` is true, brings TLS up as `tls` says (SSLRequest,
    * or direct); an 'N' answer gives a plain link only where sslmode allows it.

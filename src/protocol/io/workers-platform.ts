@@ -18,7 +18,6 @@ import { openWorkersLink, type SocketFactory } from './workers-link.ts'
 /** The Workers Platform over `connectSocket` (cloudflare:sockets' connect, or a test's fake). */
 export function createWorkersPlatform(connectSocket: SocketFactory): Platform {
   return {
-    name: 'Cloudflare Workers',
     openLink: (endpoint, tls, useTls, options) => openWorkersLink(connectSocket, endpoint, tls, useTls, options),
     bytes: { decodeText: decodeUtf8, allocate: (length) => new Uint8Array(length) },
     // A Worker's environment is its bindings, handed to fetch(): pass them as the env option.
