@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from 'vitest'
 import { attemptTimeout, connectionOptions, listeningOptions } from '../../../src/listener/connect-options.ts'
+import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
 import type { ListenerOptions } from '../../../src/listener/listener-types.ts'
 
 /** No PG* variables of this machine: only what each test gives. */
@@ -62,6 +63,12 @@ describe('attemptTimeout', () => {
     expect(attemptTimeout(base)).toBe(10_000)
     expect(attemptTimeout({ ...base, reconnect: { minDelay: 5 } })).toBe(10_000)
     expect(attemptTimeout({ ...base, connectTimeout: 4 })).toBe(10_000)
+  })
+
+  test("without the env option, PG* variables come from the platform's environment; no user is needed to count hosts", () => {
+    const platform = { ...nodePlatform, env: (name: string) => ({ PGHOST: 'h1,h2,h3', PGCONNECT_TIMEOUT: '5' })[name] }
+    expect(attemptTimeout({ platform })).toBe(15_000)
+    expect(attemptTimeout({ platform, env: {} })).toBe(10_000) // the env option wins: nothing read from the platform
   })
 
   test('connect_timeout for every host in the list, when that is longer than 10 s', () => {

@@ -51,6 +51,54 @@ describe('Liveness', () => {
     expect(dead[0]!.message).toMatch(/heartbeat/)
   })
 
+  test('the verdict is taken in setImmediate, after the reads already waiting, where the runtime has it', async () => {
+    const immediate = vi.spyOn(globalThis, 'setImmediate')
+    const { liveness, dead } = setup({ interval: 100, timeout: 300 })
+    void liveness.beat()
+    vi.advanceTimersByTime(300)
+    expect(immediate).toHaveBeenCalled()
+    vi.advanceTimersByTime(1)
+    expect(dead).toHaveLength(1)
+    immediate.mockRestore()
+  })
+
+  test('without setImmediate (Cloudflare Workers), a zero-delay timer takes the verdict', async () => {
+    vi.stubGlobal('setImmediate', undefined)
+    vi.stubGlobal('clearImmediate', undefined)
+    try {
+      const { liveness, dead } = setup({ interval: 100, timeout: 300 })
+      void liveness.beat()
+      vi.advanceTimersByTime(299)
+      expect(dead).toEqual([])
+      vi.advanceTimersByTime(2)
+      expect(dead).toHaveLength(1)
+      expect(dead[0]!.message).toMatch(/heartbeat/)
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+
+  test.each([['setImmediate', false], ['a zero-delay timer (no setImmediate)', true]] as const)(
+    'an answer that lands while the verdict waits in %s cancels it: no death declared after the answer',
+    async (_, withoutImmediate) => {
+      if (withoutImmediate) {
+        vi.stubGlobal('setImmediate', undefined)
+        vi.stubGlobal('clearImmediate', undefined)
+      }
+      try {
+        const { liveness, answers, dead } = setup({ interval: 100, timeout: 300 })
+        const beat = liveness.beat()
+        vi.advanceTimersByTime(300) // the verdict is now due, after this turn's reads
+        answers[0]!.resolve() // ... and the answer is one of them
+        await beat
+        vi.advanceTimersByTime(5)
+        expect(dead).toEqual([])
+      } finally {
+        vi.unstubAllGlobals()
+      }
+    },
+  )
+
   test('a connection delivering bytes is alive, however long the answer takes behind a backlog', async () => {
     const { liveness, connection, answers, dead, answered } = setup({ interval: 100, timeout: 300 })
     const sent = Date.now()
