@@ -42,7 +42,7 @@ async function measure(c: Case): Promise<Measure> {
       platform: c.platform, external: ['node:*', 'cloudflare:sockets'], logLevel: 'silent',
     })
     const outputs = result.metafile.outputs
-    const entry = Object.keys(outputs).find((file) => outputs[file]!.entryPoint !== undefined)!
+    const entry = Object.keys(outputs).find((file) => outputs[file]!.entryPoint === 'entry.js')! // not the dynamic imports' chunks, which are entry points too
     const upFront = new Set([entry])
     for (const file of upFront) for (const i of outputs[file]!.imports) if (i.kind === 'import-statement' && !i.external) upFront.add(i.path)
     const sum = (files: string[]) => {

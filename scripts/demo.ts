@@ -7,7 +7,8 @@
  *   npm run demo [-- --url postgres://user:pass@127.0.0.1:5432/db] [--changes 12]
  */
 import { parseArgs } from 'node:util'
-import { connect, createListener, removeRowTrigger, type ConnectOptions, type Connection, type Listener } from '../src/index.ts'
+import { removeRowTrigger } from '../src/changes.ts'
+import { connect, createListener, type ConnectOptions, type Connection, type Listener } from '../src/index.ts'
 import type { RowChange } from '../src/listener/changes/index.ts'
 import { startCluster, type Cluster } from '../test/harness/cluster.ts'
 

@@ -4,31 +4,16 @@
  * its trigger (idempotent) and LISTENs, then yields typed events: decoded changes, a
  * PayloadError for a payload that cannot be decoded (never dropped), and Gap markers.
  * Pure mapping over a Subscription; the listener supplies the install and listen steps.
+ * What must happen at the call (checking the arguments, naming the channel, subscribing) is
+ * here; the triggers' SQL and the decoders load with the first feed (feed-parts.ts), so that a
+ * listener that never asks for a feed never loads them.
  */
 import type { Connection } from '../protocol/io/connection.ts'
+import type { DdlChange, DdlTriggerOptions, PayloadError, RowChange, TableName, TcnChange } from './changes/index.ts'
+import { ddlNames, rowChangeChannel, tcnDefaultChannel } from './changes/names.ts'
+import { parseTableName } from './changes/table-name.ts'
 import type { Gap, ListenerItem, Notification } from './subscription.ts'
 import type { NotificationsOptions } from './listener-types.ts'
-import {
-  decodeDdlChange,
-  decodeRowChange,
-  decodeTcnChange,
-  installDdlTrigger,
-  installRowTrigger,
-  installTcnTrigger,
-  parseTableName,
-  PayloadError,
-  planDdlTrigger,
-  removeDdlTrigger,
-  removeRowTrigger,
-  removeTcnTrigger,
-  rowChangeChannel,
-  tcnDefaultChannel,
-  type DdlChange,
-  type DdlTriggerOptions,
-  type RowChange,
-  type TableName,
-  type TcnChange,
-} from './changes/index.ts'
 
 export interface ChangesOptions {
   /** 'rows' (default): the JSON row trigger; 'tcn': the tcn extension's trigger. */
@@ -63,32 +48,38 @@ export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
   readonly channel: string
 }
 
-export interface FeedParts<T> {
-  channel: string
-  source: AsyncIterableIterator<ListenerItem>
-  ready: Promise<void>
+/** How a feed reads its notifications: loaded with feed-parts.ts. */
+export interface Decoder<T> {
   decode: (notification: Notification) => T | PayloadError
   /** Drops notifications meant for another feed on a shared channel (tcn's default serves every table). */
   accept?: (event: T) => boolean
+}
+
+export interface FeedParts<T> {
+  channel: string
+  source: AsyncIterableIterator<ListenerItem>
+  /** Resolves, with the feed's decoder, once the feed is set up (module loaded, trigger installed, channel listened). */
+  ready: Promise<Decoder<T>>
   /** Run when the feed ends (its return(), or its source ending): the trigger's removal, if asked. */
   ended?: () => Promise<void>
 }
 
 /**
  * An iterator over `source` that first waits for `ready` (throwing its error, if any, from the
- * first next()), then maps each notification through `decode`, keeping what `accept` takes.
+ * first next()), then maps each notification through its decoder, keeping what `accept` takes.
  */
-export function feed<T>({ channel, source, ready, decode, accept = () => true, ended = async () => {} }: FeedParts<T>): Feed<T> {
+export function feed<T>({ channel, source, ready, ended = async () => {} }: FeedParts<T>): Feed<T> {
   ready.catch(() => undefined) // reported by the first next() (or to whoever awaits ready)
   let started = false
+  let decoder: Decoder<T> | undefined
   const iterator: Feed<T> = {
-    ready,
+    ready: ready.then(() => undefined),
     channel,
     async next(): Promise<IteratorResult<FeedItem<T>>> {
       if (!started) {
         started = true
         try {
-          await ready
+          decoder = await ready
         } catch (error) {
           await source.return?.()
           throw error
@@ -102,8 +93,9 @@ export function feed<T>({ channel, source, ready, decode, accept = () => true, e
         }
         const item = result.value
         if (item.type === 'Gap') return { value: item, done: false }
-        const event = decode(item)
-        if (event instanceof PayloadError || accept(event)) return { value: event, done: false }
+        if (decoder === undefined) continue // set up failed: the source was ended, and yields nothing
+        const event = decoder.decode(item)
+        if (isPayloadError(event) || (decoder.accept?.(event) ?? true)) return { value: event, done: false }
       }
     },
     async return(): Promise<IteratorResult<FeedItem<T>>> {
@@ -115,14 +107,13 @@ export function feed<T>({ channel, source, ready, decode, accept = () => true, e
       return iterator
     },
   }
+  iterator.ready.catch(() => undefined)
   return iterator
 }
 
-/** The decoder for a table's feed; tcn events are kept only for this table (its payload names no schema). */
-export function tableFeed(table: TableName, kind: 'rows' | 'tcn'): { decode: (n: Notification) => Change | PayloadError; accept: (c: Change) => boolean } {
-  const target = parseTableName(table)
-  if (kind === 'rows') return { decode: decodeRowChange, accept: (c) => c.kind === 'row' && c.schema === target.schema && c.table === target.table }
-  return { decode: decodeTcnChange, accept: (c) => c.kind === 'tcn' && c.table === target.table }
+/** PayloadError by its type tag, since the class itself loads with feed-parts.ts. */
+function isPayloadError(event: unknown): event is PayloadError {
+  return (event as { type?: unknown })?.type === 'PayloadError'
 }
 
 export type { DdlChange }
@@ -143,32 +134,33 @@ export interface FeedSource {
   onClose(cleanup: () => Promise<void>): (() => void) | false
 }
 
-/** listener.changes(): subscribe, install (unless told not to), LISTEN, decode. */
+/** The triggers' SQL and the decoders, loaded once, by the first feed that asks. */
+let parts: Promise<typeof import('./feed-parts.ts')> | undefined
+const loadParts = () => (parts ??= import('./feed-parts.ts'))
+
+/** listener.changes(): check, subscribe (all at the call), then load, install (unless told not to), LISTEN, decode. */
 export function tableChanges(listener: FeedSource, table: TableName, options: ChangesOptions): Feed<Change> {
   const kind = options.feed ?? 'rows'
+  parseTableName(table) // a bad name throws here, before anything is subscribed or installed
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
-  const { ready, ended } = setUp(listener, channel, options, {
-    install: (c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })),
-    remove: (c) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table)),
-  })
-  const { decode, accept } = tableFeed(table, kind)
-  return feed({ channel, source, ready, decode, accept, ended })
+  const loaded = loadParts().then((m) => m.tableParts(table, kind, channel))
+  const { ready, ended } = setUp(listener, channel, options, loaded)
+  return feed({ channel, source, ready, ended })
 }
 
 /** listener.ddlChanges(): the same for the DDL event trigger. */
 export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Feed<DdlChange> {
   const { install, signal, gaps, removeOnClose, ...trigger } = options
-  const { channel } = planDdlTrigger(trigger)
+  const { channel } = ddlNames(trigger)
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
-  const { ready, ended } = setUp(listener, channel, options, {
-    install: (c) => installDdlTrigger(c, trigger),
-    remove: (c) => removeDdlTrigger(c, trigger),
-  })
-  return feed({ channel, source, ready, decode: decodeDdlChange, ended })
+  const loaded = loadParts().then((m) => m.ddlParts(trigger))
+  const { ready, ended } = setUp(listener, channel, options, loaded)
+  return feed({ channel, source, ready, ended })
 }
 
-interface TriggerSql {
+/** What feed-parts.ts gives a feed: its trigger's install and removal, and its decoder. */
+export interface Parts<T> extends Decoder<T> {
   install(connection: Connection): Promise<unknown>
   remove(connection: Connection): Promise<void>
 }
@@ -178,16 +170,19 @@ interface TriggerSql {
  * The end, run once (return(), the source ending, the signal, or a failed setup): release the
  * channel (UNLISTEN unless someone else listens on it) and, with removeOnClose, remove the trigger.
  */
-function setUp(listener: FeedSource, channel: string, options: Pick<ChangesOptions, 'install' | 'removeOnClose' | 'signal'>, sql: TriggerSql): { ready: Promise<void>; ended: () => Promise<void> } {
-  const installed = options.install !== false ? listener.install(sql.install).then(() => undefined) : Promise.resolve()
+function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOptions, 'install' | 'removeOnClose' | 'signal'>, loaded: Promise<Parts<T>>): { ready: Promise<Decoder<T>>; ended: () => Promise<void> } {
+  const installed = loaded.then(async (sql) => {
+    if (options.install !== false) await listener.install(sql.install)
+  })
   let listening = false
   let over = false
   const ready = installed.then(async () => {
     await listener.listen(channel)
     listening = true
     if (over) listener.release(channel) // it ended while it listened
+    return loaded
   })
-  const removeTrigger = removal(listener, installed, options, sql.remove)
+  const removeTrigger = removal(listener, installed, options, async (c) => (await loaded).remove(c))
   let ending: Promise<void> | undefined
   const ended = (): Promise<void> =>
     (ending ??= (async () => {

@@ -11,4 +11,9 @@ export type { OutboxOptions } from './outbox.ts'
 export type { HeartbeatOptions } from './liveness.ts'
 export { quoteIdentifier, quoteLiteral, foldIdentifier, checkChannel, checkPayload, maxIdentifierBytes, payloadLimitBytes } from './sql.ts'
 export type { ChangesOptions, Change, DdlChangesOptions, Feed, FeedItem } from './feeds.ts'
-export * from './changes/index.ts'
+// The feeds' types only: their triggers and decoders, as values, are pglisten/changes (src/changes.ts).
+export type {
+  PayloadError, NoPrimaryKeyError, SuperuserRequiredError, NotificationLike, JsonValue, JsonObject, TableName, QualifiedTable, SqlRunner,
+  TcnPayload, TcnChange, ChangeOperation, TcnTrigger, TcnTriggerOptions, RowChange, RowInsert, RowUpdate, RowDelete, RowKey,
+  RowTrigger, RowTriggerOptions, DdlChange, DdlCommand, DdlDrop, DdlTrigger, DdlTriggerOptions,
+} from './changes/index.ts'

@@ -23,7 +23,8 @@ import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 import { Liveness } from './liveness.ts'
 import { Notifier } from './notifier.ts'
-import { Outbox, type OutboxOptions } from './outbox.ts'
+import type { OutboxOptions, OutboxSource } from './outbox.ts'
+import { later, readTimeoutOf } from './outbox-front.ts'
 import { SelfTests } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
@@ -349,17 +350,16 @@ export class Listener {
    * (outbox.ts). The answer to "I must not miss anything".
    */
   outbox<E, C>(options: OutboxOptions<E, C>): AsyncIterableIterator<E> {
-    return new Outbox(
-      {
-        // Its channel is counted as a feed's is: hidden from other consumers (never held for
-        // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
-        listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
-        release: (channel) => this.#releaseFeed(channel),
-        wakeUps: (channel, signal) => this.notifications({ channels: [channel], signal }),
-        reportError: (error) => this.#reportError(error, 'outbox read'),
-      },
-      options,
-    )
+    readTimeoutOf(options) // a bad option throws here; the Outbox itself loads with outbox.ts
+    const source: OutboxSource = {
+      // Its channel is counted as a feed's is: hidden from other consumers (never held for
+      // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
+      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
+      release: (channel) => this.#releaseFeed(channel),
+      wakeUps: (channel, signal) => this.notifications({ channels: [channel], signal }),
+      reportError: (error) => this.#reportError(error, 'outbox read'),
+    }
+    return later(import('./outbox.ts').then(({ Outbox }) => new Outbox(source, options)))
   }
 
   /** Stops everything: iterators end, waiting calls reject, connection attempts stop, both connections close, timers go. */

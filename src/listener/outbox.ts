@@ -9,6 +9,7 @@
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
 import { ListenerError } from './errors.ts'
+import { readTimeoutOf } from './outbox-front.ts'
 import type { ListenerItem } from './subscription.ts'
 
 export interface OutboxOptions<E, C> {
@@ -92,8 +93,7 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     this.#options = options
     this.#compare = options.compare ?? defaultCompare
     this.#backoff = new Backoff({ minDelay: options.retry?.minDelay ?? 250, maxDelay: options.retry?.maxDelay ?? 30_000 })
-    this.#readTimeout = options.readTimeout ?? 30_000
-    if (!(this.#readTimeout > 0)) throw new RangeError(`readTimeout must be positive, not ${options.readTimeout}`)
+    this.#readTimeout = readTimeoutOf(options)
     const signal = options.signal
     if (signal?.aborted) this.#end()
     signal?.addEventListener('abort', () => this.#end(), { once: true, signal: this.#stop.signal })

@@ -4,9 +4,9 @@
  * their removal, and the two run in one transaction each. Needs a superuser.
  * Imports the SQL helpers, the checks and the transaction runner; never the protocol's I/O.
  */
-import { utf8Length } from '../../protocol/bytes/utf8.ts'
-import { checkChannel, maxIdentifierBytes, payloadLimitBytes, quoteIdentifier } from '../sql.ts'
+import { payloadLimitBytes, quoteIdentifier } from '../sql.ts'
 import { requireSuperuser, superuserError } from './checks.ts'
+import { ddlNames } from './names.ts'
 import { advisoryLock, dollarQuote, literal, transactionSeq } from './sql-text.ts'
 import { runInTransaction, type SqlRunner } from './transaction.ts'
 
@@ -37,9 +37,7 @@ export interface DdlTrigger {
 
 /** The SQL for the DDL event triggers, and the names they use. Checks the arguments only. */
 export function planDdlTrigger(options: DdlTriggerOptions = {}): DdlTrigger {
-  const name = checkName(options.name ?? 'pglisten_ddl', 'name', maxIdentifierBytes - '_drop'.length)
-  const schema = checkName(options.schema ?? 'public', 'schema', maxIdentifierBytes)
-  const channel = checkChannel(options.channel ?? name)
+  const { name, schema, channel } = ddlNames(options)
   const end = `${name}_end`
   const drop = `${name}_drop`
   const qualifiedFunction = `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`
@@ -77,13 +75,6 @@ export async function installDdlTrigger(db: SqlRunner, options: DdlTriggerOption
 /** Removes both event triggers and the function. Harmless when absent; needs a superuser too. */
 export async function removeDdlTrigger(db: SqlRunner, options: Pick<DdlTriggerOptions, 'name' | 'schema'> = {}): Promise<void> {
   await runInTransaction(db, planDdlTrigger(options).remove, superuserError('removing DDL event triggers'))
-}
-
-function checkName(name: string, what: string, maxBytes: number): string {
-  if (typeof name !== 'string') throw new TypeError(`the ${what} must be a string, not ${typeof name}`)
-  if (name === '' || name.includes('\0')) throw new RangeError(`the ${what} must be non-empty, without NUL characters`)
-  if (utf8Length(name) > maxBytes) throw new RangeError(`the ${what} ${JSON.stringify(name)} is over ${maxBytes} bytes`)
-  return name
 }
 
 /**

@@ -10,10 +10,11 @@ export { parseTableName, type TableName, type QualifiedTable } from './table-nam
 export type { SqlRunner } from './transaction.ts'
 
 export { parseTcnPayload, decodeTcnChange, type TcnPayload, type TcnChange, type ChangeOperation } from './tcn-payload.ts'
-export { planTcnTrigger, installTcnTrigger, removeTcnTrigger, tcnDefaultChannel, type TcnTrigger, type TcnTriggerOptions } from './tcn-trigger.ts'
+export { planTcnTrigger, installTcnTrigger, removeTcnTrigger, type TcnTrigger, type TcnTriggerOptions } from './tcn-trigger.ts'
 
 export { decodeRowChange, type RowChange, type RowInsert, type RowUpdate, type RowDelete, type RowKey } from './row-change.ts'
-export { planRowTrigger, installRowTrigger, removeRowTrigger, rowChangeChannel, type RowTrigger, type RowTriggerOptions } from './row-trigger.ts'
+export { planRowTrigger, installRowTrigger, removeRowTrigger, type RowTrigger, type RowTriggerOptions } from './row-trigger.ts'
 
 export { decodeDdlChange, type DdlChange, type DdlCommand, type DdlDrop } from './ddl-change.ts'
+export { rowChangeChannel, tcnDefaultChannel } from './names.ts'
 export { planDdlTrigger, installDdlTrigger, removeDdlTrigger, type DdlTrigger, type DdlTriggerOptions } from './ddl-trigger.ts'

@@ -5,7 +5,8 @@
  */
 import { checkChannel, payloadLimitBytes, quoteIdentifier } from '../sql.ts'
 import { lockTable, primaryKeyError, requirePrimaryKey } from './checks.ts'
-import { dollarQuote, generatedName, literal, transactionSeq } from './sql-text.ts'
+import { generatedName, rowTriggerName as triggerName } from './names.ts'
+import { dollarQuote, literal, transactionSeq } from './sql-text.ts'
 import { parseTableName, type QualifiedTable, type TableName } from './table-name.ts'
 import { runInTransaction, type SqlRunner } from './transaction.ts'
 
@@ -27,12 +28,6 @@ export interface RowTrigger {
   readonly remove: readonly string[]
 }
 
-const triggerName = 'pglisten_rows'
-
-/** The default channel of a table's row changes: `pglisten_rows_<table>_<hash>`, at most 63 bytes. */
-export function rowChangeChannel(table: TableName): string {
-  return generatedName(triggerName, parseTableName(table))
-}
 
 /**
  * The SQL for a table's row-change trigger, and the names it uses. Checks the arguments

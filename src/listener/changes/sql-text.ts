@@ -1,12 +1,10 @@
 /**
  * Pieces of the SQL text the installers generate: literals safe under any server setting,
- * dollar-quoted bodies, and the names of generated objects (short, stable, unique per table).
- * Pure; imports the listener's quoting and the protocol's SHA-224.
+ * dollar-quoted bodies, advisory lock keys. Pure; imports the listener's quoting and the
+ * fingerprint of names.ts.
  */
-import { sha224 } from '../../protocol/auth/sha224.ts'
-import { encodeUtf8 } from '../../protocol/bytes/utf8.ts'
-import { maxIdentifierBytes, quoteLiteral } from '../sql.ts'
-import type { QualifiedTable } from './table-name.ts'
+import { quoteLiteral } from '../sql.ts'
+import { fingerprint } from './names.ts'
 
 /**
  * A string literal that means the same whether standard_conforming_strings is on or off (E'...'
@@ -43,13 +41,6 @@ export function dollarQuote(body: string): string {
 export const transactionSeq = `pg_catalog.set_config('pglisten.seq',
     (COALESCE(NULLIF(pg_catalog.current_setting('pglisten.seq', true), ''), '0')::bigint + 1)::text, true)::bigint`
 
-const hashLength = 8
-
-/** The hex SHA-224 of `text` in UTF-8: a stable fingerprint for generated names and keys. */
-function fingerprint(text: string): string {
-  return Array.from(sha224(encodeUtf8(text)), (byte) => byte.toString(16).padStart(2, '0')).join('')
-}
-
 /**
  * `SELECT pg_advisory_xact_lock(k)`, k a bigint from `purpose`: serializes installs that would
  * otherwise race on the same catalog rows ("tuple concurrently updated", or a duplicate key),
@@ -60,19 +51,4 @@ function fingerprint(text: string): string {
 export function advisoryLock(purpose: string): string {
   const key = BigInt.asIntN(64, BigInt(`0x${fingerprint(purpose).slice(0, 16)}`))
   return `SELECT pg_catalog.pg_advisory_xact_lock('${key}'::bigint)`
-}
-
-/**
- * A name for an object generated for `table`: `prefix_table_hash`, where `table` is the table
- * name reduced to [a-z0-9_] and cut to fit, and `hash` the first 8 hex digits of the SHA-224 of
- * `"schema"."table"`, so that tables whose reduced names agree still get different names.
- * Stable (installing twice finds the same name), at most 63 bytes (PostgreSQL would truncate a
- * longer one: NAMEDATALEN - 1), and a plain lower-case identifier, so `LISTEN` needs no quotes.
- */
-export function generatedName(prefix: string, table: QualifiedTable): string {
-  const hash = fingerprint(table.quoted).slice(0, hashLength)
-  const room = maxIdentifierBytes - prefix.length - hashLength - 2
-  if (room < 1) throw new RangeError(`the prefix ${JSON.stringify(prefix)} leaves no room for a table name`)
-  const reduced = table.table.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, room)
-  return `${prefix}_${reduced}_${hash}`
 }

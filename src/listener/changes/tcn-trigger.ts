@@ -5,6 +5,7 @@
  */
 import { checkChannel, quoteIdentifier } from '../sql.ts'
 import { lockTable, primaryKeyError, requirePrimaryKey } from './checks.ts'
+import { tcnDefaultChannel } from './names.ts'
 import { dollarQuote, literal } from './sql-text.ts'
 import { parseTableName, type QualifiedTable, type TableName } from './table-name.ts'
 import { runInTransaction, type SqlRunner } from './transaction.ts'
@@ -28,9 +29,6 @@ export interface TcnTrigger {
   readonly install: readonly string[]
   readonly remove: readonly string[]
 }
-
-/** tcn's default channel (tcn.c: `channel = "tcn"` when the trigger has no argument). */
-export const tcnDefaultChannel = 'tcn'
 
 const triggerName = 'pglisten_tcn'
 

@@ -6,18 +6,19 @@
  * AbortSignal stops the whole attempt, every host and phase included.
  * Runtime-neutral: sockets, files and the process's facts come from `options.platform`, which
  * the entry point supplies (src/protocol/index.ts binds Node's, src/protocol/workers.ts Workers').
+ * The target_session_attrs check (target-session.ts) is loaded by dynamic import when it has
+ * something to check: the default, any, takes every server.
  */
 import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
 import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
 import { lazyFact } from '../options/context.ts'
-import { isUnixSocketPath, resolveSettings, type ConnectionOptions, type HostTarget, type Settings } from '../options/index.ts'
+import { isUnixSocketPath, resolveSettings, type ConnectionOptions, type HostTarget, type Settings, type TargetSessionAttrs } from '../options/index.ts'
 import type { SessionHandlers, Tracer } from '../session.ts'
 import { abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
 import { describeEndpoint } from './endpoint.ts'
 import type { Platform, TlsMaterial } from './platform.ts'
-import { checkTargetSession } from './target-session.ts'
 
 export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
   /**
@@ -136,6 +137,12 @@ async function checkTarget(connection: Connection, want: Parameters<typeof check
   } finally {
     signal.removeEventListener('abort', stop)
   }
+}
+
+/** target-session.ts's check, loaded only when `want` is not 'any', which every server suits. */
+async function checkTargetSession(connection: Connection, want: TargetSessionAttrs | 'any'): Promise<string | undefined> {
+  if (want === 'any') return undefined
+  return (await import('./target-session.ts')).checkTargetSession(connection, want)
 }
 
 /**

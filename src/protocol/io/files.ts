@@ -1,15 +1,15 @@
 /**
- * The files libpq reads for a connection: root and client certificates, the client key, and
- * the password file, with libpq's defaults under ~/.postgresql and its permission rules.
- * Node's I/O edge for files (node:fs), reached only through io/node-platform.ts. The parsing and
- * matching rules themselves live in ../options (pure).
+ * The TLS files libpq reads for a connection: root and client certificates and the client key,
+ * with libpq's defaults under ~/.postgresql and its permission rule for the key. Node's I/O edge
+ * for files (node:fs), reached only through io/node-platform.ts; the password file is
+ * password-file.ts's, loaded only when no password was given. libpq's words for a missing root
+ * certificate (tls-failures.ts) are loaded by dynamic import, when one is missing.
  */
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AuthenticationRefusedError } from '../errors.ts'
-import { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type FileOrPem, type PgpassTarget, type Settings } from '../options/index.ts'
+import type { FileOrPem, Settings } from '../options/index.ts'
 import type { TlsMaterial } from './platform.ts'
-import { isMissingFile, missingRootCertificate } from './tls-failures.ts'
 
 /**
  * The certificates and key to use, read from files where settings name files. The home folder
@@ -30,9 +30,9 @@ export async function loadTlsMaterial(settings: Settings, homeDir: () => string 
     // verify-*: a missing one is then an error that says what to do about it.
     const fallback = settings.sslrootcert === undefined ? inHome('root.crt') : undefined
     if (settings.sslrootcert === undefined && fallback === undefined && verify) {
-      throw missingRootCertificate('~/.postgresql/root.crt', new Error('the home folder is not known'))
+      throw (await import('./tls-failures.ts')).missingRootCertificate('~/.postgresql/root.crt', new Error('the home folder is not known'))
     }
-    const ca = await readMaterial(settings.sslrootcert, fallback, 'root certificate', verify, verify ? missingRootCertificate : undefined)
+    const ca = await readMaterial(settings.sslrootcert, fallback, 'root certificate', verify, verify ? rootCertificateMissing : undefined)
     if (ca !== undefined) material.ca = ca
   }
   // sslcertmode=disable presents no certificate: none is read, and no default looked for.
@@ -51,14 +51,15 @@ export async function loadTlsMaterial(settings: Settings, homeDir: () => string 
 /**
  * A PEM given as such, or read from the named file, or from libpq's default file if it exists
  * (no default file: undefined, or for a required one, a missing file). `missing` words the
- * error for a file that is not there, where the generic one would not do.
+ * error for a file that is not there, where the generic one would not do (undefined: `cause`
+ * says something else).
  */
 async function readMaterial(
   value: FileOrPem | undefined,
   fallback: string | undefined,
   what: string,
   required: boolean,
-  missing?: (path: string, cause: unknown) => Error,
+  missing?: (path: string, cause: unknown) => Promise<Error | undefined>,
 ): Promise<string | Uint8Array | undefined> {
   if (typeof value === 'object') return value.pem
   const path = value ?? fallback
@@ -70,9 +71,17 @@ async function readMaterial(
     return await readFile(path)
   } catch (cause) {
     if (value === undefined && !required) return undefined
-    if (missing && isMissingFile(cause)) throw missing(path, cause)
-    throw new AuthenticationRefusedError(`cannot read the ${what} file "${path}"`, { cause })
+    throw (await missing?.(path, cause)) ?? new AuthenticationRefusedError(`cannot read the ${what} file "${path}"`, { cause })
   }
+}
+
+/**
+ * libpq's message for a root certificate that verify-* needs and that is not at `path`, or
+ * undefined when the read failed for another reason. Loaded only then: most reads succeed.
+ */
+async function rootCertificateMissing(path: string, cause: unknown): Promise<Error | undefined> {
+  const failures = await import('./tls-failures.ts')
+  return failures.isMissingFile(cause) ? failures.missingRootCertificate(path, cause) : undefined
 }
 
 /**
@@ -91,31 +100,4 @@ async function checkKeyPermissions(path: string): Promise<void> {
   if (tooOpen) {
     throw new AuthenticationRefusedError(`private key file "${path}" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root`)
   }
-}
-
-/**
- * The password for one host from the password file, as libpq looks it up: only when no
- * password was given, and the file is ignored (with a warning) if others may read it.
- */
-export async function passwordFromFile(
-  passfile: string,
-  target: PgpassTarget,
-  warn: (message: string) => void,
-): Promise<string | undefined> {
-  let info
-  try {
-    info = await stat(passfile)
-  } catch {
-    return undefined
-  }
-  if (!info.isFile()) {
-    warn(`password file "${passfile}" is not a plain file`)
-    return undefined
-  }
-  const problem = pgpassPermissionProblem(info.mode, process.platform, passfile)
-  if (problem !== undefined) {
-    warn(problem)
-    return undefined
-  }
-  return findPgpassPassword(parsePgpass(await readFile(passfile, 'utf8')), target)
 }

@@ -2,7 +2,8 @@
  * Opens a Link with node:net, over TCP or a Unix socket, and negotiates TLS the PostgreSQL way:
  * an SSLRequest, one byte of answer, then the TLS handshake on the same socket.
  * Node's I/O edge (Bun and Deno run it through their node: modules): the only file that
- * touches node:net and node:tls. Reached only through io/node-platform.ts.
+ * touches node:net and node:tls. Reached only through io/node-platform.ts. The words for a
+ * direct TLS handshake the server refused (tls-failures.ts) are loaded when one fails.
  */
 import { Buffer } from 'node:buffer'
 import net from 'node:net'
@@ -13,7 +14,6 @@ import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket, unixSocketPath } from './endpoint.ts'
 import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
 import { judgeSslAnswer } from './ssl-answer.ts'
-import { directTlsRefused } from './tls-failures.ts'
 
 /**
  * Connects and, when `tls` is true, brings TLS up: after an SSLRequest (answered 'S'), or at once
@@ -73,7 +73,8 @@ async function handshake(socket: net.Socket, endpoint: Endpoint, settings: TlsSe
   } catch (error) {
     // A server that does not speak direct TLS closes at our ClientHello, or answers it in
     // something else: Node's words for that ("socket disconnected") do not say why.
-    throw (direct ? directTlsRefused(error, describeEndpoint(endpoint)) : undefined) ?? error
+    if (!direct) throw error
+    throw (await import('./tls-failures.ts')).directTlsRefused(error, describeEndpoint(endpoint)) ?? error
   }
   if (direct && secure.alpnProtocol !== alpnProtocol) {
     throw new AuthenticationRefusedError(secure.alpnProtocol

@@ -6,9 +6,10 @@
  * Each fact is read only when asked (connect.ts asks only when a setting needs it), one
  * environment variable at a time: Deno grants --allow-env per variable and --allow-sys for the
  * user name, and what it refuses (NotCapable) is a warning for connect(), not a failure.
+ * The password file's reader (password-file.ts) is loaded by dynamic import, when it is read.
  */
 import { homedir, userInfo } from 'node:os'
-import { loadTlsMaterial, passwordFromFile } from './files.ts'
+import { loadTlsMaterial } from './files.ts'
 import { openNodeLink } from './node-link.ts'
 import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
 import type { Platform } from './platform.ts'
@@ -22,6 +23,7 @@ export const nodePlatform: Platform = {
   // Everything libpq can do over node:net and node:tls, pglisten can do here.
   checkSettings: () => {},
   loadTlsMaterial,
-  passwordFromFile,
+  // Asked only when no password was given (connect.ts): most connections never load the reader.
+  passwordFromFile: async (passfile, target, warn) => (await import('./password-file.ts')).passwordFromFile(passfile, target, warn),
   warn: (message) => process.emitWarning(message, 'PgListenWarning'),
 }

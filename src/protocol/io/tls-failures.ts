@@ -1,7 +1,8 @@
 /**
  * TLS set-up failures in words a person can act on: what went wrong and what to change, the
  * way libpq words it where libpq has words for it. The original error stays as the `cause`.
- * Pure: imports only the error classes; the I/O edge (files.ts, node-link.ts) decides when.
+ * Pure: imports only the error classes; the I/O edge (files.ts, node-link.ts) decides when, and
+ * loads this module by dynamic import only then: a connection that comes up never needs it.
  */
 import { AuthenticationRefusedError, ConnectionLostError } from '../errors.ts'
 

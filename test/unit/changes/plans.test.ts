@@ -7,7 +7,8 @@
  */
 import { describe, expect, test } from 'vitest'
 import { planDdlTrigger, removeDdlTrigger } from '../../../src/listener/changes/ddl-trigger.ts'
-import { planRowTrigger, rowChangeChannel } from '../../../src/listener/changes/row-trigger.ts'
+import { rowChangeChannel } from '../../../src/listener/changes/names.ts'
+import { planRowTrigger } from '../../../src/listener/changes/row-trigger.ts'
 import { planTcnTrigger } from '../../../src/listener/changes/tcn-trigger.ts'
 import { runInTransaction, sqlState, type SqlRunner } from '../../../src/listener/changes/transaction.ts'
 import { primaryKeyError, requirePrimaryKey, superuserError } from '../../../src/listener/changes/checks.ts'

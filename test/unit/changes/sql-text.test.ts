@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto'
 import { fc, test } from '@fast-check/vitest'
 import { describe, expect } from 'vitest'
-import { advisoryLock, dollarQuote, generatedName, literal } from '../../../src/listener/changes/sql-text.ts'
+import { generatedName } from '../../../src/listener/changes/names.ts'
+import { advisoryLock, dollarQuote, literal } from '../../../src/listener/changes/sql-text.ts'
 import { parseTableName } from '../../../src/listener/changes/table-name.ts'
 
 /**

@@ -6,7 +6,8 @@
 import { getEventListeners } from 'node:events'
 import { describe, expect, test } from 'vitest'
 import { rowChangeChannel, tcnDefaultChannel } from '../../../src/listener/changes/index.ts'
-import { ddlChanges, feed, tableChanges, tableFeed, type FeedSource } from '../../../src/listener/feeds.ts'
+import { tableFeed } from '../../../src/listener/feed-parts.ts'
+import { ddlChanges, feed, tableChanges, type FeedSource } from '../../../src/listener/feeds.ts'
 import type { NotificationsOptions } from '../../../src/listener/listener-types.ts'
 import { Subscription, type Notification } from '../../../src/listener/subscription.ts'
 
@@ -94,6 +95,38 @@ describe('which channel, and what is installed', () => {
   })
 })
 
+describe('what happens at the call, before the triggers and decoders load', () => {
+  // feeds.ts loads feed-parts.ts (SQL, decoders) by dynamic import; the subscription and the
+  // argument checks must not wait for it, or a notification sent meanwhile would be missed.
+  test('a feed subscribes at the call, and a notification that comes before it is set up is yielded', async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 's.t', { install: false })
+    const ddl = ddlChanges(l.source, { install: false, name: 'audit' })
+    expect(l.asked.map((o) => o.channels)).toEqual([[rowChangeChannel('s.t')], ['audit']])
+    l.subscriptions[0]!.offer(notification(changes.channel, rowPayload('s', 't', 1)))
+    expect(l.listened).toEqual([]) // not yet set up
+    const first = await changes.next()
+    expect(first.value).toMatchObject({ type: 'RowChange', key: { id: 1 } })
+    void ddl.return!()
+  })
+
+  test('a bad table name or DDL name throws at the call, with nothing subscribed or installed', async () => {
+    for (const options of [{}, { feed: 'tcn' as const }, { channel: 'mine' }, { feed: 'tcn' as const, channel: 'mine' }]) {
+      const l = fakeListener()
+      expect(() => tableChanges(l.source, 'a.b.c', options)).toThrow(RangeError)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      expect([l.asked, l.sql, l.listened]).toEqual([[], [], []])
+    }
+    const l = fakeListener()
+    expect(() => ddlChanges(l.source, { name: 'x'.repeat(59) })).toThrow(RangeError)
+    expect(() => ddlChanges(l.source, { schema: '' })).toThrow(RangeError)
+    expect(() => ddlChanges(l.source, { name: 1 as never })).toThrow(TypeError)
+    expect(() => ddlChanges(l.source, { channel: '' })).toThrow()
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect([l.asked, l.sql, l.listened]).toEqual([[], [], []])
+  })
+})
+
 describe('what a feed yields', () => {
   test("a rows feed keeps only its own table's changes (schema and name) from a shared channel", () => {
     const { decode, accept } = tableFeed({ schema: 's', table: 't' }, 'rows')
@@ -112,7 +145,7 @@ describe('what a feed yields', () => {
 
   test('a setup error is thrown by the first next() only; the feed has ended after it', async () => {
     const source = new Subscription()
-    const broken = feed({ channel: 'c', source, ready: Promise.reject(new Error('no primary key')), decode: () => 'x' })
+    const broken = feed({ channel: 'c', source, ready: Promise.reject(new Error('no primary key')) })
     await expect(broken.next()).rejects.toThrow('no primary key')
     expect(source.ended).toBe(true)
     await expect(broken.next()).resolves.toEqual({ value: undefined, done: true })
@@ -120,7 +153,7 @@ describe('what a feed yields', () => {
 
   test('return() answers done, and ends the source', async () => {
     const source = new Subscription()
-    const f = feed({ channel: 'c', source, ready: Promise.resolve(), decode: () => 'x' })
+    const f = feed({ channel: 'c', source, ready: Promise.resolve({ decode: () => 'x' }) })
     expect(await f.return!()).toEqual({ value: undefined, done: true })
     expect(source.ended).toBe(true)
   })

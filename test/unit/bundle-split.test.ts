@@ -1,0 +1,94 @@
+/**
+ * What a bundler loads up front for the listener and for the protocol's connect(), and what it
+ * leaves to a dynamic import: the parts a default connection (SCRAM over TLS, a password given)
+ * and plain listening never use. Bundled from src with esbuild, code splitting on, as
+ * .size-limit.mjs measures; "up front" is the entry chunk and what it imports statically. The
+ * lazy parts must still be in the bundle (as chunks of their own), or the feature is gone.
+ */
+import * as esbuild from 'esbuild'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, test } from 'vitest'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+
+/** The source modules in the up-front chunks, and those only in chunks loaded later. */
+async function split(contents: string): Promise<{ upFront: Set<string>; later: Set<string> }> {
+  const outdir = await mkdtemp(join(tmpdir(), 'pglisten-split-'))
+  try {
+    const result = await esbuild.build({
+      stdin: { contents, resolveDir: root, loader: 'ts' },
+      bundle: true, splitting: true, write: false, metafile: true, outdir, format: 'esm', platform: 'neutral',
+      mainFields: ['module', 'main'], external: ['node:*', 'cloudflare:sockets'], logLevel: 'silent',
+    })
+    const outputs = result.metafile.outputs
+    const entry = Object.keys(outputs).find((file) => outputs[file]!.entryPoint === '<stdin>')!
+    const front = new Set([entry])
+    for (const file of front) for (const i of outputs[file]!.imports) if (i.kind === 'import-statement' && !i.external) front.add(i.path)
+    const modules = (files: string[]) => new Set(files.flatMap((file) => Object.keys(outputs[file]!.inputs)).map((input) => input.replace(/^src\//, '')))
+    const upFront = modules([...front])
+    const later = modules(Object.keys(outputs).filter((file) => !front.has(file) && file.endsWith('.js')))
+    for (const module of upFront) later.delete(module)
+    return { upFront, later }
+  } finally {
+    await rm(outdir, { recursive: true, force: true })
+  }
+}
+
+/** Loaded only when a server or a setting asks for them. */
+const protocolLater = [
+  'protocol/auth/password.ts', // md5
+  'protocol/auth/certificate.ts', // the certificate reader, for channel binding
+  'protocol/auth/saslprep-tables.ts', // a non-ASCII password
+]
+
+describe('the listener: { createListener } from pglisten', async () => {
+  const { upFront, later } = await split("export { createListener } from './src/index.ts'")
+
+  test('carries neither the change feeds (triggers, decoders) nor the outbox up front, but loads them later', () => {
+    const feedsAndOutbox = [
+      'listener/feed-parts.ts',
+      'listener/outbox.ts',
+      'listener/changes/row-trigger.ts',
+      'listener/changes/tcn-trigger.ts',
+      'listener/changes/ddl-trigger.ts',
+      'listener/changes/row-change.ts',
+      'listener/changes/tcn-payload.ts',
+      'listener/changes/ddl-change.ts',
+      'listener/changes/json.ts',
+      'listener/changes/checks.ts',
+      'listener/changes/errors.ts',
+    ]
+    for (const module of [...feedsAndOutbox, ...protocolLater]) {
+      expect(upFront, module).not.toContain(module)
+      expect(later, module).toContain(module)
+    }
+  })
+
+  test('carries what a feed needs at the call (its channel name, its checks) and the listener itself up front', () => {
+    for (const module of ['listener/feeds.ts', 'listener/changes/names.ts', 'listener/changes/table-name.ts', 'listener/outbox-front.ts', 'listener/listener.ts', 'protocol/auth/scram.ts']) {
+      expect(upFront, module).toContain(module)
+    }
+  })
+})
+
+describe("the protocol: { connect } from pglisten/protocol", async () => {
+  const { upFront, later } = await split("export { connect } from './src/protocol/index.ts'")
+
+  test.each([
+    ...protocolLater.map((module) => [module, 'when a server asks for it'] as const),
+    ['protocol/io/password-file.ts', 'the password file, read only when no password was given'],
+    ['protocol/io/tls-failures.ts', 'the words for a TLS set-up that failed'],
+    ['protocol/io/target-session.ts', 'the target_session_attrs check, when it is not any'],
+  ])('%s (%s) is loaded later', (module) => {
+    expect(upFront).not.toContain(module)
+    expect(later).toContain(module)
+  })
+
+  // The check above can fail: what every connection needs is up front.
+  test.each(['protocol/io/files.ts', 'protocol/io/node-link.ts', 'protocol/auth/scram.ts', 'protocol/exchange/startup.ts', 'protocol/options/resolve.ts'])('%s is up front', (module) => {
+    expect(upFront).toContain(module)
+  })
+})
