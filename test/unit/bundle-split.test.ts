@@ -42,6 +42,9 @@ const protocolLater = [
   'protocol/auth/password.ts', // md5
   'protocol/auth/certificate.ts', // the certificate reader, for channel binding
   'protocol/auth/saslprep-tables.ts', // a non-ASCII password
+  'protocol/auth/require-auth.ts', // require_auth set
+  'protocol/options/pgpass.ts', // no password given: the password file's rules
+  'protocol/io/password-file.ts', // and its reader
 ]
 
 describe('the listener: { createListener } from pglisten', async () => {
@@ -78,8 +81,7 @@ describe("the protocol: { connect } from pglisten/protocol", async () => {
   const { upFront, later } = await split("export { connect } from './src/protocol/index.ts'")
 
   test.each([
-    ...protocolLater.map((module) => [module, 'when a server asks for it'] as const),
-    ['protocol/io/password-file.ts', 'the password file, read only when no password was given'],
+    ...protocolLater.map((module): [string, string] => [module, 'when a server asks for it']),
     ['protocol/io/tls-failures.ts', 'the words for a TLS set-up that failed'],
     ['protocol/io/target-session.ts', 'the target_session_attrs check, when it is not any'],
   ])('%s (%s) is loaded later', (module) => {

@@ -14,7 +14,6 @@
  */
 import { AuthenticationRefusedError } from '../errors.ts'
 import type { ChannelBinding } from '../options/types.ts'
-import { checkSaslMechanism, type RequireAuth } from './require-auth.ts'
 
 export type { ChannelBinding }
 
@@ -33,14 +32,14 @@ const SCRAM_PLUS = 'SCRAM-SHA-256-PLUS'
  *     unbound exchange anyway (its downgrade check) and the TLS may have been stripped.
  *  3. Otherwise SCRAM-SHA-256. pglisten speaks no other mechanism (libpq 18 would also take
  *     OAUTHBEARER, which pglisten does not implement).
- *  4. require_auth judges the chosen mechanism, when given.
+ *  4. `judge` (require_auth's checkSaslMechanism, when it is set) judges the chosen mechanism.
  *  5. `require` refuses anything but SCRAM-SHA-256-PLUS.
  */
 export function chooseScram(
   policy: ChannelBinding,
   tls: boolean,
   offered: readonly string[],
-  requireAuth?: RequireAuth,
+  judge?: (mechanism: typeof SCRAM | typeof SCRAM_PLUS) => void,
 ): ScramChoice {
   checkPolicy(policy)
   if (typeof tls !== 'boolean') throw new TypeError('tls must be a boolean')
@@ -63,7 +62,7 @@ export function chooseScram(
       `none of the server's SASL authentication mechanisms are supported (${offered.join(', ') || 'an empty list'})`,
     )
   }
-  if (requireAuth !== undefined) checkSaslMechanism(requireAuth, mechanism)
+  judge?.(mechanism)
   if (policy === 'require' && mechanism !== SCRAM_PLUS) {
     throw new AuthenticationRefusedError(
       'channel binding is required, but server did not offer an authentication method that supports channel binding',

@@ -8,7 +8,8 @@
  * answered twice. A server that loops or skips a step is refused, never followed.
  *
  * MD5 and the certificate reader (DER, SHA-224) are loaded by dynamic import when a server
- * asks for them: most connections use neither, and a bundle should not carry them.
+ * asks for them, require_auth's rules when the setting is given: most connections use none of
+ * them, and a bundle should not carry them up front.
  */
 import type { BackendMessage } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'
@@ -23,7 +24,7 @@ import {
   type ProtocolVersion,
 } from '../frontend.ts'
 import { checkChannelBound, checkWithoutSasl, chooseScram, type ChannelBinding } from '../auth/channel-binding.ts'
-import { checkAuthenticationOk, checkRequest, parseRequireAuth } from '../auth/require-auth.ts'
+import type { AuthRequest } from '../auth/require-auth.ts'
 import { ScramSha256Client, type SaltedPasswordCache, type ScramOptions } from '../auth/scram.ts'
 import { nextMessage, send, type Step } from './steps.ts'
 
@@ -64,11 +65,33 @@ export interface StartupResult {
   authentication: AuthenticationMethod
 }
 
+/** require_auth's verdicts on what the server asks (fe-auth.c, check_expected_areq); each throws to refuse. */
+interface RequireAuthJudge {
+  request(request: AuthRequest): void
+  mechanism(mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PLUS'): void
+  ok(clientFinishedAuth: boolean): void
+}
+
+/**
+ * require_auth parsed (RangeError for a bad list, TypeError for a non-string), with require-auth.ts
+ * loaded only then; undefined when unset or '', which allows everything, as libpq does.
+ */
+async function requireAuthJudge(text: string | undefined): Promise<RequireAuthJudge | undefined> {
+  if (text === undefined || text === '') return undefined
+  const rules = await import('../auth/require-auth.ts')
+  const rule = rules.parseRequireAuth(text)
+  return {
+    request: (request) => rules.checkRequest(rule, request),
+    mechanism: (mechanism) => rules.checkSaslMechanism(rule, mechanism),
+    ok: (finished) => rules.checkAuthenticationOk(rule, finished),
+  }
+}
+
 export async function* startup(options: StartupOptions): AsyncGenerator<Step, StartupResult, BackendMessage | undefined> {
   // Parsed before anything is sent: a bad require_auth is the caller's mistake (RangeError).
   // Each request is then judged as libpq judges it (fe-auth.c, check_expected_areq), before
   // any password material is produced.
-  const requireAuth = parseRequireAuth(options.requireAuth)
+  const requireAuth = await requireAuthJudge(options.requireAuth)
   const channelBinding = options.channelBinding ?? 'prefer'
   const encrypted = options.transport?.encrypted ?? false
   let protocolVersion = options.protocolVersion ?? protocol32
@@ -97,7 +120,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
             throw new AuthenticationRefusedError('the server reported success before the SCRAM exchange was complete')
           }
           // Did the client finish an exchange it was allowed, and bind it where that is required?
-          checkAuthenticationOk(requireAuth, authentication !== undefined)
+          requireAuth?.ok(authentication !== undefined)
           checkChannelBound(channelBinding, authentication === 'SCRAM-SHA-256-PLUS')
           authentication ??= 'trust'
           authenticated = true
@@ -106,7 +129,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
         case 'AuthenticationMD5Password': {
           if (authentication !== undefined) refuseSecondRequest(message.type)
           const md5 = message.type === 'AuthenticationMD5Password'
-          checkRequest(requireAuth, md5 ? 'md5' : 'password')
+          requireAuth?.request(md5 ? 'md5' : 'password')
           checkWithoutSasl(channelBinding, md5 ? 'md5' : 'password')
           const password = await passwordFor(options, message.type)
           authentication = md5 ? 'md5' : 'password'
@@ -116,9 +139,9 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
         }
         case 'AuthenticationSASL': {
           if (authentication !== undefined) refuseSecondRequest(message.type)
-          checkRequest(requireAuth, 'sasl')
+          requireAuth?.request('sasl')
           // The mechanism (PLUS or not) as libpq picks it, then judged by require_auth too.
-          const choice = chooseScram(bindingPolicy(channelBinding, encrypted, options.transport?.serverCertificate), encrypted, message.mechanisms, requireAuth)
+          const choice = chooseScram(bindingPolicy(channelBinding, encrypted, options.transport?.serverCertificate), encrypted, message.mechanisms, requireAuth?.mechanism)
           authentication = choice.mechanism
           scram = new ScramSha256Client({
             ...options.scram,
@@ -144,7 +167,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
         case 'AuthenticationSSPI': {
           // Judged first, as libpq does, so a forbidden method is refused in require_auth's words.
           const request = message.type === 'AuthenticationSSPI' ? 'sspi' : message.type === 'AuthenticationGSS' ? 'gss' : 'gss-continue'
-          checkRequest(requireAuth, request)
+          requireAuth?.request(request)
           throw new AuthenticationRefusedError(`the server asks for ${message.type.slice('Authentication'.length)} authentication, which pglisten does not support`)
         }
         case 'AuthenticationKerberosV5':

@@ -2,11 +2,11 @@
  * The password file as libpq reads it for one host, ignored (with a warning) if it is not a
  * plain file or others may read it. Node's I/O edge for files (node:fs); imports the pure rules
  * of ../options (pgpass.ts). Loaded by io/node-platform.ts with a dynamic import, when connect.ts
- * asks for a password no setting gave. (The rules themselves stay up front: pglisten/protocol
- * exports them, and a bundler keeps what an entry re-exports in the entry's chunks.)
+ * asks for a password no setting gave, with the rules (pglisten/protocol/auth exports them:
+ * a bundler keeps what an entry re-exports in that entry's first chunk).
  */
 import { readFile, stat } from 'node:fs/promises'
-import { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type PgpassTarget } from '../options/index.ts'
+import { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type PgpassTarget } from '../options/pgpass.ts'
 
 /** The password for `target` from `passfile` (passwordFromFile in fe-connect.c); undefined if none. */
 export async function passwordFromFile(

@@ -9,6 +9,6 @@ export type {
 } from './types.ts'
 export { resolveSettings } from './resolve.ts'
 export { isConnectionString, parseConnectionString, type Conninfo } from './connection-string.ts'
-export { findPgpassPassword, parsePgpass, pgpassPermissionProblem, type PgpassTarget } from './pgpass.ts'
+export type { PgpassTarget } from './pgpass.ts'
 export { DEFAULT_PORT, DEFAULT_SOCKET_DIR, isUnixSocketPath } from './hosts.ts'
 export { CHANNEL_BINDINGS, SSL_MODES, SSL_NEGOTIATIONS, TARGET_SESSION_ATTRS } from './values.ts'

@@ -4,7 +4,8 @@
  */
 import { fc, test as propertyTest } from '@fast-check/vitest'
 import { describe, expect, test } from 'vitest'
-import { DEFAULT_SOCKET_DIR, findPgpassPassword, parsePgpass, pgpassPermissionProblem } from '../../../src/protocol/options/index.ts'
+import { DEFAULT_SOCKET_DIR } from '../../../src/protocol/options/index.ts'
+import { findPgpassPassword, parsePgpass, pgpassPermissionProblem } from '../../../src/protocol/options/pgpass.ts'
 
 const target = { host: 'db.example', port: 5432, database: 'app', user: 'ann' }
 

@@ -236,3 +236,38 @@ describe('SCRAM-SHA-256', () => {
     expect(sent).toHaveLength(1)
   })
 })
+
+describe('require_auth (its rules loaded by dynamic import when it is set)', () => {
+  test('a bad list or a non-string is refused before the StartupMessage is sent', async () => {
+    for (const [requireAuth, kind] of [['md5,bogus', RangeError], [5, TypeError]] as const) {
+      const { sent, result } = await begin({ user: 'ann', password: 'pw', requireAuth: requireAuth as string })
+      await expect(result).rejects.toBeInstanceOf(kind)
+      expect(sent).toHaveLength(0)
+    }
+  })
+
+  test("'' allows everything, as unset does: a cleartext request, then AuthenticationOk", async () => {
+    const { serve, sent, result } = await begin({ user: 'ann', password: 'pw', requireAuth: '' })
+    serve(backend.authenticationCleartextPassword())
+    await settle()
+    expect(sent[1]).toEqual(message('p', cstr('pw')))
+    serve(backend.authenticationOk(), welcome())
+    expect(await result).toMatchObject({ authentication: 'password' })
+  })
+
+  test('each verdict is asked: the request, the SASL mechanism, and an AuthenticationOk with no exchange', async () => {
+    const refused = async (requireAuth: string, ...messages: Uint8Array[]) => {
+      const { serve, sent, result } = await begin({ user: 'ann', password: 'pw', requireAuth })
+      await until(() => sent.length === 1)
+      serve(...messages)
+      const error = await result.catch((e: unknown) => e)
+      expect(error, requireAuth).toBeInstanceOf(AuthenticationRefusedError)
+      expect(sent, requireAuth).toHaveLength(1) // no password material sent
+      return (error as Error).message
+    }
+    expect(await refused('scram-sha-256', backend.authenticationCleartextPassword())).toMatch(/server requested a cleartext password/)
+    expect(await refused('password', backend.authenticationSASL('SCRAM-SHA-256'))).toMatch(/server requested SASL authentication/)
+    expect(await refused('!scram-sha-256', backend.authenticationSASL('SCRAM-SHA-256'))).toMatch(/server requested SCRAM-SHA-256 authentication/)
+    expect(await refused('password', backend.authenticationOk())).toMatch(/server did not complete authentication/)
+  })
+})
