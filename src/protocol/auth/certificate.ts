@@ -1,7 +1,7 @@
 /**
  * The tls-server-end-point channel binding data (RFC 5929 section 4.1): the hash of the server's
  * DER certificate, with the hash of the certificate's signature algorithm, SHA-256 standing in for
- * MD5 and SHA-1. Imports errors, the DER reader and SHA-224; WebCrypto for the other hashes.
+ * MD5 and SHA-1. Imports errors and the DER reader; SHA-224 by dynamic import, WebCrypto for the other hashes.
  *
  * Node 20 does not say which algorithm signed a certificate, so it is read from the certificate
  * (RFC 5280 section 4.1.1.2). PostgreSQL's server (be_tls_get_certificate_hash in
@@ -13,7 +13,6 @@
  */
 import { AuthenticationRefusedError } from '../errors.ts'
 import { DerError, DerReader, Tag, decodeOid } from './der.ts'
-import { sha224 } from './sha224.ts'
 
 export type CertificateHash = 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512'
 
@@ -74,10 +73,13 @@ export function channelBindingHash(der: Uint8Array): CertificateHash {
   )
 }
 
-/** The tls-server-end-point channel binding data of the server's DER certificate. */
+/**
+ * The tls-server-end-point channel binding data of the server's DER certificate. SHA-224, which
+ * WebCrypto lacks, is loaded by dynamic import for the rare certificate signed with it.
+ */
 export async function tlsServerEndPoint(der: Uint8Array): Promise<Uint8Array> {
   const hash = channelBindingHash(der)
-  if (hash === 'SHA-224') return sha224(der)
+  if (hash === 'SHA-224') return (await import('./sha224.ts')).sha224(der)
   return new Uint8Array(await globalThis.crypto.subtle.digest(hash, der))
 }
 
