@@ -70,20 +70,27 @@ export interface FeedParts<T> {
  */
 export function feed<T>({ channel, source, ready, ended = async () => {} }: FeedParts<T>): Feed<T> {
   ready.catch(() => undefined) // reported by the first next() (or to whoever awaits ready)
-  let started = false
   let decoder: Decoder<T> | undefined
+  /** The setup, awaited by every next() (one called while another waits must not read past it). */
+  let setUp: Promise<void> | undefined
+  /** A failed setup's error, until the first next() to see it throws it. */
+  let failure: { error: unknown } | undefined
   const iterator: Feed<T> = {
     ready: ready.then(() => undefined),
     channel,
     async next(): Promise<IteratorResult<FeedItem<T>>> {
-      if (!started) {
-        started = true
-        try {
-          decoder = await ready
-        } catch (error) {
+      setUp ??= ready.then(
+        (loaded) => void (decoder = loaded),
+        async (error: unknown) => {
+          failure = { error }
           await source.return?.()
-          throw error
-        }
+        },
+      )
+      await setUp
+      if (failure) {
+        const { error } = failure
+        failure = undefined
+        throw error
       }
       for (;;) {
         const result = await source.next()
@@ -93,7 +100,7 @@ export function feed<T>({ channel, source, ready, ended = async () => {} }: Feed
         }
         const item = result.value
         if (item.type === 'Gap') return { value: item, done: false }
-        if (decoder === undefined) continue // set up failed: the source was ended, and yields nothing
+        if (decoder === undefined) continue // unreachable: without a decoder (a failed setup) the source was ended before this read
         const event = decoder.decode(item)
         if (isPayloadError(event) || (decoder.accept?.(event) ?? true)) return { value: event, done: false }
       }

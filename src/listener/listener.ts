@@ -24,7 +24,7 @@ import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptio
 import { Liveness } from './liveness.ts'
 import { Notifier } from './notifier.ts'
 import type { OutboxOptions, OutboxSource } from './outbox.ts'
-import { later, readTimeoutOf } from './outbox-front.ts'
+import { checkOutboxOptions, later } from './outbox-front.ts'
 import { SelfTests } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
@@ -350,7 +350,7 @@ export class Listener {
    * (outbox.ts). The answer to "I must not miss anything".
    */
   outbox<E, C>(options: OutboxOptions<E, C>): AsyncIterableIterator<E> {
-    readTimeoutOf(options) // a bad option throws here; the Outbox itself loads with outbox.ts
+    checkOutboxOptions(options) // a bad option throws here; the Outbox itself loads with outbox.ts
     const source: OutboxSource = {
       // Its channel is counted as a feed's is: hidden from other consumers (never held for
       // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().

@@ -1,8 +1,9 @@
 /**
  * What listener.outbox() needs at the call: its options checked (a bad one throws there), and
  * an iterator that hands each call on to the Outbox once outbox.ts has loaded, so that a
- * listener that never reads an outbox never loads it. Imports outbox.ts's types only.
+ * listener that never reads an outbox never loads it. Imports the backoff and outbox.ts's types.
  */
+import { Backoff } from './backoff.ts'
 import type { OutboxOptions } from './outbox.ts'
 
 /** The read timeout, in ms: `readTimeout`, 30 s by default; RangeError unless positive. */
@@ -10,6 +11,17 @@ export function readTimeoutOf(options: Pick<OutboxOptions<unknown, unknown>, 're
   const timeout = options.readTimeout ?? 30_000
   if (!(timeout > 0)) throw new RangeError(`readTimeout must be positive, not ${options.readTimeout}`)
   return timeout
+}
+
+/** The waits between failed reads: doubling from `retry.minDelay` (250 ms) to `retry.maxDelay` (30 s); RangeError for bad delays. */
+export function retryBackoff(options: Pick<OutboxOptions<unknown, unknown>, 'retry'>): Backoff {
+  return new Backoff({ minDelay: options.retry?.minDelay ?? 250, maxDelay: options.retry?.maxDelay ?? 30_000 })
+}
+
+/** Every check the Outbox makes of its options, made at the call. */
+export function checkOutboxOptions<E, C>(options: OutboxOptions<E, C>): void {
+  readTimeoutOf(options)
+  retryBackoff(options)
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
 import { ListenerError } from './errors.ts'
-import { readTimeoutOf } from './outbox-front.ts'
+import { readTimeoutOf, retryBackoff } from './outbox-front.ts'
 import type { ListenerItem } from './subscription.ts'
 
 export interface OutboxOptions<E, C> {
@@ -92,7 +92,7 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     this.#source = source
     this.#options = options
     this.#compare = options.compare ?? defaultCompare
-    this.#backoff = new Backoff({ minDelay: options.retry?.minDelay ?? 250, maxDelay: options.retry?.maxDelay ?? 30_000 })
+    this.#backoff = retryBackoff(options)
     this.#readTimeout = readTimeoutOf(options)
     const signal = options.signal
     if (signal?.aborted) this.#end()

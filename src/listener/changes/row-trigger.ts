@@ -28,7 +28,6 @@ export interface RowTrigger {
   readonly remove: readonly string[]
 }
 
-
 /**
  * The SQL for a table's row-change trigger, and the names it uses. Checks the arguments
  * (RangeError, TypeError) and nothing in the database.

@@ -4,8 +4,8 @@
  * iterator reads. What the triggers do on a real server is tested in test/integration.
  */
 import { getEventListeners } from 'node:events'
-import { describe, expect, test } from 'vitest'
-import { rowChangeChannel, tcnDefaultChannel } from '../../../src/listener/changes/index.ts'
+import { describe, expect, test, vi } from 'vitest'
+import { rowChangeChannel, tcnDefaultChannel, type RowChange } from '../../../src/listener/changes/index.ts'
 import { tableFeed } from '../../../src/listener/feed-parts.ts'
 import { ddlChanges, feed, tableChanges, type FeedSource } from '../../../src/listener/feeds.ts'
 import type { NotificationsOptions } from '../../../src/listener/listener-types.ts'
@@ -108,6 +108,32 @@ describe('what happens at the call, before the triggers and decoders load', () =
     const first = await changes.next()
     expect(first.value).toMatchObject({ type: 'RowChange', key: { id: 1 } })
     void ddl.return!()
+  })
+
+  test('next() called twice at once, before the setup is done: each waits for it, and each gets a notification, in order', async () => {
+    // A shared channel, already listened on: notifications can come before this feed is set up.
+    const l = fakeListener()
+    let listened!: () => void
+    l.source.listen = () => new Promise<void>((resolve) => (listened = resolve))
+    const changes = tableChanges(l.source, 's.t', { install: false, channel: 'shared' })
+    const seen: unknown[] = []
+    const a = changes.next().then((r) => seen.push(['a', (r.value as RowChange).key]))
+    const b = changes.next().then((r) => seen.push(['b', (r.value as RowChange).key]))
+    l.subscriptions[0]!.offer(notification('shared', rowPayload('s', 't', 1)))
+    l.subscriptions[0]!.offer(notification('shared', rowPayload('s', 't', 2)))
+    await vi.waitFor(() => expect(listened).toBeTypeOf('function'))
+    expect(seen).toEqual([])
+    listened()
+    await Promise.all([a, b])
+    expect(seen).toEqual([['a', { id: 1 }], ['b', { id: 2 }]])
+  })
+
+  test('a failed setup is thrown once, to the first of two next() calls made at once; the other ends', async () => {
+    const source = new Subscription()
+    const broken = feed({ channel: 'c', source, ready: Promise.reject(new Error('no primary key')) })
+    const [first, second] = await Promise.allSettled([broken.next(), broken.next()])
+    expect(first).toMatchObject({ status: 'rejected', reason: new Error('no primary key') })
+    expect(second).toEqual({ status: 'fulfilled', value: { value: undefined, done: true } })
   })
 
   test('a bad table name or DDL name throws at the call, with nothing subscribed or installed', async () => {

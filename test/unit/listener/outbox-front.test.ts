@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from 'vitest'
 import { Listener } from '../../../src/index.ts'
-import { later, readTimeoutOf } from '../../../src/listener/outbox-front.ts'
+import { checkOutboxOptions, later, readTimeoutOf, retryBackoff } from '../../../src/listener/outbox-front.ts'
 
 describe('readTimeoutOf', () => {
   test('30 s by default, the value given if positive, RangeError otherwise', () => {
@@ -14,10 +14,19 @@ describe('readTimeoutOf', () => {
     for (const readTimeout of [0, -1, Number.NaN]) expect(() => readTimeoutOf({ readTimeout })).toThrow(new RangeError(`readTimeout must be positive, not ${readTimeout}`))
   })
 
-  test('listener.outbox() throws it at the call, before loading or connecting anything', async () => {
+  test('retry: 250 ms to 30 s by default, the delays given, RangeError for delays the Backoff refuses', () => {
+    expect(retryBackoff({})).toMatchObject({ minDelay: 250, maxDelay: 30_000 })
+    expect(retryBackoff({ retry: { minDelay: 5, maxDelay: 6 } })).toMatchObject({ minDelay: 5, maxDelay: 6 })
+    expect(() => retryBackoff({ retry: { minDelay: 10, maxDelay: 1 } })).toThrow(RangeError)
+    expect(() => checkOutboxOptions({ channel: 'c', read: async () => [], cursor: () => 0, retry: { minDelay: -1 } })).toThrow(RangeError)
+  })
+
+  test('listener.outbox() throws each at the call, before loading or connecting anything', async () => {
     const listener = new Listener({ host: '127.0.0.1', port: 1, user: 'nobody', password: 'x', env: {} }) // never started
     try {
-      expect(() => listener.outbox({ channel: 'c', read: async () => [], cursor: () => 0, readTimeout: 0 })).toThrow(RangeError)
+      const options = { channel: 'c', read: async () => [], cursor: () => 0 }
+      expect(() => listener.outbox({ ...options, readTimeout: 0 })).toThrow(RangeError)
+      expect(() => listener.outbox({ ...options, retry: { minDelay: 10, maxDelay: 1 } })).toThrow(RangeError)
     } finally {
       await listener.close()
     }
