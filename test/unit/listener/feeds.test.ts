@@ -185,6 +185,90 @@ describe('what a feed yields', () => {
   })
 })
 
+describe('what a feed yields, read through its iterator', () => {
+  test("a rows feed: its table's changes and a Gap, as items (done: false); another table's skipped; an undecodable payload as a PayloadError", async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 's.t', { install: false, channel: 'shared' })
+    await changes.ready
+    const source = l.subscriptions[0]!
+    source.offer(notification('shared', rowPayload('s', 'other', 1))) // another table's: skipped
+    source.offer(notification('shared', rowPayload('s', 't', 2)))
+    source.offer(notification('shared', '{not json'))
+    source.cut(new Date(0), new Error('connection lost'))
+    expect(await changes.next()).toMatchObject({ done: false, value: { type: 'RowChange', table: 't', key: { id: 2 } } })
+    expect(await changes.next()).toMatchObject({ done: false, value: { type: 'PayloadError' } })
+    expect(await changes.next()).toMatchObject({ done: false, value: { type: 'Gap' } })
+    await changes.return!()
+  })
+
+  test('a tcn feed yields a PayloadError though it names no table (an undecodable payload is never dropped)', async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 's.t', { install: false, feed: 'tcn' })
+    await changes.ready
+    l.subscriptions[0]!.offer(notification('tcn', 'not tcn'))
+    expect(await changes.next()).toMatchObject({ done: false, value: { type: 'PayloadError' } })
+    await changes.return!()
+  })
+
+  test('a DDL feed, whose decoder keeps everything, yields its changes', async () => {
+    const l = fakeListener()
+    const changes = ddlChanges(l.source, { install: false, name: 'audit' })
+    await changes.ready
+    const payload = { event: 'ddl_command_end', seq: 1, truncated: false, tag: 'CREATE TABLE', objectType: 'table', schema: 'public', identity: 'public.t' }
+    l.subscriptions[0]!.offer(notification('audit', JSON.stringify(payload)))
+    for await (const change of changes) {
+      expect(change).toMatchObject({ type: 'DdlChange', tag: 'CREATE TABLE', identity: 'public.t' })
+      break // for await calls return(): the source ends
+    }
+    expect(l.subscriptions[0]!.ended).toBe(true)
+  })
+
+  test("a tcn feed installs tcn's trigger, a rows feed the JSON row trigger", async () => {
+    const tcn = fakeListener()
+    await tableChanges(tcn.source, 'public.t', { feed: 'tcn' }).ready
+    expect(tcn.sql.some((s) => s.includes('triggered_change_notification'))).toBe(true)
+    const rows = fakeListener()
+    await tableChanges(rows.source, 'public.t', {}).ready
+    expect(rows.sql.some((s) => s.includes('triggered_change_notification'))).toBe(false)
+    expect(rows.sql.some((s) => s.includes('json'))).toBe(true)
+  })
+})
+
+describe('its channel, released when it ends', () => {
+  test('ended once listening: released once', async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 'public.t', { install: false })
+    await changes.ready
+    await changes.return!()
+    await changes.return!()
+    expect(l.released).toEqual([changes.channel])
+  })
+
+  test('ended while its LISTEN is under way: released when the LISTEN is done, not before', async () => {
+    const l = fakeListener()
+    let listened!: () => void
+    l.source.listen = () => new Promise<void>((resolve) => (listened = resolve))
+    const changes = tableChanges(l.source, 'public.t', { install: false })
+    await vi.waitFor(() => expect(listened).toBeTypeOf('function'))
+    await changes.return!()
+    expect(l.released).toEqual([])
+    listened()
+    await changes.ready
+    expect(l.released).toEqual([changes.channel])
+  })
+
+  test('a failed install: nothing listened, nothing released, and removeOnClose removes nothing', async () => {
+    const l = fakeListener()
+    l.source.install = () => Promise.reject(new Error('no privilege'))
+    const changes = tableChanges(l.source, 'public.t', { removeOnClose: true })
+    await expect(changes.ready).rejects.toThrow('no privilege')
+    await expect(changes.next()).rejects.toThrow('no privilege')
+    await changes.return!()
+    await l.close()
+    expect([l.listened, l.released, l.sql]).toEqual([[], [], []])
+  })
+})
+
 describe('removeOnClose', () => {
   test('without it, nothing is removed, however the feed ends', async () => {
     const l = fakeListener()
