@@ -6,13 +6,15 @@
  * the listener's target_session_attrs check), which is what .size-limit.mjs budgets in npm test;
  * then what loads only when a setting or a server asks (feeds, the outbox, md5, SASLprep's
  * tables, require_auth, the password file). Each column is the gzip of its chunks joined;
- * size-limit sums the gzip of each chunk, a little more. Here for the README's table.
+ * size-limit sums the gzip of each chunk, a little more. A second table splits what loads up
+ * front into its string literals and the code without them. Here for the README's tables.
  */
 import * as esbuild from 'esbuild'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
+import ts from 'typescript'
 
 interface Case {
   name: string
@@ -41,6 +43,43 @@ interface Measure {
   connecting: { min: number; gzip: number }
   /** Every other chunk: loaded only when a setting or a server asks. */
   later: { min: number; gzip: number }
+  /** What loads up front, split: its string literals alone, and the code with each literal emptied (gzip). */
+  split: { strings: number; code: number }
+}
+
+/**
+ * JavaScript split into its string literals (quoted strings and the text parts of templates) and
+ * the rest, with each literal emptied; tokenized by TypeScript's scanner, which knows templates'
+ * `${...}` and regular expressions.
+ */
+function splitLiterals(text: string): { strings: string; code: string } {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, text)
+  const strings: string[] = []
+  const code: string[] = []
+  let copied = 0 // the text before this is in `code`
+  const braces: ('code' | 'template')[] = [] // what each open brace closes: a block, or a template's ${
+  let previous = ts.SyntaxKind.Unknown
+  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; previous = kind, kind = scanner.scan()) {
+    if (kind === ts.SyntaxKind.CloseBraceToken && braces.pop() === 'template') kind = scanner.reScanTemplateToken(false)
+    else if (kind === ts.SyntaxKind.SlashToken || kind === ts.SyntaxKind.SlashEqualsToken) {
+      // A regular expression where an operand may start (after an operator or punctuation).
+      const operand = previous !== ts.SyntaxKind.Identifier && previous !== ts.SyntaxKind.CloseParenToken && previous !== ts.SyntaxKind.CloseBracketToken && previous !== ts.SyntaxKind.NumericLiteral && previous !== ts.SyntaxKind.StringLiteral
+      if (operand) kind = scanner.reScanSlashToken()
+    }
+    if (kind === ts.SyntaxKind.OpenBraceToken) braces.push('code')
+    if (kind === ts.SyntaxKind.TemplateHead || kind === ts.SyntaxKind.TemplateMiddle) braces.push('template')
+    const literal = kind === ts.SyntaxKind.StringLiteral || (kind >= ts.SyntaxKind.NoSubstitutionTemplateLiteral && kind <= ts.SyntaxKind.TemplateTail)
+    if (!literal) continue
+    strings.push(scanner.getTokenValue())
+    // A template's parts keep their ` ${ } delimiters; a quoted string becomes "".
+    const start = scanner.getTokenStart()
+    const end = scanner.getTokenEnd()
+    const token = text.slice(start, end)
+    code.push(text.slice(copied, start), kind === ts.SyntaxKind.StringLiteral ? '""' : token[0]! + (token.endsWith('${') ? '${' : token.at(-1)!))
+    copied = end
+  }
+  code.push(text.slice(copied))
+  return { strings: strings.join('\n'), code: code.join('') }
 }
 
 async function measure(c: Case): Promise<Measure> {
@@ -68,7 +107,10 @@ async function measure(c: Case): Promise<Measure> {
       const joined = Buffer.concat(texts)
       return { min: joined.length, gzip: gzipSync(joined, { level: 9 }).length }
     }
-    return { upFront: sum(upFront), connecting: sum(connecting), later: sum(Object.keys(outputs).filter((f) => !connecting.has(f) && f.endsWith('.js'))) }
+    const text = Buffer.concat([...upFront].map((f) => result.outputFiles.find((o) => o.path === resolve(root, f))!.contents)).toString()
+    const parts = splitLiterals(text)
+    const split = { strings: gzipSync(parts.strings, { level: 9 }).length, code: gzipSync(parts.code, { level: 9 }).length }
+    return { upFront: sum(upFront), connecting: sum(connecting), later: sum(Object.keys(outputs).filter((f) => !connecting.has(f) && f.endsWith('.js'))), split }
   } finally {
     await rm(outdir, { recursive: true, force: true })
   }
@@ -77,8 +119,14 @@ async function measure(c: Case): Promise<Measure> {
 const kb = (bytes: number) => (bytes / 1000).toFixed(1)
 console.log('| bundle | up front, minified (kB) | up front, gzip -9 (kB) | with what connecting over TLS with SCRAM loads, gzip (kB) | loaded only when asked, gzip (kB) |')
 console.log('|---|---:|---:|---:|---:|')
+const measured: [Case, Measure][] = []
 for (const c of cases) {
   const m = await measure(c)
+  measured.push([c, m])
   const dash = (x: { min: number; gzip: number }, shown: string) => (x.min ? shown : '—')
   console.log(`| ${c.name} | ${kb(m.upFront.min)} | ${kb(m.upFront.gzip)} | ${kb(m.connecting.gzip)} | ${dash(m.later, kb(m.later.gzip))} |`)
 }
+// How much of what loads up front is words (messages, SQL, keyword tables) and how much is code.
+console.log('\n| bundle, up front | its string literals alone, gzip (kB) | its code, every literal emptied, gzip (kB) |')
+console.log('|---|---:|---:|')
+for (const [c, m] of measured) console.log(`| ${c.name} | ${kb(m.split.strings)} | ${kb(m.split.code)} |`)
