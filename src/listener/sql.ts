@@ -1,9 +1,12 @@
 /**
  * SQL text built from user input, quoted the way PostgreSQL defines it, and the limits the
  * server would otherwise enforce silently (truncating a name) or late (refusing a payload).
- * Pure; imports only the protocol's UTF-8 helpers.
+ * Pure; imports only the protocol's UTF-8 helpers and quoting (../protocol/quote.ts).
  */
 import { utf8Length } from '../protocol/bytes/utf8.ts'
+import { checkNoNul as checkText, quoteIdentifier, quoteLiteral } from '../protocol/quote.ts'
+
+export { quoteIdentifier, quoteLiteral }
 
 /** NAMEDATALEN - 1: the longest identifier PostgreSQL keeps; longer ones are truncated. */
 export const maxIdentifierBytes = 63
@@ -13,29 +16,6 @@ export const maxIdentifierBytes = 63
  * server refuses a payload of this many bytes or more ("payload string too long").
  */
 export const payloadLimitBytes = 8000
-
-/**
- * A quoted identifier ("SQL Syntax", "Identifiers and Key Words"): in double quotes, a double
- * quote doubled. Case is kept, so "Orders" and orders are different channels.
- */
-export function quoteIdentifier(name: string): string {
-  checkText(name, 'an identifier')
-  return `"${name.replaceAll('"', '""')}"`
-}
-
-/**
- * A string literal ("String Constants"). With standard_conforming_strings on (the default
- * since 9.1), backslashes are ordinary: only quotes are doubled. With it off, backslashes
- * escape, so the literal is written in the escape form E'...' with both doubled, which means
- * the same under either setting. This is what libpq's PQescapeStringConn decides from the
- * same parameter.
- */
-export function quoteLiteral(text: string, standardConformingStrings = true): string {
-  checkText(text, 'a string literal')
-  const quoted = text.replaceAll("'", "''")
-  if (standardConformingStrings || !text.includes('\\')) return `'${quoted}'`
-  return `E'${quoted.replaceAll('\\', '\\\\')}'`
-}
 
 /**
  * An unquoted identifier as PostgreSQL folds it (scansup.c, downcase_identifier): ASCII A-Z
@@ -94,8 +74,4 @@ export function notifySql(channel: string, payload: string, parameters: Readonly
 /** PostgreSQL's single-byte server encodings ("Character Set Support"): one byte per character. */
 function singleByte(encoding: string): boolean {
   return /^(LATIN\d+|WIN\d+|ISO_8859_\d+|KOI8[RU]|WIN866|WIN874|WIN125\d)$/.test(encoding)
-}
-
-function checkText(text: string, what: string): void {
-  if (text.includes('\0')) throw new RangeError(`${what} must not contain a NUL character`)
 }

@@ -106,6 +106,23 @@ export function writeCopyFail(w: ByteWriter, reason: string): ByteWriter {
 }
 
 /**
+ * CopyData (F)
+ *   Byte1('d') Int32 length Byte[n] data
+ * In COPY BOTH (streaming replication), what the client sends back: status updates.
+ */
+export function writeCopyData(w: ByteWriter, data: Uint8Array): ByteWriter {
+  const at = w.beginMessage(0x64)
+  return w.bytes(data).endMessage(at)
+}
+
+/**
+ * CopyDone (F)
+ *   Byte1('c') Int32(4) length
+ * Ends the client's half of a COPY BOTH: the walsender answers with its own CopyDone.
+ */
+export const copyDone: Uint8Array = new ByteWriter(5).byte(0x63).int32(4).toBytes()
+
+/**
  * Terminate (F)
  *   Byte1('X') Int32(4) length
  */

@@ -52,6 +52,16 @@ export interface SessionOptions extends FramerOptions, SessionHandlers {
   trace?: Tracer
 }
 
+export interface RunOptions {
+  /**
+   * For a COPY BOTH exchange (START_REPLICATION): every CopyData goes here, synchronously and in
+   * order, as the read loop routes it, rather than to the exchange through a promise per
+   * message; the exchange sees the rest (CopyBothResponse, CopyDone, errors). A throw fails the
+   * session. pause() holds CopyData as it holds everything else.
+   */
+  onCopyData?(data: Uint8Array): void
+}
+
 export class Session {
   /** The server's run-time parameters, as last reported by ParameterStatus. */
   readonly parameters = new Map<string, string>()
@@ -79,6 +89,8 @@ export class Session {
   #draining = false
   /** A FATAL ErrorResponse received while idle (e.g. 57P01 admin shutdown): the cause of the close that follows. */
   #farewell: DatabaseError | undefined
+  /** While an exchange run with onCopyData runs: where its CopyData goes, in the read loop. */
+  #copyData: ((data: Uint8Array) => void) | undefined
 
   constructor(edge: SessionEdge, options: SessionOptions = {}) {
     this.#edge = edge
@@ -164,6 +176,15 @@ export class Session {
   #route(message: BackendMessage): void {
     if (this.#trace) this.#traced(() => this.#trace!.received(message))
     switch (message.type) {
+      case 'CopyData':
+        if (this.#copyData === undefined) break
+        try {
+          this.#copyData(message.data)
+        } catch (error) {
+          // The stream's reader could not take it (e.g. bytes that break its grammar): the stream is lost.
+          this.fail(error instanceof Error ? error : new PgListenError(String(error)))
+        }
+        return
       case 'NotificationResponse':
         this.#deliver(this.#handlers.onNotification, message)
         return
@@ -234,15 +255,16 @@ export class Session {
    * error. If it stops anywhere but just after ReadyForQuery (or a finished startup), the
    * stream is out of step, so the session fails.
    */
-  run<T>(exchange: Exchange<T>): Promise<T> {
-    const result = this.#queue.then(() => this.#drive(exchange))
+  run<T>(exchange: Exchange<T>, options: RunOptions = {}): Promise<T> {
+    const result = this.#queue.then(() => this.#drive(exchange, options))
     this.#queue = result.catch(() => undefined)
     return result
   }
 
-  async #drive<T>(exchange: Exchange<T>): Promise<T> {
+  async #drive<T>(exchange: Exchange<T>, options: RunOptions): Promise<T> {
     if (this.#failure) throw this.#failure
     this.#running = true
+    this.#copyData = options.onCopyData
     // In step: nothing sent yet, or the last message read was ReadyForQuery.
     let inStep = true
     let input: BackendMessage | undefined
@@ -267,6 +289,7 @@ export class Session {
       throw error
     } finally {
       this.#running = false
+      this.#copyData = undefined
       this.#inbox.length = 0
       await exchange.return?.(undefined as T)
     }

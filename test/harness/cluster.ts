@@ -151,6 +151,13 @@ ssl_cert_file = ${q(o.tls.serverCertFile)}
 ssl_key_file = ${q(o.tls.serverKeyFile)}
 ssl_ca_file = ${q(o.tls.caFile)}
 
+# logical replication (pglisten/replication): the WAL must carry what decoding needs, and
+# two-phase tests need prepared transactions; room for the slots and walsenders tests open
+wal_level = logical
+max_wal_senders = 20
+max_replication_slots = 20
+max_prepared_transactions = 10
+
 # 13's default is md5: say it, so ALTER ROLE ... PASSWORD in a test means SCRAM everywhere
 password_encryption = 'scram-sha-256'
 

@@ -21,7 +21,10 @@ export async function startContainer(): Promise<{ server: TestServer; stop(): Pr
     throw new Error(`PGLISTEN_TEST_SERVER=container needs a container runtime (Docker or Podman); none answered: ${why}`, { cause })
   }
   // testcontainers' reaper (Ryuk) removes the container if this process dies without stop().
-  const c = await new PostgreSqlContainer(IMAGE).start()
+  // The settings the embedded cluster has for logical replication (cluster.ts).
+  const c = await new PostgreSqlContainer(IMAGE)
+    .withCommand(['postgres', '-c', 'wal_level=logical', '-c', 'max_wal_senders=20', '-c', 'max_replication_slots=20', '-c', 'max_prepared_transactions=10'])
+    .start()
   const host = c.getHost() === 'localhost' ? '127.0.0.1' : c.getHost()
   if (host !== '127.0.0.1' && host !== '::1') {
     await c.stop()

@@ -34,6 +34,13 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
   platform?: Platform
   /** Protocol version to ask for; default 3.2. */
   protocolVersion?: ProtocolVersion
+  /**
+   * 'database': a logical replication connection (the startup parameter replication=database,
+   * as libpq's replication keyword sends it), which takes replication commands such as
+   * START_REPLICATION besides SQL. pglisten/replication sets it; a conninfo's replication
+   * keyword is still refused, so that a listener is never given a walsender by mistake.
+   */
+  replication?: 'database'
   /** The largest message length accepted from the server; default 64 MiB. */
   maxMessageLength?: number
   scram?: {
@@ -89,6 +96,9 @@ export function connectWith(platform: Platform, options: ConnectOptions | string
 async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<Connection> {
   const signal = explicit.signal
   if (signal?.aborted) throw abortedError(signal)
+  if (explicit.replication !== undefined && explicit.replication !== 'database') {
+    throw new RangeError(`replication must be 'database' (logical replication) or absent, not ${JSON.stringify(explicit.replication)}`)
+  }
   const warn = explicit.onWarning ?? ((message: string) => platform.warn(message))
   // Asked once for both the password file and the default certificate files.
   const homeDir = lazyFact(() => platform.homeDir(), 'the home folder', warn)
@@ -192,6 +202,7 @@ function openOptions(
   const parameters: Record<string, string> = {}
   if (settings.applicationName !== undefined) parameters['application_name'] = settings.applicationName
   if (settings.options !== undefined) parameters['options'] = settings.options
+  if (explicit.replication === 'database') parameters['replication'] = 'database'
   const cache = explicit.scram?.cache === null ? undefined : (explicit.scram?.cache ?? sharedCache)
   return {
     platform,

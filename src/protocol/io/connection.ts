@@ -8,10 +8,11 @@
 import type { NoticeResponse, NotificationResponse, ParameterStatus, TransactionStatus } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'
 import { ConnectionLostError } from '../errors.ts'
+import { copyBoth, type CopyBothOutcome } from '../exchange/copy-both.ts'
 import { simpleQuery, type QueryResult } from '../exchange/query.ts'
 import { syncRoundTrip } from '../exchange/sync.ts'
 import { startup, type AuthenticationMethod, type StartupOptions } from '../exchange/startup.ts'
-import { terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
+import { copyDone, terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
 import { Session, type SessionHandlers, type Tracer } from '../session.ts'
 import { AttemptSignal } from './attempt-signal.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
@@ -65,6 +66,8 @@ export class Connection {
   #backendKey: { processId: number; secretKey: Uint8Array } | undefined
   #authentication: AuthenticationMethod = 'trust'
   readonly #options: OpenOptions
+  /** COPY BOTH is under way and neither side has sent CopyDone: CopyData may go out. */
+  #copyOpen = false
 
   private constructor(link: Link, options: OpenOptions) {
     this.#link = link
@@ -188,6 +191,52 @@ export class Connection {
   async query(sql: string): Promise<QueryResult[]> {
     const outcome = await this.#session.run(simpleQuery(sql))
     return outcome.results
+  }
+
+  /**
+   * Runs a command that starts COPY BOTH, such as START_REPLICATION on a replication
+   * connection (exchange/copy-both.ts). Every CopyData from the server goes to `onData`, in
+   * order, synchronously from the read loop (so pause() holds it back); a throw from it ends
+   * the connection with that error. Resolves when the copy is over, both CopyDones exchanged
+   * and ReadyForQuery read; rejects with the server's error (the connection stays usable) or
+   * with why the connection was lost.
+   */
+  async copyBoth(command: string, onData: (data: Uint8Array) => void): Promise<CopyBothOutcome> {
+    const handlers = {
+      onStarted: () => (this.#copyOpen = true),
+      onData,
+      onServerDone: () => {
+        // The client answers the server's CopyDone with its own (libpq: PQputCopyEnd after PQgetCopyData returns -1).
+        if (this.#copyOpen) this.endCopy()
+      },
+    }
+    try {
+      return await this.#session.run(copyBoth(command, handlers), { onCopyData: onData })
+    } finally {
+      this.#copyOpen = false
+    }
+  }
+
+  /** COPY BOTH is open: CopyBothResponse has come, and neither side has sent CopyDone since. */
+  get copying(): boolean {
+    return this.#copyOpen
+  }
+
+  /**
+   * Sends bytes that already hold one or more whole CopyData messages (a standby status update)
+   * while COPY BOTH is open. Returns false, sending nothing, once either side has ended the copy.
+   */
+  sendCopy(copyData: Uint8Array): boolean {
+    if (!this.#copyOpen || this.isClosed) return false
+    this.#session.send(copyData)
+    return true
+  }
+
+  /** Ends the client's half of COPY BOTH with CopyDone; the server ends its half in turn. */
+  endCopy(): void {
+    if (!this.#copyOpen || this.isClosed) return
+    this.#copyOpen = false
+    this.#session.send(copyDone)
   }
 
   /**

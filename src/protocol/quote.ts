@@ -1,0 +1,33 @@
+/**
+ * Quoting as PostgreSQL defines it ("SQL Syntax", "Lexical Structure"): identifiers and string
+ * literals for SQL and replication commands built from user input. Pure; imports nothing.
+ * The listener's NOTIFY rules (../listener/sql.ts) and the replication commands both use it.
+ */
+
+/**
+ * A quoted identifier ("Identifiers and Key Words"): in double quotes, a double quote
+ * doubled. Case is kept, so "Orders" and orders are different names.
+ */
+export function quoteIdentifier(name: string): string {
+  checkNoNul(name, 'an identifier')
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+/**
+ * A string literal ("String Constants"). With standard_conforming_strings on (the default
+ * since 9.1), backslashes are ordinary: only quotes are doubled. With it off, backslashes
+ * escape, so the literal is written in the escape form E'...' with both doubled, which means
+ * the same under either setting. This is what libpq's PQescapeStringConn decides from the
+ * same parameter.
+ */
+export function quoteLiteral(text: string, standardConformingStrings = true): string {
+  checkNoNul(text, 'a string literal')
+  const quoted = text.replaceAll("'", "''")
+  if (standardConformingStrings || !text.includes('\\')) return `'${quoted}'`
+  return `E'${quoted.replaceAll('\\', '\\\\')}'`
+}
+
+/** The server ends every string at a NUL, so a name or literal holding one would be cut short. */
+export function checkNoNul(text: string, what: string): void {
+  if (text.includes('\0')) throw new RangeError(`${what} must not contain a NUL character`)
+}
