@@ -52,14 +52,24 @@ export interface SessionOptions extends FramerOptions, SessionHandlers {
   trace?: Tracer
 }
 
+/**
+ * For a COPY BOTH exchange (START_REPLICATION), the session itself routes the copy: told
+ * synchronously, from the read loop, as CopyBothResponse, each CopyData and the server's
+ * CopyDone are routed, rather than through a promise per message. So the copy is known open
+ * before its first CopyData is handed on (a keepalive in the same read can be answered), and
+ * CopyData out of place still reaches the exchange, which refuses it. A throw fails the
+ * session. pause() holds all of it as it holds everything else.
+ */
+export interface CopyBothRoute {
+  /** CopyBothResponse was routed: the client may send CopyData from now on. */
+  onStarted?(): void
+  onData(data: Uint8Array): void
+  /** The server's CopyDone was routed: no CopyData follows. */
+  onServerDone?(): void
+}
+
 export interface RunOptions {
-  /**
-   * For a COPY BOTH exchange (START_REPLICATION): every CopyData goes here, synchronously and in
-   * order, as the read loop routes it, rather than to the exchange through a promise per
-   * message; the exchange sees the rest (CopyBothResponse, CopyDone, errors). A throw fails the
-   * session. pause() holds CopyData as it holds everything else.
-   */
-  onCopyData?(data: Uint8Array): void
+  copyBoth?: CopyBothRoute
 }
 
 export class Session {
@@ -89,8 +99,9 @@ export class Session {
   #draining = false
   /** A FATAL ErrorResponse received while idle (e.g. 57P01 admin shutdown): the cause of the close that follows. */
   #farewell: DatabaseError | undefined
-  /** While an exchange run with onCopyData runs: where its CopyData goes, in the read loop. */
-  #copyData: ((data: Uint8Array) => void) | undefined
+  /** While an exchange run with copyBoth runs: its route; and once CopyBothResponse came, the open copy's. */
+  #copyRoute: CopyBothRoute | undefined
+  #copyOpen: CopyBothRoute | undefined
 
   constructor(edge: SessionEdge, options: SessionOptions = {}) {
     this.#edge = edge
@@ -176,15 +187,23 @@ export class Session {
   #route(message: BackendMessage): void {
     if (this.#trace) this.#traced(() => this.#trace!.received(message))
     switch (message.type) {
-      case 'CopyData':
-        if (this.#copyData === undefined) break
-        try {
-          this.#copyData(message.data)
-        } catch (error) {
-          // The stream's reader could not take it (e.g. bytes that break its grammar): the stream is lost.
-          this.fail(error instanceof Error ? error : new PgListenError(String(error)))
+      case 'CopyBothResponse':
+        if (this.#copyRoute !== undefined && this.#copyOpen === undefined) {
+          this.#copyOpen = this.#copyRoute
+          this.#copying(() => this.#copyOpen?.onStarted?.())
         }
+        break // the exchange sees it too
+      case 'CopyData':
+        if (this.#copyOpen === undefined) break // out of place: the exchange refuses it
+        this.#copying(() => this.#copyOpen!.onData(message.data))
         return
+      case 'CopyDone':
+        if (this.#copyOpen !== undefined) {
+          const route = this.#copyOpen
+          this.#copyOpen = undefined
+          this.#copying(() => route.onServerDone?.())
+        }
+        break
       case 'NotificationResponse':
         this.#deliver(this.#handlers.onNotification, message)
         return
@@ -220,6 +239,15 @@ export class Session {
       return
     }
     this.fail(new ProtocolViolationError(`unexpected ${message.type} while no request was pending`))
+  }
+
+  /** Runs a copy route's hook; a throw (bytes its reader cannot take) loses the stream. */
+  #copying(hook: () => void): void {
+    try {
+      hook()
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new PgListenError(String(error)))
+    }
   }
 
   #deliver<M>(handler: ((message: M) => void) | undefined, message: M): void {
@@ -264,7 +292,7 @@ export class Session {
   async #drive<T>(exchange: Exchange<T>, options: RunOptions): Promise<T> {
     if (this.#failure) throw this.#failure
     this.#running = true
-    this.#copyData = options.onCopyData
+    this.#copyRoute = options.copyBoth
     // In step: nothing sent yet, or the last message read was ReadyForQuery.
     let inStep = true
     let input: BackendMessage | undefined
@@ -289,7 +317,8 @@ export class Session {
       throw error
     } finally {
       this.#running = false
-      this.#copyData = undefined
+      this.#copyRoute = undefined
+      this.#copyOpen = undefined
       this.#inbox.length = 0
       await exchange.return?.(undefined as T)
     }

@@ -197,21 +197,24 @@ export class Connection {
    * Runs a command that starts COPY BOTH, such as START_REPLICATION on a replication
    * connection (exchange/copy-both.ts). Every CopyData from the server goes to `onData`, in
    * order, synchronously from the read loop (so pause() holds it back); a throw from it ends
-   * the connection with that error. Resolves when the copy is over, both CopyDones exchanged
+   * the connection with that error. `onStarted` is told when CopyBothResponse has come (the
+   * command was accepted) and sendCopy() may be used. Resolves when the copy is over, both CopyDones exchanged
    * and ReadyForQuery read; rejects with the server's error (the connection stays usable) or
    * with why the connection was lost.
    */
-  async copyBoth(command: string, onData: (data: Uint8Array) => void): Promise<CopyBothOutcome> {
-    const handlers = {
-      onStarted: () => (this.#copyOpen = true),
-      onData,
-      onServerDone: () => {
-        // The client answers the server's CopyDone with its own (libpq: PQputCopyEnd after PQgetCopyData returns -1).
-        if (this.#copyOpen) this.endCopy()
+  async copyBoth(command: string, onData: (data: Uint8Array) => void, onStarted?: () => void): Promise<CopyBothOutcome> {
+    // The session routes the copy from its read loop; the exchange gets only what is out of place.
+    const route = {
+      onStarted: () => {
+        this.#copyOpen = true
+        onStarted?.()
       },
+      onData,
+      // The client answers the server's CopyDone with its own (libpq: PQputCopyEnd after PQgetCopyData returns -1).
+      onServerDone: () => this.endCopy(),
     }
     try {
-      return await this.#session.run(copyBoth(command, handlers), { onCopyData: onData })
+      return await this.#session.run(copyBoth(command, { onData }), { copyBoth: route })
     } finally {
       this.#copyOpen = false
     }
