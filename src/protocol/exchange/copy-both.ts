@@ -47,8 +47,10 @@ export function* copyBoth(command: string, handlers: CopyBothHandlers): Generato
         handlers.onStarted?.(message)
         break
       case 'CopyData':
-        if (!started || serverDone) throw new ProtocolViolationError(`CopyData ${started ? 'after the server\'s CopyDone' : 'before CopyBothResponse'}`)
-        handlers.onData(message.data)
+        if (!started) throw new ProtocolViolationError('CopyData before CopyBothResponse')
+        // A walsender may still send a keepalive after its CopyDone (seen on PostgreSQL 18);
+        // libpq drops CopyData outside a copy silently (pqParseInput3), and so do we.
+        if (!serverDone) handlers.onData(message.data)
         break
       case 'CopyDone':
         if (!started || serverDone) throw new ProtocolViolationError(`CopyDone ${started ? 'twice' : 'before CopyBothResponse'}`)
