@@ -8,3 +8,8 @@ import { PgListenError } from '../protocol/errors.ts'
 export class ReplicationError extends PgListenError {
   override name = 'ReplicationError'
 }
+
+/** A column's text could not be read as its type says (a malformed array literal, bytea, date). */
+export class ValueParseError extends ReplicationError {
+  override name = 'ValueParseError'
+}

@@ -1,0 +1,273 @@
+/**
+ * pglisten/replication against the real PostgreSQL: every kind of change with its typed row,
+ * REPLICA IDENTITY DEFAULT and FULL, TOAST values changed and unchanged, messages emitted with
+ * pg_logical_emit_message, and the acknowledgement contract: only what was acknowledged moves
+ * the slot, so a stream that stops and one that is cut off both resume with nothing lost.
+ */
+import { afterEach, describe, expect, test } from 'vitest'
+import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { parseLsn } from '../../src/protocol/replication/lsn.ts'
+import { createPublication, replicate, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream } from '../../src/replication.ts'
+import { connectSuperuser, eventually, optionsFor, server } from '../support/connect.ts'
+
+const pg = server()
+const connections: Connection[] = []
+const streams: ReplicationStream[] = []
+const slots: string[] = []
+afterEach(async () => {
+  await Promise.all(streams.splice(0).map((s) => s.close().catch(() => undefined)))
+  const sql = await connectSuperuser()
+  // A closed stream's walsender may take a moment to go; its slot can be dropped only then.
+  for (const slot of slots.splice(0)) {
+    for (let i = 0; i < 100; i++) {
+      const [left] = await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+      if (left!.rows.length === 0) break
+      if (left!.rows[0]![0] === 'f') await sql.query(`SELECT pg_drop_replication_slot('${slot}')`).catch(() => undefined)
+      else await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  await sql.close()
+  await Promise.all(connections.splice(0).map((c) => c.close()))
+})
+
+async function sqlConnection(): Promise<Connection> {
+  const c = await connectSuperuser()
+  connections.push(c)
+  return c
+}
+
+let serial = 0
+/** A fresh table and a publication of it; the slot's name is returned to be created by the stream. */
+async function setup(sql: Connection, columns = 'id int PRIMARY KEY, note text'): Promise<{ table: string; publication: string; slot: string }> {
+  const name = `repl_stream_${process.pid}_${++serial}`
+  await sql.query(`CREATE TABLE ${name} (${columns}); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
+  slots.push(name)
+  return { table: name, publication: name, slot: name }
+}
+
+function open(options: Omit<ReplicationOptions, 'connection'>, connection: Partial<ConnectOptions> = {}): ReplicationStream {
+  const stream = replicate({ connection: optionsFor(pg.superuser, 'tcp', connection), ...options })
+  streams.push(stream)
+  return stream
+}
+
+/** Reads changes until `count` of the kinds in `kinds` have come, acknowledging by asking for the next. */
+async function take(iterator: AsyncIterator<ReplicationChange>, count: number, kinds = ['insert', 'update', 'delete', 'truncate', 'message']): Promise<ReplicationChange[]> {
+  const got: ReplicationChange[] = []
+  while (got.filter((c) => kinds.includes(c.kind)).length < count) {
+    const next = await iterator.next()
+    if (next.done) throw new Error(`the stream ended after ${got.length} changes`)
+    got.push(next.value)
+  }
+  return got
+}
+
+function rowsOf(changes: ReplicationChange[]): unknown[] {
+  return changes.flatMap((c) => (c.kind === 'begin' || c.kind === 'commit' ? [] : [{ kind: c.kind, ...('row' in c ? { row: c.row } : {}), ...('key' in c ? { key: c.key } : {}), ...('old' in c ? { old: c.old } : {}) }]))
+}
+
+/** pglisten/replication needs PostgreSQL 14 (pgoutput's messages and streaming); the matrix also runs 13. */
+const supported = (pg.serverVersion ?? 180000) >= 140000
+
+test.runIf(!supported)('on PostgreSQL 13 and older, replicate() fails at once with a ReplicationError that says so', async () => {
+  const stream = open({ slot: 'repl_stream_old', publications: ['p'] })
+  await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(/needs PostgreSQL 14 or later/)
+})
+
+describe.runIf(supported)('replicate()', () => {
+  test('hands on inserts, updates, deletes and truncates in commit order, with typed rows and their keys', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql, 'id int PRIMARY KEY, note text, amount numeric, at timestamptz, tags text[], doc jsonb, flag bool')
+    const stream = open({ slot, publications: [publication], create: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${table} VALUES (1, 'one', 1.50, '2026-12-05 10:00:00+00', '{a,"b c"}', '{"k": [1, 2]}', true)`)
+    await sql.query(`BEGIN; UPDATE ${table} SET note = 'uno' WHERE id = 1; UPDATE ${table} SET id = 2 WHERE id = 1; COMMIT`)
+    await sql.query(`DELETE FROM ${table} WHERE id = 2`)
+    await sql.query(`TRUNCATE ${table}`)
+    const changes = await take(iterator, 5)
+    expect(changes.map((c) => c.kind)).toEqual(['begin', 'insert', 'commit', 'begin', 'update', 'update', 'commit', 'begin', 'delete', 'commit', 'begin', 'truncate'])
+    const row = { id: 1, note: 'one', amount: '1.50', at: new Date('2026-12-05T10:00:00Z'), tags: ['a', 'b c'], doc: { k: [1, 2] }, flag: true }
+    expect(rowsOf(changes)).toEqual([
+      { kind: 'insert', row, key: { id: 1 } },
+      { kind: 'update', row: { ...row, note: 'uno' }, key: { id: 1 }, old: null },
+      // The key changed: the old key is sent, and is the key reported.
+      { kind: 'update', row: { ...row, id: 2, note: 'uno' }, key: { id: 1 }, old: null },
+      { kind: 'delete', key: { id: 2 }, old: null },
+      { kind: 'truncate' },
+    ])
+    const insert = changes[1]!
+    if (insert.kind !== 'insert') throw new Error('unreachable')
+    expect(insert.relation).toMatchObject({ schema: 'public', table, replicaIdentity: 'default' })
+    const begin = changes[0]!, commit = changes[2]!
+    if (begin.kind !== 'begin' || commit.kind !== 'commit') throw new Error('unreachable')
+    expect(insert.xid).toBe(begin.xid)
+    expect(commit.commitLsn).toBe(begin.commitLsn)
+    expect(commit.endLsn).toBeGreaterThan(commit.commitLsn)
+  })
+
+  test('README: createPublication, then replicate with create, shipping each insert as the loop asks for the next', async () => {
+    const admin = await sqlConnection()
+    const name = `repl_readme_${process.pid}`
+    slots.push(name)
+    await admin.query(`CREATE TABLE ${name} (id int PRIMARY KEY, total numeric)`)
+    await createPublication(admin, name, [name])
+    const stream = open({ slot: name, publications: [name], create: true })
+    await stream.ready
+    await admin.query(`INSERT INTO ${name} VALUES (1, 9.50)`)
+    const shipped: unknown[] = []
+    const ship = async (row: unknown) => void shipped.push(row)
+    for await (const change of stream) {
+      if (change.kind === 'insert') await ship(change.row)
+      if (shipped.length === 1) break
+    }
+    expect(shipped).toEqual([{ id: 1, total: '9.50' }])
+  })
+
+  test('REPLICA IDENTITY FULL sends the whole old row with updates and deletes', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    await sql.query(`ALTER TABLE ${table} REPLICA IDENTITY FULL; INSERT INTO ${table} VALUES (1, 'one')`)
+    const stream = open({ slot, publications: [publication], create: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`UPDATE ${table} SET note = 'uno'; DELETE FROM ${table}`)
+    const changes = await take(iterator, 2)
+    expect(rowsOf(changes)).toEqual([
+      { kind: 'update', row: { id: 1, note: 'uno' }, key: { id: 1, note: 'one' }, old: { id: 1, note: 'one' } },
+      { kind: 'delete', key: { id: 1, note: 'uno' }, old: { id: 1, note: 'uno' } },
+    ])
+  })
+
+  test('a TOASTed value an update leaves alone is marked unchangedToast; one it changes comes whole', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql, 'id int PRIMARY KEY, note text, big text')
+    // EXTERNAL: stored out of line uncompressed, so 10 kB is surely TOASTed.
+    await sql.query(`ALTER TABLE ${table} ALTER COLUMN big SET STORAGE EXTERNAL; INSERT INTO ${table} VALUES (1, 'one', repeat('x', 10000))`)
+    const stream = open({ slot, publications: [publication], create: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`UPDATE ${table} SET note = 'uno'; UPDATE ${table} SET big = repeat('y', 10000)`)
+    const changes = (await take(iterator, 2)).filter((c) => c.kind === 'update')
+    expect(changes.map((c) => (c.kind === 'update' ? c.row : undefined))).toEqual([
+      { id: 1, note: 'uno', big: unchangedToast },
+      { id: 1, note: 'uno', big: 'y'.repeat(10000) },
+    ])
+  })
+
+  test('pg_logical_emit_message round trips: transactional with its transaction, and not, 1 MB each', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true, messages: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    // One Query string, one transaction: the message outside it goes out as it is decoded, the
+    // one inside at the commit, so 'ping' comes first.
+    await sql.query(`SELECT pg_logical_emit_message(true, 'jobs', repeat('é', 500000)); SELECT pg_logical_emit_message(false, 'ping', 'now')`)
+    const changes = (await take(iterator, 2)).filter((c) => c.kind === 'message')
+    const text = new TextDecoder()
+    expect(changes.map((c) => c.kind === 'message' && [c.transactional, c.prefix, text.decode(c.content)])).toEqual([
+      [false, 'ping', 'now'],
+      [true, 'jobs', 'é'.repeat(500000)],
+    ])
+  })
+
+  test('only acknowledged changes move the slot: a stream closed mid-transaction resumes at that transaction, nothing acknowledged again', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const first = open({ slot, publications: [publication], create: true })
+    const iterator = first[Symbol.asyncIterator]()
+    await first.ready
+    await sql.query(`INSERT INTO ${table} VALUES (1, 'one')`)
+    await sql.query(`INSERT INTO ${table} VALUES (2, 'two'), (3, 'three')`)
+    const seen = await take(iterator, 2) // begin, insert 1, commit, begin, insert 2: insert 2 is in hand
+    expect(rowsOf(seen).map((r) => (r as { row: { id: number } }).row.id)).toEqual([1, 2])
+    await first.close()
+    const [confirmed] = await sql.query(`SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+    const firstCommit = seen[2]!
+    if (firstCommit.kind !== 'commit') throw new Error('unreachable')
+    expect(parseLsn(confirmed!.rows[0]![0]!)).toBe(firstCommit.endLsn)
+
+    const second = open({ slot, publications: [publication] })
+    const again = await take(second[Symbol.asyncIterator](), 2)
+    expect(rowsOf(again).map((r) => (r as { row: { id: number } }).row.id)).toEqual([2, 3])
+  })
+
+  test('a walsender terminated mid-stream: the stream reconnects and resumes from the slot, every change delivered', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const reconnects: unknown[] = []
+    const stream = open({ slot, publications: [publication], create: true, reconnect: { minDelay: 10, maxDelay: 50 }, onReconnect: (info) => reconnects.push(info) })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${table} SELECT g, 'n' || g FROM generate_series(1, 5) g`)
+    const before = await take(iterator, 5)
+    await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+    await sql.query(`INSERT INTO ${table} SELECT g, 'n' || g FROM generate_series(6, 10) g`)
+    const ids = (changes: ReplicationChange[]) => changes.flatMap((c) => (c.kind === 'insert' ? [c.row['id']] : []))
+    const after: ReplicationChange[] = []
+    while (!ids(after).includes(10)) after.push(...(await take(iterator, 1)))
+    // The first transaction's commit was in hand, unacknowledged, when the walsender went: that
+    // transaction may come again, whole; then the second. Nothing is missing, nothing else repeats.
+    const again = ids(after)
+    expect([[6, 7, 8, 9, 10], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]).toContainEqual(again)
+    expect(ids(before)).toEqual([1, 2, 3, 4, 5])
+    expect(reconnects.length).toBeGreaterThanOrEqual(1)
+  })
+
+  test('a slot that does not exist, without create, fails the iterator with the server error', async () => {
+    const stream = open({ slot: 'repl_stream_missing', publications: ['nothing'] })
+    await expect(stream[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: '42704' })
+  })
+
+  test('a temporary slot cannot survive a lost connection: the stream ends with a ReplicationError', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], temporary: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+    await expect(iterator.next()).rejects.toThrow(/temporary slot/)
+  })
+
+  test('a transaction larger than logical_decoding_work_mem is streamed in progress, and handed on once, at its commit, without what a rolled-back savepoint did', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    // 64 kB, the least there is: a few thousand rows outgrow it.
+    const stream = open({ slot, publications: [publication], create: true, streaming: true }, { options: '-c logical_decoding_work_mem=64kB' })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(
+      `BEGIN; INSERT INTO ${table} SELECT g, repeat('x', 100) FROM generate_series(1, 3000) g; ` +
+        `SAVEPOINT s; INSERT INTO ${table} SELECT g, 'undone' FROM generate_series(3001, 6000) g; ROLLBACK TO SAVEPOINT s; ` +
+        `INSERT INTO ${table} VALUES (6001, 'last'); COMMIT`,
+    )
+    const changes = await take(iterator, 3001)
+    const inserted = changes.flatMap((c) => (c.kind === 'insert' ? [c.row['id']] : []))
+    expect(inserted).toEqual([...Array.from({ length: 3000 }, (_, i) => i + 1), 6001])
+    expect(changes.filter((c) => c.kind === 'begin')).toHaveLength(1)
+    const [stats] = await sql.query(`SELECT stream_txns FROM pg_stat_replication_slots WHERE slot_name = '${slot}'`)
+    expect(Number(stats!.rows[0]?.[0] ?? 0)).toBeGreaterThan(0) // it really was streamed
+    const commit = await iterator.next()
+    expect(commit.value?.kind).toBe('commit')
+  })
+
+  test.skipIf(pg.serverVersion !== undefined && pg.serverVersion < 150000)('two-phase: a prepared transaction is handed on at PREPARE, then its COMMIT PREPARED or ROLLBACK PREPARED', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true, twoPhase: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    const gid = `g_${slot}`
+    await sql.query(`BEGIN; INSERT INTO ${table} VALUES (1, 'one'); PREPARE TRANSACTION '${gid}_1'`)
+    await sql.query(`COMMIT PREPARED '${gid}_1'`)
+    await sql.query(`BEGIN; INSERT INTO ${table} VALUES (2, 'two'); PREPARE TRANSACTION '${gid}_2'`)
+    await sql.query(`ROLLBACK PREPARED '${gid}_2'`)
+    const changes = await take(iterator, 1, ['rollback-prepared'])
+    expect(changes.map((c) => [c.kind, 'gid' in c ? c.gid : undefined])).toEqual([
+      ['begin', `${gid}_1`], ['insert', `${gid}_1`], ['prepare', `${gid}_1`], ['commit-prepared', `${gid}_1`],
+      ['begin', `${gid}_2`], ['insert', `${gid}_2`], ['prepare', `${gid}_2`], ['rollback-prepared', `${gid}_2`],
+    ])
+  })
+})
