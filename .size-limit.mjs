@@ -60,20 +60,20 @@ export default [
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(listening),
-    limit: '35 kB',
+    limit: '35.5 kB',
   },
   {
     name: 'pglisten/protocol: connect, with what connecting over TLS with SCRAM loads',
     import: { 'dist/protocol/index.js': '{ connect }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(connecting),
-    limit: '23.5 kB',
+    limit: '24 kB',
   },
   {
     name: 'pglisten/protocol: everything, up front',
     import: { 'dist/protocol/index.js': '*' },
     gzip: true,
     modifyEsbuildConfig: esbuild([]),
-    limit: '25 kB',
+    limit: '26 kB',
   },
 ]

@@ -262,9 +262,11 @@ export class ChangeDecoder {
         return
       case 'Message':
         if (!m.transactional) {
-          // Outside any transaction: acknowledged, the slot may move past its record.
+          // Outside any transaction: acknowledged, the slot may move to its LSN, which is where
+          // its record ends and the next begins. Not one byte further: the next record may be a
+          // commit, and a position past a commit's start makes the server skip that transaction.
           const change: MessageChange = { kind: 'message', transactional: false, prefix: m.prefix, content: m.content, lsn: m.lsn }
-          this.#emit({ change, completes: m.lsn + 1n, open: this.#transaction !== undefined })
+          this.#emit({ change, completes: m.lsn, open: this.#transaction !== undefined })
           return
         }
         this.#change(m, walStart, this.#inTransaction('a transactional Message'), this.#relations)
