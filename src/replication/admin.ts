@@ -106,7 +106,7 @@ export async function slotHealth(sql: Connection, slot: string): Promise<SlotHea
  */
 export async function emitMessage(sql: Connection, prefix: string, content: string, options: { transactional?: boolean } = {}): Promise<Lsn> {
   if (prefix === '') throw new RangeError('a message prefix must not be empty')
-  const transactional = options.transactional ?? true
+  const transactional = (options.transactional ?? true) ? 'true' : 'false' // a literal, whatever the caller passed
   const [result] = await sql.query(`SELECT pg_logical_emit_message(${transactional}, ${literal(sql, prefix)}, ${literal(sql, content)})`)
   return parseLsn(result!.rows[0]![0]!)
 }

@@ -97,6 +97,14 @@ export class AckLedger {
   }
 
   /**
+   * A new connection found the slot confirmed up to `confirmed`: the server will send nothing
+   * before it, so with nothing owed the ledger starts there too. Never moves back.
+   */
+  resumeAt(confirmed: Lsn): void {
+    if (this.settled && confirmed > this.#flushed) this.#flushed = confirmed
+  }
+
+  /**
    * The connection was lost: whatever was delivered and not acknowledged will come again from
    * the slot, in a new sequence. The positions stay.
    */

@@ -70,14 +70,17 @@ function parseDate(text: string): Date | number {
   if (m[12]) year = 1 - year // 1 BC is year 0
   const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map((part) => Number(part ?? 0)) as [number, number, number, number, number]
   const ms = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0
-  let date: Date
+  // setUTCFullYear and setFullYear take the year as it is; Date.UTC and new Date(y, ...) would
+  // read 0 to 99 as 1900 to 1999 (and so 29 February of 1 BC, year 0, as 1 March 1900).
+  const date = new Date(0)
   if (m[8] !== undefined) {
     const offset = (m[8] === '-' ? -1 : 1) * ((Number(m[9]) * 60 + Number(m[10] ?? 0)) * 60 + Number(m[11] ?? 0)) * 1000
-    date = new Date(Date.UTC(year, month - 1, day, hour, minute, second, ms) - offset)
-    if (year >= 0 && year < 100) date.setUTCFullYear(year) // Date.UTC maps 0..99 to 1900..1999
+    date.setUTCFullYear(year, month - 1, day)
+    date.setUTCHours(hour, minute, second, ms)
+    date.setTime(date.getTime() - offset)
   } else {
-    date = new Date(year, month - 1, day, hour, minute, second, ms)
-    if (year >= 0 && year < 100) date.setFullYear(year)
+    date.setFullYear(year, month - 1, day)
+    date.setHours(hour, minute, second, ms)
   }
   return date
 }

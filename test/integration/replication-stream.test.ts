@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { parseLsn } from '../../src/protocol/replication/lsn.ts'
-import { createPublication, replicate, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream } from '../../src/replication.ts'
+import { createPublication, replicate, ReplicationError, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream } from '../../src/replication.ts'
 import { connectSuperuser, eventually, optionsFor, server } from '../support/connect.ts'
 
 const pg = server()
@@ -61,6 +61,15 @@ async function take(iterator: AsyncIterator<ReplicationChange>, count: number, k
     got.push(next.value)
   }
   return got
+}
+
+/** Polls `check` until it is true (at most 5 s): for server state no event announces. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 function rowsOf(changes: ReplicationChange[]): unknown[] {
@@ -216,9 +225,10 @@ describe.runIf(supported)('replicate()', () => {
     expect(reconnects.length).toBeGreaterThanOrEqual(1)
   })
 
-  test('a slot that does not exist, without create, fails the iterator with the server error', async () => {
+  test('a slot that does not exist, without create, fails the iterator and ready with a ReplicationError that says what to do', async () => {
     const stream = open({ slot: 'repl_stream_missing', publications: ['nothing'] })
-    await expect(stream[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: '42704' })
+    await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(/replication slot "repl_stream_missing" does not exist; create it, or pass create: true/)
+    await expect(stream.ready).rejects.toThrow(ReplicationError)
   })
 
   test('a temporary slot cannot survive a lost connection: the stream ends with a ReplicationError', async () => {
@@ -269,5 +279,88 @@ describe.runIf(supported)('replicate()', () => {
       ['begin', `${gid}_1`], ['insert', `${gid}_1`], ['prepare', `${gid}_1`], ['commit-prepared', `${gid}_1`],
       ['begin', `${gid}_2`], ['insert', `${gid}_2`], ['prepare', `${gid}_2`], ['rollback-prepared', `${gid}_2`],
     ])
+  })
+})
+
+describe.runIf(supported)('replicate(): its lifecycle under load and across its slot', () => {
+  test('ready resolves with where streaming starts: the slot\'s confirmed position when no later start is given', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const [made] = await sql.query(`SELECT lsn FROM pg_create_logical_replication_slot('${slot}', 'pgoutput')`)
+    const stream = open({ slot, publications: [publication] })
+    expect(await stream.ready).toBe(parseLsn(made!.rows[0]![0]!))
+    expect(stream.flushedLsn).toBe(parseLsn(made!.rows[0]![0]!))
+  })
+
+  test('close() while reading is paused at highWater ends the stream, and the next stream starts after what was acknowledged', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true, highWater: 4 })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`DO $$ BEGIN FOR i IN 1..200 LOOP INSERT INTO ${table} VALUES (i, 'x'); COMMIT; END LOOP; END $$`)
+    const first = await take(iterator, 2) // begin 1, insert 1, commit 1, begin 2, insert 2 in hand
+    await iterator.next() // acknowledges insert 2; commit 2 in hand
+    await iterator.next() // acknowledges commit 2
+    // Once the server has sent all 200 transactions, 4 changes unread have paused our reading.
+    await until(async () => {
+      const [sent] = await sql.query(`SELECT sent_lsn >= pg_current_wal_lsn() FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '${slot}'`)
+      return sent!.rows[0]?.[0] === 't'
+    })
+    await stream.close() // must not wait for a reader that is paused
+    const again = open({ slot, publications: [publication] })
+    const next = await take(again[Symbol.asyncIterator](), 1)
+    expect(rowsOf(first).length).toBe(2)
+    expect((rowsOf(next)[0] as { row: { id: number } }).row.id).toBe(3)
+  })
+
+  test('two next() calls at once each get their own change, in order', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    const three = Promise.all([iterator.next(), iterator.next(), iterator.next()])
+    await sql.query(`INSERT INTO ${table} VALUES (1, 'one')`)
+    expect((await three).map((r) => r.value?.kind)).toEqual(['begin', 'insert', 'commit'])
+  })
+
+  test('ack() refuses a change another stream handed out', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const other = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true })
+    const second = open({ slot: other.slot, publications: [other.publication], create: true })
+    await Promise.all([stream.ready, second.ready])
+    await sql.query(`INSERT INTO ${table} VALUES (1, 'one')`)
+    const [begin] = await take(stream[Symbol.asyncIterator](), 1)
+    expect(() => second.ack(begin!)).toThrow(TypeError)
+    expect(() => stream.ack(begin!)).not.toThrow()
+  })
+
+  test('create: true makes a missing slot once; a slot dropped while the stream is away is not made again, and the stream fails saying so', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true, reconnect: { minDelay: 300, maxDelay: 300 } })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    const failed = iterator.next()
+    // Cut the walsender off, then drop the slot as soon as it is free, before the stream is back.
+    await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+    await until(() => sql.query(`SELECT pg_drop_replication_slot('${slot}')`).then(() => true, () => false))
+    await expect(failed).rejects.toThrow(/replication slot "\w+" is gone/)
+    const [left] = await sql.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+    expect(left!.rows[0]![0]).toBe('0')
+  })
+
+  test('values are read the same whatever the session\'s DateStyle, bytea_output and extra_float_digits say', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql, 'id int PRIMARY KEY, at timestamptz, day date, data bytea, ratio float8')
+    const stream = open({ slot, publications: [publication], create: true }, { options: '-c datestyle=SQL,DMY -c bytea_output=escape -c extra_float_digits=-3' })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${table} VALUES (1, '2026-12-05 10:00:00.5+00', '2026-02-03', '\\x00ff', 0.1::float8 + 0.2::float8)`)
+    const [insert] = rowsOf(await take(iterator, 1)) as { row: Record<string, unknown> }[]
+    expect(insert!.row).toEqual({ id: 1, at: new Date('2026-12-05T10:00:00.500Z'), day: new Date(2026, 1, 3), data: new Uint8Array([0, 255]), ratio: 0.1 + 0.2 })
   })
 })

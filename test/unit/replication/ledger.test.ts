@@ -83,6 +83,19 @@ class Saw implements fc.Command<Model, Real> {
   toString = () => `saw(${this.walEnd})`
 }
 
+class ResumeAt implements fc.Command<Model, Real> {
+  constructor(readonly confirmed: bigint) {}
+  check = () => true
+  run(m: Model, r: Real): void {
+    r.resumeAt(this.confirmed)
+    // A new connection's slot position counts only when nothing is owed: else it is not ours to take.
+    const owed = m.items.some((i) => i.seq > m.acked)
+    if (!owed && !m.open && this.confirmed > m.flushed) m.flushed = this.confirmed
+    check(m, r)
+  }
+  toString = () => `resumeAt(${this.confirmed})`
+}
+
 class Restart implements fc.Command<Model, Real> {
   check = () => true
   run(m: Model, r: Real): void {
@@ -102,6 +115,7 @@ const commands = [
   lsn.map((walEnd) => new Keepalive(walEnd)),
   lsn.map((walEnd) => new Saw(walEnd)),
   fc.constant(new Restart()),
+  lsn.map((confirmed) => new ResumeAt(confirmed)),
 ]
 
 describe('AckLedger', () => {

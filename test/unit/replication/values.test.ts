@@ -73,3 +73,49 @@ describe('overrides and the rest', () => {
     expect(parseArray('{1,NULL,"3"}', (t) => `<${t}>`)).toEqual(['<1>', null, '<3>'])
   })
 })
+
+describe('dates in every year the server writes', () => {
+  const pad = (n: number, width = 2) => String(n).padStart(width, '0')
+  /** `instant` as the server writes a timestamptz in the given offset (ISO DateStyle), BC and all. */
+  const serverText = (instant: number, offsetMinutes: number): string => {
+    const shifted = new Date(instant + offsetMinutes * 60_000) // its UTC fields are the wall clock
+    const year = shifted.getUTCFullYear()
+    const sign = offsetMinutes < 0 ? '-' : '+'
+    const offset = Math.abs(offsetMinutes)
+    return `${pad(year <= 0 ? 1 - year : year, 4)}-${pad(shifted.getUTCMonth() + 1)}-${pad(shifted.getUTCDate())} ` +
+      `${pad(shifted.getUTCHours())}:${pad(shifted.getUTCMinutes())}:${pad(shifted.getUTCSeconds())}.${pad(shifted.getUTCMilliseconds(), 3)}` +
+      `${sign}${pad(Math.floor(offset / 60))}:${pad(offset % 60)}${year <= 0 ? ' BC' : ''}`
+  }
+
+  /** An instant from its UTC fields, years 0 to 99 as they are (Date.UTC would add 1900). */
+  const utc = (year: number, month: number, day: number, hour: number, minute: number): number => {
+    const d = new Date(0)
+    d.setUTCFullYear(year, month, day)
+    return d.setUTCHours(hour, minute, 0, 0)
+  }
+
+  test('law: a timestamptz as the server writes it reads back as the same instant, in any year (0 to 99 and BC too) and any offset', () => {
+    const yearMs = 365.2425 * 24 * 3600_000
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Math.round(-4713 * yearMs - 62_167_219_200_000), max: Math.round(9999 * yearMs - 62_167_219_200_000) }),
+        fc.integer({ min: -15 * 60, max: 15 * 60 }),
+        (instant, offset) => {
+          const text = serverText(instant, offset)
+          expect((parse(text, 1184) as Date).getTime(), text).toBe(instant)
+        },
+      ),
+      // Half an hour into a year, an hour west: the wall clock is still in the year before.
+      { examples: [[utc(100, 0, 1, 0, 30), -60], [utc(1, 0, 1, 0, 30), -60], [utc(0, 2, 1, 0, 0), 0]] },
+    )
+  })
+
+  test('the early years: 0099-12-31 23:30-01 is in year 100; 29 February of 1 BC (a leap year) is a day of its own', () => {
+    const crossing = parse('0099-12-31 23:30:00-01', 1184) as Date
+    expect([crossing.getUTCFullYear(), crossing.getUTCMonth(), crossing.getUTCDate(), crossing.getUTCHours()]).toEqual([100, 0, 1, 0])
+    const leap = parse('0001-02-29 BC', 1082) as Date
+    expect([leap.getFullYear(), leap.getMonth(), leap.getDate()]).toEqual([0, 1, 29])
+    const local = parse('0042-07-04 12:34:56.789', 1114) as Date
+    expect([local.getFullYear(), local.getMonth(), local.getDate(), local.getHours(), local.getMinutes(), local.getSeconds(), local.getMilliseconds()]).toEqual([42, 6, 4, 12, 34, 56, 789])
+  })
+})
