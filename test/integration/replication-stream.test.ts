@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { parseLsn } from '../../src/protocol/replication/lsn.ts'
-import { createPublication, replicate, ReplicationError, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream } from '../../src/replication.ts'
+import { createPublication, emitMessage, replicate, ReplicationError, type SlotHealth, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream, heartbeatPrefix } from '../../src/replication.ts'
 import { connectSuperuser, eventually, optionsFor, server } from '../support/connect.ts'
 
 const pg = server()
@@ -362,5 +362,30 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     await sql.query(`INSERT INTO ${table} VALUES (1, '2026-12-05 10:00:00.5+00', '2026-02-03', '\\x00ff', 0.1::float8 + 0.2::float8)`)
     const [insert] = rowsOf(await take(iterator, 1)) as { row: Record<string, unknown> }[]
     expect(insert!.row).toEqual({ id: 1, at: new Date('2026-12-05T10:00:00.500Z'), day: new Date(2026, 1, 3), data: new Uint8Array([0, 255]), ratio: 0.1 + 0.2 })
+  })
+
+  test('watch: heartbeats are emitted and not handed on, onLag reports the slot past lagBytes, and a throwing hook stops nothing', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const looks: SlotHealth[] = []
+    const stream = open({
+      slot, publications: [publication], create: true, messages: true,
+      watch: { interval: 20, heartbeat: true, lagBytes: 0, onLag: (health) => { looks.push(health); throw new Error('a careless hook') } },
+    })
+    const iterator = stream[Symbol.asyncIterator]()
+    // A slot nobody streams from, read with test_decoding, sees the WAL as it is.
+    const witness = `${slot}_witness`
+    slots.push(witness)
+    await sql.query(`SELECT pg_create_logical_replication_slot('${witness}', 'test_decoding')`)
+    await stream.ready
+    await until(async () => looks.length >= 2) // two heartbeats at least, one after the hook threw
+    expect(looks[0]).toMatchObject({ slot, active: true })
+    await emitMessage(sql, 'app', 'after the heartbeats', { transactional: false })
+    const [message] = await take(iterator, 1)
+    expect(message).toMatchObject({ kind: 'message', prefix: 'app' })
+    const [seen] = await sql.query(`SELECT data FROM pg_logical_slot_peek_changes('${witness}', NULL, NULL) WHERE data LIKE 'message:%'`)
+    const messages = seen!.rows.map((row) => row[0])
+    expect(messages.filter((m) => m?.includes(`prefix: ${heartbeatPrefix},`)).length).toBeGreaterThanOrEqual(2)
+    expect(messages.at(-1)).toContain('prefix: app,')
   })
 })
