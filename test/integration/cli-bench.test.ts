@@ -107,6 +107,35 @@ describe('pglisten bench', () => {
     expect(result.stdout).toMatch(/^CPU µs\/notif: /m)
   })
 
+  test('--replication --json: every row inserted is decoded once, with its rate and commit-to-handover lag, and the bench leaves no table, publication or slot behind', async () => {
+    const { args, env } = superuserArgs()
+    const result = await runCli(['bench', ...args, '--replication', '--notifiers', '2', '--payload', '16,300', '--count', '1000', '--json'], { env })
+    expect(result.stderr).not.toMatch(/error/i)
+    expect(result.status).toBe(0)
+    const report = JSON.parse(result.stdout)
+    expect(report).toMatchObject({ writers: 2, amount: { count: 1000 }, interrupted: null })
+    expect(report.results.map((r: { payloadBytes: number; rows: number }) => [r.payloadBytes, r.rows])).toEqual([[16, 1000], [300, 1000]])
+    for (const r of report.results) {
+      expect(r.changesPerSecond).toBeGreaterThan(0)
+      expect([r.lag.p50, r.lag.p90, r.lag.p99, r.lag.max]).toEqual([r.lag.p50, r.lag.p90, r.lag.p99, r.lag.max].sort((a: number, b: number) => a - b))
+    }
+    const admin = await connectSuperuser()
+    try {
+      const [left] = await admin.query(
+        "SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE 'pglisten_bench_%') + (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'pglisten_bench_%') + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pglisten_bench_%')",
+      )
+      expect(left!.rows[0]![0]).toBe('0')
+    } finally {
+      await admin.close()
+    }
+  })
+
+  test('--replication with --listeners is a usage error: one stream reads', async () => {
+    const result = await runCli(['bench', '--replication', '--listeners', '2'])
+    expect(result.status).toBe(2)
+    expect(result.stderr).toMatch(/^pglisten: --replication reads with one stream in this process: it takes no --listeners\n/)
+  })
+
   test('--count and --duration together are a usage error', async () => {
     const result = await runCli(['bench', '--count', '10', '--duration', '1'])
     expect(result.status).toBe(2)

@@ -23,6 +23,8 @@ export interface BenchCommand {
   json: boolean
   /** Seconds between progress lines when stderr is not a terminal. */
   progressInterval: number
+  /** Measure pglisten/replication instead of LISTEN/NOTIFY: rows inserted, changes decoded. */
+  replication: boolean
 }
 
 export const benchDefaults = { listeners: 1, notifiers: 1, payloads: [16, 1000], seconds: 5, warmup: 1000, progressInterval: 5 } as const
@@ -40,6 +42,7 @@ const benchOptions = {
   warmup: { type: 'string' },
   json: { type: 'boolean' },
   'progress-interval': { type: 'string' },
+  replication: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options']
 
 export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; command: 'bench' } {
@@ -51,6 +54,8 @@ export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; c
   if (text('count') !== undefined && text('duration') !== undefined) throw new UsageError('--count and --duration exclude each other', 'bench')
   const count = text('count')
   const duration = text('duration')
+  const replication = values['replication'] === true
+  if (replication && text('listeners') !== undefined) throw new UsageError('--replication reads with one stream in this process: it takes no --listeners', 'bench')
   return {
     name: 'bench',
     connection,
@@ -61,6 +66,7 @@ export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; c
     warmup: integer('--warmup', text('warmup'), benchDefaults.warmup, 0, Number.MAX_SAFE_INTEGER),
     json: values['json'] === true,
     progressInterval: seconds('--progress-interval', text('progress-interval'), benchDefaults.progressInterval),
+    replication,
   }
 }
 

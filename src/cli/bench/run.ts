@@ -13,6 +13,7 @@
  * partial after those before it. No phase starts after the signal.
  */
 import { connect } from '../../protocol/index.ts'
+import type { ConnectOptions } from '../../protocol/io/connect.ts'
 import type { Connection } from '../../protocol/io/connection.ts'
 import { quoteIdentifier } from '../../listener/sql.ts'
 import { connectOptionsFrom } from '../connection-args.ts'
@@ -25,6 +26,7 @@ import { endMarker, nanosSince } from './payload.ts'
 import { Progress } from './progress.ts'
 import { Interruption } from './interruption.ts'
 import { formatJson, formatTable, type ReportedPhase } from './report.ts'
+import { benchReplication, formatReplicationTable } from './replication.ts'
 import { phaseResult } from './stats.ts'
 
 /** How long a stopped phase's listeners get to report after the signal before it is left out. */
@@ -46,6 +48,7 @@ export async function bench(command: BenchCommand): Promise<number> {
   try {
     const more = Array.from({ length: command.notifiers - 1 }, () => connect({ ...options, onWarning: warning, ...(command.connection.trace ? { trace: stderrTracer() } : {}) }))
     keep(await Promise.allSettled(more), notifiers)
+    if (command.replication) return await replicationMode(command, notifiers, options, progress, interruption)
     const channel = `pglisten bench ${process.pid}`
     const epoch = process.hrtime.bigint()
     progress.update(`starting ${command.listeners} listener process${command.listeners === 1 ? '' : 'es'}`)
@@ -85,6 +88,26 @@ export async function bench(command: BenchCommand): Promise<number> {
     await Promise.all(notifiers.map((connection) => connection.close()))
     interruption.remove()
   }
+}
+
+/** --replication: the writers insert, one replicate() stream decodes; a table or JSON at the end. */
+async function replicationMode(command: BenchCommand, writers: Connection[], options: ConnectOptions, progress: Progress, interruption: Interruption): Promise<number> {
+  const phases = await benchReplication({
+    connect,
+    options: { ...options, onWarning: warning, ...(command.connection.trace ? { trace: stderrTracer() } : {}) },
+    writers,
+    payloads: command.payloads,
+    amount: command.amount,
+    stopped: () => interruption.signal !== undefined,
+    progress: (line) => progress.log(line),
+  })
+  progress.clear()
+  const first = writers[0]!
+  const server = { version: first.parameters.get('server_version'), address: endpointText(first.endpoint) }
+  const per = 'count' in command.amount ? `${command.amount.count} rows per payload size` : `${command.amount.seconds} s per payload size`
+  const title = `pglisten bench --replication: PostgreSQL ${server.version ?? '(version unknown)'} at ${server.address}; ${writers.length} writer${writers.length === 1 ? '' : 's'}; ${per}${interruption.signal ? `; interrupted by ${interruption.signal}` : ''}`
+  process.stdout.write(command.json ? `${JSON.stringify({ server, writers: writers.length, amount: command.amount, interrupted: interruption.signal ?? null, results: phases }, null, 2)}\n` : formatReplicationTable(title, phases))
+  return interruption.status
 }
 
 /**
