@@ -7,7 +7,7 @@
  *
  *   npm run bench:replication -- [--rows N] [--per-transaction N] [--rounds N]
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
 import { startCluster } from '../test/harness/cluster.ts'
@@ -26,6 +26,8 @@ interface Run {
   seconds: number
   changesPerSecond: number
   cpuMicrosPerChange: number
+  /** The walsender's CPU time over the run's wall time: near 1, the server is what bounds the rate. */
+  walsenderBusy: number
 }
 
 const cluster = await startCluster()
@@ -51,32 +53,35 @@ try {
   await sql.close()
   console.error(`wrote ${rows} rows in ${transactions} transactions in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
+  const watcher = await connect(options)
   const runs: Run[] = []
   for (const { client, round, slot } of slots) {
+    const walsender = watchWalsender(watcher, slot)
     const cpu = process.cpuUsage()
     const t0 = performance.now()
     const changes = client === 'pglisten' ? await withPglisten(options, slot) : await withPlr(options, slot)
     const seconds = (performance.now() - t0) / 1000
     const used = process.cpuUsage(cpu)
+    const walsenderSeconds = await walsender.stop()
     if (changes !== rows) throw new Error(`${client} decoded ${changes} inserts, not ${rows}`)
-    const run = { client, round, seconds, changesPerSecond: rows / seconds, cpuMicrosPerChange: (used.user + used.system) / rows }
+    const run = { client, round, seconds, changesPerSecond: rows / seconds, cpuMicrosPerChange: (used.user + used.system) / rows, walsenderBusy: walsenderSeconds / seconds }
     runs.push(run)
-    console.error(`${client} round ${round}: ${Math.round(run.changesPerSecond)} changes/s, ${run.cpuMicrosPerChange.toFixed(2)} µs CPU per change`)
+    console.error(`${client} round ${round}: ${Math.round(run.changesPerSecond)} changes/s, ${run.cpuMicrosPerChange.toFixed(2)} µs CPU per change, walsender busy ${(100 * run.walsenderBusy).toFixed(0)}%`)
   }
 
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   const summary = (client: string) => {
     const mine = runs.filter((r) => r.client === client)
-    return { changesPerSecond: median(mine.map((r) => r.changesPerSecond)), cpuMicrosPerChange: median(mine.map((r) => r.cpuMicrosPerChange)) }
+    return { changesPerSecond: median(mine.map((r) => r.changesPerSecond)), cpuMicrosPerChange: median(mine.map((r) => r.cpuMicrosPerChange)), walsenderBusy: median(mine.map((r) => r.walsenderBusy)) }
   }
   const ours = summary('pglisten')
   const theirs = summary('pg-logical-replication')
   const lines = [
     `replication decode, ${rows} inserts in ${transactions} transactions, PostgreSQL ${cluster.binaries.version}, Node ${process.version}, median of ${rounds}`,
-    `| client | changes/s | CPU µs per change |`,
-    `|---|---:|---:|`,
-    `| pglisten replicate() | ${Math.round(ours.changesPerSecond)} | ${ours.cpuMicrosPerChange.toFixed(2)} |`,
-    `| pg-logical-replication 2.5 | ${Math.round(theirs.changesPerSecond)} | ${theirs.cpuMicrosPerChange.toFixed(2)} |`,
+    `| client | changes/s | CPU µs per change | walsender busy |`,
+    `|---|---:|---:|---:|`,
+    `| pglisten replicate() | ${Math.round(ours.changesPerSecond)} | ${ours.cpuMicrosPerChange.toFixed(2)} | ${(100 * ours.walsenderBusy).toFixed(0)}% |`,
+    `| pg-logical-replication 2.5 | ${Math.round(theirs.changesPerSecond)} | ${theirs.cpuMicrosPerChange.toFixed(2)} | ${(100 * theirs.walsenderBusy).toFixed(0)}% |`,
     `ratio (pglisten / pg-logical-replication): ${(ours.changesPerSecond / theirs.changesPerSecond).toFixed(2)}x changes/s, ${(theirs.cpuMicrosPerChange / ours.cpuMicrosPerChange).toFixed(2)}x less CPU per change`,
   ]
   console.log(lines.join('\n'))
@@ -85,8 +90,47 @@ try {
   mkdirSync(dir, { recursive: true })
   writeFileSync(new URL(`replication-${date}.json`, dir), JSON.stringify({ rows, transactions, perTransaction, runs }, null, 2) + '\n')
   writeFileSync(new URL(`replication-${date}.txt`, dir), lines.join('\n') + '\n')
+  await watcher.close()
 } finally {
   await cluster.stop()
+}
+
+/**
+ * The CPU time (user + system, from /proc/PID/stat, Linux) of the walsender streaming `slot`,
+ * sampled every 20 ms while it runs: its last sample before it exits, in seconds. With the
+ * run's wall time it says whether the server, not the client, set the pace.
+ */
+function watchWalsender(sql: Awaited<ReturnType<typeof connect>>, slot: string): { stop(): Promise<number> } {
+  let pid: number | undefined
+  let seconds = 0
+  let running = true
+  const ticks = 100 // USER_HZ on Linux
+  const sample = async () => {
+    while (running) {
+      if (pid === undefined) {
+        const [r] = await sql.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+        const found = r!.rows[0]?.[0]
+        if (found) pid = Number(found)
+      }
+      if (pid !== undefined) {
+        try {
+          const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+          seconds = (Number(fields[11]) + Number(fields[12])) / ticks // utime, stime: fields 14 and 15
+        } catch {
+          // it has exited: the last sample stands
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+  const sampling = sample()
+  return {
+    async stop() {
+      running = false
+      await sampling
+      return seconds
+    },
+  }
 }
 
 /** Reads the slot with pglisten until every transaction's commit, acknowledging as it goes. */
