@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { parseLsn } from '../../src/protocol/replication/lsn.ts'
-import { createPublication, emitMessage, replicate, ReplicationError, type SlotHealth, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream, heartbeatPrefix } from '../../src/replication.ts'
+import { createPublication, createSlot, emitMessage, replicate, ReplicationError, type SlotHealth, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream, heartbeatPrefix } from '../../src/replication.ts'
 import { connectSuperuser, eventually, optionsFor, server } from '../support/connect.ts'
 
 const pg = server()
@@ -132,6 +132,21 @@ describe.runIf(supported)('replicate()', () => {
       if (shipped.length === 1) break
     }
     expect(shipped).toEqual([{ id: 1, total: '9.50' }])
+  })
+
+  test('README: a durable NOTIFY, createSlot then emitMessage, read by a stream with messages', async () => {
+    const admin = await sqlConnection()
+    const { publication, slot } = await setup(admin)
+    await createSlot(admin, slot)
+    await emitMessage(admin, 'jobs', JSON.stringify({ id: 42 }))
+    const jobs = open({ slot, publications: [publication], messages: true })
+    const ran: unknown[] = []
+    const run = async (job: unknown) => void ran.push(job)
+    for await (const change of jobs) {
+      if (change.kind === 'message' && change.prefix === 'jobs') await run(JSON.parse(new TextDecoder().decode(change.content)))
+      if (ran.length === 1) break
+    }
+    expect(ran).toEqual([{ id: 42 }])
   })
 
   test('REPLICA IDENTITY FULL sends the whole old row with updates and deletes', async () => {
