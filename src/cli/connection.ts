@@ -1,7 +1,8 @@
 /**
  * From the command line's connection settings to a connection or listener: the settings are
  * checked before any socket opens, --trace adds a tracer, and a password is asked for the way
- * psql asks. Imports the protocol's options and tracer, and the command's own modules.
+ * psql asks. Imports the protocol's options, tracer and its reading of replication, and the
+ * command's own modules.
  */
 import { homedir, userInfo } from 'node:os'
 import { AuthenticationRefusedError, PasswordRequiredError } from '../protocol/errors.ts'
@@ -9,14 +10,19 @@ import type { ConnectOptions } from '../protocol/io/connect.ts'
 import { isUnixSocketPath, resolveSettings, type Settings } from '../protocol/options/index.ts'
 import type { Tracer } from '../protocol/session.ts'
 import { createTracer } from '../protocol/trace/index.ts'
+import { replicationCopyBoth } from '../protocol/trace/replication-line.ts'
 import { connectOptionsFrom, type ConnectionArgs } from './connection-args.ts'
 import { UsageError } from './errors.ts'
 import { warning } from './output.ts'
 import { canPrompt, readPassword } from './prompt.ts'
 
-/** --trace: every message to stderr, one line each, as PQtrace with timestamps (secrets redacted). */
+/**
+ * --trace: every message to stderr, one line each, as PQtrace with timestamps (secrets
+ * redacted); and, where PQtrace shows bytes, the replication messages inside CopyData, so that
+ * `pglisten replicate --trace` shows each XLogData, keepalive and status update by its fields.
+ */
 export function stderrTracer(): Tracer {
-  return createTracer((line) => process.stderr.write(`${line}\n`), { timestamps: true })
+  return createTracer((line) => process.stderr.write(`${line}\n`), { timestamps: true, copyBoth: replicationCopyBoth })
 }
 
 /**

@@ -89,6 +89,7 @@ export function backendLine(message: BackendMessage, mechanism: string | undefin
       return line(7 + 2 * formats.length, [int(message.format), int(formats.length), ...formats.map(int)])
     }
     case 'CopyData':
+      // As libpq shows it; in a COPY BOTH the tracer may read it (TracerOptions.copyBoth).
       return line(4 + message.data.length, [bytes(message.data)])
     default:
       // Unreachable for a BackendMessage; a value from outside the union still gets a line.

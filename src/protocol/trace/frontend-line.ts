@@ -47,6 +47,11 @@ export function frontendLine(message: FrontendMessage, mechanism: string | undef
       return line('UnknownAuthenticationResponse', [redacted])
     case 'Query':
       return line('Query', [string(message.query)])
+    case 'CopyData':
+      // As libpq shows it; in a COPY BOTH the tracer may read it (TracerOptions.copyBoth).
+      return line('CopyData', [bytes(message.data)])
+    case 'CopyDone':
+      return line('CopyDone')
     case 'CopyFail':
       return line('CopyFail', [string(message.reason)])
     case 'Terminate':

@@ -25,6 +25,9 @@ export type FrontendMessageBody =
   /** A 'p' message sent when no authentication request was pending: its body is not read. */
   | { readonly type: 'UnknownAuthenticationResponse' }
   | { readonly type: 'Query'; readonly query: string }
+  /** The bytes as sent; what they carry (a standby's reply to a walsender) is read by TracerOptions.copyBoth, if given. */
+  | { readonly type: 'CopyData'; readonly data: Uint8Array }
+  | { readonly type: 'CopyDone' }
   | { readonly type: 'CopyFail'; readonly reason: string }
   | { readonly type: 'Terminate' }
   | { readonly type: 'Sync' }
@@ -42,7 +45,9 @@ const sslRequestCode = 80877103 // 1234 << 16 | 5679
 const gssEncRequestCode = 80877104 // 1234 << 16 | 5680
 
 /** Names of the typed messages this decoder reads, by type byte ('p' depends on the exchange). */
-const typedNames: Readonly<Record<number, string>> = { 0x51: 'Query', 0x66: 'CopyFail', 0x58: 'Terminate', 0x53: 'Sync' }
+const typedNames: Readonly<Record<number, string>> = {
+  0x51: 'Query', 0x64: 'CopyData', 0x63: 'CopyDone', 0x66: 'CopyFail', 0x58: 'Terminate', 0x53: 'Sync',
+}
 
 /**
  * Every message in `bytes`, in order. `pending` names the 'p' message the server is waiting for;
@@ -137,6 +142,8 @@ function decodeUntyped(r: TraceReader): FrontendMessageBody {
  * SASLInitialResponse (F)  Byte1('p') Int32 length String mechanism Int32 n (-1: none) Byte[n] response
  * SASLResponse (F)         Byte1('p') Int32 length Byte[n] data
  * Query (F)                Byte1('Q') Int32 length String query
+ * CopyData (F)             Byte1('d') Int32 length Byte[n] data
+ * CopyDone (F)             Byte1('c') Int32(4) length
  * CopyFail (F)             Byte1('f') Int32 length String reason
  * Terminate (F)            Byte1('X') Int32(4) length
  * Sync (F)                 Byte1('S') Int32(4) length
@@ -147,6 +154,11 @@ function decodeTyped(type: number, r: TraceReader, pending: AuthenticationRespon
       return decodeAuthenticationResponse(r, pending)
     case 0x51: // 'Q'
       return { type: 'Query', query: finalString(r, 'the query') }
+    case 0x64: // 'd'
+      return { type: 'CopyData', data: r.rest() }
+    case 0x63: // 'c'
+      r.end('CopyDone')
+      return { type: 'CopyDone' }
     case 0x66: // 'f'
       return { type: 'CopyFail', reason: finalString(r, 'the reason') }
     case 0x58: // 'X'

@@ -21,6 +21,19 @@ export type Field =
   | { readonly kind: 'bytes'; readonly value: Uint8Array }
   /** A value left out on purpose (a secret), or a remark about the message (it is malformed). */
   | { readonly kind: 'note'; readonly value: string }
+  /**
+   * Words the tracer writes itself, shown as is: the name of a message carried in CopyData, an
+   * LSN in its X/Y form, a time, true or false. Never text from the wire (that is a String or
+   * Byte[n], escaped), so that nothing the server or client sends can break the line.
+   */
+  | { readonly kind: 'word'; readonly value: string }
+  /**
+   * `name=value`: a field of a message carried in CopyData, which libpq leaves undecoded, named
+   * as in the protocol docs, since a line of nested messages read by position alone is a puzzle.
+   */
+  | { readonly kind: 'named'; readonly name: string; readonly value: Field }
+  /** `(3 columns: a, b c, d)`: how many, then each item's fields; `(0 columns)` when empty. */
+  | { readonly kind: 'list'; readonly count: string; readonly items: readonly (readonly Field[])[] }
 
 export interface TraceLine {
   readonly direction: 'F' | 'B'
@@ -36,6 +49,9 @@ export const byte1 = (value: number): Field => ({ kind: 'byte1', value })
 export const string = (value: string): Field => ({ kind: 'string', value })
 export const bytes = (value: Uint8Array): Field => ({ kind: 'bytes', value })
 export const note = (value: string): Field => ({ kind: 'note', value })
+export const word = (value: string): Field => ({ kind: 'word', value })
+export const named = (name: string, value: Field): Field => ({ kind: 'named', name, value })
+export const list = (count: string, items: readonly (readonly Field[])[]): Field => ({ kind: 'list', count, items })
 
 /** What replaces a secret, in a line and inside a Byte[n] (e.g. `p=[redacted]`). */
 export const REDACTED = '[redacted]'
@@ -66,7 +82,14 @@ export function formatField(field: Field): string {
     case 'bytes':
       return quoteBytes(field.value)
     case 'note':
+    case 'word':
       return field.value
+    case 'named':
+      return `${field.name}=${formatField(field.value)}`
+    case 'list': {
+      if (field.items.length === 0) return `(${field.count})`
+      return `(${field.count}: ${field.items.map((item) => item.map(formatField).join(' ')).join(', ')})`
+    }
   }
 }
 

@@ -181,7 +181,7 @@ describe('typed messages', () => {
 
   test('a type the client never sends: named by its code, body not shown', () => {
     expect(lines(message('H'))).toEqual(['F\t4\tUnknown message: 0x48'])
-    expect(lines(message('d', ascii('secret')))).toEqual(['F\t10\tUnknown message: 0x64'])
+    expect(lines(message('B', ascii('secret')))).toEqual(['F\t10\tUnknown message: 0x42'])
   })
 
   test('Sync, the heartbeat: its name alone, as libpq shows it; with a body it is malformed', () => {

@@ -3,7 +3,7 @@
  * timestamp.
  */
 import { describe, expect, test } from 'vitest'
-import { byte1, bytes, formatLine, formatTimestamp, int, note, quoteBytes, quoteString, string } from '../../../src/protocol/trace/line.ts'
+import { byte1, bytes, formatLine, formatTimestamp, int, list, named, note, quoteBytes, quoteString, string, word } from '../../../src/protocol/trace/line.ts'
 
 describe('columns', () => {
   test('direction, length, name, then a tab and each field after a space', () => {
@@ -25,6 +25,22 @@ describe('columns', () => {
   test('every notation side by side', () => {
     const fields = [int(-1), byte1(0x49), byte1(0), string('a"b'), bytes(Uint8Array.of(0x61, 0x00)), note('[redacted]')]
     expect(formatLine({ direction: 'B', length: 9, name: 'X', fields })).toBe('B\t9\tX\t -1 I \\x00 "a\\"b" \'a\\x00\' [redacted]')
+  })
+})
+
+describe('the notations of messages carried in CopyData, which libpq leaves as bytes', () => {
+  test('a word as is, a named field as name=value, a list with its count, items separated by commas', () => {
+    const fields = [
+      word('XLogData'),
+      named('walStart', word('0/1764378')),
+      named('relation', int(16384)),
+      named('new', list('3 columns', [[string('7')], [bytes(Uint8Array.of(0x27))], [word('null')]])),
+      list('2 columns', [[string('id'), named('type', int(23)), word('key')], [string('item')]]),
+      named('old', list('0 columns', [])),
+    ]
+    expect(formatLine({ direction: 'B', length: 60, name: 'CopyData', fields })).toBe(
+      'B\t60\tCopyData\t XLogData walStart=0/1764378 relation=16384 new=(3 columns: "7", \'\\x27\', null) (2 columns: "id" type=23 key, "item") old=(0 columns)',
+    )
   })
 })
 

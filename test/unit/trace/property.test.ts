@@ -7,21 +7,24 @@ import { describe, expect } from 'vitest'
 import { ByteWriter } from '../../../src/protocol/bytes/writer.ts'
 import { writePasswordMessage, writeQuery, writeSASLResponse } from '../../../src/protocol/frontend.ts'
 import { createTracer } from '../../../src/protocol/trace/index.ts'
+import { replicationCopyBoth } from '../../../src/protocol/trace/replication-line.ts'
 import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
+import { pgoutputBytes } from '../../support/pgoutput-bytes.ts'
 import { concat, message } from '../../support/wire.ts'
 
-/** The authentication request pending when the bytes are sent, if any. */
+/** The authentication request pending when the bytes are sent, if any; or a COPY BOTH under way. */
 const request = fc.constantFrom<BackendMessage | undefined>(
   undefined,
   { type: 'AuthenticationCleartextPassword' },
   { type: 'AuthenticationSASL', mechanisms: ['SCRAM-SHA-256'] },
   { type: 'AuthenticationSASLContinue', data: new Uint8Array(0) },
+  { type: 'CopyBothResponse', format: 0, columnFormats: [] },
 )
 
-/** A tracer with `request` pending, collecting lines. */
+/** A tracer with `request` pending, collecting lines; it reads a COPY BOTH as --trace does, as replication. */
 function tracerAfter(pending: BackendMessage | undefined) {
   const lines: string[] = []
-  const tracer = createTracer((line) => lines.push(line), { timestamps: true })
+  const tracer = createTracer((line) => lines.push(line), { timestamps: true, copyBoth: replicationCopyBoth })
   if (pending) tracer.received(pending)
   lines.length = 0
   return { tracer, lines }
@@ -30,7 +33,9 @@ function tracerAfter(pending: BackendMessage | undefined) {
 /** Bytes that look like frontend messages often enough to reach the decoders, and arbitrary otherwise. */
 const frontendish = fc.oneof(
   fc.uint8Array({ maxLength: 64 }),
-  fc.tuple(fc.constantFrom(0x00, 0x70, 0x51, 0x66, 0x58, 0x53), fc.uint8Array({ maxLength: 40 })).map(([type, body]) =>
+  // A standby status update or hot standby feedback, near its length, in CopyData.
+  fc.tuple(fc.constantFrom(0x72, 0x68), fc.uint8Array({ minLength: 26, maxLength: 36 })).map(([type, body]) => message('d', [type, ...body])),
+  fc.tuple(fc.constantFrom(0x00, 0x70, 0x51, 0x64, 0x63, 0x66, 0x58, 0x53), fc.uint8Array({ maxLength: 40 })).map(([type, body]) =>
     type === 0 ? concat(Uint8Array.of(0, 0, 0, body.length + 4), body) : message(String.fromCharCode(type), [...body])),
   fc.array(fc.uint8Array({ maxLength: 20 }).map((body) => message('Q', [...body])), { maxLength: 4 }).map((parts) => concat(...parts)),
 )
@@ -52,7 +57,7 @@ describe('any bytes', () => {
     fc.tuple(fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ maxLength: 6 })).map(([name, rest]) => Uint8Array.from([...name.filter((b) => b !== 0), 0, ...rest])),
   )
 
-  test.prop([request, fc.constantFrom(0x70, 0x51, 0x66, 0x58), body, fc.uint8Array({ minLength: 1, maxLength: 40 })])(
+  test.prop([request, fc.constantFrom(0x70, 0x51, 0x64, 0x66, 0x58), body, fc.uint8Array({ minLength: 1, maxLength: 40 })])(
     "a message's line does not depend on the bytes after it (reads stay inside the message)",
     (pending, type, body, trailing) => {
       const wire = message(String.fromCharCode(type), [...body])
@@ -82,6 +87,40 @@ describe('any bytes', () => {
       const { tracer, lines } = tracerAfter(undefined)
       tracer.received({ type: 'NotificationResponse', processId: 1, channel, payload })
       expect(lines).toHaveLength(1)
+      expect(lines[0]).not.toMatch(/[\n\r\u2028\u2029]/)
+    },
+  )
+})
+
+/**
+ * CopyData a WAL sender might send: arbitrary, or an XLogData or keepalive header with a
+ * pgoutput type byte and arbitrary bytes after it, so that most decoders are reached.
+ */
+const walSenderish = fc.oneof(
+  fc.uint8Array({ maxLength: 64 }),
+  fc.tuple(fc.constantFrom(0x77, 0x6b), fc.uint8Array({ minLength: 24, maxLength: 24 }), fc.constantFrom(...'IUDBCRYTMOSEcAbPKrp'.split('').map((c) => c.charCodeAt(0))), fc.uint8Array({ maxLength: 48 }))
+    .map(([type, header, pgoutput, rest]) => Uint8Array.from([type, ...header, pgoutput, ...rest])),
+)
+
+describe('streaming replication', () => {
+  test.prop([fc.array(walSenderish, { maxLength: 6 })])('arbitrary CopyData in a COPY BOTH gives one line each, never a throw', (datas) => {
+    const { tracer, lines } = tracerAfter({ type: 'CopyBothResponse', format: 0, columnFormats: [] })
+    for (const data of datas) expect(() => tracer.received({ type: 'CopyData', data })).not.toThrow()
+    expect(lines).toHaveLength(datas.length)
+    for (const line of lines) {
+      expect(line).toMatch(/^\S+ \S+\tB\t\d+\tCopyData\t .*$/)
+      expect(line).not.toMatch(/[\n\r\u2028\u2029]/)
+    }
+  })
+
+  test.prop([fc.array(fc.option(fc.string({ maxLength: 40 }), { nil: null }), { maxLength: 5 })])(
+    'an inserted row is one line, whatever its text',
+    (row) => {
+      const { tracer, lines } = tracerAfter({ type: 'CopyBothResponse', format: 0, columnFormats: [] })
+      const insert = pgoutputBytes({ type: 'Insert', relationOid: 16384, newTuple: row })
+      tracer.received({ type: 'CopyData', data: Uint8Array.from([0x77, ...new Array(24).fill(0), ...insert]) })
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain(' Insert relation=16384 new=(')
       expect(lines[0]).not.toMatch(/[\n\r\u2028\u2029]/)
     },
   )

@@ -5,12 +5,16 @@
  */
 import { describe, expect, test } from 'vitest'
 import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
+import { ByteWriter } from '../../../src/protocol/bytes/writer.ts'
+import { copyBoth } from '../../../src/protocol/exchange/copy-both.ts'
 import { simpleQuery } from '../../../src/protocol/exchange/query.ts'
 import { startup, type StartupOptions } from '../../../src/protocol/exchange/startup.ts'
-import { terminate } from '../../../src/protocol/frontend.ts'
+import { copyDone, terminate } from '../../../src/protocol/frontend.ts'
+import { writeStandbyStatusUpdate } from '../../../src/protocol/replication/stream-messages.ts'
 import { createTracer, type TracerOptions } from '../../../src/protocol/trace/index.ts'
-import { scriptedSession } from '../../support/scripted.ts'
-import { ascii, backend, concat, cstr, message } from '../../support/wire.ts'
+import { replicationCopyBoth } from '../../../src/protocol/trace/replication-line.ts'
+import { scriptedSession, settle } from '../../support/scripted.ts'
+import { ascii, backend, concat, cstr, int16, message } from '../../support/wire.ts'
 
 /** The exchange recorded from psql (published in rust-postgres's sasl.rs tests): password "foobar". */
 const psql = {
@@ -102,6 +106,49 @@ describe('a whole session', () => {
     await loggedIn
     expect(lines.slice(1, 3)).toEqual(['B\t8\tAuthenticationCleartextPassword', 'F\t11\tPasswordMessage\t [redacted]'])
     expect(lines.join('\n')).not.toContain('secret')
+  })
+
+  test('START_REPLICATION, read as --trace reads it: the XLogData and keepalive the server sends, the status update the client answers with', async () => {
+    const { lines, serve, session } = traced({ copyBoth: replicationCopyBoth })
+    const start = `START_REPLICATION SLOT "orders" LOGICAL 0/0 (proto_version '1', publication_names '"pub"')`
+    const replicated = session.run(copyBoth(start, { onData: () => {} }), { copyBoth: { onData: () => {} } })
+    await settle()
+    serve(
+      message('W', [0], int16(0)), // CopyBothResponse: format 0, no columns
+      message('d', [
+        0x77,                                           // Byte1('w')  XLogData
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x76, 0x43, 0x78, // Int64       walStart 0/1764378
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x76, 0x45, 0x20, // Int64       walEnd 0/1764520
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // Int64       sendTime 2000-01-01
+        0x42,                                           // Byte1('B')  Begin
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x76, 0x44, 0xf0, // Int64       finalLsn 0/17644F0
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // Int64       commitTime 2000-01-01
+        0x00, 0x00, 0x02, 0xe4,                         // Int32(740)  xid
+      ]),
+      message('d', [
+        0x6b,                                           // Byte1('k')  Primary keepalive
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x76, 0x45, 0x20, // Int64       walEnd 0/1764520
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // Int64       sendTime 2000-01-01
+        0x01,                                           // Byte1(1)    reply requested
+      ]),
+    )
+    // The answer, as the client's own encoder writes it.
+    session.send(writeStandbyStatusUpdate(new ByteWriter(), { written: 0x1764520n, flushed: 0x17644f0n, applied: 0x17644f0n, clientTime: 1_000_000n }).toBytes())
+    session.send(copyDone)
+    serve(message('c'), backend.commandComplete('START_REPLICATION'), backend.readyForQuery())
+    await replicated
+    const epoch = '2000-01-01T00:00:00.000000Z'
+    expect(lines).toEqual([
+      `F\t${start.length + 5}\tQuery\t ${JSON.stringify(start)}`,
+      'B\t7\tCopyBothResponse\t 0 0',
+      `B\t50\tCopyData\t XLogData walStart=0/1764378 walEnd=0/1764520 sendTime=${epoch} Begin finalLsn=0/17644F0 commitTime=${epoch} xid=740`,
+      `B\t22\tCopyData\t PrimaryKeepalive walEnd=0/1764520 sendTime=${epoch} replyRequested=true`,
+      'F\t38\tCopyData\t StandbyStatusUpdate written=0/1764520 flushed=0/17644F0 applied=0/17644F0 clientTime=2000-01-01T00:00:01.000000Z replyRequested=false',
+      'F\t4\tCopyDone',
+      'B\t4\tCopyDone',
+      'B\t22\tCommandComplete\t "START_REPLICATION"',
+      'B\t5\tReadyForQuery\t I',
+    ])
   })
 })
 
