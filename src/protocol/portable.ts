@@ -19,7 +19,7 @@ export { simpleQuery, CopyNotSupportedError, type QueryResult, type QueryOutcome
 export { Session, type SessionEdge, type SessionHandlers, type SessionOptions, type Tracer } from './session.ts'
 export type { Link, LinkOptions, TlsSettings, SslMode, Endpoint } from './io/link.ts'
 export type { Platform, TlsMaterial } from './io/platform.ts'
-export { createTracer, type TracerOptions } from './trace/index.ts'
+export { createTracer, type TracerOptions, type CopyBothReader } from './trace/index.ts'
 export { Connection, type OpenOptions } from './io/connection.ts'
 export type { ConnectOptions } from './io/connect.ts'
 export * from './options/index.ts'
