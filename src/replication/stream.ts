@@ -15,6 +15,7 @@ import { createReplicationSlot, startReplication, type PgoutputOptions } from '.
 import { formatLsn, parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
 import { Backoff, sleep } from '../listener/backoff.ts'
+import { listeningKeepAlive } from '../listener/connect-options.ts'
 import { ChangeDecoder, type ReplicationChange } from './changes.ts'
 import { ReplicationError } from './errors.ts'
 import { AckLedger } from './ledger.ts'
@@ -50,6 +51,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #failure: Error | undefined
   #connection: Connection | undefined
   #paused = false
+  /** When the server last sent anything on the copy (ms since the epoch). */
+  #lastHeard = 0
   /** START_REPLICATION has succeeded at least once: from now on a lost connection is retried. */
   #started = false
   /** The item last handed out by the iterator: acknowledged when the next is asked for. */
@@ -67,7 +70,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     this.#backoff = new Backoff(options.reconnect)
     this.#onReconnect = options.onReconnect
     const s = this.#settings
-    this.#watch = s.watch && new SlotWatch(s.slot, s.watch, () => s.connect(watchConnection(s.connection)))
+    this.#watch = s.watch && new SlotWatch(s.slot, s.watch, (signal) => s.connect({ ...watchConnection(s.connection), signal }))
     this.ready = new Promise((resolve, reject) => (this.#ready = { resolve, reject }))
     this.ready.catch(() => undefined) // also reported through the iterator
     const signal = options.signal
@@ -92,16 +95,21 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   ack(change: ReplicationChange): void {
     const seq = this.#sequenceOf.get(change)
     if (seq === undefined) throw new TypeError('ack() takes a change this stream handed out')
-    this.#ledger.ack(seq)
     if (this.#inHand === change) this.#inHand = undefined
+    // After close() nothing more can be reported, so flushedLsn stays what the server was told.
+    if (!this.#stop.signal.aborted) this.#ledger.ack(seq)
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReplicationChange> {
     if (this.#iterating) throw new TypeError('a replication stream has one consumer: iterate it once')
     this.#iterating = true
     return {
-      // Calls that overlap are answered in the order they were made, each with its own item.
+      // Asking for the next acknowledges what was handed out before this call, not what an
+      // earlier call still pending will hand out. Calls that overlap are answered in the order
+      // they were made, each with its own item.
       next: () => {
+        const handedOut = this.#inHand
+        if (handedOut !== undefined) this.ack(handedOut)
         const result = this.#nextInLine.then(() => this.#next())
         this.#nextInLine = result.catch(() => undefined)
         return result
@@ -116,7 +124,6 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   }
 
   async #next(): Promise<IteratorResult<ReplicationChange>> {
-    if (this.#inHand !== undefined) this.ack(this.#inHand)
     for (;;) {
       if (this.#stop.signal.aborted && this.#failure === undefined) return { done: true, value: undefined }
       const change = this.#queue.shift()
@@ -147,6 +154,10 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       if (connection?.copying) {
         this.#sendStatus()
         connection.endCopy()
+        // A server that does not answer the CopyDone (a link gone silent) is not waited for
+        // longer than an attempt may take.
+        const timer = setTimeout(() => connection.abort(new ConnectionLostError(`the server did not end the copy within ${this.#settings.attemptTimeout} ms of close()`)), this.#settings.attemptTimeout)
+        void this.#done.finally(() => clearTimeout(timer))
       }
     }
     await this.#done
@@ -214,26 +225,36 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
 
   /**
    * One connection: connect, check (or make) the slot, start streaming, and read until the
-   * copy ends. Everything up to the server's CopyBothResponse is one attempt, bounded by
-   * attemptTimeout and ended at once by close().
+   * copy ends. Connecting and checking the slot is one attempt, and START_REPLICATION up to
+   * the server's CopyBothResponse another, each bounded by attemptTimeout; making a slot is
+   * not (it waits for every transaction running at the time to end). close() ends any of them
+   * at once.
    */
   async #streamOnce(): Promise<void> {
     const s = this.#settings
-    const bound = new AttemptSignal(this.#stop.signal, s.attemptTimeout)
+    const stop = this.#stop.signal
+    let attempt = new AttemptSignal(stop, s.attemptTimeout)
+    const lost = (bound: AttemptSignal) => () => new ConnectionLostError(bound.timedOut ? `the attempt did not finish within ${s.attemptTimeout} ms` : 'the replication stream is closed', { cause: bound.signal.reason })
     let connection: Connection | undefined
-    const abandon = () => connection?.abort(new ConnectionLostError(bound.timedOut ? `the attempt did not finish within ${s.attemptTimeout} ms` : 'the replication stream is closed', { cause: bound.signal.reason }))
-    bound.signal.addEventListener('abort', abandon, { once: true })
+    let unguard = (): void => undefined
     let timer: ReturnType<typeof setInterval> | undefined
     try {
-      connection = await s.connect({ ...s.connection, replication: 'database', signal: bound.signal })
+      // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
+      connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, replication: 'database', signal: attempt.signal })
       this.#connection = connection
-      if (bound.signal.aborted) abandon() // between the connection's last message and now
+      unguard = abortOn(attempt.signal, connection, lost(attempt))
       const serverVersion = parseInt(connection.parameters.get('server_version') ?? '0', 10)
       if (serverVersion > 0 && serverVersion < 14) throw new ReplicationError(`logical replication through pglisten needs PostgreSQL 14 or later; this server is ${serverVersion}`)
       const protocolVersion = s.protocolVersion ?? (serverVersion >= 16 ? 4 : serverVersion === 15 ? 3 : 2)
       const slot = await checkSlot(connection, s.slot)
+      unguard()
+      attempt.dispose()
       let confirmed = slot.confirmed
-      if (s.temporary || confirmed === undefined) confirmed = await this.#createSlot(connection, serverVersion * 10000)
+      if (s.temporary || confirmed === undefined) {
+        unguard = abortOn(stop, connection, () => new ConnectionLostError('the replication stream is closed', { cause: stop.reason }))
+        confirmed = await this.#createSlot(connection, serverVersion * 10000)
+        unguard()
+      }
       // The slot has everything before its confirmed position confirmed already: reporting less
       // would be wrong (and before PostgreSQL 17 could even move the slot back).
       this.#ledger.resumeAt(confirmed)
@@ -249,12 +270,18 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       const reader = new BodyReader()
       const start = this.#ledger.flushed
       let heard = false
+      attempt = new AttemptSignal(stop, s.attemptTimeout)
+      unguard = abortOn(attempt.signal, connection, lost(attempt))
       const copy = connection.copyBoth(startReplication(s.slot, start, options), (data) => {
+        this.#lastHeard = Date.now()
         if (!heard) {
           // The server streams to us: only now is this a connection worth resetting the backoff for.
           heard = true
           this.#backoff.reset()
         }
+        // After close(), what the server still sends before its CopyDone changes nothing: the
+        // ledger stays what the server was last told.
+        if (stop.aborted) return
         const message = decodeReplicationMessage(data, reader)
         if (message.type === 'PrimaryKeepalive') {
           this.#ledger.idleAt(message.walEnd)
@@ -264,29 +291,44 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         this.#ledger.saw(message.walEnd)
         decoder.take(message.body, message.walStart)
       }, () => {
-        bound.dispose() // streaming: the attempt is over, and close() ends the copy cleanly from here
-        bound.signal.removeEventListener('abort', abandon)
-        if (this.#stop.signal.aborted) {
+        unguard() // streaming: the attempt is over, and close() ends the copy cleanly from here
+        attempt.dispose()
+        if (stop.aborted) {
           this.#sendStatus()
           connection!.endCopy()
           return
         }
         this.#started = true
         this.#ready.resolve(start)
-        timer = setInterval(() => this.#sendStatus(), interval)
+        this.#lastHeard = Date.now()
+        timer = setInterval(() => this.#tick(connection!, interval), interval)
         ;(timer as { unref?(): void }).unref?.()
       })
       await copy
     } catch (error) {
-      if (bound.timedOut && !(error instanceof DatabaseError)) throw new ConnectionLostError(`the attempt did not finish within ${s.attemptTimeout} ms`, { cause: error })
+      if (attempt.timedOut && !(error instanceof DatabaseError)) throw lost(attempt)()
       throw error
     } finally {
-      bound.dispose()
-      bound.signal.removeEventListener('abort', abandon)
+      unguard()
+      attempt.dispose()
       if (timer !== undefined) clearInterval(timer)
       this.#connection = undefined
       await connection?.close().catch(() => undefined)
     }
+  }
+
+  /**
+   * The status timer: a standby status update, and the client's half of wal_receiver_timeout.
+   * A walsender that hears from us in time never needs to send a keepalive, so silence is no
+   * sign of trouble by itself: after one interval of it the update asks for a reply, and after
+   * three the server is taken for gone. While reading is paused the silence is ours, not the
+   * server's, and does not count.
+   */
+  #tick(connection: Connection, interval: number): void {
+    if (this.#paused) this.#lastHeard = Date.now()
+    const silence = Date.now() - this.#lastHeard
+    if (silence >= 3 * interval) connection.abort(new ConnectionLostError(`no word from the server in ${silence} ms, though asked for one`))
+    else this.#sendStatus(silence >= interval)
   }
 
   /**
@@ -329,16 +371,17 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #resumeReading(): void {
     if (!this.#paused) return
     this.#paused = false
+    this.#lastHeard = Date.now()
     this.#connection?.resume()
   }
 
   /** A standby status update: written up to what was received, flushed and applied up to what was acknowledged. */
-  #sendStatus(): void {
+  #sendStatus(replyRequested = false): void {
     const connection = this.#connection
     if (!connection?.copying) return
     const ledger = this.#ledger
     const flushed = ledger.flushed
-    const bytes = writeStandbyStatusUpdate(new ByteWriter(40), { written: ledger.written, flushed, applied: flushed, clientTime: pgTimeFromMs(Date.now()), replyRequested: false }).toBytes()
+    const bytes = writeStandbyStatusUpdate(new ByteWriter(40), { written: ledger.written, flushed, applied: flushed, clientTime: pgTimeFromMs(Date.now()), replyRequested }).toBytes()
     connection.sendCopy(bytes)
   }
 }
@@ -355,6 +398,20 @@ function retryable(error: Error, started: boolean, failures: number): boolean {
   if (error instanceof ConnectionLostError) return true
   if (error instanceof DatabaseError) return ['57P01', '57P02', '57P03', '53300'].includes(error.code ?? '')
   return false
+}
+
+/**
+ * While a step runs, `signal` aborting ends `connection` (its query rejects at once, with
+ * `why()`); returns the function that stops watching.
+ */
+function abortOn(signal: AbortSignal, connection: Connection, why: () => Error): () => void {
+  const abort = () => connection.abort(why())
+  if (signal.aborted) {
+    abort()
+    return () => undefined
+  }
+  signal.addEventListener('abort', abort, { once: true })
+  return () => signal.removeEventListener('abort', abort)
 }
 
 /** The status interval, within a third of wal_sender_timeout (0 turns that timeout off). */

@@ -31,13 +31,15 @@ export interface WatchOptions {
 export class SlotWatch {
   readonly #timer: ReturnType<typeof setInterval>
   #connection: Promise<Connection> | undefined
+  /** Ends a connection attempt still under way when the watch closes. */
+  readonly #closing = new AbortController()
   #busy = false
   #closed = false
 
   constructor(
     readonly slot: string,
     readonly options: WatchOptions,
-    readonly connect: () => Promise<Connection>,
+    readonly connect: (signal: AbortSignal) => Promise<Connection>,
   ) {
     const interval = options.interval ?? 60_000
     if (!(interval > 0) || !Number.isFinite(interval)) throw new RangeError(`watch.interval must be a positive number of milliseconds, not ${interval}`)
@@ -53,7 +55,7 @@ export class SlotWatch {
     const { heartbeat, lagBytes, onLag, onError } = this.options
     let health: SlotHealth | undefined
     try {
-      this.#connection ??= this.connect()
+      this.#connection ??= this.connect(this.#closing.signal)
       const sql = await this.#connection
       if (heartbeat) await emitMessage(sql, heartbeatPrefix, '', { transactional: false })
       if (lagBytes !== undefined) health = await slotHealth(sql, this.slot)
@@ -71,6 +73,7 @@ export class SlotWatch {
   async close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#timer)
+    this.#closing.abort()
     const connection = this.#connection
     this.#connection = undefined
     await connection?.then((c) => c.close()).catch(() => undefined)

@@ -10,6 +10,7 @@ import type { Connection } from '../../src/protocol/io/connection.ts'
 import { parseLsn } from '../../src/protocol/replication/lsn.ts'
 import { createPublication, createSlot, emitMessage, replicate, ReplicationError, type SlotHealth, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream, heartbeatPrefix } from '../../src/replication.ts'
 import { connectSuperuser, eventually, optionsFor, server } from '../support/connect.ts'
+import { startFaultProxy } from '../support/fault-proxy.ts'
 
 const pg = server()
 const connections: Connection[] = []
@@ -335,9 +336,62 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     const stream = open({ slot, publications: [publication], create: true })
     const iterator = stream[Symbol.asyncIterator]()
     await stream.ready
-    const three = Promise.all([iterator.next(), iterator.next(), iterator.next()])
+    const four = Promise.all([iterator.next(), iterator.next(), iterator.next(), iterator.next()])
     await sql.query(`INSERT INTO ${table} VALUES (1, 'one')`)
-    expect((await three).map((r) => r.value?.kind)).toEqual(['begin', 'insert', 'commit'])
+    await sql.query(`INSERT INTO ${table} VALUES (2, 'two')`)
+    const got = (await four).map((r) => r.value!)
+    expect(got.map((c) => c.kind)).toEqual(['begin', 'insert', 'commit', 'begin'])
+    // Every call was made before any change was handed out: none of them acknowledged anything.
+    const commit = got[2]!
+    if (commit.kind !== 'commit') throw new Error('unreachable')
+    expect(stream.flushedLsn).toBeLessThan(commit.endLsn)
+    await iterator.next() // made now, it acknowledges all four
+    expect(stream.flushedLsn).toBe(commit.endLsn)
+  })
+
+  test('making the slot waits for a transaction that is open, however long it takes: attemptTimeout bounds connecting and starting, not that', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const open1 = await sqlConnection()
+    await open1.query(`BEGIN; INSERT INTO ${table} VALUES (1, 'held open')`)
+    const stream = open({ slot, publications: [publication], create: true, reconnect: { attemptTimeout: 200 } })
+    const ready = stream.ready.then(() => 'ready', (error: Error) => error.message)
+    await until(async () => {
+      const [waiting] = await sql.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+      return waiting!.rows[0]![0] === '1' // the slot exists, still being made
+    })
+    await new Promise((resolve) => setTimeout(resolve, 400)) // twice attemptTimeout
+    await open1.query('COMMIT')
+    expect(await ready).toBe('ready')
+  })
+
+  test('a link gone silent: the stream asks for a reply, takes the server for gone after three status intervals, and reconnects; close() on a silent link returns', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const proxy = await startFaultProxy(pg.host as string, pg.port as number)
+    try {
+      const reconnects: Error[] = []
+      const stream = replicate({
+        connection: optionsFor(pg.superuser, 'tcp', { host: '127.0.0.1', port: proxy.port, sslmode: 'disable' }),
+        slot, publications: [publication], create: true, statusInterval: 100,
+        reconnect: { minDelay: 10, maxDelay: 20, attemptTimeout: 300 }, onReconnect: ({ error }) => void reconnects.push(error),
+      })
+      streams.push(stream)
+      const iterator = stream[Symbol.asyncIterator]()
+      await stream.ready
+      expect(proxy.stall()).toBe(1)
+      await until(async () => reconnects.length > 0)
+      expect(reconnects[0]!.message).toMatch(/no word from the server in \d+ ms/)
+      await sql.query(`INSERT INTO ${table} VALUES (1, 'after')`)
+      const [insert] = rowsOf(await take(iterator, 1))
+      expect(insert).toMatchObject({ kind: 'insert', row: { id: 1 } })
+      proxy.stall()
+      const closing = Date.now()
+      await stream.close() // the server never answers our CopyDone
+      expect(Date.now() - closing).toBeLessThan(5000)
+    } finally {
+      await proxy.close()
+    }
   })
 
   test('ack() refuses a change another stream handed out', async () => {
@@ -399,8 +453,10 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     const [message] = await take(iterator, 1)
     expect(message).toMatchObject({ kind: 'message', prefix: 'app' })
     const [seen] = await sql.query(`SELECT data FROM pg_logical_slot_peek_changes('${witness}', NULL, NULL) WHERE data LIKE 'message:%'`)
-    const messages = seen!.rows.map((row) => row[0])
-    expect(messages.filter((m) => m?.includes(`prefix: ${heartbeatPrefix},`)).length).toBeGreaterThanOrEqual(2)
-    expect(messages.at(-1)).toContain('prefix: app,')
+    // Heartbeats go on after the app's message; at least two came before it.
+    const messages = seen!.rows.map((row) => row[0] ?? '')
+    const app = messages.findIndex((m) => m.includes('prefix: app,'))
+    expect(app).toBeGreaterThan(-1)
+    expect(messages.slice(0, app).filter((m) => m.includes(`prefix: ${heartbeatPrefix},`)).length).toBeGreaterThanOrEqual(2)
   })
 })

@@ -16,7 +16,7 @@ import { percentiles, type Percentiles } from './stats.ts'
 /** Rows per writer transaction: a transaction's overhead (BEGIN, COMMIT) shared by many rows. */
 export const rowsPerTransaction = 100
 /** The prefix of the message that ends a phase: every row committed before it has been decoded once it comes. */
-const endPrefix = 'pglisten.bench.end'
+const endPrefix = `pglisten.bench.end.${process.pid}`
 
 export interface ReplicationPhase {
   payloadBytes: number
@@ -81,18 +81,28 @@ async function runPhase(o: ReplicationBenchOptions, table: string, size: number,
   const writing = Promise.all(o.writers.map(async (writer) => {
     while (take()) await writer.query(insert)
   })).then(() => emitMessage(o.writers[0]!, endPrefix, String(id)))
+  // A writer that fails ends the phase at once: the end message it would have led to never comes.
+  const failed = writing.then(() => new Promise<never>(() => undefined))
+  failed.catch(() => undefined) // raced below; a failure after the race is over is the writers' own
   const lags: number[] = []
   let last = start
-  for (;;) {
-    const next = await changes.next()
-    if (next.done) throw new Error('the replication stream ended during the bench')
-    const change = next.value
-    if (change.kind === 'insert') {
-      lags.push(Date.now() - change.commitTime.getTime())
-      last = performance.now()
-    } else if (change.kind === 'message' && change.prefix === endPrefix && new TextDecoder().decode(change.content) === String(id)) break
+  try {
+    for (;;) {
+      const next = await Promise.race([changes.next(), failed])
+      if (next.done) throw new Error('the replication stream ended during the bench')
+      const change = next.value
+      if (change.kind === 'insert') {
+        lags.push(Date.now() - change.commitTime.getTime())
+        last = performance.now()
+      } else if (change.kind === 'message' && change.prefix === endPrefix && new TextDecoder().decode(change.content) === String(id)) break
+    }
+    await writing
+  } catch (error) {
+    // The writers stop before the caller drops their table.
+    remaining = 0
+    await writing.catch(() => undefined)
+    throw error
   }
-  await writing
   const seconds = (last - start) / 1000
   return {
     payloadBytes: size,
