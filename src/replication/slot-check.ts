@@ -21,9 +21,11 @@ export interface SlotCheck {
  * session, so a role or database default such as `DateStyle = 'German'` or
  * `bytea_output = 'escape'` would change the text the value parsers read. These settings are
  * the ones node-postgres' parsers expect (and extra_float_digits = 3 is what pgjdbc sets: floats
- * exact, whatever the server's default).
+ * exact, whatever the server's default). Set with set_config() in the one SELECT, since a
+ * walsender's parser has taken several statements in one query only since some PostgreSQL 14
+ * minor releases (repl_scanner.l's replication_scanner_is_replication_command).
  */
-const valueFormat = "SET datestyle = 'ISO, MDY'; SET intervalstyle = 'postgres'; SET bytea_output = 'hex'; SET extra_float_digits = 3"
+const valueFormat: [string, string][] = [['datestyle', 'ISO, MDY'], ['intervalstyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '3']]
 
 /**
  * Sets the value format, and reads wal_sender_timeout and the slot. A slot that exists but was
@@ -31,15 +33,13 @@ const valueFormat = "SET datestyle = 'ISO, MDY'; SET intervalstyle = 'postgres';
  * ReplicationError, which no reconnect would cure.
  */
 export async function checkSlot(connection: Connection, slot: string): Promise<SlotCheck> {
-  const results = await connection.query(
-    `${valueFormat}; ` +
-      "SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'; " +
-      `SELECT slot_type, plugin, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = ${quoteLiteral(slot)}`,
+  const settings = valueFormat.map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false)`)
+  const [result] = await connection.query(
+    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'), ` +
+      `s.slot_type, s.plugin, s.confirmed_flush_lsn FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots AS s ON s.slot_name = ${quoteLiteral(slot)}`,
   )
-  const timeout = results.at(-2)?.rows[0]?.[0]
-  const row = results.at(-1)?.rows[0]
-  if (row === undefined) return { walSenderTimeout: Number(timeout ?? 0), confirmed: undefined }
-  const [type, plugin, confirmed] = row
+  const [timeout, type, plugin, confirmed] = result!.rows[0]!.slice(settings.length)
+  if (type == null) return { walSenderTimeout: Number(timeout ?? 0), confirmed: undefined }
   if (type !== 'logical' || plugin !== 'pgoutput') {
     throw new ReplicationError(`replication slot "${slot}" is a ${type} slot${plugin ? ` for ${plugin}` : ''}; streaming needs a logical slot for pgoutput`)
   }

@@ -247,6 +247,14 @@ describe.runIf(supported)('replicate()', () => {
     await expect(stream.ready).rejects.toThrow(ReplicationError)
   })
 
+  test('a slot made for another output plugin is refused with a ReplicationError that names it', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    await sql.query(`SELECT pg_create_logical_replication_slot('${slot}', 'test_decoding')`)
+    const stream = open({ slot, publications: [publication] })
+    await expect(stream.ready).rejects.toThrow(`replication slot "${slot}" is a logical slot for test_decoding; streaming needs a logical slot for pgoutput`)
+  })
+
   test('a temporary slot cannot survive a lost connection: the stream ends with a ReplicationError', async () => {
     const sql = await sqlConnection()
     const { publication, slot } = await setup(sql)
