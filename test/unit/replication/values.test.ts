@@ -64,9 +64,23 @@ describe('overrides and the rest', () => {
   test.each([
     ['{1,2', 1007], ['{1,2}x', 1007], ['{"a}', 1009], ['{a"b}', 1009], ['{,}', 1007], ['[1:2]{1,2}', 1007],
     ['\\x0', 17], ['\\xzz', 17], ['a\\9', 17], ['not a date', 1184], ['(1,)', 600], ['{"a":', 3802],
+    ['a☃', 17], ['x(1,2)', 600], ['2026-12-05 10:00:00+01 junk', 1184],
   ])('%s (type %i) is a ValueParseError that names the type', (text, oid) => {
     expect(() => parse(text, oid)).toThrow(ValueParseError)
     expect(() => parse(text, oid)).toThrow(new RegExp(`^type ${oid}: `))
+  })
+
+  test('an error quotes at most 40 characters of the text it could not read', () => {
+    expect(() => parse(`{${'x'.repeat(100)}`, 3802)).toThrow(`type 3802: not JSON: "{${'x'.repeat(39)}"`)
+  })
+
+  test('booleans as the server writes them (t, f) and as a user might (true)', () => {
+    expect([parse('t', 16), parse('f', 16), parse('true', 16), parse('false', 16)]).toEqual([true, false, true, false])
+  })
+
+  test('an offset with seconds, as the server writes local mean time before 1900, moves the instant by its seconds', () => {
+    expect((parse('1850-01-01 00:00:00+00:53:28', 1184) as Date).getTime()).toBe(Date.UTC(1850, 0, 1) - (53 * 60 + 28) * 1000)
+    expect((parse('1850-01-01 00:00:00-00:53:28', 1184) as Date).getTime()).toBe(Date.UTC(1850, 0, 1) + (53 * 60 + 28) * 1000)
   })
 
   test('parseArray hands each element to its parser, nulls aside', () => {
