@@ -458,13 +458,14 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     await until(async () => looks.length >= 2) // two heartbeats at least, one after the hook threw
     expect(looks[0]).toMatchObject({ slot, active: true })
     await emitMessage(sql, 'app', 'after the heartbeats', { transactional: false })
-    const [message] = await take(iterator, 1)
-    expect(message).toMatchObject({ kind: 'message', prefix: 'app' })
+    // PostgreSQL 14 also sends the empty transactions of other tables' writes: only messages count here.
+    const messages = (await take(iterator, 1)).filter((c) => c.kind === 'message')
+    expect(messages).toEqual([expect.objectContaining({ kind: 'message', prefix: 'app' })])
     const [seen] = await sql.query(`SELECT data FROM pg_logical_slot_peek_changes('${witness}', NULL, NULL) WHERE data LIKE 'message:%'`)
     // Heartbeats go on after the app's message; at least two came before it.
-    const messages = seen!.rows.map((row) => row[0] ?? '')
-    const app = messages.findIndex((m) => m.includes('prefix: app,'))
+    const lines = seen!.rows.map((row) => row[0] ?? '')
+    const app = lines.findIndex((m) => m.includes('prefix: app,'))
     expect(app).toBeGreaterThan(-1)
-    expect(messages.slice(0, app).filter((m) => m.includes(`prefix: ${heartbeatPrefix},`)).length).toBeGreaterThanOrEqual(2)
+    expect(lines.slice(0, app).filter((m) => m.includes(`prefix: ${heartbeatPrefix},`)).length).toBeGreaterThanOrEqual(2)
   })
 })
