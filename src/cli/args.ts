@@ -1,20 +1,23 @@
 /**
  * pglisten's command line, read into one typed Command. Pure (no I/O, no process): imports
  * the strict option parser, the connection options, the listener's channel check and option
- * types (and its backoff, for the default it reads), and the bench's own options. Anything
- * wrong is a UsageError naming the command.
+ * types (and its backoff, for the default it reads), the replication protocol's slot name
+ * check and LSN text, and the bench's own options. Anything wrong is a UsageError naming the
+ * command.
  */
 import type { ParseArgsConfig } from 'node:util'
 import { Backoff, type BackoffOptions } from '../listener/backoff.ts'
 import type { HeartbeatOptions } from '../listener/liveness.ts'
 import { checkChannel } from '../listener/sql.ts'
+import { checkSlotName } from '../protocol/replication/commands.ts'
+import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { parseBenchArgs, type BenchCommand } from './bench/args.ts'
 import { connectionArgs, connectionOptions, type ConnectionArgs } from './connection-args.ts'
 import { UsageError } from './errors.ts'
 import { secondsToMs, wholeNumber } from './numbers.ts'
 import { parse } from './parse.ts'
 
-export const commandNames = ['listen', 'notify', 'bench'] as const
+export const commandNames = ['listen', 'replicate', 'notify', 'bench'] as const
 export type CommandName = (typeof commandNames)[number]
 
 export interface ListenCommand {
@@ -31,6 +34,24 @@ export interface ListenCommand {
   heartbeat: HeartbeatOptions | false | undefined
 }
 
+export interface ReplicateCommand {
+  name: 'replicate'
+  connection: ConnectionArgs
+  slot: string
+  /** At least one, each once, as given. */
+  publications: string[]
+  /** --create: make the slot if it does not exist. */
+  create: boolean
+  /** --temporary: a slot of this connection's own, dropped by the server when it ends. */
+  temporary: boolean
+  /** --start: undefined for the slot's confirmed position. */
+  start: Lsn | undefined
+  /** --messages: pg_logical_emit_message's messages too. */
+  messages: boolean
+  /** --reconnect-delay and --max-attempts, in ms as the stream takes them (the same backoff as the listener's). */
+  reconnect: BackoffOptions
+}
+
 export interface NotifyCommand {
   name: 'notify'
   connection: ConnectionArgs
@@ -45,6 +66,7 @@ export type Command =
   /** The bench's listener process: started by `pglisten bench`, never by hand. */
   | { name: 'bench-listener' }
   | ListenCommand
+  | ReplicateCommand
   | NotifyCommand
   | BenchCommand
 
@@ -69,6 +91,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
       return { name: 'version' }
     case 'listen':
       return parseListen(rest)
+    case 'replicate':
+      return parseReplicate(rest)
     case 'notify':
       return parseNotify(rest)
     case 'bench':
@@ -104,9 +128,7 @@ function parseListen(argv: string[]): ListenCommand | Command {
   if (values['help']) return { name: 'help', command: 'listen' }
   const { connection, rest } = connectionArgs(values, positionals, 'listen')
   const text = (name: string) => values[name] as string | undefined
-  const reconnect = reconnectDelays(text('reconnect-delay'))
-  const attempts = text('max-attempts')
-  if (attempts !== undefined) reconnect.maxAttempts = wholeNumber('--max-attempts', attempts, 1, Number.MAX_SAFE_INTEGER, 'listen')
+  const reconnect = reconnectOptions(text('reconnect-delay'), text('max-attempts'), 'listen')
   const beat = text('heartbeat')
   const interval = beat === undefined ? undefined : secondsToMs('--heartbeat', beat, 'listen', 'none')
   if (rest.length === 0) throw new UsageError('no channel given: pglisten listen [OPTION]... CHANNEL...', 'listen')
@@ -122,18 +144,77 @@ function parseListen(argv: string[]): ListenCommand | Command {
   }
 }
 
+/** --reconnect-delay and --max-attempts, as listen and replicate both take them (one Backoff). */
+function reconnectOptions(delay: string | undefined, attempts: string | undefined, command: CommandName): BackoffOptions {
+  const reconnect = reconnectDelays(delay, command)
+  if (attempts !== undefined) reconnect.maxAttempts = wholeNumber('--max-attempts', attempts, 1, Number.MAX_SAFE_INTEGER, command)
+  return reconnect
+}
+
 /**
- * --reconnect-delay MIN[,MAX] in seconds: the listener's backoff starts at MIN and doubles up
- * to MAX. Without MAX, the listener's own maximum, or MIN if that is longer.
+ * --reconnect-delay MIN[,MAX] in seconds: the backoff starts at MIN and doubles up to MAX.
+ * Without MAX, the backoff's own maximum, or MIN if that is longer.
  */
-function reconnectDelays(text: string | undefined): BackoffOptions {
+function reconnectDelays(text: string | undefined, command: CommandName): BackoffOptions {
   if (text === undefined) return {}
   const parts = text.split(',')
-  if (parts.length > 2) throw new UsageError(`--reconnect-delay takes MIN or MIN,MAX in seconds, not "${text}"`, 'listen')
-  const minDelay = secondsToMs('--reconnect-delay', parts[0]!, 'listen')
-  const maxDelay = parts[1] === undefined ? Math.max(minDelay, new Backoff().maxDelay) : secondsToMs('--reconnect-delay', parts[1], 'listen')
-  if (maxDelay < minDelay) throw new UsageError(`--reconnect-delay takes MIN,MAX with MIN no longer than MAX, not "${text}"`, 'listen')
+  if (parts.length > 2) throw new UsageError(`--reconnect-delay takes MIN or MIN,MAX in seconds, not "${text}"`, command)
+  const minDelay = secondsToMs('--reconnect-delay', parts[0]!, command)
+  const maxDelay = parts[1] === undefined ? Math.max(minDelay, new Backoff().maxDelay) : secondsToMs('--reconnect-delay', parts[1], command)
+  if (maxDelay < minDelay) throw new UsageError(`--reconnect-delay takes MIN,MAX with MIN no longer than MAX, not "${text}"`, command)
   return { minDelay, maxDelay }
+}
+
+const replicateOptions = {
+  ...connectionOptions,
+  slot: { type: 'string' },
+  publication: { type: 'string', multiple: true },
+  create: { type: 'boolean' },
+  temporary: { type: 'boolean' },
+  start: { type: 'string' },
+  messages: { type: 'boolean' },
+  'max-attempts': { type: 'string' },
+  'reconnect-delay': { type: 'string' },
+} as const satisfies ParseArgsConfig['options']
+
+function parseReplicate(argv: string[]): ReplicateCommand | Command {
+  const { values, positionals } = parse(argv, replicateOptions, 'replicate')
+  if (values['help']) return { name: 'help', command: 'replicate' }
+  const { connection, rest } = connectionArgs(values, positionals, 'replicate')
+  const text = (name: string) => values[name] as string | undefined
+  const reconnect = reconnectOptions(text('reconnect-delay'), text('max-attempts'), 'replicate')
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}": replicate takes options and a connection string only`, 'replicate')
+  const slot = text('slot')
+  if (slot === undefined) throw new UsageError('no slot given: pglisten replicate [OPTION]... --slot=NAME --publication=NAME...', 'replicate')
+  try {
+    checkSlotName(slot)
+  } catch (error) {
+    throw new UsageError((error as Error).message, 'replicate', { cause: error })
+  }
+  // parseArgs gives a `multiple` option as an array; the shared Values type does not say so.
+  const named = (values['publication'] as unknown as string[] | undefined) ?? []
+  if (named.length === 0) throw new UsageError('no publication given: pglisten replicate [OPTION]... --slot=NAME --publication=NAME...', 'replicate')
+  if (named.includes('')) throw new UsageError('a publication name must not be empty', 'replicate')
+  const startText = text('start')
+  let start: Lsn | undefined
+  if (startText !== undefined) {
+    try {
+      start = parseLsn(startText)
+    } catch (error) {
+      throw new UsageError(`--start takes an LSN, two hex numbers as in 16/B374D848, not "${startText}"`, 'replicate', { cause: error })
+    }
+  }
+  return {
+    name: 'replicate',
+    connection,
+    slot,
+    publications: [...new Set(named)],
+    create: values['create'] === true,
+    temporary: values['temporary'] === true,
+    start,
+    messages: values['messages'] === true,
+    reconnect,
+  }
 }
 
 function parseNotify(argv: string[]): NotifyCommand | Command {

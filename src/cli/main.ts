@@ -11,6 +11,7 @@ import { benchListener } from './bench/listener-process.ts'
 import { errorLines, exitStatus } from './errors.ts'
 import { listen } from './listen.ts'
 import { notify } from './notify.ts'
+import { replicate } from './replicate.ts'
 import { usage } from './usage.ts'
 
 async function run(command: Command): Promise<number> {
@@ -23,6 +24,8 @@ async function run(command: Command): Promise<number> {
       return 0
     case 'listen':
       return listen(command)
+    case 'replicate':
+      return replicate(command)
     case 'notify':
       return notify(command)
     case 'bench':

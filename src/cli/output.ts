@@ -1,7 +1,7 @@
 /**
  * Writing the command's lines: data to stdout, one write per line, waiting when the reader is
- * slower than we are; status and warnings to stderr, prefixed "pglisten: ". Imports
- * node:events only.
+ * slower than we are, or until it has taken the line (for what is acknowledged once written);
+ * status and warnings to stderr, prefixed "pglisten: ". Imports node:events only.
  *
  * Waiting for 'drain' is what gives `listen` backpressure end to end: while stdout is full the
  * iterator is not read, the listener's queue grows to its high-water mark, and the listener
@@ -38,6 +38,22 @@ export async function writeLine(line: string): Promise<void> {
       if (error.code !== 'EPIPE') throw error
     })
   }
+}
+
+/**
+ * Writes one line (with its newline) to stdout and resolves once stdout has taken it: the
+ * write's callback, which Node calls when the bytes have gone to the operating system (a file,
+ * a pipe, a terminal), not merely into the stream's buffer. Resolves false when they did not
+ * go (the reader has gone, stdout was closed): what a caller acknowledges on the strength of a
+ * line must wait for this, not for write() to return. One line at a time: the next write
+ * waits for this one, so stdout's buffer never holds more than a line, and a slow reader
+ * holds the caller back as 'drain' would.
+ */
+export function writeLineConfirmed(line: string): Promise<boolean> {
+  if (process.stdout.destroyed || !process.stdout.writable) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    process.stdout.write(line, (error) => resolve(error == null))
+  })
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The text of `pglisten --help` and of each command's --help, in the layout of psql's. Pure:
- * imports the bench's defaults, the listener's reconnect and heartbeat defaults and the
- * server's payload limit, so the text cannot drift from them.
+ * imports the bench's defaults, the listener's reconnect and heartbeat defaults (replicate
+ * reconnects with the same backoff) and the server's payload limit, so the text cannot drift
+ * from them.
  */
 import { Backoff } from '../listener/backoff.ts'
 import { Liveness } from '../listener/liveness.ts'
@@ -47,14 +48,16 @@ const general = `pglisten: PostgreSQL LISTEN/NOTIFY from the command line.
 
 Usage:
   pglisten listen [OPTION]... [CONNINFO] CHANNEL...
+  pglisten replicate [OPTION]... [CONNINFO] --slot=NAME --publication=NAME...
   pglisten notify [OPTION]... [CONNINFO] CHANNEL [PAYLOAD]
   pglisten bench [OPTION]... [CONNINFO]
   pglisten help [COMMAND]
 
 Commands:
-  listen    print every notification on the channels as a JSON line
-  notify    send a notification, or one per line of standard input
-  bench     measure notification throughput, latency and listener CPU time
+  listen      print every notification on the channels as a JSON line
+  replicate   print every change a replication slot streams as a JSON line
+  notify      send a notification, or one per line of standard input
+  bench       measure notification throughput, latency and listener CPU time
 
 Options:
   --help       show this help, then exit
@@ -108,6 +111,68 @@ Options:
       --heartbeat=SECONDS  send an empty query every SECONDS; the connection
                            is taken for lost if nothing arrives for as long
                            while one waits (default ${listenDefaults.heartbeat}; 0: none)
+      --help               show this help, then exit
+
+${connection}`
+
+const replicate = `pglisten replicate: print a replication slot's changes as JSON lines.
+
+Usage:
+  pglisten replicate [OPTION]... [CONNINFO] --slot=NAME --publication=NAME...
+
+Streams the changes to the tables of each publication (CREATE PUBLICATION)
+from the logical replication slot NAME, with pgoutput, and prints each on
+standard output, one JSON object per line, in commit order:
+  {"lsn":"0/1764378","xid":740,"commit_time":"2026-12-05T10:00:00.000Z",
+   "commit_lsn":"0/1764450","relation":"public.orders","op":"insert",
+   "key":{"id":1},"row":{"id":1,"total":"9.50"}}
+op is insert, update, delete or truncate. key holds the replica identity's
+columns (the primary key, by default); an update or delete adds "old", the
+whole old row, when the table has REPLICA IDENTITY FULL; a delete has no
+"row"; a truncate has "relations", "cascade" and "restart_identity" instead
+of "relation", "key" and "row". Values are as node-postgres reads them:
+numbers, booleans, JSON; numeric and bigint as text; timestamptz in UTC, ISO
+8601; date and timestamp as PostgreSQL writes them; bytea as its hex text,
+\\x0a0b; a TOASTed value the update left alone as {"unchanged_toast":true}.
+Status lines go to standard error.
+
+A change is acknowledged once its line is written; the slot moves past a
+transaction once all of it is, and the server is told every few seconds.
+SIGINT (Ctrl-C) or SIGTERM lets the transaction being printed finish, tells
+the server and exits with status 0, so that a restart with the same slot
+repeats nothing (a second signal stops at once). After a crash or kill -9 a
+restart loses nothing and prints again, whole, the transactions the server
+was not yet told of: lsn and commit_lsn identify a change. A lost connection
+is reopened, with backoff, and resumes the same way; the first is not
+retried. A slot keeps the server's WAL until its changes are read: drop one
+no longer used, with SELECT pg_drop_replication_slot('NAME').
+
+The user needs the REPLICATION attribute (or to be a superuser), and the
+server PostgreSQL 14 or later with wal_level = logical.
+
+Options:
+      --slot=NAME          the logical replication slot: 1 to 63 lower-case
+                           letters, digits and underscores
+      --publication=NAME   a publication to stream, its name exactly as given
+                           (case kept); repeat it for several
+      --create             create the slot (for pgoutput) if it does not exist
+      --temporary          create a temporary slot, which the server drops when
+                           the connection ends, with what it held: a lost
+                           connection then ends the command (status 1)
+      --start=LSN          start at LSN, as 16/B374D848, if the slot has
+                           confirmed less (a slot never goes back)
+      --messages           also print pg_logical_emit_message's messages:
+                           {"lsn":...,"op":"message","transactional":true,
+                           "prefix":"jobs","content":"..."}, with xid,
+                           commit_time and commit_lsn when transactional, and
+                           "content_base64" for content that is not UTF-8
+      --reconnect-delay=MIN[,MAX]
+                           the wait before reconnecting, in seconds: up to
+                           MIN (and at least half of it) at first, doubling
+                           after each failed attempt up to MAX (default
+                           ${listenDefaults.minDelay},${listenDefaults.maxDelay}; without MAX, ${listenDefaults.maxDelay} or MIN if longer)
+      --max-attempts=N     give up after N failed attempts in a row, with
+                           status 1 (default: never)
       --help               show this help, then exit
 
 ${connection}`
@@ -179,6 +244,8 @@ export function usage(command: CommandName | undefined): string {
       return general
     case 'listen':
       return listen
+    case 'replicate':
+      return replicate
     case 'notify':
       return notify
     case 'bench':

@@ -339,7 +339,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   async #createSlot(connection: Connection, serverVersionNum: number): Promise<Lsn> {
     const s = this.#settings
     if (this.#started) throw new ReplicationError(`replication slot "${s.slot}" is gone: it was dropped while the stream was reconnecting, and the changes it held with it`)
-    if (!s.create && !s.temporary) throw new ReplicationError(`replication slot "${s.slot}" does not exist; create it, or pass create: true`)
+    if (!s.create && !s.temporary) throw new ReplicationError(`replication slot "${s.slot}" does not exist, and the stream was not asked to create it (create)`)
     try {
       const [result] = await connection.query(createReplicationSlot(s.slot, { temporary: s.temporary, twoPhase: s.twoPhase }, serverVersionNum))
       return parseLsn(result!.rows[0]![1]!)

@@ -243,7 +243,7 @@ describe.runIf(supported)('replicate()', () => {
 
   test('a slot that does not exist, without create, fails the iterator and ready with a ReplicationError that says what to do', async () => {
     const stream = open({ slot: 'repl_stream_missing', publications: ['nothing'] })
-    await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(/replication slot "repl_stream_missing" does not exist; create it, or pass create: true/)
+    await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(/replication slot "repl_stream_missing" does not exist, and the stream was not asked to create it \(create\)/)
     await expect(stream.ready).rejects.toThrow(ReplicationError)
   })
 

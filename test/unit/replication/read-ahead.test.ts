@@ -23,13 +23,14 @@ test('law: items come out in the order they went in, for any interleaving of pus
   )
 })
 
-test('a consumer one behind the producer for a million items: the array stays within twice what it holds, plus a fixed slack', () => {
+test('a consumer one behind the producer for 200,000 items: the array stays within twice what it holds, plus a fixed slack', () => {
   const queue = new ReadAhead<number>()
   queue.push(0)
   let most = 0
-  for (let i = 1; i < 1_000_000; i++) {
+  for (let i = 1; i < 200_000; i++) {
     queue.push(i)
-    expect(queue.shift()).toBe(i - 1)
+    const taken = queue.shift()
+    if (taken !== i - 1) expect.fail(`took ${taken}, not ${i - 1}`)
     most = Math.max(most, queue.capacity)
   }
   expect(queue.size).toBe(1)
