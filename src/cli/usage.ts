@@ -214,7 +214,8 @@ turn, and prints per size:
   CPU µs/notif      the listener processes' user + system CPU time per
                     notification received, in microseconds
 Each payload carries its send time (${stampWidth} digits), padded to the size asked for.
-The bench uses the server it is given; it starts none and creates nothing.
+The bench uses the server it is given and starts none; without --replication it
+creates nothing.
 
 Options:
       --listeners=N        listener processes (default ${benchDefaults.listeners})
@@ -225,6 +226,11 @@ Options:
       --duration=S         or: seconds of sending per payload size (default ${benchDefaults.seconds})
       --warmup=W           NOTIFYs sent first and not measured (default ${benchDefaults.warmup})
       --json               print JSON instead of the table
+      --replication        measure pglisten/replication instead: the notifiers
+                           insert rows (100 per transaction) into a table of the
+                           bench's own, one stream on a temporary slot decodes
+                           them; prints changes/s and the lag from commit to
+                           handover, then drops the table and publication
       --progress-interval=S
                            seconds between progress lines when standard error
                            is not a terminal (default ${benchDefaults.progressInterval})
