@@ -53,6 +53,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #paused = false
   /** When the server last sent anything on the copy (ms since the epoch). */
   #lastHeard = 0
+  /** When a status update asked the server for a reply that has not come yet; undefined: none pending. */
+  #askedAt: number | undefined
   /** START_REPLICATION has succeeded at least once: from now on a lost connection is retried. */
   #started = false
   /** The item last handed out by the iterator: acknowledged when the next is asked for. */
@@ -274,6 +276,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       unguard = abortOn(attempt.signal, connection, lost(attempt))
       const copy = connection.copyBoth(startReplication(s.slot, start, options), (data) => {
         this.#lastHeard = Date.now()
+        this.#askedAt = undefined
         if (!heard) {
           // The server streams to us: only now is this a connection worth resetting the backoff for.
           heard = true
@@ -301,6 +304,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         this.#started = true
         this.#ready.resolve(start)
         this.#lastHeard = Date.now()
+        this.#askedAt = undefined
         timer = setInterval(() => this.#tick(connection!, interval), interval)
         ;(timer as { unref?(): void }).unref?.()
       })
@@ -320,15 +324,29 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   /**
    * The status timer: a standby status update, and the client's half of wal_receiver_timeout.
    * A walsender that hears from us in time never needs to send a keepalive, so silence is no
-   * sign of trouble by itself: after one interval of it the update asks for a reply, and after
-   * three the server is taken for gone. While reading is paused the silence is ours, not the
-   * server's, and does not count.
+   * sign of trouble by itself: after one interval of it the update asks for a reply (the
+   * walsender answers at once, ProcessStandbyReplyMessage), and a reply still missing two
+   * intervals after the asking means the server is gone. The verdict waits one turn of the
+   * event loop: after a long synchronous stretch of the application's, timers run before the
+   * socket is read, and the reply may be there unread. While reading is paused the silence is
+   * ours, and does not count.
    */
   #tick(connection: Connection, interval: number): void {
-    if (this.#paused) this.#lastHeard = Date.now()
-    const silence = Date.now() - this.#lastHeard
-    if (silence >= 3 * interval) connection.abort(new ConnectionLostError(`no word from the server in ${silence} ms, though asked for one`))
-    else this.#sendStatus(silence >= interval)
+    const now = Date.now()
+    if (this.#paused) {
+      this.#lastHeard = now
+      this.#askedAt = undefined
+    }
+    const asked = this.#askedAt
+    if (asked !== undefined && now - asked >= 2 * interval) {
+      setTimeout(() => {
+        if (this.#askedAt === asked) connection.abort(new ConnectionLostError(`no word from the server in ${Date.now() - this.#lastHeard} ms, though asked for one`))
+      }, 0)
+      return
+    }
+    const askNow = asked === undefined && now - this.#lastHeard >= interval
+    if (askNow) this.#askedAt = now
+    this.#sendStatus(askNow || asked !== undefined)
   }
 
   /**
@@ -372,6 +390,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     if (!this.#paused) return
     this.#paused = false
     this.#lastHeard = Date.now()
+    this.#askedAt = undefined
     this.#connection?.resume()
   }
 

@@ -373,6 +373,25 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     expect(await ready).toBe('ready')
   })
 
+  test('an application that blocks the event loop for several status intervals is not taken for a server gone silent', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const reconnects: Error[] = []
+    const stream = open({ slot, publications: [publication], create: true, statusInterval: 300, onReconnect: ({ error }) => void reconnects.push(error) })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    for (let round = 0; round < 3; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 400)) // idle: a reply is asked for
+      for (const until = Date.now() + 1000; Date.now() < until; ) {
+        // synchronous work, as an application's might be: no timer, no socket read
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(reconnects).toEqual([])
+    await sql.query(`INSERT INTO ${table} VALUES (1, 'still here')`)
+    expect(rowsOf(await take(iterator, 1))).toEqual([expect.objectContaining({ kind: 'insert' })])
+  })
+
   test('a link gone silent: the stream asks for a reply, takes the server for gone after three status intervals, and reconnects; close() on a silent link returns', async () => {
     const sql = await sqlConnection()
     const { table, publication, slot } = await setup(sql)
