@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { cliEnv, ensureBuilt, mainJs, runCli, startCli, superuserArgs, type Running } from '../support/cli.ts'
-import { connectSuperuser } from '../support/connect.ts'
+import { connectSuperuser, server } from '../support/connect.ts'
 
 beforeAll(ensureBuilt, 120_000)
 
@@ -60,6 +60,21 @@ function startJob(args: string[], env: Record<string, string>): Running & { inte
   return { child, stdout, stderr, stderrLine, stdoutLines: () => Promise.reject(new Error('unused')), exited, interrupt: () => process.kill(-child.pid!, 'SIGINT') }
 }
 
+const pg = server()
+
+/** Tables, publications and slots the replication bench made and did not remove. */
+async function benchObjectsLeft(): Promise<string | null | undefined> {
+  const admin = await connectSuperuser()
+  try {
+    const [left] = await admin.query(
+      "SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE 'pglisten_bench_%') + (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'pglisten_bench_%') + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pglisten_bench_%')",
+    )
+    return left!.rows[0]![0]
+  } finally {
+    await admin.close()
+  }
+}
+
 const progressLine = (label: string) => new RegExp(`^pglisten: bench: ${label.replace(/[()/]/g, '\\$&')}: [1-9]\\d* sent, \\d+ received, \\d+/s, \\d+\\.\\d s$`)
 
 describe('pglisten bench', () => {
@@ -107,7 +122,15 @@ describe('pglisten bench', () => {
     expect(result.stdout).toMatch(/^CPU µs\/notif: /m)
   })
 
-  test('--replication --json: every row inserted is decoded once, with its rate and commit-to-handover lag, and the bench leaves no table, publication or slot behind', async () => {
+  test.runIf((pg.serverVersion ?? 180000) < 140000)('--replication on PostgreSQL 13: status 1, saying it needs 14, and nothing left behind', async () => {
+    const { args, env } = superuserArgs()
+    const result = await runCli(['bench', ...args, '--replication', '--payload', '16', '--count', '100'], { env })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toMatch(/needs PostgreSQL 14 or later/)
+    expect(await benchObjectsLeft()).toBe('0')
+  })
+
+  test.runIf((pg.serverVersion ?? 180000) >= 140000)('--replication --json: every row inserted is decoded once, with its rate and commit-to-handover lag, and the bench leaves no table, publication or slot behind', async () => {
     const { args, env } = superuserArgs()
     const result = await runCli(['bench', ...args, '--replication', '--notifiers', '2', '--payload', '16,300', '--count', '1000', '--json'], { env })
     expect(result.stderr).not.toMatch(/error/i)
@@ -119,15 +142,7 @@ describe('pglisten bench', () => {
       expect(r.changesPerSecond).toBeGreaterThan(0)
       expect([r.lag.p50, r.lag.p90, r.lag.p99, r.lag.max]).toEqual([r.lag.p50, r.lag.p90, r.lag.p99, r.lag.max].sort((a: number, b: number) => a - b))
     }
-    const admin = await connectSuperuser()
-    try {
-      const [left] = await admin.query(
-        "SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE 'pglisten_bench_%') + (SELECT count(*) FROM pg_publication WHERE pubname LIKE 'pglisten_bench_%') + (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pglisten_bench_%')",
-      )
-      expect(left!.rows[0]![0]).toBe('0')
-    } finally {
-      await admin.close()
-    }
+    expect(await benchObjectsLeft()).toBe('0')
   })
 
   test('--replication with --listeners is a usage error: one stream reads', async () => {
