@@ -57,6 +57,13 @@ export interface ReplicationOptions {
    * the server's wal_sender_timeout.
    */
   statusInterval?: number
+  /**
+   * Milliseconds of silence from the server, though asked for a reply, before it is taken for
+   * gone and the stream reconnects (the client's wal_receiver_timeout). Default the server's
+   * wal_sender_timeout plus the status interval (a walsender busy replaying a large transaction
+   * answers only that often), or 60,000 when the server's timeout is off.
+   */
+  receiveTimeout?: number
   /** Items read ahead of the application before reading from the socket pauses. Default 1,000. */
   highWater?: number
   /**
@@ -91,6 +98,7 @@ export interface Settings {
   streaming: boolean
   parse: ValueParser
   statusInterval: number
+  receiveTimeout: number | undefined
   highWater: number
   /** One attempt's bound, ms. */
   attemptTimeout: number
@@ -106,6 +114,7 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
   if (start < 0n) throw new RangeError(`start must not be negative: ${start}`)
   const statusInterval = o.statusInterval ?? 10_000
   if (!(statusInterval > 0) || !Number.isFinite(statusInterval)) throw new RangeError(`statusInterval must be a positive number of milliseconds, not ${statusInterval}`)
+  if (o.receiveTimeout !== undefined && !(o.receiveTimeout > 0 && Number.isFinite(o.receiveTimeout))) throw new RangeError(`receiveTimeout must be a positive number of milliseconds, not ${o.receiveTimeout}`)
   const highWater = o.highWater ?? 1000
   if (!Number.isSafeInteger(highWater) || highWater < 1) throw new RangeError(`highWater must be a positive integer, not ${highWater}`)
   if (o.protocolVersion !== undefined && ![1, 2, 3, 4].includes(o.protocolVersion)) throw new RangeError(`protocolVersion must be 1, 2, 3 or 4, not ${o.protocolVersion}`)
@@ -124,6 +133,7 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
     streaming: o.streaming ?? false,
     parse: createValueParser(o.parse),
     statusInterval,
+    receiveTimeout: o.receiveTimeout,
     highWater,
     // The listener's rule: 10 s, or connect_timeout for every host if that is longer.
     attemptTimeout: attemptTimeout({ ...connection, ...(o.reconnect ? { reconnect: o.reconnect } : {}) }),

@@ -261,6 +261,11 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       // would be wrong (and before PostgreSQL 17 could even move the slot back).
       this.#ledger.resumeAt(confirmed)
       const interval = statusInterval(slot.walSenderTimeout, s.statusInterval)
+      // Unless told: a walsender replaying a large transaction that publishes nothing reads our messages only
+      // every wal_sender_timeout / 2 (WalSndUpdateProgress), so its answer may take that long,
+      // plus the interval by which our last update was newer than what we heard last. With the
+      // timeout off, 60 s, as wal_receiver_timeout's default.
+      const giveUpAfter = s.receiveTimeout ?? (slot.walSenderTimeout > 0 ? slot.walSenderTimeout + interval : 60_000)
       const options: PgoutputOptions = {
         protocolVersion,
         publications: s.publications,
@@ -305,7 +310,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         this.#ready.resolve(start)
         this.#lastHeard = Date.now()
         this.#askedAt = undefined
-        timer = setInterval(() => this.#tick(connection!, interval), interval)
+        timer = setInterval(() => this.#tick(connection!, interval, giveUpAfter), interval)
         ;(timer as { unref?(): void }).unref?.()
       })
       await copy
@@ -324,21 +329,21 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   /**
    * The status timer: a standby status update, and the client's half of wal_receiver_timeout.
    * A walsender that hears from us in time never needs to send a keepalive, so silence is no
-   * sign of trouble by itself: after one interval of it the update asks for a reply (the
-   * walsender answers at once, ProcessStandbyReplyMessage), and a reply still missing two
-   * intervals after the asking means the server is gone. The verdict waits one turn of the
-   * event loop: after a long synchronous stretch of the application's, timers run before the
-   * socket is read, and the reply may be there unread. While reading is paused the silence is
-   * ours, and does not count.
+   * sign of trouble by itself: after one interval of it the update asks for a reply
+   * (ProcessStandbyReplyMessage answers one with a keepalive as soon as it reads it), and a
+   * server still silent `giveUpAfter` ms since it was last heard is taken for gone. The
+   * verdict waits one turn of the event loop: after a long synchronous stretch of the
+   * application's, timers run before the socket is read, and the answer may be there unread.
+   * While reading is paused the silence is ours, and does not count.
    */
-  #tick(connection: Connection, interval: number): void {
+  #tick(connection: Connection, interval: number, giveUpAfter: number): void {
     const now = Date.now()
     if (this.#paused) {
       this.#lastHeard = now
       this.#askedAt = undefined
     }
     const asked = this.#askedAt
-    if (asked !== undefined && now - asked >= 2 * interval) {
+    if (asked !== undefined && now - this.#lastHeard >= giveUpAfter && now - asked >= interval) {
       setTimeout(() => {
         if (this.#askedAt === asked) connection.abort(new ConnectionLostError(`no word from the server in ${Date.now() - this.#lastHeard} ms, though asked for one`))
       }, 0)

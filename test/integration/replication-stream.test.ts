@@ -392,7 +392,24 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     expect(rowsOf(await take(iterator, 1))).toEqual([expect.objectContaining({ kind: 'insert' })])
   })
 
-  test('a link gone silent: the stream asks for a reply, takes the server for gone after three status intervals, and reconnects; close() on a silent link returns', async () => {
+  test('a walsender busy replaying a large transaction that publishes nothing answers late, and is not taken for gone', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    await sql.query(`CREATE TABLE ${table}_other (id int, note text)`)
+    const reconnects: Error[] = []
+    // wal_sender_timeout is per connection: 1 s makes the walsender read our messages every 0.5 s while it replays.
+    const stream = open({ slot, publications: [publication], create: true, statusInterval: 100, onReconnect: ({ error }) => void reconnects.push(error) }, { options: '-c wal_sender_timeout=1000' })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${table}_other SELECT g, repeat('x', 100) FROM generate_series(1, 400000) g`)
+    await sql.query(`INSERT INTO ${table} VALUES (1, 'after the big one')`)
+    const inserts = rowsOf(await take(iterator, 1))
+    expect(inserts).toEqual([expect.objectContaining({ kind: 'insert', row: { id: 1, note: 'after the big one' } })])
+    expect(reconnects).toEqual([])
+    await sql.query(`DROP TABLE ${table}_other`)
+  })
+
+  test('a link gone silent: the stream asks for a reply, takes the server for gone after receiveTimeout, and reconnects; close() on a silent link returns', async () => {
     const sql = await sqlConnection()
     const { table, publication, slot } = await setup(sql)
     const proxy = await startFaultProxy(pg.host as string, pg.port as number)
@@ -400,7 +417,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
       const reconnects: Error[] = []
       const stream = replicate({
         connection: optionsFor(pg.superuser, 'tcp', { host: '127.0.0.1', port: proxy.port, sslmode: 'disable' }),
-        slot, publications: [publication], create: true, statusInterval: 100,
+        slot, publications: [publication], create: true, statusInterval: 100, receiveTimeout: 500,
         reconnect: { minDelay: 10, maxDelay: 20, attemptTimeout: 300 }, onReconnect: ({ error }) => void reconnects.push(error),
       })
       streams.push(stream)
