@@ -13,27 +13,31 @@ import type { Lsn } from '../protocol/replication/lsn.ts'
 import { formatLsn } from '../protocol/replication/lsn.ts'
 import { unchangedToast, type RelationInfo, type ReplicationChange, type Row } from '../replication/changes.ts'
 import { createValueParser } from '../replication/values.ts'
+import { quoteIdentifier } from '../protocol/quote.ts'
 
 /**
  * A change as one line, or undefined for what is not printed: Begin and Commit (every change
  * carries its transaction's xid, commit LSN and time), and the two-phase items, which come
  * only to a stream that asks for two-phase decoding, as this command never does. Keys are in
- * a fixed order, so that lines diff and grep predictably; `lsn` with `commit_lsn` is what to
- * deduplicate by, should a transaction come twice (after a crash, or a lost connection).
+ * a fixed order, so that lines diff and grep predictably. `seq` is the change's place in its
+ * transaction (1 for the first after Begin), the same each time the transaction is sent:
+ * `commit_lsn` with `seq` is what to deduplicate by, should a transaction come twice (after a
+ * crash, or a lost connection). `lsn` alone is not enough: every row of one multi-insert
+ * record (COPY, INSERT ... SELECT) carries the same.
  */
-export function changeLine(change: ReplicationChange): string | undefined {
+export function changeLine(change: ReplicationChange, seq: number): string | undefined {
   switch (change.kind) {
     case 'insert':
-      return line({ ...place(change), relation: relationName(change.relation), op: 'insert', key: row(change.key), row: row(change.row) })
+      return line({ ...place(change, seq), relation: relationName(change.relation), op: 'insert', key: row(change.key), row: row(change.row) })
     case 'update':
-      return line({ ...place(change), relation: relationName(change.relation), op: 'update', key: row(change.key), row: row(change.row), ...(change.old === null ? {} : { old: row(change.old) }) })
+      return line({ ...place(change, seq), relation: relationName(change.relation), op: 'update', key: row(change.key), row: row(change.row), ...(change.old === null ? {} : { old: row(change.old) }) })
     case 'delete':
-      return line({ ...place(change), relation: relationName(change.relation), op: 'delete', key: row(change.key), ...(change.old === null ? {} : { old: row(change.old) }) })
+      return line({ ...place(change, seq), relation: relationName(change.relation), op: 'delete', key: row(change.key), ...(change.old === null ? {} : { old: row(change.old) }) })
     case 'truncate':
-      return line({ ...place(change), op: 'truncate', relations: change.relations.map(relationName), cascade: change.cascade, restart_identity: change.restartIdentity })
+      return line({ ...place(change, seq), op: 'truncate', relations: change.relations.map(relationName), cascade: change.cascade, restart_identity: change.restartIdentity })
     case 'message': {
       // A message outside any transaction has none to name: it is in the WAL as it was emitted.
-      const transaction = change.xid === undefined ? { lsn: formatLsn(change.lsn) } : place({ lsn: change.lsn, xid: change.xid, commitTime: change.commitTime!, commitLsn: change.commitLsn! })
+      const transaction = change.xid === undefined ? { lsn: formatLsn(change.lsn) } : place({ lsn: change.lsn, xid: change.xid, commitTime: change.commitTime!, commitLsn: change.commitLsn! }, seq)
       return line({ ...transaction, op: 'message', transactional: change.transactional, prefix: change.prefix, ...content(change.content) })
     }
     case 'begin':
@@ -49,14 +53,21 @@ function line(record: object): string {
   return `${JSON.stringify(record)}\n`
 }
 
-/** Where a change is: its own LSN, and its transaction's id, commit time and commit LSN. */
-function place(change: { lsn: Lsn; xid: number; commitTime: Date; commitLsn: Lsn }) {
-  return { lsn: formatLsn(change.lsn), xid: change.xid, commit_time: isoTime(change.commitTime), commit_lsn: formatLsn(change.commitLsn) }
+/** Where a change is: its own LSN, its transaction's id, commit time and commit LSN, and its place in it. */
+function place(change: { lsn: Lsn; xid: number; commitTime: Date; commitLsn: Lsn }, seq: number) {
+  return { lsn: formatLsn(change.lsn), xid: change.xid, commit_time: isoTime(change.commitTime), commit_lsn: formatLsn(change.commitLsn), seq }
 }
 
-/** schema.table as PostgreSQL stores the names: plain text, not SQL (no quotes, case kept). */
+/**
+ * schema.table as SQL names it: each name as it is when it needs no quotes (lower case,
+ * letters, digits, _ and $), else double-quoted, so that "a.b".c and a."b.c" stay apart.
+ */
 export function relationName(relation: Pick<RelationInfo, 'schema' | 'table'>): string {
-  return `${relation.schema}.${relation.table}`
+  return `${sqlName(relation.schema)}.${sqlName(relation.table)}`
+}
+
+function sqlName(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdentifier(name)
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -140,8 +151,10 @@ function isoTime(date: Date): string {
 /** Type OIDs (pg_type.oid, fixed for built-in types): the values that name no instant, and text[], whose reading of array literals their arrays borrow. */
 const dateOid = 1082
 const timestampOid = 1114
+const timestamptzOid = 1184
 const dateArrayOid = 1182
 const timestampArrayOid = 1115
+const timestamptzArrayOid = 1185
 const textArrayOid = 1009
 const defaults = createValueParser()
 
@@ -150,12 +163,13 @@ const defaults = createValueParser()
  * timestamp (without time zone) stay PostgreSQL's text, '2026-12-05' and
  * '2026-12-05 10:00:00'. node-postgres reads them as local time, so their JSON, in UTC, would
  * depend on the TZ of the machine printing them, and a date would print as the day before
- * east of Greenwich. Their arrays are read as text[] is (the same literal grammar), so they
- * stay arrays, of text. timestamptz is an instant, printed in UTC.
+ * east of Greenwich. timestamptz stays text too, in UTC (the stream's session sets TimeZone),
+ * since a Date would drop its microseconds. Their arrays are read as text[] is (the same
+ * literal grammar), so they stay arrays, of text.
  */
 export function cliValue(text: string, typeOid: number): unknown {
-  if (typeOid === dateOid || typeOid === timestampOid) return text
-  if (typeOid === dateArrayOid || typeOid === timestampArrayOid) return defaults(text, textArrayOid)
+  if (typeOid === dateOid || typeOid === timestampOid || typeOid === timestamptzOid) return text
+  if (typeOid === dateArrayOid || typeOid === timestampArrayOid || typeOid === timestamptzArrayOid) return defaults(text, textArrayOid)
   return undefined // the default
 }
 

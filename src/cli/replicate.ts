@@ -86,6 +86,8 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
     // stop if asked to. close() however the loop ends: it tells the server the last
     // acknowledgement before the connection goes.
     const items = live[Symbol.asyncIterator]()
+    /** The change's place in its transaction: the same each time the transaction comes. */
+    let seq = 0
     try {
       for (;;) {
         waiting = true
@@ -93,9 +95,12 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
         waiting = false
         if (next.done || stopping === 'now') break
         const change = next.value
-        if (change.kind === 'begin') inTransaction = change.xid
-        else if (change.kind === 'commit') inTransaction = undefined
-        const line = changeLine(change)
+        if (change.kind === 'begin') {
+          inTransaction = change.xid
+          seq = 0
+        } else if (change.kind === 'commit') inTransaction = undefined
+        else seq++
+        const line = changeLine(change, seq)
         // A line stdout did not take is not acknowledged: the slot keeps it for next time.
         if (line !== undefined && !(await writeLineConfirmed(line))) break
         live.ack(change)

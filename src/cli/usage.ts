@@ -124,15 +124,18 @@ Streams the changes to the tables of each publication (CREATE PUBLICATION)
 from the logical replication slot NAME, with pgoutput, and prints each on
 standard output, one JSON object per line, in commit order:
   {"lsn":"0/1764378","xid":740,"commit_time":"2026-12-05T10:00:00.000Z",
-   "commit_lsn":"0/1764450","relation":"public.orders","op":"insert",
+   "commit_lsn":"0/1764450","seq":1,"relation":"public.orders","op":"insert",
    "key":{"id":1},"row":{"id":1,"total":"9.50"}}
-op is insert, update, delete or truncate. key holds the replica identity's
+seq is the change's place in its transaction. relation is schema.table, each
+name double-quoted where SQL would need it. op is insert, update, delete or
+truncate. key holds the replica identity's
 columns (the primary key, by default); an update or delete adds "old", the
 whole old row, when the table has REPLICA IDENTITY FULL; a delete has no
 "row"; a truncate has "relations", "cascade" and "restart_identity" instead
 of "relation", "key" and "row". Values are as node-postgres reads them:
-numbers, booleans, JSON; numeric and bigint as text; timestamptz in UTC, ISO
-8601; date and timestamp as PostgreSQL writes them; bytea as its hex text,
+numbers, booleans, JSON; numeric and bigint as text; date, timestamp and
+timestamptz as PostgreSQL writes them (timestamptz in UTC, microseconds
+kept); bytea as its hex text,
 \\x0a0b; a TOASTed value the update left alone as {"unchanged_toast":true}.
 Status lines go to standard error.
 
@@ -142,7 +145,7 @@ SIGINT (Ctrl-C) or SIGTERM lets the transaction being printed finish, tells
 the server and exits with status 0, so that a restart with the same slot
 repeats nothing (a second signal stops at once). After a crash or kill -9 a
 restart loses nothing and prints again, whole, the transactions the server
-was not yet told of: lsn and commit_lsn identify a change. A lost connection
+was not yet told of: commit_lsn and seq identify a change. A lost connection
 is reopened, with backoff, and resumes the same way; the first is not
 retried. A slot keeps the server's WAL until its changes are read: drop one
 no longer used, with SELECT pg_drop_replication_slot('NAME').

@@ -21,11 +21,12 @@ export interface SlotCheck {
  * session, so a role or database default such as `DateStyle = 'German'` or
  * `bytea_output = 'escape'` would change the text the value parsers read. These settings are
  * the ones node-postgres' parsers expect (and extra_float_digits = 3 is what pgjdbc sets: floats
- * exact, whatever the server's default). Set with set_config() in the one SELECT, since a
+ * exact, whatever the server's default). TimeZone UTC changes no instant the parsers read;
+ * it makes a timestamptz kept as text (an override, the CLI) the same wherever it is read. Set with set_config() in the one SELECT, since a
  * walsender's parser has taken several statements in one query only since some PostgreSQL 14
  * minor releases (repl_scanner.l's replication_scanner_is_replication_command).
  */
-const valueFormat: [string, string][] = [['datestyle', 'ISO, MDY'], ['intervalstyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '3']]
+const valueFormat: [string, string][] = [['datestyle', 'ISO, MDY'], ['intervalstyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '3'], ['timezone', 'UTC']]
 
 /**
  * Sets the value format, and reads wal_sender_timeout and the slot. A slot that exists but was

@@ -118,18 +118,18 @@ describe.runIf(supported)('pglisten replicate', () => {
     await sql.query(`DELETE FROM ${name} WHERE id = 3`)
     const got = records(await cli.stdoutLines(6))
 
-    const row1 = { id: 1, note: 'one', amount: '1.50', at: '2026-12-05T10:00:00.000Z', data: '\\x00ff' }
+    const row1 = { id: 1, note: 'one', amount: '1.50', at: '2026-12-05 10:00:00+00', data: '\\x00ff' }
     expect(got.map(({ op, key, row, old }) => ({ op, key, row, old }))).toEqual([
       { op: 'insert', key: { id: 1 }, row: row1, old: undefined },
-      { op: 'insert', key: { id: 2 }, row: { id: 2, note: 'two', amount: null, at: 'Infinity', data: null }, old: undefined },
+      { op: 'insert', key: { id: 2 }, row: { id: 2, note: 'two', amount: null, at: 'infinity', data: null }, old: undefined },
       { op: 'update', key: { id: 1 }, row: { ...row1, note: 'uno' }, old: undefined },
       { op: 'delete', key: { id: 2 }, row: undefined, old: undefined },
       // REPLICA IDENTITY FULL: the whole old row, and the key from it.
       { op: 'update', key: { ...row1, note: 'uno' }, row: { ...row1, id: 3, note: 'uno' }, old: { ...row1, note: 'uno' } },
       { op: 'delete', key: { ...row1, id: 3, note: 'uno' }, row: undefined, old: { ...row1, id: 3, note: 'uno' } },
     ])
-    expect(Object.keys(got[0]!)).toEqual(['lsn', 'xid', 'commit_time', 'commit_lsn', 'relation', 'op', 'key', 'row'])
-    expect(Object.keys(got[3]!)).toEqual(['lsn', 'xid', 'commit_time', 'commit_lsn', 'relation', 'op', 'key'])
+    expect(Object.keys(got[0]!)).toEqual(['lsn', 'xid', 'commit_time', 'commit_lsn', 'seq', 'relation', 'op', 'key', 'row'])
+    expect(Object.keys(got[3]!)).toEqual(['lsn', 'xid', 'commit_time', 'commit_lsn', 'seq', 'relation', 'op', 'key'])
     for (const r of got) {
       expect(r.relation).toBe(`public.${name}`)
       expect(r.commit_time).toMatch(isoMillis)
@@ -140,6 +140,8 @@ describe.runIf(supported)('pglisten replicate', () => {
     // One transaction: one xid and commit; the next commits later.
     expect(got[2]!.xid).toBe(got[3]!.xid)
     expect(got[2]!.commit_lsn).toBe(got[3]!.commit_lsn)
+    // Each change's place in its transaction: with commit_lsn, what to deduplicate by.
+    expect(got.map((r) => r.seq)).toEqual([1, 2, 1, 2, 1, 1])
     expect(parseLsn(got[4]!.commit_lsn)).toBeGreaterThan(parseLsn(got[3]!.commit_lsn))
 
     cli.child.kill('SIGTERM')
@@ -162,7 +164,7 @@ describe.runIf(supported)('pglisten replicate', () => {
     // Fourteen hours east of UTC: a date read as local midnight would print as the day before.
     const cli = await replicate(['--slot', name, '--publication', name, '--create'], { TZ: 'Pacific/Kiritimati' })
     await sql.query(
-      `INSERT INTO ${name} VALUES (1, '2026-12-05', '2026-12-05 00:30:00.123456', '2026-12-05 00:30:00+00', '{2026-12-05,NULL}', ` +
+      `INSERT INTO ${name} VALUES (1, '2026-12-05', '2026-12-05 00:30:00.123456', '2026-12-05 00:30:00.654321+00', '{2026-12-05,NULL}', ` +
         `9223372036854775807, 0.1, 'NaN', true, '{"a":[1,null]}', '\\x00ff', '{"a b",NULL}', repeat('x', 5000))`,
     )
     await sql.query(`UPDATE ${name} SET ok = false WHERE id = 1`)
@@ -171,7 +173,7 @@ describe.runIf(supported)('pglisten replicate', () => {
       id: 1,
       day: '2026-12-05',
       at: '2026-12-05 00:30:00.123456',
-      at_tz: '2026-12-05T00:30:00.000Z',
+      at_tz: '2026-12-05 00:30:00.654321+00', // microseconds kept, in UTC whatever the server's TimeZone
       days: ['2026-12-05', null],
       big: '9223372036854775807',
       exact: '0.1',
@@ -308,7 +310,7 @@ describe.runIf(supported)('pglisten replicate', () => {
     const [insert, jobs, audit, bin] = records(await cli.stdoutLines(4))
 
     expect(insert).toMatchObject({ op: 'insert', key: { id: 1 } })
-    expect(Object.keys(jobs!)).toEqual(['lsn', 'xid', 'commit_time', 'commit_lsn', 'op', 'transactional', 'prefix', 'content'])
+    expect(Object.keys(jobs!)).toEqual(['lsn', 'xid', 'commit_time', 'commit_lsn', 'seq', 'op', 'transactional', 'prefix', 'content'])
     expect(jobs).toMatchObject({ op: 'message', transactional: true, prefix: 'jobs', content: '{"job":42} ✓', xid: insert!.xid, commit_lsn: insert!.commit_lsn })
     expect(audit).toEqual({ lsn: expect.stringMatching(lsnText), op: 'message', transactional: false, prefix: 'audit', content: 'not in a transaction' })
     expect(bin).toMatchObject({ op: 'message', transactional: true, prefix: 'bin', content_base64: '/wA=' })

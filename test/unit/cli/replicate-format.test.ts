@@ -19,61 +19,61 @@ const orders: RelationInfo = {
 }
 /** The transaction every change below is in: xid 740, committing at 0/1764450. */
 const inTransaction = { xid: 740, commitLsn: 0x1764450n, commitTime: new Date(Date.UTC(2026, 11, 5, 10, 0, 0)), lsn: 0x1764378n }
-const where = '"lsn":"0/1764378","xid":740,"commit_time":"2026-12-05T10:00:00.000Z","commit_lsn":"0/1764450"'
+const where = '"lsn":"0/1764378","xid":740,"commit_time":"2026-12-05T10:00:00.000Z","commit_lsn":"0/1764450","seq":3'
 
 describe('changeLine', () => {
   test('an insert: where, relation, op, key, row, in that order, one line', () => {
     const change: ReplicationChange = { kind: 'insert', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, total: '9.50' } }
-    expect(changeLine(change)).toBe(`{${where},"relation":"public.orders","op":"insert","key":{"id":1},"row":{"id":1,"total":"9.50"}}\n`)
+    expect(changeLine(change, 3)).toBe(`{${where},"relation":"public.orders","op":"insert","key":{"id":1},"row":{"id":1,"total":"9.50"}}\n`)
   })
 
   test('an update: "old" only when the change has the old row (REPLICA IDENTITY FULL)', () => {
     const update = { kind: 'update', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, total: '10.00' } } as const
-    expect(changeLine({ ...update, old: null })).toBe(`{${where},"relation":"public.orders","op":"update","key":{"id":1},"row":{"id":1,"total":"10.00"}}\n`)
-    expect(changeLine({ ...update, old: { id: 1, total: '9.50' } })).toBe(
+    expect(changeLine({ ...update, old: null }, 3)).toBe(`{${where},"relation":"public.orders","op":"update","key":{"id":1},"row":{"id":1,"total":"10.00"}}\n`)
+    expect(changeLine({ ...update, old: { id: 1, total: '9.50' } }, 3)).toBe(
       `{${where},"relation":"public.orders","op":"update","key":{"id":1},"row":{"id":1,"total":"10.00"},"old":{"id":1,"total":"9.50"}}\n`,
     )
   })
 
   test('a delete: the key, "old" when present, and no row', () => {
     const remove = { kind: 'delete', ...inTransaction, relation: orders, key: { id: 1 } } as const
-    expect(changeLine({ ...remove, old: null })).toBe(`{${where},"relation":"public.orders","op":"delete","key":{"id":1}}\n`)
-    expect(changeLine({ ...remove, old: { id: 1, total: '9.50' } })).toBe(`{${where},"relation":"public.orders","op":"delete","key":{"id":1},"old":{"id":1,"total":"9.50"}}\n`)
+    expect(changeLine({ ...remove, old: null }, 3)).toBe(`{${where},"relation":"public.orders","op":"delete","key":{"id":1}}\n`)
+    expect(changeLine({ ...remove, old: { id: 1, total: '9.50' } }, 3)).toBe(`{${where},"relation":"public.orders","op":"delete","key":{"id":1},"old":{"id":1,"total":"9.50"}}\n`)
   })
 
   test('a truncate: its relations, cascade and restart_identity', () => {
     const other = { ...orders, schema: 'Billing', table: 'Invoice lines' }
-    expect(changeLine({ kind: 'truncate', ...inTransaction, relations: [orders, other], cascade: true, restartIdentity: false })).toBe(
-      `{${where},"op":"truncate","relations":["public.orders","Billing.Invoice lines"],"cascade":true,"restart_identity":false}\n`,
+    expect(changeLine({ kind: 'truncate', ...inTransaction, relations: [orders, other], cascade: true, restartIdentity: false }, 3)).toBe(
+      `{${where},"op":"truncate","relations":["public.orders","\\"Billing\\".\\"Invoice lines\\""],"cascade":true,"restart_identity":false}\n`,
     )
   })
 
   test('a transactional message: its transaction, then the prefix and its content as text', () => {
     const content = new TextEncoder().encode('{"job":42} ✓')
-    expect(changeLine({ kind: 'message', transactional: true, prefix: 'jobs', content, lsn: 0x1764378n, xid: 740, commitLsn: 0x1764450n, commitTime: inTransaction.commitTime })).toBe(
+    expect(changeLine({ kind: 'message', transactional: true, prefix: 'jobs', content, lsn: 0x1764378n, xid: 740, commitLsn: 0x1764450n, commitTime: inTransaction.commitTime }, 3)).toBe(
       `{${where},"op":"message","transactional":true,"prefix":"jobs","content":"{\\"job\\":42} ✓"}\n`,
     )
   })
 
   test('a message outside any transaction: no xid, commit_time or commit_lsn', () => {
-    expect(changeLine({ kind: 'message', transactional: false, prefix: 'p', content: new Uint8Array(), lsn: 0x1_00000010n })).toBe('{"lsn":"1/10","op":"message","transactional":false,"prefix":"p","content":""}\n')
+    expect(changeLine({ kind: 'message', transactional: false, prefix: 'p', content: new Uint8Array(), lsn: 0x1_00000010n }, 3)).toBe('{"lsn":"1/10","op":"message","transactional":false,"prefix":"p","content":""}\n')
   })
 
   test('content that is not UTF-8 comes as content_base64 instead, byte for byte', () => {
     const bytes = Uint8Array.of(0x66, 0x6f, 0xff, 0x00, 0xc3) // "fo", a byte no UTF-8 has, NUL, a lead byte without its follower
-    const record = JSON.parse(changeLine({ kind: 'message', transactional: false, prefix: 'bin', content: bytes, lsn: 1n })!)
+    const record = JSON.parse(changeLine({ kind: 'message', transactional: false, prefix: 'bin', content: bytes, lsn: 1n }, 3)!)
     expect(record).toEqual({ lsn: '0/1', op: 'message', transactional: false, prefix: 'bin', content_base64: 'Zm//AMM=' })
     expect(record).not.toHaveProperty('content')
   })
 
   test('content that is UTF-8 keeps a leading BOM', () => {
-    const record = JSON.parse(changeLine({ kind: 'message', transactional: false, prefix: 'p', content: Uint8Array.of(0xef, 0xbb, 0xbf, 0x61), lsn: 1n })!)
+    const record = JSON.parse(changeLine({ kind: 'message', transactional: false, prefix: 'p', content: Uint8Array.of(0xef, 0xbb, 0xbf, 0x61), lsn: 1n }, 3)!)
     expect(record.content).toBe('\ufeffa')
   })
 
   test('content that is not UTF-8 and longer than one slice of the base64 encoder is whole', () => {
     const big = new Uint8Array(100_000).map((_, i) => (i % 7 === 0 ? 0xff : i % 256))
-    const record = JSON.parse(changeLine({ kind: 'message', transactional: false, prefix: 'p', content: big, lsn: 1n })!)
+    const record = JSON.parse(changeLine({ kind: 'message', transactional: false, prefix: 'p', content: big, lsn: 1n }, 3)!)
     const back = Uint8Array.from(atob(record.content_base64), (c) => c.charCodeAt(0))
     expect(back.length).toBe(big.length)
     expect(back.findIndex((byte, i) => byte !== big[i])).toBe(-1)
@@ -81,15 +81,15 @@ describe('changeLine', () => {
 
   test('Begin, Commit and the two-phase items print nothing', () => {
     const t = { ...inTransaction }
-    expect(changeLine({ kind: 'begin', ...t })).toBeUndefined()
-    expect(changeLine({ kind: 'commit', ...t, endLsn: 0x1764480n })).toBeUndefined()
-    expect(changeLine({ kind: 'prepare', ...t, gid: 'g', endLsn: 0x1764480n })).toBeUndefined()
-    expect(changeLine({ kind: 'commit-prepared', xid: 740, gid: 'g', lsn: 1n, time: t.commitTime })).toBeUndefined()
-    expect(changeLine({ kind: 'rollback-prepared', xid: 740, gid: 'g', lsn: 1n, time: t.commitTime })).toBeUndefined()
+    expect(changeLine({ kind: 'begin', ...t }, 3)).toBeUndefined()
+    expect(changeLine({ kind: 'commit', ...t, endLsn: 0x1764480n }, 3)).toBeUndefined()
+    expect(changeLine({ kind: 'prepare', ...t, gid: 'g', endLsn: 0x1764480n }, 3)).toBeUndefined()
+    expect(changeLine({ kind: 'commit-prepared', xid: 740, gid: 'g', lsn: 1n, time: t.commitTime }, 3)).toBeUndefined()
+    expect(changeLine({ kind: 'rollback-prepared', xid: 740, gid: 'g', lsn: 1n, time: t.commitTime }, 3)).toBeUndefined()
   })
 
   test('a line is one line whatever the values hold', () => {
-    const line = changeLine({ kind: 'insert', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, note: 'a\nb\r\u2028"\\' } })!
+    const line = changeLine({ kind: 'insert', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, note: 'a\nb\r\u2028"\\' } }, 3)!
     expect(line.indexOf('\n')).toBe(line.length - 1)
     expect(JSON.parse(line).row.note).toBe('a\nb\r\u2028"\\')
   })
@@ -140,7 +140,7 @@ describe('jsonValue: every value JSON can hold, as PostgreSQL would take it back
   })
 
   test('an unchanged TOAST value inside a row, as a line prints it', () => {
-    const line = changeLine({ kind: 'update', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, doc: unchangedToast }, old: null })!
+    const line = changeLine({ kind: 'update', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, doc: unchangedToast }, old: null }, 3)!
     expect(JSON.parse(line).row).toEqual({ id: 1, doc: { unchanged_toast: true } })
   })
 })
@@ -160,19 +160,26 @@ describe('cliValue: how the command reads values (the stream\'s parse option)', 
     expect(cliValue('{{"2026-12-05 10:00:00"},{NULL}}', 1115)).toEqual([['2026-12-05 10:00:00'], [null]])
   })
 
-  test('every other type is left to the stream\'s default (undefined), timestamptz included', () => {
-    for (const oid of [16, 17, 20, 23, 25, 1184, 1185, 1700, 3802]) expect(cliValue('x', oid)).toBeUndefined()
+  test('timestamptz stays text too, microseconds and all; its array, an array of text', () => {
+    expect(cliValue('2026-12-05 10:00:00.123456+00', 1184)).toBe('2026-12-05 10:00:00.123456+00')
+    expect(cliValue('{"2026-12-05 10:00:00.123456+00",NULL}', 1185)).toEqual(['2026-12-05 10:00:00.123456+00', null])
+  })
+
+  test('every other type is left to the stream\'s default (undefined)', () => {
+    for (const oid of [16, 17, 20, 23, 25, 1700, 3802]) expect(cliValue('x', oid)).toBeUndefined()
   })
 
   test('as a line prints them: whatever TZ this process has', () => {
-    const line = changeLine({ kind: 'insert', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, day: cliValue('2026-12-05', 1082), at: cliValue('2026-12-05 00:30:00', 1114) } })!
+    const line = changeLine({ kind: 'insert', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, day: cliValue('2026-12-05', 1082), at: cliValue('2026-12-05 00:30:00', 1114) } }, 3)!
     expect(JSON.parse(line).row).toEqual({ id: 1, day: '2026-12-05', at: '2026-12-05 00:30:00' })
   })
 })
 
 describe('status words', () => {
-  test('relation names as stored: no SQL quoting, case kept', () => {
-    expect(relationName({ schema: 'Sales', table: 'order "lines"' })).toBe('Sales.order "lines"')
+  test('relation names as SQL names them: plain when they can be, else quoted, so that a dot inside a name is not a separator', () => {
+    expect(relationName({ schema: 'public', table: 'orders_2$' })).toBe('public.orders_2$')
+    expect(relationName({ schema: 'Sales', table: 'order "lines"' })).toBe('"Sales"."order ""lines"""')
+    expect(relationName({ schema: 'a.b', table: 'c' })).not.toBe(relationName({ schema: 'a', table: 'b.c' }))
   })
 
   test('publications, quoted as they can be typed again', () => {
