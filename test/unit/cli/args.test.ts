@@ -7,22 +7,12 @@ import { describe, expect, test } from 'vitest'
 import { parseCommandLine, type ListenCommand, type NotifyCommand } from '../../../src/cli/args.ts'
 import type { BenchCommand } from '../../../src/cli/bench/args.ts'
 import { connectOptionsFrom } from '../../../src/cli/connection-args.ts'
-import { UsageError } from '../../../src/cli/errors.ts'
+import { usageError } from '../../support/usage-error.ts'
 
 const listen = (...argv: string[]) => parseCommandLine(['listen', ...argv]) as ListenCommand
 const notify = (...argv: string[]) => parseCommandLine(['notify', ...argv]) as NotifyCommand
 const bench = (...argv: string[]) => parseCommandLine(['bench', ...argv]) as BenchCommand
 
-/** The UsageError `argv` gives: its message and the command its hint names. */
-function usageError(argv: string[]): { message: string; command: string | undefined } {
-  try {
-    parseCommandLine(argv)
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError)
-    return { message: (error as UsageError).message, command: (error as UsageError).command }
-  }
-  throw new Error(`${JSON.stringify(argv)} was accepted`)
-}
 
 describe('where the connection string is', () => {
   test.each([

@@ -5,21 +5,12 @@
 import { describe, expect, test } from 'vitest'
 import { parseCommandLine, type ReplicateCommand } from '../../../src/cli/args.ts'
 import { connectOptionsFrom } from '../../../src/cli/connection-args.ts'
-import { UsageError } from '../../../src/cli/errors.ts'
+import { usageError } from '../../support/usage-error.ts'
 import { usage } from '../../../src/cli/usage.ts'
 
 const replicate = (...argv: string[]) => parseCommandLine(['replicate', ...argv]) as ReplicateCommand
 const required = ['--slot', 'orders_slot', '--publication', 'orders']
 
-function usageError(argv: string[]): { message: string; command: string | undefined } {
-  try {
-    parseCommandLine(argv)
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError)
-    return { message: (error as UsageError).message, command: (error as UsageError).command }
-  }
-  throw new Error(`${JSON.stringify(argv)} was accepted`)
-}
 
 describe('pglisten replicate', () => {
   test('--slot and --publication alone: no slot made, from the slot\'s position, no messages, the default backoff', () => {
