@@ -12,7 +12,7 @@ import { BodyReader } from '../protocol/bytes/reader.ts'
 import { ByteWriter } from '../protocol/bytes/writer.ts'
 import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
 import { createReplicationSlot, startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
-import { formatLsn, parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
 import { Backoff, sleep } from '../listener/backoff.ts'
 import { listeningKeepAlive } from '../listener/connect-options.ts'
@@ -442,5 +442,3 @@ function abortOn(signal: AbortSignal, connection: Connection, why: () => Error):
 function statusInterval(walSenderTimeout: number, wanted: number): number {
   return walSenderTimeout > 0 ? Math.max(1, Math.min(wanted, Math.floor(walSenderTimeout / 3))) : wanted
 }
-
-export { formatLsn }
