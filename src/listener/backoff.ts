@@ -3,6 +3,7 @@
  * a success (lib/pq's Listener does the same doubling), and the abortable sleep between attempts.
  * Pure but for sleep()'s timer; the randomness is injectable.
  */
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface BackoffOptions {
   /**
@@ -36,6 +37,7 @@ export class Backoff {
     if (!(this.minDelay >= 0) || !(this.maxDelay >= this.minDelay)) {
       throw new RangeError(`reconnect delays need 0 <= minDelay <= maxDelay, not ${this.minDelay} and ${this.maxDelay}`)
     }
+    checkTimerDelay('maxDelay', this.maxDelay) // Infinity too: a doubling past a timer's range would not wait at all
     if (!(this.maxAttempts >= 1)) throw new RangeError(`maxAttempts must be at least 1, not ${this.maxAttempts}`)
     if (options.attemptTimeout !== undefined && !(options.attemptTimeout > 0)) throw new RangeError(`attemptTimeout must be positive, not ${options.attemptTimeout}`)
   }

@@ -16,6 +16,7 @@ import { ConsumerStalledError } from './errors.ts'
 import type { EventHub } from './events.ts'
 import type { ListenerEvents } from './listener-types.ts'
 import { Subscription, type Gap, type Notification } from './subscription.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface Watermarks {
   /** Pause the socket when a consumer is this many notifications behind; default 1024. */
@@ -82,6 +83,7 @@ export class Delivery {
       throw new RangeError(`watermarks need integers 0 <= lowWaterMark < highWaterMark, not ${this.lowWaterMark} and ${this.highWaterMark}`)
     }
     if (this.#stallTimeout !== false && !(this.#stallTimeout > 0)) throw new RangeError(`stallTimeout must be positive or false, not ${this.#stallTimeout}`)
+    if (this.#stallTimeout !== false) checkTimerDelay('stallTimeout', this.#stallTimeout)
   }
 
   /** True while backpressure wants the socket paused (a heartbeat could not be answered). */

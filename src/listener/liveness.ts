@@ -9,6 +9,7 @@
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface HeartbeatOptions {
   /** Milliseconds between heartbeats; default 15,000. */
@@ -46,6 +47,10 @@ export class Liveness<C extends LiveConnection = Connection> {
     this.timeout = (options ? options.timeout : undefined) ?? this.interval
     if (this.#enabled && (!(this.interval > 0) || !(this.timeout > 0))) {
       throw new RangeError(`heartbeat interval and timeout must be positive, not ${this.interval} and ${this.timeout}`)
+    }
+    if (this.#enabled) {
+      checkTimerDelay('the heartbeat interval', this.interval)
+      checkTimerDelay('the heartbeat timeout', this.timeout)
     }
   }
 

@@ -5,11 +5,13 @@
  */
 import { Backoff } from './backoff.ts'
 import type { OutboxOptions } from './outbox.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 /** The read timeout, in ms: `readTimeout`, 30 s by default; RangeError unless positive. */
 export function readTimeoutOf(options: Pick<OutboxOptions<unknown, unknown>, 'readTimeout'>): number {
   const timeout = options.readTimeout ?? 30_000
   if (!(timeout > 0)) throw new RangeError(`readTimeout must be positive, not ${options.readTimeout}`)
+  checkTimerDelay('readTimeout', timeout)
   return timeout
 }
 

@@ -11,6 +11,7 @@ import type { BackoffOptions } from '../listener/backoff.ts'
 import { attemptTimeout } from '../listener/connect-options.ts'
 import { createValueParser, type ValueParser } from './values.ts'
 import type { WatchOptions } from './watch.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface ReplicationOptions {
   /** How to reach the server: a connection string or options, as for connect(). */
@@ -114,6 +115,7 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
   if (start < 0n) throw new RangeError(`start must not be negative: ${start}`)
   const statusInterval = o.statusInterval ?? 10_000
   if (!(statusInterval > 0) || !Number.isFinite(statusInterval)) throw new RangeError(`statusInterval must be a positive number of milliseconds, not ${statusInterval}`)
+  checkTimerDelay('statusInterval', statusInterval)
   if (o.receiveTimeout !== undefined && !(o.receiveTimeout > 0 && Number.isFinite(o.receiveTimeout))) throw new RangeError(`receiveTimeout must be a positive number of milliseconds, not ${o.receiveTimeout}`)
   const highWater = o.highWater ?? 1000
   if (!Number.isSafeInteger(highWater) || highWater < 1) throw new RangeError(`highWater must be a positive integer, not ${highWater}`)

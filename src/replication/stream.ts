@@ -11,6 +11,7 @@ import { AttemptSignal } from '../protocol/io/attempt-signal.ts'
 import { BodyReader } from '../protocol/bytes/reader.ts'
 import { ByteWriter } from '../protocol/bytes/writer.ts'
 import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
+import { setLongTimeout } from '../protocol/timer.ts'
 import { createReplicationSlot, startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
@@ -158,8 +159,9 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         connection.endCopy()
         // A server that does not answer the CopyDone (a link gone silent) is not waited for
         // longer than an attempt may take.
-        const timer = setTimeout(() => connection.abort(new ConnectionLostError(`the server did not end the copy within ${this.#settings.attemptTimeout} ms of close()`)), this.#settings.attemptTimeout)
-        void this.#done.finally(() => clearTimeout(timer))
+        const { attemptTimeout } = this.#settings
+        const cancel = setLongTimeout(() => connection.abort(new ConnectionLostError(`the server did not end the copy within ${attemptTimeout} ms of close()`)), attemptTimeout)
+        void this.#done.finally(cancel)
       }
     }
     await this.#done

@@ -8,6 +8,7 @@
 import type { ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { emitMessage, slotHealth, type SlotHealth } from './admin.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 /** The prefix of the heartbeat's messages; a stream with `messages` does not hand them on. */
 export const heartbeatPrefix = 'pglisten.heartbeat'
@@ -43,6 +44,7 @@ export class SlotWatch {
   ) {
     const interval = options.interval ?? 60_000
     if (!(interval > 0) || !Number.isFinite(interval)) throw new RangeError(`watch.interval must be a positive number of milliseconds, not ${interval}`)
+    checkTimerDelay('watch.interval', interval)
     if (options.lagBytes !== undefined && !(options.lagBytes >= 0)) throw new RangeError(`watch.lagBytes must be a number of bytes, not ${options.lagBytes}`)
     this.#timer = setInterval(() => void this.look(), interval)
     ;(this.#timer as { unref?(): void }).unref?.()

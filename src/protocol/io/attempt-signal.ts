@@ -1,9 +1,10 @@
 /**
  * Stopping a connection attempt: the caller's AbortSignal and connect_timeout, combined by hand
  * (AbortSignal.any arrived in Node 20.3, and pglisten supports 20.0), and the error an abort
- * becomes. Imports only the error classes; no socket.
+ * becomes. Imports only the error classes and the long timer; no socket.
  */
 import { ConnectionLostError } from '../errors.ts'
+import { setLongTimeout } from '../timer.ts'
 
 /** What an attempt rejects with when the caller's signal aborts it, whatever phase it was in. */
 export function abortedError(signal: AbortSignal): ConnectionLostError {
@@ -31,10 +32,11 @@ export function stoppedError(signal: AbortSignal | undefined): ConnectionLostErr
 export class AttemptSignal {
   readonly #controller = new AbortController()
   readonly #caller: AbortSignal | undefined
-  #timer: ReturnType<typeof setTimeout> | undefined
+  /** Cancels the deadline's timer: a long one, since connect_timeout may exceed a timer's 24.8 days. */
+  #cancelTimer: (() => void) | undefined
   #timedOut = false
   readonly #onCallerAbort = (): void => {
-    clearTimeout(this.#timer)
+    this.#cancelTimer?.()
     this.#controller.abort(abortedError(this.#caller!))
   }
 
@@ -46,7 +48,7 @@ export class AttemptSignal {
     }
     caller?.addEventListener('abort', this.#onCallerAbort, { once: true })
     if (timeoutMs !== undefined) {
-      this.#timer = setTimeout(() => {
+      this.#cancelTimer = setLongTimeout(() => {
         this.#timedOut = true
         this.#controller.abort(new DOMException(`the attempt took longer than ${timeoutMs} ms`, 'TimeoutError'))
       }, timeoutMs)
@@ -68,7 +70,7 @@ export class AttemptSignal {
   }
 
   dispose(): void {
-    clearTimeout(this.#timer)
+    this.#cancelTimer?.()
     this.#caller?.removeEventListener('abort', this.#onCallerAbort)
   }
 }

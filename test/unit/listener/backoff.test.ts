@@ -42,6 +42,9 @@ describe('Backoff', () => {
     [{ attemptTimeout: 0 }, 'attemptTimeout must be positive, not 0'],
     [{ attemptTimeout: -5 }, 'attemptTimeout must be positive, not -5'],
     [{ attemptTimeout: Number.NaN }, 'attemptTimeout must be positive, not NaN'],
+    // A timer fires a delay past 2^31 - 1 ms at once: doubling up to it would reconnect in a hot loop.
+    [{ maxDelay: Infinity }, 'maxDelay must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not Infinity'],
+    [{ maxDelay: 2 ** 31 }, 'maxDelay must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not 2147483648'],
   ])('refuses %j, saying which option and what it was', (options, message) => {
     expect(() => new Backoff(options)).toThrow(new RangeError(message))
   })

@@ -477,6 +477,8 @@ describe('watermark options', () => {
     const events = new EventHub<ListenerEvents>(() => {})
     expect(() => new Delivery(events, { highWaterMark: 4, lowWaterMark: -1 })).toThrow('watermarks need integers 0 <= lowWaterMark < highWaterMark, not -1 and 4')
     expect(() => new Delivery(events, { stallTimeout: -5 })).toThrow('stallTimeout must be positive or false, not -5')
+    expect(() => new Delivery(events, { stallTimeout: Infinity })).toThrow('stallTimeout must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not Infinity')
+    expect(() => new Delivery(events, { stallTimeout: false })).not.toThrow()
   })
 
   test('before a connection is attached the socket is not reported paused, and after detach the old one is told nothing', () => {

@@ -200,6 +200,11 @@ describe('Liveness', () => {
     // No timeout given: it defaults to the interval, so both are 0.
     expect(() => new Liveness({ interval: 0 }, hooks)).toThrow(new RangeError('heartbeat interval and timeout must be positive, not 0 and 0'))
     expect(() => new Liveness({ interval: 10, timeout: -1 }, hooks)).toThrow(new RangeError('heartbeat interval and timeout must be positive, not 10 and -1'))
+    // Past a timer's range setInterval fires every 1 ms: a query per millisecond.
+    expect(() => new Liveness({ interval: 2 ** 31 }, hooks)).toThrow(new RangeError('the heartbeat interval must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not 2147483648'))
+    expect(() => new Liveness({ interval: 10, timeout: Infinity }, hooks)).toThrow(new RangeError('the heartbeat timeout must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not Infinity'))
+    expect(new Liveness({ interval: 2 ** 31 - 1 }, hooks).timeout).toBe(2 ** 31 - 1)
+    expect(() => new Liveness(false, hooks)).not.toThrow()
   })
 
   test('a timer that fires late (the event loop was blocked) waits for this turn\'s reads before judging', async () => {

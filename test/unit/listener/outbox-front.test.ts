@@ -12,6 +12,7 @@ describe('readTimeoutOf', () => {
     expect(readTimeoutOf({})).toBe(30_000)
     expect(readTimeoutOf({ readTimeout: 1 })).toBe(1)
     for (const readTimeout of [0, -1, Number.NaN]) expect(() => readTimeoutOf({ readTimeout })).toThrow(new RangeError(`readTimeout must be positive, not ${readTimeout}`))
+    expect(() => readTimeoutOf({ readTimeout: 2 ** 31 })).toThrow(new RangeError('readTimeout must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not 2147483648'))
   })
 
   test('retry: 250 ms to 30 s by default, the delays given, RangeError for delays the Backoff refuses', () => {

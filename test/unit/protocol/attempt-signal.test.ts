@@ -69,3 +69,29 @@ describe('AttemptSignal', () => {
     attempt.dispose()
   })
 })
+
+describe('AttemptSignal, a deadline longer than a timer keeps', () => {
+  test('connect_timeout past 24.8 days (libpq takes up to 2^31 - 1 s) is waited, not cut to 1 ms', () => {
+    vi.useFakeTimers()
+    const seconds = 3_000_000 // 34.7 days
+    const attempt = new AttemptSignal(undefined, seconds * 1000)
+    vi.advanceTimersByTime(2 ** 31)
+    expect(attempt.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(seconds * 1000 - 2 ** 31 - 1)
+    expect(attempt.signal.aborted).toBe(false)
+    vi.advanceTimersByTime(1)
+    expect(attempt.timedOut).toBe(true)
+    attempt.dispose()
+    vi.useRealTimers()
+  })
+
+  test('dispose() in a later step of a long deadline leaves no timer', () => {
+    vi.useFakeTimers()
+    const attempt = new AttemptSignal(undefined, 3 * 2 ** 31)
+    vi.advanceTimersByTime(2 ** 31 + 5)
+    expect(vi.getTimerCount()).toBe(1)
+    attempt.dispose()
+    expect(vi.getTimerCount()).toBe(0)
+    vi.useRealTimers()
+  })
+})

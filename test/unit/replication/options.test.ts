@@ -1,0 +1,64 @@
+/**
+ * replicate()'s options, checked once at the call (settle): what each refusal says, the
+ * defaults, and the bounds a timer sets (a delay past 2^31 - 1 ms fires after 1 ms).
+ */
+import { describe, expect, test, vi } from 'vitest'
+import { settle, type ReplicationOptions } from '../../../src/replication/options.ts'
+import { SlotWatch } from '../../../src/replication/watch.ts'
+
+const connect = (() => Promise.reject(new Error('not connected in these tests'))) as never
+const base: ReplicationOptions = { slot: 'orders_slot', publications: ['orders'] }
+const tooLong = (what: string, ms: number) => new RangeError(`${what} must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not ${ms}`)
+
+describe('settle', () => {
+  test('the defaults: start 0, a 10 s status interval, 1000 changes read ahead, 10 s per attempt, nothing created', () => {
+    const s = settle(base, connect)
+    expect(s).toMatchObject({ start: 0n, statusInterval: 10_000, highWater: 1000, attemptTimeout: 10_000, create: false, temporary: false, messages: false, receiveTimeout: undefined })
+    expect(s.publications).toEqual(['orders'])
+    expect(s.publications).not.toBe(base.publications) // a copy: changing the caller's array later changes nothing
+  })
+
+  test('a connection string becomes connectionString; start is read as an LSN', () => {
+    const s = settle({ ...base, connection: 'postgres://localhost/db', start: '16/B374D848' }, connect)
+    expect(s.connection).toEqual({ connectionString: 'postgres://localhost/db' })
+    expect(s.start).toBe(0x16_b374_d848n)
+  })
+
+  test.each<[string, Partial<ReplicationOptions>, Error]>([
+    ['statusInterval', { statusInterval: 0 }, new RangeError('statusInterval must be a positive number of milliseconds, not 0')],
+    ['statusInterval', { statusInterval: Infinity }, new RangeError('statusInterval must be a positive number of milliseconds, not Infinity')],
+    ['statusInterval', { statusInterval: 2 ** 31 }, tooLong('statusInterval', 2 ** 31)],
+    ['receiveTimeout', { receiveTimeout: -1 }, new RangeError('receiveTimeout must be a positive number of milliseconds, not -1')],
+    ['highWater', { highWater: 0 }, new RangeError('highWater must be a positive integer, not 0')],
+    ['highWater', { highWater: 1.5 }, new RangeError('highWater must be a positive integer, not 1.5')],
+    ['protocolVersion', { protocolVersion: 5 as never }, new RangeError('protocolVersion must be 1, 2, 3 or 4, not 5')],
+    ['start', { start: -1n }, new RangeError('start must not be negative: -1')],
+    ['publications', { publications: [] }, new TypeError('publications: give at least one publication name')],
+    ['publications', { publications: [''] }, new TypeError('publications: each name must be a non-empty string')],
+    ['slot', { slot: 'Orders' }, new RangeError('slot name "Orders" is not valid: PostgreSQL takes 1 to 63 lower-case letters, digits and underscores')],
+  ])('refuses %s, saying which option and what it was', (_name, bad, error) => {
+    expect(() => settle({ ...base, ...bad }, connect)).toThrow(error)
+  })
+
+  test('the longest status interval a timer keeps is taken; a receiveTimeout past it too (it is compared, not a timer)', () => {
+    expect(settle({ ...base, statusInterval: 2 ** 31 - 1 }, connect).statusInterval).toBe(2 ** 31 - 1)
+    expect(settle({ ...base, receiveTimeout: 2 ** 40 }, connect).receiveTimeout).toBe(2 ** 40)
+  })
+})
+
+describe('SlotWatch', () => {
+  test('an interval past a timer\'s range is refused at the call, not run every millisecond', () => {
+    vi.useFakeTimers()
+    try {
+      const look = vi.fn(() => new Promise<never>(() => {}))
+      expect(() => new SlotWatch('s', { interval: 2 ** 31 }, look)).toThrow(tooLong('watch.interval', 2 ** 31))
+      const watch = new SlotWatch('s', { interval: 2 ** 31 - 1 }, look)
+      vi.advanceTimersByTime(1000)
+      expect(look).not.toHaveBeenCalled()
+      void watch.close()
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
