@@ -62,7 +62,7 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
   /**
    * Warnings libpq would print (a password file others can read), and facts of the process
    * that could not be read (a permission Deno refused); default the platform's
-   * (process.emitWarning under Node, console.warn on Workers).
+   * (process.emitWarning under Node, console.warn on Workers), which says each message once.
    */
   onWarning?(message: string): void
   onClose?(error: Error | undefined): void

@@ -13,6 +13,7 @@ import { loadTlsMaterial } from './files.ts'
 import { openNodeLink } from './node-link.ts'
 import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
 import type { Platform } from './platform.ts'
+import { onceEach } from '../options/context.ts'
 
 export const nodePlatform: Platform = {
   openLink: openNodeLink,
@@ -25,5 +26,6 @@ export const nodePlatform: Platform = {
   loadTlsMaterial,
   // Asked only when no password was given (connect.ts): most connections never load the reader.
   passwordFromFile: async (passfile, target, warn) => (await import('./password-file.ts')).passwordFromFile(passfile, target, warn),
-  warn: (message) => process.emitWarning(message, 'PgListenWarning'),
+  // Once per message and process: a listener's every reconnect would repeat it.
+  warn: onceEach((message) => process.emitWarning(message, 'PgListenWarning')),
 }

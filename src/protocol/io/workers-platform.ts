@@ -13,6 +13,7 @@ import { decodeUtf8 } from '../bytes/utf8.ts'
 import { AuthenticationRefusedError } from '../errors.ts'
 import { DEFAULT_SOCKET_DIR, isUnixSocketPath, type Settings } from '../options/index.ts'
 import type { Platform } from './platform.ts'
+import { onceEach } from '../options/context.ts'
 import { openWorkersLink, type SocketFactory } from './workers-link.ts'
 
 /** The Workers Platform over `connectSocket` (cloudflare:sockets' connect, or a test's fake). */
@@ -27,7 +28,8 @@ export function createWorkersPlatform(connectSocket: SocketFactory): Platform {
     checkSettings: refuseUnsupported,
     loadTlsMaterial: async (settings) => (settings.sslrootcert === 'system' ? { ca: 'system' } : {}),
     passwordFromFile: async () => undefined,
-    warn: (message) => console.warn(`pglisten: ${message}`),
+    // Once per message and platform: a listener's every reconnect would repeat it.
+    warn: onceEach((message) => console.warn(`pglisten: ${message}`)),
   }
 }
 

@@ -44,6 +44,21 @@ export function environmentReader(source: EnvironmentSource | undefined, warn?: 
   }
 }
 
+/**
+ * A warning sink that says each message once: a listener reconnects for as long as it runs,
+ * and the same refusal (a home folder Deno does not grant, a password file others can read)
+ * would otherwise be told at every attempt. Remembers up to `limit` messages, then lets new
+ * ones repeat rather than grow without bound.
+ */
+export function onceEach(emit: (message: string) => void, limit = 100): (message: string) => void {
+  const told = new Set<string>()
+  return (message) => {
+    if (told.has(message)) return
+    if (told.size < limit) told.add(message)
+    emit(message)
+  }
+}
+
 /** An error in a few words: Deno's NotCapable or PermissionDenied and its message. */
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error)

@@ -9,6 +9,8 @@ import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 import { connect, connectWith } from '../../../src/protocol/io/connect.ts'
 import { Connection, type OpenOptions } from '../../../src/protocol/io/connection.ts'
 import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
+import { createWorkersPlatform } from '../../../src/protocol/io/workers-platform.ts'
+import { onceEach } from '../../../src/protocol/options/context.ts'
 import type { Platform } from '../../../src/protocol/io/platform.ts'
 import { resolveSettings, type ResolveContext } from '../../../src/protocol/options/index.ts'
 import { KEYWORDS } from '../../../src/protocol/options/keywords.ts'
@@ -151,6 +153,53 @@ describe('connect() on a platform that refuses everything', () => {
     expect(warnings).toHaveLength(2)
     expect(warnings[0]).toMatch(/^the environment variable PG\w+ cannot be read/)
     expect(warnings[1]).toMatch(/^the home folder is not available/)
+  })
+})
+
+describe("the platforms' own warnings: each message once, however often the listener reconnects", () => {
+  test("Node's: process.emitWarning once per message (Deno's refusals came again at every reconnect)", async () => {
+    const emitted = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    try {
+      const platform: Platform = {
+        ...nodePlatform,
+        homeDir: refused('sys'),
+        openLink: async () => {
+          throw new ConnectionLostError('no socket in this test')
+        },
+      }
+      // No onWarning: the platform's warn is used, as a listener without one uses it at every attempt.
+      for (let attempt = 0; attempt < 3; attempt++) await connectWith(platform, { env: {}, host: 'h', user: 'u', sslmode: 'prefer' }).catch(() => undefined)
+      const told = emitted.mock.calls.filter(([message]) => String(message).startsWith('the home folder is not available (NotCapable: Requires sys access)'))
+      expect(told).toHaveLength(1)
+      expect(told[0]![1]).toBe('PgListenWarning')
+      nodePlatform.warn('another message')
+      nodePlatform.warn('another message')
+      expect(emitted.mock.calls.filter(([message]) => message === 'another message')).toHaveLength(1)
+    } finally {
+      emitted.mockRestore()
+    }
+  })
+
+  test("a Worker's: console.warn once per message and platform", () => {
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      const platform = createWorkersPlatform(() => {
+        throw new Error('no socket in this test')
+      })
+      platform.warn('the same thing')
+      platform.warn('the same thing')
+      platform.warn('something else')
+      expect(warned.mock.calls).toEqual([['pglisten: the same thing'], ['pglisten: something else']])
+    } finally {
+      warned.mockRestore()
+    }
+  })
+
+  test('onceEach remembers up to its limit, then lets new messages repeat rather than grow', () => {
+    const emit = vi.fn()
+    const warn = onceEach(emit, 2)
+    for (const message of ['a', 'b', 'a', 'b', 'c', 'c']) warn(message)
+    expect(emit.mock.calls.map(([m]) => m)).toEqual(['a', 'b', 'c', 'c'])
   })
 })
 
