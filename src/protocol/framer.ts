@@ -17,7 +17,8 @@ import { ProtocolViolationError } from './errors.ts'
 export interface FramerOptions {
   /**
    * The largest Int32 length a message may declare, in bytes. Checked before anything is
-   * allocated, so a hostile length cannot make us reserve gigabytes. Default 64 MiB.
+   * allocated, so a hostile length cannot make us reserve gigabytes; under it, storage grows
+   * with the bytes that actually arrive, not with the length declared. Default 64 MiB.
    */
   maxMessageLength?: number
   /** UTF-8 decoder for the reader; an I/O edge may pass a faster one for its runtime. */
@@ -105,7 +106,10 @@ export class Framer {
       ))
     }
     const total = 1 + length
-    if (available < total) return this.#wait(total)
+    // Room for what has come and as much again, not for the whole declared length: a server
+    // that declares 64 MiB and sends 10 bytes costs 10 bytes, and a real one's big message
+    // costs a few doublings' copies as it arrives (push() grows the storage).
+    if (available < total) return this.#wait(Math.min(total, 2 * available))
     this.#start = start + total
     try {
       const reader = this.#reader.reset(bytes, start + 5, start + total, this.#end)

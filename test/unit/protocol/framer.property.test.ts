@@ -8,7 +8,7 @@ import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { Framer, type FramerOptions } from '../../../src/protocol/framer.ts'
 import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
 import { frame, oneByteAtATime } from '../../support/framing.ts'
-import { backend, concat } from '../../support/wire.ts'
+import { backend, bytes, concat } from '../../support/wire.ts'
 
 /** Text PostgreSQL could send: any Unicode without NUL (lone surrogates cannot be UTF-8). */
 const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0'))
@@ -175,6 +175,32 @@ describe('framer buffers', () => {
     chunk.fill(0xee)
     expect(framer.next()).toEqual({ type: 'NotificationResponse', processId: 2, channel: 'chan', payload: 'second' })
     expect(framer.next()).toBeUndefined()
+  })
+
+  test('storage grows with the bytes that arrive, not with the length a message declares', () => {
+    const allocated: number[] = []
+    const framer = new Framer({ allocate: (length) => (allocated.push(length), new Uint8Array(length)) })
+    // DataRow declaring 64 MiB (the default maximum), of which only 10 bytes come.
+    const header = bytes(0x44, 0x04, 0x00, 0x00, 0x00) // Byte1('D') Int32(67108864)
+    framer.push(concat(header, new Uint8Array(10)))
+    expect(framer.next()).toBeUndefined()
+    expect(Math.max(...allocated)).toBeLessThanOrEqual(4096)
+    // A real big message still arrives whole, however it is cut, and its storage only doubles.
+    const row = concat(
+      bytes(0x44, 0x00, 0x0f, 0x42, 0x4a), // Byte1('D') Int32(1000010): 4 + 2 + 4 + 1,000,000
+      bytes(0x00, 0x01), //                  Int16(1)   one column
+      bytes(0x00, 0x0f, 0x42, 0x40), //      Int32(1000000) its length
+      new Uint8Array(1_000_000).fill(0x78), // 'x' × 1,000,000
+    )
+    const big = new Framer({ allocate: (length) => (allocated.push(length), new Uint8Array(length)) })
+    allocated.length = 0
+    for (let at = 0; at < row.length; at += 65_536) {
+      big.push(row.subarray(at, at + 65_536))
+      if (at + 65_536 < row.length) expect(big.next()).toBeUndefined()
+    }
+    expect(big.next()).toEqual({ type: 'DataRow', values: ['x'.repeat(1_000_000)] })
+    expect(Math.max(...allocated)).toBeLessThan(2 * row.length)
+    expect(allocated.length).toBeLessThanOrEqual(8) // 128 KiB, 256 KiB, ... 2 MiB: doublings, not one per chunk
   })
 
   test('buffered counts bytes not yet returned', () => {
