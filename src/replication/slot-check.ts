@@ -1,7 +1,8 @@
 /**
  * What a replication stream settles on its connection before START_REPLICATION, in one round
  * trip of SQL (a replication=database connection takes SQL too): the settings that fix how the
- * walsender writes column values as text, the server's wal_sender_timeout, and the slot itself.
+ * walsender writes column values as text, the server's wal_sender_timeout, the slot itself, and
+ * that the publications exist.
  * Imports the protocol's Connection type, quoting and LSNs; no decisions about reconnecting.
  */
 import type { Connection } from '../protocol/io/connection.ts'
@@ -29,17 +30,27 @@ export interface SlotCheck {
 const valueFormat: [string, string][] = [['datestyle', 'ISO, MDY'], ['intervalstyle', 'postgres'], ['bytea_output', 'hex'], ['extra_float_digits', '3'], ['timezone', 'UTC']]
 
 /**
- * Sets the value format, and reads wal_sender_timeout and the slot. A slot that exists but was
- * made for another output plugin, or is a physical slot, cannot be streamed with pgoutput: a
- * ReplicationError, which no reconnect would cure.
+ * Sets the value format, and reads wal_sender_timeout, the slot, and which of `publications`
+ * this database does not have. A slot that exists but was made for another output plugin, or
+ * is a physical slot, cannot be streamed with pgoutput, and a missing publication is skipped
+ * with a WARNING by PostgreSQL 18's pgoutput (its changes never arrive, and nothing says so)
+ * where older servers fail at the first change: each a ReplicationError at the start, which
+ * no reconnect would cure.
  */
-export async function checkSlot(connection: Connection, slot: string): Promise<SlotCheck> {
+export async function checkSlot(connection: Connection, slot: string, publications: readonly string[]): Promise<SlotCheck> {
   const settings = valueFormat.map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, false)`)
+  const wanted = publications.map((name) => quoteLiteral(name)).join(', ')
+  const missing = `(SELECT string_agg(quote_ident(p.name), ', ' ORDER BY p.n) FROM unnest(ARRAY[${wanted}]::text[]) WITH ORDINALITY AS p(name, n) ` +
+    'WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = p.name))'
   const [result] = await connection.query(
-    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'), ` +
+    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'), ${missing}, ` +
       `s.slot_type, s.plugin, s.confirmed_flush_lsn FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots AS s ON s.slot_name = ${quoteLiteral(slot)}`,
   )
-  const [timeout, type, plugin, confirmed] = result!.rows[0]!.slice(settings.length)
+  const [timeout, absent, type, plugin, confirmed] = result!.rows[0]!.slice(settings.length)
+  if (absent != null) {
+    const several = absent.includes(', ')
+    throw new ReplicationError(`publication${several ? 's' : ''} ${absent} ${several ? 'do' : 'does'} not exist in this database; create ${several ? 'them' : 'it'} (CREATE PUBLICATION) or leave ${several ? 'them' : 'it'} out of publications`)
+  }
   if (type == null) return { walSenderTimeout: Number(timeout ?? 0), confirmed: undefined }
   if (type !== 'logical' || plugin !== 'pgoutput') {
     throw new ReplicationError(`replication slot "${slot}" is a ${type} slot${plugin ? ` for ${plugin}` : ''}; streaming needs a logical slot for pgoutput`)

@@ -250,7 +250,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       const serverVersion = parseInt(connection.parameters.get('server_version') ?? '0', 10)
       if (serverVersion > 0 && serverVersion < 14) throw new ReplicationError(`logical replication through pglisten needs PostgreSQL 14 or later; this server is ${serverVersion}`)
       const protocolVersion = s.protocolVersion ?? (serverVersion >= 16 ? 4 : serverVersion === 15 ? 3 : 2)
-      const slot = await checkSlot(connection, s.slot)
+      const slot = await checkSlot(connection, s.slot, s.publications)
       unguard()
       attempt.dispose()
       let confirmed = slot.confirmed
@@ -371,7 +371,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     } catch (error) {
       // 42710 duplicate_object: made by someone else just now, which is what create asks for.
       if (!(error instanceof DatabaseError && error.code === '42710' && !s.temporary)) throw error
-      return (await checkSlot(connection, s.slot)).confirmed ?? 0n
+      return (await checkSlot(connection, s.slot, s.publications)).confirmed ?? 0n
     }
   }
 

@@ -361,6 +361,18 @@ describe.runIf(supported)('pglisten replicate', () => {
     expect(result.stderr).toMatch(new RegExp(`^pglisten: replication slot "${name}" does not exist[^\\n]*\\n$`))
   })
 
+  test('a publication that does not exist: status 1, named, before any slot is made', async () => {
+    const sql = await sqlConnection()
+    const name = await setup(sql)
+    const { args, env } = superuserArgs()
+    const result = await runCli(['replicate', ...args, '--slot', name, '--publication', `${name}_absent`, '--create'], { env })
+    expect(result.status).toBe(1)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(`pglisten: publication ${name}_absent does not exist in this database; create it (CREATE PUBLICATION) or leave it out of publications\n`)
+    const [slots] = await sql.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${name}'`)
+    expect(slots!.rows[0]![0]).toBe('0')
+  })
+
   test('--temporary: a slot of its own, gone when the command ends', async () => {
     const sql = await sqlConnection()
     const name = await setup(sql)

@@ -242,9 +242,22 @@ describe.runIf(supported)('replicate()', () => {
   })
 
   test('a slot that does not exist, without create, fails the iterator and ready with a ReplicationError that says what to do', async () => {
-    const stream = open({ slot: 'repl_stream_missing', publications: ['nothing'] })
+    const sql = await sqlConnection()
+    const { publication } = await setup(sql)
+    const stream = open({ slot: 'repl_stream_missing', publications: [publication] })
     await expect(stream[Symbol.asyncIterator]().next()).rejects.toThrow(/replication slot "repl_stream_missing" does not exist, and the stream was not asked to create it \(create\)/)
     await expect(stream.ready).rejects.toThrow(ReplicationError)
+  })
+
+  test("publications that do not exist fail the start on every version, named (PostgreSQL 18's pgoutput would skip them with a WARNING only), and no slot is made", async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: ['absent_one', publication, 'Absent Two'], create: true })
+    await expect(stream.ready).rejects.toThrow(new ReplicationError('publications absent_one, "Absent Two" do not exist in this database; create them (CREATE PUBLICATION) or leave them out of publications'))
+    const [made] = await sql.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+    expect(made!.rows[0]![0]).toBe('0')
+    const one = open({ slot, publications: ['absent_one'], create: true })
+    await expect(one.ready).rejects.toThrow(new ReplicationError('publication absent_one does not exist in this database; create it (CREATE PUBLICATION) or leave it out of publications'))
   })
 
   test('a slot made for another output plugin is refused with a ReplicationError that names it', async () => {
