@@ -43,16 +43,16 @@ export async function writeLine(line: string): Promise<void> {
 /**
  * Writes one line (with its newline) to stdout and resolves once stdout has taken it: the
  * write's callback, which Node calls when the bytes have gone to the operating system (a file,
- * a pipe, a terminal), not merely into the stream's buffer. Resolves false when they did not
- * go (the reader has gone, stdout was closed): what a caller acknowledges on the strength of a
- * line must wait for this, not for write() to return. One line at a time: the next write
- * waits for this one, so stdout's buffer never holds more than a line, and a slow reader
- * holds the caller back as 'drain' would.
+ * a pipe, a terminal), not merely into the stream's buffer. Resolves 'written', or else 'gone'
+ * (the reader has gone, EPIPE, or stdout was closed) or 'failed' (any other error: a full disk,
+ * an I/O error): what a caller acknowledges on the strength of a line must wait for this, not
+ * for write() to return. One line at a time: the next write waits for this one, so stdout's
+ * buffer never holds more than a line, and a slow reader holds the caller back as 'drain' would.
  */
-export function writeLineConfirmed(line: string): Promise<boolean> {
-  if (process.stdout.destroyed || !process.stdout.writable) return Promise.resolve(false)
+export function writeLineConfirmed(line: string): Promise<'written' | 'gone' | 'failed'> {
+  if (process.stdout.destroyed || !process.stdout.writable) return Promise.resolve('gone')
   return new Promise((resolve) => {
-    process.stdout.write(line, (error) => resolve(error == null))
+    process.stdout.write(line, (error?: NodeJS.ErrnoException | null) => resolve(error == null ? 'written' : error.code === 'EPIPE' ? 'gone' : 'failed'))
   })
 }
 

@@ -33,10 +33,16 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
   /** The loop is waiting for the stream, with nothing in hand to write: only close() wakes it. */
   let waiting = false
   let stdoutGone = false
+  /** Stdout failed to take a line (ENOSPC, EIO; not its reader leaving): a failure, whatever comes after. */
+  let writeFailed = false
+  /** Resolves when stopping at once: a write that stdout's reader is not taking is not waited for. */
+  let abandonWrite!: () => void
+  const writeAbandoned = new Promise<'abandoned'>((resolve) => (abandonWrite = () => resolve('abandoned')))
 
-  /** Stop at once: close() ends a wait for the next change; a write in progress ends the loop after it. */
+  /** Stop at once: close() ends a wait for the next change, and a write still waiting for stdout is given up. */
   const stopNow = (): void => {
     stopping = 'now'
+    abandonWrite()
     if (waiting) void live?.close()
   }
 
@@ -88,6 +94,8 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
     const items = live[Symbol.asyncIterator]()
     /** The change's place in its transaction: the same each time the transaction comes. */
     let seq = 0
+    /** A line stdout's reader had not taken when the command stopped at once. */
+    let stuck = false
     try {
       for (;;) {
         waiting = true
@@ -101,8 +109,13 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
         } else if (change.kind === 'commit') inTransaction = undefined
         else seq++
         const line = changeLine(change, seq)
-        // A line stdout did not take is not acknowledged: the slot keeps it for next time.
-        if (line !== undefined && !(await writeLineConfirmed(line))) break
+        if (line !== undefined) {
+          // A line stdout did not take is not acknowledged: the slot keeps it for next time.
+          const written = await Promise.race([writeLineConfirmed(line), writeAbandoned])
+          stuck = written === 'abandoned'
+          writeFailed = written === 'failed'
+          if (written !== 'written') break
+        }
         live.ack(change)
         if (stopsHere()) break
       }
@@ -110,9 +123,12 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
       await live.close()
     }
     status(command.temporary ? 'stopped; the temporary slot went with the connection' : `stopped; acknowledged up to ${formatLsn(live.flushedLsn)}, where a restart resumes`)
+    // Leaving through main would wait for stdout to take that line, which its reader is not doing.
+    if (stuck) process.exit(0)
     // The stream ends without an error only when closed, and this command closes it only when
-    // asked to stop: anything else is a failure (stdout refused a line, and said why).
-    return stopping === 'no' && !stdoutGone ? 1 : 0
+    // asked to stop: anything else is a failure (stdout refused a line, and said why), even if
+    // a signal came while closing.
+    return writeFailed || (stopping === 'no' && !stdoutGone) ? 1 : 0
   } finally {
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)

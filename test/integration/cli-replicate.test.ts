@@ -6,11 +6,13 @@
  * flight) a restart loses nothing and repeats only what the server was not yet told of.
  * Every wait is for something to happen (a line, a slot's state), never a fixed time.
  */
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { parseLsn, type Lsn } from '../../src/protocol/replication/lsn.ts'
 import { connectSuperuser, server } from '../support/connect.ts'
-import { ensureBuilt, runCli, stackTrace, startCli, superuserArgs, type Running } from '../support/cli.ts'
+import { cliEnv, ensureBuilt, mainJs, runCli, stackTrace, startCli, superuserArgs, type Running } from '../support/cli.ts'
 
 beforeAll(ensureBuilt, 120_000)
 
@@ -347,6 +349,51 @@ describe.runIf(supported)('pglisten replicate', () => {
     // The slot still has the row whose line no one read, and only that.
     const again = await replicate(['--slot', name, '--publication', name])
     expect(ids(await again.stdoutLines(1))).toEqual([2])
+    again.child.kill('SIGTERM')
+    expect((await again.exited).status).toBe(0)
+  })
+
+  test('a second signal while stdout is blocked mid-transaction stops at once: status 0, the line not taken not acknowledged', async () => {
+    const sql = await sqlConnection()
+    const name = await setup(sql)
+    const first = await replicate(['--slot', name, '--publication', name, '--create'])
+    first.child.stdout!.pause()
+    const rows = 3000
+    await sql.query(`INSERT INTO ${name} SELECT i, repeat('x', 100) FROM generate_series(1, ${rows}) i`)
+    await until(() => first.child.stdout!.readableLength >= 16_384, 'the transaction to be printed')
+    first.child.kill('SIGTERM')
+    await first.stderrLine(/^pglisten: stopping after transaction \d+/)
+    // Stdout stays blocked: the second signal must not wait for it (before, it took a third).
+    first.child.kill('SIGTERM')
+    const exited = await Promise.race([first.exited, new Promise<'still running'>((resolve) => setTimeout(resolve, 15_000, 'still running'))])
+    expect(exited).toEqual({ status: 0, signal: null })
+    await first.stderrLine(/^pglisten: stopped; acknowledged up to /)
+    // The transaction was never finished, so nothing of it was acknowledged: it all comes again.
+    first.child.stdout!.resume()
+    const again = await replicate(['--slot', name, '--publication', name])
+    expect(ids(await again.stdoutLines(rows))).toEqual(oneTo(rows))
+    again.child.kill('SIGTERM')
+    expect((await again.exited).status).toBe(0)
+  })
+
+  test('stdout that fails (a full disk: /dev/full): status 1 and why, nothing acknowledged', async () => {
+    const sql = await sqlConnection()
+    const name = await setup(sql)
+    const { args, env } = superuserArgs()
+    const full = openSync('/dev/full', 'w')
+    const child = spawn(process.execPath, [mainJs, 'replicate', ...args, '--slot', name, '--publication', name, '--create'], { env: cliEnv(env), stdio: ['ignore', full, 'pipe'] })
+    closeSync(full)
+    let stderr = ''
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    await until(() => stderr.includes('pglisten: streaming '), 'the stream to start')
+    await sql.query(`INSERT INTO ${name} VALUES (1, 'lost to a full disk')`)
+    expect(await exited).toBe(1)
+    expect(stderr).toMatch(/^pglisten: cannot write to standard output: .*ENOSPC/m)
+    expect(stderr).not.toMatch(stackTrace)
+    // The slot still has the change: a run with somewhere to write prints it.
+    const again = await replicate(['--slot', name, '--publication', name])
+    expect(ids(await again.stdoutLines(1))).toEqual([1])
     again.child.kill('SIGTERM')
     expect((await again.exited).status).toBe(0)
   })
