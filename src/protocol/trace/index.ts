@@ -76,7 +76,10 @@ export function createTracer(write: (line: string) => void, options: TracerOptio
         line = notUnderstood(message)
       }
       if (copyBoth && message.type === 'CopyData') line = readWith(line, copyBoth.received, message.data)
-      if (message.type === 'CopyBothResponse') copyBoth = options.copyBoth?.()
+      if (message.type === 'CopyBothResponse' && options.copyBoth) {
+        copyBoth = readerFor(options.copyBoth)
+        if (copyBoth === undefined) line = { ...line, fields: [...line.fields, note('[no reader for this copy: its data is shown as bytes]')] }
+      }
       if (message.type === 'ReadyForQuery') copyBoth = undefined
       emit(line)
     },
@@ -95,6 +98,15 @@ function readWith(line: TraceLine, read: (data: Uint8Array) => Field[], data: Ui
     return { ...line, fields: read(data) }
   } catch {
     return { ...line, fields: [...line.fields, note('[not understood by the tracer]')] }
+  }
+}
+
+/** A reader for the copy starting now; none if making one throws (a bug), and its data is shown as bytes. */
+function readerFor(make: () => CopyBothReader): CopyBothReader | undefined {
+  try {
+    return make()
+  } catch {
+    return undefined
   }
 }
 

@@ -325,6 +325,16 @@ describe('when a CopyData is read as replication', () => {
     expect(lines.slice(1)).toEqual([`${rawLine} [not understood by the tracer]`, "F\t5\tCopyData\t 'r' [not understood by the tracer]"])
   })
 
+  test('a reader factory that throws leaves the copy as bytes, with a note on CopyBothResponse; the tracer does not throw', () => {
+    const { lines, tracer } = traced(() => {
+      throw new Error('bug')
+    })
+    expect(() => tracer.received(copyBothResponse)).not.toThrow()
+    tracer.received(keepalive)
+    expect(lines[0]).toMatch(/\tCopyBothResponse\t.* \[no reader for this copy: its data is shown as bytes\]$/)
+    expect(lines[1]).toBe(rawLine)
+  })
+
   test('a new connection starts outside any COPY BOTH', () => {
     const { lines, tracer } = traced()
     tracer.received(copyBothResponse)
