@@ -11,7 +11,8 @@
  * The third, everything pglisten/protocol exports, counts what loads up front only.
  *
  * The limits are a ratchet, not the issue's budgets (listener 14 kB, protocol 12 kB): they hold
- * today's size, and come down as the graph is cut (README, "Size").
+ * today's size, and come down as the graph is cut (README, "Size"). They rose once, by 0.1 kB
+ * (2026-12-05), for correctness: timers past 24.8 days, and warnings said once per message.
  */
 
 /**
@@ -60,14 +61,14 @@ export default [
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(listening),
-    limit: '35.5 kB',
+    limit: '35.6 kB',
   },
   {
     name: 'pglisten/protocol: connect, with what connecting over TLS with SCRAM loads',
     import: { 'dist/protocol/index.js': '{ connect }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(connecting),
-    limit: '24 kB',
+    limit: '24.1 kB',
   },
   {
     name: 'pglisten/protocol: everything, up front',
