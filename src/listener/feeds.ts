@@ -41,6 +41,8 @@ export type FeedItem<T> = T | PayloadError | Gap
 /**
  * A feed's iterator. `ready` resolves once the trigger is installed and the channel listened
  * on: read the current state after it, then process the events (PostgreSQL's LISTEN docs).
+ * A feed that ends first (its signal, return()) installs and listens on nothing; its `ready`
+ * resolves all the same.
  */
 export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
   readonly ready: Promise<void>
@@ -178,12 +180,17 @@ export interface Parts<T> extends Decoder<T> {
  * channel (UNLISTEN unless someone else listens on it) and, with removeOnClose, remove the trigger.
  */
 function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOptions, 'install' | 'removeOnClose' | 'signal'>, loaded: Promise<Parts<T>>): { ready: Promise<Decoder<T>>; ended: () => Promise<void> } {
-  const installed = loaded.then(async (sql) => {
-    if (options.install !== false) await listener.install(sql.install)
-  })
   let listening = false
   let over = false
+  // A feed that ended before its setup (its signal, its return()) installs, LISTENs and so
+  // removes nothing: `installed` says whether the setup went ahead.
+  const installed = loaded.then(async (sql) => {
+    if (over) return false
+    if (options.install !== false) await listener.install(sql.install)
+    return true
+  })
   const ready = installed.then(async () => {
+    if (over) return loaded
     await listener.listen(channel)
     listening = true
     if (over) listener.release(channel) // it ended while it listened
@@ -200,6 +207,7 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
     })())
   const onAbort = () => void ended().catch(() => undefined) // the feed's next() or return() reports it
   options.signal?.addEventListener('abort', onAbort, { once: true })
+  if (options.signal?.aborted) onAbort() // aborted already: no 'abort' event will come
   ready.catch(onAbort) // a failed setup: nothing listens, nothing was installed, nothing is left registered
   return { ready, ended }
 }
@@ -207,16 +215,16 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
 /**
  * With `removeOnClose`, the removal of a feed's trigger, run once: when the feed ends, or by the
  * listener's close() (which waits for it, for a while, and reports a failure as an 'error'). Not
- * before the install settles, and not at all if it failed. A removal that fails rejects the
+ * before the install settles, and not at all if it failed or never ran (the feed ended first). A removal that fails rejects the
  * feed's return() or last next() with its error: the trigger is still there, and they say so.
  */
-function removal(listener: FeedSource, installed: Promise<void>, options: Pick<ChangesOptions, 'removeOnClose'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
+function removal(listener: FeedSource, installed: Promise<boolean>, options: Pick<ChangesOptions, 'removeOnClose'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
   if (!options.removeOnClose) return async () => {}
   let removing: Promise<void> | undefined
   const run = (): Promise<void> =>
     (removing ??= (async () => {
       unregister()
-      if (await installed.then(() => true, () => false)) await listener.remove(remove)
+      if (await installed.then((went) => went, () => false)) await listener.remove(remove)
     })())
   const registered = listener.onClose(run)
   if (!registered) return async () => {} // made while the listener closes: its install is refused

@@ -23,6 +23,7 @@ function fakeListener(options: { closing?: boolean } = {}) {
     notifications(o) {
       asked.push(o)
       const subscription = new Subscription({ channels: new Set(o.channels), gaps: o.gaps ?? true })
+      if (o.signal?.aborted) subscription.end() // as the listener's notifications() does
       o.signal?.addEventListener('abort', () => subscription.end(), { once: true })
       subscriptions.push(subscription)
       return subscription
@@ -321,6 +322,34 @@ describe('removeOnClose', () => {
     await second.ready
     await second.return!()
     expect(getEventListeners(other.signal, 'abort').length).toBe(1) // only the iterator's own, not the removal's
+  })
+
+  test('a signal that aborts before the setup (or had already): nothing installed, listened on or removed, and the iterator ends', async () => {
+    for (const when of ['right after the call', 'before the call'] as const) {
+      const l = fakeListener()
+      const stop = new AbortController()
+      if (when === 'before the call') stop.abort()
+      const changes = tableChanges(l.source, 'public.t', { removeOnClose: true, signal: stop.signal })
+      if (when === 'right after the call') stop.abort()
+      await changes.ready
+      expect(l.sql, when).toEqual([])
+      expect(l.listened, when).toEqual([])
+      await expect(changes.next()).resolves.toEqual({ value: undefined, done: true })
+      await l.close()
+      expect(l.sql, when).toEqual([]) // close() removes no trigger this feed never installed
+      const ddl = fakeListener()
+      const ddlChanges_ = ddlChanges(ddl.source, { signal: AbortSignal.abort() })
+      await ddlChanges_.ready
+      expect([ddl.sql, ddl.listened]).toEqual([[], []])
+    }
+  })
+
+  test('return() before the setup: nothing installed or listened on', async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 'public.t', {})
+    await changes.return!()
+    await changes.ready
+    expect([l.sql, l.listened]).toEqual([[], []])
   })
 
   test('a DDL feed ends on its signal, and removes its event triggers then', async () => {
