@@ -7,7 +7,7 @@
  *   npm run demo [-- --url postgres://user:pass@127.0.0.1:5432/db] [--changes 12]
  */
 import { parseArgs } from 'node:util'
-import { removeRowTrigger } from '../src/changes.ts'
+import { changes, removeRowTrigger } from '../src/changes.ts'
 import { connect, createListener, type ConnectOptions, type Connection, type Listener } from '../src/index.ts'
 import type { RowChange } from '../src/listener/changes/index.ts'
 import { startCluster, type Cluster } from '../test/harness/cluster.ts'
@@ -60,15 +60,15 @@ try {
   say(`PostgreSQL ${writer.parameters.get('server_version')}, ${writer.encrypted ? 'TLS' : 'no TLS'}, ${writer.authentication} authentication`)
 
   // Subscribe (the trigger is installed, the channel listened on), then write.
-  const changes = listener.changes(table)
-  await changes.ready
-  say(`listening on public.pglisten_demo_orders through channel ${changes.channel}\n`)
+  const feed = changes(listener, table)
+  await feed.ready
+  say(`listening on public.pglisten_demo_orders through channel ${feed.channel}\n`)
 
   const started = Date.now()
   const seen: Record<string, number> = {}
   let decodeErrors = 0
   const writing = writeSomeOrders(writer, writes)
-  for await (const change of changes) {
+  for await (const change of feed) {
     if (change.type === 'Gap') {
       say(`  (reconnected: changes between ${change.from.toISOString()} and ${change.to.toISOString()} may be missing)`)
       continue

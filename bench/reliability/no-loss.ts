@@ -2,7 +2,7 @@
  * The no-loss check, full form: 20,000 events committed by two writers, each in its own
  * transaction with its NOTIFY, while 50 faults are injected at random (seeded, the seed
  * printed), on a throwaway PostgreSQL behind the fault proxy; every event must be handled
- * exactly once through listener.outbox(). Exits 1 if one is missing, doubled or out of order.
+ * exactly once through outbox(listener). Exits 1 if one is missing, doubled or out of order.
  *
  *   npm run reliability:no-loss -- [--events 20000] [--faults 50] [--seed N] [--down-for 10000] [--out PATH.json]
  */

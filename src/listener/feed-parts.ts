@@ -1,8 +1,7 @@
 /**
- * What a change feed loads when the first one starts: each trigger's install and removal, and
- * the decoder that turns its notifications into typed events. Kept out of feeds.ts so that a
- * listener that never asks for a feed never loads the triggers' SQL or the decoders. Imports
- * changes/ only.
+ * What a change feed uses once it starts: each trigger's install and removal, and the decoder
+ * that turns its notifications into typed events; feeds.ts holds what happens at the call.
+ * Imports changes/ only.
  */
 import {
   decodeDdlChange,

@@ -1,17 +1,18 @@
 /**
- * Change feeds as iterators: listener.changes('public.orders') and listener.ddlChanges().
+ * Change feeds as iterators: changes(listener, 'public.orders') and ddlChanges(listener),
+ * exported by pglisten/changes (src/changes.ts).
  * Each one subscribes first (so nothing heard after its LISTEN can be missed), then installs
  * its trigger (idempotent) and LISTENs, then yields typed events: decoded changes, a
  * PayloadError for a payload that cannot be decoded (never dropped), and Gap markers.
  * Pure mapping over a Subscription; the listener supplies the install and listen steps.
  * What must happen at the call (checking the arguments, naming the channel, subscribing) is
- * here; the triggers' SQL and the decoders load with the first feed (feed-parts.ts), so that a
- * listener that never asks for a feed never loads them.
+ * here; the triggers' SQL and the decoders are feed-parts.ts's, used once the call has returned.
  */
 import type { Connection } from '../protocol/io/connection.ts'
 import type { DdlChange, DdlTriggerOptions, PayloadError, RowChange, TableName, TcnChange } from './changes/index.ts'
 import { ddlNames, rowChangeChannel, tcnDefaultChannel } from './changes/names.ts'
 import { parseTableName } from './changes/table-name.ts'
+import * as feedParts from './feed-parts.ts'
 import type { Gap, ListenerItem, Notification } from './subscription.ts'
 import type { NotificationsOptions } from './listener-types.ts'
 
@@ -50,7 +51,7 @@ export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
   readonly channel: string
 }
 
-/** How a feed reads its notifications: loaded with feed-parts.ts. */
+/** How a feed reads its notifications: feed-parts.ts gives it. */
 export interface Decoder<T> {
   decode: (notification: Notification) => T | PayloadError
   /** Drops notifications meant for another feed on a shared channel (tcn's default serves every table). */
@@ -60,7 +61,7 @@ export interface Decoder<T> {
 export interface FeedParts<T> {
   channel: string
   source: AsyncIterableIterator<ListenerItem>
-  /** Resolves, with the feed's decoder, once the feed is set up (module loaded, trigger installed, channel listened). */
+  /** Resolves, with the feed's decoder, once the feed is set up (trigger installed, channel listened). */
   ready: Promise<Decoder<T>>
   /** Run when the feed ends (its return(), or its source ending): the trigger's removal, if asked. */
   ended?: () => Promise<void>
@@ -120,7 +121,7 @@ export function feed<T>({ channel, source, ready, ended = async () => {} }: Feed
   return iterator
 }
 
-/** PayloadError by its type tag, since the class itself loads with feed-parts.ts. */
+/** PayloadError by its type tag (the class is feed-parts.ts's to use). */
 function isPayloadError(event: unknown): event is PayloadError {
   return (event as { type?: unknown })?.type === 'PayloadError'
 }
@@ -143,11 +144,13 @@ export interface FeedSource {
   onClose(cleanup: () => Promise<void>): (() => void) | false
 }
 
-/** The triggers' SQL and the decoders, loaded once, by the first feed that asks. */
-let parts: Promise<typeof import('./feed-parts.ts')> | undefined
-const loadParts = () => (parts ??= import('./feed-parts.ts'))
+/**
+ * The triggers' SQL and the decoders, taken after the call has returned (a promise): whatever
+ * they throw reaches the feed through `ready` and its first next(), never the call.
+ */
+const loadParts = () => Promise.resolve(feedParts)
 
-/** listener.changes(): check, subscribe (all at the call), then load, install (unless told not to), LISTEN, decode. */
+/** changes(listener): check, subscribe (all at the call), then load, install (unless told not to), LISTEN, decode. */
 export function tableChanges(listener: FeedSource, table: TableName, options: ChangesOptions): Feed<Change> {
   const kind = options.feed ?? 'rows'
   parseTableName(table) // a bad name throws here, before anything is subscribed or installed
@@ -158,7 +161,7 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
   return feed({ channel, source, ready, ended })
 }
 
-/** listener.ddlChanges(): the same for the DDL event trigger. */
+/** ddlChanges(listener): the same for the DDL event trigger. */
 export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Feed<DdlChange> {
   const { install, signal, gaps, removeOnClose, ...trigger } = options
   const { channel } = ddlNames(trigger)

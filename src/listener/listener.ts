@@ -18,13 +18,13 @@ import { attemptTimeout, connectionOptions, listeningOptions } from './connect-o
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
-import { ddlChanges, tableChanges, type Change, type ChangesOptions, type DdlChange, type DdlChangesOptions, type Feed, type FeedSource } from './feeds.ts'
+import type { FeedSource } from './feeds.ts'
 import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 import { Liveness } from './liveness.ts'
 import { Notifier } from './notifier.ts'
-import type { OutboxOptions, OutboxSource } from './outbox.ts'
-import { checkOutboxOptions, later } from './outbox-front.ts'
+import type { OutboxSource } from './outbox.ts'
+import { listenerParts, type ListenerParts } from './parts.ts'
 import { SelfTests } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
@@ -253,23 +253,9 @@ export class Listener {
     })
   }
 
-  /**
-   * A table's changes, decoded: installs the JSON row trigger (or, with `feed: 'tcn'`, the
-   * tcn extension's) unless `install: false`, LISTENs on its channel, and yields RowChange
-   * (or TcnChange) events, PayloadError for what cannot be decoded, and Gap markers. Setup
-   * errors (no primary key, no privilege) come from `ready` and the first next().
-   */
-  changes(table: TableName, options: ChangesOptions = {}): Feed<Change> {
-    return tableChanges(this.#feedSource(), table, options)
-  }
-
-  /**
-   * Schema changes in the database, decoded: installs the DDL event trigger (needs a
-   * superuser; SuperuserRequiredError otherwise) unless `install: false`, and yields
-   * DdlChange events, PayloadError, and Gap markers.
-   */
-  ddlChanges(options: DdlChangesOptions = {}): Feed<DdlChange> {
-    return ddlChanges(this.#feedSource(), options)
+  /** What change feeds (pglisten/changes) and the outbox (pglisten/outbox) build on: not API. */
+  [listenerParts](): ListenerParts {
+    return { feedSource: () => this.#feedSource(), outboxSource: () => this.#outboxSource() }
   }
 
   /** What a change feed needs of the listener: its own iterator, LISTEN, connections for its SQL, and a say in close(). */
@@ -344,14 +330,9 @@ export class Listener {
     return subscription
   }
 
-  /**
-   * The events of an outbox table, each once and in cursor order, whatever happens to the
-   * connection: NOTIFY on `channel` only wakes the reader up, and every Gap makes it read again
-   * (outbox.ts). The answer to "I must not miss anything".
-   */
-  outbox<E, C>(options: OutboxOptions<E, C>): AsyncIterableIterator<E> {
-    checkOutboxOptions(options) // a bad option throws here; the Outbox itself loads with outbox.ts
-    const source: OutboxSource = {
+  /** What an outbox (pglisten/outbox) needs of the listener: LISTEN as a feed's, its wake-ups, and the 'error' handlers. */
+  #outboxSource(): OutboxSource {
+    return {
       // Its channel is counted as a feed's is: hidden from other consumers (never held for
       // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
       listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
@@ -359,7 +340,6 @@ export class Listener {
       wakeUps: (channel, signal) => this.notifications({ channels: [channel], signal }),
       reportError: (error) => this.#reportError(error, 'outbox read'),
     }
-    return later(import('./outbox.ts').then(({ Outbox }) => new Outbox(source, options)))
   }
 
   /** Stops everything: iterators end, waiting calls reject, connection attempts stop, both connections close, timers go. */

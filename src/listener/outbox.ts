@@ -5,12 +5,13 @@
  * "look". The reader keeps the last cursor it handled, and reads what comes after it: once at
  * start, again on each wake-up (a burst of them makes one read), and again after each Gap,
  * because a Gap says wake-ups may have been lost. Each event is yielded once, in cursor order.
- * Pure but for its timers: the listener is reached through OutboxSource (listener.ts gives it).
+ * Pure but for its timers: the listener is reached through OutboxSource (listener.ts gives it;
+ * src/outbox.ts, pglisten/outbox, asks it for one).
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
 import { ListenerError } from './errors.ts'
-import { readTimeoutOf, retryBackoff } from './outbox-front.ts'
 import type { ListenerItem } from './subscription.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface OutboxOptions<E, C> {
   /** The channel the writers NOTIFY after inserting; the payload is not read. */
@@ -60,6 +61,20 @@ export interface OutboxSource {
   reportError(error: Error): void
 }
 
+/** The read timeout, in ms: `readTimeout`, 30 s by default; RangeError unless positive. */
+export function readTimeoutOf(options: Pick<OutboxOptions<unknown, unknown>, 'readTimeout'>): number {
+  const timeout = options.readTimeout ?? 30_000
+  if (!(timeout > 0)) throw new RangeError(`readTimeout must be positive, not ${options.readTimeout}`)
+  checkTimerDelay('readTimeout', timeout)
+  return timeout
+}
+
+/** The waits between failed reads: doubling from `retry.minDelay` (250 ms) to `retry.maxDelay` (30 s); RangeError for bad delays. */
+export function retryBackoff(options: Pick<OutboxOptions<unknown, unknown>, 'retry'>): Backoff {
+  return new Backoff({ minDelay: options.retry?.minDelay ?? 250, maxDelay: options.retry?.maxDelay ?? 30_000 })
+}
+
+/** An outbox's reader; its options are checked at construction (a bad one throws there). */
 export class Outbox<E, C> implements AsyncIterableIterator<E> {
   readonly #options: OutboxOptions<E, C>
   readonly #source: OutboxSource

@@ -1,9 +1,9 @@
 /**
- * listener.changes() and listener.ddlChanges(): one call from a table (or a database) to typed
+ * changes(listener) and ddlChanges(listener): one call from a table (or a database) to typed
  * change events, against the real server, with names that need quoting.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { NoPrimaryKeyError, PayloadError, removeDdlTrigger, rowChangeChannel, type RowChange, type TcnChange } from '../../src/listener/changes/index.ts'
+import { changes, ddlChanges, NoPrimaryKeyError, PayloadError, removeDdlTrigger, rowChangeChannel, type RowChange, type TcnChange } from '../../src/changes.ts'
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
@@ -36,16 +36,16 @@ async function take<T>(iterator: AsyncIterator<T>, count: number): Promise<T[]> 
   return items
 }
 
-describe('listener.changes()', () => {
+describe('changes(listener)', () => {
   test('the JSON row feed: a multi-row insert, an update of the key, a delete', async () => {
     const table = 'Orders "2024".v1'
     const t = `${q(schema)}.${q(table)}`
     await admin.query(`CREATE TABLE ${t} (id int PRIMARY KEY, "the note" text)`)
     const l = await listener()
-    const changes = l.changes({ schema, table })
-    await changes.ready
+    const feed = changes(l, { schema, table })
+    await feed.ready
     await admin.query(`INSERT INTO ${t} VALUES (1, 'one'), (2, 'two'); UPDATE ${t} SET id = 3 WHERE id = 2; DELETE FROM ${t} WHERE id = 1`)
-    const events = (await take(changes, 4)) as RowChange[]
+    const events = (await take(feed, 4)) as RowChange[]
     expect(events.map((e) => [e.kind, e.operation, e.key])).toEqual([
       ['row', 'INSERT', { id: 1 }],
       ['row', 'INSERT', { id: 2 }],
@@ -56,60 +56,60 @@ describe('listener.changes()', () => {
     expect(events[0]!.operation === 'INSERT' && events[0]!.row!.id).toBe(events[0]!.key!.id)
     expect(events[2]).toMatchObject({ schema, table, oldKey: { id: 2 }, old: { id: 2, 'the note': 'two' }, new: { id: 3, 'the note': 'two' } })
     expect(events[0]).toMatchObject({ row: { id: 1, 'the note': 'one' }, truncated: false })
-    await changes.return?.()
+    await feed.return?.()
   })
 
   test('the tcn feed keeps only its own table\'s events from the shared channel', async () => {
     const [mine, other] = [`tcn mine ${tag}`, `tcn other ${tag}`]
     for (const table of [mine, other]) await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (k text PRIMARY KEY)`)
     const l = await listener()
-    const changes = l.changes({ schema, table: mine }, { feed: 'tcn' })
-    await changes.ready
-    const otherFeed = l.changes({ schema, table: other }, { feed: 'tcn' }) // installs the other table's trigger
+    const feed = changes(l, { schema, table: mine }, { feed: 'tcn' })
+    await feed.ready
+    const otherFeed = changes(l, { schema, table: other }, { feed: 'tcn' }) // installs the other table's trigger
     await otherFeed.ready
     await otherFeed.return?.()
     await admin.query(`INSERT INTO ${q(schema)}.${q(other)} VALUES ('theirs'); INSERT INTO ${q(schema)}.${q(mine)} VALUES ('it''s mine')`)
-    const [event] = (await take(changes, 1)) as TcnChange[]
+    const [event] = (await take(feed, 1)) as TcnChange[]
     expect(event).toMatchObject({ kind: 'tcn', table: mine, operation: 'INSERT', key: { k: "it's mine" } })
-    await changes.return?.()
+    await feed.return?.()
   })
 
   test('a payload that cannot be decoded arrives as a PayloadError, not dropped', async () => {
     const table = `bad payload ${tag}`
     await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
     const l = await listener()
-    const changes = l.changes({ schema, table })
-    await changes.ready
+    const feed = changes(l, { schema, table })
+    await feed.ready
     const channel = rowChangeChannel({ schema, table })
     await admin.query(`SELECT pg_notify('${channel.replaceAll("'", "''")}', 'not json')`)
-    const [item] = await take(changes, 1)
+    const [item] = await take(feed, 1)
     expect(item).toBeInstanceOf(PayloadError)
     expect((item as PayloadError).payload).toBe('not json')
-    await changes.return?.()
+    await feed.return?.()
   })
 
   test('a table without a primary key: the setup error comes from the first next()', async () => {
     const table = `no key ${tag}`
     await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (x int)`)
     const l = await listener()
-    const changes = l.changes({ schema, table })
-    await expect(changes.next()).rejects.toBeInstanceOf(NoPrimaryKeyError)
-    await expect(changes.ready).rejects.toBeInstanceOf(NoPrimaryKeyError)
+    const feed = changes(l, { schema, table })
+    await expect(feed.next()).rejects.toBeInstanceOf(NoPrimaryKeyError)
+    await expect(feed.ready).rejects.toBeInstanceOf(NoPrimaryKeyError)
   })
 
   test('a Gap passes through a feed after a reconnect', async () => {
     const table = `gap ${tag}`
     await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
     const l = await listener({ reconnect: { minDelay: 50, maxDelay: 500 } })
-    const changes = l.changes({ schema, table })
-    await changes.ready
+    const feed = changes(l, { schema, table })
+    await feed.ready
     await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
-    const [gap] = await take(changes, 1)
+    const [gap] = await take(feed, 1)
     expect(gap).toMatchObject({ type: 'Gap' })
     await admin.query(`INSERT INTO ${q(schema)}.${q(table)} VALUES (7)`)
-    const [after] = (await take(changes, 1)) as RowChange[]
+    const [after] = (await take(feed, 1)) as RowChange[]
     expect(after).toMatchObject({ operation: 'INSERT', key: { id: 7 } })
-    await changes.return?.()
+    await feed.return?.()
   })
 })
 
@@ -128,11 +128,11 @@ describe("a feed's plumbing", () => {
     const handled: string[] = []
     l.on('notification', (n) => void handled.push(n.channel))
     await l.listen('mine')
-    const changes = l.changes({ schema, table })
-    await changes.ready
+    const feed = changes(l, { schema, table })
+    await feed.ready
     expect([...l.channels]).toEqual(['mine'])
     await admin.query(`INSERT INTO ${q(schema)}.${q(table)} VALUES (1); NOTIFY mine, 'm'`)
-    const [change] = (await take(changes, 1)) as RowChange[]
+    const [change] = (await take(feed, 1)) as RowChange[]
     expect(change).toMatchObject({ operation: 'INSERT', key: { id: 1 } })
     await new Promise((r) => setTimeout(r, 100)) // 'mine' came after the change: all is in by now
     expect(everything.items.map((n) => n.type === 'NotificationResponse' && n.channel)).toEqual(['mine'])
@@ -142,19 +142,19 @@ describe("a feed's plumbing", () => {
     await l.listen(channel)
     expect([...l.channels].sort()).toEqual(['mine', channel].sort())
     await admin.query(`INSERT INTO ${q(schema)}.${q(table)} VALUES (2)`)
-    await take(changes, 1)
+    await take(feed, 1)
     await new Promise((r) => setTimeout(r, 100))
     expect(handled).toEqual(['mine', channel])
-    await changes.return?.()
+    await feed.return?.()
   })
 
   test('notifications on the channel of a feed that ended are dropped, not held: they never pause the socket', async () => {
     const table = `ended ${tag}`
     await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
     const l = await listener({ highWaterMark: 4, stallTimeout: false })
-    const changes = l.changes({ schema, table })
-    await changes.ready
-    await changes.return?.()
+    const feed = changes(l, { schema, table })
+    await feed.ready
+    await feed.return?.()
     await admin.query(`INSERT INTO ${q(schema)}.${q(table)} SELECT generate_series(1, 20)`)
     await l.listen('after') // answered only after the 20 notifications were read
     expect(l.stats).toMatchObject({ paused: false, backlog: 0 })
@@ -164,8 +164,8 @@ describe("a feed's plumbing", () => {
     const [kept, removed] = [`kept ${tag}`, `removed ${tag}`]
     for (const table of [kept, removed]) await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
     const l = await listener()
-    const keep = l.changes({ schema, table: kept })
-    const remove = l.changes({ schema, table: removed }, { removeOnClose: true })
+    const keep = changes(l, { schema, table: kept })
+    const remove = changes(l, { schema, table: removed }, { removeOnClose: true })
     await Promise.all([keep.ready, remove.ready])
     expect([await triggers(kept), await triggers(removed)]).toEqual([1, 1])
     const functionName = rowChangeChannel({ schema, table: removed }) // the function is named as the default channel
@@ -179,7 +179,7 @@ describe("a feed's plumbing", () => {
     const [broken, aborted] = [`broken ${tag}`, `aborted ${tag}`]
     for (const table of [broken, aborted]) await admin.query(`CREATE TABLE ${q(schema)}.${q(table)} (id int PRIMARY KEY)`)
     const l = await listener()
-    const first = l.changes({ schema, table: broken }, { removeOnClose: true })
+    const first = changes(l, { schema, table: broken }, { removeOnClose: true })
     await first.ready
     await admin.query(`INSERT INTO ${q(schema)}.${q(broken)} VALUES (1)`)
     for await (const change of first) {
@@ -188,7 +188,7 @@ describe("a feed's plumbing", () => {
     }
     expect(await triggers(broken)).toBe(0)
     const stop = new AbortController()
-    const second = l.changes({ schema, table: aborted }, { feed: 'tcn', removeOnClose: true, signal: stop.signal })
+    const second = changes(l, { schema, table: aborted }, { feed: 'tcn', removeOnClose: true, signal: stop.signal })
     await second.ready
     expect(await triggers(aborted)).toBe(1)
     stop.abort()
@@ -213,7 +213,7 @@ describe('feeds, close() and the other calls (found by review)', () => {
     const unread = l.notifications({ channels: ['flood'] })
     await admin.query(`SELECT pg_notify('flood', i::text) FROM generate_series(1, 200) i`)
     await eventually(() => l.stats.paused)
-    const changes = l.changes(t, { removeOnClose: true })
+    const feed = changes(l, t, { removeOnClose: true })
     await expect.poll(() => triggers(t.table), { timeout: 5000 }).toBe(1) // installed on a connection of its own
     await within(l.close(), 10_000, 'close()')
     expect(await triggers(t.table)).toBe(0)
@@ -225,8 +225,8 @@ describe('feeds, close() and the other calls (found by review)', () => {
     const l = await listener()
     const errors: Error[] = []
     l.on('error', (e) => void errors.push(e))
-    const changes = l.changes(t, { removeOnClose: true })
-    await changes.ready
+    const feed = changes(l, t, { removeOnClose: true })
+    await feed.ready
     const holder = await connectSuperuser()
     await holder.query(`BEGIN; SELECT * FROM ${q(schema)}.${q(t.table)}`)
     try {
@@ -245,9 +245,9 @@ describe('feeds, close() and the other calls (found by review)', () => {
     const l = await listener()
     await l.listen('during install')
     const heard = collect(l.notifications({ channels: ['during install'] }))
-    const changes = l.changes(t)
+    const feed = changes(l, t)
     const sent = l.notify('during install', 'kept')
-    await expect(changes.ready).rejects.toBeInstanceOf(NoPrimaryKeyError)
+    await expect(feed.ready).rejects.toBeInstanceOf(NoPrimaryKeyError)
     await sent
     await eventually(() => heard.items.length === 1)
     expect(heard.items).toMatchObject([{ payload: 'kept' }])
@@ -256,25 +256,25 @@ describe('feeds, close() and the other calls (found by review)', () => {
   test('unlistenAll() and unlisten() of its channel leave a feed listening', async () => {
     const t = await table(`unlisten ${tag}`)
     const l = await listener()
-    const changes = l.changes(t)
-    await changes.ready
-    await l.listen(changes.channel)
-    await l.unlisten(changes.channel)
+    const feed = changes(l, t)
+    await feed.ready
+    await l.listen(feed.channel)
+    await l.unlisten(feed.channel)
     await l.listen('other')
     await l.unlistenAll()
     expect([...l.channels]).toEqual([])
     await admin.query(`INSERT INTO ${q(schema)}.${q(t.table)} VALUES (1)`)
-    const [change] = (await take(changes, 1)) as RowChange[]
+    const [change] = (await take(feed, 1)) as RowChange[]
     expect(change).toMatchObject({ operation: 'INSERT', key: { id: 1 } })
-    await changes.return?.()
+    await feed.return?.()
   })
 
   test('a feed that ended no longer listens: what its trigger sends is not even read', async () => {
     const t = await table(`released ${tag}`)
     const l = await listener()
-    const changes = l.changes(t)
-    await changes.ready
-    await changes.return?.()
+    const feed = changes(l, t)
+    await feed.ready
+    await feed.return?.()
     await l.listen('marker')
     const before = l.stats.notifications
     await admin.query(`INSERT INTO ${q(schema)}.${q(t.table)} SELECT generate_series(1, 5); NOTIFY marker`)
@@ -287,18 +287,18 @@ describe('feeds, close() and the other calls (found by review)', () => {
     const t = await table(`late ${tag}`)
     const l = await listener()
     const closing = l.close()
-    const changes = l.changes(t, { removeOnClose: true })
+    const feed = changes(l, t, { removeOnClose: true })
     await closing
-    await expect(changes.ready).rejects.toThrow(new ListenerError('the listener is closed'))
+    await expect(feed.ready).rejects.toThrow(new ListenerError('the listener is closed'))
     expect(await triggers(t.table)).toBe(0)
   })
 })
 
-describe('listener.ddlChanges()', () => {
+describe('ddlChanges(listener)', () => {
   test('create, alter and drop a table arrive as typed events', async () => {
     const l = await listener()
     const name = `pglisten_ddl_${tag}`
-    const ddl = l.ddlChanges({ name })
+    const ddl = ddlChanges(l, { name })
     try {
       await ddl.ready
       const table = `${q(schema)}.${q(`ddl table ${tag}`)}`

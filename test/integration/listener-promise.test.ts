@@ -16,6 +16,7 @@ import { scriptedListenerServer } from '../support/scripted-listener-server.ts'
 import { backend } from '../support/wire.ts'
 import { startFaultProxy } from '../support/fault-proxy.ts'
 import { within } from '../support/listener-world.ts'
+import { changes } from '../../src/changes.ts'
 
 const fast = { reconnect: { minDelay: 20, maxDelay: 200 } }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -219,8 +220,8 @@ describe('2. the first listen() calls made together', () => {
   test('two change feeds created together both become ready', async () => {
     const { tracer, sent } = sentMessages()
     const l = await listener({ trace: tracer })
-    const one = l.changes('public.pglisten_race_one', { install: false })
-    const two = l.changes('public.pglisten_race_two', { install: false })
+    const one = changes(l, 'public.pglisten_race_one', { install: false })
+    const two = changes(l, 'public.pglisten_race_two', { install: false })
     await Promise.all([one.ready, two.ready])
     expect(sent.filter((m) => m.includes('UNLISTEN "pglisten.self-test.'))).toHaveLength(1)
     await Promise.all([one.return!(), two.return!()])
@@ -435,7 +436,7 @@ describe('6. giving up is never silent', () => {
     const channel = uniqueChannel()
     await l.listen(channel)
     const iterator = l.notifications()
-    const feed = l.changes('public.pglisten_give_up', { install: false })
+    const feed = changes(l, 'public.pglisten_give_up', { install: false })
     await feed.ready
     await l.notify(channel, 'queued')
     await eventually(() => l.stats.notifications === 1)

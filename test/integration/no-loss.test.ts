@@ -2,7 +2,7 @@
  * The no-loss check, short form (test/support/no-loss.ts; the full one, 20,000 events and 50
  * faults, is `npm run reliability:no-loss`): 2,000 events from two writers, each in its own
  * transaction with its NOTIFY, while 10 faults are injected at random, and every event handled
- * exactly once through listener.outbox(). The seed is fixed so that CI runs the same faults
+ * exactly once through outbox(listener). The seed is fixed so that CI runs the same faults
  * every time; PGLISTEN_NOLOSS_SEED=random (or a number) draws others, and the test's name shows it.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest'

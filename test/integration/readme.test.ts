@@ -12,6 +12,8 @@ import { connect } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { listenerOptions } from '../support/listener.ts'
+import { changes, ddlChanges } from '../../src/changes.ts'
+import { outbox } from '../../src/outbox.ts'
 
 const database = `pglisten_readme_${Math.random().toString(36).slice(2, 10)}`
 const options = () => listenerOptions({ database, reconnect: { minDelay: 20, maxDelay: 200 } })
@@ -129,7 +131,7 @@ describe('Change feeds', () => {
       if (applied.length === 3) void orders.return!()
     }
 
-    const orders = listener.changes('public.orders')      // or { schema: 'public', table: 'orders' }
+    const orders = changes(listener, 'public.orders')      // or { schema: 'public', table: 'orders' }
     await orders.ready
     await loadOrders()
     await writer.query('INSERT INTO public.orders VALUES (1, 9.5)')
@@ -146,7 +148,7 @@ describe('Change feeds', () => {
   })
 
   test('the tcn extension', async () => {
-    const feed = listener.changes('public.orders', { feed: 'tcn' })
+    const feed = changes(listener, 'public.orders', { feed: 'tcn' })
     await feed.ready
     await writer.query('INSERT INTO public.orders VALUES (42, 1)')
     for await (const change of feed) {
@@ -158,7 +160,7 @@ describe('Change feeds', () => {
   test('the trigger stays after close(), unless removeOnClose', async () => {
     const triggers = async () => Number((await writer.query("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.orders'::regclass AND tgname = 'pglisten_rows'"))[0]!.rows[0]![0])
     const other = await createListener(options())
-    const orders = other.changes('public.orders', { removeOnClose: true })
+    const orders = changes(other, 'public.orders', { removeOnClose: true })
     await orders.ready
     expect(await triggers()).toBe(1)
     await other.close()
@@ -166,7 +168,7 @@ describe('Change feeds', () => {
   })
 
   test('DDL event triggers', async () => {
-    const feed = listener.ddlChanges()
+    const feed = ddlChanges(listener)
     await feed.ready
     await writer.query('ALTER TABLE public.orders ADD COLUMN note text')
     for await (const change of feed) {
@@ -199,7 +201,7 @@ describe('Nothing missed: the outbox', () => {
       }
     }
 
-    const events = listener.outbox({
+    const events = outbox(listener, {
       channel: 'outbox',
       read: async (after, signal) => {               // the events after `after`, in id order
         const [result] = await listener.query(

@@ -1,13 +1,14 @@
 /**
  * The no-loss check (RELIABILITY.md): writers commit numbered events to an outbox table, each
  * in its own transaction with its NOTIFY, while faults from faults.ts are injected at random
- * (seeded); a listener reads them with listener.outbox(). Every event must be handled exactly
+ * (seeded); a listener reads them with outbox(listener). Every event must be handled exactly
  * once: none missing, none twice, in cursor order. The short form runs in `npm test`
  * (no-loss.test.ts), the full one by bench/reliability/no-loss.ts.
  * Imports src (the listener, connect) and the test support.
  */
 import fc from 'fast-check'
 import { createListener } from '../../src/index.ts'
+import { outbox } from '../../src/outbox.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import type { Cluster } from '../harness/cluster.ts'
@@ -82,7 +83,7 @@ export async function runNoLoss(primary: Cluster, proxy: FaultProxy, options: No
 
   // The consumer: every event the outbox yields, in the order it yields them.
   const handled: { id: bigint; n: number }[] = []
-  const outbox = listener.outbox({
+  const events = outbox(listener, {
     channel,
     read: async (after: string | undefined, signal) => {
       const [result] = await listener.query(`SELECT id, n FROM ${table} WHERE id > ${BigInt(after ?? 0)} ORDER BY id LIMIT 500`, { signal })
@@ -93,7 +94,7 @@ export async function runNoLoss(primary: Cluster, proxy: FaultProxy, options: No
     readTimeout: 2000, // a read on a stalled connection is given up, and its connection dropped
   })
   const consuming = (async () => {
-    for await (const event of outbox) handled.push({ id: BigInt(event.id), n: event.n })
+    for await (const event of events) handled.push({ id: BigInt(event.id), n: event.n })
   })()
 
   // The writers, slice by slice: the first before any fault, each other one right after its

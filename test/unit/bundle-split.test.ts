@@ -49,11 +49,15 @@ const protocolLater = [
 
 describe('the listener: { createListener } from pglisten', async () => {
   const { upFront, later } = await split("export { createListener } from './src/index.ts'")
+  const all = new Set([...upFront, ...later])
 
-  test('carries neither the change feeds (triggers, decoders) nor the outbox up front, but loads them later', () => {
+  test('carries neither the change feeds nor the outbox at all: they are pglisten/changes and pglisten/outbox, functions that take a listener', () => {
     const feedsAndOutbox = [
+      'listener/feeds.ts',
       'listener/feed-parts.ts',
       'listener/outbox.ts',
+      'listener/changes/names.ts',
+      'listener/changes/table-name.ts',
       'listener/changes/row-trigger.ts',
       'listener/changes/tcn-trigger.ts',
       'listener/changes/ddl-trigger.ts',
@@ -64,16 +68,34 @@ describe('the listener: { createListener } from pglisten', async () => {
       'listener/changes/checks.ts',
       'listener/changes/errors.ts',
     ]
-    for (const module of [...feedsAndOutbox, ...protocolLater]) {
+    for (const module of feedsAndOutbox) expect(all, module).not.toContain(module)
+  })
+
+  test('loads later what a server or a setting asks for', () => {
+    for (const module of protocolLater) {
       expect(upFront, module).not.toContain(module)
       expect(later, module).toContain(module)
     }
   })
 
-  test('carries what a feed needs at the call (its channel name, its checks) and the listener itself up front', () => {
-    for (const module of ['listener/feeds.ts', 'listener/changes/names.ts', 'listener/changes/table-name.ts', 'listener/outbox-front.ts', 'listener/listener.ts', 'protocol/auth/scram.ts']) {
-      expect(upFront, module).toContain(module)
+  // The checks above can fail: the listener and what every connection needs are up front.
+  test.each(['listener/listener.ts', 'listener/parts.ts', 'protocol/auth/scram.ts', 'protocol/exchange/startup.ts'])('%s is up front', (module) => {
+    expect(upFront).toContain(module)
+  })
+})
+
+describe('pglisten/changes and pglisten/outbox carry the feeds and the outbox', async () => {
+  const feeds = await split("export { changes } from './src/changes.ts'")
+  const outbox = await split("export { outbox } from './src/outbox.ts'")
+
+  test('changes(): the feeds, their triggers and their decoders', () => {
+    for (const module of ['listener/feeds.ts', 'listener/feed-parts.ts', 'listener/changes/names.ts', 'listener/changes/row-trigger.ts', 'listener/changes/row-change.ts']) {
+      expect(feeds.upFront, module).toContain(module)
     }
+  })
+
+  test('outbox(): the Outbox, up front', () => {
+    expect(outbox.upFront).toContain('listener/outbox.ts')
   })
 })
 

@@ -96,9 +96,9 @@ describe('which channel, and what is installed', () => {
   })
 })
 
-describe('what happens at the call, before the triggers and decoders load', () => {
-  // feeds.ts loads feed-parts.ts (SQL, decoders) by dynamic import; the subscription and the
-  // argument checks must not wait for it, or a notification sent meanwhile would be missed.
+describe('what happens at the call, before the feed is set up', () => {
+  // The setup (install, LISTEN) runs after the call returns; the subscription and the argument
+  // checks must not wait for it, or a notification sent meanwhile would be missed.
   test('a feed subscribes at the call, and a notification that comes before it is set up is yielded', async () => {
     const l = fakeListener()
     const changes = tableChanges(l.source, 's.t', { install: false })

@@ -12,6 +12,7 @@ import type { Gap, Notification } from '../../../src/listener/subscription.ts'
 import type { ListenerOptions } from '../../../src/listener/listener-types.ts'
 import { DatabaseError } from '../../../src/protocol/errors.ts'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
+import { changes } from '../../../src/changes.ts'
 
 const attempts = vi.hoisted(() => [] as { options: AttemptOptions; settle: { promise: Promise<Attempt>; resolve(a: Attempt): void; reject(e: unknown): void } }[])
 
@@ -295,7 +296,7 @@ describe('handlers that return promises', () => {
 })
 
 describe("a change feed's channel", () => {
-  const feed = (l: Listener, channel: string) => l.changes('public.t', { install: false, channel })
+  const feed = (l: Listener, channel: string) => changes(l, 'public.t', { install: false, channel })
 
   test("a feed on a channel the user listens on leaves it the user's", async () => {
     const { l, connection } = await started()
