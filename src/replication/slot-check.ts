@@ -1,14 +1,17 @@
 /**
- * What a replication stream settles on its connection before START_REPLICATION, in one round
+ * What a replication stream settles on its connection before START_REPLICATION: in one round
  * trip of SQL (a replication=database connection takes SQL too): the settings that fix how the
  * walsender writes column values as text, the server's wal_sender_timeout, the slot itself, and
- * that the publications exist.
- * Imports the protocol's Connection type, quoting and LSNs; no decisions about reconnecting.
+ * that the publications exist; and making the slot when there is none. Imports the protocol's
+ * Connection type, errors, commands, quoting and LSNs; the stream says whether it may make one.
  */
 import type { Connection } from '../protocol/io/connection.ts'
+import { DatabaseError } from '../protocol/errors.ts'
 import { quoteLiteral } from '../protocol/quote.ts'
+import { createReplicationSlot } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { ReplicationError } from './errors.ts'
+import type { Settings } from './options.ts'
 
 export interface SlotCheck {
   /** wal_sender_timeout in ms; 0 when off. */
@@ -57,4 +60,26 @@ export async function checkSlot(connection: Connection, slot: string, publicatio
   }
   // A logical slot has no confirmed position only while it is being made.
   return { walSenderTimeout: Number(timeout ?? 0), confirmed: confirmed == null ? 0n : parseLsn(confirmed) }
+}
+
+/**
+ * Makes the slot, on the stream's first start only (or, temporary, on its only connection):
+ * a slot gone later was dropped while the stream was away, and a new one would start from
+ * now, silently losing what happened in between. Returns its consistent point.
+ */
+export async function makeSlot(
+  connection: Connection,
+  s: Pick<Settings, 'slot' | 'publications' | 'create' | 'temporary' | 'twoPhase'>,
+  { firstStart, serverVersionNum }: { firstStart: boolean; serverVersionNum: number },
+): Promise<Lsn> {
+  if (!firstStart) throw new ReplicationError(`replication slot "${s.slot}" is gone: it was dropped while the stream was reconnecting, and the changes it held with it`)
+  if (!s.create && !s.temporary) throw new ReplicationError(`replication slot "${s.slot}" does not exist, and the stream was not asked to create it (create)`)
+  try {
+    const [result] = await connection.query(createReplicationSlot(s.slot, { temporary: s.temporary, twoPhase: s.twoPhase }, serverVersionNum))
+    return parseLsn(result!.rows[0]![1]!)
+  } catch (error) {
+    // 42710 duplicate_object: made by someone else just now, which is what create asks for.
+    if (!(error instanceof DatabaseError && error.code === '42710' && !s.temporary)) throw error
+    return (await checkSlot(connection, s.slot, s.publications)).confirmed ?? 0n
+  }
 }

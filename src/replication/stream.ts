@@ -12,7 +12,7 @@ import { BodyReader } from '../protocol/bytes/reader.ts'
 import { ByteWriter } from '../protocol/bytes/writer.ts'
 import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
 import { setLongTimeout } from '../protocol/timer.ts'
-import { createReplicationSlot, startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
+import { startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
 import { Backoff, sleep } from '../listener/backoff.ts'
@@ -22,7 +22,8 @@ import { ReplicationError } from './errors.ts'
 import { AckLedger } from './ledger.ts'
 import { settle, type ReplicationOptions, type Settings } from './options.ts'
 import { ReadAhead } from './read-ahead.ts'
-import { checkSlot } from './slot-check.ts'
+import { checkSlot, makeSlot } from './slot-check.ts'
+import { CopyLiveness, silenceAllowed, statusInterval } from './liveness.ts'
 import { heartbeatPrefix, SlotWatch, watchConnection } from './watch.ts'
 
 export type { ReplicationOptions }
@@ -52,10 +53,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #failure: Error | undefined
   #connection: Connection | undefined
   #paused = false
-  /** When the server last sent anything on the copy (ms since the epoch). */
-  #lastHeard = 0
-  /** When a status update asked the server for a reply that has not come yet; undefined: none pending. */
-  #askedAt: number | undefined
+  /** The status timer of the copy under way. */
+  #liveness: CopyLiveness | undefined
   /** START_REPLICATION has succeeded at least once: from now on a lost connection is retried. */
   #started = false
   /** The item last handed out by the iterator: acknowledged when the next is asked for. */
@@ -241,7 +240,6 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     const lost = (bound: AttemptSignal) => () => new ConnectionLostError(bound.timedOut ? `the attempt did not finish within ${s.attemptTimeout} ms` : 'the replication stream is closed', { cause: bound.signal.reason })
     let connection: Connection | undefined
     let unguard = (): void => undefined
-    let timer: ReturnType<typeof setInterval> | undefined
     try {
       // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
       connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, replication: 'database', signal: attempt.signal })
@@ -256,18 +254,19 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       let confirmed = slot.confirmed
       if (s.temporary || confirmed === undefined) {
         unguard = abortOn(stop, connection, () => new ConnectionLostError('the replication stream is closed', { cause: stop.reason }))
-        confirmed = await this.#createSlot(connection, serverVersion * 10000)
+        confirmed = await makeSlot(connection, s, { firstStart: !this.#started, serverVersionNum: serverVersion * 10000 })
         unguard()
       }
       // The slot has everything before its confirmed position confirmed already: reporting less
       // would be wrong (and before PostgreSQL 17 could even move the slot back).
       this.#ledger.resumeAt(confirmed)
       const interval = statusInterval(slot.walSenderTimeout, s.statusInterval)
-      // Unless told: a walsender replaying a large transaction that publishes nothing reads our messages only
-      // every wal_sender_timeout / 2 (WalSndUpdateProgress), so its answer may take that long,
-      // plus the interval by which our last update was newer than what we heard last. With the
-      // timeout off, 60 s, as wal_receiver_timeout's default.
-      const giveUpAfter = s.receiveTimeout ?? (slot.walSenderTimeout > 0 ? slot.walSenderTimeout + interval : 60_000)
+      const open = connection
+      const liveness = (this.#liveness = new CopyLiveness(interval, silenceAllowed(slot.walSenderTimeout, interval, s.receiveTimeout), {
+        sendStatus: (replyRequested) => this.#sendStatus(replyRequested),
+        paused: () => this.#paused,
+        gone: (error) => open.abort(error),
+      }))
       const options: PgoutputOptions = {
         protocolVersion,
         publications: s.publications,
@@ -282,8 +281,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       attempt = new AttemptSignal(stop, s.attemptTimeout)
       unguard = abortOn(attempt.signal, connection, lost(attempt))
       const copy = connection.copyBoth(startReplication(s.slot, start, options), (data) => {
-        this.#lastHeard = Date.now()
-        this.#askedAt = undefined
+        liveness.heard()
         if (!heard) {
           // The server streams to us: only now is this a connection worth resetting the backoff for.
           heard = true
@@ -310,10 +308,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         }
         this.#started = true
         this.#ready.resolve(start)
-        this.#lastHeard = Date.now()
-        this.#askedAt = undefined
-        timer = setInterval(() => this.#tick(connection!, interval, giveUpAfter), interval)
-        ;(timer as { unref?(): void }).unref?.()
+        liveness.start()
       })
       await copy
     } catch (error) {
@@ -322,56 +317,10 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     } finally {
       unguard()
       attempt.dispose()
-      if (timer !== undefined) clearInterval(timer)
+      this.#liveness?.stop()
+      this.#liveness = undefined
       this.#connection = undefined
       await connection?.close().catch(() => undefined)
-    }
-  }
-
-  /**
-   * The status timer: a standby status update, and the client's half of wal_receiver_timeout.
-   * A walsender that hears from us in time never needs to send a keepalive, so silence is no
-   * sign of trouble by itself: after one interval of it the update asks for a reply
-   * (ProcessStandbyReplyMessage answers one with a keepalive as soon as it reads it), and a
-   * server still silent `giveUpAfter` ms since it was last heard is taken for gone. The
-   * verdict waits one turn of the event loop: after a long synchronous stretch of the
-   * application's, timers run before the socket is read, and the answer may be there unread.
-   * While reading is paused the silence is ours, and does not count.
-   */
-  #tick(connection: Connection, interval: number, giveUpAfter: number): void {
-    const now = Date.now()
-    if (this.#paused) {
-      this.#lastHeard = now
-      this.#askedAt = undefined
-    }
-    const asked = this.#askedAt
-    if (asked !== undefined && now - this.#lastHeard >= giveUpAfter && now - asked >= interval) {
-      setTimeout(() => {
-        if (this.#askedAt === asked) connection.abort(new ConnectionLostError(`no word from the server in ${Date.now() - this.#lastHeard} ms, though asked for one`))
-      }, 0)
-      return
-    }
-    const askNow = asked === undefined && now - this.#lastHeard >= interval
-    if (askNow) this.#askedAt = now
-    this.#sendStatus(askNow || asked !== undefined)
-  }
-
-  /**
-   * Makes the slot, on the stream's first start only (or, temporary, on its only connection):
-   * a slot gone later was dropped while the stream was away, and a new one would start from
-   * now, silently losing what happened in between. Returns its consistent point.
-   */
-  async #createSlot(connection: Connection, serverVersionNum: number): Promise<Lsn> {
-    const s = this.#settings
-    if (this.#started) throw new ReplicationError(`replication slot "${s.slot}" is gone: it was dropped while the stream was reconnecting, and the changes it held with it`)
-    if (!s.create && !s.temporary) throw new ReplicationError(`replication slot "${s.slot}" does not exist, and the stream was not asked to create it (create)`)
-    try {
-      const [result] = await connection.query(createReplicationSlot(s.slot, { temporary: s.temporary, twoPhase: s.twoPhase }, serverVersionNum))
-      return parseLsn(result!.rows[0]![1]!)
-    } catch (error) {
-      // 42710 duplicate_object: made by someone else just now, which is what create asks for.
-      if (!(error instanceof DatabaseError && error.code === '42710' && !s.temporary)) throw error
-      return (await checkSlot(connection, s.slot, s.publications)).confirmed ?? 0n
     }
   }
 
@@ -396,8 +345,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #resumeReading(): void {
     if (!this.#paused) return
     this.#paused = false
-    this.#lastHeard = Date.now()
-    this.#askedAt = undefined
+    this.#liveness?.heard() // the silence while paused was ours
     this.#connection?.resume()
   }
 
@@ -438,9 +386,4 @@ function abortOn(signal: AbortSignal, connection: Connection, why: () => Error):
   }
   signal.addEventListener('abort', abort, { once: true })
   return () => signal.removeEventListener('abort', abort)
-}
-
-/** The status interval, within a third of wal_sender_timeout (0 turns that timeout off). */
-function statusInterval(walSenderTimeout: number, wanted: number): number {
-  return walSenderTimeout > 0 ? Math.max(1, Math.min(wanted, Math.floor(walSenderTimeout / 3))) : wanted
 }

@@ -1,0 +1,97 @@
+/**
+ * The client's half of wal_receiver_timeout for one copy (src/replication/liveness.ts), on fake
+ * timers: when a status update asks for a reply, when a silent server is taken for gone, and
+ * why a paused stream's silence and a blocked event loop do not count.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import { CopyLiveness, silenceAllowed, statusInterval } from '../../../src/replication/liveness.ts'
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+function watched(interval: number, giveUpAfter: number) {
+  const sent: boolean[] = []
+  const gone: Error[] = []
+  let paused = false
+  const liveness = new CopyLiveness(interval, giveUpAfter, {
+    sendStatus: (reply) => void sent.push(reply),
+    paused: () => paused,
+    gone: (error) => void gone.push(error),
+  })
+  return { liveness, sent, gone, pause: (on: boolean) => (paused = on) }
+}
+
+describe('CopyLiveness', () => {
+  test('a status update every interval; after one interval of silence it asks for a reply, and keeps asking', () => {
+    const { liveness, sent } = watched(100, 1000)
+    liveness.start()
+    vi.advanceTimersByTime(100)
+    expect(sent).toEqual([true]) // silent for a whole interval: ask
+    vi.advanceTimersByTime(100)
+    expect(sent).toEqual([true, true]) // still waiting for the answer
+    liveness.heard()
+    vi.advanceTimersByTime(50)
+    liveness.heard()
+    vi.advanceTimersByTime(50)
+    expect(sent).toEqual([true, true, false]) // heard within the interval: no need to ask
+    liveness.stop()
+    vi.advanceTimersByTime(1000)
+    expect(sent).toHaveLength(3)
+  })
+
+  test('silent, though asked, for giveUpAfter: gone, decided a turn of the event loop later, and an answer in that turn saves it', () => {
+    const { liveness, gone } = watched(100, 300)
+    liveness.start()
+    vi.advanceTimersByTime(299) // asked at 100; at 300 silent 300 ms >= 300, asked 200 ms ago
+    expect(gone).toEqual([])
+    vi.advanceTimersToNextTimer() // the tick at 300 finds it so, and defers the verdict a turn
+    expect(gone).toEqual([])
+    liveness.heard() // the answer was there, unread, when the timer ran
+    vi.advanceTimersToNextTimer() // the verdict: an answer came, so no
+    expect(gone).toEqual([])
+    vi.advanceTimersByTime(300) // asked again at 400, silent since 300: at 600 it is gone
+    expect(gone.length).toBeGreaterThanOrEqual(1)
+    expect(gone[0]!.message).toMatch(/^no word from the server in 30[01] ms, though asked for one$/) // the verdict runs 1 ms on, as setTimeout(0) does
+    liveness.stop()
+  })
+
+  test('never gone without having asked: a server silent since the copy began is first asked', () => {
+    const { liveness, sent, gone } = watched(1000, 10)
+    liveness.start()
+    vi.advanceTimersByTime(1000)
+    vi.advanceTimersByTime(0)
+    expect(sent).toEqual([true])
+    expect(gone).toEqual([])
+    liveness.stop()
+  })
+
+  test("while the stream has paused reading, the silence is its own and does not count", () => {
+    const { liveness, sent, gone, pause } = watched(100, 200)
+    liveness.start()
+    pause(true)
+    vi.advanceTimersByTime(2000)
+    vi.advanceTimersByTime(0)
+    expect(gone).toEqual([])
+    expect(sent.every((reply) => !reply)).toBe(true)
+    liveness.stop()
+  })
+})
+
+describe('the intervals', () => {
+  test('the status interval keeps within a third of wal_sender_timeout, at least 1 ms; a timeout of 0 is off', () => {
+    expect(statusInterval(60_000, 10_000)).toBe(10_000)
+    expect(statusInterval(6_000, 10_000)).toBe(2_000)
+    expect(statusInterval(2, 10_000)).toBe(1)
+    expect(statusInterval(0, 10_000)).toBe(10_000)
+  })
+
+  test('the silence allowed: receiveTimeout if given; else wal_sender_timeout plus the interval; 60 s with it off', () => {
+    expect(silenceAllowed(60_000, 10_000, 5)).toBe(5)
+    expect(silenceAllowed(60_000, 10_000, undefined)).toBe(70_000)
+    expect(silenceAllowed(0, 10_000, undefined)).toBe(60_000)
+  })
+})
