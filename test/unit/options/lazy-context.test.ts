@@ -10,7 +10,7 @@ import { connect, connectWith } from '../../../src/protocol/io/connect.ts'
 import { Connection, type OpenOptions } from '../../../src/protocol/io/connection.ts'
 import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
 import { createWorkersPlatform } from '../../../src/protocol/io/workers-platform.ts'
-import { onceEach } from '../../../src/protocol/options/context.ts'
+import { environmentReader, lazyFact, onceEach } from '../../../src/protocol/options/context.ts'
 import type { Platform } from '../../../src/protocol/io/platform.ts'
 import { resolveSettings, type ResolveContext } from '../../../src/protocol/options/index.ts'
 import { KEYWORDS } from '../../../src/protocol/options/keywords.ts'
@@ -153,6 +153,25 @@ describe('connect() on a platform that refuses everything', () => {
     expect(warnings).toHaveLength(2)
     expect(warnings[0]).toMatch(/^the environment variable PG\w+ cannot be read/)
     expect(warnings[1]).toMatch(/^the home folder is not available/)
+  })
+})
+
+describe('what a refusal is called in the warning', () => {
+  test("its name and message; only the message for a plain Error; the value itself for a throw that is not an Error", () => {
+    const warnings: string[] = []
+    const warn = (message: string) => void warnings.push(message)
+    lazyFact(refused('sys'), 'the home folder', warn)()
+    lazyFact(() => { throw new Error('plain') }, 'the home folder', warn)()
+    lazyFact(() => { throw 'a string' }, 'the home folder', warn)()
+    expect(warnings).toEqual([
+      'the home folder is not available (NotCapable: Requires sys access); going on without it',
+      'the home folder is not available (plain); going on without it',
+      'the home folder is not available (a string); going on without it',
+    ])
+    // Without a sink, a refusal is still only "not available".
+    expect(lazyFact(refused('sys'), 'x')()).toBeUndefined()
+    const env = environmentReader((name) => { throw new Error(`no ${name}`) })
+    expect(env('PGHOST')).toBeUndefined()
   })
 })
 

@@ -81,6 +81,7 @@ describe('AttemptSignal, a deadline longer than a timer keeps', () => {
     expect(attempt.signal.aborted).toBe(false)
     vi.advanceTimersByTime(1)
     expect(attempt.timedOut).toBe(true)
+    expect(attempt.signal.reason.message).toBe('the attempt took longer than 3000000000 ms')
     attempt.dispose()
     vi.useRealTimers()
   })

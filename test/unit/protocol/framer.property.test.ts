@@ -8,7 +8,7 @@ import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { Framer, type FramerOptions } from '../../../src/protocol/framer.ts'
 import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
 import { frame, oneByteAtATime } from '../../support/framing.ts'
-import { backend, bytes, concat } from '../../support/wire.ts'
+import { ascii, backend, bytes, concat } from '../../support/wire.ts'
 
 /** Text PostgreSQL could send: any Unicode without NUL (lone surrogates cannot be UTF-8). */
 const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0'))
@@ -212,5 +212,119 @@ describe('framer buffers', () => {
     framer.push(wire.subarray(3))
     expect(framer.next()).toEqual({ type: 'ReadyForQuery', status: 'I' })
     expect(framer.buffered).toBe(0)
+  })
+})
+
+describe('framer edges', () => {
+  /** A framer whose allocations are recorded. */
+  function counted(options: FramerOptions = {}) {
+    const allocated: number[] = []
+    const framer = new Framer({ ...options, allocate: (length) => (allocated.push(length), new Uint8Array(length)) })
+    return { framer, allocated }
+  }
+
+  test('maxMessageLength: an integer in 4..2^31 - 1, or a RangeError naming it', () => {
+    for (const max of [4, 2 ** 31 - 1]) expect(() => new Framer({ maxMessageLength: max })).not.toThrow()
+    for (const max of [3, 2 ** 31, 1.5, Number.NaN]) {
+      expect(() => new Framer({ maxMessageLength: max })).toThrow(new RangeError(`maxMessageLength must be an integer in 4..2147483647, not ${max}`))
+    }
+  })
+
+  test('a length of exactly 4 is a message with an empty body; 3 is a protocol violation', () => {
+    const framer = new Framer()
+    framer.push(bytes(0x63, 0x00, 0x00, 0x00, 0x04)) // Byte1('c') Int32(4): CopyDone
+    expect(framer.next()).toEqual({ type: 'CopyDone' })
+    const short = new Framer()
+    short.push(bytes(0x63, 0x00, 0x00, 0x00, 0x03))
+    expect(() => short.next()).toThrow(new ProtocolViolationError('message length 3 is less than the 4 bytes of the length itself'))
+  })
+
+  test('a declared length over the maximum is refused before anything is read or allocated', () => {
+    const { framer, allocated } = counted({ maxMessageLength: 100 })
+    framer.push(bytes(0x44, 0x00, 0x00, 0x00, 0x65)) // Byte1('D') Int32(101)
+    expect(() => framer.next()).toThrow(new ProtocolViolationError('message length 101 exceeds the maximum of 100'))
+    expect(allocated).toEqual([])
+  })
+
+  test('after a protocol violation the framer stays failed: push() and next() throw the same error, and nothing is kept', () => {
+    const framer = new Framer()
+    // NotificationResponse whose channel has no NUL before the body ends.
+    framer.push(concat(bytes(0x41, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x01), Uint8Array.from(ascii('chan')), backend.readyForQuery()))
+    let failure: unknown
+    try {
+      framer.next()
+    } catch (error) {
+      failure = error
+    }
+    expect(failure).toBeInstanceOf(ProtocolViolationError)
+    expect(() => framer.next()).toThrow(failure as Error)
+    expect(() => framer.push(backend.readyForQuery())).toThrow(failure as Error)
+    expect(framer.buffered).toBe(0)
+  })
+
+  test("an error that is not the server's fault (a decoder that throws) does not fail the framer: the next message still comes", () => {
+    let calls = 0
+    const framer = new Framer({
+      decodeText: (data, start, end) => {
+        if (++calls === 1) throw new TypeError('a bug in a decoder')
+        return new TextDecoder().decode(data.subarray(start, end))
+      },
+    })
+    framer.push(concat(backend.parameterStatus('a', 'b'), backend.parameterStatus('c', 'd')))
+    expect(() => framer.next()).toThrow(TypeError)
+    expect(framer.next()).toEqual({ type: 'ParameterStatus', name: 'c', value: 'd' })
+  })
+
+  test('unread bytes left in its own storage move to the front before more are added (three messages, the last cut)', () => {
+    const one = backend.parameterStatus('first', 'x'.repeat(30))
+    const two = backend.parameterStatus('second', 'y'.repeat(30))
+    const three = backend.parameterStatus('third', 'z'.repeat(30))
+    const wire = concat(one, two, three)
+    const framer = new Framer()
+    const cut1 = one.length + 10 // in the second message
+    const cut2 = one.length + two.length + 10 // in the third
+    framer.push(wire.slice(0, cut1))
+    expect(framer.next()).toMatchObject({ name: 'first' })
+    expect(framer.next()).toBeUndefined() // the second's start moves to owned storage
+    framer.push(wire.slice(cut1, cut2))
+    expect(framer.next()).toMatchObject({ name: 'second' })
+    expect(framer.next()).toBeUndefined() // the third's start is no longer at the front
+    framer.push(wire.slice(cut2))
+    expect(framer.next()).toEqual({ type: 'ParameterStatus', name: 'third', value: 'z'.repeat(30) })
+    expect(framer.next()).toBeUndefined()
+  })
+
+  test('a chunk far larger than the room reserved for a message still fits', () => {
+    const row = concat(bytes(0x44, 0x00, 0x01, 0x86, 0xaa), bytes(0x00, 0x01), bytes(0x00, 0x01, 0x86, 0xa0), new Uint8Array(100_000).fill(0x61)) // DataRow: one 100,000-byte value
+    const framer = new Framer()
+    framer.push(row.slice(0, 3))
+    expect(framer.next()).toBeUndefined()
+    framer.push(row.slice(3))
+    expect(framer.next()).toEqual({ type: 'DataRow', values: ['a'.repeat(100_000)] })
+  })
+
+  test('storage: none for whole messages, one block reused for messages that straddle, a big one let go once read', () => {
+    const { framer, allocated } = counted()
+    framer.push(concat(backend.readyForQuery(), backend.readyForQuery()))
+    expect([framer.next(), framer.next(), framer.next()]).toEqual([{ type: 'ReadyForQuery', status: 'I' }, { type: 'ReadyForQuery', status: 'I' }, undefined])
+    expect(allocated).toEqual([]) // read from the caller's chunk, borrowed
+    for (let i = 0; i < 3; i++) {
+      const message = backend.parameterStatus('n', String(i))
+      framer.push(message.slice(0, 4))
+      expect(framer.next()).toBeUndefined()
+      framer.push(message.slice(4))
+      expect(framer.next()).toMatchObject({ value: String(i) })
+    }
+    expect(allocated).toEqual([4096]) // one block, kept and reused
+    const big = concat(bytes(0x44, 0x00, 0x05, 0x00, 0x0a), bytes(0x00, 0x01), bytes(0x00, 0x05, 0x00, 0x00), new Uint8Array(0x50000).fill(0x62)) // DataRow of 320 KiB
+    for (let at = 0; at < big.length; at += 65_536) {
+      framer.push(big.slice(at, at + 65_536))
+      while (framer.next() !== undefined); // as the I/O edge reads: until there is no whole message
+    }
+    const afterBig = allocated.length
+    const message = backend.parameterStatus('n', 'after')
+    framer.push(message.slice(0, 4))
+    expect(framer.next()).toBeUndefined()
+    expect(allocated.slice(afterBig)).toEqual([4096]) // the 320 KiB block was let go, not kept for a small message
   })
 })

@@ -59,12 +59,27 @@ describe('CopyLiveness', () => {
     liveness.stop()
   })
 
-  test('never gone without having asked: a server silent since the copy began is first asked', () => {
+  test('never gone without having asked: a server silent since the copy began is first asked, and gone an interval later', () => {
     const { liveness, sent, gone } = watched(1000, 10)
     liveness.start()
     vi.advanceTimersByTime(1000)
     vi.advanceTimersByTime(0)
     expect(sent).toEqual([true])
+    expect(gone).toEqual([])
+    vi.advanceTimersByTime(1001) // asked exactly one interval ago at the tick of 2000: enough
+    expect(gone).toHaveLength(1)
+    liveness.stop()
+  })
+
+  test('an update that did not ask starts no deadline: heard half an interval before a tick, the next tick asks rather than gives up', () => {
+    const { liveness, sent, gone } = watched(100, 120)
+    liveness.start()
+    vi.advanceTimersByTime(50)
+    liveness.heard()
+    vi.advanceTimersByTime(50) // tick at 100: heard 50 ms ago, no need to ask
+    expect(sent).toEqual([false])
+    vi.advanceTimersByTime(101) // tick at 200: silent 150 ms >= 120, but never asked: ask now
+    expect(sent).toEqual([false, true])
     expect(gone).toEqual([])
     liveness.stop()
   })
