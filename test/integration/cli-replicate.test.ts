@@ -83,6 +83,23 @@ async function replicate(args: string[], env: Record<string, string> = {}): Prom
   return cli
 }
 
+/**
+ * `pglisten replicate` sent SIGTERM while blocked on stdout inside a transaction of `rows` rows:
+ * this process stops reading its stdout, and the transaction's lines (100 bytes of text a row,
+ * about 750 kB for 3,000) cannot all fit in the pipe and this process's buffer.
+ */
+async function signalledInTransaction(rows: number): Promise<{ sql: Connection; name: string; cli: Running }> {
+  const sql = await sqlConnection()
+  const name = await setup(sql)
+  const cli = await replicate(['--slot', name, '--publication', name, '--create'])
+  cli.child.stdout!.pause()
+  await sql.query(`INSERT INTO ${name} SELECT i, repeat('x', 100) FROM generate_series(1, ${rows}) i`)
+  // Lines are waiting in this process's buffer: the command has begun the transaction.
+  await until(() => cli.child.stdout!.readableLength >= 16_384, 'the transaction to be printed')
+  cli.child.kill('SIGTERM')
+  return { sql, name, cli }
+}
+
 interface Line {
   lsn: string
   xid: number
@@ -193,17 +210,8 @@ describe.runIf(supported)('pglisten replicate', () => {
   })
 
   test('SIGTERM while a transaction is being printed: it is finished and reported; a restart prints only what came after', async () => {
-    const sql = await sqlConnection()
-    const name = await setup(sql)
-    const first = await replicate(['--slot', name, '--publication', name, '--create'])
-    // While this test does not read stdout, the command waits on it mid-transaction.
-    first.child.stdout!.pause()
     const rows = 3000
-    await sql.query(`INSERT INTO ${name} SELECT i, repeat('x', 100) FROM generate_series(1, ${rows}) i`)
-    // Lines are waiting in this process's buffer: the command has begun the transaction, and
-    // its ~750 kB cannot all fit in the pipe and the buffer, so the command is blocked inside it.
-    await until(() => first.child.stdout!.readableLength >= 16_384, 'the transaction to be printed')
-    first.child.kill('SIGTERM')
+    const { sql, name, cli: first } = await signalledInTransaction(rows)
     await first.stderrLine(/^pglisten: stopping after transaction \d+, so that it is not printed again; signal again to stop at once$/)
     first.child.stdout!.resume()
     expect(await first.exited).toEqual({ status: 0, signal: null })
@@ -354,14 +362,8 @@ describe.runIf(supported)('pglisten replicate', () => {
   })
 
   test('a second signal while stdout is blocked mid-transaction stops at once: status 0, the line not taken not acknowledged', async () => {
-    const sql = await sqlConnection()
-    const name = await setup(sql)
-    const first = await replicate(['--slot', name, '--publication', name, '--create'])
-    first.child.stdout!.pause()
     const rows = 3000
-    await sql.query(`INSERT INTO ${name} SELECT i, repeat('x', 100) FROM generate_series(1, ${rows}) i`)
-    await until(() => first.child.stdout!.readableLength >= 16_384, 'the transaction to be printed')
-    first.child.kill('SIGTERM')
+    const { name, cli: first } = await signalledInTransaction(rows)
     await first.stderrLine(/^pglisten: stopping after transaction \d+/)
     // Stdout stays blocked: the second signal must not wait for it (before, it took a third).
     first.child.kill('SIGTERM')
