@@ -1,9 +1,10 @@
 /**
  * `npm run test:runtimes`: the listener scenario (scenario.ts) against the built package under
  * Bun, Deno and workerd, one after another, on one throwaway PostgreSQL (test/harness/cluster.ts),
- * then the Durable Object example (workers/durable-object.ts). Prints a table; exits 1 if any
+ * then workerd with the test CA left out of its trust store (workers/untrusted-worker.ts), then
+ * the Durable Object example (workers/durable-object.ts). Prints a table; exits 1 if any
  * failed. Builds nothing: the npm script runs tsc first. Run by tsx under Node.
- *   --only bun,deno,workerd,durable-object   picks some
+ *   --only bun,deno,workerd,workerd-untrusted,durable-object   picks some
  *
  * The password goes to each runtime on standard input (Bun, Deno) or in the request body
  * (workerd), never in argv or the environment, and is never printed.
@@ -15,7 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startCluster, type Cluster } from '../harness/cluster.ts'
 import type { ScenarioConfig, Verdict } from './scenario.ts'
-import { runDurableObject, runWorkerd, workerdVersion } from './workerd.ts'
+import { runDurableObject, runUntrustedWorkerd, runWorkerd, workerdVersion } from './workerd.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const bin = (name: string) => join(root, 'node_modules/.bin', name)
@@ -62,6 +63,14 @@ const runtimes: Runtime[] = [
     channelBinding: false,
     ownTrustStore: true,
     run: (config, server) => runWorkerd(config, server.tls!.ca),
+  },
+  {
+    // Not a scenario: workerd with the test CA left out of its store, and the error that says so.
+    name: 'workerd-untrusted',
+    version: () => workerdVersion(),
+    channelBinding: false,
+    ownTrustStore: true,
+    run: (config) => runUntrustedWorkerd(config),
   },
   {
     name: 'durable-object',

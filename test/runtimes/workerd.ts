@@ -54,8 +54,11 @@ async function bundle(entry: string): Promise<string> {
   return code
 }
 
-/** Miniflare options every Worker here shares: no compatibility flags, and the test CA trusted. */
-function workerOptions(script: string, ca: string): MiniflareOptions {
+/**
+ * Miniflare options every Worker here shares: no compatibility flags, and the test CA trusted,
+ * or, with `ca` undefined, a trust store with nothing in it.
+ */
+function workerOptions(script: string, ca: string | undefined): MiniflareOptions {
   return {
     modules: true,
     script,
@@ -65,15 +68,29 @@ function workerOptions(script: string, ca: string): MiniflareOptions {
       network: {
         // loopback only: the test server is there, and nothing else need be reachable
         allow: ['local'],
-        tlsOptions: { trustBrowserCas: false, trustedCertificates: [ca] },
+        tlsOptions: { trustBrowserCas: false, trustedCertificates: ca === undefined ? [] : [ca] },
       },
     },
   }
 }
 
 /** The scenario in one request to the Worker. */
-export async function runWorkerd(config: ScenarioConfig, ca: string): Promise<Verdict> {
-  const mf = new Miniflare(workerOptions(await bundle('./workers/scenario-worker.ts'), ca))
+export function runWorkerd(config: ScenarioConfig, ca: string): Promise<Verdict> {
+  return runWorker('./workers/scenario-worker.ts', config, ca)
+}
+
+/**
+ * A Worker whose workerd does not trust the server's certificate: workers/untrusted-worker.ts
+ * expects the error that says so (workerd itself reports only "internal error", and logs the
+ * reason, "TLS peer's certificate is not trusted", on its standard error: the run shows it).
+ */
+export function runUntrustedWorkerd(config: ScenarioConfig): Promise<Verdict> {
+  return runWorker('./workers/untrusted-worker.ts', config, undefined)
+}
+
+/** One request to a Worker, with the configuration as its body and a verdict as its answer. */
+async function runWorker(entry: string, config: ScenarioConfig, ca: string | undefined): Promise<Verdict> {
+  const mf = new Miniflare(workerOptions(await bundle(entry), ca))
   try {
     const response = await mf.dispatchFetch('http://worker/', { method: 'POST', body: JSON.stringify(config) })
     const text = await response.text()

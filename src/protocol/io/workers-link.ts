@@ -70,20 +70,21 @@ export async function openWorkersLink(
   const phase = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, stopped])
   try {
     await phase(socket.opened)
-    if (!useTls) return new WorkersLink(socket, false)
+    if (!useTls) return new WorkersLink(socket)
     if (trace) traced(() => trace.sent(sslRequest))
     const answer = await phase(readSslAnswer(socket, trace && ((byte) => traced(() => trace.receivedByte?.('SSLResponse', byte)))))
     if (answer === 'N') {
       if (settings.mode !== 'prefer' && settings.mode !== 'allow') {
         throw new AuthenticationRefusedError(`the server does not accept TLS, and sslmode=${settings.mode} requires it`)
       }
-      return new WorkersLink(socket, false)
+      return new WorkersLink(socket)
     }
     // The name to verify, when the socket went to hostaddr's IP rather than to that name.
     const name = settings.serverName ?? endpoint.host
     socket = quiet(socket.startTls(name && name !== hostname ? { expectedServerHostname: name } : undefined))
+    // `opened` resolves before the handshake is over: the link learns how it went (see WorkersLink).
     await phase(socket.opened)
-    return new WorkersLink(socket, true)
+    return new WorkersLink(socket, describeEndpoint(endpoint))
   } catch (error) {
     void socket.close().catch(() => {})
     throw signal?.aborted ? stoppedError(signal) : translate(error, endpoint)
@@ -146,6 +147,24 @@ function translate(error: unknown, endpoint: Endpoint): Error {
 }
 
 /**
+ * What workerd (2026-04-26) does when the TLS handshake after startTls() fails, as when the
+ * server's certificate is not signed by a CA in workerd's trust store or is for another name:
+ * `opened` has already resolved, reads end as if the server had closed, and writes reject with
+ * an Error whose whole message is "internal error; reference = …" (the reason, "TLS peer's
+ * certificate is not trusted", goes only to workerd's log). That error, on a TLS link from which
+ * nothing has been read yet, is the handshake failing; other errors keep their own words.
+ */
+function untrustedCertificate(error: Error, where: string): Error {
+  if (!/^internal error\b/.test(error.message)) return error
+  return new ConnectionLostError(
+    `the Workers runtime did not trust the TLS certificate of the server at ${where} (workerd says only "${error.message}"): ` +
+      'Cloudflare Workers check a certificate and its host name only against their own trust store, under every sslmode (require as verify-full), and sslrootcert cannot add to it; ' +
+      "give the server a certificate from a public certificate authority for the host name connected to (in local development, wrangler has workerd trust the CAs in NODE_EXTRA_CA_CERTS)",
+    { cause: error },
+  )
+}
+
+/**
  * A Link over a socket's two streams. Reading is a loop of read() calls that runs only while
  * resumed: pause() lets the pending read finish and starts no other, so the backlog waits in
  * the runtime's and the server's buffers, as with a paused node:net socket.
@@ -166,10 +185,19 @@ class WorkersLink implements Link {
   #finished = false
   /** end() was called: nothing more is written. */
   #ending = false
+  /**
+   * The server's address while its TLS handshake may yet fail (nothing read since startTls()),
+   * for untrustedCertificate(); undefined on a plain link and after the first byte.
+   */
+  #handshaking: string | undefined
+  /** The last write, settled once a failure of it has been reported. */
+  #written: Promise<void> = Promise.resolve()
 
-  constructor(socket: WorkersSocket, encrypted: boolean) {
+  /** `tlsTo`: the server's address (describeEndpoint) when startTls() brought the link up. */
+  constructor(socket: WorkersSocket, tlsTo?: string) {
     this.#socket = socket
-    this.encrypted = encrypted
+    this.encrypted = tlsTo !== undefined
+    this.#handshaking = tlsTo
     this.#reader = socket.readable.getReader()
     this.#writer = socket.writable.getWriter()
     // The end is heard through the reads, after every byte before it: `closed` may settle while
@@ -178,7 +206,7 @@ class WorkersLink implements Link {
 
   write(bytes: Uint8Array): void {
     if (this.#finished || this.#ending) return
-    this.#writer.write(bytes).catch((error: unknown) => this.#fail(asError(error)))
+    this.#written = this.#writer.write(bytes).catch((error: unknown) => this.#fail(asError(error)))
   }
 
   pause(): void {
@@ -238,17 +266,22 @@ class WorkersLink implements Link {
         return undefined
       }
       if (read.done) {
+        // A failed handshake also ends the reads, and its words come only with a write's failure.
+        if (this.#handshaking !== undefined) await this.#written
         this.#finish(undefined)
         return undefined
       }
-      if (read.value.length > 0) return read.value
+      if (read.value.length > 0) {
+        this.#handshaking = undefined // the server answered through TLS: the handshake succeeded
+        return read.value
+      }
     }
   }
 
   #fail(error: Error): void {
     if (this.#finished) return
     this.#socket.close().catch(() => {})
-    this.#finish(error)
+    this.#finish(this.#handshaking === undefined ? error : untrustedCertificate(error, this.#handshaking))
   }
 
   /** onClose, exactly once, however many ways the end is heard. */

@@ -1,12 +1,13 @@
 /**
  * The Cloudflare Workers link (src/protocol/io/workers-link.ts) under Node, over a fake
- * cloudflare:sockets made of web streams: the SSLRequest negotiation and its refusals, abort,
- * one onClose however the end comes, and backpressure by not reading.
+ * cloudflare:sockets made of web streams: the SSLRequest negotiation and its refusals, a server
+ * certificate workerd does not trust, abort, one onClose however the end comes, and backpressure
+ * by not reading.
  */
 import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import type { Link, TlsSettings } from '../../../src/protocol/io/link.ts'
-import { openWorkersLink, type SocketFactory } from '../../../src/protocol/io/workers-link.ts'
+import { openWorkersLink, type SocketFactory, type WorkersSocket } from '../../../src/protocol/io/workers-link.ts'
 import { fakeSockets } from '../../support/fake-workers-socket.ts'
 import { bytes } from '../../support/wire.ts'
 
@@ -141,6 +142,118 @@ describe('a socket that fails while opening', () => {
     const error = await openWorkersLink(() => { throw cause }, endpoint, tls('disable'), false).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConnectionLostError)
     expect((error as Error).cause).toBe(cause)
+  })
+})
+
+describe('a server certificate workerd does not trust', () => {
+  /** What workerd 2026-04-26 throws for it (test/runtimes/workers/untrusted-worker.ts sees it). */
+  const internalError = () => new Error('internal error; reference = 53mt382j7gs9kqdit5ar0jd0')
+
+  /**
+   * cloudflare:sockets as workerd behaves when the TLS handshake fails: startTls() returns and
+   * its `opened` resolves before the handshake is over; then reads end as if the server had
+   * closed and every write rejects with `failure`, which says only "internal error" (the reason,
+   * "TLS peer's certificate is not trusted", is in workerd's log). For the cases that are not
+   * that: `received` is read first, and with `readsEnd` false the reads wait instead of ending,
+   * so the write's failure is the end; with secureTransport 'off' the socket fails from the start.
+   */
+  function failingAfterTls(failure: Error, { received = [], readsEnd = true }: { received?: Uint8Array[]; readsEnd?: boolean } = {}): SocketFactory {
+    const failing = (): WorkersSocket => ({
+      readable: new ReadableStream({
+        start(controller) {
+          for (const chunk of received) controller.enqueue(chunk)
+          if (readsEnd) controller.close()
+        },
+      }),
+      writable: new WritableStream({ write: () => Promise.reject(failure) }),
+      opened: Promise.resolve({ remoteAddress: '192.0.2.7:5432' }),
+      closed: Promise.resolve(),
+      close: async () => {},
+      startTls: () => { throw new TypeError('unused') },
+    })
+    return (_address, options) => {
+      if (options.secureTransport === 'off') return failing()
+      return {
+        readable: new ReadableStream({ start: (controller) => controller.enqueue(bytes(0x53)) }), // Byte1('S')
+        writable: new WritableStream(),
+        opened: Promise.resolve({}),
+        closed: new Promise(() => {}),
+        close: async () => {},
+        startTls: failing,
+      }
+    }
+  }
+
+  const startupMessage = bytes(
+    0x00, 0x00, 0x00, 0x09, // Int32(9)      length, including itself
+    0x00, 0x03, 0x00, 0x02, // Int32(196610) protocol 3.2
+    0x00,                   // Byte1(0)      the end of the (here no) parameters
+  )
+
+  /** The one close reported is the error that says why, with workerd's error as its cause. */
+  function expectUntrusted(closes: (Error | undefined)[], failure: Error): void {
+    expect(closes).toHaveLength(1)
+    const error = closes[0]
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect(error?.message).toMatch(/^the Workers runtime did not trust the TLS certificate of the server at db\.example\.com:5432/)
+    expect(error?.message).toMatch(/only against their own trust store/)
+    expect(error?.message).toMatch(/a certificate from a public certificate authority/)
+    expect(error?.cause).toBe(failure)
+  }
+
+  test('the first write after startTls() failing with "internal error", nothing read, is a ConnectionLostError that says why, with workerd\'s error as the cause', async () => {
+    const failure = internalError()
+    const link = await openWorkersLink(failingAfterTls(failure, { readsEnd: false }), endpoint, tls('require'), true)
+    const seen = watch(link)
+    link.resume()
+    link.write(startupMessage)
+    await tick()
+    expectUntrusted(seen.closes, failure)
+  })
+
+  test('the same when the reads end before the write has failed: the end waits for the write, whose error says why', async () => {
+    const failure = internalError()
+    const link = await openWorkersLink(failingAfterTls(failure), endpoint, tls('verify-full'), true)
+    const seen = watch(link)
+    link.resume() // the read ends at once, before the write below has failed
+    link.write(startupMessage)
+    await tick()
+    expectUntrusted(seen.closes, failure)
+  })
+
+  test('once the server has said something through TLS, the same error is passed on as it is', async () => {
+    const failure = internalError()
+    const authenticationOk = bytes(
+      0x52,                   // Byte1('R')  Authentication
+      0x00, 0x00, 0x00, 0x08, // Int32(8)    length, including itself
+      0x00, 0x00, 0x00, 0x00, // Int32(0)    AuthenticationOk
+    )
+    const link = await openWorkersLink(failingAfterTls(failure, { received: [authenticationOk], readsEnd: false }), endpoint, tls('require'), true)
+    const seen = watch(link)
+    link.onData = () => link.write(bytes(0x58, 0, 0, 0, 4)) // Terminate, after the handshake was seen to succeed
+    link.resume()
+    await tick()
+    expect(seen.closes).toEqual([failure])
+  })
+
+  test('another error on the first write is passed on as it is', async () => {
+    const reset = new Error('Network connection lost.')
+    const link = await openWorkersLink(failingAfterTls(reset), endpoint, tls('require'), true)
+    const seen = watch(link)
+    link.resume()
+    link.write(startupMessage)
+    await tick()
+    expect(seen.closes).toEqual([reset])
+  })
+
+  test('on a link without TLS, "internal error" is passed on as it is', async () => {
+    const failure = internalError()
+    const link = await openWorkersLink(failingAfterTls(failure, { readsEnd: false }), endpoint, tls('disable'), false)
+    const seen = watch(link)
+    link.write(startupMessage)
+    link.resume()
+    await tick()
+    expect(seen.closes).toEqual([failure])
   })
 })
 
