@@ -260,6 +260,23 @@ describe.runIf(supported)('replicate()', () => {
     await expect(one.ready).rejects.toThrow(new ReplicationError('publication absent_one does not exist in this database; create it (CREATE PUBLICATION) or leave it out of publications'))
   })
 
+  test('publication names with a backslash and a quote are read as given, with standard_conforming_strings off too', async () => {
+    const sql = await sqlConnection()
+    const { table, slot } = await setup(sql)
+    const odd = `back\\slash 'q' ${slot}`
+    await sql.query(`CREATE PUBLICATION "${odd}" FOR TABLE ${table}`)
+    try {
+      const stream = open({ slot, publications: [odd], create: true }, { options: '-c standard_conforming_strings=off' })
+      await stream.ready
+      await stream.close()
+      // A missing one, named with both, is said to be missing, never a syntax error.
+      const absent = open({ slot, publications: [`absent\\' ${slot}`] }, { options: '-c standard_conforming_strings=off' })
+      await expect(absent.ready).rejects.toThrow(new ReplicationError(`publication "absent\\' ${slot}" does not exist in this database; create it (CREATE PUBLICATION) or leave it out of publications`))
+    } finally {
+      await sql.query(`DROP PUBLICATION IF EXISTS "${odd}"`)
+    }
+  })
+
   test('a slot made for another output plugin is refused with a ReplicationError that names it', async () => {
     const sql = await sqlConnection()
     const { publication, slot } = await setup(sql)
