@@ -35,6 +35,8 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
   let stdoutGone = false
   /** Stdout failed to take a line (ENOSPC, EIO; not its reader leaving): a failure, whatever comes after. */
   let writeFailed = false
+  /** A line is being written: a first signal lets it finish (and be acknowledged), even between transactions. */
+  let writing = false
   /** Resolves when stopping at once: a write that stdout's reader is not taking is not waited for. */
   let abandonWrite!: () => void
   const writeAbandoned = new Promise<'abandoned'>((resolve) => (abandonWrite = () => resolve('abandoned')))
@@ -47,18 +49,20 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
   }
 
   /**
-   * A first signal stops after the transaction being printed, or at once between transactions;
-   * a second stops at once (that transaction comes again next time); one more, while closing
-   * (stdout not draining, a server not answering), leaves without closing: the slot still has
-   * everything not yet reported.
+   * A first signal stops after the transaction being printed (or the line being written, a
+   * message outside any transaction), or at once between them; a second stops at once (that
+   * transaction comes again next time); one more, while closing (stdout not draining, a server
+   * not answering), leaves without closing: the slot still has everything not yet reported.
+   * After a failed write, whatever the signals, the status is 1.
    */
   const stop = (): void => {
     // Before streaming starts nothing has been printed, so nothing is owed an acknowledgement;
     // and connecting may take long (libpq's default connect_timeout is none): leave at once.
-    if (live === undefined || stopping === 'now') process.exit(0)
-    if (stopping === 'no' && inTransaction !== undefined) {
+    if (live === undefined || stopping === 'now') process.exit(writeFailed ? 1 : 0)
+    if (stopping === 'no' && !writeFailed && (inTransaction !== undefined || writing)) {
       stopping = 'after-transaction'
-      status(`stopping after transaction ${inTransaction}, so that it is not printed again; signal again to stop at once`)
+      const what = inTransaction !== undefined ? `transaction ${inTransaction}` : 'the line being written'
+      status(`stopping after ${what}, so that it is not printed again; signal again to stop at once`)
       return
     }
     stopNow()
@@ -111,7 +115,9 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
         const line = changeLine(change, seq)
         if (line !== undefined) {
           // A line stdout did not take is not acknowledged: the slot keeps it for next time.
+          writing = true
           const written = await Promise.race([writeLineConfirmed(line), writeAbandoned])
+          writing = false
           stuck = written === 'abandoned'
           writeFailed = written === 'failed'
           if (written !== 'written') break

@@ -378,6 +378,28 @@ describe.runIf(supported)('pglisten replicate', () => {
     expect((await again.exited).status).toBe(0)
   })
 
+  test('one signal while a message outside any transaction is being written lets it finish and be acknowledged', async () => {
+    const sql = await sqlConnection()
+    const name = await setup(sql)
+    const cli = await replicate(['--slot', name, '--publication', name, '--create', '--messages'])
+    cli.child.stdout!.pause()
+    // A 2 MB line: more than the pipe and this process's buffer take, so the write waits.
+    await sql.query(`SELECT pg_logical_emit_message(false, 'big', repeat('x', 2000000))`)
+    await until(() => cli.child.stdout!.readableLength >= 16_384, 'the line to be written')
+    cli.child.kill('SIGTERM')
+    await cli.stderrLine(/^pglisten: stopping after the line being written, so that it is not printed again; signal again to stop at once$/)
+    cli.child.stdout!.resume()
+    expect(await cli.exited).toEqual({ status: 0, signal: null })
+    expect(records(cli.stdout).map((r) => [r.op, r.prefix, (r.content as string).length])).toEqual([['message', 'big', 2_000_000]])
+    // Acknowledged: a restart does not print it again.
+    await sql.query(`INSERT INTO ${name} VALUES (1, 'after')`)
+    const again = await replicate(['--slot', name, '--publication', name, '--messages'])
+    expect(records(await again.stdoutLines(1)).map((r) => r.op)).toEqual(['insert'])
+    again.child.kill('SIGTERM')
+    expect((await again.exited).status).toBe(0)
+    expect(again.stdout).toHaveLength(1)
+  })
+
   test('stdout that fails (a full disk: /dev/full): status 1 and why, nothing acknowledged', async () => {
     const sql = await sqlConnection()
     const name = await setup(sql)
