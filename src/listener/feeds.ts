@@ -109,8 +109,10 @@ export function feed<T>({ channel, source, ready, ended = async () => {} }: Feed
       }
     },
     async return(): Promise<IteratorResult<FeedItem<T>>> {
+      // ended() first: it marks the feed over at once, so a setup still to run installs nothing.
+      const ending = ended()
       await source.return?.()
-      await ended()
+      await ending
       return { value: undefined, done: true }
     },
     [Symbol.asyncIterator]() {

@@ -24,7 +24,7 @@ import { Liveness } from './liveness.ts'
 import { Notifier } from './notifier.ts'
 import type { OutboxSource } from './outbox.ts'
 import { listenerParts, type ListenerParts } from './parts.ts'
-import { SelfTests } from './self-test.ts'
+import { SelfTests, selfTestTimeout } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
 import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
 
@@ -78,6 +78,7 @@ export class Listener {
     this.#delivery.hidden = this.#book.hidden
     this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound, onClose })))
     this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
+    if (options.poolerCheck) selfTestTimeout(options.poolerCheck.timeout) // a bad one throws here, at the call
     this.#liveness = new Liveness(options.heartbeat, {
       connection: () => this.#connection,
       reading: () => !this.#delivery.paused,
@@ -184,7 +185,7 @@ export class Listener {
 
   /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */
   #checkPooler(): Promise<void> {
-    const timeout = this.#options.poolerCheck ? this.#options.poolerCheck.timeout : undefined
+    const timeout = selfTestTimeout(this.#options.poolerCheck ? this.#options.poolerCheck.timeout : undefined)
     this.#poolerCheck ??= this.#run((connection) => this.#selfTests.run(connection, timeout)).then(
       () => undefined,
       (error: unknown) => {

@@ -9,8 +9,16 @@ import type { NotificationResponse } from '../protocol/backend/messages.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { ListenerError } from './errors.ts'
 import { quoteIdentifier, quoteLiteral } from './sql.ts'
+import { checkTimerDelay } from '../protocol/timer.ts'
 
 export const selfTestPrefix = 'pglisten.self-test.'
+
+/** How long a test waits for its notification, in ms: 2 s unless given; a RangeError unless positive and a timer can keep it. */
+export function selfTestTimeout(timeout = 2_000): number {
+  if (!(timeout > 0)) throw new RangeError(`poolerCheck.timeout must be positive, not ${timeout}`)
+  checkTimerDelay('poolerCheck.timeout', timeout)
+  return timeout
+}
 
 type Queryable = Pick<Connection, 'query'>
 

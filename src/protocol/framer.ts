@@ -83,7 +83,7 @@ export class Framer {
       this.#borrowed = true
       return
     }
-    const leftover = this.#compact(this.#end - this.#start + chunk.length)
+    const leftover = this.#compact(this.#end - this.#start + chunk.length, this.#frontTotal())
     this.#owned.set(chunk, leftover)
     this.#end = leftover + chunk.length
   }
@@ -94,10 +94,10 @@ export class Framer {
     const bytes = this.#buffer
     const start = this.#start
     const available = this.#end - start
-    if (available < 5) return this.#wait(5)
+    const total = this.#frontTotal()
+    if (total === undefined) return this.#wait(5)
     const type = bytes[start]!
-    // `>>> 0` reads the length unsigned, so a length with the top bit set is "too large".
-    const length = ((bytes[start + 1]! << 24) | (bytes[start + 2]! << 16) | (bytes[start + 3]! << 8) | bytes[start + 4]!) >>> 0
+    const length = total - 1
     if (length < 4 || length > this.#maxMessageLength) {
       throw this.#fail(new ProtocolViolationError(
         length < 4
@@ -105,11 +105,10 @@ export class Framer {
           : `message length ${length} exceeds the maximum of ${this.#maxMessageLength}`,
       ))
     }
-    const total = 1 + length
     // Room for what has come and as much again, not for the whole declared length: a server
     // that declares 64 MiB and sends 10 bytes costs 10 bytes, and a real one's big message
     // costs a few doublings' copies as it arrives (push() grows the storage).
-    if (available < total) return this.#wait(Math.min(total, 2 * available))
+    if (available < total) return this.#wait(Math.min(total, 2 * available), total)
     this.#start = start + total
     try {
       const reader = this.#reader.reset(bytes, start + 5, start + total, this.#end)
@@ -119,6 +118,18 @@ export class Framer {
       if (error instanceof ProtocolViolationError) throw this.#fail(error)
       throw error
     }
+  }
+
+  /**
+   * The whole size of the message at the front (its type byte, and the Int32 length that
+   * counts itself and the body), once its header has come. `>>> 0` reads the length unsigned,
+   * so a length with the top bit set is "too large".
+   */
+  #frontTotal(): number | undefined {
+    const bytes = this.#buffer
+    const at = this.#start
+    if (this.#end - at < 5) return undefined
+    return 1 + (((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0)
   }
 
   /**
@@ -137,7 +148,7 @@ export class Framer {
    * Not a whole message yet: make sure what is left lives in owned storage, with room for
    * `expected` bytes, since the caller's chunk may be overwritten after we return.
    */
-  #wait(expected: number): undefined {
+  #wait(expected: number, total?: number): undefined {
     if (this.#start === this.#end) {
       this.#buffer = empty
       this.#start = this.#end = 0
@@ -145,16 +156,20 @@ export class Framer {
       if (this.#owned.length > keepCapacity) this.#owned = empty
       return undefined
     }
-    this.#compact(expected)
+    this.#compact(expected, total)
     return undefined
   }
 
-  /** Moves the unread bytes to the front of #owned, with room for `capacity`; returns their count. */
-  #compact(capacity: number): number {
+  /**
+   * Moves the unread bytes to the front of #owned, with room for `capacity`; returns their
+   * count. New storage doubles (so a big message costs a few copies, not one per chunk), but
+   * never past `total`, the whole of the message being waited for, when that is known.
+   */
+  #compact(capacity: number, total = Infinity): number {
     this.#reader.forgetBytes() // bytes move within #owned
     const leftover = this.#end - this.#start
     if (this.#borrowed || this.#owned.length < capacity) {
-      const target = this.#owned.length >= capacity ? this.#owned : this.#allocate(Math.max(capacity, 2 * this.#owned.length, 4096))
+      const target = this.#owned.length >= capacity ? this.#owned : this.#allocate(Math.max(capacity, Math.min(total, Math.max(2 * this.#owned.length, 4096))))
       target.set(this.#buffer.subarray(this.#start, this.#end))
       this.#owned = target
     } else if (this.#start > 0) {

@@ -1,8 +1,8 @@
 /**
  * The names a change feed needs before anything else: the row trigger's default channel and
- * the DDL trigger's checked names. listener.changes() works them out at once, so a bad argument
+ * the DDL trigger's checked names. changes(listener) works them out at once, so a bad argument
  * throws at the call and the feed subscribes at the call; the triggers' SQL and the decoders
- * load later (../feed-parts.ts). Pure; imports the listener's checks and the protocol's SHA-224.
+ * come after (../feed-parts.ts). Pure; imports the listener's checks and the protocol's SHA-224.
  */
 import { sha224 } from '../../protocol/auth/sha224.ts'
 import { encodeUtf8, utf8Length } from '../../protocol/bytes/utf8.ts'

@@ -344,12 +344,18 @@ describe('removeOnClose', () => {
     }
   })
 
-  test('return() before the setup: nothing installed or listened on', async () => {
-    const l = fakeListener()
-    const changes = tableChanges(l.source, 'public.t', {})
-    await changes.return!()
-    await changes.ready
-    expect([l.sql, l.listened]).toEqual([[], []])
+  test('return() before the install has begun: nothing installed or listened on; once it has begun, it finishes, and nothing is listened on', async () => {
+    for (const turns of [0, 1, 2, 3, 4, 10]) {
+      const l = fakeListener()
+      const changes = tableChanges(l.source, 'public.t', {})
+      for (let i = 0; i < turns; i++) await Promise.resolve()
+      const begun = l.sql.length > 0
+      await changes.return!()
+      await changes.ready
+      if (turns <= 1) expect(begun, 'the install begins only after the call has returned and a turn has passed').toBe(false)
+      if (!begun) expect(l.sql, `return() after ${turns} turns`).toEqual([])
+      expect(l.listened, `return() after ${turns} turns`).toEqual([])
+    }
   })
 
   test('a DDL feed ends on its signal, and removes its event triggers then', async () => {

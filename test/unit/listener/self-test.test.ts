@@ -1,7 +1,8 @@
 /** The pooler self-test against a scripted connection: its own channel each time, never leaked, always UNLISTENed. */
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { ListenerError } from '../../../src/listener/errors.ts'
-import { SelfTests, selfTestPrefix } from '../../../src/listener/self-test.ts'
+import { SelfTests, selfTestPrefix, selfTestTimeout } from '../../../src/listener/self-test.ts'
+import { Listener } from '../../../src/index.ts'
 import type { Notification } from '../../../src/listener/subscription.ts'
 
 /** A connection that records SQL and, if `echo`, sends each pg_notify back through `tests.take`. */
@@ -101,5 +102,17 @@ describe('SelfTests', () => {
     expect(tests.take({ type: 'NotificationResponse', processId: 1, channel: 'orders', payload: 'x' })).toBe(false)
     release()
     await expect(run).rejects.toThrow(ListenerError) // the wrong token did not pass it
+  })
+})
+
+describe('poolerCheck.timeout', () => {
+  test('2 s by default; positive and at most what a timer keeps, or a RangeError, at the call', () => {
+    expect(selfTestTimeout()).toBe(2_000)
+    expect(selfTestTimeout(1)).toBe(1)
+    for (const timeout of [0, -5, Number.NaN]) expect(() => selfTestTimeout(timeout)).toThrow(new RangeError(`poolerCheck.timeout must be positive, not ${timeout}`))
+    // Past 2^31 - 1 ms a timer fires at once, and the check would fail on every working server.
+    expect(() => selfTestTimeout(2 ** 31)).toThrow(new RangeError('poolerCheck.timeout must be at most 2147483647 ms (about 24.8 days, the longest a timer waits), not 2147483648'))
+    expect(() => new Listener({ poolerCheck: { timeout: 2 ** 31 }, env: {} })).toThrow(RangeError)
+    expect(() => new Listener({ poolerCheck: { timeout: -1 }, env: {} })).toThrow(RangeError)
   })
 })

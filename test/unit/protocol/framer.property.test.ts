@@ -199,8 +199,17 @@ describe('framer buffers', () => {
       if (at + 65_536 < row.length) expect(big.next()).toBeUndefined()
     }
     expect(big.next()).toEqual({ type: 'DataRow', values: ['x'.repeat(1_000_000)] })
-    expect(Math.max(...allocated)).toBeLessThan(2 * row.length)
-    expect(allocated.length).toBeLessThanOrEqual(8) // 128 KiB, 256 KiB, ... 2 MiB: doublings, not one per chunk
+    expect(Math.max(...allocated)).toBe(row.length) // doubling stops at the message's own size
+    expect(allocated).toEqual([131_072, 262_144, 524_288, row.length]) // doublings, not one per chunk
+    // The same in 1,000-byte chunks: still doublings, still no more than its size.
+    const small = new Framer({ allocate: (length) => (allocated.push(length), new Uint8Array(length)) })
+    allocated.length = 0
+    for (let at = 0; at < row.length; at += 1000) {
+      small.push(row.subarray(at, at + 1000))
+      if (at + 1000 < row.length) expect(small.next()).toBeUndefined()
+    }
+    expect(small.next()).toMatchObject({ type: 'DataRow' })
+    expect(allocated).toEqual([4096, 8192, 16_384, 32_768, 65_536, 131_072, 262_144, 524_288, row.length])
   })
 
   test('buffered counts bytes not yet returned', () => {
