@@ -80,6 +80,14 @@ const BEFORE = ['héllo wörld ✓ 日本語', '𝄞 𝕳𝖊𝖑𝖑𝖔 😀 �
 const AFTER = ['after the gap: 🦀 ñandú', '𐍈𐌰𐌹 🏳️‍🌈 a ZWJ sequence']
 
 /** Runs the scenario; never throws: a failure comes back as the verdict, with the step it was in. */
+/**
+ * The connection options every runtime's client uses: the test server, the password given, and
+ * nothing from the machine (no PG* variables, so no environment access is needed either).
+ */
+export function serverOptions(config: ScenarioConfig) {
+  return { host: config.host, port: config.port, database: config.database, user: config.user, password: config.password, env: {}, connectTimeout: 10 }
+}
+
 export async function runScenario(pg: PglistenModule, config: ScenarioConfig): Promise<Verdict> {
   const started = Date.now()
   const steps: string[] = []
@@ -88,16 +96,7 @@ export async function runScenario(pg: PglistenModule, config: ScenarioConfig): P
   const opened: { close(): Promise<void> }[] = []
 
   try {
-    const base = {
-      host: config.host,
-      port: config.port,
-      database: config.database,
-      user: config.user,
-      password: config.password,
-      // Nothing from the machine: no PG* variables, so no environment access is needed either.
-      env: {},
-      connectTimeout: 10,
-    }
+    const base = serverOptions(config)
     const tls = {
       ...base,
       sslmode: 'verify-full' as const,

@@ -16,7 +16,7 @@ import { build } from 'esbuild'
 import { Miniflare, type MiniflareOptions, type WebSocket } from 'miniflare'
 import type { TestServer } from '../harness/server.ts'
 import { connect, type Connection } from '../../dist/index.js'
-import type { ScenarioConfig, Verdict } from './scenario.ts'
+import { serverOptions, type ScenarioConfig, type Verdict } from './scenario.ts'
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
@@ -127,12 +127,7 @@ export async function runDurableObject(config: ScenarioConfig, server: TestServe
   } as MiniflareOptions)
   // NOTIFY and pg_terminate_backend from Node, over TLS, as another client of the database would.
   const opening = connect({
-    host: config.host,
-    port: config.port,
-    database: config.database,
-    user: config.user,
-    password: config.password,
-    env: {},
+    ...serverOptions(config),
     sslmode: 'verify-full',
     sslrootcert: { pem: config.ca },
   })

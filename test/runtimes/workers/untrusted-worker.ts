@@ -5,7 +5,7 @@
  * is the verdict as JSON.
  */
 import * as pglisten from 'pglisten'
-import type { ScenarioConfig, Verdict } from '../scenario.ts'
+import { serverOptions, type ScenarioConfig, type Verdict } from '../scenario.ts'
 
 export default {
   async fetch(request: Request): Promise<Response> {
@@ -19,13 +19,7 @@ async function connectUntrusted(config: ScenarioConfig): Promise<Verdict> {
   const step = 'TLS to a server whose certificate workerd does not trust'
   try {
     const connection = await pglisten.connect({
-      host: config.host,
-      port: config.port,
-      database: config.database,
-      user: config.user,
-      password: config.password,
-      env: {},
-      connectTimeout: 10,
+      ...serverOptions(config),
       sslmode: 'require',
       sslcertmode: 'disable',
     })
