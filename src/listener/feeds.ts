@@ -150,15 +150,15 @@ export interface FeedSource {
  * The triggers' SQL and the decoders, taken after the call has returned (a promise): whatever
  * they throw reaches the feed through `ready` and its first next(), never the call.
  */
-const loadParts = () => Promise.resolve(feedParts)
+const afterTheCall = () => Promise.resolve(feedParts)
 
-/** changes(listener): check, subscribe (all at the call), then load, install (unless told not to), LISTEN, decode. */
+/** changes(listener): check, subscribe (all at the call), then install (unless told not to), LISTEN, decode. */
 export function tableChanges(listener: FeedSource, table: TableName, options: ChangesOptions): Feed<Change> {
   const kind = options.feed ?? 'rows'
   parseTableName(table) // a bad name throws here, before anything is subscribed or installed
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
-  const loaded = loadParts().then((m) => m.tableParts(table, kind, channel))
+  const loaded = afterTheCall().then((m) => m.tableParts(table, kind, channel))
   const { ready, ended } = setUp(listener, channel, options, loaded)
   return feed({ channel, source, ready, ended })
 }
@@ -168,7 +168,7 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
   const { install, signal, gaps, removeOnClose, ...trigger } = options
   const { channel } = ddlNames(trigger)
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
-  const loaded = loadParts().then((m) => m.ddlParts(trigger))
+  const loaded = afterTheCall().then((m) => m.ddlParts(trigger))
   const { ready, ended } = setUp(listener, channel, options, loaded)
   return feed({ channel, source, ready, ended })
 }
