@@ -1,32 +1,29 @@
 /**
- * The listener: one dedicated connection that LISTENs, and keeps listening. When the
- * connection is lost it reconnects with backoff, LISTENs again on every channel in one round
- * trip, and only then reports the gap, so that whoever re-reads state after the gap does so
- * while subscribed (PostgreSQL's LISTEN docs: subscribe, commit, read the state, then process
- * notifications). Its states and moves are the table in lifecycle.ts. Imports the protocol
- * layer's connect() and never reaches below it.
+ * The listener: one dedicated connection that LISTENs, and keeps listening, and what an
+ * application calls on it. Keeping the connection (reconnects, the Gap) is
+ * listening-connection.ts's; what change feeds and the outbox borrow is feed-support.ts's; the
+ * states and moves are the table in lifecycle.ts. Imports the protocol layer's connect() and
+ * never reaches below it.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { QueryResult } from '../protocol/exchange/query.ts'
 import { connect } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
-import { bounded, openListening, type Attempt } from './attempt.ts'
-import { Backoff, sleep } from './backoff.ts'
+import { bounded } from './attempt.ts'
 import { ChannelBook } from './channels.ts'
-import { attemptTimeout, connectionOptions, listeningOptions } from './connect-options.ts'
+import { attemptTimeout, connectionOptions } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
-import type { FeedSource } from './feeds.ts'
+import { FeedSupport } from './feed-support.ts'
 import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
-import { Liveness } from './liveness.ts'
+import { ListeningConnection } from './listening-connection.ts'
 import { Notifier } from './notifier.ts'
-import type { OutboxSource } from './outbox.ts'
 import { listenerParts, type ListenerParts } from './parts.ts'
 import { SelfTests, selfTestTimeout } from './self-test.ts'
 import { checkChannel, foldIdentifier, notifySql, quoteIdentifier } from './sql.ts'
-import { Subscription, type Gap, type ListenerItem } from './subscription.ts'
+import { Subscription, type ListenerItem } from './subscription.ts'
 
 export type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 
@@ -37,34 +34,20 @@ export async function createListener(options: ListenerOptions = {}): Promise<Lis
   return listener
 }
 
-/** How long close() waits for feeds' triggers to be removed (removeOnClose), in ms. */
-export const removalTimeout = 5_000
-
 export class Listener {
   readonly #options: ListenerOptions
   readonly #lifecycle = new Lifecycle()
   readonly #events: EventHub<ListenerEvents>
   readonly #delivery: Delivery
   readonly #notifier: Notifier
-  readonly #backoff: Backoff | undefined
-  readonly #liveness: Liveness
   readonly #selfTests = new SelfTests()
   /** Who listens on what: the user, feeds, or both (channels.ts). */
   readonly #book = new ChannelBook()
-  /** What feeds asked close() to do: remove their triggers (removeOnClose). */
-  readonly #cleanups = new Set<() => Promise<void>>()
-  /** Aborted when close() has waited removalTimeout for those removals. */
-  readonly #removals = new AbortController()
-  #reconnects = 0
-  #connection: Connection | undefined
-  #ready: Promise<Connection>
-  #settle: { resolve(c: Connection): void; reject(e: Error): void } | undefined
+  /** The listening connection, kept across losses. */
+  readonly #link: ListeningConnection
+  readonly #feeds: FeedSupport
   #starting: Promise<void> | undefined
   #closing: Promise<void> | undefined
-  /** Why the listener gave up: iterators end with it, later calls reject with it. */
-  #failure: ListenerError | undefined
-  /** Aborted by close(): the backoff sleep and any connection attempt stop at once. */
-  readonly #stop = new AbortController()
   /** One pooler self-test for all the first listen() calls made together. */
   #poolerCheck: Promise<void> | undefined
 
@@ -77,18 +60,29 @@ export class Listener {
     this.#delivery = new Delivery(this.#events, options)
     this.#delivery.hidden = this.#book.hidden
     this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound, onClose })))
-    this.#backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect)
     if (options.poolerCheck) selfTestTimeout(options.poolerCheck.timeout) // a bad one throws here, at the call
-    this.#liveness = new Liveness(options.heartbeat, {
-      connection: () => this.#connection,
-      reading: () => !this.#delivery.paused,
-      answered: (connection, sentAt) => this.#confirm(connection, sentAt),
-      dead: (connection, error) => {
-        connection.abort(error)
-        this.#lost(connection, error)
-      },
+    const selfTests = this.#selfTests
+    this.#link = new ListeningConnection({
+      options,
+      lifecycle: this.#lifecycle,
+      delivery: this.#delivery,
+      events: this.#events,
+      channels: () => this.#book.listened,
+      intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
+      reportError: (error, source) => this.#reportError(error, source),
+      gaveUp: () => void this.close(),
     })
-    this.#ready = this.#pending()
+    this.#feeds = new FeedSupport({
+      options,
+      notifications: (options) => this.notifications(options),
+      // A feed's or an outbox's channel: hidden from other consumers (never held for them),
+      // UNLISTENed when the last of them ends, untouched by unlistenAll().
+      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
+      release: (channel) => this.#releaseFeed(channel),
+      closing: () => this.#closing !== undefined || this.#closed(),
+      stopped: this.#link.stopped,
+      reportError: (error, source) => this.#reportError(error, source),
+    })
   }
 
   /** Connects for the first time; rejects if that fails (reconnecting starts only after a success). */
@@ -98,34 +92,18 @@ export class Listener {
       return Promise.reject(new ListenerError(this.#closed() ? 'the listener is closed' : 'the listener has already started'))
     }
     this.#lifecycle.to('start')
-    this.#starting = this.#connectFirst().finally(() => (this.#starting = undefined))
+    this.#starting = this.#link.connectFirst().finally(() => (this.#starting = undefined))
     return this.#starting
-  }
-
-  async #connectFirst(): Promise<void> {
-    let attempt: Attempt
-    try {
-      attempt = await this.#attempt(undefined) // libpq's connect_timeout alone bounds the first
-    } catch (error) {
-      if (this.#closed()) throw new ListenerError('the listener was closed while it connected', { cause: error })
-      this.#lifecycle.to('failed')
-      throw error
-    }
-    if (this.#closed()) {
-      await attempt.connection.close() // close() came while we connected: nothing may outlive it
-      throw new ListenerError('the listener was closed while it connected')
-    }
-    this.#online(attempt, undefined)
   }
 
   /** Where the listening connection goes (host or socket folder, hostaddr, port), while connected. */
   get endpoint(): Connection['endpoint'] | undefined {
-    return this.#connection?.endpoint
+    return this.#link.current?.endpoint
   }
 
   /** The server's parameters as the listening connection last heard them (server_version, ...). */
   get parameters(): ReadonlyMap<string, string> {
-    return this.#connection?.parameters ?? new Map()
+    return this.#link.current?.parameters ?? new Map()
   }
 
   /** The channels listen() listened on, as the server knows them; not the change feeds' own. */
@@ -135,13 +113,13 @@ export class Listener {
 
   /** The backend's process ID: notifications from it have processId equal to this. */
   get processId(): number | undefined {
-    return this.#connection?.processId
+    return this.#link.current?.processId
   }
 
   get stats(): ListenerStats {
     const { notifications, maxBacklog, pauses, stalls } = this.#delivery.stats
     const state = this.#lifecycle.state
-    return { state, connected: this.#lifecycle.connected, reconnects: this.#reconnects, notifications, backlog: this.#delivery.backlog(), maxBacklog, paused: this.#delivery.paused, pauses, stalls }
+    return { state, connected: this.#lifecycle.connected, reconnects: this.#link.reconnects, notifications, backlog: this.#delivery.backlog(), maxBacklog, paused: this.#delivery.paused, pauses, stalls }
   }
 
   on<K extends keyof ListenerEvents>(event: K, handler: (value: ListenerEvents[K]) => unknown): () => void {
@@ -168,7 +146,7 @@ export class Listener {
     try {
       // The self-test first: before any LISTEN of ours, nothing can queue ahead of its NOTIFY.
       if (this.#options.poolerCheck !== false) await this.#checkPooler() // settled at once after the first
-      await this.#run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`))
+      await this.#link.run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`))
     } catch (error) {
       undo()
       throw error
@@ -178,7 +156,7 @@ export class Listener {
   /** A feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
   #releaseFeed(name: string): void {
     if (!this.#book.removeFeed(name) || this.#closed()) return
-    this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
+    this.#link.run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
       .catch(() => undefined) // closed meanwhile: nothing to undo
       .finally(() => this.#book.forget(name))
   }
@@ -186,7 +164,7 @@ export class Listener {
   /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */
   #checkPooler(): Promise<void> {
     const timeout = selfTestTimeout(this.#options.poolerCheck ? this.#options.poolerCheck.timeout : undefined)
-    this.#poolerCheck ??= this.#run((connection) => this.#selfTests.run(connection, timeout)).then(
+    this.#poolerCheck ??= this.#link.run((connection) => this.#selfTests.run(connection, timeout)).then(
       () => undefined,
       (error: unknown) => {
         this.#poolerCheck = undefined
@@ -199,14 +177,14 @@ export class Listener {
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
-    if (this.#book.removeUser(name)) await this.#run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
+    if (this.#book.removeUser(name)) await this.#link.run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
   }
 
   /** UNLISTEN every channel listen() listened on; the feeds' stay (in the same round trip, so they miss nothing). */
   async unlistenAll(): Promise<void> {
     const feeds = this.#book.clearUser()
     const sql = ['UNLISTEN *', ...feeds.map((name) => `LISTEN ${quoteIdentifier(name)}`)].join('; ')
-    await this.#run((connection) => connection.query(sql))
+    await this.#link.run((connection) => connection.query(sql))
   }
 
   /**
@@ -255,48 +233,7 @@ export class Listener {
 
   /** What change feeds (pglisten/changes) and the outbox (pglisten/outbox) build on: not API. */
   [listenerParts](): ListenerParts {
-    return { feedSource: () => this.#feedSource(), outboxSource: () => this.#outboxSource() }
-  }
-
-  /** What a change feed needs of the listener: its own iterator, LISTEN, connections for its SQL, and a say in close(). */
-  #feedSource(): FeedSource {
-    return {
-      notifications: (options) => this.notifications(options),
-      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
-      release: (channel) => this.#releaseFeed(channel),
-      install: (work) => {
-        if (this.#closing || this.#closed()) return Promise.reject(new ListenerError('the listener is closed'))
-        return this.#ownConnection(this.#stop.signal, work)
-      },
-      remove: (work) => this.#ownConnection(this.#removals.signal, work),
-      onClose: (cleanup) => {
-        if (this.#closing || this.#closed()) return false
-        const reported = () =>
-          cleanup().catch((error: unknown) => {
-            this.#events.emit('error', new ListenerError(`a change feed's trigger may still be installed: ${String((error as Error)?.message ?? error)}`, { cause: error }))
-          })
-        this.#cleanups.add(reported)
-        return () => this.#cleanups.delete(reported)
-      },
-    }
-  }
-
-  /**
-   * Runs `work` (an install or a removal: a transaction of its own) on a connection of its own,
-   * never the notifier's, where notify() and query() would land inside its transaction. The
-   * connection is bounded as a reconnect attempt is, and aborted when `signal` is.
-   */
-  async #ownConnection<T>(signal: AbortSignal, work: (connection: Connection) => Promise<T>): Promise<T> {
-    const connection = await bounded(signal, attemptTimeout(this.#options), (bound) => connect({ ...connectionOptions(this.#options), signal: bound }))
-    const stop = () => connection.abort(new ConnectionLostError('the listener closed', { cause: signal.reason }))
-    signal.addEventListener('abort', stop, { once: true })
-    try {
-      if (signal.aborted) stop()
-      return await work(connection)
-    } finally {
-      signal.removeEventListener('abort', stop)
-      await connection.close()
-    }
+    return { feedSource: () => this.#feeds.feedSource(), outboxSource: () => this.#feeds.outboxSource() }
   }
 
   /** The notifier's process ID, once it is open: notifications sent by notify() carry it. */
@@ -321,25 +258,14 @@ export class Listener {
       onDrain: (s) => this.#delivery.drained(s),
       onEnd: () => signal?.removeEventListener('abort', abort),
     })
-    if (this.#failure) this.#delivery.failLate(subscription, this.#failure)
+    const failure = this.#link.failure
+    if (failure) this.#delivery.failLate(subscription, failure)
     else if (this.#closed() || signal?.aborted) subscription.end()
     else {
       this.#delivery.subscribe(subscription)
       signal?.addEventListener('abort', abort, { once: true })
     }
     return subscription
-  }
-
-  /** What an outbox (pglisten/outbox) needs of the listener: LISTEN as a feed's, its wake-ups, and the 'error' handlers. */
-  #outboxSource(): OutboxSource {
-    return {
-      // Its channel is counted as a feed's is: hidden from other consumers (never held for
-      // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
-      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
-      release: (channel) => this.#releaseFeed(channel),
-      wakeUps: (channel, signal) => this.notifications({ channels: [channel], signal }),
-      reportError: (error) => this.#reportError(error, 'outbox read'),
-    }
   }
 
   /** Stops everything: iterators end, waiting calls reject, connection attempts stop, both connections close, timers go. */
@@ -350,169 +276,19 @@ export class Listener {
 
   async #shutDown(): Promise<void> {
     if (this.#lifecycle.state !== 'closed') this.#lifecycle.to('close')
-    this.#liveness.stop()
-    this.#stop.abort(new ListenerError('the listener is closed'))
-    this.#settle?.reject(this.#failure ?? new ListenerError('the listener is closed'))
-    const connection = this.#connection
-    this.#connection = undefined
+    const connection = this.#link.shutDown()
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
-    if (!this.#failure) this.#delivery.end() // after giving up, they end with the error instead
-    // Feeds' removals, each on a connection of its own, get removalTimeout; then they are cut.
-    const removals = Promise.all([...this.#cleanups].map((cleanup) => cleanup()))
-    const deadline = setTimeout(() => this.#removals.abort(new ListenerError(`close() waited ${removalTimeout} ms for the removals`)), removalTimeout)
-    deadline.unref?.()
-    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined), removals.finally(() => clearTimeout(deadline))])
+    if (!this.#link.failure) this.#delivery.end() // after giving up, they end with the error instead
+    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined), this.#feeds.removeAll()])
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
 
-  /** One attempt at a listening connection, on every channel, bounded by `timeout` ms if given. */
-  #attempt(timeout: number | undefined): Promise<Attempt> {
-    const selfTests = this.#selfTests
-    return openListening({
-      connect: {
-        ...listeningOptions(this.#options),
-        onNotice: (notice) => this.#events.emit('notice', notice),
-        onHandlerError: (error) => this.#reportError(error, 'notification'),
-      },
-      channels: this.#book.listened,
-      signal: this.#stop.signal,
-      ...(timeout !== undefined ? { timeout } : {}),
-      intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
-      stageLimit: this.#delivery.maxBacklog,
-      onClose: (connection, error) => this.#lost(connection, error),
-    })
-  }
-
-  /**
-   * The attempt succeeded: the Gap (if any) first, to iterators and as events, then what the
-   * new connection heard while it LISTENed (as much as stays under maxBacklog), then live delivery. A handler may close() the
-   * listener on any of those events: then nothing more happens here.
-   */
-  #online(attempt: Attempt, gap: Gap | undefined): void {
-    const { connection } = attempt
-    this.#connection = connection
-    this.#lifecycle.to('connected')
-    this.#delivery.confirmedAt = attempt.confirmedAt
-    if (gap) this.#delivery.gap(gap)
-    this.#delivery.attach((paused) => {
-      // The state first: resume() delivers what was buffered at once, which may pause again.
-      if (connection === this.#connection) {
-        this.#lifecycle.to(paused ? 'paused' : 'resumed')
-        if (!paused) this.#liveness.resumed()
-      }
-      if (paused) connection.pause()
-      else connection.resume()
-    })
-    this.#settle?.resolve(connection)
-    this.#settle = undefined
-    this.#ready = Promise.resolve(connection)
-    this.#liveness.start()
-    this.#events.emit('connected', { processId: connection.processId })
-    if (gap) {
-      this.#events.emit('reconnected', gap)
-      this.#events.emit('gap', gap)
-    }
-    if (connection !== this.#connection) return // closed (or lost) by a handler
-    // Only as many as the queues have room for under their bound: the rest is inside the Gap.
-    const room = this.#delivery.maxBacklog - this.#delivery.backlog()
-    for (const notification of attempt.staged.slice(0, Math.max(0, room))) this.#delivery.deliver(notification)
-    attempt.online((notification) => this.#delivery.deliver(notification))
-    // It may have closed while we finished opening it (its close was not ours to hear yet).
-    if (connection.isClosed) this.#lost(connection, new ConnectionLostError('the connection was lost as it opened'))
-  }
-
-  /** The connection is gone: report it, and reconnect unless we closed it or were told not to. */
-  #lost(connection: Connection, error: Error | undefined): void {
-    if (connection !== this.#connection || this.#closed()) return
-    this.#connection = undefined
-    this.#delivery.detach()
-    this.#liveness.stop()
-    this.#lifecycle.to('lost')
-    this.#ready = this.#pending()
-    const from = this.#delivery.confirmedAt
-    this.#events.emit('disconnected', { error, at: new Date() })
-    void this.#reconnect(from, error)
-  }
-
-  async #reconnect(from: Date, cause: Error | undefined): Promise<void> {
-    const backoff = this.#backoff
-    let last = cause
-    for (;;) {
-      if (this.#closed()) return
-      if (!backoff || backoff.exhausted) {
-        const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect` : 'the connection was lost and reconnect is off'
-        return this.#giveUp(new ListenerError(why, { cause: last })) // the last failure: the loss itself, or the last attempt's
-      }
-      const delay = backoff.next()
-      this.#events.emit('reconnecting', { attempt: backoff.failures, maxAttempts: backoff.maxAttempts, delay, error: last })
-      if (!(await sleep(delay, this.#stop.signal))) return // false: closed meanwhile (by a handler, too)
-      this.#lifecycle.to('attempt')
-      try {
-        const attempt = await this.#attempt(attemptTimeout(this.#options))
-        if (this.#closed()) return void (await attempt.connection.close())
-        backoff.reset()
-        this.#reconnects++
-        return this.#online(attempt, { type: 'Gap', from, to: new Date(), cause })
-      } catch (error) {
-        if (this.#closed()) return
-        this.#lifecycle.to('failed')
-        last = error instanceof Error ? error : new ListenerError(String(error))
-        this.#reportError(error, 'reconnect')
-      }
-    }
-  }
-
-  /** No more attempts: every waiting call and iterator ends with `error`, and so does every later one. */
-  #giveUp(error: ListenerError): void {
-    this.#failure = error
-    this.#lifecycle.to('gaveUp')
-    this.#delivery.fail(error)
-    this.#events.emit('error', error)
-    void this.close()
-  }
-
-  /**
-   * Runs `operation` on the live connection, waiting for one if we are reconnecting. A
-   * connection lost meanwhile means: wait for the next one and run it again (every operation
-   * run here, LISTEN, UNLISTEN and the self-test, may be repeated). An answered request confirms everything committed before it
-   * was sent (see Gap.from).
-   */
-  async #run<T>(operation: (connection: Connection) => Promise<T>): Promise<T> {
-    for (;;) {
-      if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed')
-      const connection = await this.#ready
-      this.#delivery.beginQuery()
-      const sentAt = new Date()
-      try {
-        const result = await operation(connection)
-        this.#confirm(connection, sentAt)
-        return result
-      } catch (error) {
-        if (!(error instanceof ConnectionLostError)) throw error
-        if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed', { cause: error })
-        this.#lost(connection, error) // if the close has not been reported yet, now it is
-      } finally {
-        this.#delivery.endQuery()
-      }
-    }
-  }
-
-  #confirm(connection: Connection, sentAt: Date): void {
-    if (connection === this.#connection && sentAt > this.#delivery.confirmedAt) this.#delivery.confirmedAt = sentAt
-  }
-
   /** A method, not a field read, so the type checker does not assume it unchanged across awaits. */
   #closed(): boolean {
     return this.#lifecycle.state === 'closed'
-  }
-
-  #pending(): Promise<Connection> {
-    const promise = new Promise<Connection>((resolve, reject) => (this.#settle = { resolve, reject }))
-    promise.catch(() => undefined) // waiting calls see the rejection; nobody else must
-    return promise
   }
 
   /** Background errors go to 'error' handlers; one of those failing is dropped, not looped. */

@@ -1,0 +1,111 @@
+/**
+ * What a listener gives change feeds (pglisten/changes) and the outbox (pglisten/outbox): their
+ * LISTEN and release, connections of their own for the triggers' SQL, and close()'s wait for
+ * the removals they asked for. Not API: they reach it through parts.ts. Imports the protocol's
+ * connect() and the listener's parts.
+ */
+import { ConnectionLostError } from '../protocol/errors.ts'
+import { connect } from '../protocol/io/connect.ts'
+import type { Connection } from '../protocol/io/connection.ts'
+import { bounded } from './attempt.ts'
+import { attemptTimeout, connectionOptions } from './connect-options.ts'
+import { ListenerError } from './errors.ts'
+import type { FeedSource } from './feeds.ts'
+import type { ListenerOptions, NotificationsOptions } from './listener-types.ts'
+import type { OutboxSource } from './outbox.ts'
+import type { ListenerItem } from './subscription.ts'
+
+/** How long close() waits for feeds' triggers to be removed (removeOnClose), in ms. */
+export const removalTimeout = 5_000
+
+/** What the listener lends its feeds and outboxes: functions, handed on and called unbound. */
+export interface FeedHost {
+  options: ListenerOptions
+  notifications(options: NotificationsOptions): AsyncIterableIterator<ListenerItem>
+  /** LISTEN on a feed's channel: counted, and kept out of the listener's channels and other consumers. */
+  listen(channel: string): Promise<void>
+  /** A feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
+  release(channel: string): void
+  /** close() has been called. */
+  closing(): boolean
+  /** Aborted by close(): an install under way stops. */
+  stopped: AbortSignal
+  /** To the listener's 'error' handlers. */
+  reportError(error: Error, source: string): void
+}
+
+export class FeedSupport {
+  readonly #host: FeedHost
+  /** What feeds asked close() to do: remove their triggers (removeOnClose). */
+  readonly #cleanups = new Set<() => Promise<void>>()
+  /** Aborted when close() has waited removalTimeout for those removals. */
+  readonly #removals = new AbortController()
+
+  constructor(host: FeedHost) {
+    this.#host = host
+  }
+
+  /** What a change feed needs of the listener: its own iterator, LISTEN, connections for its SQL, and a say in close(). */
+  feedSource(): FeedSource {
+    const host = this.#host
+    return {
+      notifications: host.notifications,
+      listen: host.listen,
+      release: host.release,
+      install: (work) => {
+        if (host.closing()) return Promise.reject(new ListenerError('the listener is closed'))
+        return this.#ownConnection(host.stopped, work)
+      },
+      remove: (work) => this.#ownConnection(this.#removals.signal, work),
+      onClose: (cleanup) => {
+        if (host.closing()) return false
+        const reported = () =>
+          cleanup().catch((error: unknown) => {
+            host.reportError(new ListenerError(`a change feed's trigger may still be installed: ${String((error as Error)?.message ?? error)}`, { cause: error }), 'feed removal')
+          })
+        this.#cleanups.add(reported)
+        return () => this.#cleanups.delete(reported)
+      },
+    }
+  }
+
+  /** What an outbox needs of the listener: LISTEN as a feed's, its wake-ups, and the 'error' handlers. */
+  outboxSource(): OutboxSource {
+    const host = this.#host
+    return {
+      // Its channel is counted as a feed's is: hidden from other consumers (never held for
+      // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
+      listen: host.listen,
+      release: host.release,
+      wakeUps: (channel, signal) => host.notifications({ channels: [channel], signal }),
+      reportError: (error) => host.reportError(error, 'outbox read'),
+    }
+  }
+
+  /** For close(): the feeds' removals, each on a connection of its own, get removalTimeout; then they are cut. */
+  async removeAll(): Promise<void> {
+    const removals = Promise.all([...this.#cleanups].map((cleanup) => cleanup()))
+    const deadline = setTimeout(() => this.#removals.abort(new ListenerError(`close() waited ${removalTimeout} ms for the removals`)), removalTimeout)
+    deadline.unref?.()
+    await removals.finally(() => clearTimeout(deadline))
+  }
+
+  /**
+   * Runs `work` (an install or a removal: a transaction of its own) on a connection of its own,
+   * never the notifier's, where notify() and query() would land inside its transaction. The
+   * connection is bounded as a reconnect attempt is, and aborted when `signal` is.
+   */
+  async #ownConnection<T>(signal: AbortSignal, work: (connection: Connection) => Promise<T>): Promise<T> {
+    const options = this.#host.options
+    const connection = await bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound }))
+    const stop = () => connection.abort(new ConnectionLostError('the listener closed', { cause: signal.reason }))
+    signal.addEventListener('abort', stop, { once: true })
+    try {
+      if (signal.aborted) stop()
+      return await work(connection)
+    } finally {
+      signal.removeEventListener('abort', stop)
+      await connection.close()
+    }
+  }
+}
