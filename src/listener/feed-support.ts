@@ -2,7 +2,7 @@
  * What a listener gives change feeds (pglisten/changes) and the outbox (pglisten/outbox): their
  * LISTEN and release, connections of their own for the triggers' SQL, and close()'s wait for
  * the removals they asked for. Not API: they reach it through parts.ts. Imports the protocol's
- * connect() and the listener's parts.
+ * connect(), the listener's attempt bounds and connection options, and the feeds' and outbox's types.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import { connect } from '../protocol/io/connect.ts'

@@ -279,7 +279,8 @@ export class Listener {
     const connection = this.#link.shutDown()
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
     if (!this.#link.failure) this.#delivery.end() // after giving up, they end with the error instead
-    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined), this.#feeds.removeAll()])
+    const removals = this.#feeds.removeAll() // each on a connection of its own: started first
+    await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined), removals])
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -19,7 +19,10 @@ import type { ListenerEvents, ListenerOptions } from './listener-types.ts'
 import { Liveness } from './liveness.ts'
 import type { Gap, Notification } from './subscription.ts'
 
-/** What the listener shares with its connection's keeper. */
+/**
+ * What the listener shares with its connection's keeper. The lifecycle is one for both: the
+ * listener makes its first and last moves (start, close), the keeper every move between.
+ */
 export interface ListeningParts {
   options: ListenerOptions
   lifecycle: Lifecycle
@@ -27,10 +30,10 @@ export interface ListeningParts {
   events: EventHub<ListenerEvents>
   /** The channels every new connection LISTENs on. */
   channels(): Iterable<string>
-  /** Self-test notifications: consumed if it says so, never delivered. */
+  /** Self-test notifications: consumed if it says so, never delivered. Called unbound. */
   intercept(notification: Notification): boolean
   reportError(error: unknown, source: string): void
-  /** It gave up reconnecting (after failing every waiting call and iterator): the listener closes. */
+  /** It gave up reconnecting, and the iterators have failed: the listener closes, which rejects waiting calls with the failure. */
   gaveUp(): void
 }
 

@@ -5,7 +5,7 @@
  * "look". The reader keeps the last cursor it handled, and reads what comes after it: once at
  * start, again on each wake-up (a burst of them makes one read), and again after each Gap,
  * because a Gap says wake-ups may have been lost. Each event is yielded once, in cursor order.
- * Pure but for its timers: the listener is reached through OutboxSource (listener.ts gives it;
+ * Pure but for its timers: the listener is reached through OutboxSource (feed-support.ts gives it;
  * src/outbox.ts, pglisten/outbox, asks it for one).
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
