@@ -116,7 +116,7 @@ describe('parsing', () => {
   })
 
   test('a non-string is the caller\'s mistake', () => {
-    expect(() => parseRequireAuth(5 as unknown as string)).toThrow(TypeError)
+    expect(() => parseRequireAuth(5 as unknown as string)).toThrow(new TypeError('require_auth must be a string'))
     expect(() => parseRequireAuth('md5').allows('trust' as AuthMethod)).toThrow(RangeError)
   })
 })

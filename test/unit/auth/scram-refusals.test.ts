@@ -32,7 +32,13 @@ describe('server-first-message', () => {
     await refusesServerFirst(`r=${RFC7677.nonce.slice(0, 5)},s=${SALT},i=4096`, /does not start with the client nonce/)
   })
 
-  test.each([' ', '\u0001', '\u00e9'])('a nonce with the character %j, not printable ASCII', async (char) => {
+  test("a nonce with the ends of the printable range, '!' (0x21) and '~' (0x7e), is accepted", async () => {
+    const client = started()
+    const final = await client.clientFinalMessage(ascii(`r=${RFC7677.nonce}!x~,s=${SALT},i=4096`))
+    expect(new TextDecoder().decode(final)).toMatch(new RegExp(`^c=biws,r=${RFC7677.nonce}!x~,p=`))
+  })
+
+  test.each([' ', '\u0001', '\u007f', '\u00e9'])('a nonce with the character %j, not printable ASCII', async (char) => {
     await refusesServerFirst(`r=${RFC7677.nonce}abc${char},s=${SALT},i=4096`, /printable/)
   })
 

@@ -126,8 +126,19 @@ describe('options', () => {
     ['maxIterations 0', { maxIterations: 0 }, RangeError],
     ['maxIterations 1.5', { maxIterations: 1.5 }, RangeError],
     ['empty channel binding data', { channelBinding: { type: 'tls-server-end-point', data: new Uint8Array(0) } }, TypeError],
+    ['a binding type other than tls-server-end-point', { channelBinding: { type: 'tls-unique', data: new Uint8Array(32) } }, TypeError],
+    ['binding data that is not bytes', { channelBinding: { type: 'tls-server-end-point', data: [1, 2, 3] } }, TypeError],
+    ['a password that is not a string', { password: new Uint8Array(3) }, TypeError],
   ] as const)('refuses %s', (_, options, kind) => {
     expect(() => new ScramSha256Client({ password: 'p', ...options } as never)).toThrow(kind)
+  })
+
+  test('each refusal says what was wrong', () => {
+    const made = (options: object) => () => new ScramSha256Client({ password: 'p', ...options } as never)
+    expect(made({ password: 5 })).toThrow('the SCRAM password must be a string')
+    expect(made({ nonce: 'a,b' })).toThrow("a SCRAM nonce must be printable ASCII without ',' and not empty")
+    expect(made({ maxIterations: -1 })).toThrow('maxIterations must be a positive integer, not -1')
+    expect(made({ channelBinding: 'maybe' })).toThrow("channelBinding must be 'unused' or tls-server-end-point data")
   })
 })
 

@@ -215,6 +215,18 @@ describe('SCRAM-SHA-256', () => {
     await expect(result).rejects.toBeInstanceOf(AuthenticationRefusedError)
   })
 
+  test('SASLContinue before any SASL request, or a second one, is refused', async () => {
+    const early = await begin(scramOptions)
+    early.serve(backend.authenticationSASLContinue(psql.serverFirst))
+    await expect(early.result).rejects.toThrow(/AuthenticationSASLContinue out of order/)
+    expect(early.sent).toHaveLength(1)
+    const twice = await throughClientFinal()
+    twice.serve(backend.authenticationSASLContinue(psql.serverFirst))
+    await expect(twice.result).rejects.toThrow(/AuthenticationSASLContinue out of order/)
+    await expect(twice.result).rejects.toBeInstanceOf(AuthenticationRefusedError)
+    expect(twice.sent).toHaveLength(3) // no second client-final-message
+  })
+
   test('a second AuthenticationSASL is refused', async () => {
     const { serve, result } = await begin(scramOptions)
     serve(backend.authenticationSASL('SCRAM-SHA-256'))
@@ -269,5 +281,31 @@ describe('require_auth (its rules loaded by dynamic import when it is set)', () 
     expect(await refused('password', backend.authenticationSASL('SCRAM-SHA-256'))).toMatch(/server requested SASL authentication/)
     expect(await refused('!scram-sha-256', backend.authenticationSASL('SCRAM-SHA-256'))).toMatch(/server requested SCRAM-SHA-256 authentication/)
     expect(await refused('password', backend.authenticationOk())).toMatch(/server did not complete authentication/)
+  })
+
+  test('an allowed method that completes is accepted: AuthenticationOk after the password was sent', async () => {
+    const { serve, sent, result } = await begin({ user: 'ann', password: 'pw', requireAuth: 'password' })
+    await until(() => sent.length === 1)
+    serve(backend.authenticationCleartextPassword())
+    await until(() => sent.length === 2)
+    serve(backend.authenticationOk(), welcome())
+    expect(await result).toMatchObject({ authentication: 'password' })
+  })
+
+  // GSSAPI and SSPI are not spoken, but judged first, each by its own name: sspi allows
+  // GSSContinue as libpq's does (SSPI may negotiate Kerberos through it), gss allows both GSS codes.
+  test.each([
+    ['sspi', 7, /server requested GSSAPI authentication/],
+    ['gss', 9, /server requested SSPI authentication/],
+    ['gss', 7, /asks for GSS authentication, which pglisten does not support/],
+    ['sspi', 9, /asks for SSPI authentication, which pglisten does not support/],
+    ['sspi', 8, /asks for GSSContinue authentication, which pglisten does not support/],
+    ['password', 8, /server requested GSSAPI authentication/],
+  ])('require_auth=%s and request code %i: %s', async (requireAuth, code, reason) => {
+    const { serve, sent, result } = await begin({ user: 'ann', password: 'pw', requireAuth })
+    await until(() => sent.length === 1)
+    serve(message('R', int32(code), code === 8 ? [1, 2] : []))
+    await expect(result).rejects.toThrow(reason)
+    await expect(result).rejects.toBeInstanceOf(AuthenticationRefusedError)
   })
 })
