@@ -133,6 +133,11 @@ describe('every signature algorithm PostgreSQL can meet', () => {
   })
 })
 
+test('a signatureValue with 7 unused bits, the most a BIT STRING may have, is read', () => {
+  const der = tlv(SEQUENCE, tlv(SEQUENCE), algorithmIdentifier('1.2.840.10045.4.3.2'), tlv(0x03, 0x07, 0x80))
+  expect(channelBindingHash(der)).toBe('SHA-256')
+})
+
 describe('malformed DER is refused, with the DerError as cause', () => {
   const good = fixture('ecdsa-p256-sha256')
   const pss = '1.2.840.113549.1.1.10'

@@ -68,7 +68,10 @@ describe('chooseScram', () => {
   test('a policy that is not one of the three is the caller\'s mistake', () => {
     // libpq: invalid channel_binding value: "invalid_value"
     expect(() => chooseScram('invalid_value' as ChannelBinding, true, OVER_TLS)).toThrow('invalid channel_binding value: "invalid_value"')
-    expect(() => chooseScram('prefer', 'yes' as unknown as boolean, OVER_TLS)).toThrow(TypeError)
+    expect(() => chooseScram('prefer', 'yes' as unknown as boolean, OVER_TLS)).toThrow(new TypeError('tls must be a boolean'))
+    // A string is iterable too: read as a list, it would be refused as offering nothing we speak.
+    expect(() => chooseScram('prefer', true, 'SCRAM-SHA-256' as unknown as string[])).toThrow(new TypeError('the offered mechanisms must be an array of strings'))
+    expect(() => checkWithoutSasl('require', 'kerberos' as 'gss')).toThrow(new RangeError('unknown authentication request "kerberos"'))
   })
 })
 

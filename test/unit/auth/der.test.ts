@@ -78,6 +78,7 @@ describe('OBJECT IDENTIFIER', () => {
     ['1.3.101.112', bytes(0x2b, 0x65, 0x70)], // Ed25519, RFC 8410 section 3
     ['0.0', bytes(0x00)],
     ['1.39', bytes(0x4f)],
+    ['1.0', bytes(0x28)], // 40: the first value that is arc 1's, not arc 0's
     ['2.0', bytes(0x50)],
   ])('%s', (dotted, contents) => {
     expect(decodeOid(contents)).toBe(dotted)
@@ -91,6 +92,7 @@ describe('OBJECT IDENTIFIER', () => {
   test.each([
     ['empty', bytes(), /empty/],
     ['a sub-identifier starting 0x80', bytes(0x2a, 0x80, 0x01), /shortest form/],
+    ['a first sub-identifier starting 0x80', bytes(0x80, 0x2a), /shortest form/],
     ['a last byte with the continuation bit', bytes(0x2a, 0x86), /ends inside/],
   ])('refuses %s', (_, contents, message) => {
     expect(() => decodeOid(contents)).toThrow(message)
