@@ -6,10 +6,10 @@
  * and the gs2 flag `prefer` sends when the server offers no PLUS.
  */
 import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto'
-import { describe, expect, test, vi } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
-import { startup, type StartupOptions } from '../../../src/protocol/exchange/startup.ts'
-import { scriptedSession, settle } from '../../support/scripted.ts'
+import type { StartupOptions } from '../../../src/protocol/exchange/startup.ts'
+import { scriptedStartup, settle, until } from '../../support/scripted.ts'
 import { ascii, backend, concat, cstr, int32, message } from '../../support/wire.ts'
 import { NULL, algorithmIdentifier, certificate } from '../auth/der-support.ts'
 
@@ -26,20 +26,8 @@ const overTls = { user: 'ann', password, scram: { nonce }, transport: { encrypte
 
 const welcome = () => concat(backend.backendKeyData(77, [1, 2, 3, 4]), backend.readyForQuery())
 
-async function begin(options: StartupOptions) {
-  const scripted = scriptedSession()
-  const result = scripted.session.run(startup(options))
-  result.catch(() => undefined)
-  await settle()
-  return { ...scripted, result }
-}
+const begin = scriptedStartup
 
-/** Waits for `check` (a dynamic import, PBKDF2 in WebCrypto); fails the test if it never holds. */
-async function until(check: () => boolean): Promise<void> {
-  await vi.waitFor(() => {
-    if (!check()) throw new Error('not yet')
-  }, { timeout: 10_000, interval: 2 })
-}
 
 /** The text of a SASLResponse the client sent: its bytes after Byte1('p') and the Int32 length. */
 const responseText = (sent: Uint8Array): string => Buffer.from(sent.subarray(5)).toString('latin1')

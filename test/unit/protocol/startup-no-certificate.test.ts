@@ -5,19 +5,13 @@
  */
 import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
-import { startup, type StartupOptions } from '../../../src/protocol/exchange/startup.ts'
-import { scriptedSession, settle } from '../../support/scripted.ts'
+import type { StartupOptions } from '../../../src/protocol/exchange/startup.ts'
+import { scriptedStartup, settle } from '../../support/scripted.ts'
 import { ascii, backend, cstr, int32, message } from '../../support/wire.ts'
 
 const nonce = 'rOprNGfwEbeRWgbNEkqO'
 
-async function begin(options: StartupOptions) {
-  const scripted = scriptedSession()
-  const result = scripted.session.run(startup(options))
-  result.catch(() => undefined)
-  await settle()
-  return { ...scripted, result }
-}
+const begin = scriptedStartup
 
 const overTlsWithoutCertificate = { user: 'ann', password: 'foobar', scram: { nonce }, transport: { encrypted: true } } satisfies StartupOptions
 

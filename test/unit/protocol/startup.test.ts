@@ -4,11 +4,11 @@
  */
 import { createHash } from 'node:crypto'
 import { fc, test as propertyTest } from '@fast-check/vitest'
-import { describe, expect, test, vi } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError, DatabaseError, ProtocolViolationError } from '../../../src/protocol/errors.ts'
-import { startup, type StartupOptions } from '../../../src/protocol/exchange/startup.ts'
+import type { StartupOptions } from '../../../src/protocol/exchange/startup.ts'
 import { protocol30, protocol32 } from '../../../src/protocol/frontend.ts'
-import { scriptedSession, settle } from '../../support/scripted.ts'
+import { scriptedStartup, settle, until } from '../../support/scripted.ts'
 import { ascii, backend, bytes, concat, cstr, int32, message } from '../../support/wire.ts'
 
 /** The exchange recorded from psql (published in rust-postgres's sasl.rs tests): password "foobar". */
@@ -23,21 +23,8 @@ const scramOptions: StartupOptions = { user: 'ann', password: 'foobar', scram: {
 /** What the server sends once authentication has succeeded. */
 const welcome = () => concat(backend.backendKeyData(77, [...new Array(32).keys()]), backend.parameterStatus('server_version', '18.4'), backend.readyForQuery())
 
-/** Waits for `check` (a dynamic import, or PBKDF2 in WebCrypto); fails the test if it never holds. */
-async function until(check: () => boolean): Promise<void> {
-  await vi.waitFor(() => {
-    if (!check()) throw new Error('not yet')
-  }, { timeout: 10_000, interval: 2 })
-}
 
-/** Starts `options`' startup on a scripted session; returns the pieces and the pending result. */
-async function begin(options: StartupOptions) {
-  const scripted = scriptedSession()
-  const result = scripted.session.run(startup(options))
-  result.catch(() => undefined)
-  await settle()
-  return { ...scripted, result }
-}
+const begin = scriptedStartup
 
 describe('startup messages', () => {
   test('asks for protocol 3.2 with the user, database, extra parameters and UTF8', async () => {
