@@ -8,27 +8,28 @@
 import { describe, expect, test } from 'vitest'
 import { changes } from '../../src/changes.ts'
 import { outbox } from '../../src/outbox.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { collect, listener, uniqueChannel } from '../support/listener.ts'
 
-/** The backends of `applicationName`, by process ID. */
-async function backends(applicationName: string): Promise<number[]> {
-  const admin = await connectSuperuser()
-  try {
-    const [result] = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = '${applicationName}' ORDER BY pid`)
-    return result!.rows.map((row) => Number(row[0]))
-  } finally {
-    await admin.close()
-  }
+/** The backends of `applicationName` (a name this file made: letters, digits and '-'), with what each waits for. */
+async function backends(admin: Connection, applicationName: string): Promise<Array<{ pid: number; waitsFor: string | null }>> {
+  const [result] = await admin.query(`SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = '${applicationName}' ORDER BY pid`)
+  return result!.rows.map((row) => ({ pid: Number(row[0]), waitsFor: row[1] ?? null }))
 }
 
 /** Resolves when `check` resolves true, polling every 50 ms; rejects after `ms`. */
-async function eventuallyAsync(check: () => Promise<boolean>, ms: number): Promise<void> {
+async function eventuallyAsync(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/** `promise`, or a rejection saying what did not happen within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))])
 }
 
 const appName = () => `pglisten-test-${Math.random().toString(36).slice(2, 10)}`
@@ -39,16 +40,26 @@ describe("a feed's install", () => {
     const l = await listener({ applicationName })
     const table = `conn_${Math.random().toString(36).slice(2, 10)}`
     const admin = await connectSuperuser()
-    await admin.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`)
-    await admin.close()
-    const feed = changes(l, `public.${table}`, { removeOnClose: true })
-    await feed.ready
-    // Only the listening connection is left: the install's is closed (not kept, not leaked).
-    await eventuallyAsync(async () => {
-      const pids = await backends(applicationName)
-      return pids.length === 1 && pids[0] === l.processId
-    }, 10_000)
-    await feed.return?.()
+    const locker = await connectSuperuser()
+    try {
+      await admin.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`)
+      // The table locked: the install (CREATE TRIGGER) waits, so its connection can be seen.
+      await locker.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
+      const feed = changes(l, `public.${table}`, { removeOnClose: true })
+      await eventuallyAsync(async () => (await backends(admin, applicationName)).some((b) => b.pid !== l.processId && b.waitsFor === 'Lock'))
+      await locker.query('COMMIT')
+      await within(feed.ready, 10_000, 'the feed being set up')
+      // Only the listening connection is left: the install's is closed (not kept, not leaked).
+      await eventuallyAsync(async () => {
+        const left = await backends(admin, applicationName)
+        return left.length === 1 && left[0]!.pid === l.processId
+      })
+      await feed.return?.()
+    } finally {
+      await locker.close()
+      await admin.query(`DROP TABLE IF EXISTS ${table} CASCADE`)
+      await admin.close()
+    }
   })
 })
 
@@ -61,10 +72,13 @@ describe('giving up', () => {
     const notifier = await l.notifierProcessId
     expect(notifier).toBeTypeOf('number')
     const admin = await connectSuperuser()
-    await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
-    await admin.close()
-    await eventually(() => l.stats.state === 'closed', 10_000)
-    await eventuallyAsync(async () => !(await backends(applicationName)).includes(notifier!), 10_000)
+    try {
+      await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
+      await eventually(() => l.stats.state === 'closed', 10_000)
+      await eventuallyAsync(async () => !(await backends(admin, applicationName)).some((b) => b.pid === notifier))
+    } finally {
+      await admin.close()
+    }
   })
 })
 
@@ -112,12 +126,12 @@ describe('an outbox on a real listener', () => {
     // Reads: the failed one, its retry, and one after 1 that finds nothing new. Then only a
     // wake-up makes it read again.
     const second = events.next()
-    await eventually(() => reads.length === 3)
+    await eventually(() => reads.length === 3, 10_000)
     rows = [1, 2]
     await new Promise((r) => setTimeout(r, 100))
     expect(reads).toHaveLength(3)
     await l.notify(channel, 'look')
-    expect(await second).toEqual({ value: 2, done: false })
+    expect(await within(second, 10_000, 'the wake-up')).toEqual({ value: 2, done: false })
     expect(reads.slice(3)).toEqual([1])
     await events.return?.()
     // Ended, it UNLISTENs its channel: the LISTEN below is answered after that UNLISTEN, so from
@@ -127,7 +141,7 @@ describe('an outbox on a real listener', () => {
     const counted = l.stats.notifications
     await l.notify(channel, 'too late')
     await l.notify(other, 'after')
-    await eventually(() => everything.items.length >= 1)
+    await eventually(() => everything.items.length >= 1, 10_000)
     expect(l.stats.notifications - counted).toBe(1)
     // Its wake-up was for the outbox alone: not among what other iterators saw.
     expect(everything.items.map((item) => (item.type === 'Gap' ? 'Gap' : item.channel))).toEqual([other])

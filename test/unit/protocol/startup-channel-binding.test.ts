@@ -9,7 +9,7 @@ import { createHash, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto
 import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
 import type { StartupOptions } from '../../../src/protocol/exchange/startup.ts'
-import { scriptedStartup, settle, until } from '../../support/scripted.ts'
+import { scriptedStartup, until } from '../../support/scripted.ts'
 import { ascii, backend, concat, cstr, int32, message } from '../../support/wire.ts'
 import { NULL, algorithmIdentifier, certificate } from '../auth/der-support.ts'
 
@@ -27,7 +27,6 @@ const overTls = { user: 'ann', password, scram: { nonce }, transport: { encrypte
 const welcome = () => concat(backend.backendKeyData(77, [1, 2, 3, 4]), backend.readyForQuery())
 
 const begin = scriptedStartup
-
 
 /** The text of a SASLResponse the client sent: its bytes after Byte1('p') and the Int32 length. */
 const responseText = (sent: Uint8Array): string => Buffer.from(sent.subarray(5)).toString('latin1')
@@ -54,26 +53,43 @@ function serverFinal(clientFirstBare: string, serverFirst: string, clientFinal: 
   return `v=${createHmac('sha256', serverKey).update(authMessage).digest('base64')}`
 }
 
-/** Runs a whole exchange in which the server offers `offered`; returns what the client sent first and the result. */
-async function exchange(options: StartupOptions, offered: string[], gs2Header: string, bindingData: Buffer) {
+/**
+ * What a SASLInitialResponse carries, read as the server reads it: the mechanism, then the
+ * client-first-message split into its gs2 header (up to the second ',') and the bare message.
+ */
+function initialResponse(sent: Uint8Array): { mechanism: string; gs2Header: string; bare: string } {
+  const body = Buffer.from(sent.subarray(5)).toString('latin1')
+  const mechanism = body.slice(0, body.indexOf('\0'))
+  const first = body.slice(mechanism.length + 1 + 4) // after the NUL and the Int32 length
+  const headerEnd = first.indexOf(',', first.indexOf(',') + 1) + 1
+  return { mechanism, gs2Header: first.slice(0, headerEnd), bare: first.slice(headerEnd) }
+}
+
+/**
+ * Runs a whole exchange in which the server offers `offered`, and checks the client's binding
+ * against what it said in its own first message: `c=` must be that gs2 header and, for 'p',
+ * the certificate's hash (auth-scram.c refuses a client whose c= differs from its header).
+ */
+async function exchange(options: StartupOptions, offered: string[]) {
   const run = await begin(options)
   run.serve(backend.authenticationSASL(...offered))
   await until(() => run.sent.length === 2) // the certificate reader is loaded by dynamic import
-  const initial = run.sent[1]!
-  const clientFirstBare = `n=,r=${nonce}`
+  const initial = initialResponse(run.sent[1]!)
+  expect(initial.mechanism.endsWith('-PLUS')).toBe(initial.gs2Header.startsWith('p='))
   const serverFirst = `r=${serverNonce},s=${salt.toString('base64')},i=4096`
   run.serve(backend.authenticationSASLContinue(serverFirst))
   await until(() => run.sent.length === 3) // PBKDF2 runs in WebCrypto, off this tick
-  const final = serverFinal(clientFirstBare, serverFirst, responseText(run.sent[2]!), Buffer.concat([Buffer.from(gs2Header), bindingData]))
+  const bindingData = initial.gs2Header.startsWith('p=tls-server-end-point,') ? endPoint : Buffer.alloc(0)
+  const final = serverFinal(initial.bare, serverFirst, responseText(run.sent[2]!), Buffer.concat([Buffer.from(initial.gs2Header), bindingData]))
   run.serve(backend.authenticationSASLFinal(final), backend.authenticationOk(), welcome())
-  return { initial, result: await run.result }
+  return { initial, sent: run.sent[1]!, result: await run.result }
 }
 
 describe('channel_binding=require', () => {
   test('accepts a completed SCRAM-SHA-256-PLUS exchange bound to the certificate (tls-server-end-point)', async () => {
     const gs2 = 'p=tls-server-end-point,,'
-    const { initial, result } = await exchange({ ...overTls, channelBinding: 'require' }, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'], gs2, endPoint)
-    expect(initial).toEqual(message(
+    const { sent, result } = await exchange({ ...overTls, channelBinding: 'require' }, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256'])
+    expect(sent).toEqual(message(
       'p',                                   // SASLInitialResponse
       cstr('SCRAM-SHA-256-PLUS'),            // String  the mechanism
       int32(gs2.length + 5 + nonce.length),  // Int32   length of the client-first-message
@@ -110,13 +126,14 @@ describe('channel_binding=require', () => {
 
 describe('channel_binding=prefer (the default) over TLS', () => {
   test("a server offering no PLUS: SCRAM-SHA-256 with gs2 flag 'y' (the client could bind), which the server checks", async () => {
-    const { initial, result } = await exchange(overTls, ['SCRAM-SHA-256'], 'y,,', Buffer.alloc(0))
-    expect(initial).toEqual(message('p', cstr('SCRAM-SHA-256'), int32(3 + 5 + nonce.length), ascii(`y,,n=,r=${nonce}`)))
+    const { sent, result } = await exchange(overTls, ['SCRAM-SHA-256'])
+    expect(sent).toEqual(message('p', cstr('SCRAM-SHA-256'), int32(3 + 5 + nonce.length), ascii(`y,,n=,r=${nonce}`)))
     expect(result).toMatchObject({ authentication: 'SCRAM-SHA-256' })
   })
 
   test('a server offering PLUS: bound, as under require', async () => {
-    const { result } = await exchange(overTls, ['SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS'], 'p=tls-server-end-point,,', endPoint)
+    const { initial, result } = await exchange(overTls, ['SCRAM-SHA-256', 'SCRAM-SHA-256-PLUS'])
+    expect(initial).toEqual({ mechanism: 'SCRAM-SHA-256-PLUS', gs2Header: 'p=tls-server-end-point,,', bare: `n=,r=${nonce}` })
     expect(result).toMatchObject({ authentication: 'SCRAM-SHA-256-PLUS' })
   })
 })
