@@ -10,26 +10,13 @@ import { changes } from '../../src/changes.ts'
 import { outbox } from '../../src/outbox.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
+import { within } from '../support/listener-world.ts'
 import { collect, listener, uniqueChannel } from '../support/listener.ts'
 
 /** The backends of `applicationName` (a name this file made: letters, digits and '-'), with what each waits for. */
 async function backends(admin: Connection, applicationName: string): Promise<Array<{ pid: number; waitsFor: string | null }>> {
   const [result] = await admin.query(`SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = '${applicationName}' ORDER BY pid`)
   return result!.rows.map((row) => ({ pid: Number(row[0]), waitsFor: row[1] ?? null }))
-}
-
-/** Resolves when `check` resolves true, polling every 50 ms; rejects after `ms`. */
-async function eventuallyAsync(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** `promise`, or a rejection saying what did not happen within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))])
 }
 
 const appName = () => `pglisten-test-${Math.random().toString(36).slice(2, 10)}`
@@ -46,14 +33,14 @@ describe("a feed's install", () => {
       // The table locked: the install (CREATE TRIGGER) waits, so its connection can be seen.
       await locker.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`)
       const feed = changes(l, `public.${table}`, { removeOnClose: true })
-      await eventuallyAsync(async () => (await backends(admin, applicationName)).some((b) => b.pid !== l.processId && b.waitsFor === 'Lock'))
+      await eventually(async () => (await backends(admin, applicationName)).some((b) => b.pid !== l.processId && b.waitsFor === 'Lock'), 10_000)
       await locker.query('COMMIT')
       await within(feed.ready, 10_000, 'the feed being set up')
       // Only the listening connection is left: the install's is closed (not kept, not leaked).
-      await eventuallyAsync(async () => {
+      await eventually(async () => {
         const left = await backends(admin, applicationName)
         return left.length === 1 && left[0]!.pid === l.processId
-      })
+      }, 10_000)
       await feed.return?.()
     } finally {
       await locker.close()
@@ -75,7 +62,7 @@ describe('giving up', () => {
     try {
       await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
       await eventually(() => l.stats.state === 'closed', 10_000)
-      await eventuallyAsync(async () => !(await backends(admin, applicationName)).some((b) => b.pid === notifier))
+      await eventually(async () => !(await backends(admin, applicationName)).some((b) => b.pid === notifier), 10_000)
     } finally {
       await admin.close()
     }

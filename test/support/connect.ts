@@ -59,10 +59,10 @@ export function connectSuperuser(extra: Partial<ConnectOptions> = {}): Promise<C
   })
 }
 
-/** Resolves when `check` returns true, polling; rejects after `ms`. */
-export async function eventually(check: () => boolean, ms = 5000): Promise<void> {
+/** Resolves when `check` returns (or resolves) true, polling; rejects after `ms`. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 10))
   }
