@@ -115,7 +115,12 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
       const where = describeEndpoint(host)
       try {
         const connection = await connectHost(platform, host, settings, explicit, material, warn)
-        const mismatch = await checkTarget(connection, want, signal)
+        // libpq (fe-connect.c, CONNECTION_CHECK_WRITABLE): a check query that fails closes the
+        // connection politely, and the next host is tried; it must not be left open.
+        const mismatch = await checkTarget(connection, want, signal).catch(async (error: unknown) => {
+          await connection.close()
+          throw error
+        })
         if (mismatch === undefined) return connection
         await connection.close()
         failures.push({ where, error: new ConnectionLostError(`${mismatch} (target_session_attrs=${settings.targetSessionAttrs})`) })

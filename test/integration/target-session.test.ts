@@ -1,0 +1,79 @@
+/**
+ * target_session_attrs asks a server without in_hot_standby (PostgreSQL 13, or a pooler that
+ * does not pass it on) with a query. When that query fails, libpq closes the connection, with
+ * Terminate, and tries the next host. A real server cannot be made to fail `SHOW
+ * transaction_read_only` on demand, so a scripted server does.
+ */
+import { describe, expect, test } from 'vitest'
+import { DatabaseError } from '../../src/protocol/errors.ts'
+import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
+import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { isolated, server as testServer } from '../support/connect.ts'
+import { backend, concat } from '../support/wire.ts'
+
+const serve = fakeServersClosedAfterEach()
+
+/**
+ * Startup without the parameters that answer target_session_attrs, then the check query refused
+ * with an ErrorResponse and ReadyForQuery, as a server says no to a query it will not run.
+ */
+async function refusesTheCheck(client: FakeClient): Promise<void> {
+  await client.readPacket() // StartupMessage
+  client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(7, [1, 2, 3, 4]), backend.readyForQuery()))
+  await client.readMessage() // Query: SHOW transaction_read_only
+  client.write(concat(backend.errorResponse({ S: 'ERROR', V: 'ERROR', C: '42501', M: 'permission denied for parameter transaction_read_only' }), backend.readyForQuery()))
+}
+
+/** The message types the client sent, in order, from everything the server received. */
+function messageTypesAfterStartup(client: FakeClient): string[] {
+  const bytes = client.received()
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let at = view.getInt32(0) // the StartupMessage: Int32 length, no type byte
+  const types: string[] = []
+  while (at + 5 <= bytes.length) {
+    types.push(String.fromCharCode(bytes[at]!))
+    at += 1 + view.getInt32(at + 1)
+  }
+  return types
+}
+
+/** Resolves true once the client has closed its socket, false if it has not within `ms`. */
+function closesWithin(client: FakeClient, ms: number): Promise<boolean> {
+  return Promise.race([client.closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))])
+}
+
+function options(server: FakeServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
+  return { ...isolated, host: '127.0.0.1', port: server.port, user: 'ann', database: 'db', password: 'pw', sslmode: 'disable', connectTimeout: 10, targetSessionAttrs: 'read-write', ...extra }
+}
+
+describe('a target_session_attrs check query that fails', () => {
+  test('rejects with the server\'s error and closes that connection with Terminate', async () => {
+    const server = await serve(refusesTheCheck)
+    const error = await connect(options(server)).catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('42501')
+    const client = server.clients[0]!
+    expect(await closesWithin(client, 2000)).toBe(true)
+    expect(messageTypesAfterStartup(client)).toEqual(['Q', 'X']) // the check query, then Terminate
+  })
+
+  test('the next host is tried, and the first connection does not stay open', async () => {
+    const server = await serve(refusesTheCheck)
+    const pg = testServer()
+    const c = await connect({
+      ...options(server),
+      host: `127.0.0.1,${pg.host}`,
+      port: `${server.port},${pg.port}`,
+      user: pg.superuser.user,
+      database: pg.database,
+      ...(pg.superuser.password !== undefined ? { password: pg.superuser.password } : {}),
+    })
+    try {
+      expect(c.endpoint.port).toBe(pg.port)
+      expect(await closesWithin(server.clients[0]!, 2000)).toBe(true)
+      expect(messageTypesAfterStartup(server.clients[0]!)).toEqual(['Q', 'X'])
+    } finally {
+      await c.close()
+    }
+  })
+})
