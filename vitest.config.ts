@@ -15,6 +15,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     teardownTimeout: 30_000,
+    // toThrow('words') and rejects.toThrow(/words/) fail on undefined and null (vitest-dev/vitest#7260).
+    setupFiles: ['test/support/strict-to-throw.ts'],
     projects: [
       {
         extends: true,
