@@ -187,6 +187,20 @@ describe('session life', () => {
     await expect(c.query('SELECT 1')).rejects.toBeInstanceOf(ConnectionLostError)
   })
 
+  test('close() called twice at once sends one Terminate: both resolve, and the connection ends cleanly', async () => {
+    const c = await connectSuperuser()
+    await Promise.all([c.close(), c.close()])
+    expect(await c.closed).toBeUndefined() // a second Terminate, written after the socket's end, would have been an error
+    expect(c.isClosed).toBe(true)
+  })
+
+  test('endpoint says where the connection goes: hostaddr only when one was given', async () => {
+    const plain = await track(connectSuperuser({ sslmode: 'disable' }))
+    expect(plain.endpoint).toStrictEqual({ host: pg.host, port: pg.port })
+    const byAddress = await track(connectSuperuser({ sslmode: 'disable', host: 'localhost', hostaddr: '127.0.0.1' }))
+    expect(byAddress.endpoint).toStrictEqual({ host: 'localhost', hostaddr: '127.0.0.1', port: pg.port })
+  })
+
   test('pg_terminate_backend ends the connection with a ConnectionLostError caused by 57P01', async () => {
     const victim = await connectSuperuser()
     const admin = await track(connectSuperuser())

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, onTestFinished, test } from 'vitest'
 import { SaltedPasswordCache } from '../../src/protocol/auth/salted-password-cache.ts'
-import { AuthenticationRefusedError, DatabaseError } from '../../src/protocol/errors.ts'
+import { AuthenticationRefusedError, DatabaseError, ProtocolViolationError } from '../../src/protocol/errors.ts'
 import { connect as connectLibpq } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { testCertificate } from '../support/fake-server.ts'
@@ -148,9 +148,15 @@ describe('hosts', () => {
     expect(c.endpoint.port).toBe(pg.port)
   })
 
-  test('all hosts dead: one error naming each', async () => {
-    const error = await connectLibpq({ ...isolated, host: '127.0.0.1,127.0.0.1', port: '1,2', user: 'x', sslmode: 'disable' }).catch((e) => e)
-    expect(error.message).toMatch(/any of 2 hosts: 127.0.0.1:1: .*; 127.0.0.1:2: /)
+  test('all hosts dead: one error naming each, caused by the last', async () => {
+    const error = await connectLibpq({ ...isolated, host: '127.0.0.1,127.0.0.1,127.0.0.1', port: '1,2,3', user: 'x', sslmode: 'disable' }).catch((e) => e)
+    expect(error.message).toMatch(/any of 3 hosts: 127.0.0.1:1: .*; 127.0.0.1:2: .*; 127.0.0.1:3: /)
+    expect(error.cause.message).toMatch(/^cannot connect to 127.0.0.1:3: /)
+  })
+
+  test('hostaddr is where the connection goes; host, which need not resolve, only names it', async () => {
+    const c = await track(connectLibpq({ ...isolated, host: 'pglisten-test.invalid', hostaddr: '127.0.0.1', port: pg.port, user: pg.superuser.user, database: pg.database, sslmode: 'disable' }))
+    expect(c.endpoint).toStrictEqual({ host: 'pglisten-test.invalid', hostaddr: '127.0.0.1', port: pg.port })
   })
 
   test.skipIf(!pg.socketDir)('a Unix socket folder as the host, in a URL query', async () => {
@@ -172,6 +178,23 @@ describe('hosts', () => {
   test('target_session_attrs=read-only accepts a session made read-only by its options', async () => {
     const c = await track(connectLibpq({ ...isolated, host: pg.host, port: pg.port, user: pg.superuser.user, database: pg.database, sslmode: 'disable', options: '-c default_transaction_read_only=on', targetSessionAttrs: 'read-only' }))
     expect(await value(c, 'SHOW default_transaction_read_only')).toBe('on')
+  })
+})
+
+describe("connect()'s own options", () => {
+  const base = () => ({ ...isolated, host: pg.host, port: pg.port, user: pg.superuser.user, database: pg.database, sslmode: 'disable' as const })
+
+  test('protocolVersion is the version asked for', async () => {
+    const c = await track(connectLibpq({ ...base(), protocolVersion: 3 << 16 }))
+    expect(c.protocolVersion).toBe(3 << 16) // PostgreSQL 18 would otherwise agree to 3.2
+  })
+
+  test('maxMessageLength refuses a longer message from the server, which ends the connection', async () => {
+    const c = await connectLibpq({ ...base(), maxMessageLength: 1000 })
+    const error = await c.query("SELECT repeat('x', 5000)").catch((e) => e)
+    expect(error).toBeInstanceOf(ProtocolViolationError)
+    expect(error.message).toMatch(/1000/)
+    expect(await c.closed).toBe(error)
   })
 })
 

@@ -82,6 +82,23 @@ describe('sslmode=allow', () => {
   })
 })
 
+describe('sslmode=require', () => {
+  test('a login refused over TLS is not tried again: never in plain text, which require forbids', async () => {
+    const server = await serve(async (client) => {
+      if ((await client.readPacket()).length === 8) {
+        await client.startTls() // SSLRequest, answered 'S'
+        await client.readPacket() // StartupMessage
+      }
+      await refusesPassword(client)
+    })
+    const error = await connect(options(server, { sslmode: 'require' })).catch((e) => e)
+    expect(error).toBeInstanceOf(DatabaseError)
+    expect(error.code).toBe('28P01')
+    expect(server.clients).toHaveLength(1)
+    expect(server.clients[0]!.alpn).toBeDefined() // over TLS
+  })
+})
+
 const pg = testServer()
 
 describe.skipIf(!pg.logFile || !pg.tls || !pg.users)('against the real server, which has TLS', () => {
