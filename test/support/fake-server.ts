@@ -29,6 +29,10 @@ export interface FakeClient {
   readonly closed: Promise<void>
   /** The ALPN protocol negotiated, once TLS is up. */
   readonly alpn: string | false | undefined
+  /** The server name the client sent by SNI once TLS is up; false when it sent none. */
+  readonly serverName: string | false | undefined
+  /** Drops the connection with a TCP RST: the client reads ECONNRESET. */
+  reset(): void
   end(): void
 }
 
@@ -49,10 +53,13 @@ class Client implements FakeClient {
   #ended = false
   #log: Uint8Array[] = []
   alpn: string | false | undefined
+  serverName: string | false | undefined
   readonly closed: Promise<void>
+  readonly #plain: net.Socket
 
   constructor(socket: net.Socket) {
     this.#socket = socket
+    this.#plain = socket
     let closed!: () => void
     this.closed = new Promise((resolve) => (closed = resolve))
     socket.on('close', () => {
@@ -130,6 +137,7 @@ class Client implements FakeClient {
       plain.once('close', () => reject(new Error('closed during the TLS handshake')))
     })
     this.alpn = secure.alpnProtocol ?? false
+    this.serverName = (secure as tls.TLSSocket & { servername?: string | false }).servername ?? false
     this.#socket = secure
     secure.on('error', () => {})
     this.#listen(secure)
@@ -141,6 +149,10 @@ class Client implements FakeClient {
 
   end(): void {
     this.#socket.end()
+  }
+
+  reset(): void {
+    this.#plain.resetAndDestroy()
   }
 }
 
