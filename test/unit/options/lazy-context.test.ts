@@ -230,6 +230,25 @@ describe('connect() and its platform', () => {
     await expect(Connection.open(options)).rejects.toThrow(/needs options\.platform/)
   })
 
+  test("replication other than 'database' is a RangeError, before any socket opens", async () => {
+    let opened = 0
+    const platform: Platform = {
+      ...nodePlatform,
+      openLink: async () => {
+        opened++
+        throw new ConnectionLostError('no socket in this test')
+      },
+    }
+    for (const replication of ['true', 'physical', '']) {
+      const error = await connectWith(platform, { env: {}, host: 'h', user: 'u', password: 'p', replication: replication as 'database' }).catch((e: unknown) => e)
+      expect(error).toEqual(new RangeError(`replication must be 'database' (logical replication) or absent, not ${JSON.stringify(replication)}`))
+    }
+    expect(opened).toBe(0)
+    // 'database' itself goes on to the socket.
+    await connectWith(platform, { env: {}, host: 'h', user: 'u', password: 'p', sslmode: 'disable', replication: 'database' }).catch(() => undefined)
+    expect(opened).toBe(1)
+  })
+
   test('the options object is read as given: a handler on its prototype is called', async () => {
     const warnings: string[] = []
     class Options {
