@@ -26,6 +26,15 @@ async function refusesPassword(client: FakeClient): Promise<void> {
   client.end()
 }
 
+/** TLS when asked for (SSLRequest, answered 'S'), plain otherwise; either way the login is refused. */
+async function acceptsAnyTransportThenRefuses(client: FakeClient): Promise<void> {
+  if ((await client.readPacket()).length === 8) {
+    await client.startTls()
+    await client.readPacket() // StartupMessage
+  }
+  await refusesPassword(client)
+}
+
 describe('sslmode=prefer', () => {
   test("a server that answers 'N' and refuses the login sees one login attempt, not two", async () => {
     const server = await serve(async (client) => {
@@ -42,13 +51,7 @@ describe('sslmode=prefer', () => {
   })
 
   test('a login refused over TLS is tried once more in plain text, as libpq does', async () => {
-    const server = await serve(async (client) => {
-      if ((await client.readPacket()).length === 8) {
-        await client.startTls() // SSLRequest, answered 'S'
-        await client.readPacket() // StartupMessage
-      }
-      await refusesPassword(client)
-    })
+    const server = await serve(acceptsAnyTransportThenRefuses)
     const error = await connect(options(server, { sslmode: 'prefer' })).catch((e) => e)
     expect(error).toBeInstanceOf(DatabaseError)
     expect(server.clients).toHaveLength(2)
@@ -84,13 +87,7 @@ describe('sslmode=allow', () => {
 
 describe('sslmode=require', () => {
   test('a login refused over TLS is not tried again: never in plain text, which require forbids', async () => {
-    const server = await serve(async (client) => {
-      if ((await client.readPacket()).length === 8) {
-        await client.startTls() // SSLRequest, answered 'S'
-        await client.readPacket() // StartupMessage
-      }
-      await refusesPassword(client)
-    })
+    const server = await serve(acceptsAnyTransportThenRefuses)
     const error = await connect(options(server, { sslmode: 'require' })).catch((e) => e)
     expect(error).toBeInstanceOf(DatabaseError)
     expect(error.code).toBe('28P01')
