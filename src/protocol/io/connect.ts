@@ -113,21 +113,19 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
       // An abort ends the attempt: no further host is tried, and no summary hides why.
       if (signal?.aborted) throw abortedError(signal)
       const where = describeEndpoint(host)
+      let connection: Connection | undefined
       try {
-        const connection = await connectHost(platform, host, settings, explicit, material, warn)
-        // libpq (fe-connect.c, CONNECTION_CHECK_WRITABLE): a check query that fails closes the
-        // connection politely, and the next host is tried; it must not be left open.
-        const mismatch = await checkTarget(connection, want, signal).catch(async (error: unknown) => {
-          await connection.close()
-          throw error
-        })
+        connection = await connectHost(platform, host, settings, explicit, material, warn)
+        const mismatch = await checkTarget(connection, want, signal)
         if (mismatch === undefined) return connection
-        await connection.close()
         failures.push({ where, error: new ConnectionLostError(`${mismatch} (target_session_attrs=${settings.targetSessionAttrs})`) })
       } catch (error) {
-        if (signal?.aborted) throw abortedError(signal)
+        if (signal?.aborted) throw abortedError(signal) // checkTarget has dropped the connection
         failures.push({ where, error })
       }
+      // A server that does not suit, or whose check query failed: libpq (fe-connect.c,
+      // CONNECTION_CHECK_WRITABLE) closes the connection politely before it tries the next host.
+      await connection?.close()
     }
   }
   if (failures.length === 1) throw failures[0]!.error
