@@ -197,8 +197,8 @@ describe('session life', () => {
   test('endpoint says where the connection goes: hostaddr only when one was given', async () => {
     const plain = await track(connectSuperuser({ sslmode: 'disable' }))
     expect(plain.endpoint).toStrictEqual({ host: pg.host, port: pg.port })
-    const byAddress = await track(connectSuperuser({ sslmode: 'disable', host: 'localhost', hostaddr: '127.0.0.1' }))
-    expect(byAddress.endpoint).toStrictEqual({ host: 'localhost', hostaddr: '127.0.0.1', port: pg.port })
+    const byAddress = await track(connectSuperuser({ sslmode: 'disable', host: 'pglisten-test.invalid', hostaddr: pg.host }))
+    expect(byAddress.endpoint).toStrictEqual({ host: 'pglisten-test.invalid', hostaddr: pg.host, port: pg.port })
   })
 
   test('pg_terminate_backend ends the connection with a ConnectionLostError caused by 57P01', async () => {

@@ -124,7 +124,8 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
         failures.push({ where, error })
       }
       // A server that does not suit, or whose check query failed: libpq (fe-connect.c,
-      // CONNECTION_CHECK_WRITABLE) closes the connection politely before it tries the next host.
+      // CONNECTION_CHECK_WRITABLE and CONNECTION_CHECK_STANDBY) closes the connection politely
+      // (Terminate) before it tries the next host.
       await connection?.close()
     }
   }

@@ -106,7 +106,6 @@ describe('an exchange that fails', () => {
     expect(aborted).toEqual([error])
     await expect(session.run(simpleQuery('SELECT 1'))).rejects.toBe(error)
   })
-
 })
 
 test('a session is not paused until pause() is called', () => {
