@@ -12,7 +12,7 @@ import { ListenerError } from './errors.ts'
 export interface NotifierOpen {
   /** Aborted by close(): the attempt must stop. */
   signal: AbortSignal
-  /** To be called when the connection ends, however it ends. */
+  /** To be called when the connection ends, however it ends; a call before the opening resolves is ignored. */
   onClose: () => void
 }
 
@@ -50,7 +50,11 @@ export class Notifier<C extends Opened = Connection> {
   #current(): Promise<C> {
     const cached = this.#connection
     if (cached) return cached
-    const opening: Promise<C> = this.open({ signal: this.#stop.signal, onClose: () => this.#forget(opening) }).then((connection) => {
+    // A close counts once the connection is ours: before that, connect() reports the close of a
+    // connection it tried and did not return (a standby, when the listener asks for a primary).
+    let ours = false
+    const opening: Promise<C> = this.open({ signal: this.#stop.signal, onClose: () => ours && this.#forget(opening) }).then((connection) => {
+      ours = true
       // It may have closed between its last byte and now: then it is no use either.
       if (connection.isClosed) this.#forget(opening)
       return connection

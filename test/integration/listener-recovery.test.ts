@@ -118,14 +118,22 @@ describe('on a cluster of its own', () => {
     await expect(onStandby.query('LISTEN x')).rejects.toMatchObject({ code: '25006' }) // what the listener must avoid
     await onStandby.close()
     const l = await createListener(own({ host: '127.0.0.1,127.0.0.1', port: `${standby.server.port},${cluster.server.port}` }))
+    const c = await connect(own())
+    const clients = async () => (await c.query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"))[0]!.rows.map((r) => Number(r[0]))
     try {
-      await l.listen('on the primary')
-      const c = await connect(own())
-      const pids = (await c.query('SELECT pid FROM pg_stat_activity'))[0]!.rows.map((r) => Number(r[0]))
-      await c.close()
-      expect(pids).toContain(l.processId)
+      try {
+        await l.listen('on the primary')
+        expect(await clients()).toContain(l.processId)
+        // The notifier's connection also passes the standby first; once on the primary, it is reused.
+        await l.notify('on the primary', '1')
+        await l.notify('on the primary', '2')
+        expect(await clients()).toHaveLength(2) // the listening connection and one notifier connection
+      } finally {
+        await l.close()
+      }
+      await eventually(async () => (await clients()).length === 0) // none left behind
     } finally {
-      await l.close()
+      await c.close()
     }
   }, 60_000)
 })

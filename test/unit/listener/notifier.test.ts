@@ -149,6 +149,23 @@ describe('Notifier', () => {
     expect(await notifier.processId).toBeUndefined()
   })
 
+  test("a close reported during the opening, of a connection connect() tried and did not return (a standby, when the listener asks for a primary), forgets nothing: the connection returned is reused, and closed with the listener", async () => {
+    const returned: FakeConnection[] = []
+    const notifier = new Notifier<FakeConnection>(async (how) => {
+      await Promise.resolve()
+      how.onClose() // connect() closed the first host's connection: it did not suit
+      const c = new FakeConnection(2, how)
+      returned.push(c)
+      return c
+    })
+    const pid = () => notifier.run(async (c) => c.processId)
+    expect(await pid()).toBe(2)
+    expect(await pid()).toBe(2)
+    expect(returned).toHaveLength(1) // not a second opening, which would leave the first connection unowned
+    await notifier.close()
+    expect(returned[0]!.closes).toBe(1)
+  })
+
   test('an old opening that fails does not forget the newer connection', async () => {
     const { notifier, opened, pid } = setup()
     expect(await pid()).toBe(1)
