@@ -9,9 +9,9 @@ import { describe, expect, test } from 'vitest'
 import { ConnectionLostError } from '../../src/protocol/errors.ts'
 import { connect, nodePlatform, type ConnectOptions } from '../../src/protocol/index.ts'
 import { Connection } from '../../src/protocol/io/connection.ts'
-import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { connectSuperuser } from '../support/connect.ts'
-import { backend, concat } from '../support/wire.ts'
+import { backend } from '../support/wire.ts'
 
 const serve = fakeServersClosedAfterEach()
 
@@ -25,7 +25,7 @@ const silent = async (client: FakeClient) => void (await client.closed)
 /** Startup completes, without the parameters that answer target_session_attrs, so a query must. */
 async function completesStartup(client: FakeClient): Promise<void> {
   await client.readPacket()
-  client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(42, [1, 2, 3, 4]), backend.readyForQuery()))
+  client.write(loginAccepted())
 }
 
 /**

@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises'
 import { describe, expect, test } from 'vitest'
 import { DatabaseError } from '../../src/protocol/errors.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
-import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { isolated, server as testServer } from '../support/connect.ts'
-import { backend, concat } from '../support/wire.ts'
+import { backend } from '../support/wire.ts'
 
 const serve = fakeServersClosedAfterEach()
 
@@ -72,7 +72,7 @@ describe('sslmode=allow', () => {
       }
       await client.startTls()
       await client.readPacket()
-      client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.readyForQuery()))
+      client.write(loginAccepted())
       await client.closed
     })
     const c = await connect(options(server, { sslmode: 'allow' }))

@@ -7,8 +7,9 @@
 import { describe, expect, test } from 'vitest'
 import { DatabaseError } from '../../src/protocol/errors.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
-import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { isolated, server as testServer } from '../support/connect.ts'
+import { within } from '../support/listener-world.ts'
 import { backend, concat } from '../support/wire.ts'
 
 const serve = fakeServersClosedAfterEach()
@@ -19,7 +20,7 @@ const serve = fakeServersClosedAfterEach()
  */
 async function refusesTheCheck(client: FakeClient): Promise<void> {
   await client.readPacket() // StartupMessage
-  client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(7, [1, 2, 3, 4]), backend.readyForQuery()))
+  client.write(loginAccepted())
   await client.readMessage() // Query: SHOW transaction_read_only
   client.write(concat(backend.errorResponse({ S: 'ERROR', V: 'ERROR', C: '42501', M: 'permission denied for parameter transaction_read_only' }), backend.readyForQuery()))
 }
@@ -37,11 +38,6 @@ function messageTypesAfterStartup(client: FakeClient): string[] {
   return types
 }
 
-/** Resolves true once the client has closed its socket, false if it has not within `ms`. */
-function closesWithin(client: FakeClient, ms: number): Promise<boolean> {
-  return Promise.race([client.closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))])
-}
-
 function options(server: FakeServer, extra: Partial<ConnectOptions> = {}): ConnectOptions {
   return { ...isolated, host: '127.0.0.1', port: server.port, user: 'ann', database: 'db', password: 'pw', sslmode: 'disable', connectTimeout: 10, targetSessionAttrs: 'read-write', ...extra }
 }
@@ -53,7 +49,7 @@ describe('a target_session_attrs check query that fails', () => {
     expect(error).toBeInstanceOf(DatabaseError)
     expect(error.code).toBe('42501')
     const client = server.clients[0]!
-    expect(await closesWithin(client, 2000)).toBe(true)
+    await within(client.closed, 2000, 'the client closing its socket')
     expect(messageTypesAfterStartup(client)).toEqual(['Q', 'X']) // the check query, then Terminate
   })
 
@@ -70,7 +66,7 @@ describe('a target_session_attrs check query that fails', () => {
     })
     try {
       expect(c.endpoint.port).toBe(pg.port)
-      expect(await closesWithin(server.clients[0]!, 2000)).toBe(true)
+      await within(server.clients[0]!.closed, 2000, 'the client closing its socket')
       expect(messageTypesAfterStartup(server.clients[0]!)).toEqual(['Q', 'X'])
     } finally {
       await c.close()

@@ -13,8 +13,7 @@ import { nodePlatform } from '../../src/protocol/io/node-platform.ts'
 import type { TlsSettings } from '../../src/protocol/io/link.ts'
 import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/index.ts'
 import { isolated, server } from '../support/connect.ts'
-import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
-import { backend, concat } from '../support/wire.ts'
+import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 
 const pg = server()
 const serve = fakeServersClosedAfterEach()
@@ -70,7 +69,7 @@ async function acceptsTls(client: FakeClient): Promise<void> {
   await client.readPacket() // SSLRequest
   await client.startTls()
   await client.readPacket() // StartupMessage
-  client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(7, [1, 2, 3, 4]), backend.readyForQuery()))
+  client.write(loginAccepted())
   await client.closed
 }
 
@@ -99,7 +98,7 @@ describe('how a lost connection says so', () => {
   /** Completes a plain startup, then ends the connection with `how`. */
   const ends = (how: (client: FakeClient) => void) => async (client: FakeClient) => {
     await client.readPacket()
-    client.write(concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.readyForQuery()))
+    client.write(loginAccepted())
     // Not at once: an RST sent with the startup's answer could discard it, and connect() would fail instead.
     await new Promise((resolve) => setTimeout(resolve, 20))
     how(client)
