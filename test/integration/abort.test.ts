@@ -41,7 +41,8 @@ async function abortAfter50ms(attempt: (signal: AbortSignal) => Promise<unknown>
   controller.abort(reason)
   const settled = await outcome
   expect(settled).toBeDefined()
-  expect(settled!.at - abortedAt).toBeLessThan(200)
+  // At once, not at connectTimeout's end (seconds); the bound leaves room for a busy machine.
+  expect(settled!.at - abortedAt).toBeLessThan(1000)
   const error = settled!.error as ConnectionLostError
   expect(error).toBeInstanceOf(ConnectionLostError)
   expect(error.message).toMatch(/aborted/)

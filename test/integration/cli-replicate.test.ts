@@ -11,12 +11,14 @@ import { closeSync, openSync } from 'node:fs'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { parseLsn, type Lsn } from '../../src/protocol/replication/lsn.ts'
-import { connectSuperuser, server } from '../support/connect.ts'
+import { connectSuperuser, databaseOfItsOwn, server } from '../support/connect.ts'
 import { cliEnv, ensureBuilt, mainJs, runCli, stackTrace, startCli, superuserArgs, type Running } from '../support/cli.ts'
 
 beforeAll(ensureBuilt, 120_000)
 
 const pg = server()
+/** Its commands read messages, which cross publications but not databases. */
+const database = databaseOfItsOwn('cli_replicate')
 /** pglisten/replication needs PostgreSQL 14 (the matrix also runs 13). */
 const supported = (pg.serverVersion ?? 180000) >= 140000
 
@@ -27,7 +29,7 @@ afterEach(async () => {
   const clis = running.splice(0)
   for (const cli of clis) if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL')
   await Promise.all(clis.map((cli) => cli.exited))
-  const sql = await connectSuperuser()
+  const sql = await connectSuperuser({ database })
   // A walsender outlives its client by a moment; its slot can be dropped only once it is gone.
   for (const name of made.splice(0)) {
     await untilInactive(sql, name)
@@ -60,7 +62,7 @@ async function confirmedFlush(sql: Connection, slot: string): Promise<Lsn> {
 }
 
 async function sqlConnection(): Promise<Connection> {
-  const c = await connectSuperuser()
+  const c = await connectSuperuser({ database })
   connections.push(c)
   return c
 }
@@ -76,7 +78,7 @@ async function setup(sql: Connection, columns = 'id int PRIMARY KEY, note text')
 
 /** `pglisten replicate` on the test server, once it says it is streaming. */
 async function replicate(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const { args: connection, env: password } = superuserArgs()
+  const { args: connection, env: password } = superuserArgs(database)
   const cli = startCli(['replicate', ...connection, ...args], { env: { ...password, ...env } })
   running.push(cli)
   await cli.stderrLine(/^pglisten: streaming /)
@@ -123,7 +125,7 @@ describe.runIf(supported)('pglisten replicate', () => {
     const sql = await sqlConnection()
     const name = await setup(sql, 'id int PRIMARY KEY, note text, amount numeric, at timestamptz, data bytea')
     const cli = await replicate(['--slot', name, '--publication', name, '--create'])
-    expect(cli.stderr[0]).toMatch(new RegExp(`^pglisten: connected to \\S+, database "${pg.database}" as "${pg.superuser.user}"$`))
+    expect(cli.stderr[0]).toMatch(new RegExp(`^pglisten: connected to \\S+, database "${database}" as "${pg.superuser.user}"$`))
     // Where it really started: the new slot's consistent point.
     const from = /^pglisten: streaming slot "(\w+)" \(publication "(\w+)"\) from ([0-9A-F]+\/[0-9A-F]+)$/.exec(cli.stderr[1]!)
     expect(from?.slice(1, 3)).toEqual([name, name])
@@ -403,7 +405,7 @@ describe.runIf(supported)('pglisten replicate', () => {
   test('stdout that fails (a full disk: /dev/full): status 1 and why, nothing acknowledged', async () => {
     const sql = await sqlConnection()
     const name = await setup(sql)
-    const { args, env } = superuserArgs()
+    const { args, env } = superuserArgs(database)
     const full = openSync('/dev/full', 'w')
     const child = spawn(process.execPath, [mainJs, 'replicate', ...args, '--slot', name, '--publication', name, '--create'], { env: cliEnv(env), stdio: ['ignore', full, 'pipe'] })
     closeSync(full)
@@ -425,7 +427,7 @@ describe.runIf(supported)('pglisten replicate', () => {
   test('a slot that does not exist, without --create: status 1 and why, one line', async () => {
     const sql = await sqlConnection()
     const name = await setup(sql)
-    const { args, env } = superuserArgs()
+    const { args, env } = superuserArgs(database)
     const result = await runCli(['replicate', ...args, '--slot', name, '--publication', name], { env })
     expect(result.status).toBe(1)
     expect(result.stdout).toBe('')
@@ -435,7 +437,7 @@ describe.runIf(supported)('pglisten replicate', () => {
   test('a publication that does not exist: status 1, named, before any slot is made', async () => {
     const sql = await sqlConnection()
     const name = await setup(sql)
-    const { args, env } = superuserArgs()
+    const { args, env } = superuserArgs(database)
     const result = await runCli(['replicate', ...args, '--slot', name, '--publication', `${name}_absent`, '--create'], { env })
     expect(result.status).toBe(1)
     expect(result.stdout).toBe('')

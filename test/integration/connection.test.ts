@@ -109,7 +109,9 @@ describe('queries', () => {
     const c = await track(connectSuperuser())
     // The rejection can arrive while cancel() is still closing its own connection: catch now.
     const sleeping = c.query('SELECT pg_sleep(30)').catch((e) => e)
-    await new Promise((r) => setTimeout(r, 200))
+    // A cancel that reaches the server before the query starts cancels nothing: wait for it to run.
+    const watcher = await track(connectSuperuser())
+    await eventually(async () => (await watcher.query(`SELECT state FROM pg_stat_activity WHERE pid = ${c.processId}`))[0]!.rows[0]?.[0] === 'active')
     await c.cancel()
     const error = await sleeping
     expect(error).toBeInstanceOf(DatabaseError)

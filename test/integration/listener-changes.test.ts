@@ -7,7 +7,7 @@ import { changes, ddlChanges, NoPrimaryKeyError, PayloadError, removeDdlTrigger,
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
-import { collect, listener } from '../support/listener.ts'
+import { collect, listener, uniqueChannel } from '../support/listener.ts'
 import { within } from '../support/listener-world.ts'
 import { ListenerError } from '../../src/listener/errors.ts'
 
@@ -209,9 +209,10 @@ describe('feeds, close() and the other calls (found by review)', () => {
   test("close() settles while a removeOnClose feed's LISTEN waits behind a full backlog, and removes its trigger", async () => {
     const t = await table(`backlog ${tag}`)
     const l = await listener({ highWaterMark: 2, lowWaterMark: 0 })
-    await l.listen('flood')
-    const unread = l.notifications({ channels: ['flood'] })
-    await admin.query(`SELECT pg_notify('flood', i::text) FROM generate_series(1, 200) i`)
+    const flood = uniqueChannel('flood')
+    await l.listen(flood)
+    const unread = l.notifications({ channels: [flood] })
+    await admin.query(`SELECT pg_notify('${flood}', i::text) FROM generate_series(1, 200) i`)
     await eventually(() => l.stats.paused)
     const feed = changes(l, t, { removeOnClose: true })
     await expect.poll(() => triggers(t.table), { timeout: 5000 }).toBe(1) // installed on a connection of its own

@@ -139,11 +139,12 @@ describe('on a cluster of its own', () => {
 })
 
 describe('liveness', () => {
-  test('a connection that goes silent is found dead by the heartbeat within about two intervals, and replaced', async () => {
+  test('a connection that goes silent is found dead by the heartbeat, and replaced', async () => {
     const base = listenerOptions()
     const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
-      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 300, timeout: 300 } })
+      // A timeout of 1 s: a busy machine's answer must not count as silence (that would be a third connection).
+      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 300, timeout: 1000 } })
       const events = watch(l)
       const channel = uniqueChannel()
       await l.listen(channel)

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { ConnectionLostError } from '../../src/protocol/errors.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
+import { uniqueChannel } from '../support/listener.ts'
 
 const open: Connection[] = []
 async function track(connection: Promise<Connection>): Promise<Connection> {
@@ -35,8 +36,9 @@ describe('pausing at a message boundary', () => {
         },
       }))
       const other = await track(connectSuperuser())
-      await listener.query('LISTEN flood')
-      await other.query("SELECT pg_notify('flood', g::text) FROM generate_series(1, 5000) g")
+      const channel = uniqueChannel('flood') // other files' NOTIFYs on a shared name would land here too
+      await listener.query(`LISTEN "${channel}"`)
+      await other.query(`SELECT pg_notify('${channel}', g::text) FROM generate_series(1, 5000) g`)
       await eventually(() => heard.length >= 10)
       await wait(300)
       expect(heard).toHaveLength(10)
@@ -55,15 +57,16 @@ describe('bytesReceived', () => {
     const other = await track(connectSuperuser())
     const afterStartup = listener.bytesReceived
     expect(afterStartup).toBeGreaterThan(0) // authentication, ParameterStatus, BackendKeyData, ReadyForQuery
-    await listener.query('LISTEN counted')
+    const channel = uniqueChannel('counted') // 'counted ' and 8 letters: 16 bytes
+    await listener.query(`LISTEN "${channel}"`)
     const afterListen = listener.bytesReceived
     // CommandComplete "LISTEN" (12 bytes) and ReadyForQuery (6 bytes).
     expect(afterListen - afterStartup).toBe(18)
     // Distinct payloads: PostgreSQL folds identical notifications sent in one transaction.
-    await other.query("SELECT pg_notify('counted', lpad(g::text, 3, '0')) FROM generate_series(1, 100) g")
-    // Each NotificationResponse: 1 type + 4 length + 4 process ID + "counted\0" + "001\0" = 21 bytes.
-    await eventually(() => listener.bytesReceived - afterListen >= 2100)
-    expect(listener.bytesReceived - afterListen).toBe(2100)
+    await other.query(`SELECT pg_notify('${channel}', lpad(g::text, 3, '0')) FROM generate_series(1, 100) g`)
+    // Each NotificationResponse: 1 type + 4 length + 4 process ID + channel and NUL (17) + "001\0" = 30 bytes.
+    await eventually(() => listener.bytesReceived - afterListen >= 3000)
+    expect(listener.bytesReceived - afterListen).toBe(3000)
   })
 })
 

@@ -34,9 +34,9 @@ export function cliEnv(extra: Record<string, string> = {}): Record<string, strin
 }
 
 /** -h -p -U -d for the test server's superuser, and its password (if any) in the environment. */
-export function superuserArgs(): { args: string[]; env: Record<string, string> } {
+export function superuserArgs(database = server().database): { args: string[]; env: Record<string, string> } {
   const pg = server()
-  const args = ['-h', pg.host, '-p', String(pg.port), '-U', pg.superuser.user, '-d', pg.database]
+  const args = ['-h', pg.host, '-p', String(pg.port), '-U', pg.superuser.user, '-d', database]
   return { args, env: pg.superuser.password === undefined ? {} : { PGPASSWORD: pg.superuser.password } }
 }
 

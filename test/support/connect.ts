@@ -3,7 +3,7 @@
  * through the libpq-style connect(). The environment is empty and the password file absent, so
  * nothing from the machine running the tests leaks in.
  */
-import { inject } from 'vitest'
+import { afterAll, beforeAll, inject } from 'vitest'
 import type { TestServer, TestUser } from '../harness/server.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/index.ts'
@@ -66,4 +66,36 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
     if (Date.now() > deadline) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 10))
   }
+}
+
+/**
+ * A database of the calling test file's own, made before its tests and dropped after them, with
+ * any replication slot left in it. Logical decoding hands a stream that asks for messages every
+ * pg_logical_emit_message of its database, whatever its publications say, so test files that
+ * read messages must not share a database while vitest runs them side by side.
+ */
+export function databaseOfItsOwn(label: string): string {
+  const name = `pglisten_${label}_${process.pid}`
+  beforeAll(async () => {
+    const admin = await connectSuperuser()
+    try {
+      await admin.query(`CREATE DATABASE ${name}`)
+    } finally {
+      await admin.close()
+    }
+  })
+  afterAll(async () => {
+    const admin = await connectSuperuser()
+    try {
+      // A slot keeps its database: end the walsenders still using one, then drop what is left.
+      const slots = `FROM pg_replication_slots WHERE database = '${name}'`
+      await admin.query(`SELECT pg_terminate_backend(active_pid) ${slots} AND active`)
+      await eventually(async () => (await admin.query(`SELECT count(*) ${slots} AND active`))[0]!.rows[0]![0] === '0')
+      await admin.query(`SELECT pg_drop_replication_slot(slot_name) ${slots}`)
+      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
+    } finally {
+      await admin.close()
+    }
+  })
+  return name
 }
