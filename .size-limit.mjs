@@ -13,7 +13,8 @@
  * The limits are a ratchet, not the issue's budgets (listener 14 kB, protocol 12 kB): they hold
  * today's size, and come down as the graph is cut (README, "Size"). They rose twice: by 0.1 kB
  * (2026-12-05), for correctness (timers past 24.8 days, and warnings said once per message), and
- * the listener's by 0.3 kB (2026-12-05), for listener.ts split in three files of one idea each.
+ * the listener's by 0.3 kB (2026-12-05), for listener.ts split in three files of one idea each,
+ * and by 0.1 kB (2026-12-06), for onClose told only of the connection connect() returns.
  */
 
 /**
@@ -62,7 +63,7 @@ export default [
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(listening),
-    limit: '32.5 kB',
+    limit: '32.6 kB',
   },
   {
     name: 'pglisten/protocol: connect, with what connecting over TLS with SCRAM loads',

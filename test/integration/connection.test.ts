@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import type { NoticeResponse, NotificationResponse, ParameterStatus } from '../../src/protocol/backend/messages.ts'
 import { ConnectionLostError, DatabaseError } from '../../src/protocol/errors.ts'
-import type { Connection } from '../../src/protocol/io/connection.ts'
+import { Connection } from '../../src/protocol/io/connection.ts'
 import { nodePlatform } from '../../src/protocol/io/node-platform.ts'
 import { connect, connectSuperuser, eventually, server, type Route } from '../support/connect.ts'
 
@@ -70,6 +70,15 @@ describe.skipIf(!users)('login by each method and route', () => {
     expect(error).toBeInstanceOf(DatabaseError)
     expect(error.code).toBe('28P01')
     expect(String(error.message)).not.toContain('wrong')
+  })
+
+  test('a refused login rejects, and onClose is not called: open() never returned a connection', async () => {
+    const closes: unknown[] = []
+    const { user } = users!.scram
+    const error = await Connection.open({ platform: nodePlatform, host: pg.host, port: pg.port, user, password: 'wrong', tls: { mode: 'disable' }, useTls: false, onClose: (e) => void closes.push(e) }).catch((e) => e)
+    expect(error).toMatchObject({ code: '28P01' })
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the socket's close comes after the rejection
+    expect(closes).toEqual([])
   })
 })
 

@@ -136,6 +136,20 @@ describe('on a cluster of its own', () => {
       await c.close()
     }
   }, 60_000)
+
+  test('connect() passes over the standby for a primary, and its onClose hears only of the connection it returned', async () => {
+    standby ??= await startStandby(cluster)
+    const closes: unknown[] = []
+    const c = await connect(own({ host: '127.0.0.1,127.0.0.1', port: `${standby.server.port},${cluster.server.port}`, targetSessionAttrs: 'primary', onClose: (e: unknown) => void closes.push(e) }))
+    try {
+      expect(c.endpoint.port).toBe(cluster.server.port)
+      await new Promise((resolve) => setTimeout(resolve, 50)) // the standby's connection, closed by connect(), is gone by now
+      expect(closes).toEqual([])
+    } finally {
+      await c.close()
+    }
+    expect(closes).toEqual([undefined])
+  }, 60_000)
 })
 
 describe('liveness', () => {

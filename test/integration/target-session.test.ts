@@ -43,21 +43,26 @@ function options(server: FakeServer, extra: Partial<ConnectOptions> = {}): Conne
 }
 
 describe('a target_session_attrs check query that fails', () => {
-  test('rejects with the server\'s error and closes that connection with Terminate', async () => {
+  test('rejects with the server\'s error and closes that connection with Terminate; onClose is not told of it', async () => {
     const server = await serve(refusesTheCheck)
-    const error = await connect(options(server)).catch((e) => e)
+    const closes: unknown[] = []
+    const error = await connect(options(server, { onClose: (e) => void closes.push(e) })).catch((e) => e)
     expect(error).toBeInstanceOf(DatabaseError)
     expect(error.code).toBe('42501')
     const client = server.clients[0]!
     await within(client.closed, 2000, 'the client closing its socket')
     expect(messageTypesAfterStartup(client)).toEqual(['Q', 'X']) // the check query, then Terminate
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(closes).toEqual([]) // the caller never had that connection
   })
 
-  test('the next host is tried, and the first connection does not stay open', async () => {
+  test('the next host is tried, and the first connection does not stay open; onClose hears of the returned one only', async () => {
     const server = await serve(refusesTheCheck)
     const pg = testServer()
+    const closes: unknown[] = []
     const c = await connect({
       ...options(server),
+      onClose: (e) => void closes.push(e),
       host: `127.0.0.1,${pg.host}`,
       port: `${server.port},${pg.port}`,
       user: pg.superuser.user,
@@ -68,8 +73,11 @@ describe('a target_session_attrs check query that fails', () => {
       expect(c.endpoint.port).toBe(pg.port)
       await within(server.clients[0]!.closed, 2000, 'the client closing its socket')
       expect(messageTypesAfterStartup(server.clients[0]!)).toEqual(['Q', 'X'])
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(closes).toEqual([]) // the first host's connection was closed by connect(), not the caller's
     } finally {
       await c.close()
     }
+    expect(closes).toEqual([undefined]) // close() called: no error
   })
 })

@@ -65,6 +65,7 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
    * (process.emitWarning under Node, console.warn on Workers), which says each message once.
    */
   onWarning?(message: string): void
+  /** The connection connect() returned has ended (see OpenOptions); never told of a host tried and left. */
   onClose?(error: Error | undefined): void
 }
 
@@ -114,10 +115,14 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
       if (signal?.aborted) throw abortedError(signal)
       const where = describeEndpoint(host)
       let connection: Connection | undefined
+      // onClose is for the connection returned: one closed below, never the caller's, is not told.
+      let returned = false
+      const onClose = (error: Error | undefined) => returned && explicit.onClose?.(error)
       try {
-        connection = await connectHost(platform, host, settings, explicit, material, warn)
+        connection = await connectHost(platform, host, settings, { ...explicit, onClose }, material, warn)
         const mismatch = await checkTarget(connection, want, signal)
-        if (mismatch === undefined) return connection
+        returned = mismatch === undefined
+        if (returned) return connection
         failures.push({ where, error: new ConnectionLostError(`${mismatch} (target_session_attrs=${settings.targetSessionAttrs})`) })
       } catch (error) {
         if (signal?.aborted) throw abortedError(signal) // checkTarget has dropped the connection

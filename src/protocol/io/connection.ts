@@ -52,7 +52,10 @@ export interface OpenOptions extends StartupOptions, SessionHandlers, Endpoint {
   trace?: Tracer
   /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
   keepAlive?: number
-  /** The connection has ended; `error` says why (a ConnectionLostError unless close() was called). */
+  /**
+   * The connection open() returned has ended; `error` says why (a ConnectionLostError unless
+   * close() was called). Not called for an attempt that failed: open() rejects instead.
+   */
   onClose?(error: Error | undefined): void
 }
 
@@ -68,6 +71,8 @@ export class Connection {
   readonly #options: OpenOptions
   /** COPY BOTH is under way and neither side has sent CopyDone: CopyData may go out. */
   #copyOpen = false
+  /** open() has returned this connection: only then is its end the caller's to hear (onClose). */
+  #opened = false
 
   private constructor(link: Link, options: OpenOptions) {
     this.#link = link
@@ -89,6 +94,7 @@ export class Connection {
       this.#session.fail(lost ?? new ConnectionLostError('the connection was closed'))
       const reason = lost === undefined ? undefined : this.#session.failure
       closed(reason)
+      if (!this.#opened) return // a failed open() rejects; it has no connection to close
       try {
         options.onClose?.(reason)
       } catch (handlerError) {
@@ -118,6 +124,7 @@ export class Connection {
         connection.#protocolVersion = result.protocolVersion
         connection.#backendKey = result.backendKey
         connection.#authentication = result.authentication
+        connection.#opened = true
         return connection
       } catch (error) {
         link.destroy()
