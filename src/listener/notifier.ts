@@ -50,8 +50,8 @@ export class Notifier<C extends Opened = Connection> {
   #current(): Promise<C> {
     const cached = this.#connection
     if (cached) return cached
-    // A close counts once the connection is ours: before that, connect() reports the close of a
-    // connection it tried and did not return (a standby, when the listener asks for a primary).
+    // A close counts once the connection is ours. connect() tells onClose only of the connection it
+    // returns; an opener that told of one it tried and left (a standby) must not make us forget this one.
     let ours = false
     const opening: Promise<C> = this.open({ signal: this.#stop.signal, onClose: () => ours && this.#forget(opening) }).then((connection) => {
       ours = true
