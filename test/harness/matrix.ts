@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   // Last, so that a log cut to its end (as CI shows it) still names what failed; the details are above.
   for (const o of outcomes.filter((o) => o.result === 'failed')) {
     console.log(`\nfailed on PostgreSQL ${o.version}:`)
-    for (const line of o.failures.length ? o.failures : ['no test failed: see the errors above (an unhandled error, a hook, or a global teardown)']) console.log(`  ${line}`)
+    for (const line of o.failures.length ? o.failures : ['no test failed: see the errors above (an unhandled error, or a global setup or teardown)']) console.log(`  ${line}`)
   }
   return outcomes.every((o) => o.result === 'passed') ? 0 : 1
 }
@@ -149,14 +149,14 @@ async function failed(report: string): Promise<string[]> {
   try {
     json = JSON.parse(await readFile(report, 'utf8')) as Report
   } catch {
-    return [] // vitest stopped before it wrote the report
+    return ['vitest wrote no report: it stopped before the end (see the errors above)']
   }
   const lines: string[] = []
   for (const file of json.testResults) {
     const name = relative(root, file.name)
     const tests = file.assertionResults.filter((a) => a.status === 'failed')
     for (const t of tests) lines.push(`${name} > ${t.fullName}: ${firstLine(t.failureMessages[0] ?? '')}`)
-    if (!tests.length && file.status === 'failed') lines.push(`${name}: ${firstLine(file.message ?? '')}`)
+    if (!tests.length && file.status === 'failed') lines.push(`${name}: ${firstLine(file.message || 'a hook failed (see above)')}`)
   }
   return lines
 }

@@ -92,7 +92,10 @@ export function databaseOfItsOwn(label: string): string {
       await admin.query(`SELECT pg_terminate_backend(active_pid) ${slots} AND active`)
       await eventually(async () => (await admin.query(`SELECT count(*) ${slots} AND active`))[0]!.rows[0]![0] === '0')
       await admin.query(`SELECT pg_drop_replication_slot(slot_name) ${slots}`)
-      await admin.query(`DROP DATABASE ${name} WITH (FORCE)`)
+      // A prepared transaction keeps it too (a two-phase test that failed halfway).
+      const prepared = await admin.query(`SELECT gid FROM pg_prepared_xacts WHERE database = '${name}'`)
+      for (const [gid] of prepared[0]!.rows) await admin.query(`ROLLBACK PREPARED '${gid}'`)
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     } finally {
       await admin.close()
     }

@@ -119,8 +119,10 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
       let returned = false
       const onClose = (error: Error | undefined) => returned && explicit.onClose?.(error)
       try {
-        connection = await connectHost(platform, host, settings, { ...explicit, onClose }, material, warn)
+        connection = await connectHost(platform, host, settings, explicit, material, warn, onClose)
         const mismatch = await checkTarget(connection, want, signal)
+        // A server that hung up meanwhile (say, while the check's module loaded) is a host that failed.
+        if (connection.isClosed) throw await connection.closed
         returned = mismatch === undefined
         if (returned) return connection
         failures.push({ where, error: new ConnectionLostError(`${mismatch} (target_session_attrs=${settings.targetSessionAttrs})`) })
@@ -177,6 +179,7 @@ async function connectHost(
   explicit: ConnectOptions,
   material: TlsMaterial,
   warn: (message: string) => void,
+  onClose: (error: Error | undefined) => void,
 ): Promise<Connection> {
   // libpq never uses TLS over a Unix socket, whatever the sslmode: one plain attempt.
   const unix = isUnixSocketPath(host.host)
@@ -185,7 +188,7 @@ async function connectHost(
   for (let i = 0; i < order.length; i++) {
     let encrypted = order[i]!
     try {
-      return await Connection.open({ ...openOptions(platform, host, settings, explicit, material, order[i]!, warn), onTransport: (t) => (encrypted = t.encrypted) })
+      return await Connection.open({ ...openOptions(platform, host, settings, explicit, material, order[i]!, warn), onClose, onTransport: (t) => (encrypted = t.encrypted) })
     } catch (error) {
       firstError ??= error
       if (!(error instanceof DatabaseError)) throw error
@@ -244,7 +247,7 @@ function openOptions(
   }
 }
 
-function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'onClose' | 'trace'> {
-  const { onNotification, onNotice, onParameterStatus, onHandlerError, onClose, trace } = options
-  return { onNotification, onNotice, onParameterStatus, onHandlerError, onClose, ...(trace ? { trace } : {}) }
+function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'trace'> {
+  const { onNotification, onNotice, onParameterStatus, onHandlerError, trace } = options
+  return { onNotification, onNotice, onParameterStatus, onHandlerError, ...(trace ? { trace } : {}) }
 }

@@ -124,6 +124,8 @@ export class Connection {
         connection.#protocolVersion = result.protocolVersion
         connection.#backendKey = result.backendKey
         connection.#authentication = result.authentication
+        // The link may have closed while startup's last messages were handled: no connection, then.
+        if (connection.#session.failure) throw connection.#session.failure
         connection.#opened = true
         return connection
       } catch (error) {
