@@ -166,6 +166,46 @@ describe('options object misuse', () => {
   })
 })
 
+describe('numbers given as numbers, and the edges of a C int (survivors of a mutation run)', () => {
+  test('a numeric port: 1 to 65535, whole', () => {
+    expect(resolve({ port: 1 }).hosts[0]?.port).toBe(1)
+    expect(resolve({ port: 65535 }).hosts[0]?.port).toBe(65535)
+    for (const port of [0, 65536, -1, 5432.5]) {
+      expect(() => resolve({ port })).toThrow(new RangeError(`invalid port number ${port}: expected an integer from 1 to 65535`))
+    }
+  })
+
+  test('a numeric connectTimeout: whole seconds, and within a C int', () => {
+    expect(resolve({ connectTimeout: 7 }).connectTimeout).toBe(7)
+    expect(resolve({ connectTimeout: 2 ** 31 - 1 }).connectTimeout).toBe(2 ** 31 - 1)
+    expect(() => resolve({ connectTimeout: 1.5 })).toThrow(new RangeError('invalid connectTimeout 1.5: libpq takes whole seconds'))
+    expect(() => resolve({ connectTimeout: 2 ** 31 })).toThrow(new RangeError(`invalid integer value "${2 ** 31}" for connect_timeout from the connectTimeout option`))
+    expect(() => resolve({ connectTimeout: true } as unknown as ConnectionOptions)).toThrow(new TypeError('connectTimeout must be a number of seconds or a string'))
+  })
+
+  test('as text, every C int is taken, with any of strtol\'s whitespace around it; one past either end is not', () => {
+    expect(resolve({ connectTimeout: '2147483647' }).connectTimeout).toBe(2147483647)
+    expect(resolve({ connectTimeout: '-2147483648' }).connectTimeout).toBeUndefined() // taken, and zero or less waits forever
+    expect(() => resolve({ connectTimeout: '-2147483649' })).toThrow('invalid integer value "-2147483649" for connect_timeout')
+    expect(resolve({ connectTimeout: '\v\f 9 \v\f' }).connectTimeout).toBe(9)
+    // A port past a C int is not a number to libpq at all, before it is a port out of range.
+    expect(() => resolve({ port: '2147483648' })).toThrow(new RangeError('invalid integer value "2147483648" for port from the port option'))
+    expect(() => resolve({ port: '2147483647' })).toThrow(new RangeError('invalid port number "2147483647" from the port option'))
+  })
+
+  test('sslrootcert as { pem }: a string or bytes, nothing else', () => {
+    expect(resolve({ sslrootcert: { pem: 'PEM' } }).sslrootcert).toEqual({ pem: 'PEM' })
+    expect(resolve({ sslrootcert: { pem: new Uint8Array([1]) } }).sslrootcert).toEqual({ pem: new Uint8Array([1]) })
+    for (const sslrootcert of [{ pem: 5 }, null, 7]) {
+      expect(() => resolve({ sslrootcert } as unknown as ConnectionOptions)).toThrow(new TypeError('sslrootcert must be a file path or { pem: string | Uint8Array }'))
+    }
+  })
+
+  test('an empty or undefined value is left out, so the environment still applies, as PQconnectdbParams does', () => {
+    expect(resolve({ host: '', connectionString: undefined }, { PGHOST: 'from-env' }).hosts[0]?.host).toBe('from-env')
+  })
+})
+
 describe('libpq settings pglisten does not implement', () => {
   test.each([
     ['sslcrl=/crl.pem', 'sslcrl=/crl.pem'],
