@@ -9,9 +9,9 @@ import { describe, expect, test } from 'vitest'
 import { ConnectionLostError } from '../../src/protocol/errors.ts'
 import { connect, nodePlatform, type ConnectOptions } from '../../src/protocol/index.ts'
 import { Connection } from '../../src/protocol/io/connection.ts'
-import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { connectSuperuser } from '../support/connect.ts'
-import { backend } from '../support/wire.ts'
+import { backend, loginAccepted } from '../support/wire.ts'
 
 const serve = fakeServersClosedAfterEach()
 

@@ -10,28 +10,22 @@ import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
 import type { Change } from '../../src/listener/feeds.ts'
 import { connect } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser, eventually } from '../support/connect.ts'
+import { connectSuperuser, databaseOfItsOwn, eventually } from '../support/connect.ts'
 import { listenerOptions } from '../support/listener.ts'
 import { changes, ddlChanges } from '../../src/changes.ts'
 import { outbox } from '../../src/outbox.ts'
 
-const database = `pglisten_readme_${Math.random().toString(36).slice(2, 10)}`
+const database = databaseOfItsOwn('readme')
 const options = () => listenerOptions({ database, reconnect: { minDelay: 20, maxDelay: 200 } })
 let writer: Connection
 
 beforeAll(async () => {
-  const admin = await connectSuperuser()
-  await admin.query(`CREATE DATABASE ${database}`)
-  await admin.close()
   writer = await connect(options())
   await writer.query('CREATE TABLE public.orders (id int PRIMARY KEY, total numeric)')
 })
 
 afterAll(async () => {
   await writer?.close()
-  const admin = await connectSuperuser()
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-  await admin.close()
 })
 
 async function terminate(processId: number | undefined): Promise<void> {

@@ -7,10 +7,10 @@
 import { describe, expect, test } from 'vitest'
 import { DatabaseError } from '../../src/protocol/errors.ts'
 import { connect, type ConnectOptions } from '../../src/protocol/index.ts'
-import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { isolated, server as testServer } from '../support/connect.ts'
 import { within } from '../support/listener-world.ts'
-import { backend, concat } from '../support/wire.ts'
+import { backend, concat, loginAccepted } from '../support/wire.ts'
 
 const serve = fakeServersClosedAfterEach()
 

@@ -13,7 +13,8 @@ import { nodePlatform } from '../../src/protocol/io/node-platform.ts'
 import type { TlsSettings } from '../../src/protocol/io/link.ts'
 import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/index.ts'
 import { isolated, server } from '../support/connect.ts'
-import { fakeServersClosedAfterEach, loginAccepted, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
+import { loginAccepted } from '../support/wire.ts'
 
 const pg = server()
 const serve = fakeServersClosedAfterEach()

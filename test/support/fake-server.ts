@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { afterEach, expect } from 'vitest'
-import { backend, concat } from './wire.ts'
 
 export interface FakeClient {
   /** Exactly `count` bytes from the client; rejects if it closes first. */
@@ -168,14 +167,6 @@ function concatBytes(...parts: Uint8Array[]): Uint8Array {
 }
 
 let certificate: { key: string; cert: string } | undefined
-
-/**
- * What a server sends to accept a login that needs no password: AuthenticationOk, the one
- * ParameterStatus pglisten requires (client_encoding UTF8), BackendKeyData and ReadyForQuery.
- */
-export function loginAccepted(): Uint8Array {
-  return concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(7, [1, 2, 3, 4]), backend.readyForQuery())
-}
 
 /**
  * A self-signed certificate for 'localhost' and 127.0.0.1, made once per process with openssl.

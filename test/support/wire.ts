@@ -74,3 +74,11 @@ export const backend = {
   notificationResponse: (processId: number, channel: string, payload: string) =>
     message('A', int32(processId), cstr(channel), cstr(payload)),
 }
+
+/**
+ * What a server sends to accept a login that needs no password: AuthenticationOk, the one
+ * ParameterStatus pglisten requires (client_encoding UTF8), BackendKeyData and ReadyForQuery.
+ */
+export function loginAccepted(): Uint8Array {
+  return concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(7, [1, 2, 3, 4]), backend.readyForQuery())
+}

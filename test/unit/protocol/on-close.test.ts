@@ -13,9 +13,8 @@ import { Connection } from '../../../src/protocol/io/connection.ts'
 import type { Link } from '../../../src/protocol/io/link.ts'
 import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
 import type { Platform } from '../../../src/protocol/io/platform.ts'
-import { backend, concat } from '../../support/wire.ts'
+import { backend, concat, loginAccepted } from '../../support/wire.ts'
 
-const loginAccepted = concat(backend.authenticationOk(), backend.parameterStatus('client_encoding', 'UTF8'), backend.backendKeyData(7, [1, 2, 3, 4]), backend.readyForQuery())
 const notReadOnly = concat(backend.rowDescription('transaction_read_only'), backend.dataRow('off'), backend.commandComplete('SHOW'), backend.readyForQuery())
 
 /**
@@ -73,7 +72,7 @@ describe('a link that ends just as the answer awaited comes', () => {
   test('Connection.open(): whenever it ends, a rejection tells onClose nothing, and a connection returned dead was told of once', async () => {
     const seen = new Set<string>()
     for (const delay of delays) {
-      const link = scriptedLink([loginAccepted], 1, delay)
+      const link = scriptedLink([loginAccepted()], 1, delay)
       const [result, calls] = await outcome((closes) => Connection.open({ platform: over(link), host: 'h', port: 5432, user: 'u', tls: { mode: 'disable' }, useTls: false, onClose: (e) => void closes.push(e) }))
       expect({ delay, result, calls }).toEqual({ delay, result, calls: result === 'rejected' ? 0 : 1 })
       seen.add(result)
@@ -84,7 +83,7 @@ describe('a link that ends just as the answer awaited comes', () => {
   test('connect() with a target_session_attrs check: the same, whenever the link ends after the check\'s answer', async () => {
     const seen = new Set<string>()
     for (const delay of delays) {
-      const link = scriptedLink([loginAccepted, notReadOnly], 2, delay)
+      const link = scriptedLink([loginAccepted(), notReadOnly], 2, delay)
       const [result, calls] = await outcome((closes) => connectWith(nodePlatform, { ...options(link, closes), targetSessionAttrs: 'read-write' }))
       expect({ delay, result, calls }).toEqual({ delay, result, calls: result === 'rejected' ? 0 : 1 })
       seen.add(result)
@@ -93,7 +92,7 @@ describe('a link that ends just as the answer awaited comes', () => {
   })
 
   test('the same links without the end: the connection is returned, and onClose hears of its close once', async () => {
-    for (const [link, extra] of [[scriptedLink([loginAccepted], 0), {}], [scriptedLink([loginAccepted, notReadOnly], 0), { targetSessionAttrs: 'read-write' }]] as const) {
+    for (const [link, extra] of [[scriptedLink([loginAccepted()], 0), {}], [scriptedLink([loginAccepted(), notReadOnly], 0), { targetSessionAttrs: 'read-write' }]] as const) {
       const closes: unknown[] = []
       const c = await connectWith(nodePlatform, { ...options(link, closes), ...extra })
       expect(c.isClosed).toBe(false)
@@ -105,7 +104,7 @@ describe('a link that ends just as the answer awaited comes', () => {
 
   test('handlers on the options\' prototype are the ones called: the options are read as given, never copied', async () => {
     const heard: string[] = []
-    const link = scriptedLink([concat(loginAccepted, backend.notificationResponse(9, 'ch', 'hi'))], 0)
+    const link = scriptedLink([concat(loginAccepted(), backend.notificationResponse(9, 'ch', 'hi'))], 0)
     class Options {
       platform = over(link)
       env = {}
