@@ -6,7 +6,7 @@
  * decoders, and the listener it is given.
  */
 import { ddlChanges as ddlFeed, tableChanges, type Change, type ChangesOptions, type DdlChangesOptions, type Feed, type FeedItem } from './listener/feeds.ts'
-import { partsOf } from './listener/parts.ts'
+import { supportOf } from './listener/feed-support.ts'
 import type { DdlChange, TableName } from './listener/changes/index.ts'
 import type { Listener } from './listener/listener.ts'
 
@@ -21,7 +21,7 @@ export type { Change, ChangesOptions, DdlChangesOptions, Feed, FeedItem }
  * Setup errors (no primary key, no privilege) come from `ready` and the first next().
  */
 export function changes(listener: Listener, table: TableName, options: ChangesOptions = {}): Feed<Change> {
-  return tableChanges(partsOf(listener, 'changes()').feedSource(), table, options)
+  return tableChanges(supportOf(listener, 'changes()').feedSource(), table, options)
 }
 
 /**
@@ -30,5 +30,5 @@ export function changes(listener: Listener, table: TableName, options: ChangesOp
  * PayloadError, and Gap markers.
  */
 export function ddlChanges(listener: Listener, options: DdlChangesOptions = {}): Feed<DdlChange> {
-  return ddlFeed(partsOf(listener, 'ddlChanges()').feedSource(), options)
+  return ddlFeed(supportOf(listener, 'ddlChanges()').feedSource(), options)
 }

@@ -6,7 +6,7 @@
  */
 import { Outbox, type OutboxOptions } from './listener/outbox.ts'
 import type { Listener } from './listener/listener.ts'
-import { partsOf } from './listener/parts.ts'
+import { supportOf } from './listener/feed-support.ts'
 
 export type { OutboxOptions }
 
@@ -16,5 +16,5 @@ export type { OutboxOptions }
  * it read again. A bad option is a RangeError here, at the call.
  */
 export function outbox<E, C>(listener: Listener, options: OutboxOptions<E, C>): AsyncIterableIterator<E> {
-  return new Outbox(partsOf(listener, 'outbox()').outboxSource(), options)
+  return new Outbox(supportOf(listener, 'outbox()').outboxSource(), options)
 }

@@ -1,8 +1,9 @@
 /**
  * What a listener gives change feeds (pglisten/changes) and the outbox (pglisten/outbox): their
  * LISTEN and release, connections of their own for the triggers' SQL, and close()'s wait for
- * the removals they asked for. Not API: they reach it through parts.ts. Imports the protocol's
- * connect(), the listener's attempt bounds and connection options, and the feeds' and outbox's types.
+ * the removals they asked for. Not API: they reach it through parts.ts, and only they import
+ * this file, so a listener without them does not carry it. Imports the protocol's connect(), the
+ * listener's attempt bounds and connection options, parts.ts's key, and the feeds' and outbox's types.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import { connect } from '../protocol/io/connect.ts'
@@ -13,6 +14,7 @@ import { ListenerError } from './errors.ts'
 import type { FeedSource } from './feeds.ts'
 import type { ListenerOptions, NotificationsOptions } from './listener-types.ts'
 import type { OutboxSource } from './outbox.ts'
+import { listenerParts, type ListenerParts } from './parts.ts'
 import type { ListenerItem } from './subscription.ts'
 
 /** How long close() waits for feeds' triggers to be removed (removeOnClose), in ms. */
@@ -32,6 +34,16 @@ export interface FeedHost {
   stopped: AbortSignal
   /** To the listener's 'error' handlers. */
   reportError(error: Error, source: string): void
+}
+
+/**
+ * The FeedSupport of `listener`, made the first time a feed or an outbox asks and then kept by
+ * the listener for close(); a TypeError if `listener` is not a pglisten Listener.
+ */
+export function supportOf(listener: unknown, caller: string): FeedSupport {
+  const parts = (listener as { [listenerParts]?: () => ListenerParts } | null)?.[listenerParts]
+  if (typeof parts !== 'function') throw new TypeError(`${caller} takes a Listener (from createListener() or new Listener()) as its first argument`)
+  return parts.call(listener).support((host) => new FeedSupport(host))
 }
 
 export class FeedSupport {

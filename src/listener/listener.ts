@@ -1,8 +1,8 @@
 /**
  * The listener: one dedicated connection that LISTENs, and keeps listening, and what an
  * application calls on it. Keeping the connection (reconnects, the Gap) is
- * listening-connection.ts's; what change feeds and the outbox borrow is feed-support.ts's; the
- * states and moves are the table in lifecycle.ts. Imports the protocol layer's connect() and
+ * listening-connection.ts's; what change feeds and the outbox borrow is feed-support.ts's, which
+ * they bring (parts.ts); the states and moves are the table in lifecycle.ts. Imports the protocol layer's connect() and
  * never reaches below it.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
@@ -15,7 +15,7 @@ import { attemptTimeout, connectionOptions } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
-import { FeedSupport } from './feed-support.ts'
+import type { FeedHost, FeedSupport } from './feed-support.ts'
 import { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions, ListenerStats, NotificationsOptions } from './listener-types.ts'
 import { ListeningConnection } from './listening-connection.ts'
@@ -45,7 +45,8 @@ export class Listener {
   readonly #book = new ChannelBook()
   /** The listening connection, kept across losses. */
   readonly #link: ListeningConnection
-  readonly #feeds: FeedSupport
+  /** What feeds and outboxes share, once the first of them asks (they bring it: parts.ts). */
+  #feeds: FeedSupport | undefined
   #starting: Promise<void> | undefined
   #closing: Promise<void> | undefined
   /** One pooler self-test for all the first listen() calls made together. */
@@ -71,17 +72,6 @@ export class Listener {
       intercept: (notification) => selfTests.size !== 0 && selfTests.take(notification),
       reportError: (error, source) => this.#reportError(error, source),
       gaveUp: () => void this.close(),
-    })
-    this.#feeds = new FeedSupport({
-      options,
-      notifications: (options) => this.notifications(options),
-      // A feed's or an outbox's channel: hidden from other consumers (never held for them),
-      // UNLISTENed when the last of them ends, untouched by unlistenAll().
-      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
-      release: (channel) => this.#releaseFeed(channel),
-      closing: () => this.#closing !== undefined || this.#closed(),
-      stopped: this.#link.stopped,
-      reportError: (error, source) => this.#reportError(error, source),
     })
   }
 
@@ -233,7 +223,18 @@ export class Listener {
 
   /** What change feeds (pglisten/changes) and the outbox (pglisten/outbox) build on: not API. */
   [listenerParts](): ListenerParts {
-    return { feedSource: () => this.#feeds.feedSource(), outboxSource: () => this.#feeds.outboxSource() }
+    const host: FeedHost = {
+      options: this.#options,
+      notifications: (options) => this.notifications(options),
+      // A feed's or an outbox's channel: hidden from other consumers (never held for them),
+      // UNLISTENed when the last of them ends, untouched by unlistenAll().
+      listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
+      release: (channel) => this.#releaseFeed(channel),
+      closing: () => this.#closing !== undefined || this.#closed(),
+      stopped: this.#link.stopped,
+      reportError: (error, source) => this.#reportError(error, source),
+    }
+    return { host, support: (make) => (this.#feeds ??= make(host)) }
   }
 
   /** The notifier's process ID, once it is open: notifications sent by notify() carry it. */
@@ -279,7 +280,7 @@ export class Listener {
     const connection = this.#link.shutDown()
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
     if (!this.#link.failure) this.#delivery.end() // after giving up, they end with the error instead
-    const removals = this.#feeds.removeAll() // each on a connection of its own: started first
+    const removals = this.#feeds?.removeAll() // each on a connection of its own: started first
     await Promise.all([connection?.close(), this.#notifier.close(), this.#starting?.catch(() => undefined), removals])
   }
 

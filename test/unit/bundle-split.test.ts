@@ -55,6 +55,8 @@ describe('the listener: { createListener } from pglisten', async () => {
     const feedsAndOutbox = [
       'listener/feeds.ts',
       'listener/feed-parts.ts',
+      // What feeds and outboxes borrow of a listener: they bring it, the listener only keeps it.
+      'listener/feed-support.ts',
       'listener/outbox.ts',
       'listener/changes/names.ts',
       'listener/changes/table-name.ts',
@@ -89,13 +91,14 @@ describe('pglisten/changes and pglisten/outbox carry the feeds and the outbox', 
   const outbox = await split("export { outbox } from './src/outbox.ts'")
 
   test('changes(): the feeds, their triggers and their decoders', () => {
-    for (const module of ['listener/feeds.ts', 'listener/feed-parts.ts', 'listener/changes/names.ts', 'listener/changes/row-trigger.ts', 'listener/changes/row-change.ts']) {
+    for (const module of ['listener/feeds.ts', 'listener/feed-parts.ts', 'listener/feed-support.ts', 'listener/changes/names.ts', 'listener/changes/row-trigger.ts', 'listener/changes/row-change.ts']) {
       expect(feeds.upFront, module).toContain(module)
     }
   })
 
   test('outbox(): the Outbox, up front', () => {
     expect(outbox.upFront).toContain('listener/outbox.ts')
+    expect(outbox.upFront).toContain('listener/feed-support.ts')
   })
 })
 
