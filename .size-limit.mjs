@@ -16,7 +16,8 @@
  * the listener's by 0.3 kB (2026-12-05), for listener.ts split in three files of one idea each,
  * and all three by 0.1 kB (2026-12-06), for onClose told only of the connection its caller has
  * (not of a host tried and left, nor of a failed open; a connection that ends on its way out is
- * a failure, not a dead connection handed back).
+ * a failure, not a dead connection handed back). The listener's came down by 0.4 kB
+ * (2026-12-06): what feeds and the outbox borrow of it (feed-support.ts) is theirs to bring.
  */
 
 /**
@@ -65,7 +66,7 @@ export default [
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(listening),
-    limit: '32.6 kB',
+    limit: '32.2 kB',
   },
   {
     name: 'pglisten/protocol: connect, with what connecting over TLS with SCRAM loads',
