@@ -336,4 +336,25 @@ describe('framer edges', () => {
     expect(framer.next()).toBeUndefined()
     expect(allocated.slice(afterBig)).toEqual([4096]) // the 320 KiB block was let go, not kept for a small message
   })
+
+  test('storage a small message straddled is kept while the framer empties, and reused when it is just big enough', () => {
+    const { framer, allocated } = counted()
+    for (let i = 0; i < 3; i++) {
+      const message = backend.parameterStatus('n', String(i))
+      framer.push(message.slice(0, 4))
+      expect(framer.next()).toBeUndefined()
+      framer.push(message.slice(4))
+      // As the I/O edge reads: until undefined, which finds the framer empty each time.
+      expect([framer.next(), framer.next()]).toEqual([{ type: 'ParameterStatus', name: 'n', value: String(i) }, undefined])
+    }
+    // A message of exactly the block's 4096 bytes, half of it come: room for it all, in the same block.
+    const value = 'v'.repeat(4096 - 5 - 1 - 1) // type, length, the empty name's NUL, the value's NUL
+    const exact = backend.parameterStatus('', value)
+    expect(exact.length).toBe(4096)
+    framer.push(exact.slice(0, 2048))
+    expect(framer.next()).toBeUndefined()
+    framer.push(exact.slice(2048))
+    expect([framer.next(), framer.next()]).toEqual([{ type: 'ParameterStatus', name: '', value }, undefined])
+    expect(allocated).toEqual([4096]) // one block for all four
+  })
 })

@@ -1,0 +1,158 @@
+/**
+ * The checks a decoder makes before it trusts a server's numbers, each named by its message:
+ * a String's NUL must lie inside the body (even when the next message has one just after it),
+ * a count must be one the body can hold, a numeric error field must be all digits. Without a
+ * check most of these bodies would still fail somewhere later, or pass; so each test names the
+ * check that must refuse it, and the body that only just fits is accepted. Found by a mutation
+ * run over src/protocol/backend, framer.ts and bytes/reader.ts (test/mutation/survivors.md).
+ */
+import { describe, expect, test } from 'vitest'
+import { BodyReader } from '../../../src/protocol/bytes/reader.ts'
+import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
+import { decodeThreeWays, frame } from '../../support/framing.ts'
+import { ascii, bytes, concat, cstr, int16, int32, message } from '../../support/wire.ts'
+
+/** A ProtocolViolationError whose message is exactly `text`. */
+function refused(text: string): ProtocolViolationError {
+  return new ProtocolViolationError(text)
+}
+
+/** ReadyForQuery, idle: a message that starts with NULs in its length, to follow a broken one. */
+const readyForQuery = bytes(0x5a, 0x00, 0x00, 0x00, 0x05, 0x49)
+
+describe("a String's NUL must lie inside its message", () => {
+  test.each([
+    ['a short one (the byte loop)', 3],
+    ['one of 64 bytes (the loop to its end)', 64],
+    ['a long one (indexOf past the first 64 bytes)', 65],
+    ['a much longer one', 300],
+  ])('%s, with no NUL before the next message, is refused', (_, length) => {
+    // ParameterStatus whose name has no NUL: the next message's length holds three.
+    const wire = concat(message('S', ascii('x'.repeat(length))), readyForQuery)
+    expect(() => frame([wire])).toThrow(refused('ParameterStatus name: missing NUL terminator'))
+  })
+
+  test.each([3, 64, 65, 300])('a body of %i bytes with a NUL just past its end is refused (the NUL is the next message\'s)', (length) => {
+    const wire = concat(bytes(...ascii('y'.repeat(length))), bytes(0x00))
+    const reader = new BodyReader().reset(wire, 0, length, wire.length)
+    expect(() => reader.cstring('field')).toThrow(refused('field: missing NUL terminator'))
+  })
+
+  test.each([1, 63, 64, 65, 200])('a String of %i bytes with its NUL inside is read, and the reader moves past it', (length) => {
+    const name = 'n'.repeat(length)
+    const wire = message('S', cstr(name), cstr('on'))
+    expect(decodeThreeWays(wire)).toEqual({ type: 'ParameterStatus', name, value: 'on' })
+  })
+
+  test("a message's last String must end with the body's last byte", () => {
+    // CommandComplete 'SELECT 1' with no NUL, then a message whose length starts with NULs.
+    const wire = concat(message('C', ascii('SELECT 1')), readyForQuery)
+    expect(() => frame([wire])).toThrow(refused('CommandComplete tag: missing NUL terminator'))
+    expect(() => frame([message('C')])).toThrow(refused('CommandComplete tag: missing NUL terminator')) // no byte at all
+  })
+
+  test('an empty last String is its NUL alone', () => {
+    expect(decodeThreeWays(message('C', [0x00]))).toEqual({ type: 'CommandComplete', tag: '' })
+  })
+})
+
+describe('RowDescription: a field takes at least 19 bytes', () => {
+  /** A field with an empty name: NUL, then 18 bytes of numbers (the least a field can take). */
+  const emptyField = [0x00, ...int32(0), ...int16(0), ...int32(25), ...int16(-1), ...int32(-1), ...int16(0)]
+  const field = { name: '', tableOid: 0, columnNumber: 0, typeOid: 25, typeSize: -1, typeModifier: -1, format: 0 }
+
+  test('two fields of 19 bytes fill 38 bytes exactly, and are read', () => {
+    expect(emptyField).toHaveLength(19)
+    const wire = message('T', int16(2), emptyField, emptyField)
+    expect(decodeThreeWays(wire)).toEqual({ type: 'RowDescription', fields: [field, field] })
+  })
+
+  test('three fields cannot fit in 38 bytes', () => {
+    const wire = message('T', int16(3), emptyField, emptyField)
+    expect(() => frame([wire])).toThrow(refused('RowDescription: 3 fields cannot fit in 38 bytes'))
+  })
+
+  test('a negative count is refused, even with nothing after it', () => {
+    expect(() => frame([message('T', int16(-1))])).toThrow(refused('RowDescription: -1 fields cannot fit in 0 bytes'))
+  })
+})
+
+describe('DataRow: a column takes at least its 4-byte length', () => {
+  const nullColumn = int32(-1)
+
+  test('three NULLs fill 12 bytes exactly, and are read', () => {
+    const wire = message('D', int16(3), nullColumn, nullColumn, nullColumn)
+    expect(decodeThreeWays(wire)).toEqual({ type: 'DataRow', values: [null, null, null] })
+  })
+
+  test('four columns cannot fit in 12 bytes', () => {
+    const wire = message('D', int16(4), nullColumn, nullColumn, nullColumn)
+    expect(() => frame([wire])).toThrow(refused('DataRow: 4 columns cannot fit in 12 bytes'))
+  })
+
+  test('a negative count is refused, even with nothing after it', () => {
+    expect(() => frame([message('D', int16(-2))])).toThrow(refused('DataRow: -2 columns cannot fit in 0 bytes'))
+  })
+})
+
+describe('CopyInResponse, CopyOutResponse, CopyBothResponse: one Int16 format per column, no more, no fewer', () => {
+  test.each([
+    ['G', 'CopyInResponse'],
+    ['H', 'CopyOutResponse'],
+    ['W', 'CopyBothResponse'],
+  ])('%s (%s): a count the formats do not fill, or a negative one, is refused', (letter, type) => {
+    // Byte1 overall format, Int16 column count, Int16 format × count.
+    expect(() => frame([message(letter, [0], int16(2), int16(0))])).toThrow(refused(`${type}: 2 column formats do not fill 2 bytes`))
+    expect(() => frame([message(letter, [0], int16(1), int16(0), int16(0))])).toThrow(refused(`${type}: 1 column formats do not fill 4 bytes`))
+    expect(() => frame([message(letter, [0], int16(-1))])).toThrow(refused(`${type}: -1 column formats do not fill 0 bytes`))
+    expect(decodeThreeWays(message(letter, [0], int16(2), int16(0), int16(1)))).toEqual({ type, format: 0, columnFormats: [0, 1] })
+  })
+})
+
+describe('ErrorResponse and NoticeResponse: numeric fields', () => {
+  /** Byte1 code, String value. */
+  const field = (code: string, value: string) => [code.charCodeAt(0), ...cstr(value)]
+
+  test.each(['12a', 'a12', '', '-3', '1.5'])('a position of %j is not a number, and is left out', (value) => {
+    const wire = message('N', field('M', 'hi'), field('P', value), field('L', value), [0])
+    expect(decodeThreeWays(wire)).toEqual({ type: 'NoticeResponse', fields: { message: 'hi' } })
+  })
+
+  test('digits under a code the docs do not define are skipped, as any unknown field is', () => {
+    const wire = message('N', field('M', 'hi'), field('X', '42'), field('P', '7'), [0])
+    expect(decodeThreeWays(wire)).toEqual({ type: 'NoticeResponse', fields: { message: 'hi', position: 7 } })
+  })
+})
+
+describe('an unexpected message type is named printably', () => {
+  test.each([
+    [0x1f, '0x1f'],
+    [0x20, "' '"],
+    [0x31, "'1'"],
+    [0x7e, "'~'"],
+    [0x7f, '0x7f'],
+    [0xff, '0xff'],
+  ])('type %i is %s', (type, shown) => {
+    expect(() => frame([bytes(type, 0, 0, 0, 4)])).toThrow(refused(`unexpected message type ${shown}`))
+  })
+})
+
+describe('the reader remembers recent channel names; what it remembers never changes what it reads', () => {
+  /** NotificationResponse: Int32 process ID, String channel, String payload. */
+  const notification = (channel: string, payload = '') => message('A', int32(7), cstr(channel), cstr(payload))
+
+  test('names that share a prefix, a length, or all but one byte, in one stream, each come back as sent', () => {
+    const channels = ['ab', 'abc', 'ab', 'ba', 'abd', 'abc', 'a', '', 'ab', 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(64), 'é', 'è', 'é']
+    // More names than the reader keeps (8), so that the oldest are forgotten and read again.
+    const many = Array.from({ length: 12 }, (_, i) => `ch${i % 10}`)
+    const all = [...channels, ...many, ...many.reverse()]
+    const messages = frame([concat(...all.map((channel) => notification(channel)))])
+    expect(messages.map((m) => (m.type === 'NotificationResponse' ? m.channel : m.type))).toEqual(all)
+  })
+
+  test("the last name followed by more bytes (a longer name) is not taken for it", () => {
+    // The last name was 'ab'; 'ab' then a byte other than NUL is another name.
+    const messages = frame([concat(notification('ab'), notification('abz'), notification('ab'))])
+    expect(messages.map((m) => m.type === 'NotificationResponse' && m.channel)).toEqual(['ab', 'abz', 'ab'])
+  })
+})
