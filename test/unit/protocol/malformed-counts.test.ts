@@ -156,3 +156,103 @@ describe('the reader remembers recent channel names; what it remembers never cha
     expect(messages.map((m) => m.type === 'NotificationResponse' && m.channel)).toEqual(['ab', 'abz', 'ab'])
   })
 })
+
+describe('a body cut short inside a field names that field', () => {
+  /** A field of a message's grammar: its name in errors, its bytes, and whether it is a String (cut: its NUL is missing). */
+  type Field = [name: string, bytes: number[], kind: 'bytes' | 'string']
+  const int32Field = (name: string, value: number): Field => [name, int32(value), 'bytes']
+  const int16Field = (name: string, value: number): Field => [name, int16(value), 'bytes']
+  const stringField = (name: string, value: string): Field => [name, cstr(value), 'string']
+
+  /**
+   * For each field: the fields before it, then that field without its last byte. A String then
+   * lacks its NUL; any other field ends too early. The message's length counts what is sent.
+   */
+  function cutInEachField(type: string, fields: Field[]): string[] {
+    return fields.map((_, i) => {
+      const body = [...fields.slice(0, i).flatMap(([, bytes]) => bytes), ...fields[i]![1].slice(0, -1)]
+      try {
+        frame([message(type, body)])
+        return 'decoded'
+      } catch (error) {
+        expect(error).toBeInstanceOf(ProtocolViolationError)
+        return (error as Error).message
+      }
+    })
+  }
+
+  /**
+   * What each cut must say: `${name}: the message ends too early`, or for a String `${name}:
+   * missing NUL terminator`; a name that is already a whole message (a check that comes first) as it is.
+   */
+  function named(fields: Field[]): string[] {
+    return fields.map(([name, , kind]) => (name.includes(': ') ? name : `${name}: ${kind === 'string' ? 'missing NUL terminator' : 'the message ends too early'}`))
+  }
+
+  test.each<[string, string, Field[]]>([
+    ['RowDescription', 'T', [
+      int16Field('RowDescription field count', 1),
+      stringField('RowDescription field name', 'a name long enough that the count check passes'),
+      int32Field('RowDescription table OID', 16384),
+      int16Field('RowDescription column number', 1),
+      int32Field('RowDescription type OID', 23),
+      int16Field('RowDescription type size', 4),
+      int32Field('RowDescription type modifier', -1),
+      int16Field('RowDescription format', 0),
+    ]],
+    // The first length cut short is the count check's (two columns need 8 bytes, 3 are left);
+    // after a 6-byte value there is room enough, and the second length's cut is its own.
+    ['DataRow', 'D', [
+      int16Field('DataRow column count', 2),
+      int32Field('DataRow: 2 columns cannot fit in 3 bytes', 6),
+      ['DataRow value', ascii('abcdef'), 'bytes'],
+      int32Field('DataRow value length', 1),
+    ]],
+    ['CommandComplete', 'C', [stringField('CommandComplete tag', 'SELECT 1')]],
+    ['ParameterStatus', 'S', [stringField('ParameterStatus name', 'TimeZone'), stringField('ParameterStatus value', 'UTC')]],
+    ['NotificationResponse', 'A', [
+      int32Field('NotificationResponse process ID', 7),
+      stringField('NotificationResponse channel', 'jobs'),
+      stringField('NotificationResponse payload', '42'),
+    ]],
+    ['BackendKeyData', 'K', [int32Field('BackendKeyData process ID', 7)]],
+    ['NegotiateProtocolVersion', 'v', [
+      int32Field('NegotiateProtocolVersion version', 0x30000),
+      int32Field('NegotiateProtocolVersion option count', 1),
+      stringField('NegotiateProtocolVersion option', '_pq_.x'),
+    ]],
+    ['CopyOutResponse', 'H', [['CopyOutResponse format', [0], 'bytes'], int16Field('CopyOutResponse column count', 0)]],
+    ['AuthenticationMD5Password', 'R', [int32Field('Authentication code', 5), ['AuthenticationMD5Password salt', [1, 2, 3, 4], 'bytes']]],
+    ['AuthenticationSASL', 'R', [int32Field('Authentication code', 10), stringField('AuthenticationSASL mechanism', 'SCRAM-SHA-256')]],
+    ['ErrorResponse', 'E', [['ErrorResponse field code', [0x53], 'bytes'], stringField('ErrorResponse field S', 'ERROR')]],
+    ['ReadyForQuery', 'Z', [['ReadyForQuery status', [0x49], 'bytes']]],
+  ])('%s', (_, type, fields) => {
+    expect(cutInEachField(type, fields)).toEqual(named(fields))
+  })
+})
+
+describe('a body with bytes after its last field names its message', () => {
+  test.each<[string, string, number[]]>([
+    ['AuthenticationOk', 'R', int32(0)],
+    ['AuthenticationKerberosV5', 'R', int32(2)],
+    ['AuthenticationCleartextPassword', 'R', int32(3)],
+    ['AuthenticationMD5Password', 'R', [...int32(5), 1, 2, 3, 4]],
+    ['AuthenticationGSS', 'R', int32(7)],
+    ['AuthenticationSSPI', 'R', int32(9)],
+    ['AuthenticationSASL', 'R', [...int32(10), ...cstr('SCRAM-SHA-256'), 0]],
+    ['RowDescription', 'T', int16(0)],
+    ['DataRow', 'D', int16(0)],
+    ['EmptyQueryResponse', 'I', []],
+    ['CopyDone', 'c', []],
+    ['ReadyForQuery', 'Z', [0x49]],
+    ['NegotiateProtocolVersion', 'v', [...int32(0x30000), ...int32(0)]],
+    ['ErrorResponse', 'E', [0x4d, ...cstr('boom'), 0]],
+    ['NoticeResponse', 'N', [0x4d, ...cstr('hi'), 0]],
+  ])('%s', (name, type, body) => {
+    expect(() => frame([message(type, body, [0x21])])).toThrow(refused(`${name}: 1 unexpected trailing bytes`))
+  })
+
+  test('an Authentication code no version of PostgreSQL sends is named', () => {
+    expect(() => frame([message('R', int32(13))])).toThrow(refused('unknown Authentication code 13'))
+  })
+})
