@@ -9,6 +9,7 @@
 import { describe, expect, test } from 'vitest'
 import { BodyReader } from '../../../src/protocol/bytes/reader.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
+import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
 import { decodeThreeWays, frame } from '../../support/framing.ts'
 import { ascii, bytes, concat, cstr, int16, int32, message } from '../../support/wire.ts'
 
@@ -54,6 +55,21 @@ describe("a String's NUL must lie inside its message", () => {
   test('an empty last String is its NUL alone', () => {
     expect(decodeThreeWays(message('C', [0x00]))).toEqual({ type: 'CommandComplete', tag: '' })
   })
+
+  test("a last String that is missing altogether is refused, though the byte before it is a NUL", () => {
+    // ParameterStatus with its name and no value: the body ends with the name's NUL.
+    expect(() => frame([message('S', cstr('TimeZone'))])).toThrow(refused('ParameterStatus value: missing NUL terminator'))
+  })
+
+  test('a long ASCII payload after short ones (whose window the reader keeps) comes whole', () => {
+    // With Node's decoders, short ASCII payloads are cut from a window of up to 4096 bytes
+    // decoded once; a payload longer than that must never be cut from it.
+    const long = 'L'.repeat(5000)
+    const payloads = ['1', '2', '3', long, '4', 'x'.repeat(12), 'y'.repeat(13)]
+    const wire = concat(...payloads.map((payload) => message('A', int32(1), cstr('jobs'), cstr(payload))))
+    const messages = frame([wire], { decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast! })
+    expect(messages.map((m) => m.type === 'NotificationResponse' && m.payload)).toEqual(payloads)
+  })
 })
 
 describe('RowDescription: a field takes at least 19 bytes', () => {
@@ -92,6 +108,19 @@ describe('DataRow: a column takes at least its 4-byte length', () => {
 
   test('a negative count is refused, even with nothing after it', () => {
     expect(() => frame([message('D', int16(-2))])).toThrow(refused('DataRow: -2 columns cannot fit in 0 bytes'))
+  })
+})
+
+describe('BackendKeyData and NegotiateProtocolVersion', () => {
+  test('a secret key of 256 bytes, the most protocol 3.2 allows, is read', () => {
+    const key = Array.from({ length: 256 }, (_, i) => i)
+    expect(decodeThreeWays(message('K', int32(7), key))).toEqual({ type: 'BackendKeyData', processId: 7, secretKey: Uint8Array.from(key) })
+    expect(() => frame([message('K', int32(7), [...key, 0])])).toThrow(refused('BackendKeyData: a secret key of 257 bytes is outside 4..256'))
+  })
+
+  test('a negative option count is refused, even with nothing after it', () => {
+    const wire = message('v', int32(0x30000), int32(-1))
+    expect(() => frame([wire])).toThrow(refused('NegotiateProtocolVersion: -1 options cannot fit in 0 bytes'))
   })
 })
 
@@ -148,6 +177,23 @@ describe('the reader remembers recent channel names; what it remembers never cha
     const all = [...channels, ...many, ...many.reverse()]
     const messages = frame([concat(...all.map((channel) => notification(channel)))])
     expect(messages.map((m) => (m.type === 'NotificationResponse' ? m.channel : m.type))).toEqual(all)
+  })
+
+  test("a remembered name is never matched against the bytes before a channel (the process ID's)", () => {
+    // Process ID 0x62 ends in the byte 'b'. 'ac' must not pass for 'ab' by comparing 'b' to the
+    // byte before it: neither as the last name read, nor as one remembered before it.
+    const pid = 0x62
+    const at = (channel: string) => message('A', int32(pid), cstr(channel), cstr(''))
+    const messages = frame([concat(at('ab'), at('ac'), at('ab'), at('zz'), at('ac'))])
+    expect(messages.map((m) => m.type === 'NotificationResponse' && m.channel)).toEqual(['ab', 'ac', 'ab', 'zz', 'ac'])
+  })
+
+  test("the last name's bytes with the NUL just past the body are refused, as any String's are", () => {
+    const reader = new BodyReader()
+    const first = bytes(...cstr('ab'))
+    expect(reader.reset(first, 0, first.length).internedCString('channel')).toBe('ab')
+    const next = bytes(...ascii('ab'), 0x00) // the body is 'ab'; the NUL is the next message's
+    expect(() => reader.reset(next, 0, 2, next.length).internedCString('channel')).toThrow(refused('channel: missing NUL terminator'))
   })
 
   test("the last name followed by more bytes (a longer name) is not taken for it", () => {
