@@ -7,6 +7,7 @@
  * run over src/protocol/backend, framer.ts and bytes/reader.ts (test/mutation/survivors.md).
  */
 import { describe, expect, test } from 'vitest'
+import { decodeBackendMessage } from '../../../src/protocol/backend/decode.ts'
 import { BodyReader } from '../../../src/protocol/bytes/reader.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
@@ -19,7 +20,11 @@ function refused(text: string): ProtocolViolationError {
 }
 
 /** ReadyForQuery, idle: a message that starts with NULs in its length, to follow a broken one. */
-const readyForQuery = bytes(0x5a, 0x00, 0x00, 0x00, 0x05, 0x49)
+const readyForQuery = bytes(
+  0x5a,                   // Byte1('Z')  ReadyForQuery
+  0x00, 0x00, 0x00, 0x05, // Int32(5)    length: its first bytes are NULs
+  0x49,                   // Byte1('I')  idle
+)
 
 describe("a String's NUL must lie inside its message", () => {
   test.each([
@@ -74,7 +79,15 @@ describe("a String's NUL must lie inside its message", () => {
 
 describe('RowDescription: a field takes at least 19 bytes', () => {
   /** A field with an empty name: NUL, then 18 bytes of numbers (the least a field can take). */
-  const emptyField = [0x00, ...int32(0), ...int16(0), ...int32(25), ...int16(-1), ...int32(-1), ...int16(0)]
+  const emptyField = [
+    0x00,         // String  name: '' (its NUL alone)
+    ...int32(0),  // Int32   table OID: none
+    ...int16(0),  // Int16   column number: none
+    ...int32(25), // Int32   type OID: text
+    ...int16(-1), // Int16   type size: variable
+    ...int32(-1), // Int32   type modifier: none
+    ...int16(0),  // Int16   format: text
+  ]
   const field = { name: '', tableOid: 0, columnNumber: 0, typeOid: 25, typeSize: -1, typeModifier: -1, format: 0 }
 
   test('two fields of 19 bytes fill 38 bytes exactly, and are read', () => {
@@ -134,7 +147,9 @@ describe('CopyInResponse, CopyOutResponse, CopyBothResponse: one Int16 format pe
     expect(() => frame([message(letter, [0], int16(2), int16(0))])).toThrow(refused(`${type}: 2 column formats do not fill 2 bytes`))
     expect(() => frame([message(letter, [0], int16(1), int16(0), int16(0))])).toThrow(refused(`${type}: 1 column formats do not fill 4 bytes`))
     expect(() => frame([message(letter, [0], int16(-1))])).toThrow(refused(`${type}: -1 column formats do not fill 0 bytes`))
-    expect(decodeThreeWays(message(letter, [0], int16(2), int16(0), int16(1)))).toEqual({ type, format: 0, columnFormats: [0, 1] })
+    // Overall binary (1), so each column may be text (0) or binary (1); under an overall text
+    // format all must be 0, a rule this decoder, like libpq's getCopyStart, leaves unchecked.
+    expect(decodeThreeWays(message(letter, [1], int16(2), int16(0), int16(1)))).toEqual({ type, format: 1, columnFormats: [0, 1] })
   })
 })
 
@@ -153,6 +168,14 @@ describe('ErrorResponse and NoticeResponse: numeric fields', () => {
   })
 })
 
+describe('decodeBackendMessage, exported by pglisten/protocol, decodes every type itself', () => {
+  test("NotificationResponse ('A'), which the framer sends straight to its own decoder", () => {
+    const body = bytes(...int32(7), ...cstr('jobs'), ...cstr('42')) // process ID, channel, payload
+    const reader = new BodyReader().reset(body, 0, body.length)
+    expect(decodeBackendMessage(0x41, reader)).toEqual({ type: 'NotificationResponse', processId: 7, channel: 'jobs', payload: '42' })
+  })
+})
+
 describe('an unexpected message type is named printably', () => {
   test.each([
     [0x1f, '0x1f'],
@@ -162,7 +185,11 @@ describe('an unexpected message type is named printably', () => {
     [0x7f, '0x7f'],
     [0xff, '0xff'],
   ])('type %i is %s', (type, shown) => {
-    expect(() => frame([bytes(type, 0, 0, 0, 4)])).toThrow(refused(`unexpected message type ${shown}`))
+    const wire = bytes(
+      type,                   // Byte1       the type under test
+      0x00, 0x00, 0x00, 0x04, // Int32(4)    length: an empty body
+    )
+    expect(() => frame([wire])).toThrow(refused(`unexpected message type ${shown}`))
   })
 })
 
@@ -270,7 +297,7 @@ describe('a body cut short inside a field names that field', () => {
     ['CopyOutResponse', 'H', [['CopyOutResponse format', [0], 'bytes'], int16Field('CopyOutResponse column count', 0)]],
     ['AuthenticationMD5Password', 'R', [int32Field('Authentication code', 5), ['AuthenticationMD5Password salt', [1, 2, 3, 4], 'bytes']]],
     ['AuthenticationSASL', 'R', [int32Field('Authentication code', 10), stringField('AuthenticationSASL mechanism', 'SCRAM-SHA-256')]],
-    ['ErrorResponse', 'E', [['ErrorResponse field code', [0x53], 'bytes'], stringField('ErrorResponse field S', 'ERROR')]],
+    ['ErrorResponse', 'E', [['ErrorResponse field code', ascii('S'), 'bytes'], stringField('ErrorResponse field S', 'ERROR')]],
     ['ReadyForQuery', 'Z', [['ReadyForQuery status', [0x49], 'bytes']]],
   ])('%s', (_, type, fields) => {
     expect(cutInEachField(type, fields)).toEqual(named(fields))
@@ -292,10 +319,11 @@ describe('a body with bytes after its last field names its message', () => {
     ['CopyDone', 'c', []],
     ['ReadyForQuery', 'Z', [0x49]],
     ['NegotiateProtocolVersion', 'v', [...int32(0x30000), ...int32(0)]],
-    ['ErrorResponse', 'E', [0x4d, ...cstr('boom'), 0]],
-    ['NoticeResponse', 'N', [0x4d, ...cstr('hi'), 0]],
+    ['ErrorResponse', 'E', [...ascii('M'), ...cstr('boom'), 0]], // field M (message), then the list's end
+    ['NoticeResponse', 'N', [...ascii('M'), ...cstr('hi'), 0]],
   ])('%s', (name, type, body) => {
-    expect(() => frame([message(type, body, [0x21])])).toThrow(refused(`${name}: 1 unexpected trailing bytes`))
+    const trailing = ascii('!') // one byte more than the grammar has
+    expect(() => frame([message(type, body, trailing)])).toThrow(refused(`${name}: 1 unexpected trailing bytes`))
   })
 
   test('an Authentication code no version of PostgreSQL sends is named', () => {
