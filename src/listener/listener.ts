@@ -2,8 +2,8 @@
  * The listener: one dedicated connection that LISTENs, and keeps listening, and what an
  * application calls on it. Keeping the connection (reconnects, the Gap) is
  * listening-connection.ts's; what change feeds and the outbox borrow is feed-support.ts's,
- * which they bring (parts.ts); the states and moves are the table in lifecycle.ts. Imports the protocol layer's connect() and
- * never reaches below it.
+ * which they bring (parts.ts); the states and moves are the table in lifecycle.ts. Imports
+ * the protocol layer's connect() and never reaches below it.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { QueryResult } from '../protocol/exchange/query.ts'
