@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, inject } from 'vitest'
 import type { TestServer, TestUser } from '../harness/server.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
+import { quoteIdentifier, quoteLiteral } from '../../src/protocol/quote.ts'
 import { connect as connectLibpq, type ConnectOptions } from '../../src/protocol/index.ts'
 
 export type Route = 'tcp' | 'tls' | 'unix'
@@ -76,10 +77,11 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
  */
 export function databaseOfItsOwn(label: string): string {
   const name = `pglisten_${label}_${process.pid}`
+  const database = quoteIdentifier(name)
   beforeAll(async () => {
     const admin = await connectSuperuser()
     try {
-      await admin.query(`CREATE DATABASE ${name}`)
+      await admin.query(`CREATE DATABASE ${database}`)
     } finally {
       await admin.close()
     }
@@ -88,14 +90,14 @@ export function databaseOfItsOwn(label: string): string {
     const admin = await connectSuperuser()
     try {
       // A slot keeps its database: end the walsenders still using one, then drop what is left.
-      const slots = `FROM pg_replication_slots WHERE database = '${name}'`
+      const slots = `FROM pg_replication_slots WHERE database = ${quoteLiteral(name)}`
       await admin.query(`SELECT pg_terminate_backend(active_pid) ${slots} AND active`)
       await eventually(async () => (await admin.query(`SELECT count(*) ${slots} AND active`))[0]!.rows[0]![0] === '0')
       await admin.query(`SELECT pg_drop_replication_slot(slot_name) ${slots}`)
       // A prepared transaction keeps it too (a two-phase test that failed halfway).
-      const prepared = await admin.query(`SELECT gid FROM pg_prepared_xacts WHERE database = '${name}'`)
-      for (const [gid] of prepared[0]!.rows) await admin.query(`ROLLBACK PREPARED '${gid}'`)
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      const prepared = await admin.query(`SELECT gid FROM pg_prepared_xacts WHERE database = ${quoteLiteral(name)}`)
+      for (const [gid] of prepared[0]!.rows) await admin.query(`ROLLBACK PREPARED ${quoteLiteral(gid!)}`)
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
     } finally {
       await admin.close()
     }
