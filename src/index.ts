@@ -5,10 +5,10 @@
  * with Node's Platform bound. The "workerd" export condition resolves to workers.ts instead.
  */
 import { Listener as PortableListener, type ListenerOptions } from './listener/index.ts'
-import { nodePlatform } from './protocol/index.ts'
+import { nodePlatform } from './protocol/node.ts'
 
 export * from './front.ts'
-export { connect, nodePlatform } from './protocol/index.ts'
+export { connect, nodePlatform } from './protocol/node.ts'
 
 /** The listener (listener/listener.ts), connecting over Node's sockets unless the options name another platform. */
 export class Listener extends PortableListener {

@@ -109,7 +109,8 @@ export class FeedSupport {
    */
   async #ownConnection<T>(signal: AbortSignal, work: (connection: Connection) => Promise<T>): Promise<T> {
     const options = this.#host.options
-    const connection = await bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound }))
+    const connectOptions = await connectionOptions(options)
+    const connection = await bounded(signal, await attemptTimeout(options), (bound) => connect({ ...connectOptions, signal: bound }))
     const stop = () => connection.abort(new ConnectionLostError('the listener closed', { cause: signal.reason }))
     signal.addEventListener('abort', stop, { once: true })
     try {

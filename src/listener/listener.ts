@@ -60,7 +60,10 @@ export class Listener {
     )
     this.#delivery = new Delivery(this.#events, options)
     this.#delivery.hidden = this.#book.hidden
-    this.#notifier = new Notifier(({ signal, onClose }) => bounded(signal, attemptTimeout(options), (bound) => connect({ ...connectionOptions(options), signal: bound, onClose })))
+    this.#notifier = new Notifier(async ({ signal, onClose }) => {
+      const connectOptions = await connectionOptions(options)
+      return bounded(signal, await attemptTimeout(options), (bound) => connect({ ...connectOptions, signal: bound, onClose }))
+    })
     if (options.poolerCheck) selfTestTimeout(options.poolerCheck.timeout) // a bad one throws here, at the call
     const selfTests = this.#selfTests
     this.#link = new ListeningConnection({

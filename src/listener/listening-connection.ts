@@ -149,10 +149,10 @@ export class ListeningConnection {
   }
 
   /** One attempt at a listening connection, on every channel, bounded by `timeout` ms if given. */
-  #attempt(timeout: number | undefined): Promise<Attempt> {
+  async #attempt(timeout: number | undefined): Promise<Attempt> {
     return openListening({
       connect: {
-        ...listeningOptions(this.#options),
+        ...(await listeningOptions(this.#options)),
         onNotice: (notice) => this.#events.emit('notice', notice),
         onHandlerError: (error) => this.#parts.reportError(error, 'notification'),
       },
@@ -231,7 +231,7 @@ export class ListeningConnection {
       if (!(await sleep(delay, this.#stop.signal))) return // false: closed meanwhile (by a handler, too)
       this.#lifecycle.to('attempt')
       try {
-        const attempt = await this.#attempt(attemptTimeout(this.#options))
+        const attempt = await this.#attempt(await attemptTimeout(this.#options))
         if (this.#closed()) return void (await attempt.connection.close())
         backoff.reset()
         this.#reconnects++

@@ -22,5 +22,15 @@ export type { Platform, TlsMaterial } from './io/platform.ts'
 export { createTracer, type TracerOptions, type CopyBothReader } from './trace/index.ts'
 export { Connection, type OpenOptions } from './io/connection.ts'
 export type { ConnectOptions } from './io/connect.ts'
-export * from './options/index.ts'
+// libpq's settings: their types and the small parts every connection uses. The resolver and the
+// connection-string parser are pglisten/protocol/options (options/index.ts): a connection loads
+// the parser only for a connection string, and re-exported here it would load with every one.
+export type {
+  ChannelBinding, ConnectionOptions, EnvironmentSource, FactSource, FileOrPem, HostTarget, PasswordSource, PgpassEntry, ResolveContext, Settings,
+  SslCertMode, SslNegotiation, TargetSessionAttrs,
+} from './options/types.ts'
+export { isConnectionString, type Conninfo } from './options/conninfo.ts'
+export type { PgpassTarget } from './options/pgpass.ts'
+export { DEFAULT_PORT, DEFAULT_SOCKET_DIR, isUnixSocketPath } from './options/hosts.ts'
+export { CHANNEL_BINDINGS, SSL_MODES, SSL_NEGOTIATIONS, TARGET_SESSION_ATTRS } from './options/values.ts'
 export type { RequireAuth, AuthMethod } from './auth/require-auth.ts'

@@ -45,6 +45,8 @@ const protocolLater = [
   'protocol/auth/require-auth.ts', // require_auth set
   'protocol/options/pgpass.ts', // no password given: the password file's rules
   'protocol/io/password-file.ts', // and its reader
+  'protocol/options/connection-string.ts', // a connection string given, not an options object
+  'protocol/options/uri.ts', // and its URI reader
 ]
 
 describe('the listener: { createListener } from pglisten', async () => {

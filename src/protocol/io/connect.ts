@@ -7,13 +7,16 @@
  * Runtime-neutral: sockets, files and the process's facts come from `options.platform`, which
  * the entry point supplies (src/protocol/index.ts binds Node's, src/protocol/workers.ts Workers').
  * The target_session_attrs check (target-session.ts) is loaded by dynamic import when it has
- * something to check: the default, any, takes every server.
+ * something to check: the default, any, takes every server; so is the connection-string
+ * parser, when a connection string is given (options/resolve.ts's loadSettings).
  */
 import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
 import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
 import { lazyFact } from '../options/context.ts'
-import { isUnixSocketPath, resolveSettings, type ConnectionOptions, type HostTarget, type Settings, type TargetSessionAttrs } from '../options/index.ts'
+import { isUnixSocketPath } from '../options/hosts.ts'
+import type { ConnectionOptions, HostTarget, Settings, TargetSessionAttrs } from '../options/types.ts'
+import { loadSettings } from '../options/resolve.ts'
 import type { SessionHandlers, Tracer } from '../session.ts'
 import { abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
@@ -103,7 +106,7 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
   const warn = explicit.onWarning ?? ((message: string) => platform.warn(message))
   // Asked once for both the password file and the default certificate files.
   const homeDir = lazyFact(() => platform.homeDir(), 'the home folder', warn)
-  const settings = resolveSettings(explicit, { env: explicit.env ?? ((name) => platform.env(name)), homeDir, osUser: () => platform.osUser(), warn })
+  const settings = await loadSettings(explicit, { env: explicit.env ?? ((name) => platform.env(name)), homeDir, osUser: () => platform.osUser(), warn })
   platform.checkSettings(settings)
   const material = await platform.loadTlsMaterial(settings, homeDir)
   const failures: { where: string; error: unknown }[] = []

@@ -6,9 +6,9 @@
  * A malformed string is a TypeError whose message never quotes a value: values may be
  * passwords, and a password with a stray space splits into pieces that look like keywords.
  */
-import { connectionStringError, storeSetting, type Conninfo } from './conninfo.ts'
+import { connectionStringError, storeSetting, uriPrefixLength, type Conninfo } from './conninfo.ts'
 import { SECRET_KEYWORDS } from './keywords.ts'
-import { parseUri, uriPrefixLength } from './uri.ts'
+import { parseUri } from './uri.ts'
 
 export type { Conninfo }
 
@@ -19,14 +19,6 @@ export type { Conninfo }
 export function parseConnectionString(text: string): Conninfo {
   if (typeof text !== 'string') throw new TypeError('a connection string must be a string')
   return uriPrefixLength(text) > 0 ? parseUri(text) : parseKeywordValue(text)
-}
-
-/**
- * libpq's recognized_connection_string: a URI, or anything with an '='. Used where libpq
- * expands a database name that is really a connection string.
- */
-export function isConnectionString(text: string): boolean {
-  return uriPrefixLength(text) > 0 || text.includes('=')
 }
 
 // isspace() in the C locale: what libpq skips between settings.

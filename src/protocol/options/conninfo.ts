@@ -1,6 +1,7 @@
 /**
- * The result of parsing a connection string, and the one way a setting gets into it. Shared by
- * the keyword=value and URI parsers. Imports keywords.ts only.
+ * The result of parsing a connection string, the one way a setting gets into it, and how a
+ * connection string is told from a database name. Shared by the keyword=value and URI parsers,
+ * and by the resolver, which loads the parsers only for a connection string. Imports keywords.ts only.
  */
 import { isKeyword } from './keywords.ts'
 
@@ -26,4 +27,20 @@ export function storeSetting(into: Conninfo, keyword: string, value: string, quo
     throw connectionStringError(`unknown option ${name}; see "Parameter Key Words" in the libpq docs`)
   }
   into[keyword] = value
+}
+
+const URI_PREFIXES = ['postgresql://', 'postgres://']
+
+/** The length of the URI scheme designator `text` starts with, or 0 (libpq's uri_prefix_length). */
+export function uriPrefixLength(text: string): number {
+  for (const prefix of URI_PREFIXES) if (text.startsWith(prefix)) return prefix.length
+  return 0
+}
+
+/**
+ * libpq's recognized_connection_string: a URI, or anything with an '='. Used where libpq
+ * expands a database name that is really a connection string.
+ */
+export function isConnectionString(text: string): boolean {
+  return uriPrefixLength(text) > 0 || text.includes('=')
 }

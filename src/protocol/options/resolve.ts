@@ -3,9 +3,11 @@
  * connection string, then PG* environment variables, then libpq's defaults (conninfo_add_defaults
  * and pqConnectOptions2 in fe-connect.c), with the same refusals. Pure: the environment, home
  * folder and user name are passed in, as values or as getters asked only when a setting needs
- * them (least privilege under Deno). Imports the other modules of options/.
+ * them (least privilege under Deno). Imports the other modules of options/, except the
+ * connection-string parser: loadSettings() loads it when a connection string is given, and
+ * resolve-settings.ts, the synchronous resolver, imports it.
  */
-import { isConnectionString, parseConnectionString } from './connection-string.ts'
+import { isConnectionString, type Conninfo } from './conninfo.ts'
 import { environmentReader, lazyFact } from './context.ts'
 import { readEnvironment } from './environment.ts'
 import { explicitOptions, type OptionValue } from './explicit.ts'
@@ -19,41 +21,73 @@ import {
 type Merged = Map<string, Sourced<OptionValue>>
 
 /**
- * Resolves options (or a connection string) to Settings. Throws TypeError for a malformed
- * connection string, an unknown or unsupported option, or no user name; RangeError for a value
- * libpq refuses. Nothing is read from the process: pass `context.env` (process.env) and the rest.
- * The OS user is asked for only when no user is given, the home folder only when neither a
- * password nor a password file is; a getter that throws is told to `context.warn`, not thrown.
+ * What the caller gave, read once: the explicit options by keyword, and the connection strings
+ * among them, each with where it came from, in libpq's order of precedence.
  */
-export function resolveSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Settings {
+export interface Given {
+  explicit: Map<string, OptionValue>
+  strings: { text: string; from: string }[]
+}
+
+/** A connection string's settings, and where they came from. */
+type Parsed = { conninfo: Conninfo; from: string }
+
+/**
+ * resolveSettings() (resolve-settings.ts), with the connection-string parser (and its URI
+ * reader) loaded only when the options hold a connection string: what connect() and the
+ * listener use, so that an application that passes an object never loads it. Refuses what
+ * resolveSettings refuses, in the same order.
+ */
+export async function loadSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Promise<Settings> {
+  const given = gather(options)
+  const parse = given.strings.length > 0 ? (await import('./connection-string.ts')).parseConnectionString : undefined
+  return settingsFrom(given, parse!, context) // parse is called only if there is a string
+}
+
+/**
+ * The explicit options, and the connection strings to parse. As PQconnectdbParams does with
+ * expand_dbname, a database option that is itself a connection string (a URI, or text with
+ * an '=') is read as one, between the other options and connectionString.
+ */
+export function gather(options: ConnectionOptions | string): Given {
   const given: ConnectionOptions = typeof options === 'string' ? { connectionString: options } : options
   if (typeof given !== 'object' || given === null) throw new TypeError('options must be an object or a connection string')
-  const merged = merge(given, environmentReader(context.env, context.warn))
+  const explicit = explicitOptions(given)
+  const strings: Given['strings'] = []
+  const database = explicit.get('dbname')
+  if (typeof database === 'string' && isConnectionString(database)) {
+    explicit.delete('dbname')
+    strings.push({ text: database, from: 'from the connection string in the database option' })
+  }
+  const { connectionString } = given
+  // Not checked here: the parser refuses a connection string that is not a string.
+  if (connectionString) strings.push({ text: connectionString, from: 'from the connection string' })
+  return { explicit, strings }
+}
+
+/**
+ * Settings from what gather() found, each connection string read with `parse` (called only if
+ * there is one). Refuses what resolveSettings() says it refuses (resolve-settings.ts).
+ */
+export function settingsFrom(given: Given, parse: (text: string) => Conninfo, context: ResolveContext): Settings {
+  const parsed = given.strings.map(({ text, from }) => ({ conninfo: parse(text), from }))
+  const merged = merge(given.explicit, parsed, environmentReader(context.env, context.warn))
   refuseUnsupported(merged)
   return interpret(merged, context)
 }
 
 /**
- * Each keyword's value from the first source that sets it. As PQconnectdbParams does with
- * expand_dbname, a database option that is itself a connection string (a URI, or text with
- * an '=') is read as one, between the other options and connectionString. Within a
- * connection string an empty value counts as set: "host=''" means the default host, not PGHOST.
+ * Each keyword's value from the first source that sets it: the explicit options, the
+ * connection strings, then PG* variables. Within a connection string an empty value counts as
+ * set: "host=''" means the default host, not PGHOST.
  */
-function merge(given: ConnectionOptions, env: (name: string) => string | undefined): Merged {
+function merge(explicit: Map<string, OptionValue>, parsed: Parsed[], env: (name: string) => string | undefined): Merged {
   const merged: Merged = new Map()
   const add = (keyword: string, value: OptionValue, from: string): void => {
     if (!merged.has(keyword)) merged.set(keyword, { value, from })
   }
-  const explicit = explicitOptions(given)
-  const database = explicit.get('dbname')
-  if (typeof database === 'string' && isConnectionString(database)) explicit.delete('dbname')
   for (const [keyword, value] of explicit) add(keyword, value, `from the ${KEYWORDS[keyword]!.option} option`)
-  if (typeof database === 'string' && isConnectionString(database)) {
-    for (const [keyword, value] of Object.entries(parseConnectionString(database))) add(keyword, value, 'from the connection string in the database option')
-  }
-  if (given.connectionString) {
-    for (const [keyword, value] of Object.entries(parseConnectionString(given.connectionString))) add(keyword, value, 'from the connection string')
-  }
+  for (const { conninfo, from } of parsed) for (const [keyword, value] of Object.entries(conninfo)) add(keyword, value, from)
   for (const [keyword, { value, variable }] of readEnvironment(env, (keyword) => merged.has(keyword))) add(keyword, value, `from ${variable}`)
   return merged
 }

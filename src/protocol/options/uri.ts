@@ -6,16 +6,8 @@
  *
  * Every part is percent-decoded. Imports conninfo.ts and keywords.ts only.
  */
-import { connectionStringError as error, storeSetting, type Conninfo } from './conninfo.ts'
+import { connectionStringError as error, storeSetting, uriPrefixLength, type Conninfo } from './conninfo.ts'
 import { SECRET_KEYWORDS } from './keywords.ts'
-
-const PREFIXES = ['postgresql://', 'postgres://']
-
-/** The length of the URI scheme designator `text` starts with, or 0 (libpq's uri_prefix_length). */
-export function uriPrefixLength(text: string): number {
-  for (const prefix of PREFIXES) if (text.startsWith(prefix)) return prefix.length
-  return 0
-}
 
 export function parseUri(uri: string): Conninfo {
   const result: Conninfo = {}

@@ -14,7 +14,7 @@ import { DatabaseError } from '../../../src/protocol/errors.ts'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 import { changes } from '../../../src/changes.ts'
 
-const attempts = vi.hoisted(() => [] as { options: AttemptOptions; settle: { promise: Promise<Attempt>; resolve(a: Attempt): void; reject(e: unknown): void } }[])
+const attempts = vi.hoisted(() => [] as { options: AttemptOptions; answered: boolean; settle: { promise: Promise<Attempt>; resolve(a: Attempt): void; reject(e: unknown): void } }[])
 
 vi.mock('../../../src/listener/attempt.ts', async (original) => ({
   ...(await original<typeof import('../../../src/listener/attempt.ts')>()),
@@ -22,7 +22,7 @@ vi.mock('../../../src/listener/attempt.ts', async (original) => ({
     let resolve!: (a: Attempt) => void
     let reject!: (e: unknown) => void
     const promise = new Promise<Attempt>((res, rej) => ((resolve = res), (reject = rej)))
-    attempts.push({ options, settle: { promise, resolve, reject } })
+    attempts.push({ options, answered: false, settle: { promise, resolve, reject } })
     return promise
   },
 }))
@@ -62,8 +62,14 @@ class FakeConnection {
   resume(): void {}
 }
 
-/** Answers the latest attempt with a fresh fake connection; returns it. */
-function succeed(confirmedAt = new Date(), connection = new FakeConnection()): FakeConnection {
+/**
+ * Answers the latest attempt with a fresh fake connection, once it has begun; returns it. An
+ * attempt begins a few ticks after it is decided: the listener first resolves its settings
+ * (loading the connection-string parser if it has a connection string).
+ */
+async function succeed(confirmedAt = new Date(), connection = new FakeConnection()): Promise<FakeConnection> {
+  await vi.waitFor(() => expect(attempts.at(-1)?.answered).toBe(false))
+  attempts.at(-1)!.answered = true
   attempts.at(-1)!.settle.resolve({ connection: connection as never, staged: [], confirmedAt, online: (deliver) => void (connection.deliver = deliver) })
   return connection
 }
@@ -72,7 +78,7 @@ function succeed(confirmedAt = new Date(), connection = new FakeConnection()): F
 async function started(extra: Partial<ListenerOptions> = {}): Promise<{ l: Listener; connection: FakeConnection }> {
   const l = new Listener({ ...options, ...extra })
   const starting = l.start()
-  const connection = succeed()
+  const connection = await succeed()
   await starting
   return { l, connection }
 }
@@ -97,9 +103,9 @@ describe('start()', () => {
   test('close() after the first attempt succeeded but before it went online: start() rejects and the connection is closed', async () => {
     const l = new Listener(options)
     const starting = l.start()
-    expect(attempts).toHaveLength(1)
+    await vi.waitFor(() => expect(attempts).toHaveLength(1))
     const closing = l.close()
-    const connection = succeed()
+    const connection = await succeed()
     await expect(starting).rejects.toThrow(new ListenerError('the listener was closed while it connected'))
     await closing
     expect(connection.closes).toBe(1)
@@ -111,7 +117,7 @@ describe('Gap.from', () => {
   test('requests answered out of the order they were sent: it keeps the latest send time, never moving back', async () => {
     const l = new Listener(options)
     const starting = l.start()
-    const first = succeed(new Date(Date.now() - 1000))
+    const first = await succeed(new Date(Date.now() - 1000))
     await starting
     const listenA = l.listen('a')
     await new Promise((r) => setTimeout(r, 20))
@@ -128,7 +134,7 @@ describe('Gap.from', () => {
     l.on('gap', (g) => void gaps.push(g))
     attempts[0]!.options.onClose(first as never, new ConnectionLostError('cut'))
     await vi.waitFor(() => expect(attempts).toHaveLength(2))
-    succeed()
+    await succeed()
     await vi.waitFor(() => expect(gaps).toHaveLength(1))
     expect(gaps[0]!.from.getTime()).toBeGreaterThanOrEqual(beforeB)
     await l.close()
@@ -163,7 +169,7 @@ describe('reconnecting', () => {
   test("each attempt is announced with its number, its wait and the previous failure; then it gives up", async () => {
     const l = new Listener({ ...options, reconnect: { minDelay: 4, maxDelay: 4, maxAttempts: 2 } })
     const starting = l.start()
-    const first = succeed()
+    const first = await succeed()
     await starting
     const announced: unknown[] = []
     const errors: Error[] = []
@@ -192,7 +198,7 @@ describe('reconnecting', () => {
   test("a 'reconnecting' handler that closes the listener stops it before any attempt", async () => {
     const l = new Listener(options)
     const starting = l.start()
-    const first = succeed()
+    const first = await succeed()
     await starting
     l.on('reconnecting', () => void l.close())
     attempts[0]!.options.onClose(first as never, new ConnectionLostError('cut'))
@@ -232,7 +238,7 @@ describe('calls and the connection', () => {
     expect(await answer(connection, lost)).toBe('UNLISTEN *')
     attempts[0]!.options.onClose(connection as never, lost)
     await vi.waitFor(() => expect(attempts).toHaveLength(2))
-    const next = succeed()
+    const next = await succeed()
     expect(await answer(next)).toBe('UNLISTEN *')
     await expect(unlistening).resolves.toBeUndefined()
     await l.close()
@@ -245,11 +251,11 @@ describe('calls and the connection', () => {
     dead.isClosed = true // it closed before the listener could hear of it
     const disconnected: unknown[] = []
     l.on('disconnected', (d) => void disconnected.push(d))
-    succeed(new Date(), dead)
+    await succeed(new Date(), dead)
     await starting
     expect(disconnected).toEqual([{ error: new ConnectionLostError('the connection was lost as it opened'), at: expect.any(Date) }])
     await vi.waitFor(() => expect(attempts).toHaveLength(2))
-    succeed()
+    await succeed()
     await vi.waitFor(() => expect(l.stats).toMatchObject({ state: 'listening', reconnects: 1 }))
     await l.close()
   })
@@ -261,7 +267,7 @@ describe('calls and the connection', () => {
     attempts[0]!.options.onClose(connection as never, new ConnectionLostError('cut'))
     await vi.waitFor(() => expect(attempts).toHaveLength(2))
     const closing = l.close()
-    const late = succeed()
+    const late = await succeed()
     await closing
     await vi.waitFor(() => expect(late.closes).toBe(1))
     expect(connected).toEqual([])
