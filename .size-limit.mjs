@@ -21,7 +21,8 @@
  * (2026-12-06): what feeds and the outbox borrow of it (feed-support.ts) is theirs to bring.
  * All three came down (2026-12-06: listener 0.7 kB, the protocol's 0.9 kB): the connection-
  * string parser loads only for a connection string, and resolveSettings and
- * parseConnectionString moved to pglisten/protocol/options.
+ * parseConnectionString moved to pglisten/protocol/options. And by 0.35 kB more: SCRAM's strict
+ * base64 checks what atob would let through, and lets atob and btoa move the bits.
  */
 
 /**
@@ -70,20 +71,20 @@ export default [
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(listening),
-    limit: '31.5 kB',
+    limit: '31.2 kB',
   },
   {
     name: 'pglisten/protocol: connect, with what connecting over TLS with SCRAM loads',
     import: { 'dist/protocol/index.js': '{ connect }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(connecting),
-    limit: '23.2 kB',
+    limit: '22.9 kB',
   },
   {
     name: 'pglisten/protocol: everything, up front',
     import: { 'dist/protocol/index.js': '*' },
     gzip: true,
     modifyEsbuildConfig: esbuild([]),
-    limit: '25.2 kB',
+    limit: '24.8 kB',
   },
 ]

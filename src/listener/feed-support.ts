@@ -9,7 +9,7 @@ import { ConnectionLostError } from '../protocol/errors.ts'
 import { connect } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { bounded } from './attempt.ts'
-import { attemptTimeout, connectionOptions } from './connect-options.ts'
+import { attemptPlan } from './connect-options.ts'
 import { ListenerError } from './errors.ts'
 import type { FeedSource } from './feeds.ts'
 import type { ListenerOptions, NotificationsOptions } from './listener-types.ts'
@@ -109,8 +109,8 @@ export class FeedSupport {
    */
   async #ownConnection<T>(signal: AbortSignal, work: (connection: Connection) => Promise<T>): Promise<T> {
     const options = this.#host.options
-    const connectOptions = await connectionOptions(options)
-    const connection = await bounded(signal, await attemptTimeout(options), (bound) => connect({ ...connectOptions, signal: bound }))
+    const plan = await attemptPlan(options)
+    const connection = await bounded(signal, plan.timeout, (bound) => connect({ ...plan.connect, signal: bound }))
     const stop = () => connection.abort(new ConnectionLostError('the listener closed', { cause: signal.reason }))
     signal.addEventListener('abort', stop, { once: true })
     try {

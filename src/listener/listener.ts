@@ -11,7 +11,7 @@ import { connect } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { bounded } from './attempt.ts'
 import { ChannelBook } from './channels.ts'
-import { attemptTimeout, connectionOptions } from './connect-options.ts'
+import { attemptPlan } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
@@ -61,8 +61,8 @@ export class Listener {
     this.#delivery = new Delivery(this.#events, options)
     this.#delivery.hidden = this.#book.hidden
     this.#notifier = new Notifier(async ({ signal, onClose }) => {
-      const connectOptions = await connectionOptions(options)
-      return bounded(signal, await attemptTimeout(options), (bound) => connect({ ...connectOptions, signal: bound, onClose }))
+      const plan = await attemptPlan(options)
+      return bounded(signal, plan.timeout, (bound) => connect({ ...plan.connect, signal: bound, onClose }))
     })
     if (options.poolerCheck) selfTestTimeout(options.poolerCheck.timeout) // a bad one throws here, at the call
     const selfTests = this.#selfTests

@@ -10,7 +10,7 @@ import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { openListening, type Attempt } from './attempt.ts'
 import { Backoff, sleep } from './backoff.ts'
-import { attemptTimeout, listeningOptions } from './connect-options.ts'
+import { attemptPlan, listeningOptions } from './connect-options.ts'
 import type { Delivery } from './delivery.ts'
 import { ListenerError } from './errors.ts'
 import type { EventHub } from './events.ts'
@@ -96,7 +96,7 @@ export class ListeningConnection {
   async connectFirst(): Promise<void> {
     let attempt: Attempt
     try {
-      attempt = await this.#attempt(undefined) // libpq's connect_timeout alone bounds the first
+      attempt = await this.#attempt(false) // libpq's connect_timeout alone bounds the first
     } catch (error) {
       if (this.#closed()) throw new ListenerError('the listener was closed while it connected', { cause: error })
       this.#lifecycle.to('failed')
@@ -148,17 +148,21 @@ export class ListeningConnection {
     return connection
   }
 
-  /** One attempt at a listening connection, on every channel, bounded by `timeout` ms if given. */
-  async #attempt(timeout: number | undefined): Promise<Attempt> {
+  /**
+   * One attempt at a listening connection, on every channel; a reconnect attempt is `bounded`
+   * by the plan's timeout (the first, by libpq's connect_timeout alone).
+   */
+  async #attempt(bounded: boolean): Promise<Attempt> {
+    const plan = await attemptPlan(this.#options)
     return openListening({
       connect: {
-        ...(await listeningOptions(this.#options)),
+        ...listeningOptions(plan, this.#options),
         onNotice: (notice) => this.#events.emit('notice', notice),
         onHandlerError: (error) => this.#parts.reportError(error, 'notification'),
       },
       channels: this.#parts.channels(),
       signal: this.#stop.signal,
-      ...(timeout !== undefined ? { timeout } : {}),
+      ...(bounded ? { timeout: plan.timeout } : {}),
       intercept: this.#parts.intercept,
       stageLimit: this.#delivery.maxBacklog,
       onClose: (connection, error) => this.#lost(connection, error),
@@ -231,7 +235,7 @@ export class ListeningConnection {
       if (!(await sleep(delay, this.#stop.signal))) return // false: closed meanwhile (by a handler, too)
       this.#lifecycle.to('attempt')
       try {
-        const attempt = await this.#attempt(await attemptTimeout(this.#options))
+        const attempt = await this.#attempt(true)
         if (this.#closed()) return void (await attempt.connection.close())
         backoff.reset()
         this.#reconnects++

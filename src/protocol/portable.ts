@@ -25,10 +25,7 @@ export type { ConnectOptions } from './io/connect.ts'
 // libpq's settings: their types and the small parts every connection uses. The resolver and the
 // connection-string parser are pglisten/protocol/options (options/index.ts): a connection loads
 // the parser only for a connection string, and re-exported here it would load with every one.
-export type {
-  ChannelBinding, ConnectionOptions, EnvironmentSource, FactSource, FileOrPem, HostTarget, PasswordSource, PgpassEntry, ResolveContext, Settings,
-  SslCertMode, SslNegotiation, TargetSessionAttrs,
-} from './options/types.ts'
+export type * from './options/types.ts'
 export { isConnectionString, type Conninfo } from './options/conninfo.ts'
 export type { PgpassTarget } from './options/pgpass.ts'
 export { DEFAULT_PORT, DEFAULT_SOCKET_DIR, isUnixSocketPath } from './options/hosts.ts'

@@ -8,7 +8,7 @@ import type { Connection } from '../protocol/io/connection.ts'
 import { checkSlotName } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import type { BackoffOptions } from '../listener/backoff.ts'
-import { attemptTimeoutWith, quietContext } from '../listener/connect-options.ts'
+import { attemptTimeout, quietContext } from '../listener/connect-options.ts'
 import { resolveSettings } from '../protocol/options/resolve-settings.ts'
 import { createValueParser, type ValueParser } from './values.ts'
 import type { WatchOptions } from './watch.ts'
@@ -139,7 +139,7 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
     receiveTimeout: o.receiveTimeout,
     highWater,
     // The listener's rule: 10 s, or connect_timeout for every host if that is longer.
-    attemptTimeout: attemptTimeoutWith(o.reconnect ? { reconnect: o.reconnect } : {}, resolveSettings(connection, quietContext(connection))),
+    attemptTimeout: attemptTimeout(o.reconnect ? { reconnect: o.reconnect } : {}, resolveSettings(connection, quietContext(connection))),
     watch: o.watch,
   }
 }

@@ -122,3 +122,19 @@ describe("the protocol: { connect } from pglisten/protocol", async () => {
     expect(upFront).toContain(module)
   })
 })
+
+describe('the workerd builds load the connection-string parser only for a connection string too', async () => {
+  const parser = ['protocol/options/connection-string.ts', 'protocol/options/uri.ts']
+  const builds = {
+    "{ createListener } from pglisten's workerd build": await split("export { createListener } from './src/workers.ts'"),
+    "{ connect } from pglisten/protocol's workerd build": await split("export { connect } from './src/protocol/workers.ts'"),
+  }
+
+  test.each(Object.entries(builds))('%s', (_, { upFront, later }) => {
+    for (const module of parser) {
+      expect(upFront, module).not.toContain(module)
+      expect(later, module).toContain(module)
+    }
+    expect(upFront).toContain('protocol/options/resolve.ts') // the check can fail: the resolver is up front
+  })
+})

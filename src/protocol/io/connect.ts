@@ -5,7 +5,7 @@
  * (allow); target_session_attrs is checked once a session is up (libpq's fe-connect.c). An
  * AbortSignal stops the whole attempt, every host and phase included.
  * Runtime-neutral: sockets, files and the process's facts come from `options.platform`, which
- * the entry point supplies (src/protocol/index.ts binds Node's, src/protocol/workers.ts Workers').
+ * the entry point supplies (src/protocol/node.ts binds Node's, src/protocol/workers.ts Workers').
  * The target_session_attrs check (target-session.ts) is loaded by dynamic import when it has
  * something to check: the default, any, takes every server; so is the connection-string
  * parser, when a connection string is given (options/resolve.ts's loadSettings).

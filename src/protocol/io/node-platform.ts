@@ -1,7 +1,8 @@
 /**
  * The Platform of Node, and of Bun and Deno through their node: modules: sockets from node:net
  * and node:tls, Buffer's fast decoders, files from node:fs, the process's environment, home
- * folder and user name. Imported only by the Node entry points (src/index.ts, src/protocol/index.ts).
+ * folder and user name. Imported only by src/protocol/node.ts, Node's connect(), and the Node
+ * entry points (src/index.ts, src/protocol/index.ts) through it.
  *
  * Each fact is read only when asked (connect.ts asks only when a setting needs it), one
  * environment variable at a time: Deno grants --allow-env per variable and --allow-sys for the

@@ -5,10 +5,7 @@
  * entry of its own, so that pglisten/protocol need not bring the connection-string parser into
  * every bundle (a connection loads it only for a connection string). Re-exports only.
  */
-export type {
-  ChannelBinding, ConnectionOptions, EnvironmentSource, FactSource, FileOrPem, HostTarget, PasswordSource, PgpassEntry, ResolveContext, Settings,
-  SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs,
-} from './types.ts'
+export type * from './types.ts'
 export { resolveSettings } from './resolve-settings.ts'
 export { parseConnectionString } from './connection-string.ts'
 export { isConnectionString, type Conninfo } from './conninfo.ts'

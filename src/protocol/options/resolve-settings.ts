@@ -6,7 +6,7 @@
  * connection-string.ts.
  */
 import { parseConnectionString } from './connection-string.ts'
-import { gather, settingsFrom } from './resolve.ts'
+import { gather, parseStrings, settingsFrom } from './resolve.ts'
 import type { ConnectionOptions, ResolveContext, Settings } from './types.ts'
 
 /**
@@ -18,5 +18,6 @@ import type { ConnectionOptions, ResolveContext, Settings } from './types.ts'
  * throws is told to `context.warn`, not thrown.
  */
 export function resolveSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Settings {
-  return settingsFrom(gather(options), parseConnectionString, context)
+  const given = gather(options)
+  return settingsFrom(given, parseStrings(given, parseConnectionString), context)
 }

@@ -30,7 +30,7 @@ export interface Given {
 }
 
 /** A connection string's settings, and where they came from. */
-type Parsed = { conninfo: Conninfo; from: string }
+export type Parsed = { conninfo: Conninfo; from: string }
 
 /**
  * resolveSettings() (resolve-settings.ts), with the connection-string parser (and its URI
@@ -40,8 +40,8 @@ type Parsed = { conninfo: Conninfo; from: string }
  */
 export async function loadSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Promise<Settings> {
   const given = gather(options)
-  const parse = given.strings.length > 0 ? (await import('./connection-string.ts')).parseConnectionString : undefined
-  return settingsFrom(given, parse!, context) // parse is called only if there is a string
+  const parsed = given.strings.length === 0 ? [] : parseStrings(given, (await import('./connection-string.ts')).parseConnectionString)
+  return settingsFrom(given, parsed, context)
 }
 
 /**
@@ -60,17 +60,21 @@ export function gather(options: ConnectionOptions | string): Given {
     strings.push({ text: database, from: 'from the connection string in the database option' })
   }
   const { connectionString } = given
-  // Not checked here: the parser refuses a connection string that is not a string.
+  // explicitOptions() refused a non-string one of the object's own; one it inherits, the parser refuses.
   if (connectionString) strings.push({ text: connectionString, from: 'from the connection string' })
   return { explicit, strings }
 }
 
+/** gather()'s connection strings, each read with `parse`, in order: the first malformed one is refused. */
+export function parseStrings(given: Given, parse: (text: string) => Conninfo): Parsed[] {
+  return given.strings.map(({ text, from }) => ({ conninfo: parse(text), from }))
+}
+
 /**
- * Settings from what gather() found, each connection string read with `parse` (called only if
- * there is one). Refuses what resolveSettings() says it refuses (resolve-settings.ts).
+ * Settings from what gather() found and its connection strings' settings. Refuses what
+ * resolveSettings() says it refuses (resolve-settings.ts).
  */
-export function settingsFrom(given: Given, parse: (text: string) => Conninfo, context: ResolveContext): Settings {
-  const parsed = given.strings.map(({ text, from }) => ({ conninfo: parse(text), from }))
+export function settingsFrom(given: Given, parsed: Parsed[], context: ResolveContext): Settings {
   const merged = merge(given.explicit, parsed, environmentReader(context.env, context.warn))
   refuseUnsupported(merged)
   return interpret(merged, context)

@@ -60,6 +60,19 @@ describe('decodeBase64 refuses what is not the canonical encoding', () => {
     expect(error).toBeInstanceOf(SyntaxError)
     expect((error as Error).message).toContain('position 4')
   })
+
+  test.each([
+    ['Zm9v!mFy', 'invalid base64: character U+0021 at position 4'],
+    ['Zm9\u00e9', 'invalid base64: character U+00e9 at position 3'],
+    ['Z===', "invalid base64: '=' before the end at position 1"],
+    ['Zg=a', "invalid base64: '=' before the end at position 2"],
+    ['Zg==Zm9v', "invalid base64: '=' before the end at position 2"],
+    ['Zm9vY', 'base64 length 5 is not a multiple of 4'],
+    ['Zh==', 'base64 has non-zero bits under its padding (not canonical, RFC 4648 section 3.5)'],
+    ['Zm9=', 'base64 has non-zero bits under its padding (not canonical, RFC 4648 section 3.5)'],
+  ])('%j: %s', (text, message) => {
+    expect(() => decodeBase64(text)).toThrow(new Base64Error(message))
+  })
 })
 
 describe('laws', () => {
@@ -93,7 +106,16 @@ describe('laws', () => {
         expect(error).toBeInstanceOf(Base64Error)
         return
       }
-      expect(encodeBase64(decoded)).toBe(text)
+      expect(Buffer.from(decoded).toString('base64')).toBe(text) // Node's encoder, not ours
+    },
+  )
+
+  fcTest.prop([fc.string({ unit: fc.constantFrom(...ALPHABET, '=', ' ', '-', '\n'), maxLength: 16 })])(
+    "accepted exactly when Node's encoding of Node's lenient decoding gives the text back",
+    (text) => {
+      const canonical = Buffer.from(Buffer.from(text, 'base64')).toString('base64') === text
+      if (canonical) expect(decodeBase64(text)).toEqual(new Uint8Array(Buffer.from(text, 'base64')))
+      else expect(() => decodeBase64(text)).toThrow(Base64Error)
     },
   )
 })

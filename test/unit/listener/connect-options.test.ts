@@ -3,13 +3,17 @@
  * its options alone, so checked here without a server.
  */
 import { describe, expect, test } from 'vitest'
-import { attemptTimeout, attemptTimeoutWith, connectionOptions, listeningOptions, quietContext } from '../../../src/listener/connect-options.ts'
+import { attemptPlan, attemptTimeout as attemptTimeoutOf, listeningOptions, quietContext } from '../../../src/listener/connect-options.ts'
 import { resolveSettings } from '../../../src/protocol/options/resolve-settings.ts'
 import { nodePlatform } from '../../../src/protocol/io/node-platform.ts'
 import type { ListenerOptions } from '../../../src/listener/listener-types.ts'
 
 /** No PG* variables of this machine: only what each test gives. */
 const base = { env: {}, host: '127.0.0.1', port: 5432, user: 'app' } satisfies ListenerOptions
+
+/** The plan's parts, each on its own, as the tests below ask for them. */
+const connectionOptions = async (options: ListenerOptions) => (await attemptPlan(options)).connect
+const attemptTimeout = async (options: ListenerOptions) => (await attemptPlan(options)).timeout
 
 describe('connectionOptions', () => {
   test("the listener's own options are not passed to connect()", async () => {
@@ -49,9 +53,9 @@ describe('connectionOptions', () => {
 
 describe('listeningOptions', () => {
   test('the listening connection has TCP keepalive after 10 s idle unless told otherwise', async () => {
-    expect((await listeningOptions(base)).keepAlive).toBe(10_000)
-    expect((await listeningOptions({ ...base, keepAlive: 2500 })).keepAlive).toBe(2500)
-    expect((await listeningOptions(base)).targetSessionAttrs).toBe('primary')
+    expect(listeningOptions(await attemptPlan(base), base).keepAlive).toBe(10_000)
+    expect(listeningOptions(await attemptPlan({ ...base, keepAlive: 2500 }), { ...base, keepAlive: 2500 }).keepAlive).toBe(2500)
+    expect(listeningOptions(await attemptPlan(base), base).targetSessionAttrs).toBe('primary')
   })
 })
 
@@ -96,8 +100,8 @@ describe('attemptTimeout', () => {
   })
 })
 
-describe('attemptTimeoutWith', () => {
-  test("gives what attemptTimeout gives, from settings resolved at once (replicate() refuses a bad option at the call)", async () => {
+describe('attemptTimeout, from settings resolved at once', () => {
+  test("gives the plan's timeout (replicate() resolves at the call, to refuse a bad option there)", async () => {
     const cases: ListenerOptions[] = [
       base,
       { ...base, reconnect: { attemptTimeout: 1234 }, connectTimeout: 60 },
@@ -105,9 +109,10 @@ describe('attemptTimeoutWith', () => {
       { env: { PGCONNECT_TIMEOUT: '7', PGHOST: 'a,b' }, user: 'app' },
       { env: {}, user: 'app', connectionString: 'postgres://h1,h2,h3?connect_timeout=5' },
     ]
-    const now = (options: ListenerOptions) => attemptTimeoutWith(options, resolveSettings(options, quietContext(options)))
+    const now = (options: ListenerOptions) => attemptTimeoutOf(options, resolveSettings(options, quietContext(options)))
     for (const options of cases) expect(now(options)).toBe(await attemptTimeout(options))
     expect(now(cases[1]!)).toBe(1234)
+    expect(now(cases[3]!)).toBe(14_000)
     expect(now(cases[4]!)).toBe(15_000)
   })
 

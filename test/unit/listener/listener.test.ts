@@ -23,6 +23,8 @@ vi.mock('../../../src/listener/attempt.ts', async (original) => ({
     let reject!: (e: unknown) => void
     const promise = new Promise<Attempt>((res, rej) => ((resolve = res), (reject = rej)))
     attempts.push({ options, answered: false, settle: { promise, resolve, reject } })
+    // As the real one does: an attempt begun already stopped fails at once (connect() checks its signal first).
+    if (options.signal.aborted) reject(options.signal.reason)
     return promise
   },
 }))
@@ -109,6 +111,19 @@ describe('start()', () => {
     await expect(starting).rejects.toThrow(new ListenerError('the listener was closed while it connected'))
     await closing
     expect(connection.closes).toBe(1)
+    expect(l.stats.state).toBe('closed')
+  })
+})
+
+describe('start() and close() at once', () => {
+  test('close() before the first attempt has begun (its settings are still being read): start() rejects as closed, and the attempt begins stopped', async () => {
+    const l = new Listener(options)
+    const starting = l.start()
+    expect(attempts).toHaveLength(0) // the attempt begins once the settings are read
+    const closing = l.close()
+    await expect(starting).rejects.toThrow(new ListenerError('the listener was closed while it connected'))
+    await closing
+    expect(attempts.map((attempt) => attempt.options.signal.aborted)).toEqual([true])
     expect(l.stats.state).toBe('closed')
   })
 })

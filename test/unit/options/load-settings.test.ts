@@ -50,6 +50,9 @@ describe('loadSettings gives what resolveSettings gives', () => {
     ['two malformed strings: the database option\'s first', { database: 'host=h one=1', connectionString: 'host=h two=2' }, /"one"/],
     ['a connection string that is not a string', { connectionString: 5 as never }, /connectionString must be a string/],
     ['options that are neither an object nor a string', 42 as never, /options must be an object or a connection string/],
+    ['null options', null as never, /options must be an object or a connection string/],
+    ['a value refused in the database option\'s connection string: the source is named', { database: 'host=h sslmode=sometimes' }, /"sometimes" from the connection string in the database option;/],
+    ['a value refused in connectionString: the source is named', { connectionString: 'host=h sslmode=sometimes' }, /"sometimes" from the connection string;/],
     ['a value libpq refuses, in the string', 'host=h sslmode=sometimes', /sslmode/],
   ])('%s: the same error', async (_, options, message) => {
     const { now, loaded } = await outcomes(options)

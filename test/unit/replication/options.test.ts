@@ -18,6 +18,16 @@ describe('settle', () => {
     expect(s.publications).not.toBe(base.publications) // a copy: changing the caller's array later changes nothing
   })
 
+  test("each attempt's bound is the listener's: attemptTimeout if given, else connect_timeout for every host (from the connection's PG* variables or its string) when longer than 10 s", () => {
+    expect(settle({ ...base, connection: { env: { PGHOST: 'a,b', PGCONNECT_TIMEOUT: '7' }, user: 'u' } }, connect).attemptTimeout).toBe(14_000)
+    expect(settle({ ...base, connection: 'postgres://u@h1,h2,h3/db?connect_timeout=5' }, connect).attemptTimeout).toBe(15_000)
+    expect(settle({ ...base, connection: { env: { PGHOST: 'a,b', PGCONNECT_TIMEOUT: '7' }, user: 'u' }, reconnect: { attemptTimeout: 50 } }, connect).attemptTimeout).toBe(50)
+  })
+
+  test('a malformed connection string is refused at the call', () => {
+    expect(() => settle({ ...base, connection: 'host=h bogus=1' }, connect)).toThrow(/unknown option "bogus"/)
+  })
+
   test('a connection string becomes connectionString; start is read as an LSN', () => {
     const s = settle({ ...base, connection: 'postgres://localhost/db', start: '16/B374D848' }, connect)
     expect(s.connection).toEqual({ connectionString: 'postgres://localhost/db' })
