@@ -119,8 +119,7 @@ export function parseArray(text: string, element: (text: string) => unknown): un
       else if (text[i] === '"') {
         let value = ''
         for (i++; text[i] !== '"'; i++) {
-          if (i >= text.length) fail('an unterminated quoted element')
-          if (text[i] === '\\') i++
+          if (text[i] === '\\') i++ // past the end is caught next, as the text running out is
           if (i >= text.length) fail('an unterminated quoted element')
           value += text[i]
         }

@@ -58,6 +58,7 @@ describe('decodeBase64 refuses what is not the canonical encoding', () => {
       }
     })()
     expect(error).toBeInstanceOf(SyntaxError)
+    expect((error as Error).name).toBe('Base64Error')
     expect((error as Error).message).toContain('position 4')
   })
 

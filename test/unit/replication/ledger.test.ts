@@ -175,6 +175,6 @@ describe('AckLedger', () => {
     const ledger = new AckLedger()
     ledger.deliver({ open: true })
     ledger.deliver({ open: false })
-    expect(() => ledger.ack(seq)).toThrow(RangeError)
+    expect(() => ledger.ack(seq)).toThrow(new RangeError(`item ${seq} was never delivered (the last was 2)`))
   })
 })

@@ -24,6 +24,27 @@ describe('settle', () => {
     expect(settle({ ...base, connection: { env: { PGHOST: 'a,b', PGCONNECT_TIMEOUT: '7' }, user: 'u' }, reconnect: { attemptTimeout: 50 } }, connect).attemptTimeout).toBe(50)
   })
 
+  test('what is not an options object, or a publication that is not a non-empty string, is refused with its words', () => {
+    for (const o of [null, undefined, 5, 'orders_slot']) {
+      expect(() => settle(o as never, connect)).toThrow(new TypeError('replicate() takes an options object with slot and publications'))
+    }
+    for (const name of ['', 5, null]) {
+      expect(() => settle({ ...base, publications: ['orders', name as never] }, connect)).toThrow(new TypeError('publications: each name must be a non-empty string'))
+    }
+  })
+
+  test('the edges that are allowed: highWater 1, protocolVersion 1 to 4; receiveTimeout 0 is not', () => {
+    expect(settle({ ...base, highWater: 1 }, connect).highWater).toBe(1)
+    for (const protocolVersion of [1, 2, 3, 4] as const) expect(settle({ ...base, protocolVersion }, connect).protocolVersion).toBe(protocolVersion)
+    expect(() => settle({ ...base, receiveTimeout: 0 }, connect)).toThrow(new RangeError('receiveTimeout must be a positive number of milliseconds, not 0'))
+    expect(settle({ ...base, receiveTimeout: 1 }, connect).receiveTimeout).toBe(1)
+  })
+
+  test('twoPhase and streaming: off unless asked for, kept as given', () => {
+    expect(settle(base, connect)).toMatchObject({ twoPhase: false, streaming: false })
+    expect(settle({ ...base, twoPhase: true, streaming: true }, connect)).toMatchObject({ twoPhase: true, streaming: true })
+  })
+
   test('a malformed connection string is refused at the call', () => {
     expect(() => settle({ ...base, connection: 'host=h bogus=1' }, connect)).toThrow(/unknown option "bogus"/)
   })

@@ -44,3 +44,34 @@ test('clear() drops everything', () => {
   queue.clear()
   expect([queue.size, queue.capacity, queue.shift()]).toEqual([0, 0, undefined])
 })
+
+test('room is given back: at once when the queue runs empty, and the taken front once it is at least 1,024 items and half the array, never sooner', () => {
+  const emptied = new ReadAhead<number>()
+  for (let i = 0; i < 3; i++) emptied.push(i)
+  for (let i = 0; i < 3; i++) emptied.shift()
+  expect(emptied.capacity).toBe(0)
+
+  // One behind the producer: the front is dropped on the 1,024th take, not before (a copy on
+  // every take would cost what is left each time), and the order is kept across the copy.
+  const behind = new ReadAhead<number>()
+  behind.push(0)
+  const capacities: number[] = []
+  for (let i = 1; i <= 1024; i++) {
+    behind.push(i)
+    expect(behind.shift()).toBe(i - 1)
+    capacities.push(behind.capacity)
+  }
+  expect(capacities.slice(0, 1023)).toEqual(Array.from({ length: 1023 }, (_, i) => i + 2)) // nothing dropped yet
+  expect(capacities[1023]).toBe(1) // the 1,024th take dropped the front
+  expect(behind.shift()).toBe(1024)
+
+  // At least half: 1,024 taken of 2,048 is dropped; 1,024 taken of 10,000 is not yet.
+  const half = new ReadAhead<number>()
+  for (let i = 0; i < 2048; i++) half.push(i)
+  for (let i = 0; i < 1024; i++) half.shift()
+  expect([half.capacity, half.size, half.shift()]).toEqual([1024, 1024, 1024])
+  const long = new ReadAhead<number>()
+  for (let i = 0; i < 10_000; i++) long.push(i)
+  for (let i = 0; i < 1024; i++) long.shift()
+  expect([long.capacity, long.size]).toEqual([10_000, 8976])
+})

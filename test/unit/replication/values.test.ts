@@ -133,3 +133,55 @@ describe('dates in every year the server writes', () => {
     expect([local.getFullYear(), local.getMonth(), local.getDate(), local.getHours(), local.getMinutes(), local.getSeconds(), local.getMilliseconds()]).toEqual([42, 6, 4, 12, 34, 56, 789])
   })
 })
+
+describe('what cannot be read is a ValueParseError that names the type and says what is wrong', () => {
+  test.each<[string, number, string]>([
+    ['{bad', 3802, 'not JSON: "{bad"'],
+    ['\\x0', 17, 'malformed bytea hex: "\\\\x0"'],
+    // Quoted up to 40 characters: a value may be long.
+    [`\\x${'zz'.repeat(30)}`, 17, `malformed bytea hex: "\\\\x${'z'.repeat(38)}"`],
+    ['\u2603', 17, 'malformed bytea escape: a character beyond one byte'],
+    ['a\\9', 17, 'malformed bytea escape at character 1'],
+    ['not a date at all, and a rather long text besides', 1184, 'not a date or timestamp: "not a date at all, and a rather long tex"'],
+    ['x', 600, 'not a point: "x"'],
+    // Nothing may follow the closing parenthesis; quoted up to 40 characters.
+    ['(1,2) and then some, enough to pass forty characters', 600, 'not a point: "(1,2) and then some, enough to pass fort"'],
+    ['[1:2]{1,2}', 1007, 'malformed array: dimensions without "="'],
+    ['x', 1007, 'malformed array literal at character 0: expected "{"'],
+    ['{"abc', 1009, 'malformed array literal at character 5: an unterminated quoted element'],
+    ['{"ab\\', 1009, 'malformed array literal at character 5: an unterminated quoted element'], // ends after a backslash
+    ['{a"b}', 1009, 'malformed array literal at character 2: a special character in a bare element'],
+    ['{a,}', 1009, 'malformed array literal at character 3: an empty element'],
+    ['{a}x', 1009, 'malformed array literal at character 3: trailing characters'],
+    ['{{1}x}', 1007, 'malformed array literal at character 4: expected "," or "}"'],
+    ['{a', 1009, 'malformed array literal at character 2: expected "," or "}"'],
+    ['{"a"x}', 1009, 'malformed array literal at character 4: expected "," or "}"'],
+  ])('%j as type %i: %s', (text, oid, message) => {
+    let caught: unknown
+    try {
+      parse(text, oid)
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toEqual(new ValueParseError(`type ${oid}: ${message}`))
+    // The parser's own error is the cause; JSON's SyntaxError is the cause of that.
+    expect((caught as Error).cause).toEqual(new ValueParseError(message))
+    if (oid === 3802) expect(((caught as Error).cause as Error).cause).toBeInstanceOf(SyntaxError)
+  })
+
+  test('the edges that are allowed: a byte of 0xff, spaces around bare elements, points with infinities and several digits', () => {
+    expect(parse('\u00ff', 17)).toEqual(new Uint8Array([0xff]))
+    expect(parse('{ a , b }', 1009)).toEqual(['a', 'b'])
+    expect(parse('(1.5,-2.25)', 600)).toEqual({ x: 1.5, y: -2.25 })
+    expect(parse('(10,23)', 600)).toEqual({ x: 10, y: 23 })
+    expect(parse('(-Infinity,Infinity)', 600)).toEqual({ x: -Infinity, y: Infinity })
+    expect(parse('(Infinity,-Infinity)', 600)).toEqual({ x: Infinity, y: -Infinity })
+  })
+
+  test("an override's own error (not a ValueParseError) comes through as it is; null overrides are none", () => {
+    const bug = new TypeError('a bug in the override')
+    const withOverride = createValueParser({ 23: () => { throw bug } })
+    expect(() => withOverride('1', 23)).toThrow(bug)
+    expect(createValueParser(null as never)('42', 23)).toBe(42)
+  })
+})
