@@ -22,7 +22,9 @@
  * All three came down (2026-12-06: listener 0.7 kB, the protocol's 0.9 kB): the connection-
  * string parser loads only for a connection string, and resolveSettings and
  * parseConnectionString moved to pglisten/protocol/options. And by 0.35 kB more: SCRAM's strict
- * base64 checks what atob would let through, and lets atob and btoa move the bits.
+ * base64 checks what atob would let through, and lets atob and btoa move the bits. The protocol's
+ * two then rose by 0.1 kB, for SCRAM's salt and server signature bounded before they are
+ * decoded (a hostile server's megabytes of base64 held the event loop).
  */
 
 /**
@@ -78,13 +80,13 @@ export default [
     import: { 'dist/protocol/index.js': '{ connect }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(connecting),
-    limit: '22.9 kB',
+    limit: '23.0 kB',
   },
   {
     name: 'pglisten/protocol: everything, up front',
     import: { 'dist/protocol/index.js': '*' },
     gzip: true,
     modifyEsbuildConfig: esbuild([]),
-    limit: '24.8 kB',
+    limit: '24.9 kB',
   },
 ]

@@ -44,8 +44,8 @@ export async function attemptPlan(options: ListenerOptions): Promise<AttemptPlan
 }
 
 /** The listening connection's options: the plan's, with TCP keepalive on by default. */
-export function listeningOptions(plan: AttemptPlan, options: ListenerOptions): ConnectOptions {
-  return { ...plan.connect, keepAlive: options.keepAlive ?? listeningKeepAlive }
+export function listeningOptions(plan: AttemptPlan): ConnectOptions {
+  return { ...plan.connect, keepAlive: plan.connect.keepAlive ?? listeningKeepAlive }
 }
 
 /**

@@ -149,20 +149,20 @@ export class ListeningConnection {
   }
 
   /**
-   * One attempt at a listening connection, on every channel; a reconnect attempt is `bounded`
-   * by the plan's timeout (the first, by libpq's connect_timeout alone).
+   * One attempt at a listening connection, on every channel. When `reconnecting`, it is bounded
+   * by the plan's timeout; the first attempt, by libpq's connect_timeout alone.
    */
-  async #attempt(bounded: boolean): Promise<Attempt> {
+  async #attempt(reconnecting: boolean): Promise<Attempt> {
     const plan = await attemptPlan(this.#options)
     return openListening({
       connect: {
-        ...listeningOptions(plan, this.#options),
+        ...listeningOptions(plan),
         onNotice: (notice) => this.#events.emit('notice', notice),
         onHandlerError: (error) => this.#parts.reportError(error, 'notification'),
       },
       channels: this.#parts.channels(),
       signal: this.#stop.signal,
-      ...(bounded ? { timeout: plan.timeout } : {}),
+      ...(reconnecting ? { timeout: plan.timeout } : {}),
       intercept: this.#parts.intercept,
       stageLimit: this.#delivery.maxBacklog,
       onClose: (connection, error) => this.#lost(connection, error),

@@ -27,6 +27,9 @@ export interface ServerFirstMessage {
  * The iteration count is checked against `maxIterations` here, before anyone hashes: a hostile
  * server could otherwise make the client spin for hours on one PBKDF2.
  */
+/** The longest salt taken, in base64 characters (768 bytes): RFC 5802 sets no bound; PostgreSQL's salts are 16 bytes, 24 characters. */
+export const maxSaltCharacters = 1024
+
 export function parseServerFirstMessage(text: string, clientNonce: string, maxIterations: number): ServerFirstMessage {
   const what = 'SCRAM server-first-message'
   const attributes = text.split(',')
@@ -44,6 +47,10 @@ export function parseServerFirstMessage(text: string, clientNonce: string, maxIt
   if (nonce.length === clientNonce.length) throw refused(`${what}: the server nonce adds nothing to the client nonce`)
   if (!isPrintable(nonce)) throw refused(`${what}: the server nonce has a character outside printable ASCII`)
 
+  // Bounded before decoding: a hostile server's megabytes of base64 would hold the event loop.
+  if (encodedSalt.length > maxSaltCharacters) {
+    throw refused(`${what}: the salt s= is ${encodedSalt.length} characters, over the ${maxSaltCharacters} pglisten takes`)
+  }
   let salt: Uint8Array
   try {
     salt = decodeBase64(encodedSalt)
@@ -80,6 +87,8 @@ export function parseServerFinalMessage(text: string): Uint8Array {
   if (!first.startsWith('v=')) throw refused(`${what}: expected v= or e=, found ${quote(first.slice(0, 2))}`)
   if (attributes.length > 1) throw refused(`${what}: unexpected attribute after v= (extensions are not supported)`)
 
+  // Bounded before decoding, as the salt is; up to 64 characters, the decoded length is told.
+  if (first.length - 2 > 64) throw refused(`${what}: the server signature v= is ${first.length - 2} characters, not 44`)
   let signature: Uint8Array
   try {
     signature = decodeBase64(first.slice(2))

@@ -42,7 +42,12 @@ export function decodeBase64(text: string): Uint8Array {
     const what = code === PAD ? "'=' before the end" : `character U+${code.toString(16).padStart(4, '0')}`
     throw new Base64Error(`invalid base64: ${what} at position ${at}`)
   }
-  const binary = atob(text)
+  let binary: string
+  try {
+    binary = atob(text) // cannot fail after the checks above; a runtime's atob that does is refused the same way
+  } catch (cause) {
+    throw new Base64Error('invalid base64', { cause })
+  }
   // The one encoding left that atob takes and is not canonical: bits set under the padding.
   if (btoa(binary) !== text) throw new Base64Error('base64 has non-zero bits under its padding (not canonical, RFC 4648 section 3.5)')
   return Uint8Array.from(binary, (char) => char.charCodeAt(0))

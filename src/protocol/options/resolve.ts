@@ -60,7 +60,8 @@ export function gather(options: ConnectionOptions | string): Given {
     strings.push({ text: database, from: 'from the connection string in the database option' })
   }
   const { connectionString } = given
-  // explicitOptions() refused a non-string one of the object's own; one it inherits, the parser refuses.
+  // Read as given, an inherited one too (the other options are the object's own, as
+  // explicitOptions() reads them). explicitOptions() refused a non-string own one; the parser refuses an inherited one.
   if (connectionString) strings.push({ text: connectionString, from: 'from the connection string' })
   return { explicit, strings }
 }

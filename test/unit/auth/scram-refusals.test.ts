@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
 import { encodeBase64 } from '../../../src/protocol/bytes/base64.ts'
 import { SaltedPasswordCache } from '../../../src/protocol/auth/scram.ts'
+import { parseServerFirstMessage } from '../../../src/protocol/auth/scram-messages.ts'
 import { RFC7677, SALT, SERVER_NONCE, ascii, caught, expectRefusal, proved, started } from './scram-support.ts'
 
 afterEach(() => {
@@ -52,6 +53,9 @@ describe('server-first-message', () => {
 
   test('an empty salt', async () => {
     await refusesServerFirst(`r=${SERVER_NONCE},s=,i=4096`, /salt s= is empty/)
+    // Bounded before decoding: megabytes of base64 would hold the event loop. 1,024 is taken.
+    await refusesServerFirst(`r=${SERVER_NONCE},s=${'A'.repeat(1028)},i=4096`, /salt s= is 1028 characters, over the 1024 pglisten takes/)
+    expect(parseServerFirstMessage(`r=${SERVER_NONCE},s=${'A'.repeat(1024)},i=4096`, RFC7677.nonce, 4096).salt).toHaveLength(768)
   })
 
   test('attributes out of order: s= first', async () => {
@@ -126,6 +130,13 @@ describe('server-final-message', () => {
     const client = await proved()
     const longer = `v=${encodeBase64(new Uint8Array(33))}`
     await expectRefusal(() => client.verifyServerFinal(ascii(longer)), /33 bytes, not 32/)
+  })
+
+  test('a v= bounded before it is decoded: 64 characters are decoded and their length told, 68 are not decoded', async () => {
+    const decoded = await proved() // a client refuses once, then stays failed: one each
+    await expectRefusal(() => decoded.verifyServerFinal(ascii(`v=${encodeBase64(new Uint8Array(48))}`)), /48 bytes, not 32/)
+    const bounded = await proved()
+    await expectRefusal(() => bounded.verifyServerFinal(ascii(`v=${encodeBase64(new Uint8Array(51))}`)), /v= is 68 characters, not 44/)
   })
 
   test('a wrong v= of the right length', async () => {

@@ -53,9 +53,9 @@ describe('connectionOptions', () => {
 
 describe('listeningOptions', () => {
   test('the listening connection has TCP keepalive after 10 s idle unless told otherwise', async () => {
-    expect(listeningOptions(await attemptPlan(base), base).keepAlive).toBe(10_000)
-    expect(listeningOptions(await attemptPlan({ ...base, keepAlive: 2500 }), { ...base, keepAlive: 2500 }).keepAlive).toBe(2500)
-    expect(listeningOptions(await attemptPlan(base), base).targetSessionAttrs).toBe('primary')
+    expect(listeningOptions(await attemptPlan(base)).keepAlive).toBe(10_000)
+    expect(listeningOptions(await attemptPlan({ ...base, keepAlive: 2500 })).keepAlive).toBe(2500)
+    expect(listeningOptions(await attemptPlan(base)).targetSessionAttrs).toBe('primary')
   })
 })
 

@@ -26,6 +26,35 @@ function watched(interval: number, giveUpAfter: number) {
 }
 
 describe('CopyLiveness', () => {
+  test('a tick that comes early (a timer a little ahead of the wall clock, a clock stepped forward) neither gives up on an answer asked for less than an interval ago, nor moves the ask', () => {
+    const { liveness, gone } = watched(100, 150)
+    liveness.start()
+    vi.advanceTimersByTime(100) // silent an interval: asked at 100
+    vi.setSystemTime(Date.now() + 60) // 160: silent 160 ms (>= 150), but asked only 60 ms ago
+    liveness.tick()
+    vi.advanceTimersByTime(0)
+    expect(gone).toEqual([])
+    vi.setSystemTime(Date.now() - 60) // back on the timers' schedule
+    vi.advanceTimersByTime(100) // the tick at 200: asked 100 ms ago (not 40: the early tick did not ask again)
+    vi.advanceTimersByTime(1)
+    expect(gone).toHaveLength(1)
+    liveness.stop()
+  })
+
+  test('a runtime whose timers are numbers (Deno\'s global setInterval) has nothing to unref: start() does not throw', () => {
+    const setInterval = vi.spyOn(globalThis, 'setInterval').mockReturnValue(7 as never)
+    const clearInterval = vi.spyOn(globalThis, 'clearInterval').mockImplementation(() => {})
+    try {
+      const { liveness } = watched(100, 1000)
+      expect(() => liveness.start()).not.toThrow()
+      liveness.stop()
+      expect(clearInterval).toHaveBeenCalledWith(7)
+    } finally {
+      setInterval.mockRestore()
+      clearInterval.mockRestore()
+    }
+  })
+
   test('a status update every interval; after one interval of silence it asks for a reply, and keeps asking', () => {
     const { liveness, sent } = watched(100, 1000)
     liveness.start()
