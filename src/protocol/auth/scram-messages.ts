@@ -19,6 +19,13 @@ export interface ServerFirstMessage {
 }
 
 /**
+ * The longest salt taken, in base64 characters, checked before decoding: a hostile server's
+ * megabytes of base64 would hold the event loop. RFC 5802 sets no bound; PostgreSQL's salts are
+ * 16 bytes, 24 characters (1,024 is 768 bytes). parseServerFinalMessage bounds the signature so.
+ */
+const maxSaltCharacters = 1024
+
+/**
  * server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions]
  *
  * PostgreSQL sends exactly `r=...,s=...,i=...`. An m= attribute must fail authentication
@@ -27,9 +34,6 @@ export interface ServerFirstMessage {
  * The iteration count is checked against `maxIterations` here, before anyone hashes: a hostile
  * server could otherwise make the client spin for hours on one PBKDF2.
  */
-/** The longest salt taken, in base64 characters (768 bytes): RFC 5802 sets no bound; PostgreSQL's salts are 16 bytes, 24 characters. */
-export const maxSaltCharacters = 1024
-
 export function parseServerFirstMessage(text: string, clientNonce: string, maxIterations: number): ServerFirstMessage {
   const what = 'SCRAM server-first-message'
   const attributes = text.split(',')
@@ -47,7 +51,6 @@ export function parseServerFirstMessage(text: string, clientNonce: string, maxIt
   if (nonce.length === clientNonce.length) throw refused(`${what}: the server nonce adds nothing to the client nonce`)
   if (!isPrintable(nonce)) throw refused(`${what}: the server nonce has a character outside printable ASCII`)
 
-  // Bounded before decoding: a hostile server's megabytes of base64 would hold the event loop.
   if (encodedSalt.length > maxSaltCharacters) {
     throw refused(`${what}: the salt s= is ${encodedSalt.length} characters, over the ${maxSaltCharacters} pglisten takes`)
   }
@@ -87,7 +90,7 @@ export function parseServerFinalMessage(text: string): Uint8Array {
   if (!first.startsWith('v=')) throw refused(`${what}: expected v= or e=, found ${quote(first.slice(0, 2))}`)
   if (attributes.length > 1) throw refused(`${what}: unexpected attribute after v= (extensions are not supported)`)
 
-  // Bounded before decoding, as the salt is; up to 64 characters, the decoded length is told.
+  // Bounded before decoding, as the salt is: a signature is 44 characters; up to 64, its decoded length is told.
   if (first.length - 2 > 64) throw refused(`${what}: the server signature v= is ${first.length - 2} characters, not 44`)
   let signature: Uint8Array
   try {
