@@ -79,11 +79,13 @@ export class Delivery {
     this.lowWaterMark = options.lowWaterMark ?? Math.floor(this.highWaterMark / 4)
     this.maxBacklog = 4 * this.highWaterMark
     this.#stallTimeout = options.stallTimeout ?? 30_000
-    if (!Number.isInteger(this.highWaterMark) || this.highWaterMark < 1 || !Number.isInteger(this.lowWaterMark) || this.lowWaterMark < 0 || this.lowWaterMark >= this.highWaterMark) {
+    if (!Number.isInteger(this.highWaterMark) || !Number.isInteger(this.lowWaterMark) || this.lowWaterMark < 0 || this.lowWaterMark >= this.highWaterMark) {
       throw new RangeError(`watermarks need integers 0 <= lowWaterMark < highWaterMark, not ${this.lowWaterMark} and ${this.highWaterMark}`)
     }
-    if (this.#stallTimeout !== false && !(this.#stallTimeout > 0)) throw new RangeError(`stallTimeout must be positive or false, not ${this.#stallTimeout}`)
-    if (this.#stallTimeout !== false) checkTimerDelay('stallTimeout', this.#stallTimeout)
+    if (this.#stallTimeout !== false) {
+      if (!(this.#stallTimeout > 0)) throw new RangeError(`stallTimeout must be positive or false, not ${this.#stallTimeout}`)
+      checkTimerDelay('stallTimeout', this.#stallTimeout)
+    }
   }
 
   /** True while backpressure wants the socket paused (a heartbeat could not be answered). */
@@ -141,17 +143,10 @@ export class Delivery {
     if (subscription?.ended) this.#subscriptions = this.#subscriptions.filter((other) => other !== subscription)
     if (!this.#paused && !this.#full) return
     const backlog = this.backlog()
-    let changed = false
-    if (this.#paused && backlog <= this.lowWaterMark) {
-      this.#paused = false
-      changed = true
-    }
+    if (backlog <= this.lowWaterMark) this.#paused = false
     // Hysteresis as for the high-water mark, so a reply being awaited is not read one message at a time.
-    if (this.#full && backlog <= this.maxBacklog - (this.highWaterMark - this.lowWaterMark)) {
-      this.#full = false
-      changed = true
-    }
-    if (changed) this.#update()
+    if (backlog <= this.maxBacklog - (this.highWaterMark - this.lowWaterMark)) this.#full = false
+    this.#update() // does nothing if neither changed
   }
 
   /** A handler's promise settled: the handlers are making progress. */
@@ -175,8 +170,7 @@ export class Delivery {
     }
     if (!taken) {
       // Nobody takes this channel (yet): hold it for the consumer that will.
-      const held = (this.#held ??= new Subscription({ name: 'no consumer', now: this.#now }))
-      const behind = held.offer(notification)
+      const behind = this.#hold().offer(notification)
       if (behind > backlog) backlog = behind
     }
     if (handlers) {
@@ -188,22 +182,16 @@ export class Delivery {
   }
 
   #behind(backlog: number): void {
-    const wasHolding = this.#paused || this.#full
-    let changed = false
+    const fills = !this.#full && backlog >= this.maxBacklog // reaches the hard bound now
+    if (this.#paused && !fills) return // held already, as it should be
     if (!this.#paused) {
+      if (!this.#full) this.#pausedSince = this.#now() // it begins to hold the socket now
       this.#paused = true
       this.stats.pauses++
-      changed = true
     }
-    if (backlog >= this.maxBacklog && !this.#full) {
-      this.#full = true
-      changed = true
-    }
-    if (changed) {
-      if (!wasHolding) this.#pausedSince = this.#now()
-      this.#update()
-      this.#armStallTimer(this.#stallTimeout)
-    }
+    if (fills) this.#full = true
+    this.#update()
+    this.#armStallTimer(this.#stallTimeout)
   }
 
   /**
@@ -212,7 +200,7 @@ export class Delivery {
    */
   gap(gap: Gap): void {
     if (this.#held || (this.#subscriptions.length === 0 && this.#handlers.length === 0)) {
-      ;(this.#held ??= new Subscription({ name: 'no consumer', now: this.#now })).mergeGap(gap)
+      this.#hold().offerGap(gap)
     }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
@@ -256,6 +244,11 @@ export class Delivery {
     return backlog
   }
 
+  /** The queue of what no consumer took, made when first needed. */
+  #hold(): Subscription {
+    return (this.#held ??= new Subscription({ name: 'no consumer', now: this.#now }))
+  }
+
   #update(): void {
     const pause = (this.#paused && this.#inFlight === 0) || this.#full
     if (pause === this.#socketPaused || !this.#setReading) return
@@ -287,27 +280,26 @@ export class Delivery {
     if (!this.#paused && !this.#full) return
     const now = this.#now()
     let due = timeout
-    const consider = (idleSince: number, behind: number, cut: () => void) => {
+    const consider = (idleSince: number, behind: number, cut: (behind: number) => void) => {
       if (behind <= this.lowWaterMark) return
       const idle = now - Math.max(idleSince, this.#pausedSince)
-      if (idle >= timeout) cut()
-      else due = Math.min(due, timeout - idle)
+      if (idle >= timeout) {
+        this.stats.stalls++
+        cut(behind)
+      } else due = Math.min(due, timeout - idle)
     }
     const from = this.confirmedAt
     for (const subscription of [...this.#subscriptions, ...(this.#held ? [this.#held] : [])]) {
-      consider(subscription.lastRead, subscription.behind, () => {
-        const behind = subscription.behind
-        const error = subscription === this.#held
-          ? new ConsumerStalledError(`${behind} notifications have waited ${timeout} ms for a consumer of their channel (an iterator, or a 'notification' handler); later ones are dropped until one comes, and it will get a Gap`, 'no consumer', behind)
-          : new ConsumerStalledError(`${subscription.name} read nothing for ${timeout} ms while ${behind} notifications waited for it; it is cut off and will get a Gap when it reads again`, subscription.name, behind)
-        this.stats.stalls++
+      consider(subscription.lastRead, subscription.behind, (behind) => {
+        const message = subscription === this.#held
+          ? `${behind} notifications have waited ${timeout} ms for a consumer of their channel (an iterator, or a 'notification' handler); later ones are dropped until one comes, and it will get a Gap`
+          : `${subscription.name} read nothing for ${timeout} ms while ${behind} notifications waited for it; it is cut off and will get a Gap when it reads again`
+        const error = new ConsumerStalledError(message, subscription.name, behind) // the held queue's name is 'no consumer'
         subscription.cut(from, error)
         this.#events.emit('error', error)
       })
     }
-    consider(this.#handlersProgress, this.#events.pending, () => {
-      const behind = this.#events.pending
-      this.stats.stalls++
+    consider(this.#handlersProgress, this.#events.pending, (behind) => {
       this.#events.forgetPending()
       this.#events.emit('error', new ConsumerStalledError(`'notification' handlers left ${behind} promises unsettled for ${timeout} ms; they no longer hold the socket paused`, "'notification' handlers", behind))
     })

@@ -9,6 +9,11 @@ export class ListenerError extends PgListenError {
   override name = 'ListenerError'
 }
 
+/** What a call fails with once the listener is closed (close() came, or it gave up). */
+export function closedError(options?: ErrorOptions): ListenerError {
+  return new ListenerError('the listener is closed', options)
+}
+
 /**
  * A consumer held the socket paused and read nothing for `stallTimeout` ms: an iterator that
  * was abandoned (neither read nor returned), async handlers whose promises never settle, or

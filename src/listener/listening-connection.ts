@@ -12,7 +12,7 @@ import { openListening, type Attempt } from './attempt.ts'
 import { Backoff, sleep } from './backoff.ts'
 import { attemptPlan, listeningOptions } from './connect-options.ts'
 import type { Delivery } from './delivery.ts'
-import { ListenerError } from './errors.ts'
+import { closedError, ListenerError } from './errors.ts'
 import type { EventHub } from './events.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import type { ListenerEvents, ListenerOptions } from './listener-types.ts'
@@ -117,7 +117,7 @@ export class ListeningConnection {
    */
   async run<T>(operation: (connection: Connection) => Promise<T>): Promise<T> {
     for (;;) {
-      if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed')
+      if (this.#closed()) throw this.#failure ?? closedError()
       const connection = await this.#ready
       this.#delivery.beginQuery()
       const sentAt = new Date()
@@ -127,7 +127,7 @@ export class ListeningConnection {
         return result
       } catch (error) {
         if (!(error instanceof ConnectionLostError)) throw error
-        if (this.#closed()) throw this.#failure ?? new ListenerError('the listener is closed', { cause: error })
+        if (this.#closed()) throw this.#failure ?? closedError({ cause: error })
         this.#lost(connection, error) // if the close has not been reported yet, now it is
       } finally {
         this.#delivery.endQuery()
@@ -141,8 +141,8 @@ export class ListeningConnection {
    */
   shutDown(): Connection | undefined {
     this.#liveness.stop()
-    this.#stop.abort(new ListenerError('the listener is closed'))
-    this.#settle?.reject(this.#failure ?? new ListenerError('the listener is closed'))
+    this.#stop.abort(closedError())
+    this.#settle?.reject(this.#failure ?? closedError())
     const connection = this.#connection
     this.#connection = undefined
     return connection

@@ -45,10 +45,10 @@ export class Liveness<C extends LiveConnection = Connection> {
     this.#enabled = options !== false
     this.interval = (options ? options.interval : undefined) ?? 15_000
     this.timeout = (options ? options.timeout : undefined) ?? this.interval
-    if (this.#enabled && (!(this.interval > 0) || !(this.timeout > 0))) {
-      throw new RangeError(`heartbeat interval and timeout must be positive, not ${this.interval} and ${this.timeout}`)
-    }
     if (this.#enabled) {
+      if (!(this.interval > 0) || !(this.timeout > 0)) {
+        throw new RangeError(`heartbeat interval and timeout must be positive, not ${this.interval} and ${this.timeout}`)
+      }
       checkTimerDelay('the heartbeat interval', this.interval)
       checkTimerDelay('the heartbeat timeout', this.timeout)
     }
@@ -80,6 +80,11 @@ export class Liveness<C extends LiveConnection = Connection> {
     let resumes = this.#resumes
     let check: ReturnType<typeof setTimeout> | undefined
     let verdict: (() => void) | undefined
+    /** Judges the silence `timeout` ms from now. */
+    const armCheck = () => {
+      check = setTimeout(due, this.timeout)
+      check.unref?.()
+    }
     // A timer may fire late, after the event loop was blocked (a long task, a paused VM), and
     // before the socket's waiting bytes are read: judge after this turn's reads (setImmediate
     // runs after the poll phase), never on a silence that only the loop made.
@@ -95,14 +100,12 @@ export class Liveness<C extends LiveConnection = Connection> {
         // Bytes came, or the socket was not read all along: alive, or not judgeable. Look again later.
         bytes = now
         resumes = this.#resumes
-        check = setTimeout(due, this.timeout)
-        check.unref?.()
+        armCheck()
         return
       }
       this.hooks.dead(connection, new ConnectionLostError(`no byte arrived for ${this.timeout} ms while a heartbeat waited for its answer; the connection is presumed dead`))
     }
-    check = setTimeout(due, this.timeout)
-    check.unref?.()
+    armCheck()
     try {
       // A Sync alone: a round trip that runs nothing, so pg_stat_activity.query still shows the
       // session's last LISTEN (an empty Query would blank it), and is the cheapest there is.

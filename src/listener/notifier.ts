@@ -7,7 +7,7 @@
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
-import { ListenerError } from './errors.ts'
+import { closedError } from './errors.ts'
 
 export interface NotifierOpen {
   /** Aborted by close(): the attempt must stop. */
@@ -31,13 +31,13 @@ export class Notifier<C extends Opened = Connection> {
   }
 
   async run<T>(operation: (connection: C) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ListenerError('the listener is closed')
+    if (this.#closed) throw closedError()
     const opening = this.#current()
     const connection = await opening.catch((error: unknown) => {
       this.#forget(opening) // the next call tries again
       throw error
     })
-    if (this.#closed) throw new ListenerError('the listener is closed')
+    if (this.#closed) throw closedError()
     try {
       return await operation(connection)
     } catch (error) {
@@ -69,7 +69,7 @@ export class Notifier<C extends Opened = Connection> {
 
   async close(): Promise<void> {
     this.#closed = true
-    this.#stop.abort(new ListenerError('the listener is closed'))
+    this.#stop.abort(closedError())
     const connection = this.#connection
     this.#connection = undefined
     await connection?.then((c) => c.close(), () => undefined)

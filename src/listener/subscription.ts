@@ -90,7 +90,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
 
   /** What this consumer holds against backpressure: its queue, or nothing once cut off. */
   get behind(): number {
-    return this.#cut ? 0 : this.#items.length - this.#head
+    return this.#cut ? 0 : this.length
   }
 
   /** When it last read an item (or was made, or was let back in after a cut). */
@@ -125,22 +125,14 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
   /**
    * Queues a Gap, merged with the last item queued if that is a Gap too: two Gaps in a row say
    * no more than one spanning both, and a consumer that reads nothing through many reconnects
-   * must not collect a Gap for each.
+   * must not collect a Gap for each. A Gap while cut off is already covered by the cut's own
+   * (it started earlier and ends later).
    */
-  mergeGap(gap: Gap): void {
-    const last = this.#items.length > this.#head ? this.#items[this.#items.length - 1]! : undefined
-    if (last?.type !== 'Gap') return this.#offerGap(gap)
-    if (this.#ended || this.#cut || !this.#gaps) return
-    this.#items[this.#items.length - 1] = { type: 'Gap', from: last.from < gap.from ? last.from : gap.from, to: last.to > gap.to ? last.to : gap.to, cause: gap.cause }
-  }
-
-  /** A Gap while cut off is already covered by the cut's own (it started earlier and ends later). */
   offerGap(gap: Gap): void {
-    this.mergeGap(gap)
-  }
-
-  #offerGap(gap: Gap): void {
-    if (!this.#ended && !this.#cut && this.#gaps) this.#push(gap)
+    if (this.#ended || this.#cut || !this.#gaps) return
+    const last = this.#items.length > this.#head ? this.#items[this.#items.length - 1]! : undefined
+    if (last?.type !== 'Gap') this.#push(gap)
+    else this.#items[this.#items.length - 1] = { type: 'Gap', from: last.from < gap.from ? last.from : gap.from, to: last.to > gap.to ? last.to : gap.to, cause: gap.cause }
   }
 
   /**
@@ -205,6 +197,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
   }
 
   next(): Promise<IteratorResult<ListenerItem>> {
+    this.#lastRead = this.#now()
     if (this.#head < this.#items.length) {
       const value = this.#items[this.#head]!
       this.#items[this.#head++] = undefined as unknown as ListenerItem
@@ -213,11 +206,9 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
         this.#items = this.#items.slice(this.#head)
         this.#head = 0
       }
-      this.#lastRead = this.#now()
       this.#onDrain(this)
       return Promise.resolve({ value, done: false })
     }
-    this.#lastRead = this.#now()
     const cut = this.#cut
     if (cut) {
       // Read up: let it back in (unless it has failed), and say what it missed.

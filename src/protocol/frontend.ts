@@ -1,8 +1,11 @@
 /**
  * Encoders for every message the client sends, each appending to a caller's ByteWriter.
- * Pure. Messages that never change (SSLRequest, Terminate) are built once.
+ * Pure; imports the writer, and quote.ts's NUL check. Messages that never change (SSLRequest,
+ * Terminate) are built once.
  */
 import { ByteWriter } from './bytes/writer.ts'
+// Strings on the wire end at a NUL, so one inside would cut them short: encoders refuse it.
+import { checkNoNul } from './quote.ts'
 
 /** Protocol versions: major << 16 | minor ("Protocol Versions" in the docs). */
 export const protocol30 = (3 << 16) | 0
@@ -12,11 +15,6 @@ export type ProtocolVersion = typeof protocol30 | typeof protocol32
 /** The magic numbers that take the place of a protocol version in special startup packets. */
 const sslRequestCode = 80877103 // 1234 << 16 | 5679
 const cancelRequestCode = 80877102 // 1234 << 16 | 5678
-
-/** Strings on the wire end at a NUL, so one inside would cut them short: refuse it. */
-function checkNoNul(text: string, what: string): void {
-  if (text.includes('\0')) throw new RangeError(`${what} must not contain a NUL character`)
-}
 
 /**
  * StartupMessage (F)

@@ -1,7 +1,8 @@
 /**
  * Quoting as PostgreSQL defines it ("SQL Syntax", "Lexical Structure"): identifiers and string
  * literals for SQL and replication commands built from user input. Pure; imports nothing.
- * The listener's NOTIFY rules (../listener/sql.ts) and the replication commands both use it.
+ * The listener's NOTIFY rules (../listener/sql.ts) and the replication commands use it, and
+ * frontend.ts's encoders its NUL check.
  */
 
 /**

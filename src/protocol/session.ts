@@ -48,6 +48,15 @@ export interface Tracer {
   receivedByte?(response: 'SSLResponse' | 'GSSENCResponse', byte: number): void
 }
 
+/** Runs a tracer's hook: tracing must never change what happens on the wire, so a throw is ignored. */
+export function traced(action: () => void): void {
+  try {
+    action()
+  } catch {
+    // A tracer that throws is ignored (Tracer's contract).
+  }
+}
+
 export interface SessionOptions extends FramerOptions, SessionHandlers {
   trace?: Tracer
 }
@@ -185,7 +194,7 @@ export class Session {
   }
 
   #route(message: BackendMessage): void {
-    if (this.#trace) this.#traced(() => this.#trace!.received(message))
+    if (this.#trace) traced(() => this.#trace!.received(message))
     switch (message.type) {
       case 'CopyBothResponse':
         if (this.#copyRoute !== undefined && this.#copyOpen === undefined) {
@@ -264,18 +273,10 @@ export class Session {
     }
   }
 
-  /** Sends bytes outside any exchange (Terminate), traced like the rest. */
+  /** Sends bytes, traced: an exchange's, and those sent outside any exchange (Terminate, CopyData). */
   send(bytes: Uint8Array): void {
-    if (this.#trace) this.#traced(() => this.#trace!.sent(bytes))
+    if (this.#trace) traced(() => this.#trace!.sent(bytes))
     this.#edge.write(bytes)
-  }
-
-  #traced(action: () => void): void {
-    try {
-      action()
-    } catch {
-      // Tracing must never change what happens on the wire.
-    }
   }
 
   /**
@@ -302,9 +303,7 @@ export class Session {
         if (step.done) return step.value
         if (this.#failure) throw this.#failure
         if (step.value.kind === 'send') {
-          const bytes = step.value.bytes
-          if (this.#trace) this.#traced(() => this.#trace!.sent(bytes))
-          this.#edge.write(bytes)
+          this.send(step.value.bytes)
           inStep = false
           input = undefined
         } else {

@@ -47,6 +47,9 @@ const protocolLater = [
   'protocol/io/password-file.ts', // and its reader
   'protocol/options/connection-string.ts', // a connection string given, not an options object
   'protocol/options/uri.ts', // and its URI reader
+  'protocol/options/store-setting.ts', // and how both store a setting
+  'protocol/options/numeric-address.ts', // a hostaddr set: its check
+  'protocol/io/key-permissions.ts', // a client certificate found: its key's permission rule
 ]
 
 describe('the listener: { createListener } from pglisten', async () => {

@@ -48,11 +48,6 @@ export function signatureAlgorithm(der: Uint8Array): SignatureAlgorithm {
   })
 }
 
-/** The dotted OID of the algorithm that signed the certificate. */
-export function signatureAlgorithmOid(der: Uint8Array): string {
-  return signatureAlgorithm(der).oid
-}
-
 /** The hash RFC 5929 section 4.1 assigns to the certificate; throws when there is none. */
 export function channelBindingHash(der: Uint8Array): CertificateHash {
   const { oid, parameters } = signatureAlgorithm(der)

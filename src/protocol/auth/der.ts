@@ -20,11 +20,9 @@ export class DerError extends Error {
   }
 }
 
-/** Universal tags (X.690 section 8, X.680 section 8.4) and the context-specific ones we meet. */
+/** The tags a certificate's outer structure uses: universal (X.690 section 8, X.680 section 8.4) and context-specific. */
 export const Tag = {
-  INTEGER: 0x02,
   BIT_STRING: 0x03,
-  NULL: 0x05,
   OBJECT_IDENTIFIER: 0x06,
   /** SEQUENCE and SEQUENCE OF: universal 16, constructed (X.690 section 8.9.1). */
   SEQUENCE: 0x30,
@@ -47,28 +45,28 @@ export interface Element {
  * contents, so a length that runs past the parent is refused there, not read into a sibling.
  */
 export class DerReader {
-  private position: number
+  readonly #bytes: Uint8Array
+  readonly #end: number
+  #position: number
 
-  constructor(
-    private readonly bytes: Uint8Array,
-    start = 0,
-    private readonly end = bytes.length,
-  ) {
-    this.position = start
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    this.#bytes = bytes
+    this.#position = start
+    this.#end = end
   }
 
   get done(): boolean {
-    return this.position === this.end
+    return this.#position === this.#end
   }
 
   /** The tag of the next element, without reading it; undefined at the end. */
   peekTag(): number | undefined {
-    return this.done ? undefined : this.bytes[this.position]
+    return this.done ? undefined : this.#bytes[this.#position]
   }
 
   /** Reads the next element, which must carry `tag`. */
   read(tag: number, what: string): Element {
-    const element = this.next(what)
+    const element = this.#next(what)
     if (element.tag !== tag) {
       throw new DerError(`${what}: expected tag 0x${hex(tag)}, found 0x${hex(element.tag)}`, element.start)
     }
@@ -77,33 +75,33 @@ export class DerReader {
 
   /** A reader over the contents of `element`, which this reader returned. */
   inside(element: Element): DerReader {
-    return new DerReader(this.bytes, element.contentStart, element.end)
+    return new DerReader(this.#bytes, element.contentStart, element.end)
   }
 
   /** Throws unless every byte of this reader's range has been read. */
   finish(what: string): void {
-    if (!this.done) throw new DerError(`${what}: ${this.end - this.position} unexpected trailing bytes`, this.position)
+    if (!this.done) throw new DerError(`${what}: ${this.#end - this.#position} unexpected trailing bytes`, this.#position)
   }
 
   /** The contents of `element`, as a view (no copy). */
   contents(element: Element): Uint8Array {
-    return this.bytes.subarray(element.contentStart, element.end)
+    return this.#bytes.subarray(element.contentStart, element.end)
   }
 
   /** The whole encoding of `element`, header included, as a view. */
   encoding(element: Element): Uint8Array {
-    return this.bytes.subarray(element.start, element.end)
+    return this.#bytes.subarray(element.start, element.end)
   }
 
-  private next(what: string): Element {
-    const start = this.position
-    if (start >= this.end) throw new DerError(`${what}: missing`, start)
-    const tag = this.bytes[start]!
+  #next(what: string): Element {
+    const start = this.#position
+    if (start >= this.#end) throw new DerError(`${what}: missing`, start)
+    const tag = this.#bytes[start]!
     // High tag numbers (X.690 section 8.1.2.4) never occur at the levels this reader walks.
     if ((tag & 0x1f) === 0x1f) throw new DerError(`${what}: unsupported high tag number form`, start)
     let at = start + 1
-    if (at >= this.end) throw new DerError(`${what}: no length`, at)
-    const first = this.bytes[at++]!
+    if (at >= this.#end) throw new DerError(`${what}: no length`, at)
+    const first = this.#bytes[at++]!
     let length: number
     if (first < 0x80) {
       length = first // short form, X.690 section 8.1.3.4
@@ -113,17 +111,17 @@ export class DerReader {
       // (section 8.1.3.5 c). Four length bytes already exceed any certificate we could be given.
       if (count === 0) throw new DerError(`${what}: indefinite length, which DER forbids`, at - 1)
       if (count > 4) throw new DerError(`${what}: a length in ${count} bytes`, at - 1)
-      if (count > this.end - at) throw new DerError(`${what}: the length runs past its parent`, at)
+      if (count > this.#end - at) throw new DerError(`${what}: the length runs past its parent`, at)
       length = 0
-      for (let i = 0; i < count; i++) length = length * 256 + this.bytes[at++]!
+      for (let i = 0; i < count; i++) length = length * 256 + this.#bytes[at++]!
       // DER encodes every length in the fewest bytes (X.690 section 10.1): the long form only from
       // 128 up, and no leading zero byte.
-      if (length < 0x80 || this.bytes[at - count] === 0) {
+      if (length < 0x80 || this.#bytes[at - count] === 0) {
         throw new DerError(`${what}: a length not in its shortest form, which DER forbids`, at - count - 1)
       }
     }
-    if (length > this.end - at) throw new DerError(`${what}: ${length} bytes of contents run past their parent`, at)
-    this.position = at + length
+    if (length > this.#end - at) throw new DerError(`${what}: ${length} bytes of contents run past their parent`, at)
+    this.#position = at + length
     return { tag, start, contentStart: at, end: at + length }
   }
 }

@@ -1,6 +1,6 @@
 /**
  * SASLprep (RFC 4013, a profile of RFC 3454 "stringprep") exactly as PostgreSQL applies it to
- * passwords, and libpq's rule on top of it. Imports only the generated tables and utf8's isAscii.
+ * passwords, and libpq's rule on top of it. Imports only the generated tables.
  *
  * The server prepares a password this way when it stores its SCRAM secret, and the client must
  * prepare it the same way or a correct password is refused. So where PostgreSQL's
@@ -15,7 +15,6 @@
  *   them is assigned in Unicode 3.2, whose NFKC forms are frozen by Unicode's normalization
  *   stability policy, so `normalize('NFKC')` agrees with PostgreSQL's own tables.
  */
-import { isAscii } from '../bytes/utf8.ts'
 import { L_CAT, MAPPED_TO_NOTHING, NON_ASCII_SPACE, PROHIBITED, RAND_AL_CAT, UNASSIGNED } from './saslprep-tables.ts'
 
 /**
@@ -23,7 +22,8 @@ import { L_CAT, MAPPED_TO_NOTHING, NON_ASCII_SPACE, PROHIBITED, RAND_AL_CAT, UNA
  * character, a broken bidi rule, a lone surrogate (not Unicode text), or nothing left after mapping.
  */
 export function saslprep(password: string): string | undefined {
-  if (isAscii(password)) return hasAsciiControl(password) ? undefined : password
+  // All ASCII (a test of its own, not bytes/utf8.ts's isAscii: see password.ts on shared chunks).
+  if (/^[\0-\x7f]*$/.test(password)) return hasAsciiControl(password) ? undefined : password
 
   // RFC 3454 section 3, step 1, with the mappings RFC 4013 section 2.1 chooses: C.1.2 non-ASCII
   // spaces become U+0020, B.1 characters are removed. No case folding (B.2): passwords keep case.

@@ -54,13 +54,7 @@ export function parseServerFirstMessage(text: string, clientNonce: string, maxIt
   if (encodedSalt.length > maxSaltCharacters) {
     throw refused(`${what}: the salt s= is ${encodedSalt.length} characters, over the ${maxSaltCharacters} pglisten takes`)
   }
-  let salt: Uint8Array
-  try {
-    salt = decodeBase64(encodedSalt)
-  } catch (cause) {
-    if (!(cause instanceof Base64Error)) throw cause
-    throw refused(`${what}: the salt s= is not valid base64`, cause)
-  }
+  const salt = base64(encodedSalt, `${what}: the salt s=`)
   if (salt.length === 0) throw refused(`${what}: the salt s= is empty`)
 
   // iteration-count = posit-number, and posit-number = %x31-39 *DIGIT: no sign, no leading zero.
@@ -92,13 +86,7 @@ export function parseServerFinalMessage(text: string): Uint8Array {
 
   // Bounded before decoding, as the salt is: a signature is 44 characters; up to 64, its decoded length is told.
   if (first.length - 2 > 64) throw refused(`${what}: the server signature v= is ${first.length - 2} characters, not 44`)
-  let signature: Uint8Array
-  try {
-    signature = decodeBase64(first.slice(2))
-  } catch (cause) {
-    if (!(cause instanceof Base64Error)) throw cause
-    throw refused(`${what}: the server signature v= is not valid base64`, cause)
-  }
+  const signature = base64(first.slice(2), `${what}: the server signature v=`)
   // The ServerSignature is an HMAC-SHA-256: 32 bytes, no more, no less (RFC 7677 section 3).
   if (signature.length !== 32) throw refused(`${what}: the server signature v= is ${signature.length} bytes, not 32`)
   return signature
@@ -134,6 +122,16 @@ function attribute(attributes: readonly string[], index: number, name: string, w
     throw refused(`${what}: expected ${name}= as attribute ${index + 1}, found ${quote(found.slice(0, 2))}`)
   }
   return found.slice(2)
+}
+
+/** An attribute's base64 value decoded; if it is not base64, refused in words that `named` begins. */
+function base64(value: string, named: string): Uint8Array {
+  try {
+    return decodeBase64(value)
+  } catch (cause) {
+    if (!(cause instanceof Base64Error)) throw cause
+    throw refused(`${named} is not valid base64`, cause)
+  }
 }
 
 /** A server value for an error message: JSON-quoted so control characters show, and bounded. */

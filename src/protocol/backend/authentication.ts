@@ -24,28 +24,23 @@ export function decodeAuthentication(r: BodyReader): BackendMessage {
   const code = r.int32('Authentication code')
   switch (code) {
     case 0:
-      r.end('AuthenticationOk')
-      return { type: 'AuthenticationOk' }
+      return bodyless(r, 'AuthenticationOk')
     case 2:
-      r.end('AuthenticationKerberosV5')
-      return { type: 'AuthenticationKerberosV5' }
+      return bodyless(r, 'AuthenticationKerberosV5')
     case 3:
-      r.end('AuthenticationCleartextPassword')
-      return { type: 'AuthenticationCleartextPassword' }
+      return bodyless(r, 'AuthenticationCleartextPassword')
     case 5: {
       const salt = r.bytes(4, 'AuthenticationMD5Password salt')
       r.end('AuthenticationMD5Password')
       return { type: 'AuthenticationMD5Password', salt }
     }
     case 7:
-      r.end('AuthenticationGSS')
-      return { type: 'AuthenticationGSS' }
+      return bodyless(r, 'AuthenticationGSS')
     case 8:
       r.rest() // GSS data we will never use
       return { type: 'AuthenticationGSSContinue' }
     case 9:
-      r.end('AuthenticationSSPI')
-      return { type: 'AuthenticationSSPI' }
+      return bodyless(r, 'AuthenticationSSPI')
     case 10:
       return { type: 'AuthenticationSASL', mechanisms: decodeMechanisms(r) }
     case 11:
@@ -55,6 +50,12 @@ export function decodeAuthentication(r: BodyReader): BackendMessage {
     default:
       throw new ProtocolViolationError(`unknown Authentication code ${code}`)
   }
+}
+
+/** A message that is its code alone: nothing may follow the code. */
+function bodyless<T extends BackendMessage['type']>(r: BodyReader, type: T): { type: T } {
+  r.end(type)
+  return { type }
 }
 
 /** A list of Strings ended by an empty one (a lone zero byte). */

@@ -122,7 +122,6 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
           // Did the client finish an exchange it was allowed, and bind it where that is required?
           requireAuth?.ok(authentication !== undefined)
           checkChannelBound(channelBinding, authentication === 'SCRAM-SHA-256-PLUS')
-          authentication ??= 'trust'
           authenticated = true
           continue
         case 'AuthenticationCleartextPassword':
@@ -186,7 +185,7 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
       case 'ReadyForQuery':
         return {
           protocolVersion,
-          authentication: authentication ?? 'trust',
+          authentication: authentication ?? 'trust', // AuthenticationOk came with no request before it
           ...(backendKey ? { backendKey } : {}),
         }
       default:

@@ -221,9 +221,7 @@ function openOptions(
   const cache = explicit.scram?.cache === null ? undefined : (explicit.scram?.cache ?? sharedCache)
   return {
     platform,
-    host: host.host,
-    port: host.port,
-    ...(host.hostaddr !== undefined ? { hostaddr: host.hostaddr } : {}),
+    ...host, // host and port, and hostaddr when there is one (hostTargets() leaves it out otherwise)
     user,
     database,
     // libpq reads the password file only when no password was given; we read it only if asked.

@@ -304,11 +304,12 @@ export class Connection {
 
   /** Sends Terminate and closes. Pending and queued requests reject with ConnectionLostError. */
   async close(): Promise<void> {
-    if (!this.#closing && this.#session.failure === undefined) {
-      this.#closing = true
+    const open = !this.isClosed
+    this.#closing = true
+    if (open) {
       this.#session.send(terminate)
       this.#link.end()
-    } else this.#closing = true
+    }
     await this.#closed
   }
 

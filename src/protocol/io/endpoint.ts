@@ -1,13 +1,16 @@
 /**
  * Where a connection goes, in words and in socket paths: libpq's Unix-socket notation and how an
- * endpoint is named in messages. Pure: imports only the Endpoint type; every platform uses it.
+ * endpoint is named in messages. Pure: imports only the Endpoint type and libpq's rule for a
+ * socket folder (options/hosts.ts); every platform uses it.
  */
+import { isUnixSocketPath } from '../options/hosts.ts'
 import type { Endpoint } from './link.ts'
 
-/** A socket folder: a path, or on Linux '@' for the abstract namespace (libpq's rule). */
-export function isUnixSocket(host: string): boolean {
-  return host.startsWith('/') || host.startsWith('@')
-}
+/**
+ * A socket folder: a path, or on Linux '@' for the abstract namespace. libpq's is_unixsock_path,
+ * which the options share: a host the settings call a socket folder is one here.
+ */
+export { isUnixSocketPath as isUnixSocket }
 
 /**
  * The socket file a server listening on `port` creates in folder `dir`. An abstract-namespace
@@ -20,7 +23,7 @@ export function unixSocketPath(dir: string, port: number): string {
 
 /** How an endpoint is named in messages: host:port, with hostaddr, or the socket file. */
 export function describeEndpoint(endpoint: Endpoint): string {
-  if (isUnixSocket(endpoint.host)) return unixSocketPath(endpoint.host, endpoint.port)
+  if (isUnixSocketPath(endpoint.host)) return unixSocketPath(endpoint.host, endpoint.port)
   const address = endpoint.hostaddr && endpoint.hostaddr !== endpoint.host ? ` (${endpoint.hostaddr})` : ''
   return `${endpoint.host}${address}:${endpoint.port}`
 }

@@ -3,9 +3,10 @@
  * with libpq's defaults under ~/.postgresql and its permission rule for the key. Node's I/O edge
  * for files (node:fs), reached only through io/node-platform.ts; the password file is
  * password-file.ts's, loaded only when no password was given. libpq's words for a missing root
- * certificate (tls-failures.ts) are loaded by dynamic import, when one is missing.
+ * certificate (tls-failures.ts) are loaded by dynamic import, when one is missing, and the
+ * key's permission rule (key-permissions.ts) when a client certificate is found.
  */
-import { readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AuthenticationRefusedError } from '../errors.ts'
 import type { FileOrPem, Settings } from '../options/index.ts'
@@ -41,7 +42,7 @@ export async function loadTlsMaterial(settings: Settings, homeDir: () => string 
   if (cert !== undefined) {
     material.cert = cert
     const keyPath = typeof settings.sslkey === 'string' ? settings.sslkey : typeof settings.sslkey === 'object' ? undefined : inHome('postgresql.key')
-    if (keyPath !== undefined) await checkKeyPermissions(keyPath)
+    if (keyPath !== undefined) await (await import('./key-permissions.ts')).checkKeyPermissions(keyPath)
     const key = await readMaterial(settings.sslkey, keyPath, 'client key', true)
     if (key !== undefined) material.key = key
   }
@@ -82,22 +83,4 @@ async function readMaterial(
 async function rootCertificateMissing(path: string, cause: unknown): Promise<Error | undefined> {
   const failures = await import('./tls-failures.ts')
   return failures.isMissingFile(cause) ? failures.missingRootCertificate(path, cause) : undefined
-}
-
-/**
- * libpq refuses a private key that others can read: at most u=rw (0600) when the current user
- * owns it, or u=rw,g=r (0640) when root does (fe-secure-openssl.c).
- */
-async function checkKeyPermissions(path: string): Promise<void> {
-  if (process.platform === 'win32') return
-  let info
-  try {
-    info = await stat(path)
-  } catch {
-    return // missing: reading it reports that
-  }
-  const tooOpen = info.uid === 0 ? info.mode & 0o137 : info.mode & 0o077
-  if (tooOpen) {
-    throw new AuthenticationRefusedError(`private key file "${path}" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root`)
-  }
 }

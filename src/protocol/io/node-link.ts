@@ -8,8 +8,9 @@
 import { Buffer } from 'node:buffer'
 import net from 'node:net'
 import tls from 'node:tls'
-import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../errors.ts'
+import { AuthenticationRefusedError, ConnectionLostError, PgListenError } from '../errors.ts'
 import { sslRequest } from '../frontend.ts'
+import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket, unixSocketPath } from './endpoint.ts'
 import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
@@ -116,15 +117,6 @@ function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): P
   })
 }
 
-/** Runs a tracer's hook; tracing must never change what happens on the wire. */
-function traced(action: () => void): void {
-  try {
-    action()
-  } catch {
-    // A tracer that throws is ignored (Tracer's contract).
-  }
-}
-
 /** libpq's sslmode in node:tls terms. */
 function nodeTlsOptions(endpoint: Endpoint, settings: TlsSettings): tls.ConnectionOptions {
   const name = settings.serverName ?? endpoint.host
@@ -173,9 +165,7 @@ function settle(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise
 
 /** Socket and TLS failures in pglisten's vocabulary, with the original as the cause. */
 function translate(error: unknown, endpoint: Endpoint): Error {
-  if (error instanceof AuthenticationRefusedError || error instanceof ProtocolViolationError || error instanceof ConnectionLostError) {
-    return error
-  }
+  if (error instanceof PgListenError) return error // already in pglisten's words (ours, or the server's answer judged)
   const code = (error as { code?: unknown } | null)?.code
   const where = describeEndpoint(endpoint)
   if (typeof code === 'string' && (code.startsWith('ERR_TLS_') || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code))) {

@@ -6,8 +6,9 @@
  * A malformed string is a TypeError whose message never quotes a value: values may be
  * passwords, and a password with a stray space splits into pieces that look like keywords.
  */
-import { connectionStringError, storeSetting, uriPrefixLength, type Conninfo } from './conninfo.ts'
+import { uriPrefixLength, type Conninfo } from './conninfo.ts'
 import { SECRET_KEYWORDS } from './keywords.ts'
+import { connectionStringError, storeSetting } from './store-setting.ts'
 import { parseUri } from './uri.ts'
 
 export type { Conninfo }

@@ -20,7 +20,7 @@ export interface EnvironmentSetting {
  */
 export function readEnvironment(
   env: (name: string) => string | undefined,
-  isSet: (keyword: string) => boolean = () => false,
+  isSet: (keyword: string) => boolean,
 ): Map<string, EnvironmentSetting> {
   const settings = new Map<string, EnvironmentSetting>()
   // As conninfo_add_defaults does, a variable is read only for a keyword nothing else has set:

@@ -9,31 +9,10 @@ import type { ConnectionOptions } from './types.ts'
 /** A value as the caller gave it: text like a connection string's, or one of the richer types. */
 export type OptionValue = string | number | boolean | (() => string | Promise<string>) | { pem: string | Uint8Array }
 
-type Kind = 'string' | 'port' | 'timeout' | 'password' | 'file' | 'sslsni'
-
-const KINDS: Readonly<Record<Exclude<keyof ConnectionOptions, 'connectionString'>, Kind>> = {
-  host: 'string',
-  hostaddr: 'string',
-  port: 'port',
-  user: 'string',
-  password: 'password',
-  database: 'string',
-  applicationName: 'string',
-  fallbackApplicationName: 'string',
-  options: 'string',
-  connectTimeout: 'timeout',
-  sslmode: 'string',
-  sslrootcert: 'file',
-  sslcert: 'file',
-  sslkey: 'file',
-  sslcertmode: 'string',
-  sslnegotiation: 'string',
-  sslsni: 'sslsni',
-  channelBinding: 'string',
-  requireAuth: 'string',
-  targetSessionAttrs: 'string',
-  passfile: 'string',
-}
+/** A ConnectionOptions field: the names a caller may set, less connectionString (a string to parse). */
+type OptionName = Exclude<keyof ConnectionOptions, 'connectionString'>
+/** The options whose type is text only: checked() takes no case for them. */
+type TextOptionName = { [Name in OptionName]-?: Required<ConnectionOptions>[Name] extends string ? Name : never }[OptionName]
 
 /**
  * The options given, by libpq keyword. An option that is undefined or the empty string is
@@ -55,23 +34,23 @@ export function explicitOptions(options: ConnectionOptions): Map<string, OptionV
       continue
     }
     if (value === undefined || value === '') continue
-    given.set(keyword, checked(name, KINDS[name as keyof typeof KINDS], value))
+    given.set(keyword, checked(name as OptionName, value))
   }
   return given
 }
 
-function checked(name: string, kind: Kind, value: unknown): OptionValue {
-  switch (kind) {
-    case 'string':
-      if (typeof value === 'string') return value
-      throw new TypeError(`${name} must be a string`)
+/** `value` if it has a type option `name` takes: the options named below take more than a string, the rest a string only. */
+function checked(name: OptionName, value: unknown): OptionValue {
+  switch (name) {
     case 'password':
       if (typeof value === 'string' || typeof value === 'function') return value as OptionValue
       throw new TypeError('password must be a string or a function returning one')
     case 'sslsni':
       if (typeof value === 'boolean' || typeof value === 'string') return value
       throw new TypeError("sslsni must be a boolean, '0' or '1'")
-    case 'file':
+    case 'sslrootcert':
+    case 'sslcert':
+    case 'sslkey':
       if (typeof value === 'string') return value
       if (typeof value === 'object' && value !== null && 'pem' in value) {
         const { pem } = value as { pem: unknown }
@@ -83,10 +62,14 @@ function checked(name: string, kind: Kind, value: unknown): OptionValue {
       if (typeof value !== 'number') throw new TypeError('port must be a number or a string')
       if (!Number.isInteger(value) || value < 1 || value > 65535) throw new RangeError(`invalid port number ${value}: expected an integer from 1 to 65535`)
       return String(value)
-    case 'timeout':
+    case 'connectTimeout':
       if (typeof value === 'string') return value
       if (typeof value !== 'number') throw new TypeError('connectTimeout must be a number of seconds or a string')
       if (!Number.isInteger(value)) throw new RangeError(`invalid connectTimeout ${value}: libpq takes whole seconds`)
       return value
+    default:
+      name satisfies TextOptionName // an option that takes more than text needs a case above
+      if (typeof value === 'string') return value
+      throw new TypeError(`${name} must be a string`)
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The servers to try, from libpq's host, hostaddr and port lists, as pqConnectOptions2 pairs
  * them up (fe-connect.c), with the port and address checks libpq makes when it reaches each
- * host done here, before anything connects. Imports values.ts and types only.
+ * host done here, before anything connects: the address check is numeric-address.ts's, handed
+ * in by the resolver, which loads it only when a hostaddr is set. Imports values.ts and types only.
  */
 import type { HostTarget } from './types.ts'
 import { parseLibpqInt, type Sourced } from './values.ts'
@@ -20,6 +21,8 @@ export interface HostLists {
   host?: Sourced
   hostaddr?: Sourced
   port?: Sourced
+  /** Refuses a hostaddr entry that is not a numeric address (numeric-address.ts); asked only for a non-empty entry. */
+  checkAddress: (address: string, from: string) => void
   /** process.platform: Windows has no default socket folder, so its default host is localhost. */
   platform?: string
 }
@@ -28,7 +31,7 @@ export interface HostLists {
  * One HostTarget per entry of hostaddr if given, else of host, else one default. host must
  * then have as many entries; port one for all or one each. An empty entry means the default.
  */
-export function hostTargets({ host, hostaddr, port, platform }: HostLists): HostTarget[] {
+export function hostTargets({ host, hostaddr, port, checkAddress, platform }: HostLists): HostTarget[] {
   const addresses = hostaddr?.value ? hostaddr.value.split(',') : undefined
   const names = host?.value ? host.value.split(',') : undefined
   const count = addresses?.length ?? names?.length ?? 1
@@ -44,7 +47,7 @@ export function hostTargets({ host, hostaddr, port, platform }: HostLists): Host
   for (let i = 0; i < count; i++) {
     const address = addresses?.[i] ?? ''
     let name = names?.[i] ?? ''
-    if (address) checkNumericAddress(address, hostaddr!.from)
+    if (address) checkAddress(address, hostaddr!.from)
     else if (!name) name = platform === 'win32' ? 'localhost' : DEFAULT_SOCKET_DIR
     const target: HostTarget = { host: name, port: portNumber(ports?.[i] ?? '', port?.from ?? '') }
     if (address) target.hostaddr = address
@@ -60,46 +63,4 @@ function portNumber(text: string, from: string): number {
   if (number === undefined) throw new RangeError(`invalid integer value "${text}" for port ${from}`)
   if (number < 1 || number > 65535) throw new RangeError(`invalid port number "${text}" ${from}`)
   return number
-}
-
-/**
- * libpq resolves hostaddr with getaddrinfo(AI_NUMERICHOST) when it reaches that host and skips
- * the host if it fails. pglisten refuses up front, and accepts only the standard forms: IPv4
- * dotted quads, IPv6 (with an optional %zone), not glibc's "127.1" or hexadecimal ones.
- */
-function checkNumericAddress(address: string, from: string): void {
-  if (!isIPv4(address) && !isIPv6(address)) {
-    throw new RangeError(`invalid hostaddr "${address}" ${from}: not a numeric IPv4 or IPv6 address (names go in host)`)
-  }
-}
-
-export function isIPv4(text: string): boolean {
-  const parts = text.split('.')
-  return parts.length === 4 && parts.every((part) => /^(0|[1-9][0-9]{0,2})$/.test(part) && Number(part) <= 255)
-}
-
-const GROUP = /^[0-9A-Fa-f]{1,4}$/
-
-/** RFC 4291 section 2.2 text forms: eight groups, one "::" for a run of zeros, IPv4 at the end. */
-export function isIPv6(text: string): boolean {
-  const percent = text.indexOf('%')
-  if (percent === text.length - 1) return false // an empty zone
-  let body = percent === -1 ? text : text.slice(0, percent)
-  let groups = 8
-  const lastColon = body.lastIndexOf(':')
-  if (lastColon === -1) return false
-  if (body.includes('.', lastColon)) {
-    if (!isIPv4(body.slice(lastColon + 1))) return false
-    groups = 6 // the IPv4 part stands for the last two
-    body = body.endsWith('::', lastColon + 1) ? body.slice(0, lastColon + 1) : body.slice(0, lastColon)
-  }
-  const halves = body.split('::')
-  if (halves.length > 2) return false
-  const split = (half: string): string[] => (half === '' ? [] : half.split(':'))
-  if (halves.length === 2) {
-    const present = [...split(halves[0]!), ...split(halves[1]!)]
-    return present.length < groups && present.every((group) => GROUP.test(group))
-  }
-  const all = body.split(':')
-  return all.length === groups && all.every((group) => GROUP.test(group))
 }

@@ -1,12 +1,13 @@
 /**
- * resolveSettings: resolve.ts's resolver, at once, with the connection-string parser imported
- * up front. For callers that must refuse a bad connection string at the call (the CLI,
- * replicate()) and for pglisten/protocol's users; connect() and the listener use
- * loadSettings(), which loads the parser only for a connection string. Imports resolve.ts and
- * connection-string.ts.
+ * resolveSettings: resolve.ts's resolver, at once, with the connection-string parser and
+ * hostaddr's check imported up front. For callers that must refuse a bad connection string at
+ * the call (the CLI, replicate()) and for pglisten/protocol's users; connect() and the listener
+ * use loadSettings(), which loads each only when a setting needs it. Imports resolve.ts,
+ * connection-string.ts and numeric-address.ts.
  */
 import { parseConnectionString } from './connection-string.ts'
-import { gather, parseStrings, settingsFrom } from './resolve.ts'
+import { checkNumericAddress } from './numeric-address.ts'
+import { gather, merge, parseStrings, settingsFrom } from './resolve.ts'
 import type { ConnectionOptions, ResolveContext, Settings } from './types.ts'
 
 /**
@@ -19,5 +20,5 @@ import type { ConnectionOptions, ResolveContext, Settings } from './types.ts'
  */
 export function resolveSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Settings {
   const given = gather(options)
-  return settingsFrom(given, parseStrings(given, parseConnectionString), context)
+  return settingsFrom(merge(given, parseStrings(given, parseConnectionString), context), context, checkNumericAddress)
 }

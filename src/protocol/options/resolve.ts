@@ -4,21 +4,22 @@
  * and pqConnectOptions2 in fe-connect.c), with the same refusals. Pure: the environment, home
  * folder and user name are passed in, as values or as getters asked only when a setting needs
  * them (least privilege under Deno). Imports the other modules of options/, except the
- * connection-string parser: loadSettings() loads it when a connection string is given, and
- * resolve-settings.ts, the synchronous resolver, imports it.
+ * connection-string parser and hostaddr's check (numeric-address.ts): loadSettings() loads
+ * each only when a setting needs it, and resolve-settings.ts, the synchronous resolver, imports both.
  */
 import { isConnectionString, type Conninfo } from './conninfo.ts'
 import { environmentReader, lazyFact } from './context.ts'
 import { readEnvironment } from './environment.ts'
 import { explicitOptions, type OptionValue } from './explicit.ts'
-import { hostTargets } from './hosts.ts'
+import { hostTargets, type HostLists } from './hosts.ts'
 import { KEYWORDS, SECRET_KEYWORDS } from './keywords.ts'
 import type { ConnectionOptions, FileOrPem, PasswordSource, ResolveContext, Settings } from './types.ts'
 import {
   CHANNEL_BINDINGS, SSL_CERT_MODES, SSL_MODES, SSL_NEGOTIATIONS, TARGET_SESSION_ATTRS, connectTimeout, oneOf, sslsni, type Sourced,
 } from './values.ts'
 
-type Merged = Map<string, Sourced<OptionValue>>
+/** Each keyword set anywhere, with its value and where it came from. */
+export type Merged = Map<string, Sourced<OptionValue>>
 
 /**
  * What the caller gave, read once: the explicit options by keyword, and the connection strings
@@ -34,14 +35,18 @@ export type Parsed = { conninfo: Conninfo; from: string }
 
 /**
  * resolveSettings() (resolve-settings.ts), with the connection-string parser (and its URI
- * reader) loaded only when the options hold a connection string: what connect() and the
- * listener use, so that an application that passes an object never loads it. Refuses what
- * resolveSettings refuses, in the same order.
+ * reader) loaded only when the options hold a connection string, and hostaddr's check only
+ * when a hostaddr is set: what connect() and the listener use, so that an application that
+ * passes an object never loads the parser. Refuses what resolveSettings refuses, in the same
+ * order: each is loaded just before the step that uses it, and loading refuses nothing.
  */
 export async function loadSettings(options: ConnectionOptions | string, context: ResolveContext = {}): Promise<Settings> {
   const given = gather(options)
   const parsed = given.strings.length === 0 ? [] : parseStrings(given, (await import('./connection-string.ts')).parseConnectionString)
-  return settingsFrom(given, parsed, context)
+  const merged = merge(given, parsed, context)
+  // hostTargets() checks an address only in a non-empty hostaddr: without one, nothing to check.
+  const checkAddress = merged.get('hostaddr')?.value ? (await import('./numeric-address.ts')).checkNumericAddress : () => {}
+  return settingsFrom(merged, context, checkAddress)
 }
 
 /**
@@ -72,21 +77,12 @@ export function parseStrings(given: Given, parse: (text: string) => Conninfo): P
 }
 
 /**
- * Settings from what gather() found and its connection strings' settings. Refuses what
- * resolveSettings() says it refuses (resolve-settings.ts).
+ * Each keyword's value from the first source that sets it: the explicit options gather()
+ * found, its connection strings' settings, then PG* variables (read from `context.env`). Within
+ * a connection string an empty value counts as set: "host=''" means the default host, not PGHOST.
  */
-export function settingsFrom(given: Given, parsed: Parsed[], context: ResolveContext): Settings {
-  const merged = merge(given.explicit, parsed, environmentReader(context.env, context.warn))
-  refuseUnsupported(merged)
-  return interpret(merged, context)
-}
-
-/**
- * Each keyword's value from the first source that sets it: the explicit options, the
- * connection strings, then PG* variables. Within a connection string an empty value counts as
- * set: "host=''" means the default host, not PGHOST.
- */
-function merge(explicit: Map<string, OptionValue>, parsed: Parsed[], env: (name: string) => string | undefined): Merged {
+export function merge({ explicit }: Given, parsed: Parsed[], context: ResolveContext): Merged {
+  const env = environmentReader(context.env, context.warn)
   const merged: Merged = new Map()
   const add = (keyword: string, value: OptionValue, from: string): void => {
     if (!merged.has(keyword)) merged.set(keyword, { value, from })
@@ -97,37 +93,52 @@ function merge(explicit: Map<string, OptionValue>, parsed: Parsed[], env: (name:
   return merged
 }
 
+/**
+ * Settings from what merge() found, with `checkAddress` (numeric-address.ts) refusing a
+ * hostaddr that is not a numeric address. Refuses what resolveSettings() says it refuses
+ * (resolve-settings.ts).
+ */
+export function settingsFrom(merged: Merged, context: ResolveContext, checkAddress: HostLists['checkAddress']): Settings {
+  refuseUnsupported(merged)
+  return interpret(merged, context, checkAddress)
+}
+
 /** A keyword pglisten does not implement is refused unless its value asks for nothing more. */
 function refuseUnsupported(merged: Merged): void {
   for (const [keyword, { value, from }] of merged) {
     const { option, tolerates } = KEYWORDS[keyword]!
     if (option !== undefined || value === '' || tolerates?.(String(value))) continue
-    const shown = SECRET_KEYWORDS.has(keyword) ? keyword : `${keyword}=${String(value)}`
-    throw new TypeError(`pglisten does not support the libpq setting ${shown} (${from}); remove it to connect without it`)
+    throw unsupported(SECRET_KEYWORDS.has(keyword) ? keyword : `${keyword}=${String(value)}`, from)
   }
 }
 
-function interpret(merged: Merged, context: ResolveContext): Settings {
+/** The refusal of a libpq setting: `shown` is the keyword, with its value unless that is a secret. */
+function unsupported(shown: string, from: string): TypeError {
+  return new TypeError(`pglisten does not support the libpq setting ${shown} (${from}); remove it to connect without it`)
+}
+
+function interpret(merged: Merged, context: ResolveContext, checkAddress: HostLists['checkAddress']): Settings {
   const text = (keyword: string): Sourced | undefined => merged.get(keyword) as Sourced | undefined
   const nonEmpty = (keyword: string): string | undefined => text(keyword)?.value || undefined
   const win32 = context.platform === 'win32'
 
   // In pqConnectOptions2's order, so that the first complaint is libpq's.
-  const hosts = hostTargets({ host: text('host'), hostaddr: text('hostaddr'), port: text('port'), platform: context.platform })
+  const hosts = hostTargets({ host: text('host'), hostaddr: text('hostaddr'), port: text('port'), checkAddress, platform: context.platform })
   const user = nonEmpty('user') ?? lazyFact(context.osUser, "the operating system's user name", context.warn)()
   if (!user) throw new TypeError('no user name: set the user option, the connection string\'s user, or PGUSER (or pass context.osUser)')
   const database = nonEmpty('dbname') ?? user
   const passwordSetting = merged.get('password')?.value as PasswordSource | undefined
   const password = passwordSetting === '' ? undefined : passwordSetting
   // libpq reads the password file only when no password is given: only then is the home folder asked for.
-  const home = nonEmpty('passfile') !== undefined || password !== undefined ? undefined : lazyFact(context.homeDir, 'the home folder', context.warn)()
-  const passfile = nonEmpty('passfile') ?? (home ? `${home}/${win32 ? 'pgpass.conf' : '.pgpass'}` : '')
-  const channelBinding = choose('channel_binding', text('channel_binding'), CHANNEL_BINDINGS, 'prefer')
+  const namedPassfile = nonEmpty('passfile')
+  const home = namedPassfile !== undefined || password !== undefined ? undefined : lazyFact(context.homeDir, 'the home folder', context.warn)()
+  const passfile = namedPassfile ?? (home ? `${home}/${win32 ? 'pgpass.conf' : '.pgpass'}` : '')
+  const channelBinding = choose(merged, 'channel_binding', CHANNEL_BINDINGS, 'prefer')
 
   // sslrootcert=system makes verify-full the default sslmode, and refuses any other.
   const sslrootcert = fileSetting(merged.get('sslrootcert'))
-  const sslmode = choose('sslmode', text('sslmode'), SSL_MODES, sslrootcert === 'system' ? 'verify-full' : 'prefer')
-  const sslnegotiation = choose('sslnegotiation', text('sslnegotiation'), SSL_NEGOTIATIONS, 'postgres')
+  const sslmode = choose(merged, 'sslmode', SSL_MODES, sslrootcert === 'system' ? 'verify-full' : 'prefer')
+  const sslnegotiation = choose(merged, 'sslnegotiation', SSL_NEGOTIATIONS, 'postgres')
   if (sslnegotiation === 'direct' && !['require', 'verify-ca', 'verify-full'].includes(sslmode)) {
     // libpq 17: falling back to plaintext against a pre-17 server would be silent otherwise.
     throw new RangeError(`weak sslmode "${sslmode}" may not be used with sslnegotiation=direct (use "require", "verify-ca", or "verify-full")`)
@@ -137,11 +148,10 @@ function interpret(merged: Merged, context: ResolveContext): Settings {
   }
   // libpq 16's sslcertmode=require fails unless the server asked for a certificate, which
   // Node's TLS does not tell: refused rather than quietly weaker.
-  if (text('sslcertmode')?.value === 'require') {
-    throw new TypeError(`pglisten does not support the libpq setting sslcertmode=require (${text('sslcertmode')!.from}); remove it to connect without it`)
-  }
-  const sslcertmode = choose('sslcertmode', text('sslcertmode'), SSL_CERT_MODES, 'allow')
-  const targetSessionAttrs = choose('target_session_attrs', text('target_session_attrs'), TARGET_SESSION_ATTRS, 'any')
+  const sslcertmodeSetting = text('sslcertmode')
+  if (sslcertmodeSetting?.value === 'require') throw unsupported('sslcertmode=require', sslcertmodeSetting.from)
+  const sslcertmode = choose(merged, 'sslcertmode', SSL_CERT_MODES, 'allow')
+  const targetSessionAttrs = choose(merged, 'target_session_attrs', TARGET_SESSION_ATTRS, 'any')
 
   const settings: Omit<Settings, 'password'> = {
     hosts,
@@ -168,7 +178,8 @@ function interpret(merged: Merged, context: ResolveContext): Settings {
 }
 
 /** An enumerated keyword: its default when not set anywhere; when set (even to ''), one of `allowed`. */
-function choose<T extends string>(keyword: string, setting: Sourced | undefined, allowed: readonly T[], fallback: T): T {
+function choose<T extends string>(merged: Merged, keyword: string, allowed: readonly T[], fallback: T): T {
+  const setting = merged.get(keyword) as Sourced | undefined
   return setting === undefined ? fallback : oneOf(keyword, setting, allowed)
 }
 

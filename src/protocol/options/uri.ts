@@ -4,10 +4,11 @@
  *
  *   postgresql://[user[:password]@][host][:port][,...][/dbname][?param1=value1&...]
  *
- * Every part is percent-decoded. Imports conninfo.ts and keywords.ts only.
+ * Every part is percent-decoded. Imports conninfo.ts, keywords.ts and store-setting.ts only.
  */
-import { connectionStringError as error, storeSetting, uriPrefixLength, type Conninfo } from './conninfo.ts'
+import { uriPrefixLength, type Conninfo } from './conninfo.ts'
 import { SECRET_KEYWORDS } from './keywords.ts'
+import { connectionStringError as error, storeSetting } from './store-setting.ts'
 
 export function parseUri(uri: string): Conninfo {
   const result: Conninfo = {}

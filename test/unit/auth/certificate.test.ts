@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { fc, test as fcTest } from '@fast-check/vitest'
 import { describe, expect, test } from 'vitest'
-import { channelBindingHash, signatureAlgorithm, signatureAlgorithmOid, tlsServerEndPoint } from '../../../src/protocol/auth/certificate.ts'
+import { channelBindingHash, signatureAlgorithm, tlsServerEndPoint } from '../../../src/protocol/auth/certificate.ts'
 import { DerError } from '../../../src/protocol/auth/der.ts'
 import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
 import { NULL, SEQUENCE, algorithmIdentifier, certificate, derLength, fixture, hex, oid, pssParameters, tlv } from './der-support.ts'
@@ -36,7 +36,7 @@ async function refusal(attempt: () => unknown): Promise<AuthenticationRefusedErr
 describe('certificates made by OpenSSL', () => {
   test.each(FIXTURES)('%s: signed with %s, bound with %s', async (name, expectedOid, hash, openssl) => {
     const der = fixture(name)
-    expect(signatureAlgorithmOid(der)).toBe(expectedOid)
+    expect(signatureAlgorithm(der).oid).toBe(expectedOid)
     expect(channelBindingHash(der)).toBe(hash)
     const data = await tlsServerEndPoint(der)
     expect(hex(data)).toBe(openssl)
@@ -55,7 +55,7 @@ describe('certificates made by OpenSSL', () => {
     ['ed448', '1.3.101.113'],
   ])('%s has no hash of its own: refused, as PostgreSQL refuses it', async (name, expectedOid) => {
     const der = fixture(name)
-    expect(signatureAlgorithmOid(der)).toBe(expectedOid)
+    expect(signatureAlgorithm(der).oid).toBe(expectedOid)
     expect((await refusal(() => channelBindingHash(der))).message).toMatch(/no single hash.*RFC 5929/)
     await refusal(() => tlsServerEndPoint(der))
   })
@@ -94,7 +94,7 @@ describe('every signature algorithm PostgreSQL can meet', () => {
   ])('%s', (_, dotted, hash) => {
     const withNull = certificate(algorithmIdentifier(dotted, NULL))
     const absent = certificate(algorithmIdentifier(dotted))
-    expect(signatureAlgorithmOid(withNull)).toBe(dotted)
+    expect(signatureAlgorithm(withNull).oid).toBe(dotted)
     expect(channelBindingHash(withNull)).toBe(hash)
     expect(channelBindingHash(absent)).toBe(hash)
   })
@@ -169,7 +169,7 @@ describe('malformed DER is refused, with the DerError as cause', () => {
     const contents = [...tlv(SEQUENCE), ...algorithm, ...signature]
     const der = Uint8Array.from([SEQUENCE, ...derLength(contents.length), ...contents])
     der[2 + 2 + 1] = algorithm.length - 2 + signature.length + 1 // the algorithm's own length byte
-    const error = await refusal(() => signatureAlgorithmOid(der))
+    const error = await refusal(() => signatureAlgorithm(der))
     expect(error.cause).toBeInstanceOf(DerError)
     expect(error.message).toMatch(/signatureAlgorithm.*run past their parent/)
   })
@@ -177,23 +177,23 @@ describe('malformed DER is refused, with the DerError as cause', () => {
   test('an over-long outer length is refused', async () => {
     const der = Uint8Array.from(good)
     der[1] = 0x83 // 0x82 LL LL becomes a three-byte length, past the end
-    expect((await refusal(() => signatureAlgorithmOid(der))).cause).toBeInstanceOf(DerError)
+    expect((await refusal(() => signatureAlgorithm(der))).cause).toBeInstanceOf(DerError)
   })
 
   test('every truncation of a real certificate is refused', async () => {
     for (let length = 0; length < good.length; length++) {
-      expect((await refusal(() => signatureAlgorithmOid(good.subarray(0, length)))).cause).toBeInstanceOf(DerError)
+      expect((await refusal(() => signatureAlgorithm(good.subarray(0, length)))).cause).toBeInstanceOf(DerError)
     }
   })
 
   test('what is not a Uint8Array is the caller\'s mistake: TypeError', () => {
-    expect(() => signatureAlgorithmOid([0x30, 0x00] as unknown as Uint8Array)).toThrow(TypeError)
+    expect(() => signatureAlgorithm([0x30, 0x00] as unknown as Uint8Array)).toThrow(TypeError)
   })
 
   /** The only outcomes allowed: an OID string, or a refusal. */
   function oidOrRefusal(der: Uint8Array): void {
     try {
-      expect(signatureAlgorithmOid(der)).toMatch(/^[0-2](\.(0|[1-9][0-9]*))+$/)
+      expect(signatureAlgorithm(der).oid).toMatch(/^[0-2](\.(0|[1-9][0-9]*))+$/)
     } catch (error) {
       if (!(error instanceof AuthenticationRefusedError)) throw error
     }

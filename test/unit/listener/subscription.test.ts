@@ -306,21 +306,21 @@ describe('Subscription', () => {
     expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(1), to: new Date(9), cause: first })
   })
 
-  test('mergeGap() spans both whatever their order', async () => {
+  test('offerGap() spans both whatever their order', async () => {
     const s = new Subscription()
-    s.mergeGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause: undefined })
-    s.mergeGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
+    s.offerGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause: undefined })
+    s.offerGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
     expect((await s.next()).value).toMatchObject({ from: new Date(10), to: new Date(40) })
   })
 
-  test('mergeGap() keeps one Gap spanning consecutive ones', async () => {
+  test('offerGap() keeps one Gap spanning consecutive ones', async () => {
     const s = new Subscription()
-    s.mergeGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
+    s.offerGap({ type: 'Gap', from: new Date(10), to: new Date(20), cause: undefined })
     const cause = new Error('second')
-    s.mergeGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause })
+    s.offerGap({ type: 'Gap', from: new Date(30), to: new Date(40), cause })
     expect(s.length).toBe(1)
     s.offer(note('a', '1'))
-    s.mergeGap({ type: 'Gap', from: new Date(50), to: new Date(60), cause })
+    s.offerGap({ type: 'Gap', from: new Date(50), to: new Date(60), cause })
     expect(s.length).toBe(3)
     expect((await s.next()).value).toEqual({ type: 'Gap', from: new Date(10), to: new Date(40), cause })
   })

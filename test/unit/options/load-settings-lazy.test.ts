@@ -6,9 +6,13 @@
 import { expect, test, vi } from 'vitest'
 import { loadSettings } from '../../../src/protocol/options/resolve.ts'
 
-const loaded = vi.hoisted(() => ({ count: 0 }))
+const loaded = vi.hoisted(() => ({ count: 0, addressCheck: 0 }))
 vi.mock('../../../src/protocol/options/connection-string.ts', async (importOriginal) => {
   loaded.count++
+  return importOriginal()
+})
+vi.mock('../../../src/protocol/options/numeric-address.ts', async (importOriginal) => {
+  loaded.addressCheck++
   return importOriginal()
 })
 
@@ -26,4 +30,11 @@ test('an options object, a plain database name, the environment: the parser is n
 
 test('a database option that is a connection string is read by the parser', async () => {
   expect((await loadSettings({ database: 'postgres://h2/db' }, context)).database).toBe('db')
+})
+
+test("hostaddr's check is loaded only when a hostaddr is set", async () => {
+  await loadSettings({ host: 'h', user: 'u', hostaddr: '' }, context)
+  expect(loaded.addressCheck).toBe(0)
+  await expect(loadSettings({ host: 'h', user: 'u', hostaddr: 'not-an-address' }, context)).rejects.toThrow(/invalid hostaddr "not-an-address"/)
+  expect(loaded.addressCheck).toBe(1)
 })

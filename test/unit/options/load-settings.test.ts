@@ -10,10 +10,10 @@ import { describe, expect, test } from 'vitest'
 import { resolveSettings, type ConnectionOptions, type ResolveContext } from '../../../src/protocol/options/index.ts'
 import { loadSettings } from '../../../src/protocol/options/resolve.ts'
 
-const context: ResolveContext = { osUser: 'osann', homeDir: '/home/osann', env: { PGHOST: 'envhost', PGPORT: '6000' } }
+const defaultContext: ResolveContext = { osUser: 'osann', homeDir: '/home/osann', env: { PGHOST: 'envhost', PGPORT: '6000' } }
 
 /** What each resolver makes of `options`: its settings, or its error's class and message. */
-async function outcomes(options: ConnectionOptions | string): Promise<{ now: unknown; loaded: unknown }> {
+async function outcomes(options: ConnectionOptions | string, context = defaultContext): Promise<{ now: unknown; loaded: unknown }> {
   const describe = (error: unknown) => ({ error: (error as Error).constructor.name, message: (error as Error).message })
   let now: unknown
   try {
@@ -34,6 +34,10 @@ describe('loadSettings gives what resolveSettings gives', () => {
     ['a database option that is a connection string (expand_dbname)', { database: 'host=dbhost dbname=real user=u', port: 5999 }],
     ['both: the database option\'s string wins over connectionString, the explicit options over both', { user: 'explicit', database: 'host=a user=b', connectionString: 'host=c user=d dbname=e port=7000' }],
     ['a database name that is not a connection string', { user: 'u', database: 'plain' }],
+    // hostaddr's check loads only when a hostaddr is set (numeric-address.ts): with one, and without.
+    ['hostaddr lists, IPv4 and IPv6, with an empty entry', { host: 'a,b,c', hostaddr: '10.0.0.1,,fe80::1%eth0' }],
+    ['hostaddr in a connection string', 'host=h hostaddr=127.0.0.1 port=5433'],
+    ['an empty hostaddr: no address to check', { host: 'h', hostaddr: '' }],
   ])('%s', async (_, options) => {
     const { now, loaded } = await outcomes(options)
     expect(now).not.toHaveProperty('error')
@@ -54,10 +58,23 @@ describe('loadSettings gives what resolveSettings gives', () => {
     ['a value refused in the database option\'s connection string: the source is named', { database: 'host=h sslmode=sometimes' }, /"sometimes" from the connection string in the database option;/],
     ['a value refused in connectionString: the source is named', { connectionString: 'host=h sslmode=sometimes' }, /"sometimes" from the connection string;/],
     ['a value libpq refuses, in the string', 'host=h sslmode=sometimes', /sslmode/],
+    ['a hostaddr that is a name', { host: 'h', hostaddr: 'localhost' }, /invalid hostaddr "localhost" from the hostaddr option/],
+    ['a hostaddr that is a name, in the string', 'hostaddr=127.1', /invalid hostaddr "127.1"/],
+    ['a bad port on the first host before a bad hostaddr on the second', { host: 'a,b', hostaddr: '10.0.0.1,nope', port: 'x,5432' }, /invalid integer value "x"/],
+    ['an unsupported setting before a bad hostaddr', 'hostaddr=nope requirepeer=postgres', /does not support the libpq setting requirepeer=postgres/],
   ])('%s: the same error', async (_, options, message) => {
     const { now, loaded } = await outcomes(options)
     expect(now).toMatchObject({ message: expect.stringMatching(message) })
     expect(loaded).toEqual(now)
+  })
+
+  test.each<[string, string]>([
+    ['a numeric PGHOSTADDR', '10.1.2.3'],
+    ['a PGHOSTADDR that is a name', 'db.example'],
+  ])('%s: the same outcome', async (_, address) => {
+    const { now, loaded } = await outcomes({ user: 'u' }, { ...defaultContext, env: { PGHOST: 'h', PGHOSTADDR: address } })
+    expect(loaded).toEqual(now)
+    expect(JSON.stringify(now)).toContain(address)
   })
 
   property.prop([fc.string({ maxLength: 40 }), fc.option(fc.string({ maxLength: 20 }), { nil: undefined })])(
@@ -69,7 +86,7 @@ describe('loadSettings gives what resolveSettings gives', () => {
     },
   )
 
-  property.prop([fc.constantFrom('host', 'port', 'user', 'dbname', 'sslmode', 'connect_timeout', 'application_name', 'bogus'), fc.string({ maxLength: 12 })])(
+  property.prop([fc.constantFrom('host', 'hostaddr', 'port', 'user', 'dbname', 'sslmode', 'connect_timeout', 'application_name', 'bogus'), fc.string({ maxLength: 12 })])(
     'on keyword=value settings built from libpq keywords, the same settings or the same error',
     async (keyword, value) => {
       const text = `${keyword}='${value.replace(/[\\']/g, '\\$&')}' user=u`

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net'
 import { fc, test as propertyTest } from '@fast-check/vitest'
 import { describe, expect, test } from 'vitest'
-import { isIPv4, isIPv6 } from '../../../src/protocol/options/hosts.ts'
+import { isIPv4, isIPv6 } from '../../../src/protocol/options/numeric-address.ts'
 import { resolveSettings, type ConnectionOptions } from '../../../src/protocol/options/index.ts'
 
 const context = { osUser: 'ann', homeDir: '/home/ann' }

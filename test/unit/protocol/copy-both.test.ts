@@ -446,6 +446,24 @@ describe('Connection.copyBoth', () => {
     expect(connection.isClosed).toBe(false)
   })
 
+  // Exchanges run one at a time, in the order they were asked for (Session.run's queue): a
+  // request made just after copyBoth() must not overtake its command, nor would a dynamic
+  // import of exchange/copy-both.ts, were one ever added, be allowed to let it.
+  test('a query called just after copyBoth waits its turn: the command that starts the copy is written first', async () => {
+    const { connection, server } = await connected()
+    const copying = connection.copyBoth(start, () => {})
+    const querying = connection.query('SELECT 1')
+    await until(() => server.written.length === 1)
+    await settle()
+    expect(written(server)).toEqual(query(start)) // and nothing else: the query waits for the copy to end
+    server.send(concat(wire.copyBothResponse(), wire.copyDone(), backend.commandComplete('START_REPLICATION'), backend.readyForQuery()))
+    await expect(copying).resolves.toEqual({ commands: ['START_REPLICATION'] })
+    await until(() => server.written.length === 3)
+    expect(written(server)).toEqual(concat(query(start), copyDone, query('SELECT 1')))
+    server.send(concat(backend.commandComplete('SELECT 0'), backend.readyForQuery()))
+    await expect(querying).resolves.toHaveLength(1)
+  })
+
   test('the server ends first: its CopyDone is answered with the client\'s, and sendCopy is closed', async () => {
     const { connection, server } = await connected()
     const copying = connection.copyBoth(start, () => {})
