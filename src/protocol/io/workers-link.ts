@@ -8,8 +8,9 @@
  * undefined), trust any root but the runtime's own, present a client certificate, offer ALPN
  * (so no sslnegotiation=direct), reach a Unix socket, or set TCP keepalive (ignored here).
  */
-import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../errors.ts'
+import { AuthenticationRefusedError, ConnectionLostError, PgListenError } from '../errors.ts'
 import { sslRequest } from '../frontend.ts'
+import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket } from './endpoint.ts'
 import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
@@ -128,20 +129,9 @@ async function readSslAnswer(socket: WorkersSocket, onAnswer?: (byte: number) =>
   return judgeSslAnswer(read.value)
 }
 
-/** Runs a tracer's hook; tracing must never change what happens on the wire. */
-function traced(action: () => void): void {
-  try {
-    action()
-  } catch {
-    // A tracer that throws is ignored (Tracer's contract).
-  }
-}
-
 /** Socket failures in pglisten's vocabulary, with the original as the cause. */
 function translate(error: unknown, endpoint: Endpoint): Error {
-  if (error instanceof AuthenticationRefusedError || error instanceof ProtocolViolationError || error instanceof ConnectionLostError) {
-    return error
-  }
+  if (error instanceof PgListenError) return error // already in pglisten's words (ours, or the server's answer judged)
   const reason = error instanceof Error ? error.message : String(error)
   return new ConnectionLostError(`cannot connect to ${describeEndpoint(endpoint)}: ${reason}`, { cause: error })
 }

@@ -10,13 +10,22 @@
  */
 import type { ConnectionOptions } from './types.ts'
 
-export interface Keyword {
+/** A keyword pglisten implements, or one it does not: each says what to do with its value. */
+export type Keyword = Implemented | NotImplemented
+
+interface Implemented {
   /** The environment variable libpq reads when no connection string or option sets it. */
   env?: string
-  /** The ConnectionOptions field carrying it; only keywords pglisten implements have one. */
-  option?: Exclude<keyof ConnectionOptions, 'connectionString'>
-  /** For the others: whether this value asks for nothing pglisten does not do already. */
-  tolerates?: (value: string) => boolean
+  /** The ConnectionOptions field carrying it. */
+  option: Exclude<keyof ConnectionOptions, 'connectionString'>
+  tolerates?: never
+}
+
+interface NotImplemented {
+  env?: string
+  option?: never
+  /** Whether this value asks for nothing pglisten does not do already. */
+  tolerates: (value: string) => boolean
 }
 
 const always = (): boolean => true

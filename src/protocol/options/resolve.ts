@@ -4,8 +4,10 @@
  * and pqConnectOptions2 in fe-connect.c), with the same refusals. Pure: the environment, home
  * folder and user name are passed in, as values or as getters asked only when a setting needs
  * them (least privilege under Deno). Imports the other modules of options/, except the
- * connection-string parser and hostaddr's check (numeric-address.ts): loadSettings() loads
- * each only when a setting needs it, and resolve-settings.ts, the synchronous resolver, imports both.
+ * connection-string parser (with store-setting.ts, its own), the password file's rules
+ * (pgpass.ts, the platform's to load) and hostaddr's check (numeric-address.ts): loadSettings()
+ * loads the parser and the check only when a setting needs them, and resolve-settings.ts, the
+ * synchronous resolver, imports both.
  */
 import { isConnectionString, type Conninfo } from './conninfo.ts'
 import { environmentReader, lazyFact } from './context.ts'
@@ -106,8 +108,8 @@ export function settingsFrom(merged: Merged, context: ResolveContext, checkAddre
 /** A keyword pglisten does not implement is refused unless its value asks for nothing more. */
 function refuseUnsupported(merged: Merged): void {
   for (const [keyword, { value, from }] of merged) {
-    const { option, tolerates } = KEYWORDS[keyword]!
-    if (option !== undefined || value === '' || tolerates?.(String(value))) continue
+    const known = KEYWORDS[keyword]!
+    if (known.option !== undefined || value === '' || known.tolerates(String(value))) continue
     throw unsupported(SECRET_KEYWORDS.has(keyword) ? keyword : `${keyword}=${String(value)}`, from)
   }
 }

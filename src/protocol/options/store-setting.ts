@@ -1,7 +1,8 @@
 /**
  * The one way a setting gets into a parsed connection string, and the error a malformed one
  * is. Shared by the keyword=value and URI parsers, and imported by them only, so that it loads
- * with them (the resolver loads them only for a connection string). Imports keywords.ts only.
+ * with them (the resolver loads them only for a connection string). Imports keywords.ts, and
+ * conninfo.ts's type.
  */
 import type { Conninfo } from './conninfo.ts'
 import { isKeyword } from './keywords.ts'

@@ -106,3 +106,98 @@ describe('OBJECT IDENTIFIER', () => {
     },
   )
 })
+
+/** Runs `action`, expects a DerError, and returns it, so its words and offset can be checked. */
+function derError(action: () => unknown): DerError {
+  try {
+    action()
+  } catch (error) {
+    expect(error).toBeInstanceOf(DerError)
+    return error as DerError
+  }
+  throw new Error('expected a DerError, but nothing was thrown')
+}
+
+describe('DerError: the words, and the byte where the reader stopped', () => {
+  test('is named DerError and puts its offset in the message', () => {
+    const error = new DerError('a test', 7)
+    expect(error).toBeInstanceOf(Error)
+    expect(error.name).toBe('DerError')
+    expect(error.offset).toBe(7)
+    expect(error.message).toBe('a test (at byte 7)')
+    expect(derError(() => new DerReader(bytes(0x30, 0x80, 0x00, 0x00)).read(0x30, 'x')).name).toBe('DerError')
+  })
+
+  test('an element that is not there at all is missing, at the end of its range', () => {
+    // An empty input: nothing to read, not even a tag.
+    let error = derError(() => new DerReader(bytes()).read(0x30, 'Certificate'))
+    expect(error.message).toBe('Certificate: missing (at byte 0)')
+    expect(error.offset).toBe(0)
+    // Everything read already.
+    const reader = new DerReader(bytes(0x05, 0x00))
+    reader.read(0x05, 'NULL')
+    error = derError(() => reader.read(0x05, 'second NULL'))
+    expect(error.message).toBe('second NULL: missing (at byte 2)')
+    expect(error.offset).toBe(2)
+    // An empty SEQUENCE with a sibling after it: the child's range ends where the sibling
+    // starts, so the sibling's bytes are not read as the child's element.
+    const outer = new DerReader(bytes(0x30, 0x00, 0x05, 0x00))
+    const sequence = outer.read(0x30, 'SEQUENCE')
+    error = derError(() => outer.inside(sequence).read(0x05, 'parameters'))
+    expect(error.message).toBe('parameters: missing (at byte 2)')
+    expect(error.offset).toBe(2)
+  })
+
+  // The length octets start at byte 1, after the tag (X.690 section 8.1.1); a refused length
+  // form is reported there, at its first octet.
+  test.each([
+    ['the indefinite form (0x80)', bytes(0x30, 0x80, 0x00, 0x00), 'element: indefinite length, which DER forbids (at byte 1)', 1],
+    ['a length in five bytes', bytes(0x04, 0x85, 0, 0, 0, 0, 1, 0), 'element: a length in 5 bytes (at byte 1)', 1],
+    ['the long form for a length under 128', bytes(0x04, 0x81, 0x05, 1, 2, 3, 4, 5), 'element: a length not in its shortest form, which DER forbids (at byte 1)', 1],
+    ['a leading zero length byte', bytes(0x04, 0x82, 0x00, 0x80, ...new Uint8Array(128)), 'element: a length not in its shortest form, which DER forbids (at byte 1)', 1],
+    // Two length bytes announced, one there: refused at the first missing length byte.
+    ['length bytes cut off', bytes(0x04, 0x82, 0x01), 'element: the length runs past its parent (at byte 2)', 2],
+    // One length byte announced and there (128), but no contents: refused at the contents.
+    ['a complete long-form length with no contents after it', bytes(0x04, 0x81, 0x80), 'element: 128 bytes of contents run past their parent (at byte 3)', 3],
+  ])('%s', (_, input, message, offset) => {
+    const error = derError(() => new DerReader(input).read(input[0]!, 'element'))
+    expect(error.message).toBe(message)
+    expect(error.offset).toBe(offset)
+  })
+
+  test('a length not in its shortest form, after another element: the offset is in the whole input', () => {
+    // NULL, then an OCTET STRING whose length 5 is in the long form: its length octets are at byte 3.
+    const reader = new DerReader(bytes(0x05, 0x00, 0x04, 0x81, 0x05, 1, 2, 3, 4, 5))
+    reader.read(0x05, 'NULL')
+    const error = derError(() => reader.read(0x04, 'OCTET STRING'))
+    expect(error.message).toBe('OCTET STRING: a length not in its shortest form, which DER forbids (at byte 3)')
+    expect(error.offset).toBe(3)
+  })
+
+  test('a length in four bytes is read (only five and more are refused)', () => {
+    // 0x84 0x01 0x00 0x00 0x00: 2^24 bytes, in the fewest bytes that length takes.
+    const length = 2 ** 24
+    const input = new Uint8Array(6 + length)
+    input.set([0x04, 0x84, 0x01, 0x00, 0x00, 0x00])
+    const reader = new DerReader(input)
+    const element = reader.read(0x04, 'OCTET STRING')
+    expect(element).toEqual({ tag: 0x04, start: 0, contentStart: 6, end: 6 + length })
+    expect(reader.done).toBe(true)
+    // The same header without its contents: the length is taken, and the contents are missing.
+    const error = derError(() => new DerReader(input.subarray(0, 6)).read(0x04, 'OCTET STRING'))
+    expect(error.message).toBe('OCTET STRING: 16777216 bytes of contents run past their parent (at byte 6)')
+  })
+
+  // decodeOid's offset is where the contents start in the whole input; errors add the index.
+  test.each([
+    ['empty', bytes(), 'an empty OBJECT IDENTIFIER (at byte 20)', 20],
+    ['a sub-identifier starting 0x80', bytes(0x2a, 0x80, 0x01), 'an OID sub-identifier not in its shortest form (at byte 21)', 21],
+    ['a first sub-identifier starting 0x80', bytes(0x80, 0x2a), 'an OID sub-identifier not in its shortest form (at byte 20)', 20],
+    // The last byte (index 2, byte 22) still has its continuation bit set.
+    ['a last byte with the continuation bit', bytes(0x2a, 0x86, 0x86), 'an OBJECT IDENTIFIER ends inside a sub-identifier (at byte 22)', 22],
+  ])('an OBJECT IDENTIFIER: %s', (_, contents, message, offset) => {
+    const error = derError(() => decodeOid(contents, 20))
+    expect(error.message).toBe(message)
+    expect(error.offset).toBe(offset)
+  })
+})

@@ -55,6 +55,10 @@ describe('md5PasswordResponse (AuthenticationMD5Password)', () => {
 
   test('refuses a salt that is not 4 bytes', () => {
     expect(() => md5PasswordResponse('bar', 'foo', Uint8Array.of(1, 2, 3))).toThrow(RangeError)
+    // The message's Byte4 salt is exactly 4 bytes; the error says how many there were.
+    expect(() => md5PasswordResponse('bar', 'foo', Uint8Array.of(1, 2, 3))).toThrow('an MD5 salt is 4 bytes, not 3')
+    expect(() => md5PasswordResponse('bar', 'foo', new Uint8Array(5))).toThrow('an MD5 salt is 4 bytes, not 5')
+    expect(() => md5PasswordResponse('bar', 'foo', new Uint8Array(0))).toThrow('an MD5 salt is 4 bytes, not 0')
   })
 })
 

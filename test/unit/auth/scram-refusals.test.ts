@@ -5,9 +5,9 @@
 import { fc, test as fcTest } from '@fast-check/vitest'
 import { afterEach, describe, expect, test, vi } from 'vitest'
 import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
-import { encodeBase64 } from '../../../src/protocol/bytes/base64.ts'
+import { Base64Error, encodeBase64 } from '../../../src/protocol/bytes/base64.ts'
 import { SaltedPasswordCache } from '../../../src/protocol/auth/scram.ts'
-import { parseServerFirstMessage } from '../../../src/protocol/auth/scram-messages.ts'
+import { parseServerFinalMessage, parseServerFirstMessage } from '../../../src/protocol/auth/scram-messages.ts'
 import { RFC7677, SALT, SERVER_NONCE, ascii, caught, expectRefusal, proved, started } from './scram-support.ts'
 
 afterEach(() => {
@@ -164,6 +164,76 @@ describe('server-final-message', () => {
   test('bytes that are not UTF-8', async () => {
     const client = await proved()
     await expectRefusal(() => client.verifyServerFinal(Uint8Array.of(0x76, 0x3d, 0xc3)), /not valid UTF-8/)
+  })
+})
+
+describe('the words of a refusal', () => {
+  // A server-error-value (RFC 5802 section 7) is any value the server likes: what is shown of it
+  // is JSON-quoted and cut after 64 characters, with "..." saying it was cut.
+  const letters = (length: number) => Array.from({ length }, (_, i) => String.fromCharCode(0x61 + (i % 26))).join('')
+
+  test('e= of 64 characters is shown whole', () => {
+    const value = letters(64)
+    expect(() => parseServerFinalMessage(`e=${value}`)).toThrow(
+      new AuthenticationRefusedError(`SCRAM server-final-message: the server reports an error: e="${value}"`),
+    )
+  })
+
+  test.each([65, 200])('e= of %i characters is shown to its 64th, then "..."', (length) => {
+    const value = letters(length)
+    expect(() => parseServerFinalMessage(`e=${value}`)).toThrow(
+      new AuthenticationRefusedError(`SCRAM server-final-message: the server reports an error: e="${letters(64)}..."`),
+    )
+  })
+
+  test('an iteration count over the limit, 70 digits long, is shown cut too', () => {
+    const count = '9'.repeat(70)
+    expect(() => parseServerFirstMessage(`r=${SERVER_NONCE},s=${SALT},i=${count}`, RFC7677.nonce, 4096)).toThrow(
+      new AuthenticationRefusedError(`SCRAM server-first-message: the iteration count i="${'9'.repeat(64)}..." is above the limit of 4096`),
+    )
+  })
+
+  test('neither v= nor e=: the message is named, and only the first two characters are shown', () => {
+    expect(() => parseServerFinalMessage('x=abc')).toThrow(
+      new AuthenticationRefusedError('SCRAM server-final-message: expected v= or e=, found "x="'),
+    )
+  })
+
+  test('an attribute out of place: only its name is shown, not its value', () => {
+    expect(() => parseServerFirstMessage(`s=${SALT},r=${SERVER_NONCE},i=4096`, RFC7677.nonce, 4096)).toThrow(
+      new AuthenticationRefusedError('SCRAM server-first-message: expected r= as attribute 1, found "s="'),
+    )
+  })
+
+  test('base64 that is not valid is a refusal, caused by the Base64Error', () => {
+    const error = (() => {
+      try {
+        parseServerFinalMessage('v=QQ=')
+      } catch (error) {
+        return error as Error
+      }
+      throw new Error('expected a refusal')
+    })()
+    expect(error).toBeInstanceOf(AuthenticationRefusedError)
+    expect(error.message).toBe('SCRAM server-final-message: the server signature v= is not valid base64')
+    expect(error.cause).toBeInstanceOf(Base64Error)
+  })
+
+  test('a failure that is not malformed base64 is not turned into a refusal: it is thrown as it is', () => {
+    // decodeBase64 calls btoa to check the encoding is canonical; here btoa itself fails, as a
+    // bug or a broken runtime would, which says nothing about what the server sent.
+    const failure = new TypeError('btoa failed')
+    vi.spyOn(globalThis, 'btoa').mockImplementation(() => {
+      throw failure
+    })
+    expect(() => parseServerFinalMessage(RFC7677.serverFinal)).toThrow(failure)
+    let thrown: unknown
+    try {
+      parseServerFirstMessage(RFC7677.serverFirst, RFC7677.nonce, 4096)
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBe(failure)
   })
 })
 

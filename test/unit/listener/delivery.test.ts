@@ -679,3 +679,17 @@ describe('the stall checker', () => {
     }
   })
 })
+
+// Deno's global timers are numbers, with no unref(): pausing must not throw on them.
+test('a runtime whose timers are numbers (Deno\'s globals): the stall timer is armed without unref, and nothing throws', () => {
+  const setTimeout = vi.spyOn(globalThis, 'setTimeout').mockReturnValue(9 as never)
+  try {
+    const { delivery, isReading } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    delivery.deliver(note('1'))
+    expect(() => delivery.deliver(note('2'))).not.toThrow()
+    expect(isReading()).toBe(false)
+    expect(setTimeout).toHaveBeenCalledWith(expect.any(Function), 1000)
+  } finally {
+    setTimeout.mockRestore()
+  }
+})

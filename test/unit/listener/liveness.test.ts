@@ -216,3 +216,27 @@ describe('Liveness', () => {
     expect(dead).toEqual([])
   })
 })
+
+// Deno's global timers are numbers, with no unref(): a heartbeat must not throw on them.
+test('a runtime whose timers are numbers (Deno\'s globals) has nothing to unref: start() and a heartbeat do not throw', async () => {
+  const spies = [
+    vi.spyOn(globalThis, 'setInterval').mockReturnValue(7 as never),
+    vi.spyOn(globalThis, 'setTimeout').mockReturnValue(8 as never),
+    vi.spyOn(globalThis, 'clearInterval').mockImplementation(() => {}),
+    vi.spyOn(globalThis, 'clearTimeout').mockImplementation(() => {}),
+  ]
+  try {
+    const { liveness, connection, answers, answered } = setup({ interval: 100, timeout: 300 })
+    expect(() => liveness.start()).not.toThrow()
+    const beat = liveness.beat()
+    expect(connection.queries).toBe(1)
+    answers[0]!.resolve()
+    await beat
+    expect(answered).toHaveLength(1)
+    liveness.stop()
+    expect(spies[2]).toHaveBeenCalledWith(7)
+    expect(spies[3]).toHaveBeenCalledWith(8)
+  } finally {
+    for (const spy of spies) spy.mockRestore()
+  }
+})

@@ -54,6 +54,17 @@ describe('keyword=value settings', () => {
     expect(parseConnectionString('requiressl=0')).toEqual({ sslmode: 'prefer' })
   })
 
+  test('requiressl: only the first character counts, as in libpq\'s conninfo_storeval (value[0] == \'1\')', () => {
+    expect(parseConnectionString('requiressl=10')).toEqual({ sslmode: 'require' })
+    expect(parseConnectionString('requiressl=01')).toEqual({ sslmode: 'prefer' })
+  })
+
+  test('an unknown keyword after an unquoted secret is not quoted: it may be a piece of the secret', () => {
+    const message = 'invalid connection string: unknown option (not shown: it follows a secret, which may have been cut short by a space or separator); see "Parameter Key Words" in the libpq docs'
+    expect(() => parseConnectionString('password=abc xyz=1')).toThrow(new TypeError(message))
+    expect(() => parseConnectionString('postgres://h/db?password=abc&xyz=1')).toThrow(new TypeError(message))
+  })
+
   test('keywords are case-sensitive, as libpq compares them with strcmp', () => {
     expect(() => parseConnectionString('Host=a')).toThrow(/unknown option "Host"/)
   })

@@ -28,6 +28,15 @@ describe('defaults', () => {
     expect(settings.connectTimeout).toBeUndefined()
   })
 
+  test('unset optional settings are left out, not set to undefined; no password property without a password', () => {
+    const settings = resolveSettings({}, context)
+    expect(Object.keys(settings).sort()).toEqual([
+      'channelBinding', 'database', 'hosts', 'passfile', 'sslcertmode', 'sslmode', 'sslnegotiation', 'sslsni', 'targetSessionAttrs', 'user',
+    ])
+    for (const key of ['applicationName', 'options', 'connectTimeout', 'sslrootcert', 'sslcert', 'sslkey', 'requireAuth', 'password']) expect(key in settings).toBe(false)
+    expect('password' in resolveSettings({ password: 'pw' }, context)).toBe(true)
+  })
+
   test('the database defaults to the resolved user, wherever the user came from', () => {
     expect(resolveSettings('user=bob', context).database).toBe('bob')
     expect(resolveSettings({}, withEnv({ PGUSER: 'carol' })).database).toBe('carol')

@@ -7,7 +7,7 @@ import { isIP } from 'node:net'
 import { fc, test as propertyTest } from '@fast-check/vitest'
 import { describe, expect, test } from 'vitest'
 import { isIPv4, isIPv6 } from '../../../src/protocol/options/numeric-address.ts'
-import { resolveSettings, type ConnectionOptions } from '../../../src/protocol/options/index.ts'
+import { isUnixSocketPath, resolveSettings, type ConnectionOptions } from '../../../src/protocol/options/index.ts'
 
 const context = { osUser: 'ann', homeDir: '/home/ann' }
 const resolve = (options: ConnectionOptions | string, env: Record<string, string> = {}) => resolveSettings(options, { ...context, env })
@@ -122,6 +122,13 @@ describe('ports and host lists', () => {
     expect(() => resolve({ hostaddr: '127.1' })).toThrow(RangeError)
     expect(resolve({ hostaddr: 'fe80::1%eth0' }).hosts[0]?.hostaddr).toBe('fe80::1%eth0')
   })
+
+  test('a Unix socket is an absolute path, or "@" first for an abstract one (libpq\'s is_unixsock_path)', () => {
+    expect(isUnixSocketPath('/run/postgresql')).toBe(true)
+    expect(isUnixSocketPath('@abstract')).toBe(true)
+    expect(isUnixSocketPath('abc@')).toBe(false)
+    expect(isUnixSocketPath('db.example')).toBe(false)
+  })
 })
 
 describe('numeric addresses', () => {
@@ -139,6 +146,37 @@ describe('numeric addresses', () => {
 
   propertyTest.prop([fc.domain()])('no domain name is numeric', (name) => {
     expect(isIPv4(name) || isIPv6(name)).toBe(false)
+  })
+
+  // RFC 4291 section 2.2: x:x:x:x:x:x:d.d.d.d, the IPv4 part standing for the last two groups;
+  // "::" for one or more groups of zeros, once; each group one to four hexadecimal digits.
+  test.each([
+    '::13.1.68.3', '::FFFF:129.144.52.38', '0:0:0:0:0:0:13.1.68.3', '1:2:3:4:5:6:1.2.3.4',
+    '1:2:3:4:5::1.2.3.4', '::1.2.3.4', '::1:2:3:4:5:6:7', '1:2:3:4:5:6:7::', '12:34::', 'abcd::ABCD', '::ffff:1.2.3.4%eth0',
+  ])('%s is IPv6 (RFC 4291 section 2.2)', (text) => {
+    expect(isIPv6(text)).toBe(true)
+  })
+
+  test.each([
+    ['an IPv4 part that is not a dotted quad', '::ffff:256.1.2.3'],
+    ['an IPv4 part of three numbers', '::1.2.3'],
+    ['no colon between the last group and the IPv4 part', '::ffff1.2.3.4'],
+    ['a missing colon between groups', '1:2:3:4:5:67:8'],
+    ['seven groups without "::"', '1:2:3:4:5:6:7'],
+    ['"::" twice before an IPv4 part', '1::2::1.2.3.4'],
+    ['"::" twice at the ends', '::1::'],
+    ['eight groups and "::", which stands for at least one more', '1:2:3:4::5:6:7:8'],
+    ['six groups, "::" and an IPv4 part', '1:2:3:4:5::6:1.2.3.4'],
+    ['six groups before "::" and an IPv4 part', '1:2:3:4:5:6::1.2.3.4'],
+    ['a group of five digits', '12345::1'],
+    ['a group of five digits, last', '1:2:3:4:5:6:7:12345'],
+    ['a non-hex digit before hex digits', 'g1::'],
+    ['a non-hex digit after a hex digit', '1g::'],
+    ['a non-hex digit ending the last group', '::fffg'],
+    ['a non-hex digit starting the last group', '::g1'],
+    ['no colon at all', '1'],
+  ])('%s: %s is not IPv6', (_, text) => {
+    expect(isIPv6(text)).toBe(false)
   })
 })
 
@@ -199,6 +237,13 @@ describe('numbers given as numbers, and the edges of a C int (survivors of a mut
     for (const sslrootcert of [{ pem: 5 }, null, 7]) {
       expect(() => resolve({ sslrootcert } as unknown as ConnectionOptions)).toThrow(new TypeError('sslrootcert must be a file path or { pem: string | Uint8Array }'))
     }
+  })
+
+  test('sslcert and sslkey take { pem } too, a string or bytes', () => {
+    expect(resolve({ sslkey: { pem: 'KEY' } }).sslkey).toEqual({ pem: 'KEY' })
+    expect(resolve({ sslkey: { pem: Uint8Array.of(2) } }).sslkey).toEqual({ pem: Uint8Array.of(2) })
+    expect(resolve({ sslcert: { pem: 'CERT' } }).sslcert).toEqual({ pem: 'CERT' })
+    expect(() => resolve({ sslkey: { pem: 5 } } as unknown as ConnectionOptions)).toThrow(new TypeError('sslkey must be a file path or { pem: string | Uint8Array }'))
   })
 
   test('an empty or undefined value is left out, so the environment still applies, as PQconnectdbParams does', () => {
