@@ -155,7 +155,8 @@ describe('DerError: the words, and the byte where the reader stopped', () => {
     ['a length in five bytes', bytes(0x04, 0x85, 0, 0, 0, 0, 1, 0), 'element: a length in 5 bytes (at byte 1)', 1],
     ['the long form for a length under 128', bytes(0x04, 0x81, 0x05, 1, 2, 3, 4, 5), 'element: a length not in its shortest form, which DER forbids (at byte 1)', 1],
     ['a leading zero length byte', bytes(0x04, 0x82, 0x00, 0x80, ...new Uint8Array(128)), 'element: a length not in its shortest form, which DER forbids (at byte 1)', 1],
-    // Two length bytes announced, one there: refused at the first missing length byte.
+    // Two length bytes announced, one there: refused at the first length byte after the count
+    // (byte 2), where the reader finds too few bytes left in its parent for them.
     ['length bytes cut off', bytes(0x04, 0x82, 0x01), 'element: the length runs past its parent (at byte 2)', 2],
     // One length byte announced and there (128), but no contents: refused at the contents.
     ['a complete long-form length with no contents after it', bytes(0x04, 0x81, 0x80), 'element: 128 bytes of contents run past their parent (at byte 3)', 3],

@@ -153,7 +153,7 @@ describe('numeric addresses', () => {
   test.each([
     '::13.1.68.3', '::FFFF:129.144.52.38', '0:0:0:0:0:0:13.1.68.3', '1:2:3:4:5:6:1.2.3.4',
     '1:2:3:4:5::1.2.3.4', '::1.2.3.4', '::1:2:3:4:5:6:7', '1:2:3:4:5:6:7::', '12:34::', 'abcd::ABCD', '::ffff:1.2.3.4%eth0',
-  ])('%s is IPv6 (RFC 4291 section 2.2)', (text) => {
+  ])('%s is IPv6 (RFC 4291 section 2.2; a %zone, RFC 4007 section 11)', (text) => {
     expect(isIPv6(text)).toBe(true)
   })
 
