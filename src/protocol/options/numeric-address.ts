@@ -25,7 +25,8 @@ const GROUP = /^[0-9A-Fa-f]{1,4}$/
 /** RFC 4291 section 2.2 text forms: eight groups, one "::" for a run of zeros, IPv4 at the end. */
 export function isIPv6(text: string): boolean {
   const percent = text.indexOf('%')
-  if (percent === text.length - 1) return false // an empty zone
+  // An empty zone, or a second "%": getaddrinfo would refuse either, and node:net's isIP does.
+  if (percent === text.length - 1 || text.includes('%', percent + 1)) return false
   let body = percent === -1 ? text : text.slice(0, percent)
   let groups = 8
   const lastColon = body.lastIndexOf(':')

@@ -175,6 +175,9 @@ describe('numeric addresses', () => {
     ['a non-hex digit ending the last group', '::fffg'],
     ['a non-hex digit starting the last group', '::g1'],
     ['no colon at all', '1'],
+    ['an empty zone', 'fe80::1%'],
+    ['two zones', 'fe80::1%eth0%x'],
+    ['a zone that is a "%"', 'fe80::1%%'],
   ])('%s: %s is not IPv6', (_, text) => {
     expect(isIPv6(text)).toBe(false)
   })
