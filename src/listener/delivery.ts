@@ -68,6 +68,8 @@ export class Delivery {
    * them, never a 'notification' handler, and with no feed left they are not held but dropped.
    */
   hidden: ReadonlySet<string> = new Set()
+  /** The channels the server listens on (set by the listener; a live set). */
+  listened: ReadonlySet<string> = new Set()
   readonly stats = { notifications: 0, maxBacklog: 0, pauses: 0, stalls: 0 }
 
   constructor(events: EventHub<ListenerEvents>, options: Watermarks, now: () => number = Date.now) {
@@ -106,10 +108,12 @@ export class Delivery {
 
   /** A new iterator: it takes, from what no consumer took, what is on its channels. */
   subscribe(subscription: Subscription): void {
+    // What was held, Gaps included, is the past of the first consumer of a channel nobody took.
+    const history = this.#unconsumed().some((channel) => subscription.takes(channel)) || (this.#subscriptions.length === 0 && this.#handlers.length === 0)
     this.#subscriptions = [...this.#subscriptions, subscription]
     const held = this.#held
     if (!held) return
-    subscription.adopt(held)
+    subscription.adopt(held, history, this.#unconsumed().length > 0)
     if (held.length === 0 && !held.cutOff) this.#held = undefined
     this.#moved()
   }
@@ -119,7 +123,7 @@ export class Delivery {
     const held = this.#held
     if (!held) return
     this.#held = undefined
-    for (const item of held.extract(() => true)) {
+    for (const item of held.extract(() => true, false)) {
       if (item.type === 'Gap') this.#events.emit('gap', item)
       else this.#events.emit('notification', item)
     }
@@ -195,11 +199,12 @@ export class Delivery {
   }
 
   /**
-   * A Gap, to every iterator; and, among what is held, for whoever takes it (or, with no
-   * consumer at all, for the first one). Handlers hear it as an event.
+   * A Gap, to every iterator; and, among what is held, for whoever takes it (with nothing held,
+   * for the first consumer of a channel nobody takes, or the first consumer of all). Handlers
+   * hear it as an event.
    */
   gap(gap: Gap): void {
-    if (this.#held || (this.#subscriptions.length === 0 && this.#handlers.length === 0)) {
+    if (this.#held || (this.#subscriptions.length === 0 && this.#handlers.length === 0) || this.#unconsumed().length > 0) {
       this.#hold().offerGap(gap)
     }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
@@ -220,7 +225,7 @@ export class Delivery {
 
   /** For an iterator made after the listener gave up: what was held on its channels, then the error. */
   failLate(subscription: Subscription, error: Error): void {
-    if (this.#held) subscription.adopt(this.#held)
+    if (this.#held) subscription.adopt(this.#held, true, true)
     subscription.fail(error)
   }
 
@@ -242,6 +247,15 @@ export class Delivery {
     const subscriptions = this.#subscriptions
     for (let i = 0; i < subscriptions.length; i++) if (subscriptions[i]!.behind > backlog) backlog = subscriptions[i]!.behind
     return backlog
+  }
+
+  /**
+   * The channels listened on that no consumer takes (handlers take every channel but the
+   * feeds'): what comes on them is held, and so are the Gaps, for their first consumer.
+   */
+  #unconsumed(): string[] {
+    if (this.#handlers.length !== 0) return []
+    return [...this.listened].filter((channel) => !this.hidden.has(channel) && !this.#subscriptions.some((subscription) => subscription.takes(channel)))
   }
 
   /** The queue of what no consumer took, made when first needed. */

@@ -51,6 +51,8 @@ export class Listener {
   #closing: Promise<void> | undefined
   /** One pooler self-test for all the first listen() calls made together. */
   #poolerCheck: Promise<void> | undefined
+  /** Settles once the last LISTEN or UNLISTEN called is on its way to the server (#inOrder). */
+  #sending: Promise<void> = Promise.resolve()
 
   constructor(options: ListenerOptions = {}) {
     this.#options = options
@@ -60,6 +62,7 @@ export class Listener {
     )
     this.#delivery = new Delivery(this.#events, options)
     this.#delivery.hidden = this.#book.hidden
+    this.#delivery.listened = this.#book.listened
     this.#notifier = new Notifier(async ({ signal, onClose }) => {
       const plan = await attemptPlan(options)
       return bounded(signal, plan.timeout, (bound) => connect({ ...plan.connect, signal: bound, onClose }))
@@ -138,18 +141,32 @@ export class Listener {
   async #listen(name: string, undo: () => void): Promise<void> {
     try {
       // The self-test first: before any LISTEN of ours, nothing can queue ahead of its NOTIFY.
-      if (this.#options.poolerCheck !== false) await this.#checkPooler() // settled at once after the first
-      await this.#link.run((connection) => connection.query(`LISTEN ${quoteIdentifier(name)}`))
+      await this.#inOrder(`LISTEN ${quoteIdentifier(name)}`, this.#options.poolerCheck !== false)
     } catch (error) {
       undo()
       throw error
     }
   }
 
+  /**
+   * Sends a LISTEN or UNLISTEN once every one called before it is on its way (`selfTest`: after
+   * the pooler self-test), so they reach the server in the order they were called, as the book
+   * records them: listen(c) and unlisten(c), called together, leave the server not listening
+   * on c. Each waits for the one before it to be sent, not answered: they share round trips.
+   */
+  #inOrder(sql: string, selfTest: boolean): Promise<void> {
+    const check = selfTest ? this.#checkPooler() : undefined // shared by the listen() calls made together
+    check?.catch(() => undefined) // its failure is this call's, once its turn comes
+    const turn = this.#sending.then(() => check)
+    const sent = turn.then(() => this.#link.run((connection) => connection.query(sql)))
+    this.#sending = turn.then(() => undefined, () => undefined) // after `sent` has called run()
+    return sent.then(() => undefined)
+  }
+
   /** A feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
   #releaseFeed(name: string): void {
     if (!this.#book.removeFeed(name) || this.#closed()) return
-    this.#link.run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
+    this.#inOrder(`UNLISTEN ${quoteIdentifier(name)}`, false)
       .catch(() => undefined) // closed meanwhile: nothing to undo
       .finally(() => this.#book.forget(name))
   }
@@ -170,14 +187,14 @@ export class Listener {
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
-    if (this.#book.removeUser(name)) await this.#link.run((connection) => connection.query(`UNLISTEN ${quoteIdentifier(name)}`))
+    if (this.#book.removeUser(name)) await this.#inOrder(`UNLISTEN ${quoteIdentifier(name)}`, false)
   }
 
   /** UNLISTEN every channel listen() listened on; the feeds' stay (in the same round trip, so they miss nothing). */
   async unlistenAll(): Promise<void> {
     const feeds = this.#book.clearUser()
     const sql = ['UNLISTEN *', ...feeds.map((name) => `LISTEN ${quoteIdentifier(name)}`)].join('; ')
-    await this.#link.run((connection) => connection.query(sql))
+    await this.#inOrder(sql, false)
   }
 
   /**

@@ -53,7 +53,12 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
   /** Items waiting; `#head` is the next to read (shifting an array is O(n)). */
   #items: ListenerItem[] = []
   #head = 0
-  #waiter: { resolve(result: IteratorResult<ListenerItem>): void; reject(error: Error): void } | undefined
+  /**
+   * next() calls waiting for an item, oldest first: an async iterator may be asked again before
+   * its last answer came (Promise.all of two next(), a feed's overlapping reads), and each call
+   * gets its own item, in call order.
+   */
+  #waiters: { resolve(result: IteratorResult<ListenerItem>): void; reject(error: Error): void }[] = []
   #ended = false
   /** Set by fail(): thrown by next() once the queue is read. */
   #failure: Error | undefined
@@ -147,22 +152,28 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
   }
 
   /**
-   * Takes from `held` (what no consumer took) the notifications on its channels, with the Gaps
-   * among them, and the Gap of held's cut, if it was cut off meanwhile; the rest stays held.
+   * Takes from `held` (what no consumer took) the notifications on its channels, and the Gaps
+   * among what is held and of held's cut, if it was cut off meanwhile: all of them if `history`
+   * (held's past is this consumer's: it is the first to take a channel nobody took), else only
+   * if it takes a notification. `keepGaps` goes to extract().
    */
-  adopt(held: Subscription): void {
-    for (const item of held.extract((channel) => this.takes(channel))) {
-      if (item.type === 'Gap') this.offerGap(item)
-      else this.offer(item)
+  adopt(held: Subscription, history: boolean, keepGaps: boolean): void {
+    const items = held.extract((channel) => this.takes(channel), keepGaps)
+    const gaps = history || items.some((item) => item.type !== 'Gap')
+    for (const item of items) {
+      if (item.type !== 'Gap') this.offer(item)
+      else if (gaps) this.offerGap(item)
     }
   }
 
   /**
-   * Removes and returns the notifications `wanted` takes, in order, with a copy of every Gap
-   * (a Gap stays while a notification left behind follows it), then the cut's Gap if it was cut
-   * off, which ends the cut.
+   * Removes and returns the notifications `wanted` takes, in order, with a copy of every Gap,
+   * then the cut's Gap if it was cut off, which ends the cut (and stays too, as a Gap: what it
+   * dropped may have been anyone's). The Gaps stay for whoever takes what is still held, or what
+   * comes later on a channel with no consumer yet (`keepGaps`: a channel is listened on that no
+   * consumer takes); with neither, nobody is left to tell, and they go.
    */
-  extract(wanted: (channel: string) => boolean): ListenerItem[] {
+  extract(wanted: (channel: string) => boolean, keepGaps: boolean): ListenerItem[] {
     const taken: ListenerItem[] = []
     const kept: ListenerItem[] = []
     for (let i = this.#head; i < this.#items.length; i++) {
@@ -173,21 +184,22 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
       } else if (wanted(item.channel)) taken.push(item)
       else kept.push(item)
     }
-    // Gaps with no notification after them stay with no one: the next consumer is told by the
-    // Gaps it gets with its own notifications.
-    while (kept.length > 0 && kept[kept.length - 1]!.type === 'Gap') kept.pop()
     this.#items = kept
     this.#head = 0
     const cut = this.#cut
     this.#cut = undefined
-    if (cut) taken.push({ type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause })
+    if (cut) {
+      const gap: Gap = { type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause }
+      taken.push(gap)
+      this.offerGap(gap)
+    }
+    if (!keepGaps && this.#items.every((item) => item.type === 'Gap')) this.#items = []
     return taken
   }
 
   #push(item: ListenerItem): number {
-    const waiter = this.#waiter
+    const waiter = this.#waiters.shift()
     if (waiter) {
-      this.#waiter = undefined
       this.#lastRead = this.#now()
       waiter.resolve({ value: item, done: false })
       return 0
@@ -221,7 +233,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
       return Promise.reject(failure)
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true })
-    return new Promise((resolve, reject) => (this.#waiter = { resolve, reject }))
+    return new Promise((resolve, reject) => void this.#waiters.push({ resolve, reject }))
   }
 
   /** Ends the iteration: what is queued is dropped, a waiting next() finishes. */
@@ -251,9 +263,10 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
 
   #finish(): void {
     this.#ended = true
-    const waiter = this.#waiter
-    this.#waiter = undefined
-    if (waiter) {
+    const waiters = this.#waiters
+    this.#waiters = []
+    // The failure goes to the oldest waiting call, once, as next() throws it once; the rest are done.
+    for (const waiter of waiters) {
       const failure = this.#failure
       this.#failure = undefined
       if (failure) waiter.reject(failure)

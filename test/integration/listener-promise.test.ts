@@ -197,6 +197,66 @@ describe('1. nothing is dropped for lack of a consumer', () => {
     const first = await consumer.next()
     expect(first.value).toMatchObject({ payload: '1' })
   })
+  test('a reconnect while a channel\'s notifications are held: its consumer gets the Gap among them, though a consumer of another channel came first', async () => {
+    const l = await listener({ reconnect: { minDelay: 100, maxDelay: 100 } })
+    const [a, b] = [uniqueChannel('a'), uniqueChannel('b')]
+    await l.listen(a)
+    await l.listen(b)
+    const first = collect(l.notifications({ channels: [a] })) // a change feed, say: b has no consumer
+    await l.notify(b, 'before')
+    await eventually(() => l.stats.backlog === 1) // held for b's consumer
+    const reconnected = new Promise<Gap>((resolve) => l.on('reconnected', resolve))
+    const admin = await connectSuperuser()
+    await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
+    await admin.close()
+    await reconnected // what was committed on b meanwhile is lost: the Gap says so
+    const second = collect(l.notifications({ channels: [a] })) // takes its part of what is held: none of b
+    await l.notify(b, 'after')
+    await l.notify(b, 'end')
+    const items: string[] = []
+    for await (const item of l.notifications({ channels: [b] })) {
+      items.push(item.type === 'Gap' ? 'Gap' : item.payload)
+      if (item.type !== 'Gap' && item.payload === 'end') break
+    }
+    expect(items).toEqual(['before', 'Gap', 'after', 'end']) // the Gap was dropped from what was held: no Gap
+    await l.close()
+    await Promise.all([first.done, second.done])
+  })
+})
+
+describe('2a. LISTEN and UNLISTEN reach the server in the order they were called', () => {
+  /** What the server sends `all` up to the marker on `marker`, the marker included. */
+  async function heardUntil(all: AsyncIterableIterator<ListenerItem>, marker: string): Promise<string[]> {
+    const heard: string[] = []
+    for await (const item of all) {
+      if (item.type === 'Gap') continue
+      heard.push(`${item.channel}:${item.payload}`)
+      if (item.channel === marker) return heard
+    }
+    return heard
+  }
+
+  test.each([
+    ['unlisten(y)', (l: Listener, y: string) => l.unlisten(y)],
+    ['unlistenAll()', (l: Listener) => l.unlistenAll()],
+  ])('listen(y) and %s called together: the server stops listening on y, as listener.channels says', async (_, unlisten) => {
+    const { tracer, sent } = sentMessages()
+    const l = await listener({ trace: tracer })
+    const x = uniqueChannel('x')
+    await l.listen(x) // the pooler self-test is behind: listen() waits for nothing before its LISTEN
+    const y = uniqueChannel('y')
+    await Promise.all([l.listen(y), unlisten(l, y)])
+    expect(l.channels.has(y)).toBe(false)
+    const listenY = sent.findIndex((m) => m.includes(`LISTEN "${y}"`) && !m.includes('UNLISTEN'))
+    const unlistenY = sent.findIndex((m) => m.includes(`UNLISTEN "${y}"`) || m.includes('UNLISTEN *'))
+    expect(listenY).toBeGreaterThanOrEqual(0)
+    expect(unlistenY).toBeGreaterThan(listenY) // sent before the LISTEN, the UNLISTEN undid nothing
+    await l.listen(x)
+    const all = l.notifications()
+    await l.notify(y, 'after the unlisten')
+    await l.notify(x, 'marker')
+    expect(await heardUntil(all, x)).toEqual([`${x}:marker`])
+  })
 })
 
 describe('2. the first listen() calls made together', () => {

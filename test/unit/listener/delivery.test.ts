@@ -122,6 +122,97 @@ describe('nobody consuming yet', () => {
 
 })
 
+// What is held is, for each channel nobody consumes, its consumer's past: its notifications, and
+// every Gap since (a reconnect may have lost some of them). It must reach that consumer, however
+// many consumers of other channels come and go first.
+describe('channels listened on that nobody consumes yet', () => {
+  const lost = (): Gap => ({ type: 'Gap', from: new Date(0), to: new Date(1), cause: new Error('lost') })
+  const channels = (...names: string[]) => ({ channels: new Set(names) })
+
+  test('a Gap between two held notifications stays between them when a consumer of another channel takes its share first', async () => {
+    const { delivery, iterator } = setup()
+    delivery.listened = new Set(['a', 'b'])
+    delivery.deliver(note('1', 'b')) // nobody consumes b: held
+    iterator(channels('a'))
+    delivery.gap(lost()) // a reconnect: b's notifications in it may be lost
+    iterator(channels('a')) // another consumer of a takes its part of what is held: nothing of b
+    delivery.deliver(note('2', 'b'))
+    expect(payloads(await read(iterator(channels('b')), 3))).toEqual(['1', 'Gap', '2'])
+  })
+
+  test('a Gap with nothing held is kept for the first consumer of a channel nobody consumed, not for a newcomer on a consumed one', async () => {
+    const { delivery, iterator } = setup()
+    delivery.listened = new Set(['a', 'b'])
+    const a = iterator(channels('a'))
+    delivery.gap(lost()) // nothing held, but a notification on b in it would have been held for b's consumer
+    expect(a.length).toBe(1)
+    expect(iterator(channels('a')).length).toBe(0) // a was consumed all along: not its past
+    delivery.deliver(note('after', 'b'))
+    expect(payloads(await read(iterator(channels('b')), 2))).toEqual(['Gap', 'after'])
+    expect(iterator(channels('b')).length).toBe(0) // b has a consumer now: nothing is kept any more
+    await read(a, 1)
+    expect(delivery.backlog()).toBe(0) // nothing held
+  })
+
+  test('once every channel listened on has a consumer, a Gap is no longer kept', () => {
+    const { delivery, iterator } = setup()
+    delivery.listened = new Set(['a', 'b'])
+    iterator(channels('a'))
+    iterator(channels('b'))
+    delivery.gap(lost())
+    expect(iterator().length).toBe(0)
+    expect(delivery.backlog()).toBe(1) // the two iterators' Gaps, unread
+  })
+
+  test('a feed\'s channel (hidden) is never waiting for a consumer: a Gap is not kept for it', () => {
+    const { delivery, iterator } = setup()
+    delivery.listened = new Set(['a', 'feed'])
+    delivery.hidden = new Set(['feed'])
+    iterator(channels('a'))
+    delivery.gap(lost())
+    expect(iterator().length).toBe(0)
+  })
+
+  test('with a notification handler every channel is consumed: a Gap is its gap event, not kept', () => {
+    const { delivery, events, iterator } = setup()
+    delivery.listened = new Set(['a', 'b'])
+    events.on('notification', () => {})
+    delivery.gap(lost())
+    expect(iterator(channels('b')).length).toBe(0)
+  })
+
+  describe('cut off', () => {
+    beforeEach(() => void vi.useFakeTimers())
+    afterEach(() => void vi.useRealTimers())
+
+    test('held notifications cut off for stallTimeout: each channel\'s consumer is told of what was dropped, not only the first one to come', async () => {
+      const { delivery, errors, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+      delivery.listened = new Set(['a', 'b'])
+      for (const channel of ['a', 'b', 'a', 'b']) delivery.deliver(note('kept', channel))
+      vi.advanceTimersByTime(1000) // nobody came: cut off
+      expect(errors).toHaveLength(1)
+      delivery.deliver(note('dropped', 'a'))
+      delivery.deliver(note('dropped', 'b'))
+      expect(payloads(await read(iterator(channels('a')), 3))).toEqual(['kept', 'kept', 'Gap'])
+      delivery.deliver(note('later', 'b'))
+      expect(payloads(await read(iterator(channels('b')), 4))).toEqual(['kept', 'kept', 'Gap', 'later'])
+    })
+
+    test('held notifications cut off: a consumer of another channel, first to come, does not take the Gap away from the one that takes them', async () => {
+      const { delivery, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+      delivery.listened = new Set(['a', 'z'])
+      const z = iterator(channels('z')) // z is consumed all along
+      for (let i = 0; i < 4; i++) delivery.deliver(note(`kept ${i}`, 'a'))
+      vi.advanceTimersByTime(1000)
+      delivery.deliver(note('dropped', 'a'))
+      iterator(channels('z')) // takes none of it, and z was consumed: nothing of it is its past
+      const a = iterator(channels('a'))
+      expect(payloads(await read(a, 5))).toEqual(['kept 0', 'kept 1', 'kept 2', 'kept 3', 'Gap'])
+      expect(z.length).toBe(0)
+    })
+  })
+})
+
 describe('watermarks', () => {
   test('the socket pauses at exactly highWaterMark and reads again at lowWaterMark', async () => {
     const { delivery, reading, iterator } = setup({ highWaterMark: 10, lowWaterMark: 3 })

@@ -140,6 +140,36 @@ describe('Subscription', () => {
     expect(await s.next()).toEqual({ value: undefined, done: true })
   })
 
+  // An async iterator may be asked again before its last answer came (Promise.all of two next();
+  // a feed reading its source while another read waits): every call gets its own answer.
+  test('overlapping next() calls each get an item, in call order', async () => {
+    const s = new Subscription()
+    const first = s.next()
+    const second = s.next()
+    expect(s.offer(note('a', '1'))).toBe(0) // straight to a waiting call, nothing queued
+    expect(s.offer(note('a', '2'))).toBe(0)
+    expect(await first).toEqual({ value: note('a', '1'), done: false })
+    expect(await second).toEqual({ value: note('a', '2'), done: false })
+    expect(s.length).toBe(0)
+  })
+
+  test('end() settles every waiting next(), not only the last one', async () => {
+    const s = new Subscription()
+    const waiting = [s.next(), s.next(), s.next()]
+    s.end()
+    expect(await Promise.all(waiting)).toEqual(Array(3).fill({ value: undefined, done: true }))
+  })
+
+  test('fail() rejects the oldest waiting next() with the error, once; the others are done', async () => {
+    const s = new Subscription()
+    const first = s.next()
+    const second = s.next()
+    const error = new Error('gave up')
+    s.fail(error)
+    await expect(first).rejects.toBe(error)
+    expect(await second).toEqual({ value: undefined, done: true })
+  })
+
   test('onEnd is told once, however it ends', async () => {
     for (const end of [(s: Subscription) => s.end(), (s: Subscription) => void s.return(), (s: Subscription) => s.fail(new Error('x'))]) {
       let ends = 0
@@ -213,28 +243,53 @@ describe('Subscription', () => {
     expect(s.lastRead).toBe(40)
   })
 
-  test('adopt() takes from what was held the notifications on its channels, the Gaps among them, and the held cut as a Gap; the rest stays held', async () => {
+  test('adopt() takes from what was held the notifications on its channels, the Gaps among them, and the held cut as a Gap; the rest stays held, with its Gaps', async () => {
     let clock = 100
     const held = new Subscription({ now: () => clock })
     held.offer(note('a', '1'))
     held.offerGap(gap)
     held.offer(note('b', '2'))
-    held.offerGap(gap) // nothing after it: it goes with the taker, and stays with no one
+    held.offerGap(gap) // nothing after it yet: it stays for b's consumer, since more may come after it
     const cause = new Error('nobody came')
     held.cut(new Date(50), cause)
     expect(held.offer(note('a', 'dropped'))).toBe(0)
     clock = 200
     const only = new Subscription({ channels: new Set(['a']), now: () => clock })
-    only.adopt(held)
+    only.adopt(held, false, false)
     const items = [(await only.next()).value, (await only.next()).value]
     // The Gaps in a row (two held ones and the cut's) arrive as one spanning them all.
-    expect(items).toEqual([note('a', '1'), { type: 'Gap', from: new Date(0), to: new Date(200), cause }])
+    const spanning = { type: 'Gap', from: new Date(0), to: new Date(200), cause }
+    expect(items).toEqual([note('a', '1'), spanning])
     expect(only.length).toBe(0)
     expect(held.cutOff).toBe(false) // the cut ends with its Gap handed over
+    // What was dropped during the cut may have been b's too: b's consumer is told after b:2.
     const rest = new Subscription()
-    rest.adopt(held)
-    expect([(await rest.next()).value, (await rest.next()).value]).toEqual([gap, note('b', '2')])
-    expect(held.length).toBe(0)
+    rest.adopt(held, false, false)
+    expect([(await rest.next()).value, (await rest.next()).value, (await rest.next()).value]).toEqual([gap, note('b', '2'), spanning])
+    expect(rest.length).toBe(0)
+    expect(held.length).toBe(0) // nothing held and no channel waiting: the Gaps have nobody left to tell
+  })
+
+  test('adopt(): Gaps after the last held notification stay held while a channel waits for a consumer (keepGaps), and go without one', () => {
+    for (const keepGaps of [true, false]) {
+      const held = new Subscription()
+      held.offer(note('a', '1'))
+      held.offerGap(gap)
+      new Subscription({ channels: new Set(['a']) }).adopt(held, false, keepGaps)
+      expect(held.length).toBe(keepGaps ? 1 : 0)
+    }
+  })
+
+  test('adopt(): a consumer that takes no held notification gets the held Gaps only when they are its history', () => {
+    for (const history of [true, false]) {
+      const held = new Subscription()
+      held.offerGap(gap)
+      held.offer(note('b', '1'))
+      const s = new Subscription({ channels: new Set(['a']) })
+      s.adopt(held, history, true)
+      expect(s.length).toBe(history ? 1 : 0)
+      expect(held.length).toBe(2) // b's part stays, with its Gap
+    }
   })
 
   test('adopt() keeps notifications that follow a held Gap as notifications, after it and in order', async () => {
@@ -243,7 +298,7 @@ describe('Subscription', () => {
     held.offer(note('a', '1'))
     held.offer(note('a', '2'))
     const s = new Subscription()
-    s.adopt(held)
+    s.adopt(held, false, false)
     expect(s.length).toBe(3)
     expect([(await s.next()).value, (await s.next()).value, (await s.next()).value]).toEqual([gap, note('a', '1'), note('a', '2')])
   })
@@ -254,7 +309,7 @@ describe('Subscription', () => {
     held.offerGap(gap)
     held.offer(note('a', '2'))
     const s = new Subscription({ gaps: false })
-    s.adopt(held)
+    s.adopt(held, true, false)
     expect(s.length).toBe(2)
     expect([(await s.next()).value, (await s.next()).value]).toEqual([note('a', '1'), note('a', '2')])
   })
