@@ -1,9 +1,9 @@
 /**
  * Where a connection goes, in words and in socket paths: libpq's Unix-socket notation and how an
  * endpoint is named in messages. Pure: imports only the Endpoint type and libpq's rule for a
- * socket folder (options/hosts.ts); every platform uses it.
+ * socket folder (options/defaults.ts); every platform uses it.
  */
-import { isUnixSocketPath } from '../options/hosts.ts'
+import { isUnixSocketPath } from '../options/defaults.ts'
 import type { Endpoint } from './link.ts'
 
 /**

@@ -11,7 +11,7 @@
  */
 import { decodeUtf8 } from '../bytes/utf8.ts'
 import { AuthenticationRefusedError } from '../errors.ts'
-import { DEFAULT_SOCKET_DIR, isUnixSocketPath } from '../options/hosts.ts'
+import { DEFAULT_SOCKET_DIR, isUnixSocketPath } from '../options/defaults.ts'
 import type { Settings } from '../options/types.ts'
 import type { Platform } from './platform.ts'
 import { onceEach } from '../options/context.ts'

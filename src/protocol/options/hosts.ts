@@ -2,20 +2,12 @@
  * The servers to try, from libpq's host, hostaddr and port lists, as pqConnectOptions2 pairs
  * them up (fe-connect.c), with the port and address checks libpq makes when it reaches each
  * host done here, before anything connects: the address check is numeric-address.ts's, handed
- * in by the resolver, which loads it only when a hostaddr is set. Imports values.ts and types only.
+ * in by the resolver, which loads it only when a hostaddr is set. Imports defaults.ts, values.ts
+ * and types only.
  */
+import { DEFAULT_PORT, DEFAULT_SOCKET_DIR } from './defaults.ts'
 import type { HostTarget } from './types.ts'
 import { parseLibpqInt, type Sourced } from './values.ts'
-
-/** libpq's DEF_PGPORT. */
-export const DEFAULT_PORT = 5432
-/** libpq's DEFAULT_PGSOCKET_DIR as PostgreSQL builds it by default (some distributions change it). */
-export const DEFAULT_SOCKET_DIR = '/tmp'
-
-/** libpq's is_unixsock_path: an absolute path, or '@' for Linux's abstract socket namespace. */
-export function isUnixSocketPath(host: string): boolean {
-  return host.startsWith('/') || host.startsWith('@')
-}
 
 export interface HostLists {
   host?: Sourced

@@ -1,11 +1,11 @@
 /**
  * The password file ("The Password File" in the libpq docs): its lines, how libpq matches one
  * to a connection (passwordFromFile and pwdfMatchesString in fe-connect.c), and the permission
- * rule that makes libpq ignore it. Pure: the I/O edge reads the file. Imports hosts.ts only.
+ * rule that makes libpq ignore it. Pure: the I/O edge reads the file. Imports defaults.ts only.
  *
  *   hostname:port:database:username:password
  */
-import { DEFAULT_PORT, DEFAULT_SOCKET_DIR, isUnixSocketPath } from './hosts.ts'
+import { DEFAULT_PORT, DEFAULT_SOCKET_DIR, isUnixSocketPath } from './defaults.ts'
 import type { PgpassEntry } from './types.ts'
 
 /**
