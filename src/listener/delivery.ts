@@ -3,8 +3,8 @@
  * and the decision to stop reading the socket when a consumer falls highWaterMark behind, and
  * to read again at lowWaterMark. Three rules keep the promise "nothing lost without a Gap":
  * - nobody consuming a channel yet (listen(), then a refresh, then the loop) is not a reason
- *   to drop: what no consumer takes is held, counted like a consumer's queue, for the next
- *   consumer that takes its channel;
+ *   to drop: what no consumer takes is held (held.ts), counted like a consumer's queue, for
+ *   the next consumer that takes its channel, with the Gaps of the time it had none;
  * - a reply being awaited (a LISTEN) lets the socket be read past highWaterMark, since the
  *   reply comes after the backlog, but never past 4 × highWaterMark;
  * - a consumer that reads nothing for stallTimeout while it holds the socket paused is cut off
@@ -15,7 +15,8 @@
 import { ConsumerStalledError } from './errors.ts'
 import type { EventHub } from './events.ts'
 import type { ListenerEvents } from './listener-types.ts'
-import { Subscription, type Gap, type Notification } from './subscription.ts'
+import { Held } from './held.ts'
+import type { Gap, Notification, Subscription } from './subscription.ts'
 import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface Watermarks {
@@ -42,7 +43,7 @@ export class Delivery {
   /** An array, replaced rather than changed: the hot path walks it with no iterator object. */
   #subscriptions: readonly Subscription[] = []
   /** What no consumer took, for the next consumer that takes its channel. */
-  #held: Subscription | undefined
+  #held: Held | undefined
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
   #handlersProgress: number
@@ -108,14 +109,20 @@ export class Delivery {
 
   /** A new iterator: it takes, from what no consumer took, what is on its channels. */
   subscribe(subscription: Subscription): void {
-    // What was held, Gaps included, is the past of the first consumer of a channel nobody took.
-    const history = this.#unconsumed().some((channel) => subscription.takes(channel)) || (this.#subscriptions.length === 0 && this.#handlers.length === 0)
     this.#subscriptions = [...this.#subscriptions, subscription]
-    const held = this.#held
-    if (!held) return
-    subscription.adopt(held, history, this.#unconsumed().length > 0)
-    if (held.length === 0 && !held.cutOff) this.#held = undefined
+    if (!this.#held) return
+    this.#adopt(subscription)
     this.#moved()
+  }
+
+  /** What was held on its channels, with the Gaps that concern them, to a new iterator. */
+  #adopt(subscription: Subscription): void {
+    const held = this.#held!
+    for (const item of held.take((channel) => subscription.takes(channel))) {
+      if (item.type === 'Gap') subscription.offerGap(item)
+      else subscription.offer(item)
+    }
+    if (held.empty) this.#held = undefined
   }
 
   /** A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap' event. */
@@ -123,7 +130,7 @@ export class Delivery {
     const held = this.#held
     if (!held) return
     this.#held = undefined
-    for (const item of held.extract(() => true, false)) {
+    for (const item of held.take(() => true)) {
       if (item.type === 'Gap') this.#events.emit('gap', item)
       else this.#events.emit('notification', item)
     }
@@ -199,14 +206,13 @@ export class Delivery {
   }
 
   /**
-   * A Gap, to every iterator; and, among what is held, for whoever takes it (with nothing held,
-   * for the first consumer of a channel nobody takes, or the first consumer of all). Handlers
-   * hear it as an event.
+   * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
+   * listened on that nobody consumes (a notification lost on one would have been held for it).
+   * Handlers hear it as an event.
    */
   gap(gap: Gap): void {
-    if (this.#held || (this.#subscriptions.length === 0 && this.#handlers.length === 0) || this.#unconsumed().length > 0) {
-      this.#hold().offerGap(gap)
-    }
+    const unconsumed = this.#unconsumed()
+    if (unconsumed.length > 0) this.#hold().offerGap(gap, unconsumed)
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
 
@@ -225,7 +231,7 @@ export class Delivery {
 
   /** For an iterator made after the listener gave up: what was held on its channels, then the error. */
   failLate(subscription: Subscription, error: Error): void {
-    if (this.#held) subscription.adopt(this.#held, true, true)
+    if (this.#held) this.#adopt(subscription)
     subscription.fail(error)
   }
 
@@ -259,8 +265,8 @@ export class Delivery {
   }
 
   /** The queue of what no consumer took, made when first needed. */
-  #hold(): Subscription {
-    return (this.#held ??= new Subscription({ name: 'no consumer', now: this.#now }))
+  #hold(): Held {
+    return (this.#held ??= new Held(this.#now))
   }
 
   #update(): void {

@@ -152,7 +152,8 @@ export class Listener {
    * Sends a LISTEN or UNLISTEN once every one called before it is on its way (`selfTest`: after
    * the pooler self-test), so they reach the server in the order they were called, as the book
    * records them: listen(c) and unlisten(c), called together, leave the server not listening
-   * on c. Each waits for the one before it to be sent, not answered: they share round trips.
+   * on c. Each waits for the one before it to be sent, not answered (they share round trips),
+   * except behind the first listen(), whose LISTEN waits for the self-test's answer.
    */
   #inOrder(sql: string, selfTest: boolean): Promise<void> {
     const check = selfTest ? this.#checkPooler() : undefined // shared by the listen() calls made together
@@ -174,7 +175,8 @@ export class Listener {
   /** The first listen() calls share one self-test; a failed one is tried again by the next listen(). */
   #checkPooler(): Promise<void> {
     const timeout = selfTestTimeout(this.#options.poolerCheck ? this.#options.poolerCheck.timeout : undefined)
-    this.#poolerCheck ??= this.#link.run((connection) => this.#selfTests.run(connection, timeout)).then(
+    // In turn too: an UNLISTEN * called before it must not undo its LISTEN.
+    this.#poolerCheck ??= this.#sending.then(() => this.#link.run((connection) => this.#selfTests.run(connection, timeout))).then(
       () => undefined,
       (error: unknown) => {
         this.#poolerCheck = undefined

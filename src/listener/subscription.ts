@@ -151,52 +151,6 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     this.#onDrain(this)
   }
 
-  /**
-   * Takes from `held` (what no consumer took) the notifications on its channels, and the Gaps
-   * among what is held and of held's cut, if it was cut off meanwhile: all of them if `history`
-   * (held's past is this consumer's: it is the first to take a channel nobody took), else only
-   * if it takes a notification. `keepGaps` goes to extract().
-   */
-  adopt(held: Subscription, history: boolean, keepGaps: boolean): void {
-    const items = held.extract((channel) => this.takes(channel), keepGaps)
-    const gaps = history || items.some((item) => item.type !== 'Gap')
-    for (const item of items) {
-      if (item.type !== 'Gap') this.offer(item)
-      else if (gaps) this.offerGap(item)
-    }
-  }
-
-  /**
-   * Removes and returns the notifications `wanted` takes, in order, with a copy of every Gap,
-   * then the cut's Gap if it was cut off, which ends the cut (and stays too, as a Gap: what it
-   * dropped may have been anyone's). The Gaps stay for whoever takes what is still held, or what
-   * comes later on a channel with no consumer yet (`keepGaps`: a channel is listened on that no
-   * consumer takes); with neither, nobody is left to tell, and they go.
-   */
-  extract(wanted: (channel: string) => boolean, keepGaps: boolean): ListenerItem[] {
-    const taken: ListenerItem[] = []
-    const kept: ListenerItem[] = []
-    for (let i = this.#head; i < this.#items.length; i++) {
-      const item = this.#items[i]!
-      if (item.type === 'Gap') {
-        taken.push(item)
-        kept.push(item)
-      } else if (wanted(item.channel)) taken.push(item)
-      else kept.push(item)
-    }
-    this.#items = kept
-    this.#head = 0
-    const cut = this.#cut
-    this.#cut = undefined
-    if (cut) {
-      const gap: Gap = { type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause }
-      taken.push(gap)
-      this.offerGap(gap)
-    }
-    if (!keepGaps && this.#items.every((item) => item.type === 'Gap')) this.#items = []
-    return taken
-  }
-
   #push(item: ListenerItem): number {
     const waiter = this.#waiters.shift()
     if (waiter) {

@@ -136,9 +136,12 @@ describe('1. nothing is dropped for lack of a consumer', () => {
       await sleep(50)
       // With the self-test after the LISTEN, the stream filled what is held (4 × highWaterMark
       // while a query waits) before the test's own notification came back: a hang until the stall.
-      // highWaterMark 8: room for the few notifications that may precede the LISTEN's own answer.
+      // The order of the LISTENs, checked below, is what catches that. highWaterMark 128: room for
+      // the notifications that precede the LISTEN's own answer (committed between the LISTEN and
+      // its ReadyForQuery; on a loaded machine that was once more than 4 × 8 = 32, and the LISTEN's
+      // answer could not be read until the stall).
       const { tracer, sent } = sentMessages()
-      const l = await listener({ highWaterMark: 8, lowWaterMark: 2, stallTimeout: 60_000, trace: tracer }) // a hang would outlast the test
+      const l = await listener({ highWaterMark: 128, lowWaterMark: 32, stallTimeout: 60_000, trace: tracer }) // a hang would outlast the test
       const errors: Error[] = []
       l.on('error', (e) => void errors.push(e))
       await l.listen(channel)
@@ -285,6 +288,23 @@ describe('2. the first listen() calls made together', () => {
     await Promise.all([one.ready, two.ready])
     expect(sent.filter((m) => m.includes('UNLISTEN "pglisten.self-test.'))).toHaveLength(1)
     await Promise.all([one.return!(), two.return!()])
+  })
+
+  test('unlistenAll() then the first listen(), called together: the pooler self-test goes after the UNLISTEN *, which cannot undo it', async () => {
+    const l = await listener({ poolerCheck: { timeout: 500 } })
+    const y = uniqueChannel('y')
+    await Promise.all([l.unlistenAll(), l.listen(y)]) // the self-test's LISTEN undone: "LISTEN does not work on this connection"
+    expect([...l.channels]).toEqual([y])
+  })
+
+  test('close() with LISTENs and UNLISTENs queued behind the self-test: each rejects, none hangs', async () => {
+    const l = await listener({ poolerCheck: { timeout: 500 } })
+    const calls = [l.listen(uniqueChannel('a')), l.unlisten(uniqueChannel('b')), l.listen(uniqueChannel('c')), l.unlistenAll()]
+    const closing = l.close()
+    const results = await Promise.allSettled(calls)
+    await closing
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected'])
+    expect(l.channels.size).toBe(0)
   })
 })
 

@@ -19,6 +19,7 @@ function setup(options: Watermarks = {}) {
   const events = new EventHub<ListenerEvents>((e) => errors.push(e as Error), () => delivery.settled())
   events.on('error', (e) => void errors.push(e))
   delivery = new Delivery(events, options)
+  delivery.listened = new Set(['a', 'b']) // the channels these tests notify on, as the listener's book would say
   const reading: boolean[] = []
   delivery.attach((paused) => reading.push(!paused))
   const iterator = (extra: ConstructorParameters<typeof Subscription>[0] = {}) => {
@@ -179,6 +180,61 @@ describe('channels listened on that nobody consumes yet', () => {
     events.on('notification', () => {})
     delivery.gap(lost())
     expect(iterator(channels('b')).length).toBe(0)
+  })
+
+  test('a Gap is not kept for a channel that had a consumer then: a later consumer of it, after that one left, gets none', () => {
+    const { delivery, iterator } = setup()
+    delivery.listened = new Set(['a', 'b'])
+    const first = iterator(channels('a'))
+    delivery.gap(lost()) // first has it; it is kept for b's first consumer only
+    void first.return()
+    for (let i = 0; i < 3; i++) {
+      const next = iterator(channels('a')) // short-lived consumers, one per request say
+      expect(next.length).toBe(0)
+      void next.return()
+    }
+    expect(iterator(channels('b')).length).toBe(1) // b's first consumer still gets it
+  })
+
+  test('a Gap kept for a channel\'s first consumer is no backlog: the socket is read again once the consumers have read (lowWaterMark 0)', async () => {
+    const { delivery, isReading, iterator } = setup({ highWaterMark: 4, lowWaterMark: 0, stallTimeout: false })
+    delivery.listened = new Set(['a', 'b'])
+    const a = iterator(channels('a'))
+    delivery.gap(lost()) // kept for b's first consumer
+    for (let i = 0; i < 4; i++) delivery.deliver(note(String(i), 'a'))
+    expect(isReading()).toBe(false)
+    await read(a, 5) // the Gap and the four
+    expect(delivery.backlog()).toBe(0)
+    expect(isReading()).toBe(true) // with stallTimeout false, nothing else would ever resume it
+  })
+
+  test('a Gap kept for a channel\'s first consumer is never reported as waiting notifications', async () => {
+    vi.useFakeTimers()
+    try {
+      const { delivery, errors, isReading, iterator } = setup({ highWaterMark: 2, stallTimeout: 1000 })
+      delivery.listened = new Set(['a', 'b'])
+      const a = iterator(channels('a'))
+      delivery.gap(lost())
+      delivery.deliver(note('1', 'a'))
+      delivery.deliver(note('2', 'a'))
+      await read(a, 3)
+      vi.advanceTimersByTime(1000)
+      expect(errors).toEqual([])
+      expect(isReading()).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  test('with highWaterMark 1, a new consumer of a consumed channel does not pause the socket for a Gap kept for another channel', async () => {
+    const { delivery, isReading, iterator } = setup({ highWaterMark: 1, stallTimeout: false })
+    delivery.listened = new Set(['a', 'b'])
+    const first = iterator(channels('a'))
+    delivery.gap(lost())
+    await read(first, 1)
+    expect(isReading()).toBe(true)
+    expect(iterator(channels('a')).length).toBe(0)
+    expect(isReading()).toBe(true)
   })
 
   describe('cut off', () => {
@@ -709,6 +765,7 @@ describe('the stall checker', () => {
     for (let i = 0; i < 3; i++) delivery.deliver(note(String(i), 'a'))
     expect(delivery.stats.maxBacklog).toBe(3)
     vi.advanceTimersByTime(1000) // held queue cut off
+    delivery.deliver(note('dropped', 'a')) // so the cut has a Gap to give
     const s = iterator({ channels: new Set(['a']) }) // 3 notifications and the cut's Gap
     expect(delivery.stats.maxBacklog).toBe(4)
     delivery.deliver(note('b', 'b')) // held again: nobody takes 'b'

@@ -1,0 +1,104 @@
+/**
+ * What no consumer took, for the first consumer of each channel: the notifications on channels
+ * nobody consumes yet, in order, and the Gaps that concern those channels. A Gap here concerns
+ * the channels listened on that had no consumer when it came (a notification on one of them
+ * lost in it would have been held), or, for a cut, the channels whose notifications it
+ * dropped; it goes to each consumer that takes one of them, and stays for the others, however
+ * many consumers of other channels come first. Only notifications count for backpressure. Pure.
+ */
+import type { Gap, ListenerItem, Notification } from './subscription.ts'
+
+/** A Gap, with the channels whose first consumer has yet to get it. */
+interface HeldGap {
+  readonly type: 'Gap'
+  gap: Gap
+  readonly channels: Set<string>
+}
+
+export class Held {
+  readonly name = 'no consumer'
+  /** In the order they came: what `take` hands on. */
+  #items: (Notification | HeldGap)[] = []
+  #notifications = 0
+  /** Set while cut off: since when, why, and the channels whose notifications were dropped. */
+  #cut: { from: Date; cause: Error; dropped: Set<string> } | undefined
+  readonly #now: () => number
+  /** When it was made: the stall check measures its wait from the pause, or from this. */
+  readonly lastRead: number
+
+  constructor(now: () => number) {
+    this.#now = now
+    this.lastRead = now()
+  }
+
+  /** What it holds against backpressure: its notifications (not its Gaps), or nothing once cut off. */
+  get behind(): number {
+    return this.#cut ? 0 : this.#notifications
+  }
+
+  /** Nothing held, no Gap owed, not cut off: it can go. */
+  get empty(): boolean {
+    return this.#items.length === 0 && !this.#cut
+  }
+
+  /** Holds a notification; returns the backlog it makes, 0 while cut off (dropped: the cut's Gap covers it). */
+  offer(notification: Notification): number {
+    if (this.#cut) {
+      this.#cut.dropped.add(notification.channel)
+      return 0
+    }
+    this.#items.push(notification)
+    return ++this.#notifications
+  }
+
+  /**
+   * Keeps a Gap for the first consumers of `channels`, merged with the last one held if nothing
+   * came between: one Gap spanning both, for the channels of either, says no less.
+   */
+  offerGap(gap: Gap, channels: Iterable<string>): void {
+    const last = this.#items[this.#items.length - 1]
+    if (last?.type !== 'Gap') {
+      this.#items.push({ type: 'Gap', gap, channels: new Set(channels) })
+      return
+    }
+    const { from, to } = last.gap
+    last.gap = { type: 'Gap', from: from < gap.from ? from : gap.from, to: to > gap.to ? to : gap.to, cause: gap.cause }
+    for (const channel of channels) last.channels.add(channel)
+  }
+
+  /** Stops holding: later notifications are dropped, and the channels they were on noted for the Gap. */
+  cut(from: Date, cause: Error): void {
+    this.#cut ??= { from, cause, dropped: new Set() }
+  }
+
+  /**
+   * Removes and returns, in order, the notifications on channels `takes` takes and the Gaps that
+   * concern one of them (those channels then have their Gap). A cut ends here: its Gap, up to
+   * now, concerns the channels it dropped notifications of, and is handed on the same way.
+   */
+  take(takes: (channel: string) => boolean): ListenerItem[] {
+    const cut = this.#cut
+    this.#cut = undefined
+    if (cut && cut.dropped.size > 0) this.offerGap({ type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause }, cut.dropped)
+    const taken: ListenerItem[] = []
+    const kept: (Notification | HeldGap)[] = []
+    for (const item of this.#items) {
+      if (item.type !== 'Gap') {
+        if (takes(item.channel)) taken.push(item)
+        else kept.push(item)
+        continue
+      }
+      let concerned = false
+      for (const channel of item.channels) {
+        if (!takes(channel)) continue
+        concerned = true
+        item.channels.delete(channel)
+      }
+      if (concerned) taken.push(item.gap)
+      if (item.channels.size > 0) kept.push(item)
+    }
+    this.#items = kept
+    this.#notifications -= taken.filter((item) => item.type !== 'Gap').length
+    return taken
+  }
+}
