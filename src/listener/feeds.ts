@@ -78,6 +78,25 @@ export function feed<T>({ channel, source, ready, ended = async () => {} }: Feed
   let setUp: Promise<void> | undefined
   /** A failed setup's error, until the first next() to see it throws it. */
   let failure: { error: unknown } | undefined
+  /**
+   * The read under way: a next() called while another reads waits for it, so that each gets
+   * the next item in call order (a read that skips another table's change reads again).
+   */
+  let reading: Promise<unknown> = Promise.resolve()
+  const read = async (): Promise<IteratorResult<FeedItem<T>>> => {
+    for (;;) {
+      const result = await source.next()
+      if (result.done) {
+        await ended()
+        return result
+      }
+      const item = result.value
+      if (item.type === 'Gap') return { value: item, done: false }
+      if (decoder === undefined) continue // unreachable: without a decoder (a failed setup) the source was ended before this read
+      const event = decoder.decode(item)
+      if (isPayloadError(event) || (decoder.accept?.(event) ?? true)) return { value: event, done: false }
+    }
+  }
   const iterator: Feed<T> = {
     ready: ready.then(() => undefined),
     channel,
@@ -95,18 +114,9 @@ export function feed<T>({ channel, source, ready, ended = async () => {} }: Feed
         failure = undefined
         throw error
       }
-      for (;;) {
-        const result = await source.next()
-        if (result.done) {
-          await ended()
-          return result
-        }
-        const item = result.value
-        if (item.type === 'Gap') return { value: item, done: false }
-        if (decoder === undefined) continue // unreachable: without a decoder (a failed setup) the source was ended before this read
-        const event = decoder.decode(item)
-        if (isPayloadError(event) || (decoder.accept?.(event) ?? true)) return { value: event, done: false }
-      }
+      const next = reading.then(read)
+      reading = next.catch(() => undefined)
+      return next
     },
     async return(): Promise<IteratorResult<FeedItem<T>>> {
       // ended() first: it marks the feed over at once, so a setup still to run installs nothing.

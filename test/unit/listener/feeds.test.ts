@@ -129,6 +129,21 @@ describe('what happens at the call, before the feed is set up', () => {
     expect(seen).toEqual([['a', { id: 1 }], ['b', { id: 2 }]])
   })
 
+  test('next() called twice at once, with a notification the feed skips first: each gets a change, in order', async () => {
+    const l = fakeListener()
+    const changes = tableChanges(l.source, 's.t', { install: false, channel: 'shared' })
+    await changes.ready
+    const seen: unknown[] = []
+    const a = changes.next().then((r) => seen.push(['a', (r.value as RowChange).key]))
+    const b = changes.next().then((r) => seen.push(['b', (r.value as RowChange).key]))
+    const source = l.subscriptions[0]!
+    source.offer(notification('shared', rowPayload('s', 'other', 1))) // another table's: the first read skips it and reads again
+    source.offer(notification('shared', rowPayload('s', 't', 2)))
+    source.offer(notification('shared', rowPayload('s', 't', 3)))
+    await Promise.all([a, b])
+    expect(seen).toEqual([['a', { id: 2 }], ['b', { id: 3 }]])
+  })
+
   test('a failed setup is thrown once, to the first of two next() calls made at once; the other ends', async () => {
     const source = new Subscription()
     const broken = feed({ channel: 'c', source, ready: Promise.reject(new Error('no primary key')) })
