@@ -217,10 +217,8 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
 
   #finish(): void {
     this.#ended = true
-    const waiters = this.#waiters
-    this.#waiters = []
     // The failure goes to the oldest waiting call, once, as next() throws it once; the rest are done.
-    for (const waiter of waiters) {
+    for (const waiter of this.#waiters.splice(0)) {
       const failure = this.#failure
       this.#failure = undefined
       if (failure) waiter.reject(failure)

@@ -297,6 +297,15 @@ describe('2. the first listen() calls made together', () => {
     expect([...l.channels]).toEqual([y])
   })
 
+  test('unlisten() and unlistenAll() on a listener that never listened send no self-test', async () => {
+    const { tracer, sent } = sentMessages()
+    const l = await listener({ trace: tracer })
+    await l.unlisten(uniqueChannel('x'))
+    await l.unlistenAll()
+    expect(sent.filter((m) => m.includes('pglisten.self-test.'))).toEqual([])
+    expect(sent.filter((m) => m.includes('UNLISTEN'))).toHaveLength(2)
+  })
+
   test('close() with LISTENs and UNLISTENs queued behind the self-test: each rejects, none hangs', async () => {
     const l = await listener({ poolerCheck: { timeout: 500 } })
     const calls = [l.listen(uniqueChannel('a')), l.unlisten(uniqueChannel('b')), l.listen(uniqueChannel('c')), l.unlistenAll()]

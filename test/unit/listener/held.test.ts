@@ -51,6 +51,15 @@ describe('Held', () => {
     expect(labels(held.take(only('a')))).toEqual(['Gap 5-30'])
   })
 
+  test('Gaps in a row that overlap: one from the earlier start to the later end, whichever came first', () => {
+    for (const [first, second] of [[gap(5, 20), gap(10, 30)], [gap(10, 30), gap(5, 20)]] as const) {
+      const held = new Held(() => 0)
+      held.offerGap(first, ['a'])
+      held.offerGap(second, ['a'])
+      expect(labels(held.take(only('a')))).toEqual(['Gap 5-30'])
+    }
+  })
+
   test('Gaps with a notification between them stay apart', () => {
     const held = new Held(() => 0)
     held.offerGap(gap(1, 2), ['a'])
@@ -107,6 +116,13 @@ describe('Held', () => {
     clock = 200
     expect(labels(held.take(only('c')))).toEqual(['Gap 50-200']) // merged with the cut's, which came right after
     expect(labels(held.take(only('a')))).toEqual(['Gap 50-200'])
+  })
+
+  test('a cut that dropped nothing leaves a Gap that came during it as it was (no cut\'s Gap merged into it)', () => {
+    const held = new Held(() => 200)
+    held.cut(new Date(50), new Error('nobody came'))
+    held.offerGap(gap(60, 70), ['c'])
+    expect(labels(held.take(only('c')))).toEqual(['Gap 60-70'])
   })
 
   test('cut() twice keeps the first cut', () => {
