@@ -31,7 +31,7 @@
  * out of md5's and SASLprep's chunks, where it was a chunk of its own gzipped apart. All three
  * came down by 0.3 kB (2026-12-06): libpq's defaults in a module of their own (options/
  * defaults.ts), so the password file no longer shares hosts.ts and values.ts as a chunk gzipped
- * apart; and the listener's rose by 0.27 kB of that, for four fixes of its promise (what no
+ * apart; and the listener's rose by 0.31 kB of that, for four fixes of its promise (what no
  * consumer took kept per channel, with the Gaps that concern it, in held.ts; overlapping next()
  * calls; LISTEN and UNLISTEN sent in call order).
  */

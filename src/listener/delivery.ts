@@ -207,12 +207,12 @@ export class Delivery {
 
   /**
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
-   * listened on that nobody consumes (a notification lost on one would have been held for it).
-   * Handlers hear it as an event.
+   * listened on that nobody consumes (a notification lost on one would have been held for it),
+   * and of each channel something is held on. Handlers hear it as an event.
    */
   gap(gap: Gap): void {
     const unconsumed = this.#unconsumed()
-    if (unconsumed.length > 0) this.#hold().offerGap(gap, unconsumed)
+    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed)
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
 

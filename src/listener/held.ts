@@ -52,18 +52,22 @@ export class Held {
   }
 
   /**
-   * Keeps a Gap for the first consumers of `channels`, merged with the last one held if nothing
-   * came between: one Gap spanning both, for the channels of either, says no less.
+   * Keeps a Gap for the first consumers of `channels` and of the channels it holds notifications
+   * on (one unlistened meanwhile is no longer among the listened, but what is held on it was
+   * heard before the loss), merged with the last one held if nothing came between: one Gap
+   * spanning both, for the channels of either, says no less.
    */
   offerGap(gap: Gap, channels: Iterable<string>): void {
+    const concerned = new Set(channels)
+    for (const item of this.#items) if (item.type !== 'Gap') concerned.add(item.channel)
     const last = this.#items[this.#items.length - 1]
     if (last?.type !== 'Gap') {
-      this.#items.push({ type: 'Gap', gap, channels: new Set(channels) })
+      this.#items.push({ type: 'Gap', gap, channels: concerned })
       return
     }
     const { from, to } = last.gap
     last.gap = { type: 'Gap', from: from < gap.from ? from : gap.from, to: to > gap.to ? to : gap.to, cause: gap.cause }
-    for (const channel of channels) last.channels.add(channel)
+    for (const channel of concerned) last.channels.add(channel)
   }
 
   /** Stops holding: later notifications are dropped, and the channels they were on noted for the Gap. */
@@ -73,12 +77,13 @@ export class Held {
 
   /**
    * Removes and returns, in order, the notifications on channels `takes` takes and the Gaps that
-   * concern one of them (those channels then have their Gap). A cut ends here: its Gap, up to
-   * now, concerns the channels it dropped notifications of, and is handed on the same way.
+   * concern one of them (those channels then have their Gap). A cut's Gap, up to now, concerns
+   * the channels it dropped notifications of, and is handed on the same way; the cut ends once
+   * nothing is held (else what is still held would hold the socket again at once, for another
+   * stallTimeout, each time any consumer came), and goes on with its dropped channels noted anew.
    */
   take(takes: (channel: string) => boolean): ListenerItem[] {
     const cut = this.#cut
-    this.#cut = undefined
     if (cut && cut.dropped.size > 0) this.offerGap({ type: 'Gap', from: cut.from, to: new Date(this.#now()), cause: cut.cause }, cut.dropped)
     const taken: ListenerItem[] = []
     const kept: (Notification | HeldGap)[] = []
@@ -99,6 +104,7 @@ export class Held {
     }
     this.#items = kept
     this.#notifications -= taken.filter((item) => item.type !== 'Gap').length
+    this.#cut = cut && this.#notifications > 0 ? { ...cut, dropped: new Set() } : undefined
     return taken
   }
 }

@@ -250,8 +250,34 @@ describe('channels listened on that nobody consumes yet', () => {
       delivery.deliver(note('dropped', 'a'))
       delivery.deliver(note('dropped', 'b'))
       expect(payloads(await read(iterator(channels('a')), 3))).toEqual(['kept', 'kept', 'Gap'])
-      delivery.deliver(note('later', 'b'))
-      expect(payloads(await read(iterator(channels('b')), 4))).toEqual(['kept', 'kept', 'Gap', 'later'])
+      delivery.deliver(note('dropped too', 'b')) // b's notifications still wait: still cut off
+      const b = iterator(channels('b'))
+      expect(payloads(await read(b, 3))).toEqual(['kept', 'kept', 'Gap'])
+      expect(b.length).toBe(0)
+      delivery.deliver(note('later', 'b')) // b has a consumer now
+      expect(payloads(await read(b, 1))).toEqual(['later'])
+    })
+
+    test('held notifications cut off: a consumer of another channel coming does not end the cut while they still wait (no second pause, no second error)', () => {
+      const { delivery, errors, reading, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+      delivery.listened = new Set(['a', 'b'])
+      for (let i = 0; i < 4; i++) delivery.deliver(note(`kept ${i}`, 'b')) // b: nobody consumes it
+      vi.advanceTimersByTime(1000) // cut off: read again
+      expect(reading).toEqual([false, true])
+      for (let i = 0; i < 3; i++) iterator(channels('a')).end() // short-lived consumers of a
+      vi.advanceTimersByTime(5000)
+      expect(reading).toEqual([false, true])
+      expect(errors).toHaveLength(1)
+    })
+
+    test('a channel unlistened during an outage: the Gap of the reconnect still goes to the consumer of what was held on it', async () => {
+      const { delivery, iterator } = setup()
+      delivery.listened = new Set(['a', 'b'])
+      iterator(channels('b'))
+      delivery.deliver(note('before', 'a')) // held: nobody consumes a
+      delivery.listened = new Set(['b']) // unlisten(a) while reconnecting
+      delivery.gap(lost())
+      expect(payloads(await read(iterator(channels('a')), 2))).toEqual(['before', 'Gap'])
     })
 
     test('held notifications cut off: a consumer of another channel, first to come, does not take the Gap away from the one that takes them', async () => {

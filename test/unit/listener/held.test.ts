@@ -79,7 +79,7 @@ describe('Held', () => {
     expect(held.behind).toBe(0)
   })
 
-  test('cut off: later notifications are dropped, and the Gap up to the take goes to the consumers of the channels they were on', () => {
+  test('cut off: later notifications are dropped, and the Gap up to each take goes to the consumers of the channels they were on', () => {
     let clock = 100
     const held = new Held(() => clock)
     held.offer(note('a', 'kept'))
@@ -89,14 +89,24 @@ describe('Held', () => {
     expect(held.offer(note('a', 'dropped'))).toBe(0)
     expect(held.offer(note('b', 'dropped'))).toBe(0)
     clock = 200
-    const forZ = held.take(only('z')) // the first to come takes none of it: the cut still ends
-    expect(forZ).toEqual([])
-    expect(held.offer(note('c', 'held again'))).toBe(2) // the cut has ended: it holds again
+    expect(held.take(only('z'))).toEqual([]) // the first to come takes none of it
+    expect(held.offer(note('c', 'dropped'))).toBe(0) // a:kept still waits: still cut off
     const cutGap = { type: 'Gap', from: new Date(50), to: new Date(200), cause }
     expect(held.take(only('a'))).toEqual([note('a', 'kept'), cutGap])
+    expect(held.offer(note('d', 'held'))).toBe(1) // nothing waited any more: the cut has ended
     expect(held.take(only('b'))).toEqual([cutGap])
-    expect(held.take(only('c'))).toEqual([note('c', 'held again')])
+    clock = 300
+    expect(held.take(only('c'))).toEqual([{ ...cutGap }]) // dropped after the first take: the Gap up to the second
+    expect(held.take(only('d'))).toEqual([note('d', 'held')])
     expect(held.empty).toBe(true)
+  })
+
+  test('a Gap concerns the channels it holds notifications on too, listened on or not', () => {
+    const held = new Held(() => 0)
+    held.offer(note('a', '1'))
+    held.offerGap(gap(1, 2), ['b'])
+    expect(labels(held.take(only('a')))).toEqual(['a:1', 'Gap 1-2'])
+    expect(labels(held.take(only('b')))).toEqual(['Gap 1-2'])
   })
 
   test('cut off with nothing dropped: nothing was lost, so no Gap', () => {
