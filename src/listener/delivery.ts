@@ -125,6 +125,19 @@ export class Delivery {
     if (held.empty) this.#held = undefined
   }
 
+  /**
+   * unlisten() or unlistenAll(): what was held on channels no longer listened on will never be
+   * consumed (after a new listen(), its first consumer is owed what comes after that), so it
+   * is dropped, with those channels' part of the held Gaps, and holds the socket no longer.
+   */
+  unlistened(): void {
+    const held = this.#held
+    if (!held) return
+    held.take((channel) => !this.listened.has(channel) || this.hidden.has(channel))
+    if (held.empty) this.#held = undefined
+    this.drained()
+  }
+
   /** A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap' event. */
   handlerAdded(): void {
     const held = this.#held
@@ -179,8 +192,9 @@ export class Delivery {
       if (behind >= 0) taken = true
       if (behind > backlog) backlog = behind
     }
-    if (!taken) {
-      // Nobody takes this channel (yet): hold it for the consumer that will.
+    // Nobody takes this channel (yet): hold it for the consumer that will, unless it was
+    // unlistened (the server sent it before the UNLISTEN took effect).
+    if (!taken && this.listened.has(notification.channel)) {
       const behind = this.#hold().offer(notification)
       if (behind > backlog) backlog = behind
     }

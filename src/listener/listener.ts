@@ -186,15 +186,19 @@ export class Listener {
     return this.#poolerCheck
   }
 
+  /** UNLISTENs `channel`; what was held on it for a consumer not yet come is dropped at once. */
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
     // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
-    if (this.#book.removeUser(name)) await this.#inOrder(`UNLISTEN ${quoteIdentifier(name)}`, false)
+    const unlisten = this.#book.removeUser(name)
+    this.#delivery.unlistened()
+    if (unlisten) await this.#inOrder(`UNLISTEN ${quoteIdentifier(name)}`, false)
   }
 
   /** UNLISTEN every channel listen() listened on; the feeds' stay (in the same round trip, so they miss nothing). */
   async unlistenAll(): Promise<void> {
     const feeds = this.#book.clearUser()
+    this.#delivery.unlistened()
     const sql = ['UNLISTEN *', ...feeds.map((name) => `LISTEN ${quoteIdentifier(name)}`)].join('; ')
     await this.#inOrder(sql, false)
   }

@@ -1,12 +1,14 @@
 /**
  * The listener's promise, "nothing is lost without a Gap that says so", tested against a model.
  * fast-check picks a short run of steps (LISTEN and UNLISTEN on a pool of three channels, bursts
- * of NOTIFY from another connection, consumers that read fast, slowly or never, the link cut,
- * the link silently stalled, the backend terminated, a pause) and plays them on a real listener
+ * of NOTIFY from another connection, consumers (iterators that read fast, slowly or not until
+ * the end, and 'notification' handlers) made and stopped, the link cut, the link silently
+ * stalled, the backend terminated, a pause) and plays them on a real listener
  * behind a fault proxy, sometimes over steady background traffic. After every step, and in full
  * once the run has settled and the listener is closed, it holds what each consumer read against
  * the promises (test/support/listener-world.ts, test/support/delivery-audit.ts):
- * 1. each notification owed to a consumer reaches it once, in send order, or a Gap between its
+ * 1. each notification owed to a consumer (sent after it was made or, on a channel nobody
+ *    consumed then, held for it) reaches it once, in send order, or a Gap between its
  *    neighbours covers it; 2. a reconnect's Gap comes before anything from the new connection;
  * 3. no queue passes 4 × highWaterMark; 4. close() resolves and every iterator then ends;
  * 5. no unhandled rejection; 6. no connection is dropped unless it was harmed.
@@ -66,7 +68,7 @@ const step = (name: string, check: (m: Readonly<Model>) => boolean, run: (m: Mod
 const letter = (i: number) => 'abc'[i]!
 const channel = fc.integer({ min: 0, max: 2 })
 const consumerSpec: fc.Arbitrary<ConsumerSpec> = fc.record({
-  kind: fc.constantFrom<Kind>('fast', 'slow', 'never'),
+  kind: fc.constantFrom<Kind>('fast', 'slow', 'never', 'handler'),
   channels: fc.option(fc.subarray([0, 1, 2], { minLength: 1 }), { nil: undefined }),
 })
 
@@ -94,10 +96,12 @@ const notify = fc.tuple(channel, fc.integer({ min: 1, max: 50 }), fc.constantFro
     await w.notify(listened[i % listened.length]!, count, pace)
   }))
 const consumer = consumerSpec.map((spec) =>
-  step(`consumer(${spec.kind}${spec.channels ? `, ${spec.channels.map(letter).join('')}` : ''})`, (m) => m.consumers < 4, async (m, w) => {
+  step(`consumer(${spec.kind}${spec.channels && spec.kind !== 'handler' ? `, ${spec.channels.map(letter).join('')}` : ''})`, (m) => m.consumers < 4, async (m, w) => {
     w.consume(spec)
     m.consumers++
   }))
+/** The i-th (modulo) consumer still consuming stops: its channels, if nobody else takes them, are held again. */
+const stop = fc.integer({ min: 0, max: 3 }).map((i) => step(`stop(${i})`, (m) => m.consumers > 0, async (m, w) => w.stop(i)))
 /** Time for the listener to notice a fault, reconnect, fall behind, or cut a consumer off. */
 const idle = fc.constantFrom(50, 400).map((ms) => step(`idle(${ms})`, (m) => !m.over, () => wait(ms)))
 const cut = fc.constant(step('cut', (m) => !m.over, async (m, w) => {
@@ -116,7 +120,7 @@ const terminate = fc.constant(step('terminate', (m) => !m.over, async (m, w) => 
   await faulted(m, w)
 }))
 /** fc.commands picks among these alike: a repeat weighs a step up. */
-const commands: fc.Arbitrary<Command>[] = [listen, listen, unlisten, notify, notify, notify, consumer, consumer, idle, idle, cut, stall, terminate]
+const commands: fc.Arbitrary<Command>[] = [listen, listen, unlisten, notify, notify, notify, consumer, consumer, stop, idle, idle, cut, stall, terminate]
 
 const config: fc.Arbitrary<Config> = fc.record({
   reconnect: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
@@ -152,6 +156,7 @@ async function finish(w: World, config: Config): Promise<void> {
   expect(w.listener.stats.state).toBe('closed')
   await within(Promise.all(w.consumers.map((c) => c.reading)), 5000, 'every iterator ending after close()')
   for (const c of w.consumers) {
+    if (c.stopped || c.kind === 'handler') continue // ended by us, or never ends
     if (phase === 'gave up') expect(c.ending, `${c.name}, after the listener gave up`).toBeInstanceOf(ListenerError)
     else if (c.ending !== 'done') expect(c.ending, `${c.name}, after close()`).toBeInstanceOf(ListenerError)
   }
@@ -165,7 +170,7 @@ async function settle(w: World): Promise<boolean> {
     const marks = await Promise.all([0, 1, 2].map(async (i) => [w.pool[i]!, (await w.notify(i, 1))[0]!.seq] as const))
     const read = () =>
       w.listener.stats.connected &&
-      w.consumers.every((c) => marks.every(([name, seq]) => (c.channels && !c.channels.has(name)) || w.lastRead(c, name) >= seq))
+      w.consumers.every((c) => c.stopped || marks.every(([name, seq]) => (c.channels && !c.channels.has(name)) || w.lastRead(c, name) >= seq))
     if (await holds(read, 4000)) return true
     w.log(`settling: round ${round} not read by everyone`)
   }

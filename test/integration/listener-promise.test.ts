@@ -227,6 +227,32 @@ describe('1. nothing is dropped for lack of a consumer', () => {
   })
 })
 
+describe('1b. what was held on a channel is let go when it is unlistened', () => {
+  test.each(['unlisten', 'unlistenAll'] as const)('%s(): the socket that what was held kept paused is read again for the consumers of other channels (with stallTimeout false it stayed paused for good)', async (how) => {
+    const l = await listener({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: false })
+    const [a, b] = [uniqueChannel('a'), uniqueChannel('b')]
+    await l.listen(a)
+    await l.listen(b)
+    const consumer = l.notifications({ channels: [a] }) // nobody consumes b
+    await flood(b, 10)
+    await eventually(() => l.stats.paused)
+    if (how === 'unlisten') await l.unlisten(b)
+    else {
+      await l.unlistenAll()
+      await l.listen(a)
+    }
+    expect(l.stats.backlog).toBe(0)
+    await flood(a, 1)
+    expect((await within(consumer.next(), 5000, 'the consumer of a reading')).value).toMatchObject({ channel: a, payload: '1' })
+    // Listened on again, b's first consumer gets what comes from now on, not what was dropped.
+    await l.listen(b)
+    await flood(b, 1)
+    const next = await within(l.notifications({ channels: [b] }).next(), 5000, 'the consumer of b reading')
+    expect(next.value).toMatchObject({ channel: b, payload: '1' })
+    expect(l.stats.backlog).toBe(0)
+  })
+})
+
 describe('2a. LISTEN and UNLISTEN reach the server in the order they were called', () => {
   /** What the server sends `all` up to the marker on `marker`, the marker included. */
   async function heardUntil(all: AsyncIterableIterator<ListenerItem>, marker: string): Promise<string[]> {

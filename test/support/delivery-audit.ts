@@ -23,8 +23,13 @@ export interface ConsumerRecord {
   channels: ReadonlySet<string> | undefined
   /** The last sequence number whose sending began before it was made: it should hear every later one. */
   madeAfter: number
-  /** The first consumer also gets what was held since listen(). */
-  first: boolean
+  /**
+   * On the channels it takes that no consumer took when it was made, what it is owed more: every
+   * notification after this sequence number (0: since listen()), held for it.
+   */
+  owedFrom: ReadonlyMap<string, number>
+  /** It stopped (return(), or its handlers removed): what it did not read by then is not owed. */
+  stopped: boolean
   items: ListenerItem[]
 }
 
@@ -57,8 +62,8 @@ export function covers(gap: Gap, sent: Sent): boolean {
 /**
  * Every violation of the promise in `consumer`'s record, as sentences (empty: none):
  * 1. what it read came in send order, each at most once, only on its channels;
- * 2. what it should have heard (expected, on its channels, sent after it was made or, for the
- *    first consumer, since listen()) was read, or a Gap read between its neighbours covers it;
+ * 2. what it should have heard (expected, on its channels, sent after it was made or, on a
+ *    channel nobody consumed then, since it was last consumed) was read, or a Gap read between its neighbours covers it;
  * 3. before a reconnect's Gap it read nothing sent after that connection was lost.
  * `sent` is everything sent, in send order; `confirmedAt` matters only once the listener gave up.
  */
@@ -91,15 +96,15 @@ export function audit(consumer: ConsumerRecord, sent: readonly Sent[], outages: 
   for (const record of sent) {
     while (next < read.length && read[next]!.sent.seq <= record.seq) next++
     if (!record.expected || !takes(record.channel)) continue
-    if (!consumer.first && record.seq <= consumer.madeAfter) continue
+    if (record.seq <= (consumer.owedFrom.get(record.channel) ?? consumer.madeAfter)) continue
     const before = read[next - 1]
     if (before?.sent.seq === record.seq) continue // read
     const after = read[next]
     const gaps = consumer.items.slice(before ? before.at + 1 : 0, after ? after.at : undefined).filter((item): item is Gap => item.type === 'Gap')
     if (gaps.some((gap) => covers(gap, record))) continue
     if (!after) {
-      // Nothing read after it: it may be on its way, or dropped by design.
-      if (phase === 'running' || phase === 'closed') continue
+      // Nothing read after it: it may be on its way, or dropped by design (a stop or a close).
+      if (consumer.stopped || phase === 'running' || phase === 'closed') continue
       if (phase === 'gave up' && record.repliedAt > confirmedAt) continue
     }
     const where = `between ${before ? `#${before.sent.seq}` : 'the start'} and ${after ? `#${after.sent.seq}` : 'the end'}`

@@ -19,11 +19,12 @@ export const highWaterMark = 20
 /** Delivery's hard bound, even while a reply is awaited. */
 export const maxBacklog = 4 * highWaterMark
 
-export type Kind = 'fast' | 'slow' | 'never'
+/** How a consumer reads: an iterator read at once, slowly or not until the end, or 'notification' and 'gap' handlers. */
+export type Kind = 'fast' | 'slow' | 'never' | 'handler'
 
 export interface ConsumerSpec {
   kind: Kind
-  /** Indexes into the channel pool; undefined: every channel. */
+  /** Indexes into the channel pool; undefined: every channel. A handler takes every channel. */
   channels: number[] | undefined
 }
 
@@ -36,12 +37,15 @@ export interface WorldOptions {
 
 export interface Consumer extends ConsumerRecord {
   kind: Kind
-  iterator: AsyncIterableIterator<ListenerItem>
-  /** The read loop; a 'never' consumer gets one only at the end. */
+  /** An iterator, or for a handler the removal of its two handlers. */
+  reader: { iterator: AsyncIterableIterator<ListenerItem> } | { off: () => void }
+  /** The read loop; a 'never' consumer gets one only at the end, a handler none. */
   reading: Promise<void> | undefined
   /** 'done', or what next() threw. */
   ending: unknown
 }
+
+const takes = (channels: ReadonlySet<string> | undefined, channel: string) => channels === undefined || channels.has(channel)
 
 export const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -84,6 +88,11 @@ export class World {
   readonly freezes: { from: number; to: number }[] = []
   /** For each channel listen() resolved on and unlisten() was not called since, a token for that stretch. */
   readonly #listening = new Map<string, object>()
+  /**
+   * For each channel whose consumers all stopped, or which was unlistened, the last sequence
+   * number sent before: a later first consumer of it is owed only what comes after.
+   */
+  readonly #freedAfter = new Map<string, number>()
   /** Notifications go one at a time, so that they commit in the order they are numbered. */
   #sending: Promise<unknown> = Promise.resolve()
   #seq = 0
@@ -172,6 +181,7 @@ export class World {
   unlisten(i: number): Promise<boolean> {
     const channel = this.pool[i]!
     this.#listening.delete(channel) // from the call on, nothing sent on it is owed
+    this.#freedAfter.set(channel, this.#seq) // and what was held on it is dropped
     return this.#request(`unlisten(${channel})`, () => this.listener.unlisten(channel))
   }
 
@@ -188,31 +198,66 @@ export class World {
     }
   }
 
+  /**
+   * A consumer. On each channel it takes that no consumer took since listen() (or since the last
+   * one of that channel stopped), it is owed what was held for it: everything sent since then.
+   */
   consume(spec: ConsumerSpec): void {
-    const channels = spec.channels && new Set(spec.channels.map((i) => this.pool[i]!))
-    const iterator = this.listener.notifications(channels ? { channels } : {})
+    const channels = spec.kind === 'handler' ? undefined : spec.channels && new Set(spec.channels.map((i) => this.pool[i]!))
+    const live = this.consumers.filter((c) => !c.stopped)
+    const unconsumed = this.pool.filter((channel) => takes(channels, channel) && !live.some((other) => takes(other.channels, channel)))
     const consumer: Consumer = {
       name: `consumer ${this.consumers.length + 1} (${spec.kind}${channels ? ` on ${spec.channels!.map((i) => 'abc'[i]).join('')}` : ''})`,
       kind: spec.kind,
       channels,
       madeAfter: this.#seq,
-      first: this.consumers.length === 0,
+      owedFrom: new Map(unconsumed.map((channel) => [channel, this.#freedAfter.get(channel) ?? 0])),
+      stopped: false,
       items: [],
-      iterator,
+      reader: { off: () => undefined },
       reading: undefined,
       ending: undefined,
     }
     this.consumers.push(consumer)
     this.log(`made ${consumer.name} after #${this.#seq}`)
+    if (spec.kind === 'handler') {
+      // 'gap' first: a 'notification' handler takes what was held at once, its Gaps as 'gap' events.
+      const offGap = this.listener.on('gap', (gap) => void consumer.items.push(gap))
+      const offNotification = this.listener.on('notification', (notification) => void consumer.items.push(notification))
+      consumer.reader = { off: () => (offNotification(), offGap()) }
+      consumer.reading = Promise.resolve()
+      consumer.ending = 'done'
+      return
+    }
+    consumer.reader = { iterator: this.listener.notifications(channels ? { channels } : {}) }
     if (spec.kind !== 'never') this.read(consumer)
+  }
+
+  /**
+   * Stops the i-th (modulo) consumer still consuming: return() on its iterator, or its handlers
+   * removed. Its channels that no other consumer takes are held again from now on.
+   */
+  stop(i: number): void {
+    const live = this.consumers.filter((c) => !c.stopped)
+    const consumer = live[i % live.length]
+    if (!consumer) return
+    consumer.stopped = true
+    this.log(`stopping ${consumer.name} after #${this.#seq}`)
+    if ('off' in consumer.reader) consumer.reader.off()
+    else void consumer.reader.iterator.return?.()
+    for (const channel of this.pool) {
+      if (takes(consumer.channels, channel) && !live.some((other) => other !== consumer && takes(other.channels, channel))) this.#freedAfter.set(channel, this.#seq)
+    }
   }
 
   /** Reads `consumer` to its end, slowly if it is slow; records how it ended. */
   read(consumer: Consumer): void {
+    if (!('iterator' in consumer.reader)) return
+    const iterator = consumer.reader.iterator
     consumer.reading ??= (async () => {
       try {
         for (;;) {
-          const result = await consumer.iterator.next()
+          const result = await iterator.next()
           if (result.done) return void (consumer.ending = 'done')
           consumer.items.push(result.value)
           if (consumer.kind === 'slow') await wait(2)

@@ -98,6 +98,7 @@ describe('nobody consuming yet', () => {
 
   test('what no existing consumer takes is held too (a feed on another channel is no consumer of this one)', async () => {
     const { delivery, iterator } = setup()
+    delivery.listened = new Set(['orders', 'feed'])
     const feed = iterator({ channels: new Set(['feed']) })
     delivery.deliver(note('orders 1', 'orders'))
     delivery.deliver(note('feed 1', 'feed'))
@@ -237,6 +238,37 @@ describe('channels listened on that nobody consumes yet', () => {
     expect(isReading()).toBe(true)
   })
 
+  test('unlistened: what was held on the channel is dropped, the socket it held paused is read again, and later ones on it are not held', async () => {
+    const { delivery, isReading, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: false })
+    iterator(channels('a'))
+    for (let i = 0; i < 4; i++) delivery.deliver(note(`held ${i}`, 'b')) // nobody consumes b
+    expect(isReading()).toBe(false)
+    delivery.listened = new Set(['a']) // unlisten(b), as the book says
+    delivery.unlistened()
+    expect(delivery.backlog()).toBe(0)
+    expect(isReading()).toBe(true) // before: paused for good, with stallTimeout false
+    delivery.deliver(note('late', 'b')) // sent before the UNLISTEN took effect: nobody wants it
+    expect(delivery.backlog()).toBe(0)
+    delivery.listened = new Set(['a', 'b']) // listen(b) again: its first consumer gets what comes from now on
+    delivery.deliver(note('new', 'b'))
+    expect(payloads(await read(iterator(channels('b')), 1))).toEqual(['new'])
+  })
+
+  test('unlistened: what is held on the channels still listened on stays, with its Gaps, and the dropped channel gets no stale Gap', async () => {
+    const { delivery, iterator } = setup()
+    delivery.deliver(note('a1', 'a'))
+    delivery.deliver(note('b1', 'b'))
+    delivery.gap(lost())
+    delivery.deliver(note('a2', 'a'))
+    delivery.deliver(note('b2', 'b'))
+    delivery.listened = new Set(['a'])
+    delivery.unlistened()
+    expect(delivery.backlog()).toBe(2)
+    expect(payloads(await read(iterator(channels('a')), 3))).toEqual(['a1', 'Gap', 'a2'])
+    delivery.listened = new Set(['a', 'b'])
+    expect(iterator(channels('b')).length).toBe(0)
+  })
+
   describe('cut off', () => {
     beforeEach(() => void vi.useFakeTimers())
     afterEach(() => void vi.useRealTimers())
@@ -268,6 +300,21 @@ describe('channels listened on that nobody consumes yet', () => {
       vi.advanceTimersByTime(5000)
       expect(reading).toEqual([false, true])
       expect(errors).toHaveLength(1)
+    })
+
+    test('unlistened while cut off for it alone: the cut ends, so what comes on it after a new listen() is held again', async () => {
+      const { delivery, errors, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+      for (let i = 0; i < 4; i++) delivery.deliver(note('kept', 'b'))
+      vi.advanceTimersByTime(1000) // nobody came: cut off
+      expect(errors).toHaveLength(1)
+      delivery.deliver(note('dropped', 'b'))
+      delivery.listened = new Set(['a']) // unlisten(b)
+      delivery.unlistened()
+      delivery.listened = new Set(['a', 'b']) // listen(b) again
+      delivery.deliver(note('new', 'b'))
+      const b = iterator(channels('b'))
+      expect(payloads(await read(b, 1))).toEqual(['new'])
+      expect(b.length).toBe(0)
     })
 
     test('a channel unlistened during an outage: the Gap of the reconnect still goes to the consumer of what was held on it', async () => {
@@ -830,6 +877,7 @@ describe('the stall checker', () => {
     const events = new EventHub<ListenerEvents>(() => {})
     events.on('error', (e) => void errors.push(e))
     const delivery = new Delivery(events, { highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 }, () => Date.now() - start)
+    delivery.listened = new Set(['a'])
     if (first === 'a Gap') delivery.gap(aGap())
     delivery.deliver(note('1'))
     delivery.deliver(note('2'))
