@@ -254,6 +254,16 @@ describe('channels listened on that nobody consumes yet', () => {
     expect(payloads(await read(iterator(channels('b')), 1))).toEqual(['new'])
   })
 
+  test('unlistened on a channel a change feed still uses: what was held on it for the user\'s consumers is dropped', () => {
+    const { delivery } = setup()
+    delivery.listened = new Set(['a', 'f'])
+    delivery.deliver(note('held', 'f')) // listen(f): nobody consumes it
+    delivery.deliver(note('kept', 'a'))
+    delivery.hidden = new Set(['f']) // unlisten(f) while a feed on f lives: still listened on, hidden
+    delivery.unlistened()
+    expect(delivery.backlog()).toBe(1)
+  })
+
   test('unlistened: what is held on the channels still listened on stays, with its Gaps, and the dropped channel gets no stale Gap', async () => {
     const { delivery, iterator } = setup()
     delivery.deliver(note('a1', 'a'))
