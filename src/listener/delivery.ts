@@ -2,8 +2,8 @@
  * Delivery and backpressure: every notification to every consumer (iterators and handlers),
  * and the decision to stop reading the socket when a consumer falls highWaterMark behind, and
  * to read again at lowWaterMark. Three rules keep the promise "nothing lost without a Gap":
- * - nobody consuming a channel yet (listen(), then a refresh, then the loop) is not a reason
- *   to drop: what no consumer takes is held (held.ts), counted like a consumer's queue, for
+ * - nobody consuming a channel listened on yet (listen(), then a refresh, then the loop) is
+ *   not a reason to drop: what no consumer takes is held (held.ts), counted like a consumer's queue, for
  *   the next consumer that takes its channel, with the Gaps of the time it had none;
  * - a reply being awaited (a LISTEN) lets the socket be read past highWaterMark, since the
  *   reply comes after the backlog, but never past 4 × highWaterMark;
@@ -69,7 +69,10 @@ export class Delivery {
    * them, never a 'notification' handler, and with no feed left they are not held but dropped.
    */
   hidden: ReadonlySet<string> = new Set()
-  /** The channels the server listens on (set by the listener; a live set). */
+  /**
+   * The channels listened on, as the listener's book has them at each call (set by the listener;
+   * a live set): a LISTEN not yet answered is in it, an UNLISTEN not yet answered is not.
+   */
   listened: ReadonlySet<string> = new Set()
   readonly stats = { notifications: 0, maxBacklog: 0, pauses: 0, stalls: 0 }
 

@@ -53,9 +53,9 @@ export class Held {
 
   /**
    * Keeps a Gap for the first consumers of `channels` and of the channels it holds notifications
-   * on (one unlistened meanwhile is no longer among the listened, but what is held on it was
-   * heard before the loss), merged with the last one held if nothing came between: one Gap
-   * spanning both, for the channels of either, says no less.
+   * on (whatever the caller counts as listened: what is held was heard before the loss, so its
+   * consumer must hear of the loss), merged with the last one held if nothing came between: one
+   * Gap spanning both, for the channels of either, says no less.
    */
   offerGap(gap: Gap, channels: Iterable<string>): void {
     const concerned = new Set(channels)

@@ -13,7 +13,7 @@ import { bounded } from './attempt.ts'
 import { ChannelBook } from './channels.ts'
 import { attemptPlan } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
-import { ListenerError } from './errors.ts'
+import { closedError, ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
 import type { FeedHost, FeedSupport } from './feed-support.ts'
 import { Lifecycle } from './lifecycle.ts'
@@ -144,6 +144,9 @@ export class Listener {
       await this.#inOrder(`LISTEN ${quoteIdentifier(name)}`, this.#options.poolerCheck !== false)
     } catch (error) {
       undo()
+      // What was held on it is nobody's now, as after unlisten(); after the end, the first
+      // iterator made then still gets it.
+      if (!this.#closed()) this.#delivery.unlistened()
       throw error
     }
   }
@@ -186,9 +189,14 @@ export class Listener {
     return this.#poolerCheck
   }
 
-  /** UNLISTENs `channel`; what was held on it for a consumer not yet come is dropped at once. */
+  /**
+   * UNLISTENs `channel`; what was held on it for a consumer not yet come is dropped at once.
+   * Once the listener is closed or gave up, it rejects and changes nothing: what was held stays
+   * for the first iterator made then.
+   */
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
     const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
+    this.#refuseOnceClosed()
     // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
     const unlisten = this.#book.removeUser(name)
     this.#delivery.unlistened()
@@ -197,6 +205,7 @@ export class Listener {
 
   /** UNLISTEN every channel listen() listened on; the feeds' stay (in the same round trip, so they miss nothing). */
   async unlistenAll(): Promise<void> {
+    this.#refuseOnceClosed()
     const feeds = this.#book.clearUser()
     this.#delivery.unlistened()
     const sql = ['UNLISTEN *', ...feeds.map((name) => `LISTEN ${quoteIdentifier(name)}`)].join('; ')
@@ -317,6 +326,11 @@ export class Listener {
   /** A method, not a field read, so the type checker does not assume it unchanged across awaits. */
   #closed(): boolean {
     return this.#lifecycle.state === 'closed'
+  }
+
+  /** Throws what a call made now would fail with, once the listener is closed or gave up. */
+  #refuseOnceClosed(): void {
+    if (this.#closed()) throw this.#link.failure ?? closedError()
   }
 
   /** Background errors go to 'error' handlers; one of those failing is dropped, not looped. */

@@ -246,10 +246,29 @@ describe('1b. what was held on a channel is let go when it is unlistened', () =>
     expect((await within(consumer.next(), 5000, 'the consumer of a reading')).value).toMatchObject({ channel: a, payload: '1' })
     // Listened on again, b's first consumer gets what comes from now on, not what was dropped.
     await l.listen(b)
-    await flood(b, 1)
+    await l.notify(b, 'new')
     const next = await within(l.notifications({ channels: [b] }).next(), 5000, 'the consumer of b reading')
-    expect(next.value).toMatchObject({ channel: b, payload: '1' })
+    expect(next.value).toMatchObject({ channel: b, payload: 'new' })
     expect(l.stats.backlog).toBe(0)
+  })
+})
+
+describe('1c. a listen() that fails lets go of what came on its channel meanwhile', () => {
+  test('with stallTimeout false, it held the socket paused for good (a scripted server: a real one does not fail a LISTEN after sending on its channel)', async () => {
+    const server = await scriptedListenerServer({
+      before: (_, sql) => (sql === 'LISTEN "c"' ? [backend.notificationResponse(2000, 'c', 'while the LISTEN failed')] : []),
+      fails: (_, sql) => sql === 'LISTEN "c"',
+    })
+    const l = new Listener({ host: '127.0.0.1', port: server.port, user: 'u', database: 'd', sslmode: 'disable', env: {}, passfile: '/nonexistent/pglisten-test-pgpass', poolerCheck: false, heartbeat: false, reconnect: false, highWaterMark: 1, lowWaterMark: 0, stallTimeout: false })
+    try {
+      await l.start()
+      await expect(l.listen('c')).rejects.toThrow(/scripted failure of LISTEN "c"/)
+      expect(l.channels).toEqual(new Set())
+      expect(l.stats).toMatchObject({ backlog: 0, paused: false })
+    } finally {
+      await l.close()
+      await server.close()
+    }
   })
 })
 
@@ -578,6 +597,22 @@ describe('6. giving up is never silent', () => {
     const late = l.notifications()
     expect((await late.next()).value).toMatchObject({ payload: 'held' })
     await expect(late.next()).rejects.toThrow(/reconnect is off/)
+  })
+
+  test.each(['unlisten', 'unlistenAll'] as const)('%s() after giving up rejects with the ListenerError and changes nothing: what was held still goes to the first iterator made then', async (how) => {
+    const l = await listener({ reconnect: false })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    await l.notify(channel, 'held')
+    await eventually(() => l.stats.notifications === 1)
+    const gaveUp = new Promise((resolve) => l.on('error', resolve))
+    await terminate(l.processId)
+    const error = await gaveUp
+    await expect(how === 'unlisten' ? l.unlisten(channel) : l.unlistenAll()).rejects.toBe(error)
+    expect(l.channels).toEqual(new Set([channel]))
+    const late = l.notifications()
+    expect((await late.next()).value).toMatchObject({ payload: 'held' }) // before the fix: dropped by the call that rejected
+    await expect(late.next()).rejects.toBe(error)
   })
 
   test('a listen() waiting when close() comes rejects with a ListenerError', async () => {

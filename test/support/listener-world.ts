@@ -181,8 +181,11 @@ export class World {
   unlisten(i: number): Promise<boolean> {
     const channel = this.pool[i]!
     this.#listening.delete(channel) // from the call on, nothing sent on it is owed
-    this.#freedAfter.set(channel, this.#seq) // and what was held on it is dropped
-    return this.#request(`unlisten(${channel})`, () => this.listener.unlisten(channel))
+    const calledAfter = this.#seq
+    return this.#request(`unlisten(${channel})`, async () => {
+      await this.listener.unlisten(channel)
+      this.#freedAfter.set(channel, calledAfter) // what was held on it was dropped at the call (one that rejects drops nothing)
+    })
   }
 
   async #request(what: string, call: () => Promise<void>): Promise<boolean> {

@@ -12,6 +12,8 @@ export interface Script {
   before?(index: number, sql: string): Uint8Array[]
   /** Hang up right after answering `sql` on connection `index`. */
   hangUpAfter?(index: number, sql: string): boolean
+  /** Answer `sql` on connection `index` with an ErrorResponse (SQLSTATE XX000) instead. */
+  fails?(index: number, sql: string): boolean
 }
 
 export async function scriptedListenerServer(script: Script): Promise<FakeServer & { queries: string[][] }> {
@@ -41,7 +43,9 @@ export async function scriptedListenerServer(script: Script): Promise<FakeServer
       if (message.type !== 'Q') continue
       const sql = new TextDecoder().decode(message.body.subarray(0, -1))
       seen.push(sql)
-      const answer = sql === '' ? [backend.emptyQueryResponse()] : sql.split('; ').map((s) => backend.commandComplete(s.split(' ')[0]!))
+      const answer = script.fails?.(index, sql)
+        ? [backend.errorResponse({ S: 'ERROR', C: 'XX000', M: `scripted failure of ${sql}` })]
+        : sql === '' ? [backend.emptyQueryResponse()] : sql.split('; ').map((s) => backend.commandComplete(s.split(' ')[0]!))
       client.write(concat(...(script.before?.(index, sql) ?? []), ...answer, backend.readyForQuery()))
       if (script.hangUpAfter?.(index, sql)) return client.end()
     }
