@@ -1,9 +1,9 @@
 /**
  * The listener's promise, "nothing is lost without a Gap that says so", tested against a model.
- * fast-check picks a short run of steps (LISTEN and UNLISTEN on a pool of three channels, bursts
- * of NOTIFY from another connection, consumers (iterators that read fast, slowly or not until
- * the end, and 'notification' handlers) made and stopped, the link cut, the link silently
- * stalled, the backend terminated, a pause) and plays them on a real listener
+ * fast-check picks a short run of steps (LISTEN and UNLISTEN on a pool of three channels, alone
+ * or called together; bursts of NOTIFY from another connection; consumers, iterators that read
+ * fast, slowly or not until the end and 'notification' handlers, made and stopped; the link cut,
+ * the link silently stalled, the backend terminated, a pause) and plays them on a real listener
  * behind a fault proxy, sometimes over steady background traffic. After every step, and in full
  * once the run has settled and the listener is closed, it holds what each consumer read against
  * the promises (test/support/listener-world.ts, test/support/delivery-audit.ts):
@@ -89,6 +89,17 @@ const unlisten = channel.map((i) =>
     m.listened.delete(i)
     if (!(await w.unlisten(i))) m.over = true
   }))
+/**
+ * unlisten(i) and listen(i) called together, on a channel listened on (it stays listened on), or
+ * listen(i) and unlisten(i) on one that is not (it stays not listened on): they reach the server
+ * in call order, and what was held on it is let go of at the unlisten() call.
+ */
+const together = channel.map((i) =>
+  step(`together(${letter(i)})`, (m) => !m.over, async (m, w) => {
+    const listened = m.listened.has(i)
+    const [first, second] = await Promise.all(listened ? [w.unlisten(i), w.listen(i)] : [w.listen(i), w.unlisten(i)])
+    if (!first || !second) m.over = true // the listener gave up; otherwise, listened on as before
+  }))
 /** On the i-th (modulo) of the channels listened on now, so that it is seldom skipped. */
 const notify = fc.tuple(channel, fc.integer({ min: 1, max: 50 }), fc.constantFrom(0, 2)).map(([i, count, pace]) =>
   step(`notify(listened[${i}], ${count}${pace ? `, ${pace} ms apart` : ''})`, (m) => !m.over && m.listened.size > 0, async (m, w) => {
@@ -120,7 +131,7 @@ const terminate = fc.constant(step('terminate', (m) => !m.over, async (m, w) => 
   await faulted(m, w)
 }))
 /** fc.commands picks among these alike: a repeat weighs a step up. */
-const commands: fc.Arbitrary<Command>[] = [listen, listen, unlisten, notify, notify, notify, consumer, consumer, stop, idle, idle, cut, stall, terminate]
+const commands: fc.Arbitrary<Command>[] = [listen, listen, unlisten, together, notify, notify, notify, consumer, consumer, stop, idle, idle, cut, stall, terminate]
 
 const config: fc.Arbitrary<Config> = fc.record({
   reconnect: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),

@@ -88,6 +88,8 @@ export class World {
   readonly freezes: { from: number; to: number }[] = []
   /** For each channel listen() resolved on and unlisten() was not called since, a token for that stretch. */
   readonly #listening = new Map<string, object>()
+  /** For each channel, how many listen() and unlisten() calls were made on it. */
+  readonly #calls = new Map<string, number>()
   /**
    * For each channel whose consumers all stopped, or which was unlistened, the last sequence
    * number sent before: a later first consumer of it is owed only what comes after.
@@ -168,24 +170,37 @@ export class World {
     return !this.closedByUs && this.listener.stats.state === 'closed'
   }
 
-  /** listen() on the i-th channel; false if it rejected because the listener gave up. */
+  /**
+   * listen() on the i-th channel; false if it rejected because the listener gave up. The
+   * channel counts as listened on once it resolves, unless unlisten() was called after it (the
+   * two reach the server in call order: the UNLISTEN came last).
+   */
   listen(i: number): Promise<boolean> {
     const channel = this.pool[i]!
+    const call = this.#call(channel)
     return this.#request(`listen(${channel})`, async () => {
       await this.listener.listen(channel)
-      if (!this.#listening.has(channel)) this.#listening.set(channel, {})
+      if (this.#calls.get(channel) === call && !this.#listening.has(channel)) this.#listening.set(channel, {})
     })
   }
 
   /** unlisten() on the i-th channel; false if it rejected because the listener gave up. */
   unlisten(i: number): Promise<boolean> {
     const channel = this.pool[i]!
+    this.#call(channel)
     this.#listening.delete(channel) // from the call on, nothing sent on it is owed
     const calledAfter = this.#seq
     return this.#request(`unlisten(${channel})`, async () => {
       await this.listener.unlisten(channel)
       this.#freedAfter.set(channel, calledAfter) // what was held on it was dropped at the call (one that rejects drops nothing)
     })
+  }
+
+  /** Numbers the listen() and unlisten() calls on `channel`; returns this one's number. */
+  #call(channel: string): number {
+    const call = (this.#calls.get(channel) ?? 0) + 1
+    this.#calls.set(channel, call)
+    return call
   }
 
   async #request(what: string, call: () => Promise<void>): Promise<boolean> {
