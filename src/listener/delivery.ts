@@ -3,8 +3,9 @@
  * and the decision to stop reading the socket when a consumer falls highWaterMark behind, and
  * to read again at lowWaterMark. Three rules keep the promise "nothing lost without a Gap":
  * - nobody consuming a channel listened on yet (listen(), then a refresh, then the loop) is
- *   not a reason to drop: what no consumer takes is held (held.ts), counted like a consumer's queue, for
- *   the next consumer that takes its channel, with the Gaps of the time it had none;
+ *   not a reason to drop: what no consumer of the user's takes (a change feed on the same
+ *   channel is none) is held (held.ts), counted like a consumer's queue, for the next consumer
+ *   that takes its channel, with the Gaps of the time it had none;
  * - a reply being awaited (a LISTEN) lets the socket be read past highWaterMark, since the
  *   reply comes after the backlog, but never past 4 × highWaterMark;
  * - a consumer that reads nothing for stallTimeout while it holds the socket paused is cut off
@@ -110,10 +111,10 @@ export class Delivery {
     this.#setReading = undefined
   }
 
-  /** A new iterator: it takes, from what no consumer took, what is on its channels. */
+  /** A new iterator: it takes, from what no consumer took, what is on its channels (a feed's takes none). */
   subscribe(subscription: Subscription): void {
     this.#subscriptions = [...this.#subscriptions, subscription]
-    if (!this.#held) return
+    if (!this.#held || subscription.feed) return
     this.#adopt(subscription)
     this.#moved()
   }
@@ -192,7 +193,7 @@ export class Delivery {
     let taken = handlers || hidden // a feed's channel with no feed left: nobody will ever take it
     for (let i = 0; i < subscriptions.length; i++) {
       const behind = subscriptions[i]!.offer(notification)
-      if (behind >= 0) taken = true
+      if (behind >= 0 && !subscriptions[i]!.feed) taken = true // a feed on a channel of the user's takes nothing from the user
       if (behind > backlog) backlog = behind
     }
     // Nobody takes this channel (yet): hold it for the consumer that will, unless it was
@@ -248,7 +249,7 @@ export class Delivery {
 
   /** For an iterator made after the listener gave up: what was held on its channels, then the error. */
   failLate(subscription: Subscription, error: Error): void {
-    if (this.#held) this.#adopt(subscription)
+    if (this.#held && !subscription.feed) this.#adopt(subscription)
     subscription.fail(error)
   }
 
@@ -278,7 +279,7 @@ export class Delivery {
    */
   #unconsumed(): string[] {
     if (this.#handlers.length !== 0) return []
-    return [...this.listened].filter((channel) => !this.hidden.has(channel) && !this.#subscriptions.some((subscription) => subscription.takes(channel)))
+    return [...this.listened].filter((channel) => !this.hidden.has(channel) && !this.#subscriptions.some((subscription) => !subscription.feed && subscription.takes(channel)))
   }
 
   /** The queue of what no consumer took, made when first needed. */

@@ -260,7 +260,7 @@ export class Listener {
   [listenerParts](): ListenerParts {
     const host: FeedHost = {
       options: this.#options,
-      notifications: (options) => this.notifications(options),
+      notifications: (options) => this.#subscribe(options, true),
       // A feed's or an outbox's channel: hidden from other consumers (never held for them),
       // UNLISTENed when the last of them ends, untouched by unlistenAll().
       listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
@@ -284,6 +284,11 @@ export class Listener {
    * up reconnecting, the iterator throws its ListenerError once its queue is read.
    */
   notifications(options: NotificationsOptions = {}): AsyncIterableIterator<ListenerItem> {
+    return this.#subscribe(options, false)
+  }
+
+  /** An iterator: the user's, or (`feed`) a change feed's or an outbox's, which takes nothing held. */
+  #subscribe(options: NotificationsOptions, feed: boolean): Subscription {
     const channels = options.channels ? new Set([...options.channels].map(checkChannel)) : undefined
     const signal = options.signal
     const abort = () => subscription.end()
@@ -293,6 +298,7 @@ export class Listener {
       gaps: options.gaps ?? true,
       onDrain: (s) => this.#delivery.drained(s),
       onEnd: () => signal?.removeEventListener('abort', abort),
+      feed,
     })
     const failure = this.#link.failure
     if (failure) this.#delivery.failLate(subscription, failure)

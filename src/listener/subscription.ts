@@ -42,6 +42,8 @@ export interface SubscriptionOptions {
   onEnd?: () => void
   /** How the listener names it in a ConsumerStalledError. */
   name?: string
+  /** A change feed's or an outbox's: no consumer of the user's, so what is held is not its. */
+  feed?: boolean
   /** The clock, in milliseconds; injectable for tests. */
   now?: () => number
 }
@@ -50,6 +52,7 @@ let made = 0
 
 export class Subscription implements AsyncIterableIterator<ListenerItem> {
   readonly name: string
+  readonly feed: boolean
   /** Items waiting; `#head` is the next to read (shifting an array is O(n)). */
   #items: ListenerItem[] = []
   #head = 0
@@ -80,6 +83,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     this.#onEnd = options.onEnd ?? (() => {})
     this.#now = options.now ?? Date.now
     this.#lastRead = this.#now()
+    this.feed = options.feed ?? false
     this.name = options.name ?? `iterator #${++made}${this.#channels ? ` on ${[...this.#channels].map((c) => JSON.stringify(c)).join(', ')}` : ''}`
   }
 

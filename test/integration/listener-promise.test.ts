@@ -227,6 +227,27 @@ describe('1. nothing is dropped for lack of a consumer', () => {
   })
 })
 
+describe('1a. a change feed on a channel the user listens on too is no consumer of the user\'s', () => {
+  test('it takes nothing of what is held for the user\'s first consumer, before it came or while it alone consumed', async () => {
+    const l = await listener()
+    const channel = uniqueChannel('shared')
+    await l.listen(channel)
+    await l.notify(channel, 'before the feed')
+    await eventually(() => l.stats.notifications === 1) // held: nobody of the user's consumes it
+    const feed = changes(l, 'public.pglisten_shared', { install: false, channel }) // tcn's default channel is shared so
+    await feed.ready
+    await l.notify(channel, 'while only the feed consumed')
+    await eventually(() => l.stats.notifications === 2)
+    const items: string[] = []
+    for await (const item of l.notifications({ channels: [channel] })) {
+      items.push(item.type === 'Gap' ? 'Gap' : item.payload)
+      if (items.length === 2) break
+    }
+    expect(items).toEqual(['before the feed', 'while only the feed consumed']) // before the fix: the feed took both
+    await feed.return!()
+  })
+})
+
 describe('1b. what was held on a channel is let go when it is unlistened', () => {
   test.each(['unlisten', 'unlistenAll'] as const)('%s(): the socket that what was held kept paused is read again for the consumers of other channels (with stallTimeout false it stayed paused for good)', async (how) => {
     const l = await listener({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: false })

@@ -238,6 +238,30 @@ describe('channels listened on that nobody consumes yet', () => {
     expect(isReading()).toBe(true)
   })
 
+  test('a change feed on a channel of the user\'s takes nothing held and is no consumer of the user\'s: what comes meanwhile, and the Gaps, are held too', async () => {
+    const { delivery, iterator } = setup()
+    delivery.deliver(note('before', 'a'))
+    const feed = iterator({ channels: new Set(['a']), feed: true })
+    expect(feed.length).toBe(0) // before the fix: it took 'before'
+    delivery.deliver(note('during', 'a'))
+    expect(feed.length).toBe(1) // the feed hears it too
+    delivery.gap(lost())
+    expect(payloads(await read(iterator(channels('a')), 3))).toEqual(['before', 'during', 'Gap'])
+  })
+
+  test('a change feed made after the listener gave up gets its error, and leaves what was held for the user\'s first iterator', async () => {
+    const { delivery, iterator } = setup()
+    delivery.deliver(note('held', 'a'))
+    const error = new Error('gave up')
+    delivery.fail(error)
+    const feed = new Subscription({ channels: new Set(['a']), feed: true })
+    delivery.failLate(feed, error)
+    await expect(feed.next()).rejects.toBe(error)
+    const late = new Subscription({ channels: new Set(['a']) })
+    delivery.failLate(late, error)
+    expect(payloads(await read(late, 1))).toEqual(['held'])
+  })
+
   test('unlistened: what was held on the channel is dropped, the socket it held paused is read again, and later ones on it are not held', async () => {
     const { delivery, isReading, iterator } = setup({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: false })
     iterator(channels('a'))
