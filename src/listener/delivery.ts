@@ -196,7 +196,7 @@ export class Delivery {
       if (behind >= 0 && !subscriptions[i]!.feed) taken = true // a feed on a channel of the user's takes nothing from the user
       if (behind > backlog) backlog = behind
     }
-    // Nobody takes this channel (yet): hold it for the consumer that will, unless it was
+    // No consumer of the user's takes this channel (yet): hold it for the one that will, unless it was
     // unlistened (the server sent it before the UNLISTEN took effect).
     if (!taken && this.listened.has(notification.channel)) {
       const behind = this.#hold().offer(notification)
@@ -225,7 +225,7 @@ export class Delivery {
 
   /**
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
-   * listened on that nobody consumes (a notification lost on one would have been held for it),
+   * listened on that no consumer of the user's takes (a notification lost on one would have been held for it),
    * and of each channel something is held on. Handlers hear it as an event.
    */
   gap(gap: Gap): void {
@@ -274,8 +274,9 @@ export class Delivery {
   }
 
   /**
-   * The channels listened on that no consumer takes (handlers take every channel but the
-   * feeds'): what comes on them is held, and so are the Gaps, for their first consumer.
+   * The channels listened on that no consumer of the user's takes (handlers take every channel
+   * but the feeds'; a feed's iterator is none): what comes on them is held, and so are the Gaps,
+   * for their first consumer.
    */
   #unconsumed(): string[] {
     if (this.#handlers.length !== 0) return []

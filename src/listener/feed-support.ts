@@ -23,6 +23,7 @@ export const removalTimeout = 5_000
 /** What the listener lends its feeds and outboxes: functions, handed on and called unbound. */
 export interface FeedHost {
   options: ListenerOptions
+  /** An iterator, as Listener.notifications() makes, that is no consumer of the user's: it takes nothing held for them. */
   notifications(options: NotificationsOptions): AsyncIterableIterator<ListenerItem>
   /** LISTEN on a feed's channel: counted, and kept out of the listener's channels and other consumers. */
   listen(channel: string): Promise<void>

@@ -47,7 +47,7 @@ export type FeedItem<T> = T | PayloadError | Gap
  */
 export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
   readonly ready: Promise<void>
-  /** The channel its trigger notifies and it listens on (not among the listener's `channels`). */
+  /** The channel its trigger notifies and it listens on (not among the listener's `channels`, unless the user listens on it too). */
   readonly channel: string
 }
 

@@ -260,9 +260,10 @@ export class Listener {
   [listenerParts](): ListenerParts {
     const host: FeedHost = {
       options: this.#options,
-      notifications: (options) => this.#subscribe(options, true),
+      notifications: (options) => this.#subscribe(options, true), // takes nothing held for the user's consumers
       // A feed's or an outbox's channel: hidden from other consumers (never held for them),
-      // UNLISTENed when the last of them ends, untouched by unlistenAll().
+      // unless the user listens on it too; UNLISTENed when the last of them ends, untouched by
+      // unlistenAll().
       listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
       release: (channel) => this.#releaseFeed(channel),
       closing: () => this.#closing !== undefined || this.#closed(),
