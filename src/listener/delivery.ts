@@ -192,12 +192,13 @@ export class Delivery {
     const handlers = this.#handlers.length !== 0 && !hidden
     let taken = handlers || hidden // a feed's channel with no feed left: nobody will ever take it
     for (let i = 0; i < subscriptions.length; i++) {
-      const behind = subscriptions[i]!.offer(notification)
-      if (behind >= 0 && !subscriptions[i]!.feed) taken = true // a feed on a channel of the user's takes nothing from the user
+      const subscription = subscriptions[i]!
+      const behind = subscription.offer(notification)
+      if (behind >= 0 && !subscription.feed) taken = true // a feed's iterator is no consumer of the user's
       if (behind > backlog) backlog = behind
     }
-    // No consumer of the user's takes this channel (yet): hold it for the one that will, unless it was
-    // unlistened (the server sent it before the UNLISTEN took effect).
+    // No consumer of the user's takes this channel (yet): hold it for the one that will, unless
+    // it was unlistened (the server sent it before the UNLISTEN took effect).
     if (!taken && this.listened.has(notification.channel)) {
       const behind = this.#hold().offer(notification)
       if (behind > backlog) backlog = behind
@@ -225,8 +226,8 @@ export class Delivery {
 
   /**
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
-   * listened on that no consumer of the user's takes (a notification lost on one would have been held for it),
-   * and of each channel something is held on. Handlers hear it as an event.
+   * listened on that no consumer of the user's takes (a notification lost on one would have
+   * been held for it), and of each channel something is held on. Handlers hear it as an event.
    */
   gap(gap: Gap): void {
     const unconsumed = this.#unconsumed()
