@@ -144,6 +144,8 @@ export class Delivery {
 
   /** A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap' event. */
   handlerAdded(): void {
+    // Handlers with nothing pending were waiting for nothing: their stall clock starts now.
+    if (this.#events.pending === 0) this.#handlersProgress = this.#now()
     const held = this.#held
     if (!held) return
     this.#held = undefined
@@ -185,6 +187,8 @@ export class Delivery {
 
   /** The hot path: one notification, to every consumer. */
   deliver(notification: Notification): void {
+    // close() or giving up ended delivery; what the socket had buffered goes nowhere, not to handlers.
+    if (this.#finished) return
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
@@ -307,6 +311,7 @@ export class Delivery {
 
   #stop(): void {
     this.#finished = true
+    this.#socketPaused = false // no socket is held any more
     clearTimeout(this.#stallTimer)
     this.#stallTimer = undefined
   }

@@ -241,7 +241,7 @@ export class Listener {
    * aborts first, the notifier connection is dropped (the next call opens another): that is
    * how a query on a connection that went silent is given up.
    */
-  query(sql: string, options: { signal?: AbortSignal } = {}): Promise<QueryResult[]> {
+  async query(sql: string, options: { signal?: AbortSignal } = {}): Promise<QueryResult[]> {
     const { signal } = options
     return this.#notifier.run(async (connection) => {
       if (!signal) return connection.query(sql)
@@ -253,7 +253,7 @@ export class Listener {
       } finally {
         signal.removeEventListener('abort', stop)
       }
-    })
+    }, signal)
   }
 
   /** What change feeds (pglisten/changes) and the outbox (pglisten/outbox) build on: not API. */

@@ -3,7 +3,8 @@
  * needed and again after it is lost. A reply on the listening connection comes only after every
  * notification already queued for it, so under a flood these would otherwise wait for, and pull
  * into memory, the whole backlog. A connection known to be gone (the server restarted while it
- * sat idle) is never used again: the next call opens a new one instead of failing.
+ * sat idle, or an error closed it) is never used again: the next call opens a new one instead
+ * of failing. A call's signal gives up the opening it waits for, as it gives up a query.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
@@ -20,6 +21,10 @@ type Opened = Pick<Connection, 'isClosed' | 'close' | 'processId'>
 
 export class Notifier<C extends Opened = Connection> {
   #connection: Promise<C> | undefined
+  /** The connection #connection resolved to, once it has; its opening while undefined. */
+  #opened: C | undefined
+  /** Drops #connection's opening, unless it has opened. */
+  #abortOpening: ((reason: Error) => void) | undefined
   #closed = false
   readonly #stop = new AbortController()
 
@@ -30,13 +35,30 @@ export class Notifier<C extends Opened = Connection> {
     return this.#connection?.then((c) => c.processId, () => undefined) ?? Promise.resolve(undefined)
   }
 
-  async run<T>(operation: (connection: C) => Promise<T>): Promise<T> {
+  /**
+   * Runs `operation` on the connection, once open. If `signal` aborts before then, the call
+   * rejects at once, and the opening it waited for is dropped (a server that accepts and never
+   * answers must not hold the call for the attempt's whole timeout); from then on, `operation`
+   * answers to it. An aborted signal opens nothing.
+   */
+  async run<T>(operation: (connection: C) => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (this.#closed) throw closedError()
+    if (signal?.aborted) throw aborted(signal, 'before it was sent')
     const opening = this.#current()
-    const connection = await opening.catch((error: unknown) => {
-      this.#forget(opening) // the next call tries again
-      throw error
-    })
+    const abortOpening = this.#abortOpening!
+    let stop!: () => void
+    const connection = await new Promise<C>((resolve, reject) => {
+      stop = () => {
+        const error = aborted(signal!, 'while its connection was opening, which is dropped')
+        abortOpening(error)
+        reject(error)
+      }
+      signal?.addEventListener('abort', stop, { once: true })
+      opening.then(resolve, (error: unknown) => {
+        this.#forget(opening) // the next call tries again
+        reject(error)
+      })
+    }).finally(() => signal?.removeEventListener('abort', stop))
     if (this.#closed) throw closedError()
     try {
       return await operation(connection)
@@ -49,17 +71,35 @@ export class Notifier<C extends Opened = Connection> {
   /** The open connection, or a new one if there is none or the last one is gone. */
   #current(): Promise<C> {
     const cached = this.#connection
-    if (cached) return cached
+    // Closed but not yet reported (a protocol violation closes it at once; its socket's close
+    // event comes later): no use either.
+    if (cached && !this.#opened?.isClosed) return cached
     // A close counts once the connection is ours. connect() tells onClose only of the connection it
     // returns; an opener that told of one it tried and left (a standby) must not make us forget this one.
     let ours = false
-    const opening: Promise<C> = this.open({ signal: this.#stop.signal, onClose: () => ours && this.#forget(opening) }).then((connection) => {
+    const attempt = new AbortController()
+    const opening: Promise<C> = this.open({
+      signal: AbortSignal.any([this.#stop.signal, attempt.signal]),
+      onClose: () => ours && this.#forget(opening),
+    }).then((connection) => {
+      // Dropped by a call's signal just as it opened: close it, since nobody will.
+      if (attempt.signal.aborted) {
+        void connection.close()
+        throw attempt.signal.reason
+      }
       ours = true
+      if (this.#connection === opening) this.#opened = connection
       // It may have closed between its last byte and now: then it is no use either.
       if (connection.isClosed) this.#forget(opening)
       return connection
     })
     this.#connection = opening
+    this.#opened = undefined
+    this.#abortOpening = (reason) => {
+      if (ours) return // it opened after all: kept, and only the call is given up
+      this.#forget(opening)
+      attempt.abort(reason)
+    }
     return opening
   }
 
@@ -74,4 +114,9 @@ export class Notifier<C extends Opened = Connection> {
     this.#connection = undefined
     await connection?.then((c) => c.close(), () => undefined)
   }
+}
+
+/** A call given up by its signal: nothing was lost but the call and, perhaps, the connection it ran on. */
+export function aborted(signal: AbortSignal, when: string): ConnectionLostError {
+  return new ConnectionLostError(`the query was aborted ${when}`, { cause: signal.reason })
 }

@@ -4,7 +4,7 @@
  * Pure; imports only the protocol's UTF-8 helpers and quoting (../protocol/quote.ts).
  */
 import { utf8Length } from '../protocol/bytes/utf8.ts'
-import { checkNoNul as checkText, quoteIdentifier, quoteLiteral } from '../protocol/quote.ts'
+import { checkText, quoteIdentifier, quoteLiteral } from '../protocol/quote.ts'
 
 export { quoteIdentifier, quoteLiteral }
 

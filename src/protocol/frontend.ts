@@ -5,7 +5,7 @@
  */
 import { ByteWriter } from './bytes/writer.ts'
 // Strings on the wire end at a NUL, so one inside would cut them short: encoders refuse it.
-import { checkNoNul } from './quote.ts'
+import { checkText } from './quote.ts'
 
 /** Protocol versions: major << 16 | minor ("Protocol Versions" in the docs). */
 export const protocol30 = (3 << 16) | 0
@@ -25,8 +25,8 @@ export function writeStartupMessage(w: ByteWriter, version: ProtocolVersion, par
   const at = w.beginMessage()
   w.int32(version)
   for (const [name, value] of Object.entries(parameters)) {
-    checkNoNul(name, 'a startup parameter name')
-    checkNoNul(value, `the startup parameter ${name}`)
+    checkText(name, 'a startup parameter name')
+    checkText(value, `the startup parameter ${name}`)
     if (name === '') throw new RangeError('a startup parameter name must not be empty')
     w.cstring(name).cstring(value)
   }
@@ -45,7 +45,7 @@ export const sslRequest: Uint8Array = new ByteWriter(8).int32(8).int32(sslReques
  * Carries a cleartext password or an md5 hash ("md5" + 32 hex digits).
  */
 export function writePasswordMessage(w: ByteWriter, password: string): ByteWriter {
-  checkNoNul(password, 'a password')
+  checkText(password, 'a password')
   const at = w.beginMessage(0x70)
   return w.cstring(password).endMessage(at)
 }
@@ -55,7 +55,7 @@ export function writePasswordMessage(w: ByteWriter, password: string): ByteWrite
  *   Byte1('p') Int32 length String mechanism Int32 responseLength (-1: none) Byte[n] response
  */
 export function writeSASLInitialResponse(w: ByteWriter, mechanism: string, response: Uint8Array | null): ByteWriter {
-  checkNoNul(mechanism, 'a SASL mechanism name')
+  checkText(mechanism, 'a SASL mechanism name')
   const at = w.beginMessage(0x70)
   w.cstring(mechanism)
   if (response === null) w.int32(-1)
@@ -77,7 +77,7 @@ export function writeSASLResponse(w: ByteWriter, data: Uint8Array): ByteWriter {
  *   Byte1('Q') Int32 length String query
  */
 export function writeQuery(w: ByteWriter, sql: string): ByteWriter {
-  checkNoNul(sql, 'a query')
+  checkText(sql, 'a query')
   const at = w.beginMessage(0x51)
   return w.cstring(sql).endMessage(at)
 }
@@ -98,7 +98,7 @@ export function writeSync(w: ByteWriter): ByteWriter {
  * Our way out of a COPY FROM STDIN we never asked for.
  */
 export function writeCopyFail(w: ByteWriter, reason: string): ByteWriter {
-  checkNoNul(reason, 'a CopyFail reason')
+  checkText(reason, 'a CopyFail reason')
   const at = w.beginMessage(0x66)
   return w.cstring(reason).endMessage(at)
 }

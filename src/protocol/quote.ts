@@ -2,7 +2,7 @@
  * Quoting as PostgreSQL defines it ("SQL Syntax", "Lexical Structure"): identifiers and string
  * literals for SQL and replication commands built from user input. Pure; imports nothing.
  * The listener's NOTIFY rules (../listener/sql.ts) and the replication commands use it, and
- * frontend.ts's encoders its NUL check.
+ * frontend.ts's encoders its text check.
  */
 
 /**
@@ -10,7 +10,7 @@
  * doubled. Case is kept, so "Orders" and orders are different names.
  */
 export function quoteIdentifier(name: string): string {
-  checkNoNul(name, 'an identifier')
+  checkText(name, 'an identifier')
   return `"${name.replaceAll('"', '""')}"`
 }
 
@@ -22,13 +22,18 @@ export function quoteIdentifier(name: string): string {
  * same parameter.
  */
 export function quoteLiteral(text: string, standardConformingStrings = true): string {
-  checkNoNul(text, 'a string literal')
+  checkText(text, 'a string literal')
   const quoted = text.replaceAll("'", "''")
   if (standardConformingStrings || !text.includes('\\')) return `'${quoted}'`
   return `E'${quoted.replaceAll('\\', '\\\\')}'`
 }
 
-/** The server ends every string at a NUL, so a name or literal holding one would be cut short. */
-export function checkNoNul(text: string, what: string): void {
+/**
+ * Text the server will take as given. It ends every string at a NUL, so a name or literal
+ * holding one would be cut short. A lone surrogate (half of a UTF-16 pair) has no UTF-8, and
+ * TextEncoder would send U+FFFD in its place: a channel name would then never match its own.
+ */
+export function checkText(text: string, what: string): void {
   if (text.includes('\0')) throw new RangeError(`${what} must not contain a NUL character`)
+  if (/\p{Cs}/u.test(text)) throw new RangeError(`${what} must not contain a lone surrogate, which has no UTF-8`)
 }

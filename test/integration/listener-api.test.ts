@@ -265,10 +265,60 @@ describe('query(sql, { signal })', () => {
       expect((error as Error).cause).toEqual(new Error('too slow'))
       expect((await l.query('SELECT 3'))[0]!.rows).toEqual([['3']])
       expect(await l.notifierProcessId).not.toBe(notifier)
-      // An already aborted signal: rejected, nothing sent.
-      await expect(l.query('SELECT 4', { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(ConnectionLostError)
+      // An already aborted signal: rejected, nothing sent, and the connection kept.
+      const opened = await l.notifierProcessId
+      await expect(l.query('SELECT 4', { signal: AbortSignal.abort() })).rejects.toThrow('the query was aborted before it was sent')
+      expect((await l.query('SELECT 5'))[0]!.rows).toEqual([['5']])
+      expect(await l.notifierProcessId).toBe(opened)
     } finally {
       await proxy.close()
     }
+  })
+
+  test('aborted while the notifier connection opens on a server that accepts and never answers: it rejects then, not when the attempt times out', async () => {
+    const sockets = new Set<Socket>()
+    let hungUp = 0
+    const silent = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('close', () => hungUp++).resume() // read (and drop) the startup, so the client's hang-up is seen
+    })
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    // No connect_timeout: the attempt would be given up after reconnect.attemptTimeout, 60 s here.
+    const l = new Listener(listenerOptions({ port: (silent.address() as { port: number }).port, connectTimeout: 0, reconnect: { attemptTimeout: 60_000 } }))
+    try {
+      const controller = new AbortController()
+      const query = l.query('SELECT 1', { signal: controller.signal }).catch((e: unknown) => e)
+      await eventually(() => sockets.size === 1)
+      controller.abort(new Error('too slow'))
+      const error = await Promise.race([query, sleep(20_000).then(() => 'still waiting')])
+      expect(error).toEqual(new ConnectionLostError('the query was aborted while its connection was opening, which is dropped'))
+      expect((error as Error).cause).toEqual(new Error('too slow'))
+      await eventually(() => hungUp === 1) // the opening was dropped
+    } finally {
+      await l.close()
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => silent.close(resolve))
+    }
+  })
+
+  test('options that are not an object reject through the promise, as every other misuse does', async () => {
+    const l = await listener()
+    let call: Promise<unknown> | undefined
+    expect(() => (call = l.query('SELECT 1', null as never))).not.toThrow()
+    await expect(call).rejects.toBeInstanceOf(TypeError)
+  })
+})
+
+describe('the notifier connection after an error that closed it', () => {
+  test('a protocol violation closes it, and the next call opens another at once instead of failing with the old error', async () => {
+    const l = await listener()
+    const channel = uniqueChannel()
+    const heard = collect(l.notifications({ gaps: false }))
+    await l.listen(channel)
+    // pglisten reads only UTF8: the server's switch of client_encoding ends that connection.
+    await expect(l.query("SET client_encoding = 'LATIN1'")).rejects.toThrow('client_encoding')
+    await l.notify(channel, 'right after')
+    await eventually(() => heard.items.length === 1)
+    expect((heard.items[0] as Notification).payload).toBe('right after')
   })
 })

@@ -686,6 +686,24 @@ describe('7. an abandoned iterator stalls nobody for long, and is told', () => {
   })
 })
 
+describe('7b. async handlers that never settle stall nobody for long either', () => {
+  test('once reported, their next promises do not pause the socket again: one ConsumerStalledError, and the iterator gets everything', async () => {
+    const l = await listener({ highWaterMark: 4, lowWaterMark: 0, stallTimeout: 200 })
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    l.on('notification', () => new Promise(() => {})) // never settles
+    const live = collect(l.notifications({ gaps: false }))
+    await flood(channel, 200)
+    await eventually(() => live.items.length === 200, 20_000)
+    expect(live.items.map((n) => (n as Notification).payload)).toEqual(Array.from({ length: 200 }, (_, i) => String(i + 1)))
+    // Before: a stall every 4 notifications, each after 200 ms with the socket paused (49 of them).
+    expect(errors.map((e) => (e as ConsumerStalledError).consumer)).toEqual(["'notification' handlers"])
+    expect(l.stats.stalls).toBe(1)
+  })
+})
+
 describe('8. listen() inside a consumer loop while backlogged', () => {
   test('reads at most 4 × highWaterMark; a consumer that waits on it is cut off with a Gap rather than the backlog read into memory', async () => {
     const l = await listener({ highWaterMark: 100, lowWaterMark: 25, stallTimeout: 500 })

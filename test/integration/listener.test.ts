@@ -43,9 +43,12 @@ describe('payloads', () => {
     expect(payloadsOf(heard.items)).toEqual(['after'])
   })
 
-  test('a NUL in a payload is refused', async () => {
+  test.each([
+    ['a NUL', 'a\0b'],
+    ['a lone surrogate (it would be sent as U+FFFD)', 'a\udc00b'],
+  ])('a payload with %s is refused', async (_, payload) => {
     const l = await listener()
-    await expect(l.notify('c', 'a\0b')).rejects.toBeInstanceOf(RangeError)
+    await expect(l.notify('c', payload)).rejects.toBeInstanceOf(RangeError)
   })
 })
 
@@ -75,6 +78,7 @@ describe('channel names as PostgreSQL sees them', () => {
     ['64 bytes', 'x'.repeat(64)],
     ['32 two-byte characters (64 bytes)', 'é'.repeat(32)],
     ['a NUL', 'a\0b'],
+    ['a lone surrogate (the server would get U+FFFD, another name)', 'lone\ud800'],
   ])('a channel name that is %s is refused with a RangeError', async (_, channel) => {
     const l = await listener()
     await expect(l.listen(channel)).rejects.toBeInstanceOf(RangeError)

@@ -550,6 +550,40 @@ describe('a consumer that stops reading', () => {
     expect(errors).toHaveLength(1) // closed or given up: no consumer is cut off any more
   })
 
+  test('async handlers that never settle, once reported, hold the socket no more: not again with each new promise', async () => {
+    const { delivery, events, errors, reading, iterator } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    events.on('notification', () => new Promise(() => {}))
+    const s = iterator()
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    await read(s, 2)
+    vi.advanceTimersByTime(1000)
+    expect(errors).toHaveLength(1)
+    expect(reading).toEqual([false, true])
+    for (let i = 3; i <= 20; i++) {
+      delivery.deliver(note(String(i)))
+      await s.next() // the iterator keeps up; only the handlers do not
+    }
+    vi.advanceTimersByTime(10_000)
+    expect(reading).toEqual([false, true]) // before: paused at every second notification, for 1000 ms each
+    expect(errors).toHaveLength(1)
+    expect(delivery.stats.stalls).toBe(1)
+  })
+
+  test('a handler added while what is held pauses the socket is given stallTimeout from then, not from the pause', async () => {
+    const { delivery, events, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2')) // held, and the socket paused
+    vi.advanceTimersByTime(900)
+    const release: (() => void)[] = []
+    events.on('notification', () => new Promise<void>((r) => release.push(r)))
+    delivery.handlerAdded() // takes the two: its promises now hold the socket
+    vi.advanceTimersByTime(200) // 1100 ms after the pause, 200 ms after the handler came
+    expect(errors).toEqual([]) // before: "'notification' handlers left 2 promises unsettled for 1000 ms"
+    vi.advanceTimersByTime(900)
+    expect(errors.map((e) => (e as ConsumerStalledError).consumer)).toEqual(["'notification' handlers"])
+  })
+
   test('with stallTimeout: false, nobody is ever cut off', async () => {
     const { delivery, errors, iterator } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: false })
     const s = iterator()
@@ -570,6 +604,30 @@ describe('the end', () => {
     delivery.fail(error)
     expect(payloads(await read(s, 1))).toEqual(['last'])
     await expect(s.next()).rejects.toBe(error)
+  })
+
+  test.each(['end', 'fail'] as const)('after %s(), what the socket still had buffered reaches nobody: no handler, no held queue, no count', (how) => {
+    const { delivery, events } = setup({ highWaterMark: 2, lowWaterMark: 0 })
+    const heard: string[] = []
+    events.on('notification', (n) => void heard.push(n.payload))
+    delivery.deliver(note('1'))
+    if (how === 'end') delivery.end() // close(), from a handler or not
+    else delivery.fail(new Error('gave up'))
+    for (let i = 2; i <= 5; i++) delivery.deliver(note(String(i)))
+    expect(heard).toEqual(['1']) // before: handlers heard 2 to 5 after close()
+    expect(delivery.stats.notifications).toBe(1)
+    expect(delivery.backlog()).toBe(0)
+  })
+
+  test('end() while backpressure paused the socket: paused is false, as no socket is held any more', () => {
+    const { delivery, iterator } = setup({ highWaterMark: 2, lowWaterMark: 0 })
+    iterator()
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    expect(delivery.paused).toBe(true)
+    delivery.detach() // as close() does, first
+    delivery.end()
+    expect(delivery.paused).toBe(false)
   })
 
   test('end(): every iterator is done at once, and what was held is dropped', async () => {

@@ -174,4 +174,105 @@ describe('Notifier', () => {
     opened[0]!.how.onClose() // the first connection's close, reported again late
     expect(await pid()).toBe(2)
   })
+
+  test('a connection an error closed (its close event still to come) is not used again: the next call opens another', async () => {
+    const { notifier, opened, pid } = setup()
+    await expect(notifier.run(async (c) => {
+      c.isClosed = true // a ProtocolViolationError closes the connection at once; onClose comes later
+      throw new Error('the server switched client_encoding')
+    })).rejects.toThrow('client_encoding')
+    expect(await pid()).toBe(2)
+    expect(opened).toHaveLength(2)
+  })
+
+  describe("a call's signal", () => {
+    /** An opening that never finishes, as with a server that accepts and never answers, unless aborted. */
+    function silent() {
+      const hows: NotifierOpen[] = []
+      const notifier = new Notifier<FakeConnection>((how) => {
+        hows.push(how)
+        return new Promise((_resolve, reject) => how.signal.addEventListener('abort', () => reject(how.signal.reason)))
+      })
+      return { notifier, hows }
+    }
+
+    test('aborted while the connection opens: the call rejects at once, the opening is dropped, the next call opens another', async () => {
+      const { notifier, hows } = silent()
+      const controller = new AbortController()
+      const call = notifier.run(async () => 1, controller.signal)
+      const other = notifier.run(async () => 2) // shares the opening, so it fails with it
+      const reason = new Error('timed out')
+      controller.abort(reason)
+      const error = await call.then(() => undefined, (e: unknown) => e)
+      expect(error).toEqual(new ConnectionLostError('the query was aborted while its connection was opening, which is dropped'))
+      expect((error as Error).cause).toBe(reason)
+      expect(hows[0]!.signal.aborted).toBe(true)
+      await expect(other).rejects.toBeInstanceOf(ConnectionLostError)
+      void notifier.run(async () => 3).catch(() => undefined)
+      expect(hows).toHaveLength(2)
+      expect(hows[1]!.signal.aborted).toBe(false)
+      await notifier.close()
+    })
+
+    test('already aborted: the call rejects and opens nothing, and an open connection is kept', async () => {
+      const { notifier, opened, pid } = setup()
+      const reason = new Error('too late')
+      const error = await notifier.run(async () => 1, AbortSignal.abort(reason)).then(() => undefined, (e: unknown) => e)
+      expect(error).toEqual(new ConnectionLostError('the query was aborted before it was sent'))
+      expect((error as Error).cause).toBe(reason)
+      expect(opened).toHaveLength(0)
+      expect(await pid()).toBe(1)
+      await expect(notifier.run(async () => 1, AbortSignal.abort())).rejects.toBeInstanceOf(ConnectionLostError)
+      expect(await pid()).toBe(1)
+      expect(opened[0]!.closes).toBe(0)
+    })
+
+    test('aborted after the connection opened: run() leaves it to the operation, and the connection is kept', async () => {
+      const { notifier, opened } = setup()
+      const controller = new AbortController()
+      const result = await notifier.run(async (c) => {
+        controller.abort()
+        return c.processId
+      }, controller.signal)
+      expect(result).toBe(1)
+      expect(opened[0]!.how.signal.aborted).toBe(false)
+      expect(await notifier.run(async (c) => c.processId)).toBe(1)
+    })
+
+    test('aborted after the connection opened, before the call went on: the call alone is given up, and the connection is kept, and closed with the notifier', async () => {
+      let open!: (c: FakeConnection) => void
+      let how!: NotifierOpen
+      const notifier = new Notifier<FakeConnection>((h) => {
+        how = h
+        return new Promise((resolve) => (open = resolve))
+      })
+      const controller = new AbortController()
+      const call = notifier.run(async () => 1, controller.signal)
+      const connection = new FakeConnection(1, how)
+      open(connection)
+      await Promise.resolve() // the opening has its connection; the call has not resumed yet
+      controller.abort()
+      await expect(call).rejects.toBeInstanceOf(ConnectionLostError)
+      expect(await notifier.run(async (c) => c.processId)).toBe(1) // not forgotten, so not left unowned
+      await notifier.close()
+      expect(connection.closes).toBe(1)
+    })
+
+    test('a connection that opens just as its call gave it up is closed, not left open with nobody to close it', async () => {
+      let open!: (c: FakeConnection) => void
+      let how!: NotifierOpen
+      const notifier = new Notifier<FakeConnection>((h) => {
+        how = h
+        return new Promise((resolve) => (open = resolve)) // deaf to the signal: it finishes anyway
+      })
+      const controller = new AbortController()
+      const call = notifier.run(async () => 1, controller.signal)
+      controller.abort()
+      const late = new FakeConnection(1, how)
+      open(late)
+      await expect(call).rejects.toBeInstanceOf(ConnectionLostError)
+      await Promise.resolve()
+      expect(late.closes).toBe(1)
+    })
+  })
 })

@@ -65,6 +65,17 @@ describe('limits', () => {
     expect(() => checkChannel('a\0b')).toThrow(new RangeError('a channel name must not contain a NUL character'))
   })
 
+  // A lone surrogate has no UTF-8: TextEncoder would send U+FFFD, and the server would listen on
+  // (or notify) another name than the one the listener matches notifications against.
+  test('a lone surrogate in a channel or a payload is refused; a pair (one code point) is not', () => {
+    for (const lone of ['\ud800', 'a\udfffb', 'x\ud83d']) {
+      expect(() => checkChannel(lone)).toThrow(new RangeError('a channel name must not contain a lone surrogate, which has no UTF-8'))
+      expect(() => checkPayload(lone)).toThrow(new RangeError('a payload must not contain a lone surrogate, which has no UTF-8'))
+    }
+    expect(checkChannel('\ud83d\ude00')).toBe('😀')
+    expect(checkPayload('a😀b')).toBe('a😀b')
+  })
+
   test('a channel that is too long is named by its first 20 characters', () => {
     const channel = 'abcdefghijklmnopqrstuvwxyz'.repeat(3)
     expect(() => checkChannel(channel)).toThrow(

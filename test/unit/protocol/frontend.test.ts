@@ -108,6 +108,9 @@ describe('typed messages', () => {
       ...ascii("SELECT '"), 0xc3, 0xa9, ...ascii("'"), 0x00, // String query
     ))
     expect(() => encode((w) => writeQuery(w, 'SELECT 1\0; DROP TABLE t'))).toThrow(RangeError)
+    // A lone surrogate would be sent as U+FFFD (EF BF BD), quietly another text than the one given.
+    expect(() => encode((w) => writeQuery(w, "SELECT '\ud800'"))).toThrow(new RangeError('a query must not contain a lone surrogate, which has no UTF-8'))
+    expect(() => encode((w) => writeStartupMessage(w, protocol32, { application_name: 'x\udc00' }))).toThrow(RangeError)
   })
 
   test('CopyFail', () => {
