@@ -63,9 +63,9 @@ export class Listener {
     this.#delivery = new Delivery(this.#events, options)
     this.#delivery.hidden = this.#book.hidden
     this.#delivery.listened = this.#book.listened
-    this.#notifier = new Notifier(async ({ signal, onClose }) => {
+    this.#notifier = new Notifier(async ({ signal }) => {
       const plan = await attemptPlan(options)
-      return bounded(signal, plan.timeout, (bound) => connect({ ...plan.connect, signal: bound, onClose }))
+      return bounded(signal, plan.timeout, (bound) => connect({ ...plan.connect, signal: bound }))
     })
     if (options.poolerCheck) selfTestTimeout(options.poolerCheck.timeout) // a bad one throws here, at the call
     const selfTests = this.#selfTests

@@ -11,20 +11,18 @@ import type { Connection } from '../protocol/io/connection.ts'
 import { closedError } from './errors.ts'
 
 export interface NotifierOpen {
-  /** Aborted by close(): the attempt must stop. */
+  /** Aborted by close(), or by the signal of a call that gave up the opening: the attempt must stop. */
   signal: AbortSignal
-  /** To be called when the connection ends, however it ends; a call before the opening resolves is ignored. */
-  onClose: () => void
 }
 
 type Opened = Pick<Connection, 'isClosed' | 'close' | 'processId'>
 
 export class Notifier<C extends Opened = Connection> {
   #connection: Promise<C> | undefined
-  /** The connection #connection resolved to, once it has; its opening while undefined. */
+  /** The connection #connection resolved to, once it has. */
   #opened: C | undefined
-  /** Drops #connection's opening, unless it has opened. */
-  #abortOpening: ((reason: Error) => void) | undefined
+  /** Gives up #connection's opening, unless it has opened. */
+  #drop: ((reason: Error) => void) | undefined
   #closed = false
   readonly #stop = new AbortController()
 
@@ -45,12 +43,12 @@ export class Notifier<C extends Opened = Connection> {
     if (this.#closed) throw closedError()
     if (signal?.aborted) throw aborted(signal, 'before it was sent')
     const opening = this.#current()
-    const abortOpening = this.#abortOpening!
+    const drop = this.#drop!
     let stop!: () => void
     const connection = await new Promise<C>((resolve, reject) => {
       stop = () => {
         const error = aborted(signal!, 'while its connection was opening, which is dropped')
-        abortOpening(error)
+        drop(error)
         reject(error)
       }
       signal?.addEventListener('abort', stop, { once: true })
@@ -70,33 +68,25 @@ export class Notifier<C extends Opened = Connection> {
 
   /** The open connection, or a new one if there is none or the last one is gone. */
   #current(): Promise<C> {
-    const cached = this.#connection
-    // Closed but not yet reported (a protocol violation closes it at once; its socket's close
-    // event comes later): no use either.
-    if (cached && !this.#opened?.isClosed) return cached
-    // A close counts once the connection is ours. connect() tells onClose only of the connection it
-    // returns; an opener that told of one it tried and left (a standby) must not make us forget this one.
-    let ours = false
+    // Gone, whether its close was reported (the server restarted while it sat idle) or not yet
+    // (an error closes it at once; its socket's close event comes later): no use either way.
+    if (this.#connection && !this.#opened?.isClosed) return this.#connection
+    let opened = false
     const attempt = new AbortController()
-    const opening: Promise<C> = this.open({
-      signal: AbortSignal.any([this.#stop.signal, attempt.signal]),
-      onClose: () => ours && this.#forget(opening),
-    }).then((connection) => {
-      // Dropped by a call's signal just as it opened: close it, since nobody will.
+    const opening: Promise<C> = this.open({ signal: AbortSignal.any([this.#stop.signal, attempt.signal]) }).then((connection) => {
+      // Dropped by a call's signal just as it opened: close it, since nobody else will.
       if (attempt.signal.aborted) {
         void connection.close()
         throw attempt.signal.reason
       }
-      ours = true
-      if (this.#connection === opening) this.#opened = connection
-      // It may have closed between its last byte and now: then it is no use either.
-      if (connection.isClosed) this.#forget(opening)
+      opened = true
+      this.#opened = connection
       return connection
     })
     this.#connection = opening
     this.#opened = undefined
-    this.#abortOpening = (reason) => {
-      if (ours) return // it opened after all: kept, and only the call is given up
+    this.#drop = (reason) => {
+      if (opened) return // it opened after all: kept, and only the call is given up
       this.#forget(opening)
       attempt.abort(reason)
     }
@@ -117,6 +107,6 @@ export class Notifier<C extends Opened = Connection> {
 }
 
 /** A call given up by its signal: nothing was lost but the call and, perhaps, the connection it ran on. */
-export function aborted(signal: AbortSignal, when: string): ConnectionLostError {
+function aborted(signal: AbortSignal, when: string): ConnectionLostError {
   return new ConnectionLostError(`the query was aborted ${when}`, { cause: signal.reason })
 }

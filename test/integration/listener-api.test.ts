@@ -70,6 +70,41 @@ describe('start()', () => {
     await l.close()
   })
 
+  // As the README says: kept deliberately, so that a start() retried in a loop while the listen()
+  // promise is not awaited yet neither loses the channel nor raises an unhandled rejection.
+  test('a listen() called before a start() that fails waits: the next start() that succeeds answers it, or close() rejects it', async () => {
+    const { startFaultProxy } = await import('../support/fault-proxy.ts')
+    const pg = listenerOptions()
+    const proxy = await startFaultProxy(pg.host as string, pg.port as number)
+    try {
+      proxy.newConnections = 'silent'
+      const l = new Listener(listenerOptions({ port: proxy.port, connectTimeout: 1 }))
+      const channel = uniqueChannel()
+      let answered: unknown = 'waiting'
+      const listening = l.listen(channel).then(() => (answered = 'resolved'), (e: unknown) => (answered = e))
+      await expect(l.start()).rejects.toThrow(/timeout|1 s|within/i)
+      await sleep(50)
+      expect(answered).toBe('waiting')
+      proxy.newConnections = 'forward'
+      await l.start()
+      await listening
+      expect(answered).toBe('resolved')
+      const heard = collect(l.notifications({ gaps: false }))
+      await l.notify(channel, 'heard')
+      await eventually(() => heard.items.length === 1)
+      await l.close()
+
+      proxy.newConnections = 'silent'
+      const again = new Listener(listenerOptions({ port: proxy.port, connectTimeout: 1 }))
+      const waiting = again.listen(channel).catch((e: unknown) => e)
+      await expect(again.start()).rejects.toBeDefined()
+      await again.close()
+      expect(await waiting).toEqual(new ListenerError('the listener is closed'))
+    } finally {
+      await proxy.close()
+    }
+  })
+
   test('close() during the first connect: start() rejects with "closed while it connected", caused by the abort', async () => {
     const silent = await silentServer()
     try {
@@ -276,28 +311,26 @@ describe('query(sql, { signal })', () => {
   })
 
   test('aborted while the notifier connection opens on a server that accepts and never answers: it rejects then, not when the attempt times out', async () => {
-    const sockets = new Set<Socket>()
-    let hungUp = 0
-    const silent = createServer((socket) => {
-      sockets.add(socket)
-      socket.on('close', () => hungUp++).resume() // read (and drop) the startup, so the client's hang-up is seen
-    })
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { startFaultProxy } = await import('../support/fault-proxy.ts')
+    const pg = listenerOptions()
+    const proxy = await startFaultProxy(pg.host as string, pg.port as number)
+    proxy.newConnections = 'silent'
     // No connect_timeout: the attempt would be given up after reconnect.attemptTimeout, 60 s here.
-    const l = new Listener(listenerOptions({ port: (silent.address() as { port: number }).port, connectTimeout: 0, reconnect: { attemptTimeout: 60_000 } }))
+    const l = new Listener(listenerOptions({ port: proxy.port, connectTimeout: 0, reconnect: { attemptTimeout: 60_000 } }))
     try {
       const controller = new AbortController()
       const query = l.query('SELECT 1', { signal: controller.signal }).catch((e: unknown) => e)
-      await eventually(() => sockets.size === 1)
+      await eventually(() => proxy.open === 1)
       controller.abort(new Error('too slow'))
       const error = await Promise.race([query, sleep(20_000).then(() => 'still waiting')])
       expect(error).toEqual(new ConnectionLostError('the query was aborted while its connection was opening, which is dropped'))
       expect((error as Error).cause).toEqual(new Error('too slow'))
-      await eventually(() => hungUp === 1) // the opening was dropped
+      await eventually(() => proxy.open === 0) // the opening was dropped, its socket closed
+      proxy.newConnections = 'forward'
+      expect((await l.query('SELECT 2'))[0]!.rows).toEqual([['2']]) // the next call opens another
     } finally {
       await l.close()
-      for (const socket of sockets) socket.destroy()
-      await new Promise((resolve) => silent.close(resolve))
+      await proxy.close()
     }
   })
 

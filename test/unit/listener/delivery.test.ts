@@ -536,6 +536,18 @@ describe('a consumer that stops reading', () => {
     expect(reading).toEqual([false, true])
   })
 
+  test('handlers already waiting keep their stall clock when another handler is added', async () => {
+    const { delivery, events, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    events.on('notification', () => new Promise(() => {}))
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2')) // two pending: the socket pauses
+    vi.advanceTimersByTime(900)
+    events.on('notification', () => undefined)
+    delivery.handlerAdded() // nothing held: it takes nothing, and the first handler's wait goes on
+    vi.advanceTimersByTime(100)
+    expect(errors.map((e) => (e as ConsumerStalledError).consumer)).toEqual(["'notification' handlers"])
+  })
+
   test.each(['end', 'fail'] as const)('after %s(), a handler that takes what was held and never settles is not reported as stalled', async (how) => {
     const { delivery, events, errors } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
     delivery.deliver(note('1'))

@@ -1,4 +1,5 @@
 /** The notifier's connection: opened once, opened again when known gone, never reused dead, closed with the listener. */
+import { getEventListeners } from 'node:events'
 import { describe, expect, test } from 'vitest'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 import { ListenerError } from '../../../src/listener/errors.ts'
@@ -15,7 +16,6 @@ class FakeConnection {
   /** The server hung up while it sat idle. */
   drop() {
     this.isClosed = true
-    this.how.onClose()
   }
 }
 
@@ -149,40 +149,29 @@ describe('Notifier', () => {
     expect(await notifier.processId).toBeUndefined()
   })
 
-  test("a close reported during the opening, of a connection connect() tried and did not return (a standby, when the listener asks for a primary), forgets nothing: the connection returned is reused, and closed with the listener", async () => {
-    const returned: FakeConnection[] = []
-    const notifier = new Notifier<FakeConnection>(async (how) => {
-      await Promise.resolve()
-      how.onClose() // connect() closed the first host's connection: it did not suit
-      const c = new FakeConnection(2, how)
-      returned.push(c)
-      return c
-    })
-    const pid = () => notifier.run(async (c) => c.processId)
-    expect(await pid()).toBe(2)
-    expect(await pid()).toBe(2)
-    expect(returned).toHaveLength(1) // not a second opening, which would leave the first connection unowned
-    await notifier.close()
-    expect(returned[0]!.closes).toBe(1)
-  })
-
-  test('an old opening that fails does not forget the newer connection', async () => {
-    const { notifier, opened, pid } = setup()
-    expect(await pid()).toBe(1)
-    opened[0]!.drop() // forgotten
-    expect(await pid()).toBe(2)
-    opened[0]!.how.onClose() // the first connection's close, reported again late
-    expect(await pid()).toBe(2)
-  })
-
   test('a connection an error closed (its close event still to come) is not used again: the next call opens another', async () => {
     const { notifier, opened, pid } = setup()
     await expect(notifier.run(async (c) => {
-      c.isClosed = true // a ProtocolViolationError closes the connection at once; onClose comes later
+      c.isClosed = true // a ProtocolViolationError closes the connection at once; its close event comes later
       throw new Error('the server switched client_encoding')
     })).rejects.toThrow('client_encoding')
     expect(await pid()).toBe(2)
     expect(opened).toHaveLength(2)
+  })
+
+  test('a call on an old connection that fails after a newer one opened does not forget the newer one', async () => {
+    const { notifier, opened, pid } = setup()
+    let fail!: (e: Error) => void
+    const old = notifier.run(() => new Promise((_resolve, reject) => (fail = reject)))
+    await Promise.resolve()
+    await Promise.resolve()
+    opened[0]!.isClosed = true // its call is still to hear of it
+    expect(await pid()).toBe(2)
+    fail(new ConnectionLostError('gone'))
+    await expect(old).rejects.toBeInstanceOf(ConnectionLostError)
+    expect(await pid()).toBe(2) // not a third: the second would be left open, owned by nobody
+    await notifier.close()
+    expect(opened[1]!.closes).toBe(1)
   })
 
   describe("a call's signal", () => {
@@ -256,6 +245,13 @@ describe('Notifier', () => {
       expect(await notifier.run(async (c) => c.processId)).toBe(1) // not forgotten, so not left unowned
       await notifier.close()
       expect(connection.closes).toBe(1)
+    })
+
+    test('a signal used for one call after another is left with no listener of the notifier\'s once each call has its connection', async () => {
+      const { notifier } = setup()
+      const signal = new AbortController().signal
+      for (let i = 0; i < 3; i++) await notifier.run(async () => i, signal)
+      expect(getEventListeners(signal, 'abort')).toHaveLength(0)
     })
 
     test('a connection that opens just as its call gave it up is closed, not left open with nobody to close it', async () => {
