@@ -10,8 +10,6 @@ export class EventHub<Events extends object> {
   #pending = 0
   /** Promises tracked before the last forgetPending() no longer count when they settle. */
   #generation = 0
-  /** False from forgetPending() until one of the handlers' promises settles. */
-  #counting = true
 
   constructor(
     private readonly onError: (error: unknown, event: keyof Events) => void,
@@ -58,31 +56,30 @@ export class EventHub<Events extends object> {
   }
 
   /**
-   * Stops counting the promises now pending, and those returned from now on until one of them
-   * settles: handlers that never settle must not hold backpressure forever, nor again with
-   * each new promise, as an iterator cut off holds nobody back until it reads again. Their
-   * errors are still reported when they settle.
+   * Stops counting the promises now pending (handlers that never settle must not hold
+   * backpressure forever); their errors are still reported when they settle.
    */
   forgetPending(): void {
     this.#pending = 0
     this.#generation++
-    this.#counting = false
   }
 
   #track(promise: PromiseLike<unknown>, event: keyof Events): void {
-    const generation = this.#counting ? this.#generation : -1 // -1: never counted
-    if (generation !== -1) this.#pending++
-    const settle = () => {
-      this.#counting = true // the handlers make progress again
-      if (generation === this.#generation) {
-        this.#pending--
-        this.onSettled()
-      }
-    }
-    promise.then(settle, (error: unknown) => {
-      settle()
-      this.#report(error, event)
-    })
+    this.#pending++
+    const generation = this.#generation
+    promise.then(
+      () => this.#settle(generation),
+      (error: unknown) => {
+        this.#settle(generation)
+        this.#report(error, event)
+      },
+    )
+  }
+
+  #settle(generation: number): void {
+    if (generation !== this.#generation) return
+    this.#pending--
+    this.onSettled()
   }
 
   #report(error: unknown, event: keyof Events): void {

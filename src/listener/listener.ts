@@ -243,6 +243,7 @@ export class Listener {
    */
   async query(sql: string, options: { signal?: AbortSignal } = {}): Promise<QueryResult[]> {
     const { signal } = options
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
     return this.#notifier.run(async (connection) => {
       if (!signal) return connection.query(sql)
       const stop = () => connection.abort(new ConnectionLostError('the query was aborted; its connection is dropped', { cause: signal.reason }))

@@ -21,10 +21,11 @@ export class Notifier<C extends Opened = Connection> {
   #connection: Promise<C> | undefined
   /** The connection #connection resolved to, once it has. */
   #opened: C | undefined
+  /** Stops #connection's opening: close() aborts it, and so does a call's signal, through #drop. */
+  #attempt: AbortController | undefined
   /** Gives up #connection's opening, unless it has opened. */
   #drop: ((reason: Error) => void) | undefined
   #closed = false
-  readonly #stop = new AbortController()
 
   constructor(private readonly open: (how: NotifierOpen) => Promise<C>) {}
 
@@ -36,33 +37,44 @@ export class Notifier<C extends Opened = Connection> {
   /**
    * Runs `operation` on the connection, once open. If `signal` aborts before then, the call
    * rejects at once, and the opening it waited for is dropped (a server that accepts and never
-   * answers must not hold the call for the attempt's whole timeout); from then on, `operation`
-   * answers to it. An aborted signal opens nothing.
+   * answers must not hold the call for the attempt's whole timeout); the other calls that
+   * waited for it wait for a new one. From then on, `operation` answers to the signal. An
+   * aborted signal opens nothing.
    */
   async run<T>(operation: (connection: C) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (this.#closed) throw closedError()
-    if (signal?.aborted) throw aborted(signal, 'before it was sent')
-    const opening = this.#current()
-    const drop = this.#drop!
-    let stop!: () => void
-    const connection = await new Promise<C>((resolve, reject) => {
-      stop = () => {
-        const error = aborted(signal!, 'while its connection was opening, which is dropped')
-        drop(error)
-        reject(error)
+    for (;;) {
+      if (this.#closed) throw closedError()
+      if (signal?.aborted) throw aborted(signal, 'before it was sent')
+      const opening = this.#current()
+      const attempt = this.#attempt!
+      const drop = this.#drop!
+      let stop!: () => void
+      let connection: C
+      try {
+        connection = await new Promise<C>((resolve, reject) => {
+          stop = () => {
+            const error = aborted(signal!, 'while its connection was opening, which is dropped')
+            drop(error)
+            reject(error)
+          }
+          opening.then(resolve, (error: unknown) => {
+            this.#forget(opening) // the next call tries again
+            reject(error)
+          })
+          signal?.addEventListener('abort', stop, { once: true }) // after: its throw leaves no rejection unheard
+        }).finally(() => signal?.removeEventListener('abort', stop))
+      } catch (error) {
+        if (this.#closed) throw closedError()
+        if (attempt.signal.aborted && !signal?.aborted) continue // another call's signal dropped it
+        throw error
       }
-      signal?.addEventListener('abort', stop, { once: true })
-      opening.then(resolve, (error: unknown) => {
-        this.#forget(opening) // the next call tries again
-        reject(error)
-      })
-    }).finally(() => signal?.removeEventListener('abort', stop))
-    if (this.#closed) throw closedError()
-    try {
-      return await operation(connection)
-    } catch (error) {
-      if (error instanceof ConnectionLostError) this.#forget(opening)
-      throw error
+      if (this.#closed) throw closedError()
+      try {
+        return await operation(connection)
+      } catch (error) {
+        if (error instanceof ConnectionLostError) this.#forget(opening)
+        throw error
+      }
     }
   }
 
@@ -73,8 +85,8 @@ export class Notifier<C extends Opened = Connection> {
     if (this.#connection && !this.#opened?.isClosed) return this.#connection
     let opened = false
     const attempt = new AbortController()
-    const opening: Promise<C> = this.open({ signal: AbortSignal.any([this.#stop.signal, attempt.signal]) }).then((connection) => {
-      // Dropped by a call's signal just as it opened: close it, since nobody else will.
+    const opening: Promise<C> = this.open({ signal: attempt.signal }).then((connection) => {
+      // Dropped by a call's signal, or close(), just as it opened: close it, since nobody else will.
       if (attempt.signal.aborted) {
         void connection.close()
         throw attempt.signal.reason
@@ -85,6 +97,7 @@ export class Notifier<C extends Opened = Connection> {
     })
     this.#connection = opening
     this.#opened = undefined
+    this.#attempt = attempt
     this.#drop = (reason) => {
       if (opened) return // it opened after all: kept, and only the call is given up
       this.#forget(opening)
@@ -99,7 +112,7 @@ export class Notifier<C extends Opened = Connection> {
 
   async close(): Promise<void> {
     this.#closed = true
-    this.#stop.abort(closedError())
+    this.#attempt?.abort(closedError())
     const connection = this.#connection
     this.#connection = undefined
     await connection?.then((c) => c.close(), () => undefined)

@@ -339,6 +339,10 @@ describe('query(sql, { signal })', () => {
     let call: Promise<unknown> | undefined
     expect(() => (call = l.query('SELECT 1', null as never))).not.toThrow()
     await expect(call).rejects.toBeInstanceOf(TypeError)
+    // A signal that is no AbortSignal: refused before a connection is opened for nothing.
+    const before = await l.notifierProcessId
+    await expect(l.query('SELECT 1', { signal: {} as never })).rejects.toThrow(new TypeError('signal must be an AbortSignal'))
+    expect(await l.notifierProcessId).toBe(before)
   })
 })
 

@@ -175,32 +175,53 @@ describe('Notifier', () => {
   })
 
   describe("a call's signal", () => {
-    /** An opening that never finishes, as with a server that accepts and never answers, unless aborted. */
+    /** An opening that never finishes, as with a server that accepts and never answers, unless aborted (then it fails as connect() does). */
     function silent() {
       const hows: NotifierOpen[] = []
       const notifier = new Notifier<FakeConnection>((how) => {
         hows.push(how)
-        return new Promise((_resolve, reject) => how.signal.addEventListener('abort', () => reject(how.signal.reason)))
+        return new Promise((_resolve, reject) => how.signal.addEventListener('abort', () => reject(new ConnectionLostError('the connection attempt was aborted', { cause: how.signal.reason }))))
       })
       return { notifier, hows }
     }
 
-    test('aborted while the connection opens: the call rejects at once, the opening is dropped, the next call opens another', async () => {
+    test('aborted while the connection opens: the call rejects at once, and the opening is dropped', async () => {
       const { notifier, hows } = silent()
       const controller = new AbortController()
       const call = notifier.run(async () => 1, controller.signal)
-      const other = notifier.run(async () => 2) // shares the opening, so it fails with it
       const reason = new Error('timed out')
       controller.abort(reason)
       const error = await call.then(() => undefined, (e: unknown) => e)
       expect(error).toEqual(new ConnectionLostError('the query was aborted while its connection was opening, which is dropped'))
       expect((error as Error).cause).toBe(reason)
       expect(hows[0]!.signal.aborted).toBe(true)
-      await expect(other).rejects.toBeInstanceOf(ConnectionLostError)
-      void notifier.run(async () => 3).catch(() => undefined)
-      expect(hows).toHaveLength(2)
-      expect(hows[1]!.signal.aborted).toBe(false)
       await notifier.close()
+    })
+
+    test('another call that waited for the opening one call dropped waits for a new one: it does not fail for the other\'s signal', async () => {
+      let hang = true
+      const hows: NotifierOpen[] = []
+      const slow = new Notifier<FakeConnection>((how) => {
+        hows.push(how)
+        if (hang) return new Promise((_resolve, reject) => how.signal.addEventListener('abort', () => reject(how.signal.reason)))
+        return Promise.resolve(new FakeConnection(hows.length, how))
+      })
+      const controller = new AbortController()
+      const call = slow.run(async () => 1, controller.signal)
+      const other = slow.run(async (c) => c.processId) // a notify() that shares the opening
+      hang = false
+      controller.abort()
+      await expect(call).rejects.toBeInstanceOf(ConnectionLostError)
+      expect(await other).toBe(2) // before: it rejected with the dropped attempt's error, nothing sent
+      expect(hows[0]!.signal.aborted).toBe(true)
+      await slow.close()
+    })
+
+    test('close() while a call waits for an opening: it rejects with "the listener is closed", whatever the attempt failed with', async () => {
+      const { notifier } = silent()
+      const call = notifier.run(async () => 1)
+      await notifier.close()
+      await expect(call).rejects.toThrow(new ListenerError('the listener is closed'))
     })
 
     test('already aborted: the call rejects and opens nothing, and an open connection is kept', async () => {
