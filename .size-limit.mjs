@@ -38,11 +38,11 @@
  * false, what was held on an unlistened channel kept the socket paused for good), unlisten()
  * after the end rejects before it changes anything, and a change feed on a channel of the
  * user's is no consumer of the user's (it took what was held for the user's first consumer).
- * The listener's rose by 0.25 kB and the protocol's by 0.05 kB (2026-12-06, seventh session):
+ * The listener's rose by 0.27 kB and the protocol's by 0.05 kB (2026-12-06, seventh session):
  * a lone surrogate in any text sent is a RangeError (TextEncoder sent U+FFFD, so a channel never
  * matched its own name); a query's signal gives up the notifier connection while it opens too,
- * and a connection an error closed is not used again; handlers that never settle stop pausing
- * the socket after their stall; nothing reaches handlers after close().
+ * a connection an error closed is not used again, and a call whose opening another call's
+ * signal dropped waits for a new one; nothing reaches handlers after close().
  */
 
 /**
