@@ -64,8 +64,9 @@ export class Notifier<C extends Opened = Connection> {
           signal?.addEventListener('abort', stop, { once: true }) // after: its throw leaves no rejection unheard
         }).finally(() => signal?.removeEventListener('abort', stop))
       } catch (error) {
-        if (this.#closed) throw closedError()
-        if (attempt.signal.aborted && !signal?.aborted) continue // another call's signal dropped it
+        // Stopped by close() (the loop's first line says so), or by another call's signal: this
+        // call waits for a new opening.
+        if (attempt.signal.aborted && !signal?.aborted) continue
         throw error
       }
       if (this.#closed) throw closedError()
