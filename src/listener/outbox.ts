@@ -10,6 +10,7 @@
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
 import { ListenerError } from './errors.ts'
+import { checkChannel } from './sql.ts'
 import type { ListenerItem } from './subscription.ts'
 import { checkTimerDelay } from '../protocol/timer.ts'
 
@@ -104,6 +105,7 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor(source: OutboxSource, options: OutboxOptions<E, C>) {
+    checkChannel(options.channel) // at the call, as for listen(): never LISTEN "" or a name the server would cut
     this.#source = source
     this.#options = options
     this.#compare = options.compare ?? defaultCompare
@@ -124,8 +126,9 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     return result
   }
 
-  /** Ends the iteration; the event being handled is not saved. */
+  /** Ends the iteration; the event being handled is not saved, not even by a next() called after. */
   async return(): Promise<IteratorResult<E>> {
+    this.#unsaved = false
     this.#end()
     return { done: true, value: undefined }
   }
@@ -219,7 +222,8 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     const stop = () => controller.abort(new ListenerError('the outbox ended'))
     this.#stop.signal.addEventListener('abort', stop, { once: true })
     const abandoned = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }))
-    const reading = read(controller.signal)
+    // As an async call, whatever read() does: a throw, or a value that is no promise, is an outcome of the race.
+    const reading = (async () => read(controller.signal))()
     reading.catch(() => undefined) // an abandoned read may still fail: nobody listens any more
     return Promise.race([reading, abandoned]).finally(() => {
       clearTimeout(timer)

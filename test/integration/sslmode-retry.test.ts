@@ -120,3 +120,21 @@ describe.skipIf(!pg.logFile || !pg.tls || !pg.users)('against the real server, w
     expect(count).toBe(2)
   })
 })
+
+describe('a host that names a socket folder, beside a hostaddr', () => {
+  // libpq (pqConnectOptions2): a hostaddr makes the target an address, whatever host says. Before,
+  // the folder won: no TCP, no TLS whatever sslmode asked, and the password to whatever listened
+  // on that folder's socket file (with PGHOST=/tmp and hostaddr=... sslmode=verify-full, say).
+  test('the connection goes over TCP to the hostaddr, and sslmode=require asks for TLS', async () => {
+    const first: number[] = []
+    const server = await serve(async (client) => {
+      first.push((await client.readPacket()).length)
+      client.write(Uint8Array.of(0x4e)) // 'N': no TLS here, which require refuses
+      await client.closed
+    })
+    const error = await connect(options(server, { host: '/nonexistent-pglisten-dir', hostaddr: '127.0.0.1', sslmode: 'require' })).catch((e) => e)
+    expect(server.clients).toHaveLength(1)
+    expect(first).toEqual([8]) // an SSLRequest
+    expect(String(error)).toMatch(/does not accept TLS/)
+  })
+})

@@ -14,13 +14,12 @@ import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
 import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
 import { lazyFact } from '../options/context.ts'
-import { isUnixSocketPath } from '../options/defaults.ts'
 import type { ConnectionOptions, HostTarget, Settings, TargetSessionAttrs } from '../options/types.ts'
 import { loadSettings } from '../options/resolve.ts'
 import type { SessionHandlers, Tracer } from '../session.ts'
 import { abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
-import { describeEndpoint } from './endpoint.ts'
+import { describeEndpoint, isUnixSocket } from './endpoint.ts'
 import type { Platform, TlsMaterial } from './platform.ts'
 
 export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
@@ -184,8 +183,9 @@ async function connectHost(
   warn: (message: string) => void,
   onClose: (error: Error | undefined) => void,
 ): Promise<Connection> {
-  // libpq never uses TLS over a Unix socket, whatever the sslmode: one plain attempt.
-  const unix = isUnixSocketPath(host.host)
+  // libpq never uses TLS over a Unix socket, whatever the sslmode: one plain attempt. With a
+  // hostaddr, the host is no socket folder, whatever it looks like (endpoint.ts).
+  const unix = isUnixSocket(host)
   const order = unix || settings.sslmode === 'disable' ? [false] : settings.sslmode === 'allow' ? [false, true] : settings.sslmode === 'prefer' ? [true, false] : [true]
   let firstError: unknown
   for (let i = 0; i < order.length; i++) {

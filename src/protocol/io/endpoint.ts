@@ -7,10 +7,14 @@ import { isUnixSocketPath } from '../options/defaults.ts'
 import type { Endpoint } from './link.ts'
 
 /**
- * A socket folder: a path, or on Linux '@' for the abstract namespace. libpq's is_unixsock_path,
- * which the options share: a host the settings call a socket folder is one here.
+ * Whether the connection goes to a Unix socket: the host is a socket folder (libpq's
+ * is_unixsock_path, which the options share: a path, or on Linux '@' for the abstract namespace)
+ * and no hostaddr is given. A hostaddr makes the target an address whatever the host says
+ * (pqConnectOptions2's CHT_HOST_ADDRESS), so TCP, with TLS as sslmode asks.
  */
-export { isUnixSocketPath as isUnixSocket }
+export function isUnixSocket(endpoint: Pick<Endpoint, 'host' | 'hostaddr'>): boolean {
+  return endpoint.hostaddr === undefined && isUnixSocketPath(endpoint.host)
+}
 
 /**
  * The socket file a server listening on `port` creates in folder `dir`. An abstract-namespace
@@ -23,7 +27,7 @@ export function unixSocketPath(dir: string, port: number): string {
 
 /** How an endpoint is named in messages: host:port, with hostaddr, or the socket file. */
 export function describeEndpoint(endpoint: Endpoint): string {
-  if (isUnixSocketPath(endpoint.host)) return unixSocketPath(endpoint.host, endpoint.port)
+  if (isUnixSocket(endpoint)) return unixSocketPath(endpoint.host, endpoint.port)
   const address = endpoint.hostaddr && endpoint.hostaddr !== endpoint.host ? ` (${endpoint.hostaddr})` : ''
   return `${endpoint.host}${address}:${endpoint.port}`
 }

@@ -13,6 +13,7 @@ import { sslRequest } from '../frontend.ts'
 import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket, unixSocketPath } from './endpoint.ts'
+import { isUnixSocketPath } from '../options/defaults.ts'
 import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
 import { judgeSslAnswer } from './ssl-answer.ts'
 
@@ -25,7 +26,7 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
   const { signal, keepAlive, trace } = options
   const stopped = () => stoppedError(signal)
   if (signal?.aborted) throw stopped()
-  const unix = isUnixSocket(endpoint.host)
+  const unix = isUnixSocket(endpoint)
   // A plain link reads into one buffer of ours, again and again, instead of Node allocating
   // 64 KiB per read: the framer copies out whatever it keeps, before the next read (see
   // Framer.push). TLS needs the stream's own reads.
@@ -124,8 +125,9 @@ function nodeTlsOptions(endpoint: Endpoint, settings: TlsSettings): tls.Connecti
   const verifyChain = settings.mode === 'verify-ca' || settings.mode === 'verify-full' || settings.ca !== undefined
   const ca = settings.ca === undefined || settings.ca === 'system' ? {} : { ca: toPem(settings.ca) }
   return {
-    // SNI carries host names only (RFC 6066 section 3), never IP addresses; sslsni=0 turns it off.
-    ...(net.isIP(name) === 0 && settings.sni !== false ? { servername: name } : {}),
+    // SNI carries host names only (RFC 6066 section 3), never IP addresses nor a socket folder
+    // named as host beside a hostaddr; sslsni=0 turns it off.
+    ...(net.isIP(name) === 0 && !isUnixSocketPath(name) && settings.sni !== false ? { servername: name } : {}),
     ALPNProtocols: [alpnProtocol],
     rejectUnauthorized: verifyChain,
     ...ca, // 'system' leaves node:tls with its own trust store

@@ -48,7 +48,7 @@ export async function openWorkersLink(
 ): Promise<Link> {
   const { signal, trace } = options
   if (signal?.aborted) throw stoppedError(signal)
-  if (isUnixSocket(endpoint.host)) {
+  if (isUnixSocket(endpoint)) {
     throw new TypeError(`Cloudflare Workers have no Unix sockets: cannot reach ${describeEndpoint(endpoint)}; give a host name or IP address`)
   }
   if (useTls && settings.negotiation === 'direct') {

@@ -172,6 +172,50 @@ describe('when it reads', () => {
   })
 })
 
+describe('a read() that is not an async function', () => {
+  test('one that throws at once is reported and tried again, like one that rejects, and leaves no rejection unheard', async () => {
+    const unheard: unknown[] = []
+    const onUnheard = (e: unknown) => void unheard.push(e)
+    process.on('unhandledRejection', onUnheard)
+    try {
+      const rows = [{ id: 1, body: 'one' }]
+      let calls = 0
+      const errors: Error[] = []
+      const source: OutboxSource = { listen: async () => {}, release: () => {}, wakeUps: () => new Subscription({ gaps: true }), reportError: (e) => void errors.push(e) }
+      const outbox = new Outbox<Row, number>(source, {
+        channel: 'outbox',
+        read: ((after: number | undefined) => {
+          if (calls++ === 0) throw new Error('thrown, not rejected')
+          return rows.filter((r) => r.id > (after ?? 0)) // a plain array, no promise
+        }) as never,
+        cursor: (r) => r.id,
+        retry: { minDelay: 1, maxDelay: 2 },
+        readTimeout: 50,
+      })
+      expect(await take(outbox, 1)).toEqual([1])
+      expect(errors.map((e) => e.message)).toEqual(['thrown, not rejected'])
+      await outbox.return()
+      await new Promise((resolve) => setTimeout(resolve, 100)) // past readTimeout: before, the abandoned race rejected here
+      expect(unheard).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnheard)
+    }
+  })
+})
+
+describe('its options', () => {
+  test.each([
+    ['empty', ''],
+    ['64 bytes', 'x'.repeat(64)],
+    ['a NUL', 'a\0b'],
+  ])('a channel that is %s is a RangeError at the call, before anything is listened on', (_, channel) => {
+    const listened: string[] = []
+    const source: OutboxSource = { listen: async (c) => void listened.push(c), release: () => {}, wakeUps: () => new Subscription({ gaps: true }), reportError: () => {} }
+    expect(() => new Outbox<Row, number>(source, { channel, read: async () => [], cursor: (r) => r.id })).toThrow(RangeError)
+    expect(listened).toEqual([])
+  })
+})
+
 describe('retrying a failed read', () => {
   afterEach(() => void vi.useRealTimers())
 
@@ -277,6 +321,7 @@ describe('what it yields and saves', () => {
     for await (const row of w.outbox) if (row.id === 3) break
     expect(w.saved).toEqual([1, 2]) // 3 was being handled when the loop was left
     expect(await w.outbox.next()).toEqual({ done: true, value: undefined })
+    expect(w.saved).toEqual([1, 2]) // nor by a next() after it: before, 3 was saved here, and lost on restart
   })
 
   test('an event not after the last one yielded is skipped: a read that overlaps yields nothing twice', async () => {
