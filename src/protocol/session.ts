@@ -94,6 +94,13 @@ export class Session {
   /** Messages for the running exchange, and its wait for the next one. */
   readonly #inbox: BackendMessage[] = []
   #waiting: { resolve(message: BackendMessage): void; reject(error: Error): void } | undefined
+  /**
+   * Rejects when the session fails. A step of an async exchange may await something that is not
+   * the stream (startup's password function): it is raced against this, so neither a lost
+   * connection nor a stopped attempt waits on it.
+   */
+  #rejectFailed!: (error: Error) => void
+  readonly #failed = new Promise<never>((_resolve, reject) => (this.#rejectFailed = reject))
   #running = false
   /** The tail of the queue of exchanges: each starts when the one before has settled. */
   #queue: Promise<unknown> = Promise.resolve()
@@ -117,6 +124,7 @@ export class Session {
     this.#framer = new Framer(options)
     this.#handlers = options
     this.#trace = options.trace
+    this.#failed.catch(() => undefined) // heard by a race, or by nobody: never an unhandled rejection
   }
 
   get failure(): Error | undefined {
@@ -299,7 +307,8 @@ export class Session {
     let input: BackendMessage | undefined
     try {
       for (;;) {
-        const step = await exchange.next(input)
+        const next = exchange.next(input)
+        const step = next instanceof Promise ? await Promise.race([next, this.#failed]) : next
         if (step.done) return step.value
         if (this.#failure) throw this.#failure
         if (step.value.kind === 'send') {
@@ -319,7 +328,10 @@ export class Session {
       this.#copyRoute = undefined
       this.#copyOpen = undefined
       this.#inbox.length = 0
-      await exchange.return?.(undefined as T)
+      // An async exchange still awaiting a step (failed meanwhile) would make return() wait for it.
+      const ended = exchange.return?.(undefined as T)
+      if (this.#failure) void Promise.resolve(ended).catch(() => undefined)
+      else await ended
     }
   }
 
@@ -343,6 +355,7 @@ export class Session {
       error = new ConnectionLostError(`${error.message}: ${this.#farewell.message}`, { cause: this.#farewell })
     }
     this.#failure = error
+    this.#rejectFailed(error)
     this.#halted = true
     const waiting = this.#waiting
     this.#waiting = undefined

@@ -143,3 +143,40 @@ describe('a signal that never aborts', () => {
     }
   })
 })
+
+describe('a password function that never settles', () => {
+  // startup.ts awaits it inside the exchange; the session raced only its reads against a failure,
+  // so connect_timeout, the signal and a hang-up all waited on it for good.
+  const asksFor = (request: 'cleartext' | 'SCRAM', then: 'silence' | 'hang up') => async (client: FakeClient) => {
+    await client.readPacket()
+    client.write(request === 'cleartext' ? backend.authenticationCleartextPassword() : backend.authenticationSASL('SCRAM-SHA-256'))
+    if (then === 'hang up') client.end()
+    await client.closed
+  }
+  const never = () => new Promise<string>(() => {})
+
+  test.each(['cleartext', 'SCRAM'] as const)('connect_timeout bounds it (%s)', async (request) => {
+    const server = await serve(asksFor(request, 'silence'))
+    const error = await connect(options(server, { connectTimeout: 1, password: never })).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect(String(error)).toMatch(/within 1000 ms|timed out/)
+  })
+
+  test('the signal stops it', async () => {
+    const server = await serve(asksFor('cleartext', 'silence'))
+    const reason = new Error('given up')
+    const controller = new AbortController()
+    const connecting = connect(options(server, { signal: controller.signal, password: never })).catch((e: unknown) => e)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    controller.abort(reason)
+    const error = await connecting
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect((error as Error).cause).toBe(reason)
+  })
+
+  test('the server hanging up ends the attempt', async () => {
+    const server = await serve(asksFor('cleartext', 'hang up'))
+    const error = await connect(options(server, { connectTimeout: 0, password: never })).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionLostError)
+  })
+})

@@ -51,9 +51,7 @@ function parseKeywordValue(text: string): Conninfo {
     at++
     while (at < text.length && SPACE.has(text[at]!)) at++
     let value = ''
-    let quoted = false
     if (text[at] === "'") {
-      quoted = true
       at++
       for (;;) {
         if (at >= text.length) throw connectionStringError(`unterminated quoted value for ${shown}`)
@@ -76,7 +74,8 @@ function parseKeywordValue(text: string): Conninfo {
       }
     }
     storeSetting(result, name, value, !afterSecret)
-    afterSecret = SECRET_KEYWORDS.has(name) && !quoted
+    // Quoted or not: a secret mis-quoted (SQL's doubled quote, a quote mid-word) runs on into what follows.
+    afterSecret = SECRET_KEYWORDS.has(name)
   }
   return result
 }

@@ -109,4 +109,13 @@ describe('errors never quote the password', () => {
     const error = errorOf(() => parseConnectionString(`password=${password.slice(0, 6)} ${half}${tail}`))
     expect(error.message).not.toContain(half)
   })
+
+  // Quoted, a password still runs on when its quoting is wrong: SQL's doubled quote ('a''b'),
+  // or a quote in the middle of a word. Before, the rest was quoted back as the next keyword.
+  propertyTest.prop([secret, fc.constantFrom("''", "'", "' ")])('a quoted password whose quoting is wrong never shows up in the message', (password, quote) => {
+    const half = password.slice(6)
+    const error = errorOf(() => parseConnectionString(`password='${password.slice(0, 6)}${quote}${half}'`))
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error.message).not.toContain(half)
+  })
 })
