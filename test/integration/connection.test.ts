@@ -240,3 +240,17 @@ describe('timeouts', () => {
     expect(error.message).toMatch(message)
   })
 })
+
+describe('misuse', () => {
+  // Every failure of connect() reaches the caller through its promise: a TypeError for options
+  // that are not an object, never a throw at the call ("Cannot read properties of null").
+  test.each([
+    ['null', null],
+    ['a number', 5],
+  ])('options that are %s reject with a TypeError', async (_, options) => {
+    const { connect: connectAsGiven } = await import('../../src/protocol/index.ts')
+    let connecting: Promise<unknown> | undefined
+    expect(() => (connecting = connectAsGiven(options as never))).not.toThrow()
+    await expect(connecting).rejects.toThrow(new TypeError('options must be an object or a connection string'))
+  })
+})

@@ -81,3 +81,42 @@ describe('a target_session_attrs check query that fails', () => {
     expect(closes).toEqual([undefined]) // close() called: no error
   })
 })
+
+describe('a target_session_attrs check query that is never answered', () => {
+  // libpq's connect_timeout covers its CONNECTION_CHECK_* states; before, only startup was bounded,
+  // and connect() waited for the answer for good, never trying the next host.
+  test('connect_timeout gives it up, and the next host is tried', async () => {
+    const silent = await serve(async (client) => {
+      await client.readPacket() // StartupMessage
+      client.write(loginAccepted())
+      await client.readMessage() // Query: SHOW transaction_read_only, never answered
+      await client.closed
+    })
+    const pg = testServer()
+    const c = await connect({
+      ...options(silent, { connectTimeout: 1 }),
+      host: `127.0.0.1,${pg.host}`,
+      port: `${silent.port},${pg.port}`,
+      user: pg.superuser.user,
+      database: pg.database,
+      ...(pg.superuser.password !== undefined ? { password: pg.superuser.password } : {}),
+    })
+    try {
+      expect(c.endpoint.port).toBe(pg.port)
+      await within(silent.clients[0]!.closed, 2000, 'the client closing the silent host\'s socket')
+    } finally {
+      await c.close()
+    }
+  })
+
+  test('with one host, it rejects saying so', async () => {
+    const silent = await serve(async (client) => {
+      await client.readPacket()
+      client.write(loginAccepted())
+      await client.readMessage()
+      await client.closed
+    })
+    const error = await connect(options(silent, { connectTimeout: 1 })).catch((e: unknown) => e)
+    expect(String(error)).toMatch(/the target_session_attrs check did not finish within 1000 ms/)
+  })
+})

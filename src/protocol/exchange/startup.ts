@@ -110,6 +110,11 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
     const message = yield* nextMessage()
     if (message.type === 'ErrorResponse') throw new DatabaseError(message.fields)
     if (message.type === 'NegotiateProtocolVersion') {
+      // pglisten asks for no protocol option (_pq_.*), so none can be unrecognized: libpq 18
+      // refuses "an unsupported parameter that was not requested" too.
+      if (message.unrecognizedOptions.length > 0) {
+        throw new ProtocolViolationError(`NegotiateProtocolVersion names protocol options that were not requested: ${message.unrecognizedOptions.join(', ')}`)
+      }
       protocolVersion = negotiate(protocolVersion, message.newestVersion, first)
       continue
     }

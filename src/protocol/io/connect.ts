@@ -17,7 +17,7 @@ import { lazyFact } from '../options/context.ts'
 import type { ConnectionOptions, HostTarget, Settings, TargetSessionAttrs } from '../options/types.ts'
 import { loadSettings } from '../options/resolve.ts'
 import type { SessionHandlers, Tracer } from '../session.ts'
-import { abortedError } from './attempt-signal.ts'
+import { AttemptSignal, abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
 import { describeEndpoint, isUnixSocket } from './endpoint.ts'
 import type { Platform, TlsMaterial } from './platform.ts'
@@ -93,6 +93,8 @@ export function connect(options: ConnectOptions | string = {}): Promise<Connecti
  */
 export function connectWith(platform: Platform, options: ConnectOptions | string = {}): Promise<Connection> {
   const explicit: ConnectOptions = typeof options === 'string' ? { connectionString: options } : options
+  // Misuse rejects, as every other failure of connect() does: never a throw at the call.
+  if (typeof explicit !== 'object' || explicit === null) return Promise.reject(new TypeError('options must be an object or a connection string'))
   return connectOn(explicit.platform ?? platform, explicit)
 }
 
@@ -122,7 +124,7 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
       const onClose = (error: Error | undefined) => returned && explicit.onClose?.(error)
       try {
         connection = await connectHost(platform, host, settings, explicit, material, warn, onClose)
-        const mismatch = await checkTarget(connection, want, signal)
+        const mismatch = await checkTarget(connection, want, signal, settings.connectTimeout === undefined ? undefined : settings.connectTimeout * 1000)
         // A server that hung up meanwhile (say, while the check's module loaded) is a host that failed.
         if (connection.isClosed) throw await connection.closed
         returned = mismatch === undefined
@@ -145,26 +147,28 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
 
 /**
  * The target_session_attrs check, which may run a query: an abort meanwhile drops the
- * connection, so the query rejects at once. Once the check is over the signal is not watched.
+ * connection, so the query rejects at once, and so does connect_timeout, which libpq's covers
+ * too (its CONNECTION_CHECK_* states): a server that never answers is a host that failed. Once
+ * the check is over, neither is watched.
  */
-async function checkTarget(connection: Connection, want: Parameters<typeof checkTargetSession>[1], signal: AbortSignal | undefined): Promise<string | undefined> {
-  if (!signal) return checkTargetSession(connection, want)
-  const stop = () => connection.abort(abortedError(signal))
-  signal.addEventListener('abort', stop, { once: true })
+async function checkTarget(connection: Connection, want: TargetSessionAttrs | 'any', signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<string | undefined> {
+  if (want === 'any') return undefined // every server suits: no query
+  const bound = new AttemptSignal(signal, timeoutMs)
+  const stop = () => connection.abort(bound.timedOut ? new ConnectionLostError(`the target_session_attrs check did not finish within ${timeoutMs} ms`) : abortedError(signal!))
+  bound.signal.addEventListener('abort', stop, { once: true })
   try {
-    if (signal.aborted) stop() // between startup and now
+    if (bound.signal.aborted) stop() // between startup and now
     const mismatch = await checkTargetSession(connection, want)
     // Aborted while the answer was on its way (or with no query to wait for): the connection is gone.
-    if (signal.aborted) throw abortedError(signal)
+    if (signal?.aborted) throw abortedError(signal)
     return mismatch
   } finally {
-    signal.removeEventListener('abort', stop)
+    bound.dispose()
   }
 }
 
 /** target-session.ts's check, loaded only when `want` is not 'any', which every server suits. */
-async function checkTargetSession(connection: Connection, want: TargetSessionAttrs | 'any'): Promise<string | undefined> {
-  if (want === 'any') return undefined
+async function checkTargetSession(connection: Connection, want: TargetSessionAttrs): Promise<string | undefined> {
   return (await import('./target-session.ts')).checkTargetSession(connection, want)
 }
 

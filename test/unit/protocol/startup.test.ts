@@ -63,6 +63,8 @@ describe('startup messages', () => {
     ['NegotiateProtocolVersion offering 3.2 to a 3.2 request', [message('v', int32(0x30002), int32(0))], /offers 3.2/],
     ['NegotiateProtocolVersion offering another major version', [message('v', int32(0x20000), int32(0))], /offers 2.0/],
     ['NegotiateProtocolVersion giving a bare minor number', [message('v', int32(0), int32(0))], /offers 0.0/],
+    // Int32 newest version, Int32 count, String option: one pglisten never asked for (libpq 18 refuses it too).
+    ['NegotiateProtocolVersion naming an option never requested', [message('v', int32(0x30000), int32(1), cstr('_pq_.compression'))], /not requested: _pq_.compression/],
     ['a 32-byte key under protocol 3.0', [message('v', int32(0x30000), int32(0)), backend.authenticationOk(), backend.backendKeyData(5, new Array(32).fill(1))], /4-byte keys/],
     ['BackendKeyData before authentication', [backend.backendKeyData(5, [1, 2, 3, 4])], /before authentication/],
     ['ReadyForQuery before authentication', [backend.readyForQuery()], /before authentication/],
