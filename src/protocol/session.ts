@@ -14,7 +14,7 @@ import type {
   TransactionStatus,
 } from './backend/messages.ts'
 import { ConnectionLostError, DatabaseError, PgListenError, ProtocolViolationError } from './errors.ts'
-import type { Exchange } from './exchange/steps.ts'
+import type { Exchange, Step } from './exchange/steps.ts'
 import { Framer, type FramerOptions } from './framer.ts'
 
 export interface SessionHandlers {
@@ -95,12 +95,13 @@ export class Session {
   readonly #inbox: BackendMessage[] = []
   #waiting: { resolve(message: BackendMessage): void; reject(error: Error): void } | undefined
   /**
-   * Rejects when the session fails. A step of an async exchange may await something that is not
-   * the stream (startup's password function): it is raced against this, so neither a lost
-   * connection nor a stopped attempt waits on it.
+   * The wait for a step of an async exchange, which may await something that is not the stream
+   * (startup's password function): fail() ends it, so neither a lost connection nor a stopped
+   * attempt waits on that.
    */
-  #rejectFailed!: (error: Error) => void
-  readonly #failed = new Promise<never>((_resolve, reject) => (this.#rejectFailed = reject))
+  #stepping: ((error: Error) => void) | undefined
+  /** fail() gave up a step of the running exchange that had not ended. */
+  #abandoned = false
   #running = false
   /** The tail of the queue of exchanges: each starts when the one before has settled. */
   #queue: Promise<unknown> = Promise.resolve()
@@ -124,7 +125,6 @@ export class Session {
     this.#framer = new Framer(options)
     this.#handlers = options
     this.#trace = options.trace
-    this.#failed.catch(() => undefined) // heard by a race, or by nobody: never an unhandled rejection
   }
 
   get failure(): Error | undefined {
@@ -307,8 +307,7 @@ export class Session {
     let input: BackendMessage | undefined
     try {
       for (;;) {
-        const next = exchange.next(input)
-        const step = next instanceof Promise ? await Promise.race([next, this.#failed]) : next
+        const step = await this.#step(exchange, input)
         if (step.done) return step.value
         if (this.#failure) throw this.#failure
         if (step.value.kind === 'send') {
@@ -328,11 +327,26 @@ export class Session {
       this.#copyRoute = undefined
       this.#copyOpen = undefined
       this.#inbox.length = 0
-      // An async exchange still awaiting a step (failed meanwhile) would make return() wait for it.
+      // An async exchange still in a step that fail() gave up would make return() wait for that
+      // step, for good if it never ends: then it is told to return, and not waited for.
       const ended = exchange.return?.(undefined as T)
-      if (this.#failure) void Promise.resolve(ended).catch(() => undefined)
+      if (this.#abandoned) void Promise.resolve(ended).catch(() => undefined)
       else await ended
+      this.#abandoned = false
     }
+  }
+
+  /** The exchange's next step: at once from a generator, or awaited, until fail(), from an async one. */
+  #step<T>(exchange: Exchange<T>, input: BackendMessage | undefined): IteratorResult<Step, T> | Promise<IteratorResult<Step, T>> {
+    const next = exchange.next(input)
+    if (typeof (next as PromiseLike<unknown>).then !== 'function') return next as IteratorResult<Step, T>
+    return new Promise((resolve, reject) => {
+      this.#stepping = (error) => {
+        this.#abandoned = true
+        reject(error)
+      }
+      ;(next as PromiseLike<IteratorResult<Step, T>>).then(resolve, reject)
+    }).finally(() => (this.#stepping = undefined)) as Promise<IteratorResult<Step, T>>
   }
 
   #nextMessage(): Promise<BackendMessage> {
@@ -355,7 +369,7 @@ export class Session {
       error = new ConnectionLostError(`${error.message}: ${this.#farewell.message}`, { cause: this.#farewell })
     }
     this.#failure = error
-    this.#rejectFailed(error)
+    this.#stepping?.(error)
     this.#halted = true
     const waiting = this.#waiting
     this.#waiting = undefined
