@@ -102,7 +102,7 @@ export default [
     import: { 'dist/protocol/index.js': '{ connect }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(connecting),
-    limit: '21.85 kB',
+    limit: '21.9 kB',
   },
   {
     name: 'pglisten/protocol: everything, up front',
