@@ -43,7 +43,7 @@
  * matched its own name); a query's signal gives up the notifier connection while it opens too,
  * a connection an error closed is not used again, and a call whose opening another call's
  * signal dropped waits for a new one; nothing reaches handlers after close(). Then all three
- * by 0.15 kB (the same day): a password function that never settles no longer holds connect()
+ * by 0.15 to 0.2 kB (the same day): a password function that never settles no longer holds connect()
  * past connect_timeout, the signal or a hang-up; the target_session_attrs check is bounded by
  * connect_timeout too; a host naming a socket folder beside a hostaddr no longer skips TCP and
  * TLS; NegotiateProtocolVersion naming options never requested is refused; connect(null) rejects.
