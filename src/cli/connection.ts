@@ -38,9 +38,10 @@ export function checkSettings(options: ConnectOptions, command: string): Setting
   }
 }
 
-/** host:port, or the Unix socket's path. */
-export function endpointText({ host, port }: { host: string; port: number }): string {
-  return isUnixSocketPath(host) ? `${host}/.s.PGSQL.${port}` : `${host}:${port}`
+/** host:port (with the hostaddr it goes to), or the Unix socket's path; a hostaddr means TCP, whatever the host. */
+export function endpointText({ host, port, hostaddr }: { host: string; port: number; hostaddr?: string | undefined }): string {
+  if (hostaddr === undefined && isUnixSocketPath(host)) return `${host}/.s.PGSQL.${port}`
+  return hostaddr !== undefined && hostaddr !== host ? `${host} (${hostaddr}):${port}` : `${host}:${port}`
 }
 
 /** Where the settings point, for a status line. */

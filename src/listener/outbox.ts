@@ -103,6 +103,8 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   #failure: Error | undefined
   /** next() calls run one after another. */
   #queue: Promise<unknown> = Promise.resolve()
+  /** next() calls made and not yet settled. */
+  #asked = 0
 
   constructor(source: OutboxSource, options: OutboxOptions<E, C>) {
     checkChannel(options.channel) // at the call, as for listen(): never LISTEN "" or a name the server would cut
@@ -121,14 +123,21 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   }
 
   next(): Promise<IteratorResult<E>> {
+    this.#asked++
     const result = this.#queue.then(() => this.#next())
-    this.#queue = result.catch(() => undefined)
+    this.#queue = result.then(
+      () => void this.#asked--,
+      () => void this.#asked--,
+    )
     return result
   }
 
-  /** Ends the iteration; the event being handled is not saved, not even by a next() called after. */
+  /**
+   * Ends the iteration; the event being handled is not saved, not even by a next() called after.
+   * One a next() called before has asked for is: that call saves it, then ends.
+   */
   async return(): Promise<IteratorResult<E>> {
-    this.#unsaved = false
+    if (this.#asked === 0) this.#unsaved = false
     this.#end()
     return { done: true, value: undefined }
   }

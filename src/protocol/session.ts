@@ -307,6 +307,9 @@ export class Session {
     let input: BackendMessage | undefined
     try {
       for (;;) {
+        // Failed in the read that brought `input` (a message after it in the same chunk): a step
+        // now could await what nothing would end (a password function).
+        if (this.#failure) throw this.#failure
         const step = await this.#step(exchange, input)
         if (step.done) return step.value
         if (this.#failure) throw this.#failure

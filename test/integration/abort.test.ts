@@ -11,7 +11,7 @@ import { connect, nodePlatform, type ConnectOptions } from '../../src/protocol/i
 import { Connection } from '../../src/protocol/io/connection.ts'
 import { fakeServersClosedAfterEach, type FakeClient, type FakeServer } from '../support/fake-server.ts'
 import { connectSuperuser } from '../support/connect.ts'
-import { backend, loginAccepted } from '../support/wire.ts'
+import { backend, concat, loginAccepted } from '../support/wire.ts'
 
 const serve = fakeServersClosedAfterEach()
 
@@ -172,6 +172,20 @@ describe('a password function that never settles', () => {
     const error = await connecting
     expect(error).toBeInstanceOf(ConnectionLostError)
     expect((error as Error).cause).toBe(reason)
+  })
+
+  // The session failed in the read that brought the request (a broken message after it in the
+  // same chunk): the step that asks for the password must not begin, since nothing would end it.
+  test('a broken message in the same read as the request ends the attempt', async () => {
+    const server = await serve(async (client) => {
+      await client.readPacket()
+      client.write(concat(backend.authenticationCleartextPassword(), backend.parameterStatus('client_encoding', 'LATIN1')))
+      await client.closed
+    })
+    let asked = 0
+    const error = await connect(options(server, { connectTimeout: 1, password: () => (asked++, never()) })).catch((e: unknown) => e)
+    expect(String(error)).toMatch(/client_encoding/)
+    expect(asked).toBe(0)
   })
 
   test('the server hanging up ends the attempt', async () => {

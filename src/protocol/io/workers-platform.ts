@@ -11,7 +11,8 @@
  */
 import { decodeUtf8 } from '../bytes/utf8.ts'
 import { AuthenticationRefusedError } from '../errors.ts'
-import { DEFAULT_SOCKET_DIR, isUnixSocketPath } from '../options/defaults.ts'
+import { DEFAULT_SOCKET_DIR } from '../options/defaults.ts'
+import { isUnixSocket } from './endpoint.ts'
 import type { Settings } from '../options/types.ts'
 import type { Platform } from './platform.ts'
 import { onceEach } from '../options/context.ts'
@@ -39,8 +40,9 @@ export function createWorkersPlatform(connectSocket: SocketFactory): Platform {
  * connection than asked for would be worse than none.
  */
 export function refuseUnsupported(settings: Settings): void {
-  for (const { host } of settings.hosts) {
-    if (isUnixSocketPath(host)) {
+  for (const target of settings.hosts) {
+    const { host } = target
+    if (isUnixSocket(target)) {
       const why = host === DEFAULT_SOCKET_DIR ? ", libpq's default when no host is given" : ''
       throw new TypeError(`Cloudflare Workers have no Unix sockets: host "${host}" is a socket folder${why}; give a host name or IP address`)
     }

@@ -324,6 +324,16 @@ describe('what it yields and saves', () => {
     expect(w.saved).toEqual([1, 2]) // nor by a next() after it: before, 3 was saved here, and lost on restart
   })
 
+  test('a next() called before return() has asked for the next event: the one handled is saved', async () => {
+    const w = world()
+    w.insert(1, 2)
+    await take(w.outbox, 1)
+    const next = w.outbox.next() // 1 is handled: save it, and give the next
+    await w.outbox.return()
+    await next
+    expect(w.saved).toEqual([1])
+  })
+
   test('an event not after the last one yielded is skipped: a read that overlaps yields nothing twice', async () => {
     let reads = 0
     const w = world({ read: async () => (reads++, w.table) }) // the whole table, every time

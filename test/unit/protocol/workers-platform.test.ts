@@ -48,6 +48,16 @@ describe('refused before any socket opens', () => {
     expect(servers).toHaveLength(0)
   })
 
+  test('a socket folder beside a hostaddr is not refused: the hostaddr is where it goes, as in libpq', async () => {
+    const { platform: workers, servers } = platform()
+    const opening = connectWith(workers, { ...base, host: '/var/run/postgresql', hostaddr: '192.0.2.7', sslmode: 'disable' })
+    opening.catch(() => undefined)
+    await until(() => servers.length === 1)
+    expect(servers[0]!.address).toEqual({ hostname: '192.0.2.7', port: 5432 })
+    servers[0]!.end()
+    await opening.catch(() => undefined)
+  })
+
   test('a client certificate named under sslcertmode=disable is not refused: it would not be presented', async () => {
     const { platform: workers, servers } = platform()
     const opening = connectWith(workers, { ...base, sslmode: 'disable', sslcert: '/certs/client.crt', sslkey: '/certs/client.key', sslcertmode: 'disable' })
