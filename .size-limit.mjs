@@ -95,7 +95,7 @@ export default [
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,
     modifyEsbuildConfig: esbuild(listening),
-    limit: '30.65 kB',
+    limit: '30.7 kB',
   },
   {
     name: 'pglisten/protocol: connect, with what connecting over TLS with SCRAM loads',
