@@ -33,6 +33,8 @@ export interface FeedHost {
   closing(): boolean
   /** Aborted by close(): an install under way stops. */
   stopped: AbortSignal
+  /** close() was called, and not because the listener gave up: feeds and outboxes then end, not fail. */
+  closed(): boolean
   /** To the listener's 'error' handlers. */
   reportError(error: Error, source: string): void
 }
@@ -65,6 +67,7 @@ export class FeedSupport {
       notifications: host.notifications,
       listen: host.listen,
       release: host.release,
+      closed: host.closed,
       install: (work) => {
         if (host.closing()) return Promise.reject(new ListenerError('the listener is closed'))
         return this.#ownConnection(host.stopped, work)
@@ -90,6 +93,7 @@ export class FeedSupport {
       // them), UNLISTENed when the last outbox or feed on it ends, untouched by unlistenAll().
       listen: host.listen,
       release: host.release,
+      closed: host.closed,
       wakeUps: (channel, signal) => host.notifications({ channels: [channel], signal }),
       reportError: (error) => host.reportError(error, 'outbox read'),
     }

@@ -65,13 +65,15 @@ export interface FeedParts<T> {
   ready: Promise<Decoder<T>>
   /** Run when the feed ends (its return(), or its source ending): the trigger's removal, if asked. */
   ended?: () => Promise<void>
+  /** The listener was closed (not given up): a setup that failed then ends the feed instead. */
+  closed?: () => boolean
 }
 
 /**
  * An iterator over `source` that first waits for `ready` (throwing its error, if any, from the
  * first next()), then maps each notification through its decoder, keeping what `accept` takes.
  */
-export function feed<T>({ channel, source, ready, ended = async () => {} }: FeedParts<T>): Feed<T> {
+export function feed<T>({ channel, source, ready, ended = async () => {}, closed }: FeedParts<T>): Feed<T> {
   ready.catch(() => undefined) // reported by the first next() (or to whoever awaits ready)
   let decoder: Decoder<T> | undefined
   /** The setup, awaited by every next() (one called while another waits must not read past it). */
@@ -112,6 +114,9 @@ export function feed<T>({ channel, source, ready, ended = async () => {} }: Feed
       if (failure) {
         const { error } = failure
         failure = undefined
+        // close() came before the setup was done (it refuses the install, or aborts it): the feed
+        // ends, as close() ends every iterator; `ready` still rejects, since it never was.
+        if (closed?.()) return { value: undefined, done: true }
         throw error
       }
       const next = reading.then(read)
@@ -148,6 +153,8 @@ export interface FeedSource {
   listen(channel: string): Promise<void>
   /** The feed ended: UNLISTEN its channel unless another feed or the user still listens on it. */
   release(channel: string): void
+  /** The listener was closed, and not because it gave up. */
+  closed?(): boolean
   /** Runs an install (a transaction) on a connection of its own; close() aborts it. */
   install<T>(work: (connection: Connection) => Promise<T>): Promise<T>
   /** Runs a removal (a transaction) on a connection of its own; close() waits for it, for a while. */
@@ -170,7 +177,7 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
   const loaded = afterTheCall().then((m) => m.tableParts(table, kind, channel))
   const { ready, ended } = setUp(listener, channel, options, loaded)
-  return feed({ channel, source, ready, ended })
+  return feed({ channel, source, ready, ended, closed: () => listener.closed?.() ?? false })
 }
 
 /** ddlChanges(listener): the same for the DDL event trigger. */
@@ -180,7 +187,7 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })
   const loaded = afterTheCall().then((m) => m.ddlParts(trigger))
   const { ready, ended } = setUp(listener, channel, options, loaded)
-  return feed({ channel, source, ready, ended })
+  return feed({ channel, source, ready, ended, closed: () => listener.closed?.() ?? false })
 }
 
 /** What feed-parts.ts gives a feed: its trigger's install and removal, and its decoder. */

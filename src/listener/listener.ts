@@ -268,6 +268,7 @@ export class Listener {
       listen: (channel) => this.#listen(channel, this.#book.addFeed(channel)),
       release: (channel) => this.#releaseFeed(channel),
       closing: () => this.#closing !== undefined || this.#closed(),
+      closed: () => this.#closing !== undefined && !this.#link.failure,
       stopped: this.#link.stopped,
       reportError: (error, source) => this.#reportError(error, source),
     }

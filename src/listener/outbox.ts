@@ -60,6 +60,8 @@ export interface OutboxSource {
   wakeUps(channel: string, signal: AbortSignal): AsyncIterable<ListenerItem>
   /** A failed read, retried: for the listener's 'error' handlers. */
   reportError(error: Error): void
+  /** The listener was closed, and not because it gave up. */
+  closed?(): boolean
 }
 
 /** The read timeout, in ms: `readTimeout`, 30 s by default; RangeError unless positive. */
@@ -105,6 +107,8 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   #queue: Promise<unknown> = Promise.resolve()
   /** next() calls made and not yet settled. */
   #asked = 0
+  /** The error that ended the iteration was thrown: later next() calls are done. */
+  #thrown = false
 
   constructor(source: OutboxSource, options: OutboxOptions<E, C>) {
     checkChannel(options.channel) // at the call, as for listen(): never LISTEN "" or a name the server would cut
@@ -142,13 +146,23 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     return { done: true, value: undefined }
   }
 
-  /** Any error thrown here (save, cursor, compare, load, LISTEN) ends the iteration with it. */
+  /**
+   * Any error thrown here (save, cursor, compare, load, LISTEN) ends the iteration with it: it is
+   * thrown once, and the next() calls after it are done. One that comes because close() was
+   * called (its LISTEN refused, say) ends the iteration without it, as close() ends every iterator.
+   */
   async #next(): Promise<IteratorResult<E>> {
+    if (this.#thrown) return { done: true, value: undefined }
     try {
       return await this.#take()
     } catch (error) {
+      if (this.#source.closed?.()) {
+        this.#end()
+        return { done: true, value: undefined }
+      }
       const failure = asError(error)
       this.#fail(failure)
+      this.#thrown = true
       throw failure
     }
   }

@@ -206,6 +206,31 @@ describe('feeds, close() and the other calls (found by review)', () => {
     return { schema, table: name }
   }
 
+  // close() ends every iterator; a feed whose setup close() refused or aborted threw instead,
+  // "the listener is closed" or "the connection attempt was aborted" depending on the moment.
+  test.each([0, 1, 5, 20])('close() %i ms after a feed is made: the feed ends (done), ready rejects, no trigger is left', async (delay) => {
+    const t = await table(`early ${delay} ${tag}`)
+    const l = await listener()
+    const feed = changes(l, t, { removeOnClose: true })
+    const ready = feed.ready.then(() => 'resolved', () => 'rejected')
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+    await l.close()
+    expect(await within(feed.next(), 5000, 'the feed to end')).toEqual({ value: undefined, done: true })
+    expect(['resolved', 'rejected']).toContain(await ready)
+    expect(await triggers(t.table)).toBe(0)
+  })
+
+  test('an outbox whose listener is closed during its LISTEN, or before it is made, ends (done)', async () => {
+    const { outbox } = await import('../../src/outbox.ts')
+    const l = await listener({ poolerCheck: false })
+    const during = outbox<{ id: number }, number>(l, { channel: uniqueChannel('outbox'), read: async () => [], cursor: (e) => e.id })
+    const next = during.next()
+    void l.close()
+    expect(await within(next, 5000, 'the outbox to end')).toEqual({ value: undefined, done: true })
+    const after = outbox<{ id: number }, number>(l, { channel: uniqueChannel('outbox'), read: async () => [], cursor: (e) => e.id })
+    expect(await within(after.next(), 5000, 'the outbox to end')).toEqual({ value: undefined, done: true })
+  })
+
   test("close() settles while a removeOnClose feed's LISTEN waits behind a full backlog, and removes its trigger", async () => {
     const t = await table(`backlog ${tag}`)
     const l = await listener({ highWaterMark: 2, lowWaterMark: 0 })

@@ -193,6 +193,15 @@ describe('what a feed yields', () => {
     await expect(broken.next()).resolves.toEqual({ value: undefined, done: true })
   })
 
+  test('a setup that failed because the listener was closed (not given up) ends the feed: done, not thrown; ready still rejects', async () => {
+    const source = new Subscription()
+    const setUp = Promise.reject(new Error('the listener is closed'))
+    const closed = feed({ channel: 'c', source, ready: setUp, closed: () => true })
+    expect(await closed.next()).toEqual({ value: undefined, done: true }) // before: it threw
+    await expect(closed.ready).rejects.toThrow('the listener is closed')
+    expect(source.ended).toBe(true)
+  })
+
   test('return() answers done, and ends the source', async () => {
     const source = new Subscription()
     const f = feed({ channel: 'c', source, ready: Promise.resolve({ decode: () => 'x' }) })

@@ -384,7 +384,7 @@ describe('how it ends', () => {
     w.insert(1, 2)
     await take(w.outbox, 1)
     await expect(w.outbox.next()).rejects.toThrow('disk full')
-    await expect(w.outbox.next()).rejects.toThrow('disk full')
+    expect(await w.outbox.next()).toEqual({ done: true, value: undefined }) // thrown once, then over
     expect(w.wakeUps.ended).toBe(true)
     expect(w.released).toEqual(['outbox'])
   })
@@ -427,8 +427,26 @@ describe('how it ends', () => {
     const source = { listen: async () => Promise.reject(new Error('LISTEN refused')), release: (c: string) => void released.push(c), wakeUps: () => w.wakeUps, reportError: () => {} }
     const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async () => [], cursor: (r) => r.id })
     await expect(outbox.next()).rejects.toThrow('LISTEN refused')
-    await expect(outbox.next()).rejects.toThrow('LISTEN refused')
+    expect(await outbox.next()).toEqual({ done: true, value: undefined }) // thrown once, then over, as an iterator of notifications does
     expect(released).toEqual([]) // nothing was listened on
+  })
+})
+
+describe('when close() comes first', () => {
+  test('a LISTEN refused because the listener was closed (not given up) ends the iteration: done, not thrown', async () => {
+    let closed = false
+    const source: OutboxSource = {
+      listen: async () => {
+        closed = true
+        throw new Error('the listener is closed')
+      },
+      release: () => {},
+      wakeUps: () => new Subscription({ gaps: true }),
+      reportError: () => {},
+      closed: () => closed,
+    }
+    const outbox = new Outbox<Row, number>(source, { channel: 'x', read: async () => [], cursor: (r) => r.id })
+    expect(await outbox.next()).toEqual({ done: true, value: undefined }) // before: it threw "the listener is closed"
   })
 })
 
