@@ -100,7 +100,7 @@ export class Session {
    * attempt waits on that.
    */
   #stepping: ((error: Error) => void) | undefined
-  /** fail() gave up a step of the running exchange that had not ended. */
+  /** fail() gave up a step of the running exchange that had not ended (a failed session runs no other). */
   #abandoned = false
   #running = false
   /** The tail of the queue of exchanges: each starts when the one before has settled. */
@@ -335,7 +335,6 @@ export class Session {
       const ended = exchange.return?.(undefined as T)
       if (this.#abandoned) void Promise.resolve(ended).catch(() => undefined)
       else await ended
-      this.#abandoned = false
     }
   }
 

@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest'
 import { ConnectionLostError, DatabaseError, ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { simpleQuery } from '../../../src/protocol/exchange/query.ts'
-import { send, type Step } from '../../../src/protocol/exchange/steps.ts'
+import { receive, send, type Step } from '../../../src/protocol/exchange/steps.ts'
 import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
 import { scriptedSession, settle } from '../../support/scripted.ts'
 import { backend } from '../../support/wire.ts'
@@ -113,4 +113,28 @@ test('a session is not paused until pause() is called', () => {
   expect(session.paused).toBe(false)
   session.pause()
   expect(session.paused).toBe(true)
+})
+
+describe('an async exchange when the session fails', () => {
+  // fail() gives up a step still running (abort.test.ts: a password function that never
+  // settles); an exchange waiting on the stream instead is ended as before: its finally has run
+  // by the time run() rejects.
+  test('one waiting for a message: its finally has run when run() rejects', async () => {
+    const { session } = scriptedSession()
+    let cleanedUp = false
+    async function* waitsForAnswer(): AsyncGenerator<Step, void, BackendMessage | undefined> {
+      try {
+        yield send(Uint8Array.of(0x51, 0, 0, 0, 5, 0)) // Query, empty
+        yield receive
+      } finally {
+        await new Promise((resolve) => setTimeout(resolve, 5)) // a cleanup that takes a while
+        cleanedUp = true
+      }
+    }
+    const running = session.run(waitsForAnswer())
+    await settle()
+    session.fail(new ConnectionLostError('the server closed the connection'))
+    await expect(running).rejects.toBeInstanceOf(ConnectionLostError)
+    expect(cleanedUp).toBe(true)
+  })
 })
