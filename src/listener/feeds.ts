@@ -8,6 +8,7 @@
  * What must happen at the call (checking the arguments, naming the channel, subscribing) is
  * here; the triggers' SQL and the decoders are feed-parts.ts's, used once the call has returned.
  */
+import { DatabaseError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import type { DdlChange, DdlTriggerOptions, PayloadError, RowChange, TableName, TcnChange } from './changes/index.ts'
 import { ddlNames, rowChangeChannel, tcnDefaultChannel } from './changes/names.ts'
@@ -204,13 +205,24 @@ export interface Parts<T> extends Decoder<T> {
 function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOptions, 'install' | 'removeOnClose' | 'signal'>, loaded: Promise<Parts<T>>): { ready: Promise<Decoder<T>>; ended: () => Promise<void> } {
   let listening = false
   let over = false
+  let sent = false
   // A feed that ended before its setup (its signal, its return()) installs, LISTENs and so
   // removes nothing: `installed` says whether the setup went ahead.
   const installed = loaded.then(async (sql) => {
     if (over) return false
-    if (options.install !== false) await listener.install(sql.install)
+    if (options.install !== false) {
+      await listener.install((connection) => {
+        sent = true
+        return sql.install(connection)
+      })
+    }
     return true
   })
+  // Whether a trigger may be there to remove: the setup went ahead, or its install failed after
+  // its statements were sent, and not by the server's answer (which rolled it back). A
+  // connection cut as COMMIT is answered (close(), the network) fails the install here, but
+  // the server has committed it.
+  const mayBeThere = installed.catch((error: unknown) => sent && !answeredByServer(error))
   const ready = installed.then(async () => {
     if (over) return loaded
     await listener.listen(channel)
@@ -218,7 +230,7 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
     if (over) listener.release(channel) // it ended while it listened
     return loaded
   })
-  const removeTrigger = removal(listener, installed, options, async (c) => (await loaded).remove(c))
+  const removeTrigger = removal(listener, mayBeThere, options, async (c) => (await loaded).remove(c))
   let ending: Promise<void> | undefined
   const ended = (): Promise<void> =>
     (ending ??= (async () => {
@@ -234,19 +246,24 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
   return { ready, ended }
 }
 
+/** An error the server sent (or one made from it, such as NoPrimaryKeyError): its transaction rolled back. */
+function answeredByServer(error: unknown): boolean {
+  return error instanceof DatabaseError || (error as { cause?: unknown } | null)?.cause instanceof DatabaseError
+}
+
 /**
  * With `removeOnClose`, the removal of a feed's trigger, run once: when the feed ends, or by the
  * listener's close() (which waits for it, for a while, and reports a failure as an 'error'). Not
- * before the install settles, and not at all if it failed or never ran (the feed ended first). A removal that fails rejects the
+ * before the install settles, and not at all if no trigger may be there (`mayBeThere`). A removal that fails rejects the
  * feed's return() or last next() with its error: the trigger is still there, and they say so.
  */
-function removal(listener: FeedSource, installed: Promise<boolean>, options: Pick<ChangesOptions, 'removeOnClose'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
+function removal(listener: FeedSource, mayBeThere: Promise<boolean>, options: Pick<ChangesOptions, 'removeOnClose'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
   if (!options.removeOnClose) return async () => {}
   let removing: Promise<void> | undefined
   const run = (): Promise<void> =>
     (removing ??= (async () => {
       unregister()
-      if (await installed.then((went) => went, () => false)) await listener.remove(remove)
+      if (await mayBeThere) await listener.remove(remove)
     })())
   const registered = listener.onClose(run)
   if (!registered) return async () => {} // made while the listener closes: its install is refused

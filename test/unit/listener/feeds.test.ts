@@ -5,7 +5,8 @@
  */
 import { getEventListeners } from 'node:events'
 import { describe, expect, test, vi } from 'vitest'
-import { rowChangeChannel, tcnDefaultChannel, type RowChange } from '../../../src/listener/changes/index.ts'
+import { NoPrimaryKeyError, rowChangeChannel, tcnDefaultChannel, type RowChange } from '../../../src/listener/changes/index.ts'
+import { ConnectionLostError, DatabaseError } from '../../../src/protocol/errors.ts'
 import { tableFeed } from '../../../src/listener/feed-parts.ts'
 import { ddlChanges, feed, tableChanges, type FeedSource } from '../../../src/listener/feeds.ts'
 import type { NotificationsOptions } from '../../../src/listener/listener-types.ts'
@@ -291,6 +292,29 @@ describe('its channel, released when it ends', () => {
     await changes.return!()
     await l.close()
     expect([l.listened, l.released, l.sql]).toEqual([[], [], []])
+  })
+
+  // The server may have committed an install whose connection was cut as COMMIT was answered
+  // (close(), or the network): with removeOnClose, the trigger is removed all the same. An
+  // install the server refused rolled back: nothing to remove.
+  test.each([
+    ['the connection is cut at COMMIT', () => new ConnectionLostError('the listener closed'), 2],
+    ['the server refuses COMMIT', () => new DatabaseError({ severity: 'ERROR', code: '40001', message: 'could not serialize' }), 0],
+    ['the server refuses a statement (an error made from its answer)', () => new NoPrimaryKeyError({ quoted: 'public.t' } as never, { cause: new DatabaseError({ severity: 'ERROR', code: '42P16', message: 'no key' }) }), 0],
+  ] as const)('an install that fails when %s: the removal runs if the trigger may be there', async (_, failure, removed) => {
+    const l = fakeListener()
+    l.source.install = (work) =>
+      work({
+        query: async (text: string) => {
+          l.sql.push(text)
+          if (text === 'COMMIT') throw failure()
+        },
+      } as never)
+    const changes = tableChanges(l.source, 'public.t', { removeOnClose: true })
+    await expect(changes.ready).rejects.toThrow()
+    await changes.return!()
+    await l.close()
+    expect(drops(l.sql, l.sql.indexOf('ROLLBACK') + 1)).toHaveLength(removed) // the trigger, then its function
   })
 })
 
