@@ -116,7 +116,8 @@ export class FeedSupport {
     const options = this.#host.options
     const plan = await attemptPlan(options)
     const connection = await bounded(signal, plan.timeout, (bound) => connect({ ...plan.connect, signal: bound }))
-    const stop = () => connection.abort(new ConnectionLostError('the listener closed', { cause: signal.reason }))
+    // Why: the listener closed, or close() waited its removalTimeout.
+    const stop = () => connection.abort(new ConnectionLostError(String((signal.reason as Error | undefined)?.message ?? 'the listener closed'), { cause: signal.reason }))
     signal.addEventListener('abort', stop, { once: true })
     try {
       if (signal.aborted) stop()

@@ -11,6 +11,7 @@
 import { DatabaseError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import type { DdlChange, DdlTriggerOptions, PayloadError, RowChange, TableName, TcnChange } from './changes/index.ts'
+import type { SqlRunner } from './changes/transaction.ts'
 import { ddlNames, rowChangeChannel, tcnDefaultChannel } from './changes/names.ts'
 import { parseTableName } from './changes/table-name.ts'
 import * as feedParts from './feed-parts.ts'
@@ -193,8 +194,8 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
 
 /** What feed-parts.ts gives a feed: its trigger's install and removal, and its decoder. */
 export interface Parts<T> extends Decoder<T> {
-  install(connection: Connection): Promise<unknown>
-  remove(connection: Connection): Promise<void>
+  install(connection: SqlRunner): Promise<unknown>
+  remove(connection: SqlRunner): Promise<void>
 }
 
 /**
@@ -205,24 +206,18 @@ export interface Parts<T> extends Decoder<T> {
 function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOptions, 'install' | 'removeOnClose' | 'signal'>, loaded: Promise<Parts<T>>): { ready: Promise<Decoder<T>>; ended: () => Promise<void> } {
   let listening = false
   let over = false
-  let sent = false
+  let committing = false
   // A feed that ended before its setup (its signal, its return()) installs, LISTENs and so
   // removes nothing: `installed` says whether the setup went ahead.
   const installed = loaded.then(async (sql) => {
     if (over) return false
-    if (options.install !== false) {
-      await listener.install((connection) => {
-        sent = true
-        return sql.install(connection)
-      })
-    }
+    if (options.install !== false) await listener.install((connection) => sql.install(watchCommit(connection, () => (committing = true))))
     return true
   })
-  // Whether a trigger may be there to remove: the setup went ahead, or its install failed after
-  // its statements were sent, and not by the server's answer (which rolled it back). A
-  // connection cut as COMMIT is answered (close(), the network) fails the install here, but
-  // the server has committed it.
-  const mayBeThere = installed.catch((error: unknown) => sent && !answeredByServer(error))
+  // Whether a trigger may be there to remove: the setup went ahead, or its install failed in
+  // doubt. A COMMIT sent whose answer never came (the connection cut by close() or the network,
+  // a pooler's FATAL) may have committed all the same; an ERROR in answer rolled it back.
+  const mayBeThere = installed.catch((error: unknown) => committing && !(error instanceof DatabaseError && error.severity === 'ERROR'))
   const ready = installed.then(async () => {
     if (over) return loaded
     await listener.listen(channel)
@@ -242,28 +237,40 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
   const onAbort = () => void ended().catch(() => undefined) // the feed's next() or return() reports it
   options.signal?.addEventListener('abort', onAbort, { once: true })
   if (options.signal?.aborted) onAbort() // aborted already: no 'abort' event will come
-  ready.catch(onAbort) // a failed setup: nothing listens, nothing was installed, nothing is left registered
+  ready.catch(onAbort) // a failed setup: nothing listens; the trigger is removed if its install may have committed
   return { ready, ended }
 }
 
-/** An error the server sent (or one made from it, such as NoPrimaryKeyError): its transaction rolled back. */
-function answeredByServer(error: unknown): boolean {
-  return error instanceof DatabaseError || (error as { cause?: unknown } | null)?.cause instanceof DatabaseError
+/** `connection` as the installers see it: `onCommit` is told when their COMMIT is sent. */
+function watchCommit(connection: SqlRunner, onCommit: () => void): SqlRunner {
+  return {
+    query: (sql) => {
+      if (sql === 'COMMIT') onCommit()
+      return connection.query(sql)
+    },
+    get transactionStatus() {
+      return connection.transactionStatus
+    },
+  }
 }
 
 /**
  * With `removeOnClose`, the removal of a feed's trigger, run once: when the feed ends, or by the
- * listener's close() (which waits for it, for a while, and reports a failure as an 'error'). Not
- * before the install settles, and not at all if no trigger may be there (`mayBeThere`). A removal that fails rejects the
- * feed's return() or last next() with its error: the trigger is still there, and they say so.
+ * listener's close() (which waits for it, begun then or before, for a while, and reports a
+ * failure as an 'error'). Not before the install settles, and not at all if no trigger may be
+ * there (`mayBeThere`). A removal that fails rejects the feed's return() or last next() with
+ * its error: the trigger is still there, and they say so.
  */
 function removal(listener: FeedSource, mayBeThere: Promise<boolean>, options: Pick<ChangesOptions, 'removeOnClose'>, remove: (c: Connection) => Promise<void>): () => Promise<void> {
   if (!options.removeOnClose) return async () => {}
   let removing: Promise<void> | undefined
   const run = (): Promise<void> =>
     (removing ??= (async () => {
-      unregister()
-      if (await mayBeThere) await listener.remove(remove)
+      try {
+        if (await mayBeThere) await listener.remove(remove)
+      } finally {
+        unregister() // only now: close() waits for a removal under way, and cuts it at its deadline
+      }
     })())
   const registered = listener.onClose(run)
   if (!registered) return async () => {} // made while the listener closes: its install is refused

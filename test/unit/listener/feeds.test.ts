@@ -294,20 +294,26 @@ describe('its channel, released when it ends', () => {
     expect([l.listened, l.released, l.sql]).toEqual([[], [], []])
   })
 
-  // The server may have committed an install whose connection was cut as COMMIT was answered
-  // (close(), or the network): with removeOnClose, the trigger is removed all the same. An
-  // install the server refused rolled back: nothing to remove.
+  // The server may have committed an install whose COMMIT was sent but never answered (the
+  // connection cut by close() or the network, a pooler's FATAL): with removeOnClose, the trigger
+  // is removed all the same. An install the server refused (an ERROR), or one cut before its
+  // COMMIT, rolled back: nothing to remove, and close() does not wait on a lock for it.
+  const cut = () => new ConnectionLostError('the listener is closed', { cause: new Error('the listener is closed') })
+  const fatal = () => new ConnectionLostError('the server ended the session', { cause: new DatabaseError({ severity: 'FATAL', code: '08P01', message: 'server conn crashed?' }) })
+  const refused = () => new DatabaseError({ severity: 'ERROR', code: '40001', message: 'could not serialize' })
   test.each([
-    ['the connection is cut at COMMIT', () => new ConnectionLostError('the listener closed'), 2],
-    ['the server refuses COMMIT', () => new DatabaseError({ severity: 'ERROR', code: '40001', message: 'could not serialize' }), 0],
-    ['the server refuses a statement (an error made from its answer)', () => new NoPrimaryKeyError({ quoted: 'public.t' } as never, { cause: new DatabaseError({ severity: 'ERROR', code: '42P16', message: 'no key' }) }), 0],
-  ] as const)('an install that fails when %s: the removal runs if the trigger may be there', async (_, failure, removed) => {
+    ['the connection is cut as COMMIT is sent', 'COMMIT', cut, 2],
+    ["a pooler's FATAL answers COMMIT", 'COMMIT', fatal, 2],
+    ['the server refuses COMMIT (an ERROR)', 'COMMIT', refused, 0],
+    ['the connection is cut before COMMIT', 'BEGIN ISOLATION LEVEL READ COMMITTED', cut, 0],
+    ['the server refuses a statement (an error made from its answer)', 'SET LOCAL client_min_messages = warning', () => new NoPrimaryKeyError({ quoted: 'public.t' } as never, { cause: refused() }), 0],
+  ] as const)('an install that fails when %s: the removal runs if the trigger may be there', async (_, at, failure, removed) => {
     const l = fakeListener()
     l.source.install = (work) =>
       work({
         query: async (text: string) => {
           l.sql.push(text)
-          if (text === 'COMMIT') throw failure()
+          if (text === at) throw failure()
         },
       } as never)
     const changes = tableChanges(l.source, 'public.t', { removeOnClose: true })
@@ -315,6 +321,34 @@ describe('its channel, released when it ends', () => {
     await changes.return!()
     await l.close()
     expect(drops(l.sql, l.sql.indexOf('ROLLBACK') + 1)).toHaveLength(removed) // the trigger, then its function
+  })
+
+  test("a removal under way (its install failed in doubt, with no close()) is one close() waits for", async () => {
+    const l = fakeListener()
+    l.source.install = (work) =>
+      work({
+        query: async (text: string) => {
+          if (text === 'COMMIT') throw cut()
+        },
+      } as never)
+    let letGo!: () => void
+    const held = new Promise<void>((resolve) => (letGo = resolve))
+    const remove = l.source.remove
+    l.source.remove = async (work) => {
+      await held
+      return remove(work)
+    }
+    const changes = tableChanges(l.source, 'public.t', { removeOnClose: true })
+    await expect(changes.ready).rejects.toThrow('the listener is closed')
+    expect(l.cleanups.size).toBe(1) // still close()'s to wait for
+    let closed = false
+    const closing = l.close().then(() => (closed = true))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(closed).toBe(false)
+    letGo()
+    await closing
+    expect(drops(l.sql)).toHaveLength(2)
+    expect(l.cleanups.size).toBe(0)
   })
 })
 
