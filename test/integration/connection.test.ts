@@ -150,8 +150,14 @@ describe('asynchronous messages', () => {
     const listener = await track(connectSuperuser({ onNotification: (n) => heard.push(n.payload) }))
     const other = await track(connectSuperuser())
     await listener.query('LISTEN busy')
-    const running = listener.query('SELECT pg_sleep(0.3)').then(() => heard.length)
+    // The query waits for a lock the other session holds; the NOTIFY commits while it waits
+    // (seen in pg_locks), and only then is the lock let go: no timing decides the order.
+    const key = 4242_0158
+    await other.query(`SELECT pg_advisory_lock(${key})`)
+    const running = listener.query(`SELECT pg_advisory_lock(${key}), pg_advisory_unlock(${key})`).then(() => heard.length)
+    await eventually(async () => Number((await other.query(`SELECT count(*) FROM pg_locks WHERE pid = ${listener.processId} AND NOT granted`))[0]!.rows[0]![0]) === 1)
     await other.query("NOTIFY busy, 'during'")
+    await other.query(`SELECT pg_advisory_unlock(${key})`)
     expect(await running).toBe(1)
     expect(heard).toEqual(['during'])
   })

@@ -161,7 +161,7 @@ describe('1. nothing is dropped for lack of a consumer', () => {
     const channel = uniqueChannel()
     await l.listen(channel)
     await l.notify(channel, 'held')
-    await sleep(200)
+    await eventually(() => l.stats.notifications === 1) // heard, and held: nobody consumes it yet
     const heard: string[] = []
     l.on('notification', (n) => void heard.push(n.payload))
     expect(heard).toEqual(['held'])
@@ -415,12 +415,14 @@ describe('3. the heartbeat never kills a connection that is delivering', () => {
 describe('3b. the heartbeat never judges a silence the event loop made', () => {
   test('the loop blocked for 3 × the timeout right after a heartbeat: its answer is read before any verdict', async () => {
     const { tracer, beats } = sentMessages()
-    const l = await listener({ heartbeat: { interval: 100, timeout: 300 }, poolerCheck: false, trace: tracer })
+    // The timeout is wide enough that a server slow to answer (a loaded machine) is not taken
+    // for dead; the loop blocks for three of it.
+    const l = await listener({ heartbeat: { interval: 100, timeout: 500 }, poolerCheck: false, trace: tracer })
     const lost: unknown[] = []
     l.on('disconnected', (e) => void lost.push(e))
     const before = beats()
     await eventually(() => beats() > before)
-    const until = Date.now() + 1000
+    const until = Date.now() + 1500
     while (Date.now() < until) {
       // A long synchronous task: no timer, no socket read, until it ends.
     }
@@ -511,7 +513,7 @@ describe('5. the Gap comes first, and from when nothing was yet lost', () => {
     const base = listenerOptions()
     const proxy = await startFaultProxy(base.host as string, base.port as number)
     try {
-      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 200, timeout: 200 } })
+      const l = await listener({ ...fast, host: '127.0.0.1', port: proxy.port, heartbeat: { interval: 200, timeout: 500 } }) // a slow answer is no silence
       const channel = uniqueChannel()
       await l.listen(channel)
       const heard = collect(l.notifications())

@@ -150,7 +150,7 @@ export class World {
       highWaterMark,
       lowWaterMark: 5,
       stallTimeout: 300,
-      heartbeat: { interval: 100, timeout: 200 },
+      heartbeat: { interval: 100, timeout: 400 }, // a server slow to answer on a loaded machine is no dead link (invariant 6)
       reconnect: options.reconnect ? { minDelay: 20, maxDelay: 200, attemptTimeout: 2000 } : false,
       poolerCheck: false,
     }))
