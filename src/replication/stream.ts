@@ -13,7 +13,7 @@ import { ByteWriter } from '../protocol/bytes/writer.ts'
 import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
 import { setLongTimeout } from '../protocol/timer.ts'
 import { startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
-import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import { formatLsn, parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
 import { Backoff, sleep } from '../listener/backoff.ts'
 import { listeningKeepAlive } from '../listener/connect-options.ts'
@@ -249,6 +249,12 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       if (serverVersion > 0 && serverVersion < 14) throw new ReplicationError(`logical replication through pglisten needs PostgreSQL 14 or later; this server is ${serverVersion}`)
       const protocolVersion = s.protocolVersion ?? (serverVersion >= 16 ? 4 : serverVersion === 15 ? 3 : 2)
       const slot = await checkSlot(connection, s.slot, s.publications)
+      // Once started, the slot is where this stream last reported it, or behind: further on,
+      // someone else moved it (another consumer, pg_replication_slot_advance) or dropped and
+      // made it again, and what lay between was never handed out here.
+      if (this.#started && slot.confirmed !== undefined && slot.confirmed > this.#ledger.flushed) {
+        throw new ReplicationError(`replication slot "${s.slot}" was moved past what this stream acknowledged (${formatLsn(this.#ledger.flushed)}, now ${formatLsn(slot.confirmed)}) while it was reconnecting: advanced, used by another consumer, or dropped and made again; the changes between were not delivered here`)
+      }
       unguard()
       attempt.dispose()
       let confirmed = slot.confirmed
