@@ -366,7 +366,7 @@ export class ChangeDecoder {
     for (let i = 0; i < columns.length; i++) {
       const value = tuple[i]
       const column = columns[i]!
-      row[column.name] = typeof value === 'string' ? this.#parse(value, column.typeOid) : value
+      setOwn(row, column.name, typeof value === 'string' ? this.#parse(value, column.typeOid) : value)
     }
     return row
   }
@@ -375,6 +375,15 @@ export class ChangeDecoder {
 /** The replica identity's columns of `row` (every column with REPLICA IDENTITY FULL). */
 function keyOf(relation: RelationInfo, row: Row): Row {
   const key: Row = {}
-  for (const column of relation.columns) if (column.isKey) key[column.name] = row[column.name]
+  for (const column of relation.columns) if (column.isKey) setOwn(key, column.name, row[column.name])
   return key
+}
+
+/**
+ * row[name] = value, as an own property even for a column named __proto__, which assignment
+ * would drop (or take as the row's prototype). Assignment otherwise: this runs for every column.
+ */
+function setOwn(row: Row, name: string, value: unknown): void {
+  if (name === '__proto__') Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true })
+  else row[name] = value
 }
