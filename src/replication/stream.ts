@@ -24,7 +24,7 @@ import { settle, type ReplicationOptions, type Settings } from './options.ts'
 import { ReadAhead } from './read-ahead.ts'
 import { checkSlot, makeSlot } from './slot-check.ts'
 import { CopyLiveness, silenceAllowed, statusInterval } from './liveness.ts'
-import { heartbeatPrefix, SlotWatch, watchConnection } from './watch.ts'
+import { heartbeatPrefix, report, SlotWatch, watchConnection } from './watch.ts'
 
 export type { ReplicationOptions }
 
@@ -210,11 +210,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         if (this.#backoff.exhausted) return this.#fail(new ReplicationError(`gave up reconnecting after ${this.#backoff.failures} attempts`, { cause: lost }))
         const delay = this.#backoff.next()
         attempt++
-        try {
-          this.#onReconnect?.({ attempt, error: lost, resumeFrom: this.#ledger.flushed })
-        } catch {
-          // A reporting hook must not stop the stream.
-        }
+        report(this.#onReconnect, { attempt, error: lost, resumeFrom: this.#ledger.flushed })
         if (!(await sleep(delay, signal))) break
       }
     } finally {

@@ -82,10 +82,14 @@ export class SlotWatch {
   }
 }
 
-/** A reporting hook must not stop the watch, whatever it throws. */
-function report<T>(hook: ((value: T) => void) | undefined, value: T): void {
+/**
+ * A reporting hook must not stop the watch or the stream, whatever it throws; nor whatever an
+ * async hook's promise rejects with, which, left unheard, would end the process.
+ */
+export function report<T>(hook: ((value: T) => void) | undefined, value: T): void {
   try {
-    hook?.(value)
+    const result: unknown = hook?.(value)
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, () => undefined)
   } catch {
     // ignored on purpose
   }

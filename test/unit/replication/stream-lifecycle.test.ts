@@ -4,12 +4,14 @@
  * never finishes (honouring its signal, as the real one does): no server could be made to
  * hang on demand, and nothing here reads a byte of the protocol.
  */
-import { expect, test } from 'vitest'
+import { expect, test, vi } from 'vitest'
 import type { ConnectOptions } from '../../../src/protocol/io/connect.ts'
 import type { Connection } from '../../../src/protocol/io/connection.ts'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 import { ReplicationError } from '../../../src/replication/errors.ts'
 import { ReplicationStream } from '../../../src/replication/stream.ts'
+import { SlotWatch } from '../../../src/replication/watch.ts'
+import { FakeWalsender } from '../../support/fake-walsender.ts'
 
 const options = { slot: 'lifecycle', publications: ['p'], reconnect: { minDelay: 1, maxDelay: 2 } }
 
@@ -78,4 +80,43 @@ test('next() called twice at once: both wait, and both end when the stream is cl
   await new Promise((resolve) => setTimeout(resolve, 10))
   await stream.close()
   await expect(both).resolves.toEqual([{ done: true, value: undefined }, { done: true, value: undefined }])
+})
+
+// Found by review: the hooks were called in a try/catch, so an async hook's rejected promise
+// went unheard, an unhandled rejection that ends a Node process by default.
+test("async hooks that reject (onReconnect, watch's onError and onLag) stop nothing and leave no unhandled rejection", async () => {
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const failing = async () => {
+      throw new Error('the hook failed')
+    }
+    const server = new FakeWalsender()
+    const reconnects: number[] = []
+    const stream = new ReplicationStream({ ...options, onReconnect: (info) => (reconnects.push(info.attempt), failing()) }, server.connect)
+    await stream.ready
+    server.drop()
+    await vi.waitFor(() => expect(server.starts).toHaveLength(2)) // it reconnected after the hook failed
+    await stream.close()
+    expect(reconnects).toEqual([1])
+
+    const lagging = { parameters: new Map([['standard_conforming_strings', 'on']]), query: async () => [{ command: 'SELECT 1', fields: [], rows: [['t', '1', '0/10', '0/10', '1000', '1000', 'reserved']] }], close: async () => undefined }
+    const lags: unknown[] = []
+    const lagWatch = new SlotWatch('lifecycle', { interval: 10_000, lagBytes: 1, onLag: (health) => (lags.push(health), failing()) }, async () => lagging as unknown as Connection)
+    await lagWatch.look()
+    await lagWatch.close()
+    expect(lags).toHaveLength(1)
+
+    const errors: unknown[] = []
+    const brokenWatch = new SlotWatch('lifecycle', { interval: 10_000, onError: (error) => (errors.push(error), failing()) }, async () => Promise.reject(new Error('no database')))
+    await brokenWatch.look()
+    await brokenWatch.close()
+    expect(errors).toHaveLength(1)
+
+    await new Promise((resolve) => setTimeout(resolve, 20)) // unhandledRejection comes after a turn
+    expect(unhandled).toEqual([])
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
 })
