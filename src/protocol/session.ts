@@ -270,14 +270,20 @@ export class Session {
   #deliver<M>(handler: ((message: M) => void) | undefined, message: M): void {
     if (!handler) return
     try {
-      handler.call(this.#handlers, message)
+      const result = handler.call(this.#handlers, message) as Partial<PromiseLike<unknown>> | undefined
+      // An async handler's rejection too: unheard, it would end the process.
+      result?.then?.(undefined, (error) => this.#handlerFailed(error))
     } catch (error) {
       // A handler's bug must not desynchronize the stream, nor escape as an uncaught exception.
-      try {
-        this.#handlers.onHandlerError?.(error)
-      } catch {
-        // The error handler failed too; there is nobody left to tell.
-      }
+      this.#handlerFailed(error)
+    }
+  }
+
+  #handlerFailed(error: unknown): void {
+    try {
+      this.#handlers.onHandlerError?.(error)
+    } catch {
+      // The error handler failed too; there is nobody left to tell.
     }
   }
 

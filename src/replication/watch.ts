@@ -88,8 +88,8 @@ export class SlotWatch {
  */
 export function report<T>(hook: ((value: T) => void) | undefined, value: T): void {
   try {
-    const result: unknown = hook?.(value)
-    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, () => undefined)
+    const result = hook?.(value) as Partial<PromiseLike<unknown>> | undefined
+    result?.then?.(undefined, () => undefined)
   } catch {
     // ignored on purpose
   }

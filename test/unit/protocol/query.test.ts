@@ -86,6 +86,28 @@ describe('simple query', () => {
     expect(session.failure).toBeUndefined()
   })
 
+  // Found by review: an async handler's rejection went unheard, an unhandled rejection that
+  // ends a Node process by default.
+  test("an async handler that rejects is reported as a throwing one is; the stream goes on", async () => {
+    const errors: unknown[] = []
+    const seen: string[] = []
+    const { session, serve } = scriptedSession({
+      onNotification: async (n) => {
+        seen.push(n.payload)
+        throw new Error(`async bug ${n.payload}`)
+      },
+      onNotice: async () => {
+        throw new Error('notice bug')
+      },
+      onHandlerError: (e) => errors.push(e),
+    })
+    serve(backend.notificationResponse(1, 'c', 'one'), backend.noticeResponse({ S: 'NOTICE', M: 'careful' }), backend.notificationResponse(1, 'c', 'two'))
+    await settle()
+    expect(seen).toEqual(['one', 'two'])
+    expect(errors).toEqual([new Error('async bug one'), new Error('notice bug'), new Error('async bug two')])
+    expect(session.failure).toBeUndefined()
+  })
+
   test('COPY FROM STDIN is refused with CopyFail and the session stays in step', async () => {
     const { session, sent, serve, aborted } = scriptedSession()
     const result = session.run(simpleQuery('COPY t FROM STDIN'))
