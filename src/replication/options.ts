@@ -113,7 +113,7 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
   if (!Array.isArray(o.publications) || o.publications.length === 0) throw new TypeError('publications: give at least one publication name')
   for (const name of o.publications) if (typeof name !== 'string' || name === '') throw new TypeError('publications: each name must be a non-empty string')
   const start = o.start === undefined ? 0n : typeof o.start === 'bigint' ? o.start : parseLsn(o.start)
-  if (start < 0n) throw new RangeError(`start must not be negative: ${start}`)
+  if (start < 0n || start >= 2n ** 64n) throw new RangeError(`start must be an LSN, from 0 to 2^64 - 1, not ${start}`)
   const statusInterval = o.statusInterval ?? 10_000
   if (!(statusInterval > 0) || !Number.isFinite(statusInterval)) throw new RangeError(`statusInterval must be a positive number of milliseconds, not ${statusInterval}`)
   checkTimerDelay('statusInterval', statusInterval)
@@ -121,6 +121,10 @@ export function settle(o: ReplicationOptions, connect: Settings['connect']): Set
   const highWater = o.highWater ?? 1000
   if (!Number.isSafeInteger(highWater) || highWater < 1) throw new RangeError(`highWater must be a positive integer, not ${highWater}`)
   if (o.protocolVersion !== undefined && ![1, 2, 3, 4].includes(o.protocolVersion)) throw new RangeError(`protocolVersion must be 1, 2, 3 or 4, not ${o.protocolVersion}`)
+  // A version given that cannot carry what is asked for: refused now, not after connecting
+  // (twoPhase) or never (streaming was silently off).
+  if (o.streaming && o.protocolVersion === 1) throw new RangeError('streaming needs protocolVersion 2 or later')
+  if (o.twoPhase && o.protocolVersion !== undefined && o.protocolVersion < 3) throw new RangeError('twoPhase needs protocolVersion 3 or later')
   const connection: ConnectOptions = typeof o.connection === 'string' ? { connectionString: o.connection } : { ...o.connection }
   return {
     connect,

@@ -183,12 +183,24 @@ export const defaultParsers: ReadonlyMap<number, (text: string) => unknown> = ne
   }),
 ])
 
+/** The overrides keyed by type OID, checked: a type name as a key would never match, and a value that is no function would fail mid-stream. */
+function overridesByOid(overrides: Readonly<Record<number, (text: string) => unknown>>): Map<number, (text: string) => unknown> {
+  return new Map(Object.entries(overrides).map(([oid, parse]) => {
+    if (!/^\d+$/.test(oid)) throw new TypeError(`parse: the keys are type OIDs (114 for json), not ${JSON.stringify(oid)}`)
+    if (typeof parse !== 'function') throw new TypeError(`parse: the override for type ${oid} must be a function`)
+    return [Number(oid), parse]
+  }))
+}
+
 /**
  * parse(text, typeOid): an override first, then the defaults, then the text as it is. A
  * value a parser cannot read is a ValueParseError that names the type.
  */
 export function createValueParser(overrides?: ValueOverrides): ValueParser {
-  const byOid = typeof overrides === 'object' && overrides !== null ? new Map(Object.entries(overrides).map(([oid, parse]) => [Number(oid), parse])) : undefined
+  const byOid = typeof overrides === 'object' && overrides !== null ? overridesByOid(overrides) : undefined
+  if (overrides != null && typeof overrides !== 'function' && byOid === undefined) {
+    throw new TypeError('parse must be a function (text, typeOid) or an object of functions keyed by type OID')
+  }
   const first = typeof overrides === 'function' ? overrides : undefined
   return (text, typeOid) => {
     if (first !== undefined) {

@@ -40,9 +40,14 @@ describe('settle', () => {
     expect(settle({ ...base, receiveTimeout: 1 }, connect).receiveTimeout).toBe(1)
   })
 
-  test('twoPhase and streaming: off unless asked for, kept as given', () => {
+  test('twoPhase and streaming: off unless asked for, kept as given, with the first protocol versions that carry them', () => {
     expect(settle(base, connect)).toMatchObject({ twoPhase: false, streaming: false })
     expect(settle({ ...base, twoPhase: true, streaming: true }, connect)).toMatchObject({ twoPhase: true, streaming: true })
+    expect(settle({ ...base, streaming: true, protocolVersion: 2 }, connect)).toMatchObject({ streaming: true, protocolVersion: 2 })
+    expect(settle({ ...base, twoPhase: true, protocolVersion: 3 }, connect)).toMatchObject({ twoPhase: true, protocolVersion: 3 })
+    expect(settle({ ...base, start: 2n ** 64n - 1n }, connect).start).toBe(2n ** 64n - 1n)
+    const json = (text: string) => `json ${text}`
+    expect(settle({ ...base, parse: { 114: json } }, connect).parse('{}', 114)).toBe('json {}')
   })
 
   test('a malformed connection string is refused at the call', () => {
@@ -63,7 +68,14 @@ describe('settle', () => {
     ['highWater', { highWater: 0 }, new RangeError('highWater must be a positive integer, not 0')],
     ['highWater', { highWater: 1.5 }, new RangeError('highWater must be a positive integer, not 1.5')],
     ['protocolVersion', { protocolVersion: 5 as never }, new RangeError('protocolVersion must be 1, 2, 3 or 4, not 5')],
-    ['start', { start: -1n }, new RangeError('start must not be negative: -1')],
+    ['start', { start: -1n }, new RangeError('start must be an LSN, from 0 to 2^64 - 1, not -1')],
+    // Found by review, with the five below: accepted, then refused by the server, ignored, or failing mid-stream.
+    ['start', { start: 2n ** 64n }, new RangeError('start must be an LSN, from 0 to 2^64 - 1, not 18446744073709551616')],
+    ['streaming', { streaming: true, protocolVersion: 1 }, new RangeError('streaming needs protocolVersion 2 or later')],
+    ['twoPhase', { twoPhase: true, protocolVersion: 2 }, new RangeError('twoPhase needs protocolVersion 3 or later')],
+    ['parse', { parse: 'json' as never }, new TypeError('parse must be a function (text, typeOid) or an object of functions keyed by type OID')],
+    ['parse', { parse: { json: (text: string) => text } as never }, new TypeError('parse: the keys are type OIDs (114 for json), not "json"')],
+    ['parse', { parse: { 114: 42 } as never }, new TypeError('parse: the override for type 114 must be a function')],
     ['publications', { publications: [] }, new TypeError('publications: give at least one publication name')],
     ['publications', { publications: [''] }, new TypeError('publications: each name must be a non-empty string')],
     ['slot', { slot: 'Orders' }, new RangeError('slot name "Orders" is not valid: PostgreSQL takes 1 to 63 lower-case letters, digits and underscores')],
