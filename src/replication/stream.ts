@@ -36,6 +36,9 @@ export type { ReplicationOptions }
  */
 const busySlotAttempts = 5
 
+/** The longest message the protocol can frame (its length is an Int32): the replication connection's default maxMessageLength. */
+const largestMessage = 2 ** 31 - 1
+
 export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   readonly #settings: Settings
   readonly #ledger: AckLedger
@@ -238,7 +241,10 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     let unguard = (): void => undefined
     try {
       // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
-      connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, replication: 'database', signal: attempt.signal })
+      // No message refused for its length unless the user sets one: a change is as large as its
+      // values (up to 1 GB each), and one refused would stop the stream at it on every restart.
+      const maxMessageLength = s.connection.maxMessageLength ?? largestMessage
+      connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, maxMessageLength, replication: 'database', signal: attempt.signal })
       this.#connection = connection
       unguard = abortOn(attempt.signal, connection, lost(attempt))
       const serverVersion = parseInt(connection.parameters.get('server_version') ?? '0', 10)

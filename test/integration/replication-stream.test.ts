@@ -509,6 +509,25 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     expect(left!.rows[0]![0]).toBe('0')
   })
 
+  // Found by review: the replication connection refused, as every connection does by default,
+  // a message over 64 MiB, so one large value stopped the stream at it on every restart.
+  test('a change larger than 64 MiB (an emitted message) comes through; a maxMessageLength the user sets still applies', async () => {
+    const sql = await sqlConnection()
+    const { publication, slot } = await setup(sql)
+    const stream = open({ slot, publications: [publication], create: true, messages: true })
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    const size = 64 * 1024 * 1024 + 1
+    await emitMessage(sql, 'large', 'x'.repeat(size), { transactional: false })
+    const [message] = await take(iterator, 1)
+    expect(message).toMatchObject({ kind: 'message', prefix: 'large' })
+    expect(message?.kind === 'message' && message.content.length).toBe(size)
+    await stream.close()
+    const bounded = open({ slot, publications: [publication], messages: true, start: 0n }, { maxMessageLength: 1024 * 1024 })
+    await emitMessage(sql, 'large', 'x'.repeat(2 * 1024 * 1024), { transactional: false })
+    await expect(bounded[Symbol.asyncIterator]().next()).rejects.toThrow(/exceeds the maximum of 1048576/)
+  })
+
   // Found by review: a slot made again (another instance, create: true) or moved on while the
   // stream waited to reconnect was taken up where it stood, and the changes between were
   // skipped without a word.
