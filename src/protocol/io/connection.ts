@@ -285,13 +285,20 @@ export class Connection {
   async cancel(): Promise<void> {
     const key = this.#backendKey
     if (!key) throw new TypeError('the server sent no BackendKeyData, so its queries cannot be cancelled')
-    // A new connection, with TLS as this one has it (PostgreSQL accepts CancelRequest after SSLRequest).
-    const link = await this.#options.platform.openLink(this.#options, this.#options.tls, this.#link.encrypted)
-    const closed = new Promise<void>((resolve) => (link.onClose = () => resolve()))
-    link.resume()
-    link.write(writeCancelRequest(new ByteWriter(), key.processId, key.secretKey).toBytes())
-    link.end()
-    await closed
+    // A new connection, with TLS as this one has it (PostgreSQL accepts CancelRequest after
+    // SSLRequest), bounded by connect_timeout as the connection was: a server that never
+    // answers the SSLRequest must not keep cancel() waiting.
+    const attempt = new AttemptSignal(undefined, this.#options.timeoutMs)
+    try {
+      const link = await this.#options.platform.openLink(this.#options, this.#options.tls, this.#link.encrypted, { signal: attempt.signal })
+      const closed = new Promise<void>((resolve) => (link.onClose = () => resolve()))
+      link.resume()
+      link.write(writeCancelRequest(new ByteWriter(), key.processId, key.secretKey).toBytes())
+      link.end()
+      await closed
+    } finally {
+      attempt.dispose()
+    }
   }
 
   /**
@@ -304,9 +311,10 @@ export class Connection {
 
   /** Sends Terminate and closes. Pending and queued requests reject with ConnectionLostError. */
   async close(): Promise<void> {
-    const open = !this.isClosed
-    this.#closing = true
-    if (open) {
+    // A connection that failed (abort(), a protocol violation, the server's FATAL) keeps its
+    // reason: closed resolves to it, not to a clean close, even if its socket has not closed yet.
+    if (!this.isClosed) {
+      this.#closing = true
       this.#session.send(terminate)
       this.#link.end()
     }

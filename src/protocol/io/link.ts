@@ -1,6 +1,6 @@
 /**
  * What a Connection needs from a byte stream, whatever the runtime provides it (node:net and
- * node:tls, or cloudflare:sockets), and the settings for opening one. Types only.
+ * node:tls, or cloudflare:sockets), and the settings for opening one. Types, and one constant.
  */
 import type { Tracer } from '../session.ts'
 
@@ -13,7 +13,10 @@ export interface Link {
   /** Stop reading from the socket: the kernel's buffer, then the server's queue, take the backlog. */
   pause(): void
   resume(): void
-  /** Close once the pending writes are flushed, without waiting for the peer. */
+  /**
+   * Close once the pending writes are flushed, without waiting for the peer; after endGrace ms
+   * at most, flushed or not. Writes after it are dropped.
+   */
   end(): void
   /** Close now. */
   destroy(): void
@@ -22,6 +25,13 @@ export interface Link {
   /** Called once, when the stream is gone; `error` says why if it did not end cleanly. */
   onClose: (error: Error | undefined) => void
 }
+
+/**
+ * How long end() waits for the pending writes (Terminate, at least) to be flushed before it
+ * closes anyway: a peer that reads nothing more (a stalled server, a partition) must not keep
+ * close() waiting until TCP gives up, minutes later.
+ */
+export const endGrace = 1000
 
 /** libpq's sslmode values ("SSL Mode Descriptions" in the libpq docs). */
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full'

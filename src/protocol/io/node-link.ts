@@ -14,7 +14,7 @@ import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket, unixSocketPath } from './endpoint.ts'
 import { isUnixSocketPath } from '../options/defaults.ts'
-import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
+import { endGrace, type Endpoint, type Link, type LinkOptions, type TlsSettings } from './link.ts'
 import { judgeSslAnswer } from './ssl-answer.ts'
 
 /**
@@ -214,7 +214,9 @@ class NodeLink implements Link {
   }
 
   write(bytes: Uint8Array): void {
-    this.socket.write(bytes)
+    // Not once the socket is ended, by end() or by the server: Node would fail the socket with
+    // "write after end", and that error would replace why it ended (a clean close, the server's FATAL).
+    if (this.socket.writable) this.socket.write(bytes)
   }
 
   pause(): void {
@@ -227,8 +229,11 @@ class NodeLink implements Link {
 
   end(): void {
     // Flush what is written (Terminate), then close without waiting for the server's FIN:
-    // a dead peer must not keep close() waiting.
+    // a dead peer must not keep close() waiting, nor one that no longer reads (endGrace).
     this.socket.destroySoon()
+    const grace = setTimeout(() => this.socket.destroy(), endGrace)
+    grace.unref()
+    this.socket.once('close', () => clearTimeout(grace))
   }
 
   destroy(): void {

@@ -13,7 +13,7 @@ import { sslRequest } from '../frontend.ts'
 import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket } from './endpoint.ts'
-import type { Endpoint, Link, LinkOptions, TlsSettings } from './link.ts'
+import { endGrace, type Endpoint, type Link, type LinkOptions, type TlsSettings } from './link.ts'
 import { judgeSslAnswer } from './ssl-answer.ts'
 
 /** What pglisten uses of a cloudflare:sockets Socket (see cloudflare-sockets.d.ts). */
@@ -209,10 +209,15 @@ class WorkersLink implements Link {
   }
 
   end(): void {
-    // Flush what is written (Terminate), then close without waiting for the server.
+    // Flush what is written (Terminate), then close without waiting for the server; nor, past
+    // endGrace, for a flush that a server reading nothing more never lets finish.
     if (this.#finished || this.#ending) return
     this.#ending = true
-    this.#writer.close().catch(() => {}).finally(() => this.destroy())
+    const grace = setTimeout(() => this.destroy(), endGrace)
+    this.#writer.close().catch(() => {}).finally(() => {
+      clearTimeout(grace)
+      this.destroy()
+    })
   }
 
   destroy(): void {
@@ -228,7 +233,7 @@ class WorkersLink implements Link {
       while (!this.#paused && !this.#finished) {
         const chunk = this.#held ?? (await this.#next())
         this.#held = undefined
-        if (chunk === undefined) return
+        if (chunk === undefined || this.#finished) return // a read that finished after the link failed: onClose was the last word
         if (this.#paused) {
           this.#held = chunk // arrived after pause(): resume() hands it on first
           return
@@ -270,6 +275,7 @@ class WorkersLink implements Link {
 
   #fail(error: Error): void {
     if (this.#finished) return
+    this.#reader.cancel().catch(() => {})
     this.#socket.close().catch(() => {})
     this.#finish(this.#handshaking === undefined ? error : untrustedCertificate(error, this.#handshaking))
   }

@@ -4,9 +4,9 @@
  * certificate workerd does not trust, abort, one onClose however the end comes, and backpressure
  * by not reading.
  */
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { AuthenticationRefusedError, ConnectionLostError, ProtocolViolationError } from '../../../src/protocol/errors.ts'
-import type { Link, TlsSettings } from '../../../src/protocol/io/link.ts'
+import { endGrace, type Link, type TlsSettings } from '../../../src/protocol/io/link.ts'
 import { openWorkersLink, type SocketFactory, type WorkersSocket } from '../../../src/protocol/io/workers-link.ts'
 import { fakeSockets } from '../../support/fake-workers-socket.ts'
 import { bytes } from '../../support/wire.ts'
@@ -409,5 +409,68 @@ describe('the open link', () => {
     link.resume()
     await tick()
     expect(seen.data).toEqual([[1], [2], [3]])
+  })
+
+  // Found by review, with the next: end() waited for writer.close(), which a server that reads
+  // nothing more never lets finish, so close() never settled.
+  test('end() closes after endGrace at most, though what is written can never be flushed', async () => {
+    const stalled: SocketFactory = (): WorkersSocket => ({
+      readable: new ReadableStream({ pull: () => new Promise(() => {}) }, { highWaterMark: 0 }),
+      writable: new WritableStream({ write: () => new Promise(() => {}) }), // a server that stopped reading
+      opened: Promise.resolve({}),
+      closed: new Promise(() => {}),
+      close: async () => {},
+      startTls: () => {
+        throw new Error('not used')
+      },
+    })
+    vi.useFakeTimers()
+    try {
+      const link = await openWorkersLink(stalled, endpoint, tls('disable'), false)
+      const seen = watch(link)
+      link.resume()
+      link.write(bytes(0x58, 0, 0, 0, 4)) // Terminate, never taken
+      link.end()
+      await vi.advanceTimersByTimeAsync(endGrace - 1)
+      expect(seen.closes).toEqual([])
+      await vi.advanceTimersByTimeAsync(1)
+      expect(seen.closes).toEqual([undefined])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  // A failed write ended the link but left the read under way: bytes it brought were handed on
+  // after onClose, breaking the Link's contract.
+  test('after a failed write ends the link, nothing more is read or handed on', async () => {
+    let deliver!: (chunk: Uint8Array) => void
+    let cancelled = false
+    const reset = new Error('Network connection lost.')
+    const failing: SocketFactory = (): WorkersSocket => ({
+      readable: new ReadableStream<Uint8Array>({ start: (c) => void (deliver = (chunk) => c.enqueue(chunk)), cancel: () => void (cancelled = true) }, { highWaterMark: 0 }),
+      writable: new WritableStream({ write: () => Promise.reject(reset) }),
+      opened: Promise.resolve({}),
+      closed: new Promise(() => {}),
+      close: async () => {},
+      startTls: () => {
+        throw new Error('not used')
+      },
+    })
+    const link = await openWorkersLink(failing, endpoint, tls('disable'), false)
+    const events: string[] = []
+    link.onData = () => void events.push('data')
+    link.onClose = (error) => void events.push(`close: ${error?.message}`)
+    link.resume() // a read is now under way
+    link.write(bytes(0x51, 0, 0, 0, 4))
+    await tick()
+    expect(events).toEqual(['close: Network connection lost.'])
+    expect(cancelled).toBe(true) // the read under way is ended with the link
+    try {
+      deliver(bytes(0x41)) // bytes that were on their way
+    } catch {
+      // a cancelled stream takes no more
+    }
+    await tick()
+    expect(events).toEqual(['close: Network connection lost.'])
   })
 })
