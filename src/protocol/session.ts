@@ -272,7 +272,7 @@ export class Session {
     try {
       const result = handler.call(this.#handlers, message) as Partial<PromiseLike<unknown>> | undefined
       // An async handler's rejection too: unheard, it would end the process.
-      result?.then?.(undefined, (error) => this.#handlerFailed(error))
+      if (typeof result?.then === 'function') result.then(undefined, (error) => this.#handlerFailed(error))
     } catch (error) {
       // A handler's bug must not desynchronize the stream, nor escape as an uncaught exception.
       this.#handlerFailed(error)

@@ -242,7 +242,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     try {
       // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
       // No message refused for its length unless the user sets one: a change is as large as its
-      // values (up to 1 GB each), and one refused would stop the stream at it on every restart.
+      // values, and one refused would stop the stream at it on every restart. (A text value
+      // longer than the runtime's strings, about 512 MiB in V8, still cannot be handed on.)
       const maxMessageLength = s.connection.maxMessageLength ?? largestMessage
       connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, maxMessageLength, replication: 'database', signal: attempt.signal })
       this.#connection = connection

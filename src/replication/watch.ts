@@ -89,7 +89,7 @@ export class SlotWatch {
 export function report<T>(hook: ((value: T) => void) | undefined, value: T): void {
   try {
     const result = hook?.(value) as Partial<PromiseLike<unknown>> | undefined
-    result?.then?.(undefined, () => undefined)
+    if (typeof result?.then === 'function') result.then(undefined, () => undefined)
   } catch {
     // ignored on purpose
   }

@@ -51,6 +51,9 @@ export const decodeUtf8: Utf8Decoder = (bytes, start, end) => {
   try {
     return strict.decode(bytes.subarray(start, end))
   } catch (cause) {
+    // Bad bytes are a TypeError (the Encoding Standard's fatal mode); anything else is the
+    // runtime's limit on a string's length (about 512 MiB of ASCII in V8), not the server's fault.
+    if (!(cause instanceof TypeError)) throw new RangeError(`the server sent a text of ${end - start} bytes, longer than a string can be here`, { cause })
     throw new ProtocolViolationError('the server sent text that is not valid UTF-8', { cause })
   }
 }

@@ -175,7 +175,7 @@ export class Connection {
     return this.#session.transactionStatus
   }
 
-  /** Resolves when the connection ends: undefined after close(), else why it was lost. */
+  /** Resolves when the connection ends: undefined after close() of a connection that had not failed, else why it was lost. */
   get closed(): Promise<Error | undefined> {
     return this.#closed
   }

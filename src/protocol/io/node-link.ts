@@ -232,7 +232,7 @@ class NodeLink implements Link {
     // a dead peer must not keep close() waiting, nor one that no longer reads (endGrace).
     this.socket.destroySoon()
     const grace = setTimeout(() => this.socket.destroy(), endGrace)
-    grace.unref()
+    grace.unref?.()
     this.socket.once('close', () => clearTimeout(grace))
   }
 

@@ -6,6 +6,7 @@
 import { describe, expect, test } from 'vitest'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { Framer } from '../../../src/protocol/framer.ts'
+import { decodeUtf8 } from '../../../src/protocol/bytes/utf8.ts'
 import { decodeThreeWays, frame } from '../../support/framing.ts'
 import { ascii, bytes, utf8 } from '../../support/wire.ts'
 
@@ -326,6 +327,14 @@ describe('NotificationResponse', () => {
       0xef, 0xbb, 0xbf, 0x78, 0x00, // String U+FEFF "x"
     )
     expect(decodeThreeWays(wire)).toMatchObject({ payload: '\uFEFFx' })
+  })
+
+  // Found by review: a value longer than V8's strings (a replication stream's 540 MB text) was
+  // reported as "not valid UTF-8", a false reason given for a limit of this runtime.
+  test("a text longer than the runtime's strings can be is a RangeError that says so, not invalid UTF-8", () => {
+    const longest = 0x1fffffe8 // V8's longest string, in UTF-16 units: one per ASCII byte
+    const tooLong = new Uint8Array(longest + 1).fill(0x78)
+    expect(() => decodeUtf8(tooLong, 0, tooLong.length)).toThrow(new RangeError(`the server sent a text of ${longest + 1} bytes, longer than a string can be here`))
   })
 
   test('a NUL inside the payload, a missing NUL and invalid UTF-8 are protocol violations', () => {

@@ -108,6 +108,13 @@ describe('simple query', () => {
     expect(session.failure).toBeUndefined()
   })
 
+  test('a handler that returns an object with a `then` that is no function is not taken for a promise', () => {
+    const errors: unknown[] = []
+    const { serve } = scriptedSession({ onNotification: () => ({ then: 'not a function' }) as never, onHandlerError: (e) => errors.push(e) })
+    serve(backend.notificationResponse(1, 'c', 'one'))
+    expect(errors).toEqual([])
+  })
+
   test('COPY FROM STDIN is refused with CopyFail and the session stays in step', async () => {
     const { session, sent, serve, aborted } = scriptedSession()
     const result = session.run(simpleQuery('COPY t FROM STDIN'))
