@@ -3,7 +3,7 @@
  * the strict option parser, the connection options, the listener's channel check and option
  * types (and its backoff, for the default it reads), the replication protocol's slot name
  * check and LSN text, and the bench's own options. Anything wrong is a UsageError naming the
- * command.
+ * command, quoting what was typed as ./quoted.ts does (never a password).
  */
 import type { ParseArgsConfig } from 'node:util'
 import { Backoff, type BackoffOptions } from '../listener/backoff.ts'
@@ -16,6 +16,7 @@ import { connectionArgs, connectionOptions, type ConnectionArgs } from './connec
 import { UsageError } from './errors.ts'
 import { secondsToMs, wholeNumber } from './numbers.ts'
 import { parse } from './parse.ts'
+import { isUrl, quoted } from './quoted.ts'
 
 export const commandNames = ['listen', 'replicate', 'notify', 'bench'] as const
 export type CommandName = (typeof commandNames)[number]
@@ -76,14 +77,14 @@ export function parseCommandLine(argv: readonly string[]): Command {
   if (first !== undefined && isCommandName(first) && asksVersion(rest)) return { name: 'version' }
   switch (first) {
     case undefined:
-      throw new UsageError('no command given: listen, notify or bench')
+      throw new UsageError('no command given: listen, replicate, notify or bench')
     case '--help':
     case '-?':
       return { name: 'help', command: undefined }
     case 'help': {
       const topic = rest[0]
       if (topic === undefined) return { name: 'help', command: undefined }
-      if (!isCommandName(topic)) throw new UsageError(`there is no command "${topic}"`)
+      if (!isCommandName(topic)) throw new UsageError(`there is no command ${quoted(topic)}`)
       return { name: 'help', command: topic }
     }
     case '--version':
@@ -100,7 +101,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'bench-listener':
       return { name: 'bench-listener' }
     default:
-      throw new UsageError(first.startsWith('-') ? `unknown option ${first} before the command` : `there is no command "${first}"`)
+      throw new UsageError(first.startsWith('-') ? `unknown option ${first} before the command` : `there is no command ${quoted(first)}`)
   }
 }
 
@@ -158,10 +159,10 @@ function reconnectOptions(delay: string | undefined, attempts: string | undefine
 function reconnectDelays(text: string | undefined, command: CommandName): BackoffOptions {
   if (text === undefined) return {}
   const parts = text.split(',')
-  if (parts.length > 2) throw new UsageError(`--reconnect-delay takes MIN or MIN,MAX in seconds, not "${text}"`, command)
+  if (parts.length > 2) throw new UsageError(`--reconnect-delay takes MIN or MIN,MAX in seconds, not ${quoted(text)}`, command)
   const minDelay = secondsToMs('--reconnect-delay', parts[0]!, command)
   const maxDelay = parts[1] === undefined ? Math.max(minDelay, new Backoff().maxDelay) : secondsToMs('--reconnect-delay', parts[1], command)
-  if (maxDelay < minDelay) throw new UsageError(`--reconnect-delay takes MIN,MAX with MIN no longer than MAX, not "${text}"`, command)
+  if (maxDelay < minDelay) throw new UsageError(`--reconnect-delay takes MIN,MAX with MIN no longer than MAX, not ${quoted(text)}`, command)
   return { minDelay, maxDelay }
 }
 
@@ -183,7 +184,7 @@ function parseReplicate(argv: string[]): ReplicateCommand | Command {
   const { connection, rest } = connectionArgs(values, positionals, 'replicate')
   const text = (name: string) => values[name] as string | undefined
   const reconnect = reconnectOptions(text('reconnect-delay'), text('max-attempts'), 'replicate')
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}": replicate takes options and a connection string only`, 'replicate')
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${quoted(rest[0]!)}: replicate takes options and a connection string only`, 'replicate')
   const slot = text('slot')
   if (slot === undefined) throw new UsageError('no slot given: pglisten replicate [OPTION]... --slot=NAME --publication=NAME...', 'replicate')
   try {
@@ -201,7 +202,7 @@ function parseReplicate(argv: string[]): ReplicateCommand | Command {
     try {
       start = parseLsn(startText)
     } catch (error) {
-      throw new UsageError(`--start takes an LSN, two hex numbers as in 16/B374D848, not "${startText}"`, 'replicate', { cause: error })
+      throw new UsageError(`--start takes an LSN, two hex numbers as in 16/B374D848, not ${quoted(startText)}`, 'replicate', { cause: error })
     }
   }
   return {
@@ -226,8 +227,13 @@ function parseNotify(argv: string[]): NotifyCommand | Command {
   return { name: 'notify', connection, channel: channel(rest[0]!, 'notify'), payload: rest[1] }
 }
 
-/** A channel name as the listener takes it: used exactly as given (quoted), never truncated. */
+/**
+ * A channel name as the listener takes it: used exactly as given (quoted), never truncated. A
+ * URL is not one: it is a connection string that came after -d or after another argument, and
+ * taken as a channel it would be printed in the status line, password and all.
+ */
 function channel(name: string, command: CommandName): string {
+  if (isUrl(name)) throw new UsageError(`${quoted(name)} is a connection string, not a channel name: give it once, as the first argument or as -d's value`, command)
   try {
     return checkChannel(name)
   } catch (error) {

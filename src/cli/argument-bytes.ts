@@ -6,7 +6,9 @@
  */
 import { readFileSync } from 'node:fs'
 
-const lossy = new TextDecoder('utf-8')
+// As Node decodes process.argv: bad bytes become U+FFFD, and a leading U+FEFF stays (ignoreBOM),
+// so that a word that begins with one is found among the command line's bytes.
+const lossy = new TextDecoder('utf-8', { ignoreBOM: true })
 const strict = new TextDecoder('utf-8', { fatal: true })
 
 /**

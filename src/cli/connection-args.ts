@@ -15,6 +15,7 @@ import { isConnectionString, parseConnectionString } from '../protocol/options/i
 import { UsageError } from './errors.ts'
 import { maxSeconds, wholeNumber } from './numbers.ts'
 import type { Values } from './parse.ts'
+import { isUrl, looksLikeUrl, quoted, scheme } from './quoted.ts'
 
 /** The options every command takes (--help too). */
 export const connectionOptions = {
@@ -69,14 +70,18 @@ export function connectionArgs(values: Values, positionals: string[], command: s
   if (timeout !== undefined) connection.connectTimeout = wholeNumber('--connect-timeout', timeout, 0, maxSeconds, command, 'a whole number of seconds', 'wait forever')
   for (const [name, field] of [['host', 'host'], ['port', 'port'], ['username', 'user']] as const) {
     const value = text(name)
+    // A URL pasted after -h: libpq expands only dbname, and a failure to connect would quote
+    // it back, password and all: `could not translate host name "postgresql://app:secret@db"`.
+    if (value !== undefined && isUrl(value)) {
+      throw new UsageError(`--${name} takes no connection string, and ${quoted(value)} is one: give it as the first argument, or as -d's value`, command)
+    }
     if (value !== undefined) connection[field] = value
   }
   let rest = positionals
   const dbname = text('dbname')
   const first = dbname ?? positionals[0]
   if (first !== undefined && mistypedUrl(first)) {
-    const scheme = /^[^:/]*[:/]*/.exec(first)![0]
-    throw new UsageError(`invalid connection string: it begins "${scheme}", and a URL begins "postgresql://" or "postgres://"`, command)
+    throw new UsageError(`invalid connection string: it begins "${scheme(first)}", and a URL begins "postgresql://" or "postgres://"`, command)
   }
   if (dbname !== undefined) {
     if (isConnectionString(dbname)) connection.conninfo = dbname
@@ -103,7 +108,7 @@ export function connectionArgs(values: Values, positionals: string[], command: s
  */
 function mistypedUrl(word: string): boolean {
   // libpq's URI prefixes (uri_prefix_length), matched as it matches them: exactly.
-  return /^postgres(?:ql)?[:/]/i.test(word) && !/^postgres(?:ql)?:\/\//.test(word)
+  return looksLikeUrl(word) && !/^postgres(?:ql)?:\/\//.test(word)
 }
 
 /**

@@ -41,7 +41,12 @@ export function checkSettings(options: ConnectOptions, command: string): Setting
 /** host:port (with the hostaddr it goes to), or the Unix socket's path; a hostaddr means TCP, whatever the host. */
 export function endpointText({ host, port, hostaddr }: { host: string; port: number; hostaddr?: string | undefined }): string {
   if (hostaddr === undefined && isUnixSocketPath(host)) return `${host}/.s.PGSQL.${port}`
-  return hostaddr !== undefined && hostaddr !== host ? `${host} (${hostaddr}):${port}` : `${host}:${port}`
+  return hostaddr !== undefined && hostaddr !== host ? `${bracketed(host)} (${bracketed(hostaddr)}):${port}` : `${bracketed(host)}:${port}`
+}
+
+/** An IPv6 address in brackets, as a URL writes it (RFC 3986, section 3.2.2), so that its colons are not taken for the port's. */
+function bracketed(host: string): string {
+  return host.includes(':') && !isUnixSocketPath(host) ? `[${host}]` : host
 }
 
 /** Where the settings point, for a status line. */

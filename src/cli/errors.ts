@@ -41,7 +41,7 @@ export function describeError(error: unknown): string {
   // A usage error's message is complete: its cause is the parser's wording of the same thing.
   if (!(error instanceof UsageError) && cause instanceof Error && cause.message) {
     if (!text.includes(cause.message)) text += `: ${describeError(cause)}`
-    else if (cause instanceof DatabaseError) text += ` (SQLSTATE ${cause.code})`
+    else if (cause instanceof DatabaseError && !text.includes(`(SQLSTATE ${cause.code})`)) text += ` (SQLSTATE ${cause.code})`
   }
   return oneLine(text || error.name)
 }

@@ -17,7 +17,9 @@ export interface Line {
 
 const newline = 0x0a
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: a line that begins with U+FEFF keeps it, as a payload argument does. Left to its
+// default the decoder takes it for a byte order mark and drops it (WHATWG Encoding, "decode").
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export async function* readLines(input: AsyncIterable<Uint8Array | string>, maxBytes: number, what = 'standard input'): AsyncGenerator<Line> {
   let pending: Uint8Array[] = []

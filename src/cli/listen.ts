@@ -11,17 +11,29 @@ import type { ListenCommand } from './args.ts'
 import { describeTarget, endpointText, openWithPassword } from './connection.ts'
 import { describeError } from './errors.ts'
 import { channelList, gapLine, gapStatus, notificationLine } from './format.ts'
-import { onStdoutClosed, status, writeLine } from './output.ts'
+import { exitWhenWritten, onStdoutClosed, status, writeLine } from './output.ts'
 import { ReconnectReport } from './reconnect-report.ts'
+
+/**
+ * After a signal, how long stdout and stderr have to take the lines their readers have not yet:
+ * a reader that keeps up loses none, one that has stopped reading (`| sleep 1000`) does not hold
+ * the command.
+ */
+const afterSignalWaitMs = { stdout: 1_000, stderr: 1_000 }
 
 export async function listen(command: ListenCommand): Promise<number> {
   let listener: Listener | undefined
   let stopped = false
+  /** Resolves when the command is stopped: a write still waiting for stdout's reader waits no more. */
+  let stopWaiting!: () => void
+  const waitEnded = new Promise<void>((resolve) => (stopWaiting = resolve))
+  const write = (line: string): Promise<void> => Promise.race([writeLine(line), waitEnded])
   const stop = (): void => {
     // Before the listener is up there is nothing to close cleanly, and connecting may take
     // long (libpq's default connect_timeout is none): leave at once.
     if (listener === undefined) process.exit(0)
     stopped = true
+    stopWaiting()
     void listener.close()
   }
   process.once('SIGINT', stop)
@@ -71,17 +83,20 @@ export async function listen(command: ListenCommand): Promise<number> {
     for await (const item of items) {
       if (item.type === 'Gap') {
         status(gapStatus(item, live.processId))
-        if (command.gaps) await writeLine(gapLine(item))
+        if (command.gaps) await write(gapLine(item))
         continue
       }
       // Taken as the iterator hands it over, which is as the listener decodes it unless stdout
       // is holding us back (then the listener has stopped reading, and the time says so).
-      await writeLine(notificationLine(item, new Date(), command.jsonPayload))
+      await write(notificationLine(item, new Date(), command.jsonPayload))
     }
   } catch (error) {
     // The iterator throws if the listener gives up; it has said why on the 'error' event.
     if (!(error instanceof ListenerError)) throw error
     return 1
   }
-  return stopped ? 0 : 1
+  // Stopped: leaving through main would wait for stdout as long as it takes, and its reader
+  // may have stopped reading; a signal must end the command all the same.
+  if (stopped) return exitWhenWritten(0, afterSignalWaitMs)
+  return 1
 }

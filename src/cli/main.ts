@@ -11,6 +11,7 @@ import { benchListener } from './bench/listener-process.ts'
 import { errorLines, exitStatus } from './errors.ts'
 import { listen } from './listen.ts'
 import { notify } from './notify.ts'
+import { exitWhenWritten, handleOutputErrors } from './output.ts'
 import { replicate } from './replicate.ts'
 import { usage } from './usage.ts'
 
@@ -41,18 +42,10 @@ function version(): string {
   return manifest.version
 }
 
-/**
- * Exits once stdout has taken everything written to it (the callback of an empty write comes
- * after the writes before it), and exits even if something forgot to let go of the event loop.
- */
-function exit(status: number): void {
-  process.exitCode = status
-  process.stdout.write('', () => process.exit(status))
-}
-
+handleOutputErrors()
 Promise.resolve()
   .then(() => run(parseCommandLine(process.argv.slice(2))))
-  .then(exit, (error: unknown) => {
+  .then((status) => exitWhenWritten(status), (error: unknown) => {
     for (const line of errorLines(error)) process.stderr.write(`${line}\n`)
-    exit(exitStatus(error))
+    return exitWhenWritten(exitStatus(error))
   })

@@ -1,18 +1,19 @@
 /**
  * `pglisten notify`: one notification from the command line, or one per line of standard input,
- * over one connection, in order. Imports connect(), the listener's quoting and limits, and the
- * command's own modules.
+ * over one connection, in order. Imports connect() and its errors, the listener's quoting and
+ * limits, and the command's own modules.
  *
  * A plain connection, not a Listener: a listener would open a listening connection it never
  * uses before opening its notifier. The statement is the one Listener.notify sends.
  */
 import { connect } from '../protocol/index.ts'
+import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { notifySql, payloadLimitBytes } from '../listener/sql.ts'
 import type { NotifyCommand } from './args.ts'
 import { notUtf8 } from './argument-bytes.ts'
 import { openWithPassword } from './connection.ts'
-import { InputError, UsageError } from './errors.ts'
+import { describeError, InputError, UsageError } from './errors.ts'
 import { readLines } from './lines.ts'
 import { status } from './output.ts'
 
@@ -31,14 +32,35 @@ export async function notify(command: NotifyCommand): Promise<number> {
       return 0
     }
     if (process.stdin.isTTY) status('reading payloads from standard input, one per line; end with Ctrl-D')
-    for await (const line of readLines(process.stdin, maxLineBytes)) {
-      const sent = line.number === 1 ? 'nothing was sent' : line.number === 2 ? 'line 1 was sent' : `lines 1 to ${line.number - 1} were sent`
-      await send(line.text, (problem) => new InputError(`standard input line ${line.number}: ${problem}; ${sent}`))
+    // A line is sent before the next is read: when one fails (refused here, refused by the
+    // server, or its connection lost), every line before it has been sent, and none after it.
+    let sent = 0
+    try {
+      for await (const line of readLines(process.stdin, maxLineBytes)) {
+        await send(line.text, (problem) => new InputError(`standard input line ${line.number}: ${problem}`))
+        sent = line.number
+      }
+    } catch (error) {
+      throw afterLines(error, sent)
     }
     return 0
   } finally {
     await connection.close()
   }
+}
+
+/**
+ * The error that stopped standard input's lines, saying what was sent: `sent` lines, the one
+ * that failed being the next. A refused line (an InputError, from here or ./lines.ts) names
+ * itself already; anything else is named after the line it came with. Whether a line whose
+ * connection was lost while it was being sent was committed, only the server knows.
+ */
+function afterLines(error: unknown, sent: number): Error {
+  const before = sent === 0 ? 'nothing was sent' : sent === 1 ? 'line 1 was sent' : `lines 1 to ${sent} were sent`
+  if (error instanceof InputError) return new InputError(`${error.message}; ${before}`)
+  const line = sent + 1
+  const unknown = error instanceof ConnectionLostError ? `; whether line ${line} was is not known` : ''
+  return new Error(`standard input line ${line}: ${describeError(error)}; ${before}${unknown}`, { cause: error })
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Writing the command's lines: data to stdout, one write per line, waiting when the reader is
  * slower than we are, or until it has taken the line (for what is acknowledged once written);
- * status and warnings to stderr, prefixed "pglisten: ". Imports node:events only.
+ * status and warnings to stderr, prefixed "pglisten: "; and leaving the process once both have
+ * taken what was written to them. Imports node:events only.
  *
  * Waiting for 'drain' is what gives `listen` backpressure end to end: while stdout is full the
  * iterator is not read, the listener's queue grows to its high-water mark, and the listener
@@ -56,13 +57,63 @@ export function writeLineConfirmed(line: string): Promise<'written' | 'gone' | '
   })
 }
 
+const stdoutClosedHandlers: (() => void)[] = []
+
 /**
  * Calls `onClosed` when whoever reads stdout goes away (`pglisten listen jobs | head -1`):
  * the write fails with EPIPE, which is an end, not an error worth a message.
  */
 export function onStdoutClosed(onClosed: () => void): void {
+  stdoutClosedHandlers.push(onClosed)
+}
+
+/**
+ * Installed once, before anything is written (main.ts), so that a failed write to stdout or
+ * stderr never ends the process as an uncaught 'error' event, with a stack trace.
+ *
+ * Stdout's reader going away (EPIPE) is an end: the commands that stream stop on it
+ * (onStdoutClosed), and the others, having written all they had (`pglisten --help | true`),
+ * have nothing more to say to it. Any other failure to write is said on stderr.
+ *
+ * Stderr's reader going away (`2> >(head -2)`) ends nothing: status lines are for a person,
+ * and stdout may still have a reader. An error writing to stderr has nowhere to be told, so it
+ * is dropped, as the lines after it are.
+ */
+export function handleOutputErrors(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') onClosed()
+    if (error.code === 'EPIPE') for (const onClosed of stdoutClosedHandlers) onClosed()
     else status(`cannot write to standard output: ${error.message}`)
+  })
+  process.stderr.on('error', () => undefined)
+}
+
+/**
+ * How long leaving waits for stderr to take its last lines: long enough for a reader that is
+ * behind to catch up, not so long that one which has stopped reading (a parent that never
+ * reads the pipe) keeps the process alive for ever.
+ */
+const stderrWaitMs = 5_000
+
+/**
+ * Ends the process with `status` once stdout and stderr have handed what they hold to the
+ * operating system: process.exit() drops whatever a pipe has not yet taken. Stdout, the data,
+ * is waited for up to `waitMs.stdout` (by default for as long as it takes), stderr up to
+ * `waitMs.stderr`. Exits even if something forgot to let go of the event loop.
+ */
+export async function exitWhenWritten(status: number, waitMs = { stdout: Infinity, stderr: stderrWaitMs }): Promise<never> {
+  process.exitCode = status
+  await Promise.all([written(process.stdout, waitMs.stdout), written(process.stderr, waitMs.stderr)])
+  process.exit(status)
+}
+
+/**
+ * Resolves once `stream` has taken everything written to it (the callback of an empty write
+ * comes after the writes before it, and comes with an error on a stream that has failed), or
+ * once `ms` have passed.
+ */
+function written(stream: NodeJS.WriteStream, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms !== Infinity) setTimeout(resolve, ms)
+    stream.write('', () => resolve())
   })
 }

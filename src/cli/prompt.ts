@@ -16,6 +16,10 @@ export function readPassword(prompt: string, input: NodeJS.ReadStream = process.
   }
   return new Promise((resolve, reject) => {
     let typed = ''
+    // The keys are decoded here, not by input.setEncoding(): that cannot be undone, and whoever
+    // reads standard input after the prompt (notify's payload lines) must still get its bytes.
+    // In stream mode, a character whose bytes come in two reads is decoded once it is whole.
+    const keys = new TextDecoder()
     const finish = (): void => {
       input.off('data', onData)
       input.setRawMode(false)
@@ -23,8 +27,8 @@ export function readPassword(prompt: string, input: NodeJS.ReadStream = process.
       output.write('\n')
     }
     // Raw mode: keys arrive one by one, unechoed, and Ctrl-C is a byte rather than SIGINT.
-    const onData = (chunk: string): void => {
-      for (const key of chunk) {
+    const onData = (chunk: Uint8Array): void => {
+      for (const key of keys.decode(chunk, { stream: true })) {
         if (key === '\r' || key === '\n' || key === '\u0004') {
           finish()
           return resolve(typed)
@@ -38,7 +42,6 @@ export function readPassword(prompt: string, input: NodeJS.ReadStream = process.
       }
     }
     output.write(prompt)
-    input.setEncoding('utf8')
     input.setRawMode(true)
     input.on('data', onData)
     input.resume()

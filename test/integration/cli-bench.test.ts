@@ -151,6 +151,16 @@ describe('pglisten bench', () => {
     await expectNothingLeft()
   })
 
+  test.runIf((pg.serverVersion ?? 180000) >= 140000)('--replication --count K inserts exactly K rows, when K is no multiple of the 100 per transaction', async () => {
+    const { args, env } = superuserArgs()
+    const result = await runCli(['bench', ...args, '--replication', '--notifiers', '2', '--payload', '16', '--count', '150', '--json'], { env })
+    expect(result.status).toBe(0)
+    const report = JSON.parse(result.stdout)
+    expect(report.amount).toEqual({ count: 150 })
+    expect(report.results.map((r: { rows: number }) => r.rows)).toEqual([150])
+    await expectNothingLeft()
+  })
+
   test('--replication with --listeners is a usage error: one stream reads', async () => {
     const result = await runCli(['bench', '--replication', '--listeners', '2'])
     expect(result.status).toBe(2)

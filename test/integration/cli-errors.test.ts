@@ -3,12 +3,14 @@
  * one), exit status 2 for a wrong command line and 1 for the rest, never a stack trace; and
  * --help and --version, which succeed.
  */
+import { execFile } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { beforeAll, describe, expect, onTestFinished, test } from 'vitest'
 import { server } from '../support/connect.ts'
-import { ensureBuilt, runCli, stackTrace } from '../support/cli.ts'
+import { ensureBuilt, mainJs, runCli, stackTrace } from '../support/cli.ts'
 
 beforeAll(ensureBuilt, 120_000)
 
@@ -49,7 +51,7 @@ describe('usage errors: status 2, the problem and where to read more', () => {
   })
 
   test('no command, or one that does not exist', async () => {
-    for (const [args, message] of [[[], 'pglisten: no command given: listen, notify or bench'], [['lisen'], 'pglisten: there is no command "lisen"']] as const) {
+    for (const [args, message] of [[[], 'pglisten: no command given: listen, replicate, notify or bench'], [['lisen'], 'pglisten: there is no command "lisen"']] as const) {
       const result = await runCli([...args])
       expect(result.status).toBe(2)
       expect(result.stderr).toBe(`${message}\nTry "pglisten --help" for more information.\n`)
@@ -123,6 +125,13 @@ describe('help and version: status 0, on stdout', () => {
       expect(result.status).toBe(0)
       expect(result.stdout).toMatch(/^pglisten \w+: /)
     }
+  })
+
+  test('help to a reader that has gone (`pglisten listen --help | true`): status 0, nothing on stderr', async () => {
+    // Whether the reader is gone before the help is written is a race: run it a few times.
+    const script = 'for i in 1 2 3 4 5 6 7 8 9 10; do "$0" "$1" listen --help | true; done'
+    const { stderr } = await promisify(execFile)('/bin/sh', ['-c', script, process.execPath, mainJs])
+    expect(stderr).toBe('')
   })
 
   test('--version prints the package version, after a command too', async () => {

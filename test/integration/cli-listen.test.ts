@@ -39,6 +39,9 @@ const notify = (c: Connection, channel: string, payload: string) => c.query(`SEL
 
 const isoMillis = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
+/** `promise`'s value, or 'still running' if it has none after `ms`. */
+const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, new Promise<'still running'>((r) => setTimeout(r, ms, 'still running'))])
+
 describe('pglisten listen', () => {
   test('one JSON line per notification, status on stderr, exit 0 on SIGTERM', async () => {
     const channel = uniqueChannel('cli')
@@ -141,5 +144,36 @@ describe('pglisten listen', () => {
     await notify(c, channel, 'nobody reads this')
     expect(await cli.exited).toEqual({ status: 0, signal: null })
     expect(cli.stderr.filter((line) => !/^pglisten: (connected|listening)/.test(line))).toEqual([])
+  })
+
+  test.each(['SIGTERM', 'SIGINT'] as const)('%s while nobody reads stdout (`| sleep 1000`) ends it promptly, with status 0', async (signal) => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen(channel)
+    cli.child.stdout!.pause()
+    // More than the pipe and both ends' buffers hold: the command is left waiting for stdout.
+    const c = await notifier()
+    for (let i = 0; i < 200; i++) await notify(c, channel, `${i} ${'x'.repeat(4000)}`)
+    await new Promise((r) => setTimeout(r, 500))
+    cli.child.kill(signal)
+    expect(await within(cli.exited, 5_000)).toEqual({ status: 0, signal: null })
+  })
+
+  test("stderr's reader going away does not stop it: it goes on printing notifications", async () => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen(channel)
+    const pid = Number(/backend pid (\d+)/.exec(cli.stderr[0]!)![1])
+    cli.child.stderr!.destroy() // `2> >(head -2)`: the log's reader has read all it wanted
+    const c = await notifier()
+    // A status line to write: "connection lost", then the reconnect's, all to a closed pipe.
+    await c.query(`SELECT pg_terminate_backend(${pid})`)
+    // Notifications sent before the reconnect are not heard: send until one is.
+    for (let i = 0; cli.stdout.length === 0 && cli.child.exitCode === null && i < 100; i++) {
+      await notify(c, channel, 'after')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(cli.child.exitCode).toBe(null)
+    expect(JSON.parse(cli.stdout[0]!)).toMatchObject({ channel, payload: 'after' })
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited).toEqual({ status: 0, signal: null })
   })
 })

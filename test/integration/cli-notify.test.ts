@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { beforeAll, describe, expect, test } from 'vitest'
 import type { Notification } from '../../src/listener/subscription.ts'
-import { eventually, server } from '../support/connect.ts'
+import { connectSuperuser, eventually, server } from '../support/connect.ts'
 import { cliEnv, ensureBuilt, mainJs, runCli, stackTrace, superuserArgs, type Finished } from '../support/cli.ts'
 import { collect, listener, uniqueChannel } from '../support/listener.ts'
 
@@ -81,7 +81,38 @@ describe('pglisten notify', () => {
     const input = Buffer.concat([Buffer.from('fine\nfine too\nbad '), Buffer.from([0xff, 0xfe]), Buffer.from('\n')])
     const result = await runCli(['notify', ...args, channel], { env, input })
     expect(result.status).toBe(1)
-    expect(result.stderr).toBe('pglisten: standard input line 3: not valid UTF-8\n')
+    expect(result.stderr).toBe('pglisten: standard input line 3: not valid UTF-8; lines 1 to 2 were sent\n')
+  })
+
+  test('a line with no end in sight is refused once it passes the limit, saying what was sent before it', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const result = await runCli(['notify', ...args, channel], { env, input: `one\ntwo\n${'x'.repeat(70_000)}` })
+    expect(result.status).toBe(1)
+    expect(result.stderr).toBe('pglisten: standard input line 3: longer than 64000 bytes; lines 1 to 2 were sent\n')
+    await eventually(() => heard.length === 2)
+    expect(heard.map((n) => n.payload)).toEqual(['one', 'two'])
+  })
+
+  test('the connection lost between two lines: the error names the line, and what was sent before it', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const child = spawn(process.execPath, [mainJs, 'notify', ...args, channel], { env: cliEnv(env), stdio: ['pipe', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+    const exited = new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)))
+    child.stdin.write('one\ntwo\n')
+    await eventually(() => heard.length === 2)
+    const c = await connectSuperuser()
+    try {
+      await c.query(`SELECT pg_terminate_backend(${heard[0]!.processId})`)
+    } finally {
+      await c.close()
+    }
+    await new Promise((r) => setTimeout(r, 200)) // the FATAL and the close reach it before line 3
+    child.stdin.end('three\n')
+    expect(await exited).toBe(1)
+    expect(stderr).toMatch(/^pglisten: standard input line 3: .*57P01.*; lines 1 to 2 were sent(; whether line 3 was is not known)?\n$/)
   })
 
   test('a payload argument that is too long is a usage error, and nothing is sent', async () => {
@@ -105,6 +136,34 @@ describe('pglisten notify', () => {
       'pglisten: the payload argument is not UTF-8: its byte 4 (0xc3) begins no valid UTF-8 character; nothing was sent',
       'Try "pglisten notify --help" for more information.',
     ])
+    await new Promise((r) => setTimeout(r, 100))
+    expect(heard).toEqual([])
+  })
+
+  test('a stderr reader that falls behind still gets every --trace line: the command waits for it before it exits', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const count = 2000
+    const child = spawn(process.execPath, [mainJs, 'notify', '--trace', ...args, channel], { env: cliEnv(env), stdio: ['pipe', 'ignore', 'pipe'] })
+    const exited = new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)))
+    child.stdin.end(Array.from({ length: count }, (_, i) => `payload ${i}\n`).join(''))
+    // Nothing read from stderr until every line has been sent: megabytes of trace are waiting.
+    child.stderr.pause()
+    await eventually(() => heard.length === count, 20_000)
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+    child.stderr.resume() // after pause(), a 'data' handler alone does not
+    expect(await exited).toBe(0)
+    expect(stderr.split('\n').filter((line) => /\tF\t\d+\tQuery\t/.test(line))).toHaveLength(count)
+    expect(stderr).toMatch(/\tF\t4\tTerminate\n$/)
+  }, 30_000)
+
+  test('a payload argument that begins with U+FEFF and is not UTF-8 after it is refused all the same', async () => {
+    const { channel, heard } = await hear()
+    const { args, env } = superuserArgs()
+    const result = await notifyWithBytes([...args, channel], '\\357\\273\\277 \\377', env)
+    expect(result.status).toBe(2)
+    expect(result.stderr.trimEnd().split('\n')[0]).toBe('pglisten: the payload argument is not UTF-8: its byte 5 (0xff) begins no valid UTF-8 character; nothing was sent')
     await new Promise((r) => setTimeout(r, 100))
     expect(heard).toEqual([])
   })

@@ -7,6 +7,7 @@ import { payloadLimitBytes } from '../../listener/sql.ts'
 import { parse } from '../parse.ts'
 import { connectionArgs, connectionOptions, type ConnectionArgs } from '../connection-args.ts'
 import { UsageError } from '../errors.ts'
+import { quoted } from '../quoted.ts'
 import { stampWidth } from './payload.ts'
 
 export interface BenchCommand {
@@ -49,7 +50,7 @@ export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; c
   const { values, positionals } = parse(argv, benchOptions, 'bench')
   if (values['help']) return { name: 'help', command: 'bench' }
   const { connection, rest } = connectionArgs(values, positionals, 'bench')
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}": bench takes options and a connection string only`, 'bench')
+  if (rest.length > 0) throw new UsageError(`unexpected argument ${quoted(rest[0]!)}: bench takes options and a connection string only`, 'bench')
   const text = (name: string) => values[name] as string | undefined
   if (text('count') !== undefined && text('duration') !== undefined) throw new UsageError('--count and --duration exclude each other', 'bench')
   const count = text('count')
@@ -73,14 +74,14 @@ export function parseBenchArgs(argv: string[]): BenchCommand | { name: 'help'; c
 function integer(option: string, text: string | undefined, fallback: number, min: number, max: number, why = ''): number {
   if (text === undefined) return fallback
   const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN
-  if (!(value >= min && value <= max)) throw new UsageError(`${option} takes a whole number from ${min} to ${max}${why}, not "${text}"`, 'bench')
+  if (!(value >= min && value <= max)) throw new UsageError(`${option} takes a whole number from ${min} to ${max}${why}, not ${quoted(text)}`, 'bench')
   return value
 }
 
 function seconds(option: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback
   const value = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : NaN
-  if (!(value > 0 && value <= 86_400)) throw new UsageError(`${option} takes a number of seconds above 0, not "${text}"`, 'bench')
+  if (!(value > 0 && value <= 86_400)) throw new UsageError(`${option} takes a number of seconds above 0, not ${quoted(text)}`, 'bench')
   return value
 }
 

@@ -64,22 +64,24 @@ export async function benchReplication(o: ReplicationBenchOptions): Promise<Repl
 }
 
 async function runPhase(o: ReplicationBenchOptions, table: string, size: number, id: number, changes: AsyncIterator<ReplicationChange>): Promise<ReplicationPhase> {
-  const insert = `INSERT INTO ${table} (payload) SELECT repeat('x', ${size}) FROM generate_series(1, ${rowsPerTransaction})`
   const deadline = 'seconds' in o.amount ? performance.now() + o.amount.seconds * 1000 : Infinity
-  let remaining = 'count' in o.amount ? Math.ceil(o.amount.count / rowsPerTransaction) : Infinity
+  /** Rows still to insert: exactly --count, the last transaction taking what is left. */
+  let remaining = 'count' in o.amount ? o.amount.count : Infinity
   let partial = false
-  const take = () => {
-    if (remaining <= 0 || performance.now() >= deadline) return false
+  /** The rows of a writer's next transaction; 0 when the phase has no more. */
+  const take = (): number => {
+    if (remaining <= 0 || performance.now() >= deadline) return 0
     if (o.stopped()) {
       partial = true
-      return false
+      return 0
     }
-    remaining--
-    return true
+    const rows = Math.min(rowsPerTransaction, remaining)
+    remaining -= rows
+    return rows
   }
   const start = performance.now()
   const writing = Promise.all(o.writers.map(async (writer) => {
-    while (take()) await writer.query(insert)
+    for (let rows = take(); rows > 0; rows = take()) await writer.query(insertRows(table, size, rows))
   })).then(() => emitMessage(o.writers[0]!, endPrefix, String(id)))
   // A writer that fails ends the phase at once: the end message it would have led to never comes.
   const failed = writing.then(() => new Promise<never>(() => undefined))
@@ -112,6 +114,11 @@ async function runPhase(o: ReplicationBenchOptions, table: string, size: number,
     lag: percentiles([Float64Array.from(lags)]),
     ...(partial ? { partial } : {}),
   }
+}
+
+/** One writer transaction: `rows` rows, each with a payload of `size` bytes. */
+function insertRows(table: string, size: number, rows: number): string {
+  return `INSERT INTO ${table} (payload) SELECT repeat('x', ${size}) FROM generate_series(1, ${rows})`
 }
 
 /** The phases as a table, psql's aligned format, with what the figures mean. */

@@ -4,7 +4,7 @@
  * command, for its --help hint).
  */
 import { describe, expect, test } from 'vitest'
-import { parseCommandLine, type ListenCommand, type NotifyCommand } from '../../../src/cli/args.ts'
+import { commandNames, parseCommandLine, type ListenCommand, type NotifyCommand } from '../../../src/cli/args.ts'
 import type { BenchCommand } from '../../../src/cli/bench/args.ts'
 import { connectOptionsFrom } from '../../../src/cli/connection-args.ts'
 import { usageError } from '../../support/usage-error.ts'
@@ -195,6 +195,37 @@ describe('listen and notify', () => {
     expect(parseCommandLine(['listen', '--help'])).toEqual({ name: 'help', command: 'listen' })
     expect(parseCommandLine(['bench', '--count', '3', '--help'])).toEqual({ name: 'help', command: 'bench' })
     expect(parseCommandLine(['--version'])).toEqual({ name: 'version' })
+  })
+})
+
+test('no command: the error names every command there is', () => {
+  const { message } = usageError([])
+  for (const name of commandNames) expect(message).toContain(name)
+  expect(message).toBe('no command given: listen, replicate, notify or bench')
+})
+
+describe('a password on the command line is never quoted back', () => {
+  // An obviously fake password: the point is only that it never appears in a message.
+  const url = 'postgresql://app:hunter2-test@db.example.com/shop'
+  const longUrl = `${url}?sslmode=require&application_name=longer-than-a-channel-name-may-be`
+  const notAChannel = `"postgresql://..." is a connection string, not a channel name: give it once, as the first argument or as -d's value`
+  test.each([
+    ['replicate: a second connection string, after -d', ['replicate', '-d', 'postgres', url, '--slot', 's', '--publication', 'p'], 'unexpected argument "postgresql://...": replicate takes options and a connection string only', 'replicate'],
+    ['bench: a second connection string, after -d', ['bench', '-d', 'postgres', url], 'unexpected argument "postgresql://...": bench takes options and a connection string only', 'bench'],
+    ['bench: a second one of keyword=value settings', ['bench', 'host=db', 'user=app password=hunter2-test'], 'unexpected argument "user=...": bench takes options and a connection string only', 'bench'],
+    ['listen: a URL after -d, where the channels are', ['listen', '-d', 'postgres', url], notAChannel, 'listen'],
+    ['listen: a URL longer than a channel name may be', ['listen', '-d', 'postgres', longUrl], notAChannel, 'listen'],
+    ['listen: a URL after the first channel', ['listen', 'jobs', url], notAChannel, 'listen'],
+    ['notify: a URL where the channel is', ['notify', 'host=db', url, 'payload'], notAChannel, 'notify'],
+    ['-h given a URL', ['listen', '-h', url, 'jobs'], `--host takes no connection string, and "postgresql://..." is one: give it as the first argument, or as -d's value`, 'listen'],
+    ['a URL where the command goes', [url, 'listen', 'jobs'], 'there is no command "postgresql://..."', undefined],
+    ['a URL as an option\'s number', ['listen', '--connect-timeout', url, 'jobs'], '--connect-timeout takes a whole number of seconds from 0 (wait forever) to 86400, not "postgresql://..."', 'listen'],
+  ])('%s', (_, argv, message, command) => {
+    expect(usageError(argv)).toEqual({ message, command })
+  })
+
+  test('a channel name that only begins as a URL would is still a channel', () => {
+    expect(listen('-d', 'shop', 'postgres:events', 'postgresql/jobs').channels).toEqual(['postgres:events', 'postgresql/jobs'])
   })
 })
 

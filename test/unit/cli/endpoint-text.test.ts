@@ -14,6 +14,9 @@ test.each([
   ['a host name beside a hostaddr', { host: 'db.example.com', port: 5432, hostaddr: '192.0.2.7' }, 'db.example.com (192.0.2.7):5432'],
   ['a host name', { host: 'db.example.com', port: 5432 }, 'db.example.com:5432'],
   ['a hostaddr alone (it stands as the host too)', { host: '192.0.2.7', port: 5432, hostaddr: '192.0.2.7' }, '192.0.2.7:5432'],
+  ['an IPv6 address, in brackets as in a URL', { host: '::1', port: 5432 }, '[::1]:5432'],
+  ['an IPv6 hostaddr beside a host name', { host: 'db.example.com', port: 5432, hostaddr: '2001:db8::7' }, 'db.example.com ([2001:db8::7]):5432'],
+  ['a socket folder with a colon in its name beside a hostaddr', { host: '/run/a:b', port: 5433, hostaddr: '127.0.0.1' }, '/run/a:b (127.0.0.1):5433'],
 ])('%s', (_, endpoint, text) => {
   expect(endpointText(endpoint)).toBe(text)
 })

@@ -87,6 +87,12 @@ describe('errors: one line, and the exit status', () => {
     )
   })
 
+  test("a message that already gives the cause's SQLSTATE does not get it twice", () => {
+    const full = new DatabaseError({ severity: 'ERROR', code: '54000', message: 'too many notifications in the NOTIFY queue' })
+    const wrapped = new Error(`standard input line 3: ${describeError(full)}; lines 1 to 2 were sent`, { cause: full })
+    expect(describeError(wrapped)).toBe('standard input line 3: ERROR: too many notifications in the NOTIFY queue (SQLSTATE 54000); lines 1 to 2 were sent')
+  })
+
   test('newlines never split the line', () => {
     expect(describeError(new Error('first\n  second\r\nthird'))).toBe('first second third')
   })

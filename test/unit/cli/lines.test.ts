@@ -55,6 +55,21 @@ describe('readLines', () => {
     },
   )
 
+  test('U+FEFF at the start of a line is text like any other, on the first line and on every other', async () => {
+    const read = await lines([bytes('\uFEFFfirst\nsecond\n\uFEFFthird\n\uFEFF\uFEFFfourth\n\uFEFF\n')])
+    expect(read.map((line) => line.text)).toEqual(['\uFEFFfirst', 'second', '\uFEFFthird', '\uFEFF\uFEFFfourth', '\uFEFF'])
+  })
+
+  // Half of them begin with U+FEFF, which a decoder left to its default would take for a BOM.
+  const lineText = fc.tuple(fc.constantFrom('', '\uFEFF'), fc.string({ unit: 'binary' })).map(([start, rest]) => start + rest.replace(/[\r\n]/g, ' '))
+  propertyTest.prop([fc.array(lineText, { maxLength: 8 })])(
+    'every line is read back exactly as written, each ended by a newline',
+    async (texts) => {
+      const read = await lines([bytes(texts.map((text) => `${text}\n`).join(''))])
+      expect(read.map((line) => line.text)).toEqual(texts)
+    },
+  )
+
   test('bytes that are not UTF-8 are refused, naming the line', async () => {
     const input = [bytes('fine\nbad '), Uint8Array.of(0xc3), bytes('\nnever read\n')]
     await expect(lines(input)).rejects.toThrow(new InputError('standard input line 2: not valid UTF-8'))

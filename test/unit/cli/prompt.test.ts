@@ -5,6 +5,7 @@
 import { PassThrough } from 'node:stream'
 import { describe, expect, test } from 'vitest'
 import { InputError } from '../../../src/cli/errors.ts'
+import { readLines } from '../../../src/cli/lines.ts'
 import { readPassword } from '../../../src/cli/prompt.ts'
 
 /** What readPassword needs of a terminal: isTTY and setRawMode. */
@@ -36,6 +37,28 @@ describe('readPassword', () => {
     expect(await answer).toBe('sécret')
     expect(input.raw).toBe(false)
     expect(shown()).toBe('Password for user app: \n')
+  })
+
+  test('standard input is bytes again after the prompt: a payload line that is not UTF-8 is still refused (notify -W)', async () => {
+    const { input, ask } = setup()
+    const answer = ask()
+    input.write('secret\r')
+    expect(await answer).toBe('secret')
+    input.end(Uint8Array.of(0x61, 0xff, 0x0a)) // "a", a byte that begins no UTF-8 character, "\n"
+    const reading = (async () => {
+      for await (const _ of readLines(input as AsyncIterable<Uint8Array | string>, 64_000));
+    })()
+    await expect(reading).rejects.toThrow(new InputError('standard input line 1: not valid UTF-8'))
+  })
+
+  test('a character split between two reads of the terminal is one key', async () => {
+    const { input, ask } = setup()
+    const answer = ask()
+    const eAcute = Uint8Array.of(0xc3, 0xa9) // "é" in UTF-8
+    input.write(eAcute.subarray(0, 1))
+    input.write(eAcute.subarray(1))
+    input.write('\r')
+    expect(await answer).toBe('é')
   })
 
   test('Ctrl-C cancels', async () => {
