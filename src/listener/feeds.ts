@@ -241,15 +241,16 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
   return { ready, ended }
 }
 
-/** `connection` as the installers see it: `onCommit` is told when their COMMIT is sent. */
+/**
+ * `connection` as the installers see it: `onCommit` is told when their COMMIT is sent. Its
+ * transaction status is not passed on: the connection is the feed's own, fresh, never inside a
+ * transaction block of someone else's.
+ */
 function watchCommit(connection: SqlRunner, onCommit: () => void): SqlRunner {
   return {
     query: (sql) => {
       if (sql === 'COMMIT') onCommit()
       return connection.query(sql)
-    },
-    get transactionStatus() {
-      return connection.transactionStatus
     },
   }
 }

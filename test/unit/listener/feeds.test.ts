@@ -304,6 +304,7 @@ describe('its channel, released when it ends', () => {
   test.each([
     ['the connection is cut as COMMIT is sent', 'COMMIT', cut, 2],
     ["a pooler's FATAL answers COMMIT", 'COMMIT', fatal, 2],
+    ['a FATAL (not an ERROR) is the answer to COMMIT', 'COMMIT', () => new DatabaseError({ severity: 'FATAL', code: '57P01', message: 'terminating connection' }), 2],
     ['the server refuses COMMIT (an ERROR)', 'COMMIT', refused, 0],
     ['the connection is cut before COMMIT', 'BEGIN ISOLATION LEVEL READ COMMITTED', cut, 0],
     ['the server refuses a statement (an error made from its answer)', 'SET LOCAL client_min_messages = warning', () => new NoPrimaryKeyError({ quoted: 'public.t' } as never, { cause: refused() }), 0],

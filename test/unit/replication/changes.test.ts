@@ -5,6 +5,7 @@
  */
 import { expect, test } from 'vitest'
 import { BodyReader } from '../../../src/protocol/bytes/reader.ts'
+import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import type { PgoutputMessage } from '../../../src/protocol/replication/pgoutput-messages.ts'
 import { ChangeDecoder, type Taken } from '../../../src/replication/changes.ts'
 import { createValueParser } from '../../../src/replication/values.ts'
@@ -33,14 +34,23 @@ test('a column named __proto__ is a column like any other, in the row and in the
     columns: [
       { flags: 1, isKey: true, name: 'id', typeOid: 23, typeModifier: -1 },
       { flags: 1, isKey: true, name: '__proto__', typeOid: 3802, typeModifier: -1 }, // jsonb
-      { flags: 0, isKey: false, name: 'note', typeOid: 25, typeModifier: -1 },
+      { flags: 0, isKey: false, name: 'note', typeOid: 23, typeModifier: -1 }, // int4, null here: not parsed
     ],
   })
-  d.take({ type: 'Insert', relationOid: 1, newTuple: ['1', '{"polluted": true}', 'hello'] })
+  d.take({ type: 'Insert', relationOid: 1, newTuple: ['1', '{"polluted": true}', null] })
   const insert = d.taken.map((t) => t.change).find((c) => c.kind === 'insert')
   if (insert?.kind !== 'insert') throw new Error('no insert was handed on')
-  expect(Object.entries(insert.row)).toEqual([['id', 1], ['__proto__', { polluted: true }], ['note', 'hello']])
+  expect(Object.entries(insert.row)).toEqual([['id', 1], ['__proto__', { polluted: true }], ['note', null]])
   expect(Object.entries(insert.key)).toEqual([['id', 1], ['__proto__', { polluted: true }]])
   expect(Object.getPrototypeOf(insert.row)).toBe(Object.prototype)
   expect('polluted' in insert.row).toBe(false)
+  // A property like the others: the application may change it, or delete it.
+  expect(Object.getOwnPropertyDescriptor(insert.row, '__proto__')).toEqual({ value: { polluted: true }, enumerable: true, writable: true, configurable: true })
+})
+
+test('a tuple whose column count is not its relation\'s is a ProtocolViolationError', () => {
+  const d = decoder()
+  d.take({ type: 'Begin', finalLsn: 0x200n, commitTime: 0n, xid: 7 })
+  d.take({ type: 'Relation', relationOid: 1, namespace: 'public', relationName: 't', replicaIdentity: 'd', columns: [{ flags: 1, isKey: true, name: 'id', typeOid: 23, typeModifier: -1 }] })
+  expect(() => d.take({ type: 'Insert', relationOid: 1, newTuple: ['1', '2'] })).toThrow(new ProtocolViolationError('a tuple of 2 columns for public.t, described with 1'))
 })

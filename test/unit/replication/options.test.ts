@@ -75,6 +75,8 @@ describe('settle', () => {
     ['twoPhase', { twoPhase: true, protocolVersion: 2 }, new RangeError('twoPhase needs protocolVersion 3 or later')],
     ['parse', { parse: 'json' as never }, new TypeError('parse must be a function (text, typeOid) or an object of functions keyed by type OID')],
     ['parse', { parse: { json: (text: string) => text } as never }, new TypeError('parse: the keys are type OIDs (114 for json), not "json"')],
+    ['parse', { parse: { '114 json': (text: string) => text } as never }, new TypeError('parse: the keys are type OIDs (114 for json), not "114 json"')],
+    ['parse', { parse: { 'json 114': (text: string) => text } as never }, new TypeError('parse: the keys are type OIDs (114 for json), not "json 114"')],
     ['parse', { parse: { 114: 42 } as never }, new TypeError('parse: the override for type 114 must be a function')],
     ['publications', { publications: [] }, new TypeError('publications: give at least one publication name')],
     ['publications', { publications: [''] }, new TypeError('publications: each name must be a non-empty string')],
