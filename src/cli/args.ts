@@ -16,7 +16,7 @@ import { connectionArgs, connectionOptions, type ConnectionArgs } from './connec
 import { UsageError } from './errors.ts'
 import { secondsToMs, wholeNumber } from './numbers.ts'
 import { parse } from './parse.ts'
-import { isUrl, quoted } from './quoted.ts'
+import { looksLikeConnectionString, quoted } from './quoted.ts'
 
 export const commandNames = ['listen', 'replicate', 'notify', 'bench'] as const
 export type CommandName = (typeof commandNames)[number]
@@ -101,7 +101,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'bench-listener':
       return { name: 'bench-listener' }
     default:
-      throw new UsageError(first.startsWith('-') ? `unknown option ${first} before the command` : `there is no command ${quoted(first)}`)
+      throw new UsageError(first.startsWith('-') ? `unknown option ${first.startsWith('--') ? first.split('=')[0] : first.slice(0, 2)} before the command` : `there is no command ${quoted(first)}`)
   }
 }
 
@@ -229,11 +229,11 @@ function parseNotify(argv: string[]): NotifyCommand | Command {
 
 /**
  * A channel name as the listener takes it: used exactly as given (quoted), never truncated. A
- * URL is not one: it is a connection string that came after -d or after another argument, and
- * taken as a channel it would be printed in the status line, password and all.
+ * connection string is not one: it came after -d or after another argument, and taken as a
+ * channel it would be printed in the status line, password and all.
  */
 function channel(name: string, command: CommandName): string {
-  if (isUrl(name)) throw new UsageError(`${quoted(name)} is a connection string, not a channel name: give it once, as the first argument or as -d's value`, command)
+  if (looksLikeConnectionString(name)) throw new UsageError(`${quoted(name)} is a connection string, not a channel name: give it once, as the first argument or as -d's value`, command)
   try {
     return checkChannel(name)
   } catch (error) {

@@ -15,7 +15,7 @@ import { isConnectionString, parseConnectionString } from '../protocol/options/i
 import { UsageError } from './errors.ts'
 import { maxSeconds, wholeNumber } from './numbers.ts'
 import type { Values } from './parse.ts'
-import { isUrl, looksLikeUrl, quoted, scheme } from './quoted.ts'
+import { looksLikeConnectionString, looksLikeUrl, quoted, scheme } from './quoted.ts'
 
 /** The options every command takes (--help too). */
 export const connectionOptions = {
@@ -70,9 +70,9 @@ export function connectionArgs(values: Values, positionals: string[], command: s
   if (timeout !== undefined) connection.connectTimeout = wholeNumber('--connect-timeout', timeout, 0, maxSeconds, command, 'a whole number of seconds', 'wait forever')
   for (const [name, field] of [['host', 'host'], ['port', 'port'], ['username', 'user']] as const) {
     const value = text(name)
-    // A URL pasted after -h: libpq expands only dbname, and a failure to connect would quote
-    // it back, password and all: `could not translate host name "postgresql://app:secret@db"`.
-    if (value !== undefined && isUrl(value)) {
+    // A connection string pasted after -h: libpq expands only dbname, and a failure to connect
+    // would quote it back, password and all: `could not translate host name "postgresql://app:secret@db"`.
+    if (value !== undefined && looksLikeConnectionString(value)) {
       throw new UsageError(`--${name} takes no connection string, and ${quoted(value)} is one: give it as the first argument, or as -d's value`, command)
     }
     if (value !== undefined) connection[field] = value

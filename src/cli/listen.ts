@@ -30,14 +30,15 @@ export async function listen(command: ListenCommand): Promise<number> {
   const write = (line: string): Promise<void> => Promise.race([writeLine(line), waitEnded])
   const stop = (): void => {
     // Before the listener is up there is nothing to close cleanly, and connecting may take
-    // long (libpq's default connect_timeout is none): leave at once.
-    if (listener === undefined) process.exit(0)
+    // long (libpq's default connect_timeout is none): leave at once. So too at a second signal,
+    // while the first waits for stdout and stderr: still status 0, not death by the signal.
+    if (listener === undefined || stopped) process.exit(0)
     stopped = true
     stopWaiting()
     void listener.close()
   }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
   onStdoutClosed(stop)
 
   const { value, settings } = await openWithPassword(command.connection, 'listen', async (options) => {

@@ -58,6 +58,8 @@ export function writeLineConfirmed(line: string): Promise<'written' | 'gone' | '
 }
 
 const stdoutClosedHandlers: (() => void)[] = []
+/** Stdout failed for another reason than its reader going away (a full disk): the command did not do its job. */
+let stdoutFailed = false
 
 /**
  * Calls `onClosed` when whoever reads stdout goes away (`pglisten listen jobs | head -1`):
@@ -82,7 +84,10 @@ export function onStdoutClosed(onClosed: () => void): void {
 export function handleOutputErrors(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') for (const onClosed of stdoutClosedHandlers) onClosed()
-    else status(`cannot write to standard output: ${error.message}`)
+    else {
+      stdoutFailed = true
+      status(`cannot write to standard output: ${error.message}`)
+    }
   })
   process.stderr.on('error', () => undefined)
 }
@@ -102,8 +107,11 @@ const stderrWaitMs = 5_000
  */
 export async function exitWhenWritten(status: number, waitMs = { stdout: Infinity, stderr: stderrWaitMs }): Promise<never> {
   process.exitCode = status
+  // A turn of the event loop first: a write that failed says so by an 'error' event, emitted
+  // on the next tick, which promise callbacks (this one's caller) would otherwise run ahead of.
+  await new Promise((resolve) => setImmediate(resolve))
   await Promise.all([written(process.stdout, waitMs.stdout), written(process.stderr, waitMs.stderr)])
-  process.exit(status)
+  process.exit(stdoutFailed && status === 0 ? 1 : status)
 }
 
 /**
@@ -113,6 +121,9 @@ export async function exitWhenWritten(status: number, waitMs = { stdout: Infinit
  */
 function written(stream: NodeJS.WriteStream, ms: number): Promise<void> {
   return new Promise((resolve) => {
+    // Nothing waiting to be written: no empty write either, which a stream that was never
+    // written to would fail on a full device, for a command that wrote nothing there (notify).
+    if (stream.writableLength === 0) return resolve()
     if (ms !== Infinity) setTimeout(resolve, ms)
     stream.write('', () => resolve())
   })

@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { UsageError } from './errors.ts'
+import { quoted } from './quoted.ts'
 
 export type Values = Record<string, string | boolean | undefined>
 type Options = NonNullable<ParseArgsConfig['options']>
@@ -38,7 +39,12 @@ function dashValues(argv: string[], options: Options, command: string): string[]
       args.push(word)
       continue
     }
-    if (!/^-\.?\d/.test(next)) throw new UsageError(`${word} needs a value, and "${next}" is not one; to give a value that starts with "-", write --${name}=${next}`, command)
+    if (!/^-\.?\d/.test(next)) {
+      // The word as typed in the hint too, unless it may hold a password (then only its start).
+      const shown = quoted(next)
+      const value = shown === `"${next}"` ? next : 'VALUE'
+      throw new UsageError(`${word} needs a value, and ${shown} is not one; to give a value that starts with "-", write --${name}=${value}`, command)
+    }
     args.push(`--${name}=${next}`)
     i++
   }

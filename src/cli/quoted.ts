@@ -1,20 +1,45 @@
 /**
  * A word of the command line as an error message quotes it back, never with a password in it.
- * Pure: imports the protocol's recognition of connection strings.
+ * Pure: imports the protocol's list of libpq keywords.
  *
  * A connection string may hold a password (postgresql://app:secret@db/shop, or
  * "host=db password=secret"), and an error message ends up on a terminal, in a log, on a CI
  * page. So of a word that is a connection string, or was clearly meant as one, only the
- * beginning is quoted: the URL's scheme, or the first keyword. The protocol's parser holds to
- * the same rule: its errors never quote a value.
+ * beginning is quoted: the URL's scheme, or the first keyword; of a word that might hold a
+ * secret in some other way, nothing. The protocol's parser holds to the same rule: its errors
+ * never quote a value.
  */
-import { isConnectionString } from '../protocol/options/index.ts'
+import { isKeyword } from '../protocol/options/keywords.ts'
 
-/** `word` in double quotes; of a connection string, only its scheme or first keyword, then "...". */
+/** Any URL's scheme, as RFC 3986 spells one, and its "//": what a user name and password may follow. */
+const anyScheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//
+
+/**
+ * `word` in double quotes; of a connection string, only its scheme or first keyword, then "...";
+ * of any other word that may hold a secret (an "=" after something no keyword, a
+ * "user:password@"), nothing at all.
+ */
 export function quoted(word: string): string {
-  if (looksLikeUrl(word)) return `"${scheme(word)}..."`
-  if (isConnectionString(word)) return `"${word.slice(0, word.indexOf('=') + 1)}..."`
+  const start = word.trimStart()
+  if (anyScheme.test(start) || looksLikeUrl(start)) return `"${scheme(start)}..."`
+  const keyword = /^[A-Za-z_]+\s*=/.exec(start)
+  if (keyword) return `"${keyword[0]}..."`
+  if (word.includes('=') || /:[^@\s]*@/.test(word)) return 'a word not shown here (it may hold a password)'
   return `"${word}"`
+}
+
+/**
+ * Whether `word` is a connection string, or holds what one does, and so is never a channel or
+ * a host name: a PostgreSQL URL; a "user:password@" before any space ("postgresql+psycopg2://
+ * app:secret@db", as SQLAlchemy writes one, or "postgres:/app:secret@db" mistyped); or
+ * keyword=value text that begins with one of libpq's keywords ("host=db password=secret").
+ * Other words stay what their place makes them: "postgres:events", "a=b", "postgres//jobs".
+ */
+export function looksLikeConnectionString(word: string): boolean {
+  const start = word.trimStart()
+  if (/^postgres(?:ql)?:\/\//i.test(start) || /^[^@\s]*:[^@\s]*@/.test(start)) return true
+  const keyword = /^([A-Za-z_]+)\s*=/.exec(start)
+  return keyword !== null && isKeyword(keyword[1]!)
 }
 
 /**
@@ -23,11 +48,6 @@ export function quoted(word: string): string {
  */
 export function looksLikeUrl(word: string): boolean {
   return /^postgres(?:ql)?[:/]/i.test(word)
-}
-
-/** A PostgreSQL URL by its scheme, in any case: never a host name, a user name or a channel name. */
-export function isUrl(word: string): boolean {
-  return /^postgres(?:ql)?:\/\//i.test(word)
 }
 
 /** The scheme, with the ':' and '/' after it as typed: "postgresql://" of "postgresql://app:secret@db". */

@@ -3,8 +3,8 @@
  * one), exit status 2 for a wrong command line and 1 for the rest, never a stack trace; and
  * --help and --version, which succeed.
  */
-import { execFile } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -132,6 +132,18 @@ describe('help and version: status 0, on stdout', () => {
     const script = 'for i in 1 2 3 4 5 6 7 8 9 10; do "$0" "$1" listen --help | true; done'
     const { stderr } = await promisify(execFile)('/bin/sh', ['-c', script, process.execPath, mainJs])
     expect(stderr).toBe('')
+  })
+
+  // Found by review: the help lost on a full disk, and status 0 all the same.
+  test('help to a stdout that cannot take it (/dev/full): status 1, and stderr says why', async () => {
+    const { status, stderr } = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [mainJs, '--help'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'] })
+      let stderr = ''
+      child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+      child.on('close', (status) => resolve({ status, stderr }))
+    })
+    expect(status).toBe(1)
+    expect(stderr).toMatch(/^pglisten: cannot write to standard output: .*ENOSPC/m)
   })
 
   test('--version prints the package version, after a command too', async () => {

@@ -158,6 +158,21 @@ describe('pglisten listen', () => {
     expect(await within(cli.exited, 5_000)).toEqual({ status: 0, signal: null })
   })
 
+  // Found by review: the handler was registered once, so a second Ctrl-C during the wait for
+  // stdout killed the process by the signal (status 130 in a shell) though README says 0.
+  test('a second SIGINT while the first waits for stdout ends it at once, still with status 0', async () => {
+    const channel = uniqueChannel('cli')
+    const cli = await listen(channel)
+    cli.child.stdout!.pause()
+    const c = await notifier()
+    for (let i = 0; i < 200; i++) await notify(c, channel, `${i} ${'x'.repeat(4000)}`)
+    await new Promise((r) => setTimeout(r, 500))
+    cli.child.kill('SIGINT')
+    await new Promise((r) => setTimeout(r, 300))
+    cli.child.kill('SIGINT')
+    expect(await within(cli.exited, 5_000)).toEqual({ status: 0, signal: null })
+  })
+
   test("stderr's reader going away does not stop it: it goes on printing notifications", async () => {
     const channel = uniqueChannel('cli')
     const cli = await listen(channel)

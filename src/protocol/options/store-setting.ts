@@ -22,7 +22,11 @@ export function storeSetting(into: Conninfo, keyword: string, value: string, quo
     return
   }
   if (!isKeyword(keyword)) {
-    const name = quotable ? `"${keyword}"` : '(not shown: it follows a secret, which may have been cut short by a space or separator)'
+    // Only a word that could be a keyword is quoted: "app:secret@db/shop?sslmode", of a URL
+    // whose scheme libpq does not take (postgresql+psycopg2://...), holds a password.
+    const name = !quotable
+      ? '(not shown: it follows a secret, which may have been cut short by a space or separator)'
+      : /^\w*$/.test(keyword) ? `"${keyword}"` : '(not shown: it is no keyword, and may hold a secret)'
     throw connectionStringError(`unknown option ${name}; see "Parameter Key Words" in the libpq docs`)
   }
   into[keyword] = value

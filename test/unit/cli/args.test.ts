@@ -26,9 +26,9 @@ describe('where the connection string is', () => {
   })
 
   test('a first argument that is neither is a channel', () => {
-    const command = listen('jobs', 'host=db')
+    const command = listen('jobs', 'a=b')
     expect(command.connection.conninfo).toBeUndefined()
-    expect(command.channels).toEqual(['jobs', 'host=db'])
+    expect(command.channels).toEqual(['jobs', 'a=b'])
   })
 
   test('-d with a connection string: it is the connection string, and every argument is a channel', () => {
@@ -38,10 +38,10 @@ describe('where the connection string is', () => {
   })
 
   test('-d with a plain name: the database, and still every argument is a channel', () => {
-    const command = listen('-d', 'shop', 'host=db')
+    const command = listen('-d', 'shop', 'a=b')
     expect(command.connection).toMatchObject({ database: 'shop' })
     expect(command.connection.conninfo).toBeUndefined()
-    expect(command.channels).toEqual(['host=db'])
+    expect(command.channels).toEqual(['a=b'])
   })
 
   test('a malformed connection string is a usage error, its value never quoted (it may hold a password)', () => {
@@ -226,6 +226,27 @@ describe('a password on the command line is never quoted back', () => {
 
   test('a channel name that only begins as a URL would is still a channel', () => {
     expect(listen('-d', 'shop', 'postgres:events', 'postgresql/jobs').channels).toEqual(['postgres:events', 'postgresql/jobs'])
+    expect(listen('-d', 'shop', 'a=b', 'https://example.com/hook', 'why: not@all').channels).toEqual(['a=b', 'https://example.com/hook', 'why: not@all'])
+  })
+
+  // Found by the review of the first fix: each of these still printed the password.
+  const sqlalchemy = 'postgresql+psycopg2://app:hunter2-test@db/shop?sslmode=require'
+  test.each([
+    ['an unknown option before the command, with a URL as its value', ['--dbname=postgresql://app:hunter2-test@db/shop', 'listen', 'jobs']],
+    ['-d glued to its URL before the command', ['-dpostgresql://app:hunter2-test@db/shop', 'listen', 'jobs']],
+    ["an option's value forgotten, the next option's taken for it", ['listen', '--host', '--dbname=postgresql://app:hunter2-test@db/shop', 'jobs']],
+    ['a URL of another scheme, as SQLAlchemy writes it, after -d', ['bench', '-d', 'shop', sqlalchemy]],
+    ['a URL of another scheme where the command goes', [sqlalchemy, 'listen']],
+    ['a URL of another scheme as a number', ['listen', '--connect-timeout', sqlalchemy, 'jobs']],
+    ['a URL after a space', ['bench', '-d', 'shop', ' postgresql://app:hunter2-test@db/shop']],
+    ['a URL of another scheme as the connection string (the parser refuses it)', ['listen', sqlalchemy, 'jobs']],
+    ['a URL of another scheme, with no "=", where the channels are', ['listen', '-d', 'postgres', 'postgresql+asyncpg://app:hunter2-test@db/shop']],
+    ['keyword=value settings where the channels are', ['listen', '-d', 'postgres', 'host=db password=hunter2-test']],
+    ['keyword=value settings longer than a channel name may be', ['listen', '-d', 'shop', 'password=hunter2-test host=db.example.com dbname=shop sslmode=require']],
+    ['-h given a URL mistyped', ['listen', '-h', 'postgresql:/app:hunter2-test@db', 'jobs']],
+    ['-h given keyword=value settings', ['listen', '-h', 'host=db password=hunter2-test', 'jobs']],
+  ])('%s: refused, the password not shown', (_, argv) => {
+    expect(usageError(argv).message).not.toMatch(/hunter2/)
   })
 })
 

@@ -65,6 +65,13 @@ describe('keyword=value settings', () => {
     expect(() => parseConnectionString('postgres://h/db?password=abc&xyz=1')).toThrow(new TypeError(message))
   })
 
+  // Found by review: a URL whose scheme libpq does not take (as SQLAlchemy writes one) is read
+  // as keyword=value, and its "keyword" (everything before the first "=") held the password.
+  test('an unknown keyword that could be no keyword is not quoted: it may hold a password', () => {
+    const message = 'invalid connection string: unknown option (not shown: it is no keyword, and may hold a secret); see "Parameter Key Words" in the libpq docs'
+    expect(() => parseConnectionString('postgresql+psycopg2://app:hunter2-test@db/shop?sslmode=require')).toThrow(new TypeError(message))
+  })
+
   test('keywords are case-sensitive, as libpq compares them with strcmp', () => {
     expect(() => parseConnectionString('Host=a')).toThrow(/unknown option "Host"/)
   })
