@@ -16,7 +16,7 @@ import { connectionArgs, connectionOptions, type ConnectionArgs } from './connec
 import { UsageError } from './errors.ts'
 import { secondsToMs, wholeNumber } from './numbers.ts'
 import { parse } from './parse.ts'
-import { looksLikeConnectionString, quoted } from './quoted.ts'
+import { looksLikeConnectionString, mayHoldPassword, quoted } from './quoted.ts'
 
 export const commandNames = ['listen', 'replicate', 'notify', 'bench'] as const
 export type CommandName = (typeof commandNames)[number]
@@ -187,6 +187,10 @@ function parseReplicate(argv: string[]): ReplicateCommand | Command {
   if (rest.length > 0) throw new UsageError(`unexpected argument ${quoted(rest[0]!)}: replicate takes options and a connection string only`, 'replicate')
   const slot = text('slot')
   if (slot === undefined) throw new UsageError('no slot given: pglisten replicate [OPTION]... --slot=NAME --publication=NAME...', 'replicate')
+  // A connection string where a name goes (an option's value forgotten): never quoted back.
+  for (const [option, name] of [['--slot', slot], ...((values['publication'] as unknown as string[] | undefined) ?? []).map((p) => ['--publication', p] as const)] as const) {
+    if (mayHoldPassword(name)) throw new UsageError(`${option} takes a name, and ${quoted(name)} is a connection string`, 'replicate')
+  }
   try {
     checkSlotName(slot)
   } catch (error) {

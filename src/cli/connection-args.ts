@@ -15,7 +15,7 @@ import { isConnectionString, parseConnectionString } from '../protocol/options/i
 import { UsageError } from './errors.ts'
 import { maxSeconds, wholeNumber } from './numbers.ts'
 import type { Values } from './parse.ts'
-import { looksLikeConnectionString, looksLikeUrl, quoted, scheme } from './quoted.ts'
+import { looksLikeConnectionString, looksLikeUrl, mayHoldPassword, quoted, scheme } from './quoted.ts'
 
 /** The options every command takes (--help too). */
 export const connectionOptions = {
@@ -72,7 +72,7 @@ export function connectionArgs(values: Values, positionals: string[], command: s
     const value = text(name)
     // A connection string pasted after -h: libpq expands only dbname, and a failure to connect
     // would quote it back, password and all: `could not translate host name "postgresql://app:secret@db"`.
-    if (value !== undefined && looksLikeConnectionString(value)) {
+    if (value !== undefined && mayHoldPassword(value)) {
       throw new UsageError(`--${name} takes no connection string, and ${quoted(value)} is one: give it as the first argument, or as -d's value`, command)
     }
     if (value !== undefined) connection[field] = value
@@ -82,6 +82,12 @@ export function connectionArgs(values: Values, positionals: string[], command: s
   const first = dbname ?? positionals[0]
   if (first !== undefined && mistypedUrl(first)) {
     throw new UsageError(`invalid connection string: it begins "${scheme(first)}", and a URL begins "postgresql://" or "postgres://"`, command)
+  }
+  // -d's value is no connection string libpq takes, yet it holds a password ("postgresql+
+  // psycopg2://app:secret@db", " postgresql://..." after a space): taken for a database name,
+  // the server would quote it back, and --trace would show it in the StartupMessage.
+  if (dbname !== undefined && !isConnectionString(dbname) && mayHoldPassword(dbname)) {
+    throw new UsageError(`invalid connection string: ${quoted(dbname)} is none libpq takes; a URL begins "postgresql://" or "postgres://"`, command)
   }
   if (dbname !== undefined) {
     if (isConnectionString(dbname)) connection.conninfo = dbname

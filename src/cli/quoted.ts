@@ -30,16 +30,25 @@ export function quoted(word: string): string {
 
 /**
  * Whether `word` is a connection string, or holds what one does, and so is never a channel or
- * a host name: a PostgreSQL URL; a "user:password@" before any space ("postgresql+psycopg2://
+ * a host name: a PostgreSQL URL; a scheme, then a "user:password@" ("postgresql+psycopg2://
  * app:secret@db", as SQLAlchemy writes one, or "postgres:/app:secret@db" mistyped); or
  * keyword=value text that begins with one of libpq's keywords ("host=db password=secret").
  * Other words stay what their place makes them: "postgres:events", "a=b", "postgres//jobs".
  */
 export function looksLikeConnectionString(word: string): boolean {
   const start = word.trimStart()
-  if (/^postgres(?:ql)?:\/\//i.test(start) || /^[^@\s]*:[^@\s]*@/.test(start)) return true
+  if (/^postgres(?:ql)?:\/\//i.test(start) || /^[A-Za-z][A-Za-z0-9+.-]*:\/*[^@\s/:]*:[^@\s]*@/.test(start)) return true
   const keyword = /^([A-Za-z_]+)\s*=/.exec(start)
   return keyword !== null && isKeyword(keyword[1]!)
+}
+
+/**
+ * Whether `word` may hold a password: a connection string, or any "user:password@" before a
+ * space. For what is never a name with such a shape (a database, a slot, a publication); a
+ * channel may be one ("mail:alice@example.com"), so channels ask looksLikeConnectionString.
+ */
+export function mayHoldPassword(word: string): boolean {
+  return looksLikeConnectionString(word) || /^[^@\s]*:[^@\s]*@/.test(word.trimStart())
 }
 
 /**

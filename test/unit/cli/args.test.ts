@@ -226,7 +226,7 @@ describe('a password on the command line is never quoted back', () => {
 
   test('a channel name that only begins as a URL would is still a channel', () => {
     expect(listen('-d', 'shop', 'postgres:events', 'postgresql/jobs').channels).toEqual(['postgres:events', 'postgresql/jobs'])
-    expect(listen('-d', 'shop', 'a=b', 'https://example.com/hook', 'why: not@all').channels).toEqual(['a=b', 'https://example.com/hook', 'why: not@all'])
+    expect(listen('-d', 'shop', 'a=b', 'https://example.com/hook', 'why: not@all', 'mail:alice@example.com').channels).toEqual(['a=b', 'https://example.com/hook', 'why: not@all', 'mail:alice@example.com'])
   })
 
   // Found by the review of the first fix: each of these still printed the password.
@@ -245,6 +245,13 @@ describe('a password on the command line is never quoted back', () => {
     ['keyword=value settings longer than a channel name may be', ['listen', '-d', 'shop', 'password=hunter2-test host=db.example.com dbname=shop sslmode=require']],
     ['-h given a URL mistyped', ['listen', '-h', 'postgresql:/app:hunter2-test@db', 'jobs']],
     ['-h given keyword=value settings', ['listen', '-h', 'host=db password=hunter2-test', 'jobs']],
+    // Found by the review of the second fix: taken for a database name or a slot name.
+    ['-d given a URL of another scheme', ['listen', '-d', 'postgresql+psycopg2://app:hunter2-test@db/shop', 'jobs']],
+    ['-d given user:password@host with no scheme', ['notify', '-d', 'app:hunter2-test@db/shop', 'jobs']],
+    ['-d given a URL after a space', ['listen', '-d', ' postgresql://app:hunter2-test@db/shop', 'jobs']],
+    ['-d given a URL in literal quotes', ['listen', '-d', '"postgresql://app:hunter2-test@db/shop"', 'jobs']],
+    ['--slot given a URL', ['replicate', '--slot', 'postgresql://app:hunter2-test@db/shop', '--publication', 'p']],
+    ['--publication given keyword=value settings', ['replicate', '-d', 'shop', '--slot', 's', '--publication', 'host=db password=hunter2-test']],
   ])('%s: refused, the password not shown', (_, argv) => {
     expect(usageError(argv).message).not.toMatch(/hunter2/)
   })
