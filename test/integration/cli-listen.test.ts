@@ -146,14 +146,19 @@ describe('pglisten listen', () => {
     expect(cli.stderr.filter((line) => !/^pglisten: (connected|listening)/.test(line))).toEqual([])
   })
 
-  test.each(['SIGTERM', 'SIGINT'] as const)('%s while nobody reads stdout (`| sleep 1000`) ends it promptly, with status 0', async (signal) => {
+  /** `pglisten listen` left waiting for stdout: nobody reads it, and more was sent than the pipe and both ends' buffers hold. */
+  async function waitingForStdout() {
     const channel = uniqueChannel('cli')
     const cli = await listen(channel)
     cli.child.stdout!.pause()
-    // More than the pipe and both ends' buffers hold: the command is left waiting for stdout.
     const c = await notifier()
     for (let i = 0; i < 200; i++) await notify(c, channel, `${i} ${'x'.repeat(4000)}`)
     await new Promise((r) => setTimeout(r, 500))
+    return cli
+  }
+
+  test.each(['SIGTERM', 'SIGINT'] as const)('%s while nobody reads stdout (`| sleep 1000`) ends it promptly, with status 0', async (signal) => {
+    const cli = await waitingForStdout()
     cli.child.kill(signal)
     expect(await within(cli.exited, 5_000)).toEqual({ status: 0, signal: null })
   })
@@ -161,12 +166,7 @@ describe('pglisten listen', () => {
   // Found by review: the handler was registered once, so a second Ctrl-C during the wait for
   // stdout killed the process by the signal (status 130 in a shell) though README says 0.
   test('a second SIGINT while the first waits for stdout ends it at once, still with status 0', async () => {
-    const channel = uniqueChannel('cli')
-    const cli = await listen(channel)
-    cli.child.stdout!.pause()
-    const c = await notifier()
-    for (let i = 0; i < 200; i++) await notify(c, channel, `${i} ${'x'.repeat(4000)}`)
-    await new Promise((r) => setTimeout(r, 500))
+    const cli = await waitingForStdout()
     cli.child.kill('SIGINT')
     await new Promise((r) => setTimeout(r, 300))
     cli.child.kill('SIGINT')
