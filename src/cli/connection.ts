@@ -7,7 +7,9 @@
 import { homedir, userInfo } from 'node:os'
 import { AuthenticationRefusedError, PasswordRequiredError } from '../protocol/errors.ts'
 import type { ConnectOptions } from '../protocol/io/connect.ts'
-import { isUnixSocketPath, resolveSettings, type Settings } from '../protocol/options/index.ts'
+import { readEnvironment } from '../protocol/options/environment.ts'
+import { isUnixSocketPath, parseConnectionString, resolveSettings, type Settings } from '../protocol/options/index.ts'
+import { KEYWORDS, SECRET_KEYWORDS } from '../protocol/options/keywords.ts'
 import type { Tracer } from '../protocol/session.ts'
 import { createTracer } from '../protocol/trace/index.ts'
 import { replicationCopyBoth } from '../protocol/trace/replication-line.ts'
@@ -15,6 +17,7 @@ import { connectOptionsFrom, type ConnectionArgs } from './connection-args.ts'
 import { UsageError } from './errors.ts'
 import { warning } from './output.ts'
 import { canPrompt, readPassword } from './prompt.ts'
+import { mayHoldPassword, quoted } from './quoted.ts'
 
 /**
  * --trace: every message to stderr, one line each, as PQtrace with timestamps (secrets
@@ -30,11 +33,36 @@ export function stderrTracer(): Tracer {
  * unknown sslmode is a usage error (exit 2) rather than a failure to connect.
  */
 export function checkSettings(options: ConnectOptions, command: string): Settings {
+  const env = options.env ?? process.env
+  refuseMisplacedPasswords(options, env, command)
   try {
-    return resolveSettings(options, { env: options.env ?? process.env, homeDir: homedir(), osUser: osUser() })
+    return resolveSettings(options, { env, homeDir: homedir(), osUser: osUser() })
   } catch (error) {
     if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message, command, { cause: error })
     throw error
+  }
+}
+
+/**
+ * A password where no password belongs: in a PG* variable (PGHOST='postgresql://app:secret@db',
+ * PGDATABASE, PGUSER, PGSERVICE...) or in a setting of the connection string
+ * ("host=postgresql://app:secret@db"). Refused before anything can quote it back, as -h's is
+ * (connection-args.ts): "cannot connect to postgresql://app:secret@db:5432", the server's
+ * 'database "..." does not exist', an invalid sslmode "...", the status line's database and user.
+ * Only what libpq would use is looked at: a variable is read only for a keyword nothing else set.
+ */
+function refuseMisplacedPasswords(options: ConnectOptions, env: Readonly<Record<string, string | undefined>>, command: string): void {
+  const inString = options.connectionString === undefined ? {} : parseConnectionString(options.connectionString)
+  const option = (keyword: string) => KEYWORDS[keyword]?.option
+  const isSet = (keyword: string): boolean => Object.hasOwn(inString, keyword) || (option(keyword) !== undefined && options[option(keyword)!] !== undefined)
+  const values = Object.entries(inString).map(([keyword, value]) => ({ keyword, value, from: `the connection string's ${keyword}` }))
+  for (const [keyword, { value, variable }] of readEnvironment((name) => env[name], isSet)) values.push({ keyword, value, from: variable })
+  for (const { keyword, value, from } of values) {
+    // Each of a list's elements (PGHOST='db1,app:secret@db2'), as libpq splits host and port.
+    if (SECRET_KEYWORDS.has(keyword) || !value.split(',').some(mayHoldPassword)) continue
+    const shown = quoted(value)
+    const holds = shown.startsWith('"') ? `one (${shown})` : 'what may be a password'
+    throw new UsageError(`${from} takes no connection string, and holds ${holds}: a connection string goes as the first argument, or as -d's value`, command)
   }
 }
 

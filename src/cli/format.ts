@@ -30,7 +30,17 @@ export function notificationLine(notification: Notification, receivedAt: Date, j
     }
   }
   // Keys in a fixed order, so that lines diff and grep predictably.
-  return `{"channel":${JSON.stringify(notification.channel)},"payload":${payload}${error},"pid":${notification.processId},"received_at":"${receivedAt.toISOString()}"}\n`
+  return terminalSafe(`{"channel":${JSON.stringify(notification.channel)},"payload":${payload}${error},"pid":${notification.processId},"received_at":"${receivedAt.toISOString()}"}\n`)
+}
+
+/**
+ * JSON text with DEL, the C1 controls (U+0080 to U+009F; U+009B is CSI, which a terminal reads
+ * as ESC [) and U+2028/U+2029 written as \u escapes, as JSON.stringify writes the C0 controls:
+ * the same value to any JSON reader, and nothing a terminal acts on. JSON allows them only
+ * inside strings (its whitespace is space, tab, CR and LF), where an escape means the same.
+ */
+export function terminalSafe(json: string): string {
+  return json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /**
@@ -40,7 +50,7 @@ export function notificationLine(notification: Notification, receivedAt: Date, j
  */
 export function gapLine(gap: Gap): string {
   const cause = gap.cause === undefined ? null : describeError(gap.cause)
-  return `${JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString(), cause } })}\n`
+  return terminalSafe(`${JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString(), cause } })}\n`)
 }
 
 /**
@@ -56,5 +66,5 @@ export function gapStatus(gap: Gap, processId: number | undefined): string {
 
 /** Channel names as the user can type them again: JSON-quoted, which is also how they are printed. */
 export function channelList(channels: readonly string[]): string {
-  return channels.map((channel) => JSON.stringify(channel)).join(', ')
+  return terminalSafe(channels.map((channel) => JSON.stringify(channel)).join(', '))
 }

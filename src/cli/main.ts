@@ -11,7 +11,7 @@ import { benchListener } from './bench/listener-process.ts'
 import { errorLines, exitStatus } from './errors.ts'
 import { listen } from './listen.ts'
 import { notify } from './notify.ts'
-import { exitWhenWritten, handleOutputErrors } from './output.ts'
+import { alreadySaid, exitWhenWritten, handleOutputErrors } from './output.ts'
 import { replicate } from './replicate.ts'
 import { usage } from './usage.ts'
 
@@ -46,6 +46,7 @@ handleOutputErrors()
 Promise.resolve()
   .then(() => run(parseCommandLine(process.argv.slice(2))))
   .then((status) => exitWhenWritten(status), (error: unknown) => {
-    for (const line of errorLines(error)) process.stderr.write(`${line}\n`)
+    // A failed write to stdout (a full disk) was said when it came (handleOutputErrors).
+    if (!alreadySaid(error)) for (const line of errorLines(error)) process.stderr.write(`${line}\n`)
     return exitWhenWritten(exitStatus(error))
   })

@@ -35,13 +35,16 @@ export async function notify(command: NotifyCommand): Promise<number> {
     // A line is sent before the next is read: when one fails (refused here, refused by the
     // server, or its connection lost), every line before it has been sent, and none after it.
     let sent = 0
+    /** The connection had ended before the line was sent: it was not sent, rather than perhaps. */
+    let lostBefore = false
     try {
       for await (const line of readLines(process.stdin, maxLineBytes)) {
+        lostBefore = connection.isClosed
         await send(line.text, (problem) => new InputError(`standard input line ${line.number}: ${problem}`))
         sent = line.number
       }
     } catch (error) {
-      throw afterLines(error, sent)
+      throw afterLines(error, sent, lostBefore)
     }
     return 0
   } finally {
@@ -53,14 +56,16 @@ export async function notify(command: NotifyCommand): Promise<number> {
  * The error that stopped standard input's lines, saying what was sent: `sent` lines, the one
  * that failed being the next. A refused line (an InputError, from here or ./lines.ts) names
  * itself already; anything else is named after the line it came with. Whether a line whose
- * connection was lost while it was being sent was committed, only the server knows.
+ * connection was lost while it was being sent was committed, only the server knows; one whose
+ * connection was already lost (`lostBefore`, while idle between lines) was not sent at all.
  */
-function afterLines(error: unknown, sent: number): Error {
+function afterLines(error: unknown, sent: number, lostBefore: boolean): Error {
   const before = sent === 0 ? 'nothing was sent' : sent === 1 ? 'line 1 was sent' : `lines 1 to ${sent} were sent`
   if (error instanceof InputError) return new InputError(`${error.message}; ${before}`)
   const line = sent + 1
-  const unknown = error instanceof ConnectionLostError ? `; whether line ${line} was is not known` : ''
-  return new Error(`standard input line ${line}: ${describeError(error)}; ${before}${unknown}`, { cause: error })
+  // Lost before the line went: it was not sent ("nothing was sent" says so of line 1 already).
+  const fate = !(error instanceof ConnectionLostError) ? '' : !lostBefore ? `; whether line ${line} was is not known` : sent === 0 ? '' : `; line ${line} was not`
+  return new Error(`standard input line ${line}: ${describeError(error)}; ${before}${fate}`, { cause: error })
 }
 
 /**

@@ -60,6 +60,13 @@ export function writeLineConfirmed(line: string): Promise<'written' | 'gone' | '
 const stdoutClosedHandlers: (() => void)[] = []
 /** Stdout failed for another reason than its reader going away (a full disk): the command did not do its job. */
 let stdoutFailed = false
+/** The errors a status line has said already: a command that fails with one of them leaves without saying it again. */
+const said = new WeakSet<object>()
+
+/** Whether `error` is a failure to write to stdout, which stderr has been told of as it came. */
+export function alreadySaid(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && said.has(error)
+}
 
 /**
  * Calls `onClosed` when whoever reads stdout goes away (`pglisten listen jobs | head -1`):
@@ -86,6 +93,7 @@ export function handleOutputErrors(): void {
     if (error.code === 'EPIPE') for (const onClosed of stdoutClosedHandlers) onClosed()
     else {
       stdoutFailed = true
+      said.add(error)
       status(`cannot write to standard output: ${error.message}`)
     }
   })
@@ -112,6 +120,14 @@ export async function exitWhenWritten(status: number, waitMs = { stdout: Infinit
   await new Promise((resolve) => setImmediate(resolve))
   await Promise.all([written(process.stdout, waitMs.stdout), written(process.stderr, waitMs.stderr)])
   process.exit(stdoutFailed && status === 0 ? 1 : status)
+}
+
+/**
+ * Ends the process with `status` as exitWhenWritten does, but without waiting for stdout, whose
+ * reader may have stopped reading: what stderr holds (why it stopped, --trace) is still waited for.
+ */
+export function exitWithoutStdout(status: number): Promise<never> {
+  return exitWhenWritten(status, { stdout: 0, stderr: stderrWaitMs })
 }
 
 /**

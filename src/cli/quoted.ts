@@ -43,12 +43,13 @@ export function looksLikeConnectionString(word: string): boolean {
 }
 
 /**
- * Whether `word` may hold a password: a connection string, or any "user:password@" before a
- * space. For what is never a name with such a shape (a database, a slot, a publication); a
- * channel may be one ("mail:alice@example.com"), so channels ask looksLikeConnectionString.
+ * Whether `word` may hold a password: a connection string, any "user:password@" before a
+ * space, or a "password=" after one ("db password=secret"). For what is never a name with such
+ * a shape (a host, a database, a slot, a publication); a channel may be one
+ * ("mail:alice@example.com"), so channels ask looksLikeConnectionString.
  */
 export function mayHoldPassword(word: string): boolean {
-  return looksLikeConnectionString(word) || /^[^@\s]*:[^@\s]*@/.test(word.trimStart())
+  return looksLikeConnectionString(word) || /^[^@\s]*:[^@\s]*@/.test(word.trimStart()) || /(?:^|\s)[a-z_]*password\s*=/i.test(word)
 }
 
 /**

@@ -14,7 +14,7 @@ import { formatLsn, replicate as stream, type Lsn, type ReplicationStream } from
 import type { ReplicateCommand } from './args.ts'
 import { describeTarget, openWithPassword } from './connection.ts'
 import { describeError } from './errors.ts'
-import { onStdoutClosed, status, writeLineConfirmed } from './output.ts'
+import { exitWithoutStdout, onStdoutClosed, status, writeLineConfirmed } from './output.ts'
 import { changeLine, cliValue, publicationList } from './replicate-format.ts'
 
 /** What the stream tells onReconnect. */
@@ -58,7 +58,10 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
   const stop = (): void => {
     // Before streaming starts nothing has been printed, so nothing is owed an acknowledgement;
     // and connecting may take long (libpq's default connect_timeout is none): leave at once.
-    if (live === undefined || stopping === 'now') process.exit(writeFailed ? 1 : 0)
+    if (live === undefined || stopping === 'now') {
+      stopping = 'now' // a connection made while stderr drains streams nothing
+      return void exitWithoutStdout(writeFailed ? 1 : 0)
+    }
     if (stopping === 'no' && !writeFailed && (inTransaction !== undefined || writing)) {
       stopping = 'after-transaction'
       const what = inTransaction !== undefined ? `transaction ${inTransaction}` : 'the line being written'
@@ -71,7 +74,7 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
   process.on('SIGTERM', stop)
   onStdoutClosed(() => {
     stdoutGone = true
-    if (live === undefined) process.exit(0)
+    if (live === undefined) return void exitWithoutStdout(0)
     stopNow()
   })
 
@@ -130,7 +133,8 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
     }
     status(command.temporary ? 'stopped; the temporary slot went with the connection' : `stopped; acknowledged up to ${formatLsn(live.flushedLsn)}, where a restart resumes`)
     // Leaving through main would wait for stdout to take that line, which its reader is not doing.
-    if (stuck) process.exit(0)
+    // Awaited, so that the signal handlers stay while stderr drains: one more signal exits 0 too.
+    if (stuck) return await exitWithoutStdout(0)
     // The stream ends without an error only when closed, and this command closes it only when
     // asked to stop: anything else is a failure (stdout refused a line, and said why), even if
     // a signal came while closing.

@@ -101,6 +101,33 @@ describe('failures: status 1, one line', () => {
   })
 })
 
+// Found by review: a password in PGHOST came back in "cannot connect to postgres://u:...@...",
+// one in PGDATABASE or PGUSER in the server's error, one in PGSERVICE or PGSSLMODE in ours.
+describe('a password where none belongs (a PG* variable, a setting of the connection string, -h) is never printed', () => {
+  const secret = 'secret-in-test'
+  const url = `postgres://u:${secret}@127.0.0.1:1`
+  const nowhere = ['-h', '127.0.0.1', '-p', '1']
+  const here = ['-h', pg.host, '-p', String(pg.port)]
+  const password: Record<string, string> = pg.superuser.password === undefined ? {} : { PGPASSWORD: pg.superuser.password }
+  test.each<[string, string[], Record<string, string>]>([
+    ['PGHOST, a URL', [], { PGHOST: url, PGPORT: '1' }],
+    ['PGHOST, keyword=value settings', [], { PGHOST: `host=127.0.0.1 password=${secret}`, PGPORT: '1' }],
+    ['PGHOST, a host with user:password@', [], { PGHOST: `u:${secret}@127.0.0.1`, PGPORT: '1' }],
+    ['PGHOST, the second of two hosts', [], { PGHOST: `127.0.0.1,u:${secret}@127.0.0.1`, PGPORT: '1' }],
+    ['PGDATABASE', here, { ...password, PGDATABASE: url }],
+    ['PGUSER', here, { ...password, PGUSER: url }],
+    ['PGSERVICE', nowhere, { PGSERVICE: url }],
+    ['PGSSLMODE', nowhere, { PGSSLMODE: url }],
+    ["the connection string's host", [`host=${url}`], {}],
+    ['-h, with a password= after the host', ['-h', `127.0.0.1 password=${secret}`, '-p', '1'], {}],
+  ])('%s', async (_, args, env) => {
+    const result = await runCli(['listen', ...args, 'jobs'], { env })
+    expect(result.stderr).not.toContain(secret)
+    expect(result.status).toBe(2)
+    expect(result.stderr.split('\n')[0]).toMatch(/^pglisten: .* takes no connection string/)
+  })
+})
+
 describe('help and version: status 0, on stdout', () => {
   test.each([
     [['--help'], 'pglisten: PostgreSQL LISTEN/NOTIFY from the command line.'],

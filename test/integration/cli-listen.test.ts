@@ -4,10 +4,12 @@
  * its backend being killed (saying notifications may have been lost), and exit 0 on SIGTERM
  * and SIGINT.
  */
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser } from '../support/connect.ts'
-import { ensureBuilt, startCli, superuserArgs, type Running } from '../support/cli.ts'
+import { cliEnv, ensureBuilt, mainJs, startCli, superuserArgs, type Running } from '../support/cli.ts'
 import { uniqueChannel } from '../support/listener.ts'
 
 beforeAll(ensureBuilt, 120_000)
@@ -171,6 +173,23 @@ describe('pglisten listen', () => {
     await new Promise((r) => setTimeout(r, 300))
     cli.child.kill('SIGINT')
     expect(await within(cli.exited, 5_000)).toEqual({ status: 0, signal: null })
+  })
+
+  // Found by review: the failure was said twice, once by the write and once by leaving.
+  test('stdout that fails (a full disk: /dev/full): status 1, and why said once', async () => {
+    const channel = uniqueChannel('cli')
+    const { args, env } = superuserArgs()
+    const full = openSync('/dev/full', 'w')
+    const child = spawn(process.execPath, [mainJs, 'listen', ...args, channel], { env: cliEnv(env), stdio: ['ignore', full, 'pipe'] })
+    closeSync(full)
+    let stderr = ''
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    for (let i = 0; i < 100 && !stderr.includes('pglisten: listening on '); i++) await new Promise((r) => setTimeout(r, 50))
+    const c = await notifier()
+    await notify(c, channel, 'lost to a full disk')
+    expect(await within(exited, 5_000)).toBe(1)
+    expect(stderr.split('\n').filter((line) => line.includes('ENOSPC'))).toEqual([expect.stringMatching(/^pglisten: cannot write to standard output: .*ENOSPC/)])
   })
 
   test("stderr's reader going away does not stop it: it goes on printing notifications", async () => {

@@ -380,6 +380,28 @@ describe.runIf(supported)('pglisten replicate', () => {
     expect((await again.exited).status).toBe(0)
   })
 
+  // Found by review: stopping at once left by process.exit(), which dropped what stderr had not
+  // yet taken, the "stopped" line among it; listen waits for stderr, and so does replicate now.
+  test('a second signal while stdout and stderr are both blocked: stderr still gets every line, "stopped" last', async () => {
+    const sql = await sqlConnection()
+    const name = await setup(sql)
+    const cli = await replicate(['--trace', '--slot', name, '--publication', name, '--create'])
+    cli.child.stdout!.pause()
+    cli.child.stderr!.pause() // --trace's line per XLogData, hundreds of kB, wait in the command
+    await sql.query(`INSERT INTO ${name} SELECT i, repeat('x', 100) FROM generate_series(1, 3000) i`)
+    await until(() => cli.child.stdout!.readableLength >= 16_384, 'the transaction to be printed')
+    cli.child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 300))
+    cli.child.kill('SIGTERM')
+    await new Promise((r) => setTimeout(r, 500))
+    cli.child.stderr!.resume()
+    expect(await cli.exited).toEqual({ status: 0, signal: null })
+    expect(cli.stderr.filter((line) => line.startsWith('pglisten: ')).slice(-2)).toEqual([
+      expect.stringMatching(/^pglisten: stopping after transaction \d+/),
+      expect.stringMatching(/^pglisten: stopped; acknowledged up to /),
+    ])
+  })
+
   test('one signal while a message outside any transaction is being written lets it finish and be acknowledged', async () => {
     const sql = await sqlConnection()
     const name = await setup(sql)

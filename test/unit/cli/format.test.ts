@@ -22,6 +22,19 @@ describe('notificationLine', () => {
     expect(JSON.parse(line).payload).toBe('a\n"b"\\c\u2028')
   })
 
+  // Found by review: ESC was escaped (by JSON.stringify) but U+009B, CSI, went out raw to the terminal.
+  test('DEL, C1 controls and U+2028/U+2029 are escaped as C0 controls are: the same value, nothing a terminal acts on', () => {
+    const controls = '\u001b[2J \u007f \u0080 \u0085 \u009b2J \u009f \u2028 \u2029'
+    for (const line of [notificationLine(notification(controls), at, false), notificationLine(notification(JSON.stringify({ [controls]: controls })), at, true)]) {
+      expect(line.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+      expect(line).toContain('\\u009b2J')
+    }
+    expect(JSON.parse(notificationLine(notification(controls), at, false)).payload).toBe(controls)
+    expect(JSON.parse(notificationLine(notification(JSON.stringify({ [controls]: controls })), at, true)).payload).toEqual({ [controls]: controls })
+    expect(JSON.parse(notificationLine({ ...notification(''), channel: controls }, at, false)).channel).toBe(controls)
+    expect(channelList([controls])).toBe('"\\u001b[2J \\u007f \\u0080 \\u0085 \\u009b2J \\u009f \\u2028 \\u2029"')
+  })
+
   test('--json-payload: the JSON value the payload holds', () => {
     expect(notificationLine(notification('{"id":1,"tags":["x"]}'), at, true)).toBe('{"channel":"jobs","payload":{"id":1,"tags":["x"]},"pid":4711,"received_at":"2026-01-02T03:04:05.678Z"}\n')
     expect(JSON.parse(notificationLine(notification(' null '), at, true))).toMatchObject({ payload: null })

@@ -93,6 +93,13 @@ describe('changeLine', () => {
     expect(line.indexOf('\n')).toBe(line.length - 1)
     expect(JSON.parse(line).row.note).toBe('a\nb\r\u2028"\\')
   })
+
+  test('DEL, C1 controls (U+009B is CSI) and U+2028/U+2029 are escaped as C0 controls are: the same value, nothing a terminal acts on', () => {
+    const note = '\u001b[2J \u007f \u0085 \u009b2J \u2028 \u2029'
+    const line = changeLine({ kind: 'insert', ...inTransaction, relation: orders, key: { id: 1 }, row: { id: 1, note } }, 3)!
+    expect(line.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+    expect(JSON.parse(line).row.note).toBe(note)
+  })
 })
 
 describe('jsonValue: every value JSON can hold, as PostgreSQL would take it back', () => {
