@@ -25,6 +25,30 @@ export interface SessionHandlers {
   onHandlerError?(error: unknown): void
 }
 
+/**
+ * Calls one of the caller's handlers as a method of `handlers`. What it throws, or an async
+ * one rejects with, goes to onHandlerError: a handler's bug must not desynchronize the stream
+ * nor escape as an uncaught exception, and an unheard rejection would end a Node process. A
+ * returned value is taken for a promise only if its `then` is a function.
+ */
+export function callHandler<A>(handlers: SessionHandlers, handler: ((arg: A) => unknown) | undefined, arg: A): void {
+  try {
+    const result = handler?.call(handlers, arg) as Partial<PromiseLike<unknown>> | undefined
+    // No closure unless there is a promise: this runs once per notification.
+    if (typeof result?.then === 'function') result.then(undefined, (error) => handlerFailed(handlers, error))
+  } catch (error) {
+    handlerFailed(handlers, error)
+  }
+}
+
+function handlerFailed(handlers: SessionHandlers, error: unknown): void {
+  try {
+    handlers.onHandlerError?.(error)
+  } catch {
+    // The error handler failed too; there is nobody left to tell.
+  }
+}
+
 export interface SessionEdge {
   /** Sends bytes to the server. */
   write(bytes: Uint8Array): void
@@ -222,10 +246,10 @@ export class Session {
         }
         break
       case 'NotificationResponse':
-        this.#deliver(this.#handlers.onNotification, message)
+        callHandler(this.#handlers, this.#handlers.onNotification, message)
         return
       case 'NoticeResponse':
-        this.#deliver(this.#handlers.onNotice, message)
+        callHandler(this.#handlers, this.#handlers.onNotice, message)
         return
       case 'ParameterStatus':
         // Every byte is decoded as UTF-8, so a session in another encoding cannot be read.
@@ -234,7 +258,7 @@ export class Session {
           return
         }
         this.parameters.set(message.name, message.value)
-        this.#deliver(this.#handlers.onParameterStatus, message)
+        callHandler(this.#handlers, this.#handlers.onParameterStatus, message)
         return
     }
     if (message.type === 'ErrorResponse' && isFatal(message.fields.severity ?? message.fields.severityLocalized)) {
@@ -264,26 +288,6 @@ export class Session {
       hook()
     } catch (error) {
       this.fail(error instanceof Error ? error : new PgListenError(String(error)))
-    }
-  }
-
-  #deliver<M>(handler: ((message: M) => void) | undefined, message: M): void {
-    if (!handler) return
-    try {
-      const result = handler.call(this.#handlers, message) as Partial<PromiseLike<unknown>> | undefined
-      // An async handler's rejection too: unheard, it would end the process.
-      if (typeof result?.then === 'function') result.then(undefined, (error) => this.#handlerFailed(error))
-    } catch (error) {
-      // A handler's bug must not desynchronize the stream, nor escape as an uncaught exception.
-      this.#handlerFailed(error)
-    }
-  }
-
-  #handlerFailed(error: unknown): void {
-    try {
-      this.#handlers.onHandlerError?.(error)
-    } catch {
-      // The error handler failed too; there is nobody left to tell.
     }
   }
 

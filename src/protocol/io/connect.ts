@@ -16,7 +16,7 @@ import type { ProtocolVersion } from '../frontend.ts'
 import { lazyFact } from '../options/context.ts'
 import type { ConnectionOptions, HostTarget, Settings, TargetSessionAttrs } from '../options/types.ts'
 import { loadSettings } from '../options/resolve.ts'
-import type { SessionHandlers, Tracer } from '../session.ts'
+import { callHandler, type SessionHandlers, type Tracer } from '../session.ts'
 import { AttemptSignal, abortedError } from './attempt-signal.ts'
 import { Connection, type OpenOptions } from './connection.ts'
 import { describeEndpoint, isUnixSocket } from './endpoint.ts'
@@ -104,7 +104,8 @@ async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<
   if (explicit.replication !== undefined && explicit.replication !== 'database') {
     throw new RangeError(`replication must be 'database' (logical replication) or absent, not ${JSON.stringify(explicit.replication)}`)
   }
-  const warn = explicit.onWarning ?? ((message: string) => platform.warn(message))
+  // A warning is no failure: what onWarning throws or rejects with goes to onHandlerError.
+  const warn = (message: string) => explicit.onWarning ? callHandler(explicit, explicit.onWarning, message) : platform.warn(message)
   // Asked once for both the password file and the default certificate files.
   const homeDir = lazyFact(() => platform.homeDir(), 'the home folder', warn)
   const settings = await loadSettings(explicit, { env: explicit.env ?? ((name) => platform.env(name)), homeDir, osUser: () => platform.osUser(), warn })

@@ -13,7 +13,7 @@ import { simpleQuery, type QueryResult } from '../exchange/query.ts'
 import { syncRoundTrip } from '../exchange/sync.ts'
 import { startup, type AuthenticationMethod, type StartupOptions } from '../exchange/startup.ts'
 import { copyDone, terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
-import { Session, type SessionHandlers, type Tracer } from '../session.ts'
+import { Session, callHandler, type SessionHandlers, type Tracer } from '../session.ts'
 import { AttemptSignal } from './attempt-signal.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
 import type { Platform } from './platform.ts'
@@ -95,11 +95,7 @@ export class Connection {
       const reason = lost === undefined ? undefined : this.#session.failure
       closed(reason)
       if (!this.#opened) return // a failed open() rejects; it has no connection to close
-      try {
-        options.onClose?.(reason)
-      } catch (handlerError) {
-        options.onHandlerError?.(handlerError)
-      }
+      callHandler(options, options.onClose, reason)
     }
     link.resume()
   }

@@ -25,9 +25,16 @@ export function unixSocketPath(dir: string, port: number): string {
   return path.startsWith('@') ? `\0${path.slice(1)}` : path
 }
 
-/** How an endpoint is named in messages: host:port, with hostaddr, or the socket file. */
+/**
+ * How an endpoint is named in messages: host:port, with hostaddr, or the socket file. An IPv6
+ * address goes in brackets, as in a URL (RFC 3986, section 3.2.2) and as the CLI writes it, so
+ * that its colons are not taken for the port's: [::1]:5432.
+ */
 export function describeEndpoint(endpoint: Endpoint): string {
   if (isUnixSocket(endpoint)) return unixSocketPath(endpoint.host, endpoint.port)
-  const address = endpoint.hostaddr && endpoint.hostaddr !== endpoint.host ? ` (${endpoint.hostaddr})` : ''
-  return `${endpoint.host}${address}:${endpoint.port}`
+  const { host, hostaddr, port } = endpoint
+  const bracketed = (name: string) => (name.includes(':') && !isUnixSocketPath(name) ? `[${name}]` : name)
+  const address = hostaddr && hostaddr !== host ? bracketed(hostaddr) : ''
+  // With only hostaddr given, host is empty: the address alone names the server.
+  return `${host ? bracketed(host) + (address && ` (${address})`) : address}:${port}`
 }

@@ -2,13 +2,13 @@
  * Opens a Link with node:net, over TCP or a Unix socket, and negotiates TLS the PostgreSQL way:
  * an SSLRequest, one byte of answer, then the TLS handshake on the same socket.
  * Node's I/O edge (Bun and Deno run it through their node: modules): the only file that
- * touches node:net and node:tls. Reached only through io/node-platform.ts. The words for a
- * direct TLS handshake the server refused (tls-failures.ts) are loaded when one fails.
+ * touches node:net and node:tls. Reached only through io/node-platform.ts. The words for an
+ * attempt that failed (tls-failures.ts) are loaded when one fails.
  */
 import { Buffer } from 'node:buffer'
 import net from 'node:net'
 import tls from 'node:tls'
-import { AuthenticationRefusedError, ConnectionLostError, PgListenError } from '../errors.ts'
+import { ConnectionLostError } from '../errors.ts'
 import { sslRequest } from '../frontend.ts'
 import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
@@ -49,7 +49,7 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
     if (answer === 'N') {
       if (settings.mode !== 'prefer' && settings.mode !== 'allow') {
         socket.destroy()
-        throw new AuthenticationRefusedError(`the server does not accept TLS, and sslmode=${settings.mode} requires it`)
+        throw (await import('./tls-failures.ts')).tlsRefused(settings.mode)
       }
       return new NodeLink(socket, undefined)
     }
@@ -57,7 +57,8 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
   } catch (error) {
     socket.destroy()
     // Aborted mid-handshake, TLS may report the torn socket in its own words: say why it tore.
-    throw signal?.aborted ? stopped() : translate(error, endpoint)
+    // Any other failure is told in pglisten's words (tls-failures.ts, loaded only for a failure).
+    throw signal?.aborted ? stopped() : (await import('./tls-failures.ts')).translate(error, describeEndpoint(endpoint))
   } finally {
     signal?.removeEventListener('abort', abort)
   }
@@ -78,11 +79,7 @@ async function handshake(socket: net.Socket, endpoint: Endpoint, settings: TlsSe
     if (!direct) throw error
     throw (await import('./tls-failures.ts')).directTlsRefused(error, describeEndpoint(endpoint)) ?? error
   }
-  if (direct && secure.alpnProtocol !== alpnProtocol) {
-    throw new AuthenticationRefusedError(secure.alpnProtocol
-      ? `the server selected ALPN protocol ${JSON.stringify(secure.alpnProtocol)}, not "${alpnProtocol}"`
-      : 'the server completed direct TLS without ALPN negotiation (sslnegotiation=direct needs PostgreSQL 17 or later)')
-  }
+  if (direct && secure.alpnProtocol !== alpnProtocol) throw (await import('./tls-failures.ts')).alpnNotSelected(secure.alpnProtocol)
   return secure
 }
 
@@ -163,18 +160,6 @@ function settle(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise
     }
     socket.on(event, onEvent).on('error', onError).on('close', onClose)
   })
-}
-
-/** Socket and TLS failures in pglisten's vocabulary, with the original as the cause. */
-function translate(error: unknown, endpoint: Endpoint): Error {
-  if (error instanceof PgListenError) return error // already in pglisten's words (ours, or the server's answer judged)
-  const code = (error as { code?: unknown } | null)?.code
-  const where = describeEndpoint(endpoint)
-  if (typeof code === 'string' && (code.startsWith('ERR_TLS_') || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code))) {
-    return new AuthenticationRefusedError(`the server's TLS certificate was refused (${code}) at ${where}`, { cause: error })
-  }
-  const reason = error instanceof Error ? error.message : String(error)
-  return new ConnectionLostError(`cannot connect to ${where}: ${reason}`, { cause: error })
 }
 
 /** net.connect's `onread`: one 64 KiB buffer, each read handed on as a view of its filled part. */

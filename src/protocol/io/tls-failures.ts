@@ -1,10 +1,34 @@
 /**
  * TLS set-up failures in words a person can act on: what went wrong and what to change, the
- * way libpq words it where libpq has words for it. The original error stays as the `cause`.
+ * way libpq words it where libpq has words for it; and any other failure to connect, with
+ * where it happened. The original error stays as the `cause`.
  * Pure: imports only the error classes; the I/O edge (files.ts, node-link.ts) decides when, and
  * loads this module by dynamic import only then: a connection that comes up never needs it.
  */
-import { AuthenticationRefusedError, ConnectionLostError } from '../errors.ts'
+import { AuthenticationRefusedError, ConnectionLostError, PgListenError } from '../errors.ts'
+
+/**
+ * A failed connection attempt (node-link.ts) in pglisten's vocabulary; `where` names the server
+ * (describeEndpoint). A certificate refused is the server's when node:tls refused it: Node's
+ * ERR_TLS_* codes and X509 verification's (CERT_HAS_EXPIRED, SELF_SIGNED_CERT_IN_CHAIN,
+ * UNABLE_TO_VERIFY_LEAF_SIGNATURE...). A TLS alert (OpenSSL's ERR_SSL_*_ALERT_*) is the server's
+ * word instead, and one about a certificate, or an unknown CA, during the handshake can only be
+ * about ours, the client certificate (sslcert): the server refused it, or, for
+ * certificate_required (RFC 8446, section 4.4.2.4), the lack of one.
+ */
+export function translate(error: unknown, where: string): Error {
+  if (error instanceof PgListenError) return error // already in pglisten's words (ours, or the server's answer judged)
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && /_ALERT_.*(CERT|UNKNOWN_CA)/.test(code)) {
+    const refusal = code.endsWith('_REQUIRED') ? 'the server requires a TLS client certificate' : 'the server refused the TLS client certificate'
+    return new ConnectionLostError(`${refusal} (${code}) at ${where}`, { cause: error })
+  }
+  if (typeof code === 'string' && (code.startsWith('ERR_TLS_') || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code))) {
+    return new AuthenticationRefusedError(`the server's TLS certificate was refused (${code}) at ${where}`, { cause: error })
+  }
+  const reason = error instanceof Error ? error.message : String(error)
+  return new ConnectionLostError(`cannot connect to ${where}: ${reason}`, { cause: error })
+}
 
 /**
  * True when a failed read means the file is not there. libpq only stat()s the root certificate,
@@ -27,6 +51,21 @@ export function missingRootCertificate(path: string, cause: unknown): Authentica
       "use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification",
     { cause },
   )
+}
+
+/** An SSLRequest answered 'N' under an sslmode that allows no plain connection. */
+export function tlsRefused(mode: string): AuthenticationRefusedError {
+  return new AuthenticationRefusedError(`the server does not accept TLS, and sslmode=${mode} requires it`)
+}
+
+/**
+ * A direct TLS handshake (sslnegotiation=direct) that completed without the server selecting
+ * ALPN "postgresql" (node-link.ts): `selected` is what it chose instead, or false for nothing.
+ */
+export function alpnNotSelected(selected: string | false | null): AuthenticationRefusedError {
+  return new AuthenticationRefusedError(selected
+    ? `the server selected ALPN protocol ${JSON.stringify(selected)}, not "postgresql"`
+    : 'the server completed direct TLS without ALPN negotiation (sslnegotiation=direct needs PostgreSQL 17 or later)')
 }
 
 /**

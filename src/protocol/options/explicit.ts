@@ -1,5 +1,6 @@
 /**
- * The options object a caller passes, checked field by field and turned into libpq keywords.
+ * The options object a caller passes, checked field by field and turned into libpq keywords;
+ * connect()'s own options (io/connect.ts) are checked here too, though no keyword carries them.
  * Misuse (a libpq keyword as a field name, a wrong type) is a TypeError; a number out of range a RangeError.
  * Imports keywords.ts and types only.
  */
@@ -11,6 +12,13 @@ export type OptionValue = string | number | boolean | (() => string | Promise<st
 
 /** A ConnectionOptions field: the names a caller may set, less connectionString (a string to parse). */
 type OptionName = Exclude<keyof ConnectionOptions, 'connectionString'>
+/**
+ * connect()'s options that no libpq keyword carries and nothing else checks before a
+ * connection uses them: a wrong one would fail that connection, or be quietly ignored.
+ */
+const OWN_OPTIONS = ['protocolVersion', 'keepAlive', 'onNotification', 'onNotice', 'onParameterStatus', 'onHandlerError', 'onWarning', 'onClose'] as const
+type OwnOptionName = (typeof OWN_OPTIONS)[number]
+type HandlerName = Extract<OwnOptionName, `on${string}`>
 /** The options whose type is text only: checked() takes no case for them. */
 type TextOptionName = { [Name in OptionName]-?: Required<ConnectionOptions>[Name] extends string ? Name : never }[OptionName]
 
@@ -36,11 +44,16 @@ export function explicitOptions(options: ConnectionOptions): Map<string, OptionV
     if (value === undefined || value === '') continue
     given.set(keyword, checked(name as OptionName, value))
   }
+  // Read as connect() reads them: an inherited one too (a handler may be a method of a class).
+  for (const name of OWN_OPTIONS) {
+    const value = (options as Record<string, unknown>)[name]
+    if (value !== undefined) checked(name, value)
+  }
   return given
 }
 
-/** `value` if it has a type option `name` takes: the options named below take more than a string, the rest a string only. */
-function checked(name: OptionName, value: unknown): OptionValue {
+/** `value` if it has a type option `name` takes: the options named below take more than a string, the rest a string only, or a handler a function. */
+function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue {
   switch (name) {
     case 'password':
       if (typeof value === 'string' || typeof value === 'function') return value as OptionValue
@@ -67,9 +80,19 @@ function checked(name: OptionName, value: unknown): OptionValue {
       if (typeof value !== 'number') throw new TypeError('connectTimeout must be a number of seconds or a string')
       if (!Number.isInteger(value)) throw new RangeError(`invalid connectTimeout ${value}: libpq takes whole seconds`)
       return value
-    default:
-      name satisfies TextOptionName // an option that takes more than text needs a case above
-      if (typeof value === 'string') return value
-      throw new TypeError(`${name} must be a string`)
+    case 'protocolVersion':
+      // The versions startup speaks, 3.0 and 3.2, as StartupMessage carries them.
+      if (value === 0x30000 || value === 0x30002) return value
+      throw new RangeError(`protocolVersion must be (3 << 16) | 0 or (3 << 16) | 2, not ${String(value)}`)
+    case 'keepAlive':
+      if (typeof value === 'number' && value >= 0 && value < Infinity) return value
+      throw new (typeof value === 'number' ? RangeError : TypeError)(`keepAlive must be a number of milliseconds, 0 or more, not ${String(value)}`)
+    default: {
+      // A text option, or a handler: no text option's name starts with "on".
+      name satisfies TextOptionName | HandlerName
+      const type = name.startsWith('on') ? 'function' : 'string'
+      if (typeof value === type) return value as OptionValue
+      throw new TypeError(`${name} must be a ${type}`)
+    }
   }
 }

@@ -1,11 +1,12 @@
 /**
  * TLS set-up failures in words a person can act on (io/tls-failures.ts): libpq's message for a
- * missing root certificate, and a direct TLS handshake a server did not accept. The original
- * error stays the cause; anything else is left as it was.
+ * missing root certificate, a direct TLS handshake a server did not accept, and whose
+ * certificate was refused, by whom. The original error stays the cause; anything else is left
+ * as it was.
  */
 import { describe, expect, test } from 'vitest'
 import { AuthenticationRefusedError, ConnectionLostError } from '../../../src/protocol/errors.ts'
-import { directTlsRefused, isMissingFile, missingRootCertificate } from '../../../src/protocol/io/tls-failures.ts'
+import { directTlsRefused, isMissingFile, missingRootCertificate, translate } from '../../../src/protocol/io/tls-failures.ts'
 
 /** An error as node:fs and node:tls make them: a message and a code. */
 function systemError(code: string, message: string): Error {
@@ -72,5 +73,63 @@ describe('direct TLS that the server did not accept', () => {
   ])('%s is another failure: left as it was', (_, code) => {
     const error = code === undefined ? new Error('something else') : systemError(code, code)
     expect(directTlsRefused(error, 'db.example:5432')).toBeUndefined()
+  })
+})
+
+/**
+ * node:tls's errors as a failed handshake gives them: OpenSSL's line for an alert received, with
+ * the alert's number; X509 verification's words for a certificate node:tls refused.
+ */
+function alert(code: string, reason: string, number: number): Error & { code: string } {
+  return Object.assign(new Error(`80ACB0091B7F0000:error:0A000413:SSL routines:ssl3_read_bytes:${reason}:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number ${number}\n`), { code })
+}
+
+describe('whose certificate was refused (translate)', () => {
+  test.each([
+    // PostgreSQL (clientcert, ssl_ca_file) given a certificate for a server's use: TLS 1.2's handshake.
+    ['unsupported_certificate', alert('ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'sslv3 alert unsupported certificate', 43)],
+    // The same, given a certificate from a CA it does not trust.
+    ['unknown_ca', alert('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'tlsv1 alert unknown ca', 48)],
+    ['bad_certificate', alert('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'sslv3 alert bad certificate', 42)],
+    ['certificate_expired', alert('ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'sslv3 alert certificate expired', 45)],
+    ['certificate_revoked', alert('ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED', 'sslv3 alert certificate revoked', 44)],
+    ['certificate_unknown', alert('ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'sslv3 alert certificate unknown', 46)],
+  ])("the server's alert %s: the server refused the TLS client certificate, not \"the server's TLS certificate was refused\"", (_, cause) => {
+    const error = translate(cause, '127.0.0.1:5432')
+    expect(error).toBeInstanceOf(ConnectionLostError) // the server's doing, not a check of the client's
+    expect(error.message).toBe(`the server refused the TLS client certificate (${cause.code}) at 127.0.0.1:5432`)
+    expect(error.cause).toBe(cause)
+  })
+
+  test("the server's alert certificate_required (TLS 1.3, a server that requires one and was given none): said so", () => {
+    const cause = alert('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'tlsv13 alert certificate required', 116)
+    const error = translate(cause, '[::1]:5432')
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect(error.message).toBe('the server requires a TLS client certificate (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED) at [::1]:5432')
+    expect(error.cause).toBe(cause)
+  })
+
+  test.each([
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed certificate'],
+    ['CERT_HAS_EXPIRED', 'certificate has expired'],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: IP: 10.0.0.1 is not in the cert's list: 127.0.0.1"],
+  ])("node:tls refused the server's certificate (%s): the server's TLS certificate was refused", (code, message) => {
+    const cause = systemError(code, message)
+    const error = translate(cause, 'db.example:5432')
+    expect(error).toBeInstanceOf(AuthenticationRefusedError)
+    expect(error.message).toBe(`the server's TLS certificate was refused (${code}) at db.example:5432`)
+    expect(error.cause).toBe(cause)
+  })
+
+  test('an alert about no certificate (handshake_failure, what TLS 1.2 sends for a certificate required), and other failures: in their own words', () => {
+    const handshake = alert('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'sslv3 alert handshake failure', 40)
+    expect(translate(handshake, 'db.example:5432')).toEqual(new ConnectionLostError(`cannot connect to db.example:5432: ${handshake.message}`))
+    const refused = systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')
+    expect(translate(refused, '127.0.0.1:1')).toEqual(new ConnectionLostError('cannot connect to 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1'))
+    expect(translate('not an error', 'h:1').message).toBe('cannot connect to h:1: not an error')
+    const ours = new ConnectionLostError('the connection closed during setup')
+    expect(translate(ours, 'h:1')).toBe(ours) // already in pglisten's words
   })
 })
