@@ -23,6 +23,20 @@ const scripted = (port: number, more: Partial<ConnectOptions> = {}): ConnectOpti
 const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'still waiting'> =>
   Promise.race([promise, new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), ms))])
 
+describe('an option refused once the socket is open', () => {
+  // Found by review: the framer, made with the connection, refused maxMessageLength after the
+  // socket was open, and nothing closed that socket (paused, it kept the process alive).
+  test('maxMessageLength out of range: a RangeError, and the socket it opened is closed', async () => {
+    let socketClosed: Promise<void> | undefined
+    const server = await serve(async (client: FakeClient) => {
+      socketClosed = client.closed
+      await client.closed
+    })
+    await expect(connect(scripted(server.port, { maxMessageLength: 2 }))).rejects.toThrow(RangeError)
+    expect(await within(socketClosed!, 2_000)).toBeUndefined()
+  })
+})
+
 describe('what closed says', () => {
   // close() marked the end as asked for, though the connection had failed: `closed` resolved
   // to undefined, and the reason abort() promises was lost.

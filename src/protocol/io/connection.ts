@@ -109,7 +109,14 @@ export class Connection {
     const signal = attempt.signal
     try {
       const link = await options.platform.openLink(options, options.tls, options.useTls, { signal, keepAlive: options.keepAlive, trace: options.trace })
-      const connection = new Connection(link, options)
+      // An option the framer refuses (maxMessageLength out of range) must not leave the socket open.
+      let connection: Connection
+      try {
+        connection = new Connection(link, options)
+      } catch (error) {
+        link.destroy()
+        throw error
+      }
       const stop = () => connection.#session.fail(attempt.timedOut ? new ConnectionLostError(`startup did not finish within ${timeout} ms`) : signal.reason)
       signal.addEventListener('abort', stop, { once: true })
       try {
