@@ -142,7 +142,10 @@ export class Delivery {
     this.drained()
   }
 
-  /** A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap' event. */
+  /**
+   * A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap'
+   * event, to the 'gap' handlers that did not hear it when it came.
+   */
   handlerAdded(): void {
     // Handlers with nothing pending were waiting for nothing: their stall clock starts now.
     if (this.#events.pending === 0) this.#handlersProgress = this.#now()
@@ -150,8 +153,8 @@ export class Delivery {
     if (!held) return
     this.#held = undefined
     for (const item of held.take(() => true)) {
-      if (item.type === 'Gap') this.#events.emit('gap', item)
-      else this.#events.emit('notification', item)
+      if (item.type !== 'Gap') this.#events.emit('notification', item)
+      else this.#events.emit('gap', item, this.#events.handlers('gap').filter((handler) => !held.heard.get(item)!.includes(handler)))
     }
     this.#moved()
   }
@@ -231,11 +234,12 @@ export class Delivery {
   /**
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
    * listened on that no consumer of the user's takes (a notification lost on one would have
-   * been held for it), and of each channel something is held on. Handlers hear it as an event.
+   * been held for it), and of each channel something is held on. 'gap' handlers hear it as an
+   * event, as this returns: what is held notes which.
    */
   gap(gap: Gap): void {
     const unconsumed = this.#unconsumed()
-    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed)
+    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, [...this.#events.handlers('gap')])
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
 

@@ -6,7 +6,7 @@
  * dropped; it goes to each consumer that takes one of them, and stays for the others, however
  * many consumers of other channels come first. Only notifications count for backpressure. Pure.
  */
-import type { Gap, ListenerItem, Notification } from './subscription.ts'
+import { span, type Gap, type ListenerItem, type Notification } from './subscription.ts'
 
 /** A Gap, with the channels whose first consumer has yet to get it. */
 interface HeldGap {
@@ -23,6 +23,8 @@ export class Held {
   /** Set while cut off: since when, why, and the channels whose notifications were dropped. */
   #cut: { from: Date; cause: Error; dropped: Set<string> } | undefined
   readonly #now: () => number
+  /** The 'gap' handlers that heard each Gap held as it came (a 'notification' handler takes it for the others). */
+  readonly heard = new WeakMap<Gap, readonly unknown[]>()
   /** When it was made: the stall check measures its wait from the pause, or from this. */
   readonly lastRead: number
 
@@ -54,20 +56,20 @@ export class Held {
   /**
    * Keeps a Gap for the first consumers of `channels` and of the channels it holds notifications
    * on (whatever the caller counts as listened: what is held was heard before the loss, so its
-   * consumer must hear of the loss), merged with the last one held if nothing came between: one
-   * Gap spanning both, for the channels of either, says no less.
+   * consumer must hear of the loss), merged with the last one held if nothing came between and
+   * the same 'gap' handlers `heard` both: one Gap spanning both, for the channels of either, says
+   * no less, and to nobody twice.
    */
-  offerGap(gap: Gap, channels: Iterable<string>): void {
+  offerGap(gap: Gap, channels: Iterable<string>, heard: readonly unknown[] = []): void {
     const concerned = new Set(channels)
     for (const item of this.#items) if (item.type !== 'Gap') concerned.add(item.channel)
     const last = this.#items[this.#items.length - 1]
-    if (last?.type !== 'Gap') {
-      this.#items.push({ type: 'Gap', gap, channels: concerned })
-      return
-    }
-    const { from, to } = last.gap
-    last.gap = { type: 'Gap', from: from < gap.from ? from : gap.from, to: to > gap.to ? to : gap.to, cause: gap.cause }
-    for (const channel of concerned) last.channels.add(channel)
+    const said = last?.type === 'Gap' ? this.heard.get(last.gap)! : []
+    if (last?.type === 'Gap' && heard.length === said.length && heard.at(-1) === said.at(-1)) {
+      gap = last.gap = span(last.gap, gap)
+      for (const channel of concerned) last.channels.add(channel)
+    } else this.#items.push({ type: 'Gap', gap, channels: concerned })
+    this.heard.set(gap, heard)
   }
 
   /** Stops holding: later notifications are dropped, and the channels they were on noted for the Gap. */
@@ -89,8 +91,11 @@ export class Held {
     const kept: (Notification | HeldGap)[] = []
     for (const item of this.#items) {
       if (item.type !== 'Gap') {
-        if (takes(item.channel)) taken.push(item)
-        else kept.push(item)
+        if (!takes(item.channel)) kept.push(item)
+        else {
+          taken.push(item)
+          this.#notifications--
+        }
         continue
       }
       let concerned = false
@@ -103,7 +108,6 @@ export class Held {
       if (item.channels.size > 0) kept.push(item)
     }
     this.#items = kept
-    this.#notifications -= taken.filter((item) => item.type !== 'Gap').length
     this.#cut = cut && this.#notifications > 0 ? { ...cut, dropped: new Set() } : undefined
     return taken
   }

@@ -113,9 +113,8 @@ export class Listener {
   }
 
   get stats(): ListenerStats {
-    const { notifications, maxBacklog, pauses, stalls } = this.#delivery.stats
-    const state = this.#lifecycle.state
-    return { state, connected: this.#lifecycle.connected, reconnects: this.#link.reconnects, notifications, backlog: this.#delivery.backlog(), maxBacklog, paused: this.#delivery.paused, pauses, stalls }
+    const delivery = this.#delivery
+    return { state: this.#lifecycle.state, connected: this.#lifecycle.connected, reconnects: this.#link.reconnects, ...delivery.stats, backlog: delivery.backlog(), paused: delivery.paused }
   }
 
   on<K extends keyof ListenerEvents>(event: K, handler: (value: ListenerEvents[K]) => unknown): () => void {

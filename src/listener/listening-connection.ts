@@ -170,7 +170,7 @@ export class ListeningConnection {
   }
 
   /**
-   * The attempt succeeded: the Gap (if any) first, to iterators and as events, then what the
+   * The attempt succeeded: the Gap (if any) first, as events and to iterators, then what the
    * new connection heard while it LISTENed (as much as stays under maxBacklog), then live
    * delivery. A handler may close() the listener on any of those events: then nothing more
    * happens here.
@@ -180,7 +180,6 @@ export class ListeningConnection {
     this.#connection = connection
     this.#lifecycle.to('connected')
     this.#delivery.confirmedAt = attempt.confirmedAt
-    if (gap) this.#delivery.gap(gap)
     this.#delivery.attach((paused) => {
       // The state first: resume() delivers what was buffered at once, which may pause again.
       if (connection === this.#connection) {
@@ -197,6 +196,9 @@ export class ListeningConnection {
     this.#events.emit('connected', { processId: connection.processId })
     if (gap) {
       this.#events.emit('reconnected', gap)
+      // Just as 'gap' handlers hear it: what is held for a consumer not yet come notes which of
+      // them did, so a 'notification' handler added later takes it for the others only.
+      this.#delivery.gap(gap)
       this.#events.emit('gap', gap)
     }
     if (connection !== this.#connection) return // closed (or lost) by a handler

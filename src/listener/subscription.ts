@@ -26,6 +26,9 @@ export interface Gap {
   readonly cause: Error | undefined
 }
 
+/** One Gap for two in a row: from the earlier start to the later end, with the later one's cause. */
+export const span = (earlier: Gap, later: Gap): Gap => ({ ...later, from: earlier.from < later.from ? earlier.from : later.from, to: earlier.to > later.to ? earlier.to : later.to })
+
 export type Notification = NotificationResponse
 export type ListenerItem = Notification | Gap
 
@@ -141,7 +144,7 @@ export class Subscription implements AsyncIterableIterator<ListenerItem> {
     if (this.#ended || this.#cut || !this.#gaps) return
     const last = this.#items.length > this.#head ? this.#items[this.#items.length - 1]! : undefined
     if (last?.type !== 'Gap') this.#push(gap)
-    else this.#items[this.#items.length - 1] = { type: 'Gap', from: last.from < gap.from ? last.from : gap.from, to: last.to > gap.to ? last.to : gap.to, cause: gap.cause }
+    else this.#items[this.#items.length - 1] = span(last, gap)
   }
 
   /**

@@ -149,3 +149,35 @@ describe('Held', () => {
     expect(held.lastRead).toBe(42)
   })
 })
+
+describe("Held: the 'gap' handlers that heard each Gap as it came", () => {
+  const [p, q] = [() => {}, () => {}]
+
+  test('Gaps in a row that the same handlers heard are one, and it notes them', () => {
+    const held = new Held(() => 0)
+    held.offerGap(gap(10, 20), ['a'], [p])
+    held.offerGap(gap(30, 40), ['a'], [p])
+    const taken = held.take(only('a'))
+    expect(labels(taken)).toEqual(['Gap 10-40'])
+    expect(held.heard.get(taken[0] as Gap)).toEqual([p])
+  })
+
+  test('Gaps in a row that different handlers heard stay apart: a handler added between is owed the first only, and hears the second once', () => {
+    const held = new Held(() => 0)
+    held.offerGap(gap(10, 20), ['a'], [p])
+    held.offerGap(gap(30, 40), ['a'], [p, q])
+    const taken = held.take(only('a'))
+    expect(labels(taken)).toEqual(['Gap 10-20', 'Gap 30-40'])
+    expect(taken.map((g) => held.heard.get(g as Gap))).toEqual([[p], [p, q]])
+  })
+
+  test("a cut's Gap was heard by nobody", () => {
+    const held = new Held(() => 50)
+    held.offer(note('a', '1'))
+    held.cut(new Date(5), new Error('stalled'))
+    held.offer(note('a', '2')) // dropped: the cut's Gap covers it
+    const taken = held.take(only('a'))
+    expect(labels(taken)).toEqual(['a:1', 'Gap 5-50'])
+    expect(held.heard.get(taken[1] as Gap)).toEqual([])
+  })
+})
