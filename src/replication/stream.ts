@@ -13,7 +13,7 @@ import { ByteWriter } from '../protocol/bytes/writer.ts'
 import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
 import { setLongTimeout } from '../protocol/timer.ts'
 import { startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
-import { formatLsn, parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
 import { Backoff, sleep } from '../listener/backoff.ts'
 import { listeningKeepAlive } from '../listener/connect-options.ts'
@@ -23,6 +23,7 @@ import { AckLedger } from './ledger.ts'
 import { settle, type ReplicationOptions, type Settings } from './options.ts'
 import { ReadAhead } from './read-ahead.ts'
 import { checkSlot, makeSlot } from './slot-check.ts'
+import { confirmResume, movedPast } from './resume-check.ts'
 import { CopyLiveness, silenceAllowed, statusInterval } from './liveness.ts'
 import { heartbeatPrefix, report, SlotWatch, watchConnection } from './watch.ts'
 
@@ -60,6 +61,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #liveness: CopyLiveness | undefined
   /** START_REPLICATION has succeeded at least once: from now on a lost connection is retried. */
   #started = false
+  /** A reconnect's START_REPLICATION succeeded and the slot is being looked at again: the server is told nothing yet. */
+  #confirming = false
   /** The item last handed out by the iterator: acknowledged when the next is asked for. */
   #inHand: ReplicationChange | undefined
   #iterating = false
@@ -228,7 +231,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   /**
    * One connection: connect, check (or make) the slot, start streaming, and read until the
    * copy ends. Connecting and checking the slot is one attempt, and START_REPLICATION up to
-   * the server's CopyBothResponse another, each bounded by attemptTimeout; making a slot is
+   * the server's CopyBothResponse (on a reconnect, up to the second look at the slot that
+   * follows it) another, each bounded by attemptTimeout; making a slot is
    * not (it waits for every transaction running at the time to end). close() ends any of them
    * at once.
    */
@@ -239,6 +243,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     const lost = (bound: AttemptSignal) => () => new ConnectionLostError(bound.timedOut ? `the attempt did not finish within ${s.attemptTimeout} ms` : 'the replication stream is closed', { cause: bound.signal.reason })
     let connection: Connection | undefined
     let unguard = (): void => undefined
+    /** This connection is done with: a look at the slot answering late starts nothing. */
+    let over = false
     try {
       // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
       // No message refused for its length unless the user sets one: a change is as large as its
@@ -254,10 +260,9 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       const slot = await checkSlot(connection, s.slot, s.publications)
       // Once started, the slot is where this stream last reported it, or behind: further on,
       // someone else moved it (another consumer, pg_replication_slot_advance) or dropped and
-      // made it again, and what lay between was never handed out here.
-      if (this.#started && slot.confirmed !== undefined && slot.confirmed > this.#ledger.flushed) {
-        throw new ReplicationError(`replication slot "${s.slot}" was moved past what this stream acknowledged (${formatLsn(this.#ledger.flushed)}, now ${formatLsn(slot.confirmed)}) while it was reconnecting: advanced, used by another consumer, or dropped and made again; the changes between were not delivered here`)
-      }
+      // made it again, and what lay between was never handed out here. Looked at again once
+      // START_REPLICATION holds the slot (resume-check.ts), for a move made in between.
+      if (this.#started && slot.confirmed !== undefined && slot.confirmed > this.#ledger.flushed) throw movedPast(s.slot, this.#ledger.flushed, slot.confirmed)
       unguard()
       attempt.dispose()
       let confirmed = slot.confirmed
@@ -289,6 +294,19 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       let heard = false
       attempt = new AttemptSignal(stop, s.attemptTimeout)
       unguard = abortOn(attempt.signal, connection, lost(attempt))
+      const streaming = () => {
+        unguard() // streaming: the attempt is over, and close() ends the copy cleanly from here
+        attempt.dispose()
+        this.#confirming = false
+        if (stop.aborted) {
+          this.#sendStatus()
+          connection!.endCopy()
+          return
+        }
+        this.#started = true
+        this.#ready.resolve(start)
+        liveness.start()
+      }
       const copy = connection.copyBoth(startReplication(s.slot, start, options), (data) => {
         liveness.heard()
         if (!heard) {
@@ -308,22 +326,30 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         this.#ledger.saw(message.walEnd)
         decoder.take(message.body, message.walStart)
       }, () => {
-        unguard() // streaming: the attempt is over, and close() ends the copy cleanly from here
-        attempt.dispose()
-        if (stop.aborted) {
-          this.#sendStatus()
-          connection!.endCopy()
-          return
-        }
-        this.#started = true
-        this.#ready.resolve(start)
-        liveness.start()
+        // A first start takes the slot where it is (the later of it and `start` wins). A
+        // reconnect first looks at the slot again, now that the walsender holds it
+        // (resume-check.ts), and until that answers reads nothing (so hands out no change and
+        // answers no keepalive) and sends no status update: one would set confirmed_flush_lsn,
+        // forward past the move or (before PostgreSQL 17) back to `start`, and hide the move.
+        // The look is part of this attempt: bounded by attemptTimeout, ended by close().
+        if (!this.#started) return streaming()
+        this.#confirming = true
+        open.pause()
+        confirmResume((signal) => s.connect({ ...watchConnection(s.connection), signal }), attempt.signal, { slot: s.slot, walsender: open.processId, acknowledged: start })
+          .then(() => {
+            if (over || attempt.signal.aborted) return // close() or the attempt's time ended it: its copy is failing
+            streaming()
+            open.resume()
+          })
+          .catch((error: unknown) => open.abort(error instanceof Error ? error : new ConnectionLostError(String(error))))
       })
       await copy
     } catch (error) {
       if (attempt.timedOut && !(error instanceof DatabaseError)) throw lost(attempt)()
       throw error
     } finally {
+      over = true
+      this.#confirming = false
       unguard()
       attempt.dispose()
       this.#liveness?.stop()
@@ -361,7 +387,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   /** A standby status update: written up to what was received, flushed and applied up to what was acknowledged. */
   #sendStatus(replyRequested = false): void {
     const connection = this.#connection
-    if (!connection?.copying) return
+    if (!connection?.copying || this.#confirming) return
     const ledger = this.#ledger
     const flushed = ledger.flushed
     const bytes = writeStandbyStatusUpdate(new ByteWriter(40), { written: ledger.written, flushed, applied: flushed, clientTime: pgTimeFromMs(Date.now()), replyRequested }).toBytes()

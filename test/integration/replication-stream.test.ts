@@ -7,10 +7,10 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { parseLsn } from '../../src/protocol/replication/lsn.ts'
+import { formatLsn, parseLsn } from '../../src/protocol/replication/lsn.ts'
 import { createPublication, createSlot, emitMessage, replicate, ReplicationError, type SlotHealth, unchangedToast, type ReplicationChange, type ReplicationOptions, type ReplicationStream, heartbeatPrefix } from '../../src/replication.ts'
 import { connectSuperuser, databaseOfItsOwn, eventually, optionsFor, server } from '../support/connect.ts'
-import { startFaultProxy } from '../support/fault-proxy.ts'
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts'
 
 const pg = server()
 /** Its streams read messages, which cross publications but not databases. */
@@ -53,6 +53,17 @@ function open(options: Omit<ReplicationOptions, 'connection'>, connection: Parti
   const stream = replicate({ connection: optionsFor(pg.superuser, 'tcp', { database, ...connection }), ...options })
   streams.push(stream)
   return stream
+}
+
+/**
+ * A stream that reconnects at once, through a fault proxy: with `proxy.newConnections =
+ * 'silent'` it cannot come back (each attempt hangs for a second) until `proxy.restore()`, so
+ * that what a test does to the slot meanwhile cannot race its reconnect. The caller closes the proxy.
+ */
+async function openThroughProxy(options: Omit<ReplicationOptions, 'connection' | 'reconnect'>): Promise<{ stream: ReplicationStream; proxy: FaultProxy }> {
+  const proxy = await startFaultProxy(pg.host as string, pg.port as number)
+  const stream = open({ ...options, reconnect: { minDelay: 50, maxDelay: 100, attemptTimeout: 1000 } }, { host: '127.0.0.1', port: proxy.port, sslmode: 'disable' })
+  return { stream, proxy }
 }
 
 /** Reads changes until `count` of the kinds in `kinds` have come, acknowledging by asking for the next. */
@@ -537,31 +548,87 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
   ] as const)('a slot %s while the stream is away: the stream fails saying so, and hands out nothing past the skip', async (_, move) => {
     const sql = await sqlConnection()
     const { table, publication, slot } = await setup(sql)
-    const stream = open({ slot, publications: [publication], create: true, reconnect: { minDelay: 3000, maxDelay: 3000 } })
-    const iterator = stream[Symbol.asyncIterator]()
-    await stream.ready
-    await sql.query(`INSERT INTO ${table} VALUES (1, 'before')`)
-    expect(rowsOf(await take(iterator, 1))).toMatchObject([{ kind: 'insert', row: { id: 1 } }])
-    // Cut the walsender off; while the stream waits to reconnect, a change, then the slot moves past it.
-    await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
-    await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]!.rows[0]![0] === 'f')
-    // Flushed at once: pg_replication_slot_advance goes no further than the WAL flushed, and the
-    // harness's server runs with synchronous_commit off (a test that forgot it failed by chance).
-    await sql.query('SET synchronous_commit = on') // this test's own connection
-    await sql.query(`INSERT INTO ${table} VALUES (2, 'skipped')`)
-    await move(sql, slot)
-    await sql.query(`INSERT INTO ${table} VALUES (3, 'after')`)
-    const rest: ReplicationChange[] = []
-    const failed = (async () => {
-      for (;;) {
-        const { value, done } = await iterator.next()
-        if (done) return
-        rest.push(value)
-        if (value.kind === 'insert') return // before the fix: row 3, row 2 skipped without a word
-      }
-    })()
-    await expect(failed).rejects.toThrow(new RegExp(`replication slot "${slot}" was moved past what this stream acknowledged`))
-    expect(rest.filter((c) => c.kind === 'insert')).toEqual([])
+    const { stream, proxy } = await openThroughProxy({ slot, publications: [publication], create: true })
+    try {
+      const iterator = stream[Symbol.asyncIterator]()
+      await stream.ready
+      await sql.query(`INSERT INTO ${table} VALUES (1, 'before')`)
+      expect(rowsOf(await take(iterator, 1))).toMatchObject([{ kind: 'insert', row: { id: 1 } }])
+      // Cut the walsender off; while the stream is kept away, a change, then the slot moves past it.
+      proxy.newConnections = 'silent'
+      await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+      await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]!.rows[0]![0] === 'f')
+      // Flushed at once, so that the slot is advanced past row 2 too: pg_replication_slot_advance
+      // goes no further than the WAL flushed, and the harness's server runs with synchronous_commit off.
+      await sql.query('SET synchronous_commit = on') // this test's own connection
+      await sql.query(`INSERT INTO ${table} VALUES (2, 'skipped')`)
+      await move(sql, slot)
+      await sql.query(`INSERT INTO ${table} VALUES (3, 'after')`)
+      proxy.restore()
+      const rest: ReplicationChange[] = []
+      const failed = (async () => {
+        for (;;) {
+          const { value, done } = await iterator.next()
+          if (done) return
+          rest.push(value)
+          if (value.kind === 'insert') return // before the fix: row 3, row 2 skipped without a word
+        }
+      })()
+      await expect(failed).rejects.toThrow(new RegExp(`replication slot "${slot}" was moved past what this stream acknowledged`))
+      expect(rest.filter((c) => c.kind === 'insert')).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  // The check compares the slot with what the stream acknowledged (flushed), not with what it
+  // received (written): a transaction received, even handed out, but not acknowledged must come
+  // again, and a slot moved past its commit would skip it. Moved to the commit's end LSN, the
+  // slot really skips it (snapbuild.c, SnapBuildXactNeedsSkip: a commit record that begins before
+  // the slot's confirmed_flush_lsn is not decoded). Not to its commitLsn, where the record begins:
+  // that skips nothing, and the stream may already have acknowledged that far itself (a keepalive
+  // while nothing was owed, or on PostgreSQL 14 the Commit of an empty transaction just before),
+  // so a test that moved the slot there could see the stream resume, rightly, without the error.
+  test('a slot advanced past a commit the stream received but did not acknowledge, while the stream is away: the stream fails saying so', async () => {
+    const sql = await sqlConnection()
+    const { table, publication, slot } = await setup(sql)
+    const { stream, proxy } = await openThroughProxy({ slot, publications: [publication], create: true })
+    try {
+      const iterator = stream[Symbol.asyncIterator]()
+      await stream.ready
+      await sql.query(`INSERT INTO ${table} VALUES (1, 'received, not acknowledged')`)
+      // Up to its Commit, which stays in hand: asking for nothing more acknowledges nothing more.
+      const received = await take(iterator, 1)
+      const insert = received.at(-1)!
+      if (insert.kind !== 'insert') throw new Error('unreachable')
+      let commit: ReplicationChange = insert
+      while (commit.kind !== 'commit' || commit.xid !== insert.xid) commit = (await iterator.next()).value as ReplicationChange
+      const endLsn = commit.endLsn
+      expect(stream.flushedLsn).toBeLessThan(endLsn)
+      // Cut the walsender off, and keep the stream from coming back until the slot has moved.
+      proxy.newConnections = 'silent'
+      await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
+      await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]!.rows[0]![0] === 'f')
+      // The commit was sent, so its WAL is flushed and the slot goes all the way.
+      const [advanced] = await sql.query(`SELECT end_lsn FROM pg_replication_slot_advance('${slot}', '${formatLsn(endLsn)}')`)
+      expect(parseLsn(advanced!.rows[0]![0]!)).toBe(endLsn)
+      expect(stream.flushedLsn).toBeLessThan(endLsn) // what the stream had acknowledged, still
+      await sql.query(`INSERT INTO ${table} VALUES (2, 'after')`)
+      proxy.restore()
+      const rest: ReplicationChange[] = []
+      const failed = (async () => {
+        for (;;) {
+          const { value, done } = await iterator.next()
+          if (done) return
+          rest.push(value)
+          if (value.kind === 'insert') return // compared with what was received: row 2, row 1 skipped without a word
+        }
+      })()
+      await expect(failed).rejects.toThrow(new RegExp(`replication slot "${slot}" was moved past what this stream acknowledged \\(${formatLsn(stream.flushedLsn)}, now ${formatLsn(endLsn)}\\)`))
+      expect(rest).toEqual([])
+    } finally {
+      await proxy.close()
+    }
   })
 
   test('values are read the same whatever the session\'s DateStyle, bytea_output and extra_float_digits say', async () => {

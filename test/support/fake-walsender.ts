@@ -6,7 +6,9 @@
  * of the requested LSN and the slot's position, skipping every transaction that commits before
  * it, as PostgreSQL does (CreateDecodingContext, SnapBuildXactNeedsSkip); it holds back what it
  * sends while the client pauses reading, as a socket would; it answers a status update that asks
- * for a reply, moves the slot to what each one reports flushed, and drops on command.
+ * for a reply, moves the slot to what each one reports flushed, and drops on command. An
+ * ordinary connection answers a reconnect's look at the slot (which process holds it, and where
+ * it is confirmed), held back while the test says.
  * Its bytes come from test/support/pgoutput-bytes.ts, never from src; from src it takes types and
  * ConnectionLostError only.
  */
@@ -21,7 +23,7 @@ import { char, int64, int8, pgoutputBytes } from './pgoutput-bytes.ts'
 export type Lsn = bigint
 
 /** What ReplicationStream (stream.ts, slot-check.ts) uses of a Connection: the walsender's side of it. */
-type WalsenderSide = Pick<Connection, 'parameters' | 'query' | 'copyBoth' | 'copying' | 'sendCopy' | 'endCopy' | 'pause' | 'resume' | 'abort' | 'close'>
+type WalsenderSide = Pick<Connection, 'parameters' | 'processId' | 'query' | 'copyBoth' | 'copying' | 'sendCopy' | 'endCopy' | 'pause' | 'resume' | 'abort' | 'close'>
 
 export interface Transaction {
   readonly index: number
@@ -93,10 +95,19 @@ export class FakeWalsender {
     return last && !last.closed ? last : undefined
   }
 
-  /** ReplicationStream's connect(): a new connection, at once. */
+  /** Ordinary connections opened for a reconnect's look at the slot (resume-check.ts). */
+  readonly looks: SlotLookConnection[] = []
+  /** While set, a look's query is answered only once this settles. */
+  holdLooks: Promise<void> | undefined
+
+  /** ReplicationStream's connect(): a new connection, at once; an ordinary one only looks at the slot. */
   readonly connect = async (options: ConnectOptions): Promise<Connection> => {
-    if (options.replication !== 'database') this.violations.push(`connected with replication=${options.replication}`)
     if (options.signal?.aborted) throw new ConnectionLostError('the connection attempt was aborted', { cause: options.signal.reason })
+    if (options.replication !== 'database') {
+      const look = new SlotLookConnection(this)
+      this.looks.push(look)
+      return look as unknown as Connection
+    }
     const connection = new WalsenderConnection(this, this.connections.length + 1)
     this.connections.push(connection)
     // Only the members the stream uses exist: a new use would fail loudly here, not pass unseen.
@@ -171,8 +182,47 @@ export class FakeWalsender {
 /** What the walsender has sent and the client not yet read: CopyData, or the end of the copy. */
 type Outgoing = { bytes: Uint8Array; change: boolean; replyRequested?: boolean } | 'copy done'
 
+/**
+ * An ordinary connection, for the one query a reconnect makes on it once START_REPLICATION holds
+ * the slot: the slot's active_pid (the walsender streaming, if any) and confirmed_flush_lsn.
+ */
+export class SlotLookConnection implements Pick<Connection, 'parameters' | 'query' | 'abort' | 'close'> {
+  readonly parameters: ReadonlyMap<string, string> = new Map([['server_version', '17.4']])
+  closed = false
+  #query: { reject(error: Error): void } | undefined
+
+  constructor(readonly server: FakeWalsender) {}
+
+  query(sql: string): Promise<QueryResult[]> {
+    if (this.closed) return Promise.reject(new ConnectionLostError('the connection is closed'))
+    return new Promise((resolve, reject) => {
+      this.#query = { reject }
+      const answer = () => {
+        if (this.closed) return
+        this.#query = undefined
+        if (!sql.startsWith('SELECT active_pid, confirmed_flush_lsn FROM pg_replication_slots')) return reject(new TypeError(`the model server takes no ${JSON.stringify(sql.slice(0, 40))} on an ordinary connection`))
+        const holder = this.server.connections.find((c) => c.copying && !c.closed)
+        resolve([{ command: 'SELECT 1', fields: [], rows: [[holder ? String(holder.processId) : null, lsnText(this.server.confirmed)]] }])
+      }
+      void (this.server.holdLooks ?? Promise.resolve()).then(() => setImmediate(answer))
+    })
+  }
+
+  abort(reason: Error): void {
+    this.closed = true
+    this.#query?.reject(reason)
+    this.#query = undefined
+  }
+
+  async close(): Promise<void> {
+    this.abort(new ConnectionLostError('the connection was closed'))
+  }
+}
+
 export class WalsenderConnection implements WalsenderSide {
   readonly parameters: ReadonlyMap<string, string> = new Map([['server_version', '17.4']])
+  /** The walsender's process ID, as BackendKeyData gives it. */
+  readonly processId: number
   /** CopyData carrying a change (Begin, Insert, Commit) that the client has read. */
   changesRead = 0
   /** The flush position last reported before the client's CopyDone; undefined: none, or no CopyDone. */
@@ -197,7 +247,9 @@ export class WalsenderConnection implements WalsenderSide {
   constructor(
     readonly server: FakeWalsender,
     readonly number: number,
-  ) {}
+  ) {
+    this.processId = 40_000 + number
+  }
 
   get copying(): boolean {
     return this.#copying

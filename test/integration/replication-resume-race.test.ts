@@ -1,0 +1,182 @@
+/**
+ * The slot moved in the moment between a reconnect's look at it and its START_REPLICATION:
+ * the server then starts at the slot's new position without a word (logical.c,
+ * CreateDecodingContext: "cannot stream from %X/%X, minimum is %X/%X, forwarding"). These
+ * tests move it there deterministically, from inside the stream's own connect(), and close()
+ * the stream while its second look, made once START holds the slot, is under way.
+ */
+import { afterEach, describe, expect, test } from 'vitest'
+import { connect } from '../../src/protocol/index.ts'
+import { ConnectionLostError } from '../../src/protocol/errors.ts'
+import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { formatLsn, parseLsn, type Lsn } from '../../src/protocol/replication/lsn.ts'
+import { ReplicationStream } from '../../src/replication/stream.ts'
+import type { ReplicationChange } from '../../src/replication.ts'
+import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
+
+const pg = server()
+const database = databaseOfItsOwn('replication_race')
+const cleanup: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined)
+})
+
+/** Polls `check` until it is true (at most 5 s): for server state no event announces. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+let serial = 0
+
+/**
+ * A table, its publication, and a stream of it whose connect() lets a test run `hook` (once)
+ * right after the next query that reads pg_replication_slots has been answered: on a reconnect,
+ * the stream's look at the slot before START_REPLICATION.
+ */
+async function raced() {
+  const sql = await connectSuperuser({ database })
+  cleanup.push(() => sql.close())
+  const name = `repl_race_${process.pid}_${++serial}`
+  await sql.query(`CREATE TABLE ${name} (id int PRIMARY KEY, note text); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
+  const race: { hook?: ((text: string) => Promise<void>) | undefined; refuseLook?: boolean } = {}
+  const reconnects: Error[] = []
+  const connectHooked = async (options: ConnectOptions): Promise<Connection> => {
+    if (race.refuseLook && options.replication === undefined) {
+      // The look's ordinary connection, once: to a port where nothing listens, refused for real.
+      race.refuseLook = false
+      return connect({ ...options, host: '127.0.0.1', port: 1, hostaddr: undefined })
+    }
+    const connection = await connect(options)
+    const query = connection.query.bind(connection)
+    connection.query = async (text: string) => {
+      const result = await query(text)
+      const hook = race.hook
+      if (hook && text.includes('pg_replication_slots')) {
+        race.hook = undefined
+        await hook(text)
+      }
+      return result
+    }
+    return connection
+  }
+  const stream = new ReplicationStream({ connection: optionsFor(pg.superuser, 'tcp', { database }), slot: name, publications: [name], create: true, reconnect: { minDelay: 50, maxDelay: 100 }, onReconnect: ({ error }) => void reconnects.push(error) }, connectHooked)
+  cleanup.push(async () => {
+    await stream.close()
+    await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${name}'`))[0]!.rows[0]?.[0] !== 't')
+    await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
+  })
+  const slotRow = async () => (await sql.query(`SELECT active, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${name}'`))[0]!.rows[0]!
+  /** Cuts the walsender off; the stream reconnects at once. */
+  const terminate = async () => {
+    await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${name}'`)
+  }
+  /** Waits for the old walsender to let the slot go, then moves the slot to `lsn`; returns where it went. */
+  const advance = async (lsn: Lsn): Promise<Lsn> => {
+    await until(async () => (await slotRow())[0] === 'f')
+    const [moved] = await sql.query(`SELECT end_lsn FROM pg_replication_slot_advance('${name}', '${formatLsn(lsn)}')`)
+    return parseLsn(moved!.rows[0]![0]!)
+  }
+  return { sql, name, stream, race, reconnects, slotRow, terminate, advance }
+}
+
+/** Reads up to and including the Commit of the first insert; the Commit stays in hand, not acknowledged. */
+async function toCommit(iterator: AsyncIterator<ReplicationChange>): Promise<Extract<ReplicationChange, { kind: 'commit' }>> {
+  for (;;) {
+    const { value, done } = await iterator.next()
+    if (done) throw new Error('the stream ended')
+    if (value.kind === 'commit') return value
+  }
+}
+
+/**
+ * Waits for the stream to have noticed its walsender gone: asking for the next change before
+ * then would acknowledge the Commit in hand, and the slot would rightly resume after it.
+ */
+async function lossNoticed(reconnects: Error[]): Promise<void> {
+  await until(async () => reconnects.length > 0)
+}
+
+const supported = (pg.serverVersion ?? 180000) >= 140000
+
+describe.runIf(supported)('replicate(): the slot moved between the reconnect\'s look at it and START_REPLICATION', () => {
+  // Before the fix, the slot was looked at only before START_REPLICATION: the server forwarded
+  // the stream to the slot's new position, and row 2 came with row 1 skipped without a word.
+  test('a slot advanced after the look and before START_REPLICATION: the stream fails saying so, and hands out nothing past the skip', async () => {
+    const { sql, name, stream, race, reconnects, terminate, advance } = await raced()
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${name} VALUES (1, 'received, not acknowledged')`)
+    const commit = await toCommit(iterator)
+    expect(stream.flushedLsn).toBeLessThan(commit.endLsn)
+    let advancedTo: Lsn | undefined
+    // The commit was sent, so its WAL is flushed and the slot goes all the way past it.
+    race.hook = async () => void (advancedTo = await advance(commit.endLsn))
+    await terminate()
+    await lossNoticed(reconnects)
+    await sql.query(`INSERT INTO ${name} VALUES (2, 'after')`)
+    const rest: ReplicationChange[] = []
+    const failed = (async () => {
+      for (;;) {
+        const { value, done } = await iterator.next()
+        if (done) return
+        rest.push(value)
+        if (value.kind === 'insert') return // before the fix: row 2, row 1 skipped without a word
+      }
+    })()
+    await expect(failed).rejects.toThrow(new RegExp(`replication slot "${name}" was moved past what this stream acknowledged \\(${formatLsn(stream.flushedLsn)}, now ${formatLsn(commit.endLsn)}\\)`))
+    expect(advancedTo).toBe(commit.endLsn)
+    expect(rest).toEqual([])
+  })
+
+  test('close() while the look after START_REPLICATION is under way: close() returns, the iterator ends, and the slot stays where it was', async () => {
+    const { sql, name, stream, race, slotRow, terminate } = await raced()
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${name} VALUES (1, 'received, not acknowledged')`)
+    await toCommit(iterator)
+    let closing: Promise<void> | undefined
+    let confirmedThen: string | null | undefined
+    let hookRan = false
+    // The look's query is answered, and before the stream reads the answer it is closed.
+    const onLook = async (text: string) => {
+      if (!text.includes('active_pid')) return void (race.hook = onLook) // the look before START: not yet
+      hookRan = true
+      confirmedThen = (await slotRow())[1]
+      closing = stream.close()
+    }
+    race.hook = onLook
+    await terminate()
+    await until(async () => hookRan)
+    await closing
+    await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined })
+    await until(async () => (await slotRow())[0] === 'f')
+    expect((await slotRow())[1]).toBe(confirmedThen)
+  })
+
+  test('a look after START_REPLICATION that cannot connect is a lost attempt: the stream reconnects, and what was not acknowledged comes again', async () => {
+    const { sql, name, stream, race, reconnects, terminate } = await raced()
+    const iterator = stream[Symbol.asyncIterator]()
+    await stream.ready
+    await sql.query(`INSERT INTO ${name} VALUES (1, 'received, not acknowledged')`)
+    await toCommit(iterator)
+    race.refuseLook = true
+    await terminate()
+    await lossNoticed(reconnects)
+    await sql.query(`INSERT INTO ${name} VALUES (2, 'after')`)
+    const inserts: unknown[] = []
+    while (inserts.length < 2) {
+      const { value, done } = await iterator.next()
+      if (done) throw new Error('the stream ended')
+      if (value.kind === 'insert') inserts.push(value.row)
+    }
+    expect(inserts).toEqual([{ id: 1, note: 'received, not acknowledged' }, { id: 2, note: 'after' }])
+    expect(race.refuseLook).toBe(false)
+    expect(reconnects).toHaveLength(2) // the walsender terminated, then the look refused
+    expect(reconnects[1]).toBeInstanceOf(ConnectionLostError)
+  })
+})
