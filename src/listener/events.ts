@@ -43,15 +43,23 @@ export class EventHub<Events extends object> {
     return (this.#handlers[event]?.length ?? 0) > 0
   }
 
+  /**
+   * Calls the handlers `list` holds as the event comes: one added by a handler hears the next
+   * event, not this one (the Gap's record of who heard it, held.ts, counts on that).
+   */
   emit<K extends keyof Events>(event: K, value: Events[K], list = this.#handlers[event]): void {
     if (!list || list.length === 0) return
-    for (const handler of list.length === 1 ? list : [...list]) {
-      try {
-        const result = handler(value)
-        if (result != null && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)
-      } catch (error) {
-        this.#report(error, event)
-      }
+    // One handler, the hot path of a notification: no copy of the list to make.
+    if (list.length === 1) this.#call(list[0]!, value, event)
+    else for (const handler of [...list]) this.#call(handler, value, event)
+  }
+
+  #call<K extends keyof Events>(handler: (value: Events[K]) => unknown, value: Events[K], event: K): void {
+    try {
+      const result = handler(value)
+      if (result != null && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)
+    } catch (error) {
+      this.#report(error, event)
     }
   }
 

@@ -65,7 +65,7 @@ export class Held {
     for (const item of this.#items) if (item.type !== 'Gap') concerned.add(item.channel)
     const last = this.#items[this.#items.length - 1]
     const said = last?.type === 'Gap' ? this.heard.get(last.gap)! : []
-    if (last?.type === 'Gap' && heard.length === said.length && heard.at(-1) === said.at(-1)) {
+    if (last?.type === 'Gap' && heard.length === said.length && heard.every((handler, i) => handler === said[i])) {
       gap = last.gap = span(last.gap, gap)
       for (const channel of concerned) last.channels.add(channel)
     } else this.#items.push({ type: 'Gap', gap, channels: concerned })

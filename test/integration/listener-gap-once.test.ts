@@ -74,6 +74,44 @@ describe("'gap' handlers hear a reconnect's Gap once", () => {
     await reconnect(l)
     expect(heard).toEqual(['before', 'Gap']) // before the fix: ['Gap', 'before', 'Gap']
   })
+
+  // Found by review: the only 'gap' handler's list was walked live, so a handler it added heard
+  // the Gap then, though the record of who heard it was taken before; and heard again later.
+  test("one added by the only 'gap' handler, as the Gap is said, hears it once", async () => {
+    const l = await listener(fast)
+    await l.listen(uniqueChannel())
+    const second: Gap[] = []
+    let added = false
+    l.on('gap', () => {
+      if (added) return
+      added = true
+      l.on('gap', (gap) => void second.push(gap))
+    })
+    const gap = await reconnect(l)
+    l.on('notification', () => {})
+    expect(second).toEqual([gap]) // before the fix: [gap, gap]
+  })
+
+  // Found by review: two held Gaps were merged when the lists of who heard them had the same
+  // length and the same last handler, so a handler that heard only the second was never told
+  // of the first.
+  test("two held Gaps heard by different 'gap' handlers (the same number, the same last one) stay two", async () => {
+    const l = await listener(fast)
+    await l.listen(uniqueChannel())
+    const last = () => undefined
+    const offFirst = l.on('gap', () => undefined)
+    let offLast = l.on('gap', last)
+    const first = await reconnect(l)
+    offFirst()
+    offLast()
+    const between: Gap[] = []
+    l.on('gap', (gap) => void between.push(gap))
+    offLast = l.on('gap', last)
+    const second = await reconnect(l)
+    expect(between).toEqual([second])
+    l.on('notification', () => {})
+    expect(between).toEqual([second, first]) // it is owed the first; before the fix: only [second]
+  })
 })
 
 describe('close() while a reconnect is under way, with notifications held for a consumer not yet come', () => {
