@@ -58,8 +58,9 @@ function refuseMisplacedPasswords(options: ConnectOptions, env: Readonly<Record<
   const values = Object.entries(inString).map(([keyword, value]) => ({ keyword, value, from: `the connection string's ${keyword}` }))
   for (const [keyword, { value, variable }] of readEnvironment((name) => env[name], isSet)) values.push({ keyword, value, from: variable })
   for (const { keyword, value, from } of values) {
-    // Each of a list's elements (PGHOST='db1,app:secret@db2'), as libpq splits host and port.
-    if (SECRET_KEYWORDS.has(keyword) || !value.split(',').some(mayHoldPassword)) continue
+    // Each of a list's elements (PGHOST='db1,app:secret@db2'), where libpq splits one.
+    const parts = /^(?:host|hostaddr|port)$/.test(keyword) ? value.split(',') : [value]
+    if (SECRET_KEYWORDS.has(keyword) || !parts.some(mayHoldPassword)) continue
     const shown = quoted(value)
     const holds = shown.startsWith('"') ? `one (${shown})` : 'what may be a password'
     throw new UsageError(`${from} takes no connection string, and holds ${holds}: a connection string goes as the first argument, or as -d's value`, command)

@@ -74,7 +74,10 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
   process.on('SIGTERM', stop)
   onStdoutClosed(() => {
     stdoutGone = true
-    if (live === undefined) return void exitWithoutStdout(0)
+    if (live === undefined) {
+      stopping = 'now' // a connection made while stderr drains streams nothing
+      return void exitWithoutStdout(0)
+    }
     stopNow()
   })
 

@@ -43,7 +43,9 @@ export function callHandler<A>(handlers: SessionHandlers, handler: ((arg: A) => 
 
 function handlerFailed(handlers: SessionHandlers, error: unknown): void {
   try {
-    handlers.onHandlerError?.(error)
+    const result = handlers.onHandlerError?.(error) as Partial<PromiseLike<unknown>> | undefined
+    // An async one that rejects too: nobody is left to tell, and unhandled it would end the process.
+    if (typeof result?.then === 'function') result.then(undefined, () => undefined)
   } catch {
     // The error handler failed too; there is nobody left to tell.
   }

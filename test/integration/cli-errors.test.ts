@@ -120,11 +120,29 @@ describe('a password where none belongs (a PG* variable, a setting of the connec
     ['PGSSLMODE', nowhere, { PGSSLMODE: url }],
     ["the connection string's host", [`host=${url}`], {}],
     ['-h, with a password= after the host', ['-h', `127.0.0.1 password=${secret}`, '-p', '1'], {}],
+    // Found by review: a password after "?", "&" or ";", as other clients' strings carry one.
+    ['PGHOST, a JDBC URL', [], { PGHOST: `jdbc:postgresql://127.0.0.1:1/shop?user=app&password=${secret}`, PGPORT: '1' }],
+    ['PGHOST, a host with ?password=', [], { PGHOST: `127.0.0.1?password=${secret}`, PGPORT: '1' }],
+    ['PGDATABASE, a name with ?password=', here, { ...password, PGDATABASE: `shop?password=${secret}` }],
+    ['PGUSER, an ADO.NET string', here, { ...password, PGUSER: `Host=db;Password=${secret}` }],
+    ['PGAPPNAME, with &password= (the StartupMessage --trace prints)', ['--trace', ...here], { ...password, PGAPPNAME: `x&password=${secret}` }],
   ])('%s', async (_, args, env) => {
     const result = await runCli(['listen', ...args, 'jobs'], { env })
     expect(result.stderr).not.toContain(secret)
     expect(result.status).toBe(2)
     expect(result.stderr.split('\n')[0]).toMatch(/^pglisten: .* takes no connection string/)
+  })
+
+  test('-h, an ADO.NET string (";Password="): refused without the password', async () => {
+    const result = await runCli(['listen', '-h', `Host=127.0.0.1;Username=app;Password=${secret}`, '-p', '1', 'jobs'])
+    expect(result.stderr).not.toContain(secret)
+    expect(result.status).toBe(2)
+  })
+
+  // Found by review: every setting was split at commas, as libpq splits only host, hostaddr and port.
+  test("a setting's list that is no host list (PGOPTIONS with 'b:c@d' after a comma) is taken as it is", async () => {
+    const result = await runCli(['notify', ...at, '-U', pg.superuser.user, 'jobs', 'hello'], { env: { ...password, PGOPTIONS: '-c search_path=a,b:c@d' } })
+    expect(result).toMatchObject({ status: 0, stderr: '' })
   })
 })
 

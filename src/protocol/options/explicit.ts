@@ -52,6 +52,9 @@ export function explicitOptions(options: ConnectionOptions): Map<string, OptionV
   return given
 }
 
+/** A value in an error: a string quoted, so that '10000' is not taken for 10000. */
+const shown = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : String(value))
+
 /** `value` if it has a type option `name` takes: the options named below take more than a string, the rest a string only, or a handler a function. */
 function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue {
   switch (name) {
@@ -83,15 +86,16 @@ function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue 
     case 'protocolVersion':
       // The versions startup speaks, 3.0 and 3.2, as StartupMessage carries them.
       if (value === 0x30000 || value === 0x30002) return value
-      throw new RangeError(`protocolVersion must be (3 << 16) | 0 or (3 << 16) | 2, not ${String(value)}`)
+      throw new (typeof value === 'number' ? RangeError : TypeError)(`protocolVersion must be the number (3 << 16) | 0 or (3 << 16) | 2, not ${shown(value)}`)
     case 'keepAlive':
       if (typeof value === 'number' && value >= 0 && value < Infinity) return value
-      throw new (typeof value === 'number' ? RangeError : TypeError)(`keepAlive must be a number of milliseconds, 0 or more, not ${String(value)}`)
+      throw new (typeof value === 'number' ? RangeError : TypeError)(`keepAlive must be a number of milliseconds, 0 or more, not ${shown(value)}`)
     default: {
-      // A text option, or a handler: no text option's name starts with "on".
+      // A text option, or a handler: no text option's name starts with "on". A handler set to
+      // null is none, as connect() reads it (`onNotice: debug ? log : null`).
       name satisfies TextOptionName | HandlerName
       const type = name.startsWith('on') ? 'function' : 'string'
-      if (typeof value === type) return value as OptionValue
+      if (typeof value === type || (value === null && type === 'function')) return value as OptionValue
       throw new TypeError(`${name} must be a ${type}`)
     }
   }

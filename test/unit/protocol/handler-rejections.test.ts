@@ -36,6 +36,35 @@ const base = { env: {}, host: 'h', user: 'u', password: 'p', sslmode: 'disable',
 const aTurn = () => new Promise((resolve) => setTimeout(resolve))
 
 describe('onClose', () => {
+  // Found by review: what an async onHandlerError rejected with was an unhandled rejection.
+  test('an async onClose that rejects, and an async onHandlerError that rejects too: nothing is left unhandled', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const link = acceptingLink()
+      const told: unknown[] = []
+      await connectWith(nodePlatform, {
+        ...base,
+        platform: { ...nodePlatform, openLink: async () => link },
+        onClose: async () => {
+          throw new Error('onClose failed')
+        },
+        onHandlerError: async (error) => {
+          told.push(error)
+          throw new Error('onHandlerError failed')
+        },
+      })
+      link.onClose(undefined)
+      await aTurn()
+      await aTurn()
+      expect(told).toEqual([new Error('onClose failed')])
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   test('an async onClose that rejects: the rejection goes to onHandlerError', async () => {
     const link = acceptingLink()
     const handlerErrors: unknown[] = []
