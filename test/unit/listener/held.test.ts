@@ -151,7 +151,7 @@ describe('Held', () => {
 })
 
 describe("Held: the 'gap' handlers that heard each Gap as it came", () => {
-  const [p, q] = [() => {}, () => {}]
+  const [p, q, r] = [() => {}, () => {}, () => {}]
 
   test('Gaps in a row that the same handlers heard are one, and it notes them', () => {
     const held = new Held(() => 0)
@@ -169,6 +169,19 @@ describe("Held: the 'gap' handlers that heard each Gap as it came", () => {
     const taken = held.take(only('a'))
     expect(labels(taken)).toEqual(['Gap 10-20', 'Gap 30-40'])
     expect(taken.map((g) => held.heard.get(g as Gap))).toEqual([[p], [p, q]])
+  })
+
+  // Found by review: lists of the same length ending in the same handler were taken for the same.
+  test.each([
+    ['the same number, the same last one', [p, r], [q, r]],
+    ['the same number, the same first one', [p, q], [p, r]],
+  ])('Gaps in a row that different handlers heard stay apart: %s', (_, first, second) => {
+    const held = new Held(() => 0)
+    held.offerGap(gap(10, 20), ['a'], first)
+    held.offerGap(gap(30, 40), ['a'], second)
+    const taken = held.take(only('a'))
+    expect(labels(taken)).toEqual(['Gap 10-20', 'Gap 30-40'])
+    expect(taken.map((g) => held.heard.get(g as Gap))).toEqual([first, second])
   })
 
   test("a cut's Gap was heard by nobody", () => {
