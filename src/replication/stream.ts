@@ -335,13 +335,22 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         if (!this.#started) return streaming()
         this.#confirming = true
         open.pause()
-        confirmResume((signal) => s.connect({ ...watchConnection(s.connection), signal }), attempt.signal, { slot: s.slot, walsender: open.processId, acknowledged: start })
+        // Only a slot seen moved ends the stream. A look that cannot be made or proves nothing (no
+        // connection free under max_connections or a role's limit, a pooler's process ID, a
+        // password asked again and refused, no answer within half the attempt's time) leaves the
+        // stream guarded by the first look alone, rather than keep it from resuming for good.
+        const look = new AttemptSignal(attempt.signal, s.attemptTimeout / 2)
+        confirmResume((signal) => s.connect({ ...watchConnection(s.connection), signal }), look.signal, { slot: s.slot, walsender: open.processId, acknowledged: start })
+          .catch((error: unknown) => {
+            if (error instanceof ReplicationError) throw error
+          })
           .then(() => {
             if (over || attempt.signal.aborted) return // close() or the attempt's time ended it: its copy is failing
             streaming()
             open.resume()
           })
-          .catch((error: unknown) => open.abort(error instanceof Error ? error : new ConnectionLostError(String(error))))
+          .catch((error: unknown) => open.abort(error as ReplicationError))
+          .finally(() => look.dispose())
       })
       await copy
     } catch (error) {
