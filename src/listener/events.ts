@@ -51,7 +51,13 @@ export class EventHub<Events extends object> {
     if (!list || list.length === 0) return
     // One handler, the hot path of a notification: no copy of the list to make.
     if (list.length === 1) this.#call(list[0]!, value, event)
-    else for (const handler of [...list]) this.#call(handler, value, event)
+    // One that an earlier handler removed (or close() forgot) is not called.
+    else for (const handler of [...list]) if (list.includes(handler)) this.#call(handler, value, event)
+  }
+
+  /** Forgets the handlers of every event but `kept` (close()): one an emit under way has yet to call is not called. */
+  clear(kept: keyof Events): void {
+    for (const [event, list] of Object.entries(this.#handlers) as [string, unknown[]][]) if (event !== kept) list.length = 0
   }
 
   #call<K extends keyof Events>(handler: (value: Events[K]) => unknown, value: Events[K], event: K): void {

@@ -320,6 +320,9 @@ export class Listener {
 
   async #shutDown(): Promise<void> {
     if (this.#lifecycle.state !== 'closed') this.#lifecycle.to('close')
+    // Nothing more reaches handlers, not even those of an event under way (close() called from
+    // one of several): 'error' handlers still hear what closing meets.
+    this.#events.clear('error')
     const connection = this.#link.shutDown()
     this.#delivery.detach() // before ending the iterators, whose ending would resume the socket
     if (!this.#link.failure) this.#delivery.end() // after giving up, they end with the error instead

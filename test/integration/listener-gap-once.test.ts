@@ -246,3 +246,41 @@ describe('an iterator that breaks out of its loop while a Gap is held for it', (
     expect(second.map(label)).toEqual(['after']) // held while nobody consumed, and no Gap a second time
   })
 })
+
+// Found by review: close() called from one of several handlers stopped nothing the event under
+// way had yet to call, nor the events said after it ('reconnected', then 'gap').
+describe('close() from a handler: nothing more reaches handlers', () => {
+  test('from the first of two notification handlers: the second does not hear that notification', async () => {
+    const l = await listener(fast)
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    const after: string[] = []
+    let closed = false
+    l.on('notification', () => {
+      closed = true
+      void l.close()
+    })
+    l.on('notification', (n) => void (closed && after.push(n.payload)))
+    await l.notify(channel, 'x')
+    await eventually(() => closed)
+    expect(after).toEqual([]) // before the fix: ['x']
+  })
+
+  test("from a 'reconnected' handler: no other 'reconnected' handler, and no 'gap' handler, hears of it", async () => {
+    const l = await listener(fast)
+    await l.listen(uniqueChannel())
+    const heard: string[] = []
+    l.on('reconnected', () => {
+      heard.push('reconnected')
+      void l.close()
+    })
+    l.on('reconnected', () => void heard.push('reconnected, the second handler'))
+    l.on('gap', () => void heard.push('gap'))
+    const admin = await connectSuperuser()
+    await admin.query(`SELECT pg_terminate_backend(${l.processId})`)
+    await admin.close()
+    await eventually(() => l.stats.state === 'closed')
+    await l.close()
+    expect(heard).toEqual(['reconnected']) // before the fix: all three
+  })
+})

@@ -199,6 +199,48 @@ describe('EventHub', () => {
     expect(seen).toEqual(['first', 'second'])
   })
 
+  // Found by review: with one handler, the list was walked live, and a handler it added was called for the event under way.
+  test('the only handler adds another while the event is emitted: the added one hears the next event, not this one', () => {
+    const hub = new EventHub<Events>(() => {})
+    const seen: string[] = []
+    hub.on('tick', (n) => {
+      seen.push(`first ${n}`)
+      if (n === 1) hub.on('tick', (m) => void seen.push(`added ${m}`))
+    })
+    hub.emit('tick', 1)
+    hub.emit('tick', 2)
+    expect(seen).toEqual(['first 1', 'first 2', 'added 2'])
+  })
+
+  test('a handler removed by an earlier one while the event is emitted is not called for it', () => {
+    const hub = new EventHub<Events>(() => {})
+    const seen: string[] = []
+    let offSecond = () => {}
+    hub.on('tick', () => {
+      seen.push('first')
+      offSecond()
+    })
+    offSecond = hub.on('tick', () => void seen.push('second'))
+    hub.emit('tick', 1)
+    expect(seen).toEqual(['first'])
+  })
+
+  test("clear(kept): every event's handlers but kept's are forgotten, those of an event under way included", () => {
+    const hub = new EventHub<{ tick: number; error: Error }>(() => {})
+    const seen: string[] = []
+    hub.on('tick', () => {
+      seen.push('first')
+      hub.clear('error')
+    })
+    hub.on('tick', () => void seen.push('second'))
+    hub.on('error', () => void seen.push('error'))
+    hub.emit('tick', 1)
+    hub.emit('tick', 2)
+    hub.emit('error', new Error('still heard'))
+    expect(seen).toEqual(['first', 'error'])
+    expect(hub.has('tick')).toBe(false)
+  })
+
   test('a handler that returns null (or any non-promise) is not an error', () => {
     const errors: unknown[] = []
     const hub = new EventHub<Events>((e) => errors.push(e))
