@@ -45,12 +45,12 @@ export function looksLikeConnectionString(word: string): boolean {
 /**
  * Whether `word` may hold a password: a connection string, any "user:password@" before a
  * space, or a "password=" anywhere ("db password=secret", a JDBC URL's "?password=", an
- * ADO.NET string's ";Password="). For what is never a name with such a shape (a host, a
+ * ADO.NET string's ";Password=", or its aliases ";Pwd=" and ";Psw="). For what is never a name with such a shape (a host, a
  * database, a slot, a publication); a channel may be one ("mail:alice@example.com"), so
  * channels ask looksLikeConnectionString.
  */
 export function mayHoldPassword(word: string): boolean {
-  return looksLikeConnectionString(word) || /^[^@\s]*:[^@\s]*@/.test(word.trimStart()) || /password\s*=/i.test(word)
+  return looksLikeConnectionString(word) || /^[^@\s]*:[^@\s]*@/.test(word.trimStart()) || /(?:password|\bpwd|\bpsw)\s*=/i.test(word)
 }
 
 /**

@@ -125,6 +125,8 @@ describe('a password where none belongs (a PG* variable, a setting of the connec
     ['PGHOST, a host with ?password=', [], { PGHOST: `127.0.0.1?password=${secret}`, PGPORT: '1' }],
     ['PGDATABASE, a name with ?password=', here, { ...password, PGDATABASE: `shop?password=${secret}` }],
     ['PGUSER, an ADO.NET string', here, { ...password, PGUSER: `Host=db;Password=${secret}` }],
+    ['PGDATABASE, with ADO.NET\'s ;PWD=', here, { ...password, PGDATABASE: `shop;PWD=${secret}` }],
+    ['PGHOST, with ADO.NET\'s ;Psw=', [], { PGHOST: `127.0.0.1;Psw=${secret}`, PGPORT: '1' }],
     ['PGAPPNAME, with &password= (the StartupMessage --trace prints)', ['--trace', ...here], { ...password, PGAPPNAME: `x&password=${secret}` }],
   ])('%s', async (_, args, env) => {
     const result = await runCli(['listen', ...args, 'jobs'], { env })
