@@ -51,8 +51,12 @@ export class EventHub<Events extends object> {
     if (!list || list.length === 0) return
     // One handler, the hot path of a notification: no copy of the list to make.
     if (list.length === 1) this.#call(list[0]!, value, event)
-    // One that an earlier handler removed (or close() forgot) is not called.
-    else for (const handler of [...list]) if (list.includes(handler)) this.#call(handler, value, event)
+    // One that an earlier handler removed (or close() forgot) is not called: looked for in the
+    // event's own list, as `list` may be a copy (the 'gap' handlers owed a held Gap).
+    else {
+      const live = this.handlers(event)
+      for (const handler of [...list]) if (live.includes(handler)) this.#call(handler, value, event)
+    }
   }
 
   /** Forgets the handlers of every event but `kept` (close()): one an emit under way has yet to call is not called. */

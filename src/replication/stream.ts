@@ -245,6 +245,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     let unguard = (): void => undefined
     /** This connection is done with: a look at the slot answering late starts nothing. */
     let over = false
+    /** Ends a look at the slot still under way when this connection is done with (close(), a failure). */
+    const looking = new AbortController()
     try {
       // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
       // No message refused for its length unless the user sets one: a change is as large as its
@@ -339,7 +341,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         // connection free under max_connections or a role's limit, a pooler's process ID, a
         // password asked again and refused, no answer within half the attempt's time) leaves the
         // stream guarded by the first look alone, rather than keep it from resuming for good.
-        const look = new AttemptSignal(attempt.signal, s.attemptTimeout / 2)
+        // Not on attempt.signal: the clean-up below disposes of that, after which it never aborts.
+        const look = new AttemptSignal(looking.signal, s.attemptTimeout / 2)
         confirmResume((signal) => s.connect({ ...watchConnection(s.connection), signal }), look.signal, { slot: s.slot, walsender: open.processId, acknowledged: start })
           .catch((error: unknown) => {
             if (error instanceof ReplicationError) throw error
@@ -358,6 +361,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       throw error
     } finally {
       over = true
+      looking.abort()
       this.#confirming = false
       unguard()
       attempt.dispose()

@@ -266,6 +266,23 @@ describe('close() from a handler: nothing more reaches handlers', () => {
     expect(after).toEqual([]) // before the fix: ['x']
   })
 
+  // Found by review: the 'gap' handlers owed a held Gap were emitted to as a copy of their list,
+  // which close() did not empty, so the second still heard it.
+  test("from the first of two 'gap' handlers told of a held Gap: the second does not hear it", async () => {
+    const l = await listener(fast)
+    await l.listen(uniqueChannel())
+    await reconnect(l) // nobody consumes the channel: its Gap is held
+    const heard: string[] = []
+    l.on('gap', () => {
+      heard.push('first')
+      void l.close()
+    })
+    l.on('gap', () => void heard.push('second'))
+    l.on('notification', () => {}) // takes what was held, the Gap to the 'gap' handlers
+    await l.close()
+    expect(heard).toEqual(['first']) // before the fix: ['first', 'second']
+  })
+
   test("from a 'reconnected' handler: no other 'reconnected' handler, and no 'gap' handler, hears of it", async () => {
     const l = await listener(fast)
     await l.listen(uniqueChannel())

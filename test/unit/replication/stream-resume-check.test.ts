@@ -50,3 +50,22 @@ test('a keepalive asking for a reply while the look is under way is answered onl
     await stream.close()
   }
 })
+
+// Found by review: the look followed the attempt's signal, which the connection's clean-up
+// disposes of, so a look that hung outlived a replication connection that failed meanwhile,
+// and close() could not reach it (its socket kept the process alive for attemptTimeout / 2).
+test('the replication connection lost while the look hangs: the look is ended with it', async () => {
+  const server = new FakeWalsender()
+  const stream = new ReplicationStream(options, server.connect)
+  try {
+    await stream.ready
+    server.holdLooks = new Promise(() => undefined) // never answered
+    server.drop()
+    await until(() => server.looks.length === 1 && server.current?.copying === true, 'the reconnect started and looking')
+    const look = server.looks[0]!
+    server.drop() // the replication connection goes while the look hangs
+    await until(() => look.closed, 'the hanging look ended') // before the fix: only after attemptTimeout / 2
+  } finally {
+    await stream.close()
+  }
+})
