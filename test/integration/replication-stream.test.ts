@@ -576,50 +576,6 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     }
   })
 
-  // The check compares the slot with what the stream acknowledged (flushed), not with what it
-  // received (written): a transaction received, even handed out, but not acknowledged must come
-  // again, and a slot moved past its commit would skip it. Moved to the commit's end LSN, the
-  // slot really skips it (snapbuild.c, SnapBuildXactNeedsSkip: a commit record that begins before
-  // the slot's confirmed_flush_lsn is not decoded). Not to its commitLsn, where the record begins:
-  // that skips nothing, and the stream may already have acknowledged that far itself (a keepalive
-  // while nothing was owed, or on PostgreSQL 14 the Commit of an empty transaction just before),
-  // so a test that moved the slot there could see the stream resume, rightly, without the error.
-  test('a slot advanced past a commit the stream received but did not acknowledge, while the stream is away: the stream fails saying so', async () => {
-    const sql = await sqlConnection()
-    const { table, publication, slot } = await setup(sql)
-    const { stream, proxy } = await openThroughProxy({ slot, publications: [publication], create: true })
-    try {
-      const iterator = stream[Symbol.asyncIterator]()
-      await stream.ready
-      await sql.query(`INSERT INTO ${table} VALUES (1, 'received, not acknowledged')`)
-      // Up to its Commit, which stays in hand: asking for nothing more acknowledges nothing more.
-      const received = await take(iterator, 1)
-      const insert = received.at(-1)!
-      if (insert.kind !== 'insert') throw new Error('unreachable')
-      let commit: ReplicationChange = insert
-      while (commit.kind !== 'commit' || commit.xid !== insert.xid) commit = (await iterator.next()).value as ReplicationChange
-      const endLsn = commit.endLsn
-      expect(stream.flushedLsn).toBeLessThan(endLsn)
-      // Cut the walsender off, and keep the stream from coming back until the slot has moved.
-      proxy.newConnections = 'silent'
-      await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
-      await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]!.rows[0]![0] === 'f')
-      // The commit was sent, so its WAL is flushed and the slot goes all the way.
-      const [advanced] = await sql.query(`SELECT end_lsn FROM pg_replication_slot_advance('${slot}', '${formatLsn(endLsn)}')`)
-      expect(parseLsn(advanced!.rows[0]![0]!)).toBe(endLsn)
-      expect(stream.flushedLsn).toBeLessThan(endLsn) // what the stream had acknowledged, still
-      await sql.query(`INSERT INTO ${table} VALUES (2, 'after')`)
-      proxy.restore()
-      const rest: ReplicationChange[] = []
-      // Compared with what was received, it would hand out row 2, row 1 skipped without a word.
-      const failed = untilFirstInsert(iterator, rest)
-      await expect(failed).rejects.toThrow(new RegExp(`replication slot "${slot}" was moved past what this stream acknowledged \\(${formatLsn(stream.flushedLsn)}, now ${formatLsn(endLsn)}\\)`))
-      expect(rest).toEqual([])
-    } finally {
-      await proxy.close()
-    }
-  })
-
   test('values are read the same whatever the session\'s DateStyle, bytea_output and extra_float_digits say', async () => {
     const sql = await sqlConnection()
     const { table, publication, slot } = await setup(sql, 'id int PRIMARY KEY, at timestamptz, day date, data bytea, ratio float8')
