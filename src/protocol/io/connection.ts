@@ -15,6 +15,7 @@ import { startup, type AuthenticationMethod, type StartupOptions } from '../exch
 import { copyDone, terminate, writeCancelRequest, type ProtocolVersion } from '../frontend.ts'
 import { Session, callHandler, type SessionHandlers, type Tracer } from '../session.ts'
 import { AttemptSignal } from './attempt-signal.ts'
+import { describeEndpoint } from './endpoint.ts'
 import type { Endpoint, Link, TlsSettings } from './link.ts'
 import type { Platform } from './platform.ts'
 
@@ -90,7 +91,7 @@ export class Connection {
     link.onClose = (error) => {
       const lost = this.#closing && error === undefined
         ? undefined
-        : new ConnectionLostError(error ? `the connection was lost: ${error.message}` : 'the server closed the connection', { cause: error })
+        : new ConnectionLostError(error ? `the connection was lost: ${error.message.trimEnd()}` : 'the server closed the connection', { cause: error })
       this.#session.fail(lost ?? new ConnectionLostError('the connection was closed'))
       const reason = lost === undefined ? undefined : this.#session.failure
       closed(reason)
@@ -133,7 +134,9 @@ export class Connection {
         return connection
       } catch (error) {
         link.destroy()
-        throw error
+        // Under TLS 1.3 the server judges our certificate (sslcert) after the handshake, so its
+        // alert ends startup as a lost connection: tls-failures.ts tells it, loaded only for one.
+        throw error instanceof ConnectionLostError ? (await import('./tls-failures.ts')).translate(error, describeEndpoint(options)) : error
       } finally {
         signal.removeEventListener('abort', stop)
       }

@@ -14,9 +14,14 @@ import { AuthenticationRefusedError, ConnectionLostError, PgListenError } from '
  * UNABLE_TO_VERIFY_LEAF_SIGNATURE...). A TLS alert (OpenSSL's ERR_SSL_*_ALERT_*) is the server's
  * word instead, and one about a certificate, or an unknown CA, during the handshake can only be
  * about ours, the client certificate (sslcert): the server refused it, or, for
- * certificate_required (RFC 8446, section 4.4.2.4), the lack of one.
+ * certificate_required (RFC 8446, section 4.4.2.4), the lack of one. Under TLS 1.3 the client
+ * sends its certificate in its last flight, after the server's Finished (RFC 8446, section 2), so
+ * node:tls has finished the handshake before the server judges it, and the alert ends startup
+ * instead: connection.ts hands that lost connection here, and its cause, the alert, is what is
+ * told; any other lost connection stays as it was.
  */
 export function translate(error: unknown, where: string): Error {
+  if (error instanceof ConnectionLostError && /_ALERT_/.test(String((error.cause as { code?: unknown } | undefined)?.code))) error = error.cause
   if (error instanceof PgListenError) return error // already in pglisten's words (ours, or the server's answer judged)
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string' && /_ALERT_.*(CERT|UNKNOWN_CA)/.test(code)) {
@@ -26,7 +31,8 @@ export function translate(error: unknown, where: string): Error {
   if (typeof code === 'string' && (code.startsWith('ERR_TLS_') || /CERT|SELF_SIGNED|UNABLE_TO_/.test(code))) {
     return new AuthenticationRefusedError(`the server's TLS certificate was refused (${code}) at ${where}`, { cause: error })
   }
-  const reason = error instanceof Error ? error.message : String(error)
+  // OpenSSL's lines end in a newline, which would end the message mid-line.
+  const reason = (error instanceof Error ? error.message : String(error)).trimEnd()
   return new ConnectionLostError(`cannot connect to ${where}: ${reason}`, { cause: error })
 }
 

@@ -125,3 +125,18 @@ describe('a link that ends just as the answer awaited comes', () => {
     expect(heard).toEqual(['notification hi', 'close: the server closed the connection'])
   })
 })
+
+describe('a connection lost with an error', () => {
+  test('is "the connection was lost:" and the error\'s message, without the newline OpenSSL ends its lines with', async () => {
+    const closes: (Error | undefined)[] = []
+    const link = scriptedLink([loginAccepted()], 0)
+    const c = await connectWith(nodePlatform, options(link, closes))
+    const alert = Object.assign(new Error('80ACB0091B7F0000:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:ssl/record/rec_layer_s3.c:1605:SSL alert number 48\n'), { code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA' })
+    link.onClose(alert)
+    expect(closes).toHaveLength(1)
+    expect(closes[0]).toBeInstanceOf(ConnectionLostError)
+    expect(closes[0]!.message).toBe('the connection was lost: 80ACB0091B7F0000:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:ssl/record/rec_layer_s3.c:1605:SSL alert number 48')
+    expect(closes[0]!.cause).toBe(alert)
+    expect(await c.closed).toBe(closes[0])
+  })
+})

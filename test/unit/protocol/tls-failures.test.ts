@@ -125,7 +125,8 @@ describe('whose certificate was refused (translate)', () => {
 
   test('an alert about no certificate (handshake_failure, what TLS 1.2 sends for a certificate required), and other failures: in their own words', () => {
     const handshake = alert('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'sslv3 alert handshake failure', 40)
-    expect(translate(handshake, 'db.example:5432')).toEqual(new ConnectionLostError(`cannot connect to db.example:5432: ${handshake.message}`))
+    // OpenSSL's line without its trailing newline.
+    expect(translate(handshake, 'db.example:5432')).toEqual(new ConnectionLostError(`cannot connect to db.example:5432: ${handshake.message.slice(0, -1)}`))
     const refused = systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')
     expect(translate(refused, '127.0.0.1:1')).toEqual(new ConnectionLostError('cannot connect to 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1'))
     expect(translate('not an error', 'h:1').message).toBe('cannot connect to h:1: not an error')
