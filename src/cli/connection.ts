@@ -18,6 +18,7 @@ import { UsageError } from './errors.ts'
 import { warning } from './output.ts'
 import { canPrompt, readPassword } from './prompt.ts'
 import { mayHoldPassword, quoted } from './quoted.ts'
+import { terminalSafe } from './terminal.ts'
 
 /**
  * --trace: every message to stderr, one line each, as PQtrace with timestamps (secrets
@@ -25,7 +26,9 @@ import { mayHoldPassword, quoted } from './quoted.ts'
  * `pglisten replicate --trace` shows each XLogData, keepalive and status update by its fields.
  */
 export function stderrTracer(): Tracer {
-  return createTracer((line) => process.stderr.write(`${line}\n`), { timestamps: true, copyBoth: replicationCopyBoth })
+  // The tracer escapes what it quotes already (protocol/trace/line.ts); terminalSafe, which
+  // leaves such a line as it is, keeps the promise of terminal.ts for every line whatever it holds.
+  return createTracer((line) => process.stderr.write(`${terminalSafe(line)}\n`), { timestamps: true, copyBoth: replicationCopyBoth })
 }
 
 /**

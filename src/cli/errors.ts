@@ -1,12 +1,13 @@
 /**
  * The pglisten command's errors and how any error becomes its one line on stderr. Imports the
- * protocol's DatabaseError only, to show a SQLSTATE.
+ * protocol's DatabaseError, to show a SQLSTATE, and the escaping of what a terminal acts on.
  *
  * The exit status follows the convention of psql and most Unix tools: 2 when the command line
  * itself is wrong (the user must change what they typed), 1 for everything that went wrong
  * while running (the server, the network, the input).
  */
 import { DatabaseError } from '../protocol/errors.ts'
+import { terminalSafe } from './terminal.ts'
 
 /** The command line is wrong: an unknown option, a missing channel, a number out of range. */
 export class UsageError extends Error {
@@ -46,9 +47,13 @@ export function describeError(error: unknown): string {
   return oneLine(text || error.name)
 }
 
-/** The lines of stderr for `error`: the message, and for a usage error where to read more. */
+/**
+ * The lines of stderr for `error`: the message, and for a usage error where to read more. The
+ * message is made safe for a terminal: it may be the server's (an ErrorResponse), or quote
+ * back what the server or the user wrote (a database name, an argument).
+ */
 export function errorLines(error: unknown): string[] {
-  const lines = [`pglisten: ${describeError(error)}`]
+  const lines = [`pglisten: ${terminalSafe(describeError(error))}`]
   if (error instanceof UsageError) lines.push(`Try "pglisten${error.command ? ` ${error.command}` : ''} --help" for more information.`)
   return lines
 }

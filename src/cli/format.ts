@@ -1,7 +1,7 @@
 /**
  * What `pglisten listen` prints: one JSON object per line on stdout (JSON Lines), and the
- * status lines on stderr. Pure: imports the listener's item types and its stall error, and
- * the command's error wording.
+ * status lines on stderr. Pure: imports the listener's item types and its stall error, the
+ * command's error wording and its escaping of what a terminal would act on.
  *
  *   {"channel":"jobs","payload":"42","pid":4711,"received_at":"2026-01-02T03:04:05.678Z"}
  *   {"gap":{"from":"2026-01-02T03:04:05.678Z","to":"2026-01-02T03:04:06.012Z","cause":"..."}}   (with --gaps)
@@ -9,6 +9,7 @@
 import { ConsumerStalledError } from '../listener/errors.ts'
 import type { Gap, Notification } from '../listener/subscription.ts'
 import { describeError } from './errors.ts'
+import { terminalSafe } from './terminal.ts'
 
 /**
  * A notification as one line. With `jsonPayload`, `payload` is the value the payload holds,
@@ -30,17 +31,7 @@ export function notificationLine(notification: Notification, receivedAt: Date, j
     }
   }
   // Keys in a fixed order, so that lines diff and grep predictably.
-  return terminalSafe(`{"channel":${JSON.stringify(notification.channel)},"payload":${payload}${error},"pid":${notification.processId},"received_at":"${receivedAt.toISOString()}"}\n`)
-}
-
-/**
- * JSON text with DEL, the C1 controls (U+0080 to U+009F; U+009B is CSI, which a terminal reads
- * as ESC [) and U+2028/U+2029 written as \u escapes, as JSON.stringify writes the C0 controls:
- * the same value to any JSON reader, and nothing a terminal acts on. JSON allows them only
- * inside strings (its whitespace is space, tab, CR and LF), where an escape means the same.
- */
-export function terminalSafe(json: string): string {
-  return json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return `${terminalSafe(`{"channel":${JSON.stringify(notification.channel)},"payload":${payload}${error},"pid":${notification.processId},"received_at":"${receivedAt.toISOString()}"}`)}\n`
 }
 
 /**
@@ -50,7 +41,7 @@ export function terminalSafe(json: string): string {
  */
 export function gapLine(gap: Gap): string {
   const cause = gap.cause === undefined ? null : describeError(gap.cause)
-  return terminalSafe(`${JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString(), cause } })}\n`)
+  return `${terminalSafe(JSON.stringify({ gap: { from: gap.from.toISOString(), to: gap.to.toISOString(), cause } }))}\n`
 }
 
 /**

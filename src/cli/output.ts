@@ -2,16 +2,22 @@
  * Writing the command's lines: data to stdout, one write per line, waiting when the reader is
  * slower than we are, or until it has taken the line (for what is acknowledged once written);
  * status and warnings to stderr, prefixed "pglisten: "; and leaving the process once both have
- * taken what was written to them. Imports node:events only.
+ * taken what was written to them. Imports node:events, and the escaping of what a terminal acts on.
  *
  * Waiting for 'drain' is what gives `listen` backpressure end to end: while stdout is full the
  * iterator is not read, the listener's queue grows to its high-water mark, and the listener
  * stops reading the socket, so the backlog waits in PostgreSQL rather than in this process.
  */
 import { once } from 'node:events'
+import { terminalSafe } from './terminal.ts'
 
+/**
+ * One status line. Its text is made safe here, where it leaves, rather than where it is put
+ * together: much of it is the server's (a NOTICE, an error, server_version) or a name it
+ * echoes (a database), and a line break in any of it would start a line that is not ours.
+ */
 export function status(text: string): void {
-  process.stderr.write(`pglisten: ${text}\n`)
+  process.stderr.write(`pglisten: ${terminalSafe(text)}\n`)
 }
 
 const warned = new Set<string>()

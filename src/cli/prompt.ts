@@ -1,9 +1,11 @@
 /**
  * A password typed at the terminal, not echoed, as psql's simple_prompt reads it. Imports only
- * the command's errors. It never reads a pipe: a password prompt on a non-terminal would
- * swallow the input the command is meant to read (notify's payloads) or hang a script.
+ * the command's errors and its escaping of what a terminal acts on. It never reads a pipe: a
+ * password prompt on a non-terminal would swallow the input the command is meant to read
+ * (notify's payloads) or hang a script.
  */
 import { InputError } from './errors.ts'
+import { terminalSafe } from './terminal.ts'
 
 /** Whether a prompt can be answered: standard input is a terminal. */
 export function canPrompt(input: NodeJS.ReadStream = process.stdin): boolean {
@@ -41,7 +43,8 @@ export function readPassword(prompt: string, input: NodeJS.ReadStream = process.
         else typed += key
       }
     }
-    output.write(prompt)
+    // The prompt names the user, which may be any text (-U, PGUSER): nothing in it may act on the terminal.
+    output.write(terminalSafe(prompt))
     input.setRawMode(true)
     input.on('data', onData)
     input.resume()

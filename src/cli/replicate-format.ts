@@ -2,7 +2,7 @@
  * What `pglisten replicate` prints: one JSON object per change on stdout (JSON Lines), and the
  * words of its status lines. Pure: imports the replication stream's change types, its
  * unchanged-TOAST marker, its value parser (for the command's reading of dates) and LSN text,
- * and listen's escaping of what a terminal would act on.
+ * and the command's escaping of what a terminal would act on.
  *
  *   {"lsn":"0/1764378","xid":740,"commit_time":"2026-12-05T10:00:00.000Z","commit_lsn":"0/1764450","relation":"public.orders","op":"insert","key":{"id":1},"row":{"id":1,"total":"9.50"}}
  *   {"lsn":...,"xid":...,"commit_time":...,"commit_lsn":...,"relation":...,"op":"update","key":{...},"row":{...},"old":{...}}   (old: with REPLICA IDENTITY FULL)
@@ -15,7 +15,7 @@ import { formatLsn } from '../protocol/replication/lsn.ts'
 import { unchangedToast, type RelationInfo, type ReplicationChange, type Row } from '../replication/changes.ts'
 import { createValueParser } from '../replication/values.ts'
 import { quoteIdentifier } from '../protocol/quote.ts'
-import { terminalSafe } from './format.ts'
+import { terminalSafe } from './terminal.ts'
 
 /**
  * A change as one line, or undefined for what is not printed: Begin and Commit (every change
@@ -52,7 +52,7 @@ export function changeLine(change: ReplicationChange, seq: number): string | und
 }
 
 function line(record: object): string {
-  return terminalSafe(`${JSON.stringify(record)}\n`)
+  return `${terminalSafe(JSON.stringify(record))}\n`
 }
 
 /** Where a change is: its own LSN, its transaction's id, commit time and commit LSN, and its place in it. */

@@ -12,6 +12,7 @@ import { createListener } from '../../index.ts'
 import { stderrTracer } from '../connection.ts'
 import { warning } from '../output.ts'
 import { describeError, UsageError } from '../errors.ts'
+import { terminalSafe } from '../terminal.ts'
 import type { FromListener, InitMessage, ToListener } from './messages.ts'
 import { endedPhase, nanosSince, readStamp } from './payload.ts'
 
@@ -52,7 +53,7 @@ async function run(tell: (message: FromListener) => void, init: InitMessage): Pr
   // The bench going away (it ended, or was killed) ends this process too: at once while
   // connecting, by closing the listener once it is up.
   closing = () => listener.close()
-  listener.on('error', (error) => process.stderr.write(`pglisten: bench listener ${process.pid}: ${describeError(error)}\n`))
+  listener.on('error', (error) => process.stderr.write(`pglisten: bench listener ${process.pid}: ${terminalSafe(describeError(error))}\n`))
   const items = listener.notifications({ channels: [init.channel] })
   await listener.listen(init.channel)
 

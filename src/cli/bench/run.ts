@@ -19,6 +19,7 @@ import { quoteIdentifier } from '../../listener/sql.ts'
 import { connectOptionsFrom } from '../connection-args.ts'
 import { warning } from '../output.ts'
 import { endpointText, openWithPassword, stderrTracer } from '../connection.ts'
+import { terminalSafeLines } from '../terminal.ts'
 import type { BenchCommand } from './args.ts'
 import { ListenerProcess } from './listeners.ts'
 import { countQuota, sendNotifications, timeQuota } from './notifiers.ts'
@@ -80,7 +81,8 @@ export async function bench(command: BenchCommand): Promise<number> {
       ...(interruption.signal ? { interrupted: interruption.signal } : {}),
       results,
     }
-    process.stdout.write(command.json ? formatJson(report) : formatTable(report))
+    // The server's version is the server's text: as every line the command writes, made safe for a terminal.
+    process.stdout.write(terminalSafeLines(command.json ? formatJson(report) : formatTable(report)))
     return interruption.status
   } finally {
     progress.clear()
@@ -106,7 +108,7 @@ async function replicationMode(command: BenchCommand, writers: Connection[], opt
   const server = { version: first.parameters.get('server_version'), address: endpointText(first.endpoint) }
   const per = 'count' in command.amount ? `${command.amount.count} rows per payload size` : `${command.amount.seconds} s per payload size`
   const title = `pglisten bench --replication: PostgreSQL ${server.version ?? '(version unknown)'} at ${server.address}; ${writers.length} writer${writers.length === 1 ? '' : 's'}; ${per}${interruption.signal ? `; interrupted by ${interruption.signal}` : ''}`
-  process.stdout.write(command.json ? `${JSON.stringify({ server, writers: writers.length, amount: command.amount, interrupted: interruption.signal ?? null, results: phases }, null, 2)}\n` : formatReplicationTable(title, phases))
+  process.stdout.write(terminalSafeLines(command.json ? `${JSON.stringify({ server, writers: writers.length, amount: command.amount, interrupted: interruption.signal ?? null, results: phases }, null, 2)}\n` : formatReplicationTable(title, phases)))
   return interruption.status
 }
 
