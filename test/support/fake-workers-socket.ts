@@ -3,6 +3,12 @@
  * under Node: the test plays the server (what it sends is queued and handed out one chunk per
  * read(), so a reader that stops reading stops receiving) and sees what the client wrote,
  * whether it asked for TLS, and whether the socket was closed.
+ *
+ * Where workerd (2026-04-26) departs from the streams spec, the fake does as workerd does:
+ * a read under way when its reader is cancelled, or the socket closed, rejects with "Stream was
+ * cancelled." (the spec ends it, done); and close() does not settle while a write the server
+ * has not taken is under way, until the writer is aborted, which rejects that write with
+ * undefined. Both were seen in workerd itself, through miniflare.
  */
 import type { SocketFactory, WorkersSocket } from '../../src/protocol/io/workers-link.ts'
 
@@ -25,6 +31,8 @@ export interface FakeServer {
   fail(error: Error): void
   /** Settles `opened` (the default settles it at once). */
   open(): void
+  /** The server stops taking bytes (its buffers are full): each write from now on stays under way. */
+  stall(): void
 }
 
 /** A socket factory that records each connection as a FakeServer. */
@@ -41,6 +49,7 @@ export function fakeSockets(options: { openAtOnce?: boolean } = {}): { connect: 
       queue.push(item)
       wake?.()
     }
+    let stalled = false
     const server: FakeServer = {
       address,
       options: socketOptions,
@@ -52,11 +61,14 @@ export function fakeSockets(options: { openAtOnce?: boolean } = {}): { connect: 
       end: () => push('end'),
       fail: (error) => push(error),
       open: () => opened(),
+      stall: () => void (stalled = true),
     }
     servers.push(server)
     const makeSocket = (): WorkersSocket => {
+      let source!: ReadableStreamDefaultController<Uint8Array>
       // highWaterMark 0: the source is pulled only when the client reads.
       const readable = new ReadableStream<Uint8Array>({
+        start: (controller) => void (source = controller),
         async pull(controller) {
           server.pulls++
           while (queue.length === 0) await new Promise<void>((resolve) => (wake = resolve))
@@ -66,9 +78,37 @@ export function fakeSockets(options: { openAtOnce?: boolean } = {}): { connect: 
           else controller.enqueue(item)
         },
       }, { highWaterMark: 0 })
+      // workerd's cancel: the read under way rejects (erroring the stream first does that).
+      const cancelReads = () => {
+        try {
+          source.error(new Error('Stream was cancelled.'))
+        } catch {
+          // already closed or errored: nothing is under way
+        }
+      }
+      const getReader = readable.getReader.bind(readable)
+      readable.getReader = (() => {
+        const reader = getReader()
+        const cancel = reader.cancel.bind(reader)
+        reader.cancel = (reason?: unknown) => {
+          cancelReads()
+          return cancel(reason).catch(() => {}) // workerd's cancel() resolves
+        }
+        return reader
+      }) as typeof readable.getReader
+      /** A write the server has not taken, settled when the writer is aborted. */
+      let untaken: Promise<void> | undefined
       const writable = new WritableStream<Uint8Array>({
-        write(chunk) {
-          server.written.push(chunk)
+        write(chunk, controller) {
+          if (!stalled) {
+            server.written.push(chunk)
+            return
+          }
+          // The controller's signal (streams spec; Node has it, TypeScript's lib not yet) tells of
+          // abort() at once, where the sink's abort() would wait for this very write.
+          const { signal } = controller as WritableStreamDefaultController & { signal: AbortSignal }
+          untaken = new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(undefined)))
+          return untaken
         },
       })
       return {
@@ -77,8 +117,10 @@ export function fakeSockets(options: { openAtOnce?: boolean } = {}): { connect: 
         opened: openedPromise,
         closed: closedPromise,
         async close() {
+          await untaken?.catch(() => {}) // workerd's close() waits for the write under way
           server.closed = true
           closedResolve()
+          cancelReads()
           push('end')
         },
         startTls(tlsOptions) {

@@ -13,6 +13,7 @@ import { sslRequest } from '../frontend.ts'
 import { traced } from '../session.ts'
 import { stoppedError } from './attempt-signal.ts'
 import { describeEndpoint, isUnixSocket } from './endpoint.ts'
+import { isUnixSocketPath } from '../options/defaults.ts'
 import { endGrace, type Endpoint, type Link, type LinkOptions, type TlsSettings } from './link.ts'
 import { judgeSslAnswer } from './ssl-answer.ts'
 
@@ -54,6 +55,11 @@ export async function openWorkersLink(
   if (useTls && settings.negotiation === 'direct') {
     throw new TypeError('sslnegotiation=direct is not available on Cloudflare Workers: their sockets offer no ALPN; use sslnegotiation=postgres')
   }
+  // connect() refuses these first (workers-platform.ts); Connection.open's TlsSettings come here
+  // unchecked. Ignored, a root of one's own would let any CA workerd trusts stand in for it.
+  if (useTls && ((settings.ca !== undefined && settings.ca !== 'system') || settings.cert !== undefined || settings.key !== undefined)) {
+    throw new AuthenticationRefusedError('tls.ca, tls.cert and tls.key cannot be used on Cloudflare Workers: they verify servers against their own trust store only (ca may be "system"), and present no client certificate')
+  }
   const hostname = endpoint.hostaddr ?? endpoint.host
   // connect() may throw at once (an address it refuses): pglisten's words, with it as the cause.
   let socket: WorkersSocket
@@ -80,9 +86,11 @@ export async function openWorkersLink(
       }
       return new WorkersLink(socket)
     }
-    // The name to verify, when the socket went to hostaddr's IP rather than to that name.
+    // The name to verify, when the socket went to hostaddr's IP rather than to that name. A
+    // socket folder beside a hostaddr names no server (libpq checks no name under require or
+    // below): workerd, which always checks one, checks the address it went to.
     const name = settings.serverName ?? endpoint.host
-    socket = quiet(socket.startTls(name && name !== hostname ? { expectedServerHostname: name } : undefined))
+    socket = quiet(socket.startTls(name && name !== hostname && !isUnixSocketPath(name) ? { expectedServerHostname: name } : undefined))
     // `opened` resolves before the handshake is over: the link learns how it went (see WorkersLink).
     await phase(socket.opened)
     return new WorkersLink(socket, describeEndpoint(endpoint))
@@ -173,8 +181,13 @@ class WorkersLink implements Link {
   /** A chunk that arrived after pause(), handed on at resume(). */
   #held: Uint8Array | undefined
   #finished = false
-  /** end() was called: nothing more is written. */
+  /** end() or destroy() was called: nothing more is written. */
   #ending = false
+  /**
+   * destroy() was called: the end is ours, and what fails after it is its doing, no reason to
+   * report (workerd rejects the read under way with "Stream was cancelled.", the writes with undefined).
+   */
+  #destroyed = false
   /**
    * The server's address while its TLS handshake may yet fail (nothing read since startTls()),
    * for untrustedCertificate(); undefined on a plain link and after the first byte.
@@ -221,9 +234,19 @@ class WorkersLink implements Link {
   }
 
   destroy(): void {
-    if (this.#finished) return
+    if (this.#finished || this.#destroyed) return
+    this.#ending = this.#destroyed = true
+    this.#teardown()
+    // Not after close(): workerd's never settles while a write the server has not taken is under
+    // way, as with a stalled server, which is when a heartbeat gives up on it.
+    void Promise.resolve().then(() => this.#finish(undefined))
+  }
+
+  /** Ends the reads and drops the writes under way (close() waits for those until aborted). */
+  #teardown(): void {
     this.#reader.cancel().catch(() => {})
-    this.#socket.close().catch(() => {}).finally(() => this.#finish(undefined))
+    this.#writer.abort().catch(() => {})
+    this.#socket.close().catch(() => {})
   }
 
   async #pump(): Promise<void> {
@@ -233,7 +256,8 @@ class WorkersLink implements Link {
       while (!this.#paused && !this.#finished) {
         const chunk = this.#held ?? (await this.#next())
         this.#held = undefined
-        if (chunk === undefined || this.#finished) return // a read that finished after the link failed: onClose was the last word
+        // A read that finished after the link failed (onClose was the last word), or was destroyed.
+        if (chunk === undefined || this.#finished || this.#destroyed) return
         if (this.#paused) {
           this.#held = chunk // arrived after pause(): resume() hands it on first
           return
@@ -275,8 +299,8 @@ class WorkersLink implements Link {
 
   #fail(error: Error): void {
     if (this.#finished) return
-    this.#reader.cancel().catch(() => {})
-    this.#socket.close().catch(() => {})
+    if (this.#destroyed) return this.#finish(undefined)
+    this.#teardown()
     this.#finish(this.#handshaking === undefined ? error : untrustedCertificate(error, this.#handshaking))
   }
 

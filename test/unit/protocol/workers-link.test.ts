@@ -58,6 +58,20 @@ describe('negotiating TLS', () => {
     expect(servers[0]!.tls).toEqual({ expectedServerHostname: 'db.example.com' })
   })
 
+  // A socket folder beside a hostaddr was sent as the name to verify, so workerd, which checks
+  // a name under every sslmode, refused every certificate: under prefer, libpq's default, a
+  // conninfo libpq connects with could not connect at all.
+  test('a socket folder beside a hostaddr is no name to verify: workerd checks the address it went to', async () => {
+    const { connect, servers } = fakeSockets()
+    const folder = { host: '/var/run/postgresql', hostaddr: '192.0.2.7', port: 5432 }
+    const opening = openWorkersLink(connect, folder, { mode: 'prefer', serverName: folder.host }, true) // connect.ts's serverName
+    await tick()
+    expect(servers[0]!.address).toEqual({ hostname: '192.0.2.7', port: 5432 })
+    servers[0]!.send(bytes(0x53)) // Byte1('S')
+    expect((await opening).encrypted).toBe(true)
+    expect(servers[0]!.tls).toEqual({})
+  })
+
   test.each(['prefer', 'allow'] as const)("'N' under sslmode=%s gives a plain link", async (mode) => {
     const { connect, servers } = fakeSockets()
     const opening = openWorkersLink(connect, endpoint, tls(mode), true)
@@ -272,6 +286,31 @@ describe('what a Worker cannot do is refused before any socket opens', () => {
   })
 })
 
+// Connection.open hands its TlsSettings to the link without connect()'s checks: a root of the
+// caller's own was ignored, so a server with any certificate workerd trusts passed for one
+// signed by that root.
+describe('certificates a Worker cannot use, given to the link itself (Connection.open), are refused before any socket opens', () => {
+  const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+  test.each([
+    ['a root certificate of its own', { ca: pem }],
+    ['a client certificate and key', { cert: pem, key: pem }],
+  ])('%s', async (_, certificates) => {
+    const { connect, servers } = fakeSockets()
+    const error = await openWorkersLink(connect, endpoint, { ...tls('verify-full'), ...certificates }, true).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AuthenticationRefusedError)
+    expect((error as Error).message).toMatch(/^tls\.ca, tls\.cert and tls\.key cannot be used on Cloudflare Workers/)
+    expect(servers).toHaveLength(0)
+  })
+
+  test("ca 'system', workerd's own store, is what a Worker does anyway: not refused", async () => {
+    const { connect, servers } = fakeSockets()
+    const opening = openWorkersLink(connect, endpoint, { ...tls('verify-full'), ca: 'system' }, true)
+    await tick()
+    servers[0]!.send(bytes(0x53)) // Byte1('S')
+    expect((await opening).encrypted).toBe(true)
+  })
+})
+
 describe('abort', () => {
   test('an aborted signal opens no socket', async () => {
     const { connect, servers } = fakeSockets()
@@ -409,6 +448,72 @@ describe('the open link', () => {
     link.resume()
     await tick()
     expect(seen.data).toEqual([[1], [2], [3]])
+  })
+
+  // Found by running the link in workerd (2026-04-26): its close() does not settle while a write
+  // the server has not taken is under way, and destroy() reported the end only once it did, so a
+  // connection given up on (a heartbeat unanswered by a stalled server) never heard its end.
+  test('destroy() with a write the server has not taken: the end is reported, clean, and the socket closed', async () => {
+    const { connect, servers } = fakeSockets()
+    const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
+    const seen = watch(link) // paused: no read under way to end the link either
+    servers[0]!.stall()
+    link.write(bytes(0x51, 0, 0, 0, 4)) // never taken
+    link.destroy()
+    await vi.waitFor(() => expect(seen.closes).toEqual([undefined]))
+    await vi.waitFor(() => expect(servers[0]!.closed).toBe(true))
+  })
+
+  // workerd rejects the read under way with "Stream was cancelled." when destroy() cancels it,
+  // and the write under way with undefined when the writer is aborted: that end was ours.
+  test('destroy() while reading and writing: what its own cancelling fails is no reason to report', async () => {
+    const { connect, servers } = fakeSockets()
+    const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
+    const seen = watch(link)
+    link.resume() // a read is under way
+    servers[0]!.stall()
+    link.write(bytes(0x51, 0, 0, 0, 4))
+    await tick()
+    link.destroy()
+    await vi.waitFor(() => expect(servers[0]!.closed).toBe(true))
+    await tick()
+    expect(seen.closes).toEqual([undefined])
+  })
+
+  test('end() with a write the server never takes closes cleanly after endGrace', async () => {
+    vi.useFakeTimers()
+    try {
+      const { connect, servers } = fakeSockets()
+      const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
+      const seen = watch(link)
+      link.resume()
+      servers[0]!.stall()
+      link.write(bytes(0x58, 0, 0, 0, 4)) // Terminate, never taken
+      link.end()
+      await vi.advanceTimersByTimeAsync(endGrace - 1)
+      expect(seen.closes).toEqual([])
+      await vi.advanceTimersByTimeAsync(1)
+      expect(seen.closes).toEqual([undefined])
+      expect(servers[0]!.closed).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  test('nothing is handed on after destroy(), not even a chunk that came in after pause() and is held', async () => {
+    const { connect, servers } = fakeSockets()
+    const link = await openWorkersLink(connect, endpoint, tls('disable'), false)
+    const seen = watch(link)
+    link.resume()
+    await vi.waitFor(() => expect(servers[0]!.pulls).toBe(1)) // a read is under way
+    link.pause()
+    servers[0]!.send(bytes(1)) // what that read brings is held for resume()
+    await tick()
+    expect(seen.data).toEqual([])
+    link.destroy()
+    link.resume()
+    await vi.waitFor(() => expect(seen.closes).toEqual([undefined]))
+    expect(seen.data).toEqual([])
   })
 
   // Found by review, with the next: end() waited for writer.close(), which a server that reads
