@@ -35,7 +35,7 @@ export function movedPast(slot: string, acknowledged: Lsn, now: Lsn): Replicatio
  * The row must name our walsender as the slot's active_pid: that proves the look reached the
  * server the stream is on (a host list, a load balancer, could send an ordinary connection
  * elsewhere) and that the slot is the one START_REPLICATION took (not dropped and made again
- * since). A look that proves nothing is no verdict: the stream (stream.ts) goes on, guarded by
+ * since). A look that proves nothing is no verdict: the stream (start.ts) goes on, guarded by
  * the first look alone, as it would if the look could not be made at all.
  */
 export async function confirmResume(

@@ -3,42 +3,28 @@
  * async iterator whose items are acknowledged explicitly or by asking for the next one. Only
  * what was acknowledged is reported flushed, so after any disconnect the stream resumes from
  * the slot and nothing is lost; what was delivered but not acknowledged comes again.
- * I/O at the edge: imports the protocol's Connection, the pure ledger, queue and change decoder.
+ * Here the copy loop and the reconnects; each connection's start-up is start.ts's. I/O at the
+ * edge: imports the protocol's Connection, the pure ledger, queue and change decoder, start.ts.
  */
 import type { ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
-import { AttemptSignal } from '../protocol/io/attempt-signal.ts'
 import { BodyReader } from '../protocol/bytes/reader.ts'
 import { ByteWriter } from '../protocol/bytes/writer.ts'
-import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
+import { ConnectionLostError } from '../protocol/errors.ts'
 import { setLongTimeout } from '../protocol/timer.ts'
-import { startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
-import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import type { Lsn } from '../protocol/replication/lsn.ts'
 import { decodeReplicationMessage, pgTimeFromMs, writeStandbyStatusUpdate } from '../protocol/replication/stream-messages.ts'
 import { Backoff, sleep } from '../listener/backoff.ts'
-import { listeningKeepAlive } from '../listener/connect-options.ts'
 import { ChangeDecoder, type ReplicationChange } from './changes.ts'
 import { ReplicationError } from './errors.ts'
 import { AckLedger } from './ledger.ts'
 import { settle, type ReplicationOptions, type Settings } from './options.ts'
 import { ReadAhead } from './read-ahead.ts'
-import { checkSlot, makeSlot } from './slot-check.ts'
-import { confirmResume, movedPast } from './resume-check.ts'
+import { retryable, streamOnce, type CopyLoop } from './start.ts'
 import { CopyLiveness, silenceAllowed, statusInterval } from './liveness.ts'
 import { heartbeatPrefix, report, SlotWatch, watchConnection } from './watch.ts'
 
 export type { ReplicationOptions }
-
-/**
- * Before the stream has ever started, a failure is the caller's to see at once (a wrong
- * password, no such slot), as libpq's first connection is, with one exception: a slot still
- * in use (55006) is most often this program's own previous walsender, not yet aware that its
- * client was killed, and is tried this many times.
- */
-const busySlotAttempts = 5
-
-/** The longest message the protocol can frame (its length is an Int32): the replication connection's default maxMessageLength. */
-const largestMessage = 2 ** 31 - 1
 
 export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   readonly #settings: Settings
@@ -197,7 +183,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       while (!signal.aborted) {
         let lost: Error
         try {
-          await this.#streamOnce()
+          await streamOnce(this.#settings, signal, { started: this.#started, ledger: this.#ledger, copy: (connection, walSenderTimeout) => this.#copy(connection, walSenderTimeout) })
           if (signal.aborted) break
           lost = new ConnectionLostError('the server ended the replication stream')
         } catch (error) {
@@ -229,87 +215,24 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   }
 
   /**
-   * One connection: connect, check (or make) the slot, start streaming, and read until the
-   * copy ends. Connecting and checking the slot is one attempt, and START_REPLICATION up to
-   * the server's CopyBothResponse (on a reconnect, up to the second look at the slot that
-   * follows it) another, each bounded by attemptTimeout; making a slot is
-   * not (it waits for every transaction running at the time to end). close() ends any of them
-   * at once.
+   * The copy loop of one connection (start.ts starts it): reads XLogData and keepalives, hands
+   * the changes on, and keeps the server told what was acknowledged.
    */
-  async #streamOnce(): Promise<void> {
+  #copy(connection: Connection, walSenderTimeout: number): CopyLoop {
     const s = this.#settings
     const stop = this.#stop.signal
-    let attempt = new AttemptSignal(stop, s.attemptTimeout)
-    const lost = (bound: AttemptSignal) => () => new ConnectionLostError(bound.timedOut ? `the attempt did not finish within ${s.attemptTimeout} ms` : 'the replication stream is closed', { cause: bound.signal.reason })
-    let connection: Connection | undefined
-    let unguard = (): void => undefined
-    /** This connection is done with: a look at the slot answering late starts nothing. */
-    let over = false
-    /** Ends a look at the slot still under way when this connection is done with (close(), a failure). */
-    const looking = new AbortController()
-    try {
-      // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
-      // No message refused for its length unless the user sets one: a change is as large as its
-      // values, and one refused would stop the stream at it on every restart. (A text value
-      // longer than the runtime's strings, about 512 MiB in V8, still cannot be handed on.)
-      const maxMessageLength = s.connection.maxMessageLength ?? largestMessage
-      connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, maxMessageLength, replication: 'database', signal: attempt.signal })
-      this.#connection = connection
-      unguard = abortOn(attempt.signal, connection, lost(attempt))
-      const serverVersion = parseInt(connection.parameters.get('server_version') ?? '0', 10)
-      if (serverVersion > 0 && serverVersion < 14) throw new ReplicationError(`logical replication through pglisten needs PostgreSQL 14 or later; this server is ${serverVersion}`)
-      const protocolVersion = s.protocolVersion ?? (serverVersion >= 16 ? 4 : serverVersion === 15 ? 3 : 2)
-      const slot = await checkSlot(connection, s.slot, s.publications)
-      // Once started, the slot is where this stream last reported it, or behind: further on,
-      // someone else moved it (another consumer, pg_replication_slot_advance) or dropped and
-      // made it again, and what lay between was never handed out here. Looked at again once
-      // START_REPLICATION holds the slot (resume-check.ts), for a move made in between.
-      if (this.#started && slot.confirmed !== undefined && slot.confirmed > this.#ledger.flushed) throw movedPast(s.slot, this.#ledger.flushed, slot.confirmed)
-      unguard()
-      attempt.dispose()
-      let confirmed = slot.confirmed
-      if (s.temporary || confirmed === undefined) {
-        unguard = abortOn(stop, connection, () => new ConnectionLostError('the replication stream is closed', { cause: stop.reason }))
-        confirmed = await makeSlot(connection, s, { firstStart: !this.#started, serverVersionNum: serverVersion * 10000 })
-        unguard()
-      }
-      // The slot has everything before its confirmed position confirmed already: reporting less
-      // would be wrong (and before PostgreSQL 17 could even move the slot back).
-      this.#ledger.resumeAt(confirmed)
-      const interval = statusInterval(slot.walSenderTimeout, s.statusInterval)
-      const open = connection
-      const liveness = (this.#liveness = new CopyLiveness(interval, silenceAllowed(slot.walSenderTimeout, interval, s.receiveTimeout), {
-        sendStatus: (replyRequested) => this.#sendStatus(replyRequested),
-        paused: () => this.#paused,
-        gone: (error) => open.abort(error),
-      }))
-      const options: PgoutputOptions = {
-        protocolVersion,
-        publications: s.publications,
-        messages: s.messages,
-        twoPhase: s.twoPhase,
-        streaming: s.streaming && protocolVersion >= 2 ? 'on' : 'off',
-      }
-      const decoder = new ChangeDecoder(s.parse, (taken) => this.#push(taken.change, taken.completes, taken.open))
-      const reader = new BodyReader()
-      const start = this.#ledger.flushed
-      let heard = false
-      attempt = new AttemptSignal(stop, s.attemptTimeout)
-      unguard = abortOn(attempt.signal, connection, lost(attempt))
-      const streaming = () => {
-        unguard() // streaming: the attempt is over, and close() ends the copy cleanly from here
-        attempt.dispose()
-        this.#confirming = false
-        if (stop.aborted) {
-          this.#sendStatus()
-          connection!.endCopy()
-          return
-        }
-        this.#started = true
-        this.#ready.resolve(start)
-        liveness.start()
-      }
-      const copy = connection.copyBoth(startReplication(s.slot, start, options), (data) => {
+    this.#connection = connection
+    const interval = statusInterval(walSenderTimeout, s.statusInterval)
+    const liveness = (this.#liveness = new CopyLiveness(interval, silenceAllowed(walSenderTimeout, interval, s.receiveTimeout), {
+      sendStatus: (replyRequested) => this.#sendStatus(replyRequested),
+      paused: () => this.#paused,
+      gone: (error) => connection.abort(error),
+    }))
+    const decoder = new ChangeDecoder(s.parse, (taken) => this.#push(taken.change, taken.completes, taken.open))
+    const reader = new BodyReader()
+    let heard = false
+    return {
+      data: (data) => {
         liveness.heard()
         if (!heard) {
           // The server streams to us: only now is this a connection worth resetting the backoff for.
@@ -327,48 +250,27 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         }
         this.#ledger.saw(message.walEnd)
         decoder.take(message.body, message.walStart)
-      }, () => {
-        // A first start takes the slot where it is (the later of it and `start` wins). A
-        // reconnect first looks at the slot again, now that the walsender holds it
-        // (resume-check.ts), and until that answers reads nothing (so hands out no change and
-        // answers no keepalive) and sends no status update: one would set confirmed_flush_lsn,
-        // forward past the move or (before PostgreSQL 17) back to `start`, and hide the move.
-        // The look is part of this attempt: bounded by attemptTimeout, ended by close().
-        if (!this.#started) return streaming()
+      },
+      holdStatus: () => {
         this.#confirming = true
-        open.pause()
-        // Only a slot seen moved ends the stream. A look that cannot be made or proves nothing (no
-        // connection free under max_connections or a role's limit, a pooler's process ID, a
-        // password asked again and refused, no answer within half the attempt's time) leaves the
-        // stream guarded by the first look alone, rather than keep it from resuming for good.
-        // Not on attempt.signal: the clean-up below disposes of that, after which it never aborts.
-        const look = new AttemptSignal(looking.signal, s.attemptTimeout / 2)
-        confirmResume((signal) => s.connect({ ...watchConnection(s.connection), signal }), look.signal, { slot: s.slot, walsender: open.processId, acknowledged: start })
-          .catch((error: unknown) => {
-            if (error instanceof ReplicationError) throw error
-          })
-          .then(() => {
-            if (over || attempt.signal.aborted) return // close() or the attempt's time ended it: its copy is failing
-            streaming()
-            open.resume()
-          })
-          .catch((error: unknown) => open.abort(error as ReplicationError))
-          .finally(() => look.dispose())
-      })
-      await copy
-    } catch (error) {
-      if (attempt.timedOut && !(error instanceof DatabaseError)) throw lost(attempt)()
-      throw error
-    } finally {
-      over = true
-      looking.abort()
-      this.#confirming = false
-      unguard()
-      attempt.dispose()
-      this.#liveness?.stop()
-      this.#liveness = undefined
-      this.#connection = undefined
-      await connection?.close().catch(() => undefined)
+      },
+      streaming: (start) => {
+        this.#confirming = false
+        if (stop.aborted) {
+          this.#sendStatus()
+          connection.endCopy()
+          return
+        }
+        this.#started = true
+        this.#ready.resolve(start)
+        liveness.start()
+      },
+      end: () => {
+        this.#confirming = false
+        liveness.stop()
+        this.#liveness = undefined
+        this.#connection = undefined
+      },
     }
   }
 
@@ -408,30 +310,3 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   }
 }
 
-/**
- * Lost connections and the server's own restarts are worth another attempt once the stream
- * has started; a slot in use (55006) may be our own previous walsender, not yet gone. Anything
- * else (no such slot or publication, no permission, a protocol violation) would fail the same
- * way again.
- */
-function retryable(error: Error, started: boolean, failures: number): boolean {
-  if (error instanceof DatabaseError && error.code === '55006') return started || failures < busySlotAttempts - 1
-  if (!started) return false
-  if (error instanceof ConnectionLostError) return true
-  if (error instanceof DatabaseError) return ['57P01', '57P02', '57P03', '53300'].includes(error.code ?? '')
-  return false
-}
-
-/**
- * While a step runs, `signal` aborting ends `connection` (its query rejects at once, with
- * `why()`); returns the function that stops watching.
- */
-function abortOn(signal: AbortSignal, connection: Connection, why: () => Error): () => void {
-  const abort = () => connection.abort(why())
-  if (signal.aborted) {
-    abort()
-    return () => undefined
-  }
-  signal.addEventListener('abort', abort, { once: true })
-  return () => signal.removeEventListener('abort', abort)
-}

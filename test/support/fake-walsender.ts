@@ -22,7 +22,7 @@ import { char, int64, int8, pgoutputBytes } from './pgoutput-bytes.ts'
 
 export type Lsn = bigint
 
-/** What ReplicationStream (stream.ts, slot-check.ts) uses of a Connection: the walsender's side of it. */
+/** What ReplicationStream (stream.ts, start.ts, slot-check.ts) uses of a Connection: the walsender's side of it. */
 type WalsenderSide = Pick<Connection, 'parameters' | 'processId' | 'query' | 'copyBoth' | 'copying' | 'sendCopy' | 'endCopy' | 'pause' | 'resume' | 'abort' | 'close'>
 
 export interface Transaction {
