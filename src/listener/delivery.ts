@@ -147,9 +147,12 @@ export class Delivery {
    * event, to the 'gap' handlers that did not hear it when it came.
    */
   handlerAdded(): void {
-    // Handlers with nothing pending were waiting for nothing: their stall clock starts now.
-    if (this.#events.pending === 0) this.#handlersProgress = this.#now()
+    // Handlers with nothing pending were waiting for nothing: their stall clock starts now. So it
+    // does when something is held: then no 'notification' handler was there before this one
+    // (they take every channel), and what is pending is another event's (an async 'gap' handler
+    // re-reading state), not a wait that this handler, which takes what is held, inherits.
     const held = this.#held
+    if (this.#events.pending === 0 || held) this.#handlersProgress = this.#now()
     if (!held) return
     this.#held = undefined
     for (const item of held.take(() => true)) {
