@@ -230,7 +230,7 @@ export class Listener {
    * the notifier connection, so it answers even while the listener is backlogged.
    */
   async queueUsage(): Promise<number> {
-    const [result] = await this.query('SELECT pg_notification_queue_usage()')
+    const [result] = await this.query('SELECT pg_catalog.pg_notification_queue_usage()')
     return Number(result!.rows[0]![0])
   }
 

@@ -50,7 +50,7 @@ export class SelfTests {
     try {
       await connection.query(`LISTEN ${quoteIdentifier(channel)}`)
       // A separate query is a separate transaction: a transaction pooler may run it elsewhere.
-      await connection.query(`SELECT pg_notify(${quoteLiteral(channel)}, ${quoteLiteral(token)})`)
+      await connection.query(`SELECT pg_catalog.pg_notify(${quoteLiteral(channel)}, ${quoteLiteral(token)})`)
       const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout)))
       if (!(await Promise.race([arrived, timedOut]))) {
         throw new ListenerError(

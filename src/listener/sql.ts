@@ -68,7 +68,7 @@ export function notifySql(channel: string, payload: string, parameters: Readonly
   checkChannel(channel)
   checkPayload(payload, parameters.get('server_encoding'))
   const standard = parameters.get('standard_conforming_strings') !== 'off'
-  return `SELECT pg_notify(${quoteLiteral(channel, standard)}, ${quoteLiteral(payload, standard)})`
+  return `SELECT pg_catalog.pg_notify(${quoteLiteral(channel, standard)}, ${quoteLiteral(payload, standard)})`
 }
 
 /** PostgreSQL's single-byte server encodings ("Character Set Support"): one byte per character. */

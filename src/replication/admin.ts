@@ -45,15 +45,15 @@ export async function dropPublication(sql: Connection, name: string, options: { 
 export async function createSlot(sql: Connection, slot: string, options: { twoPhase?: boolean } = {}): Promise<Lsn> {
   checkSlotName(slot)
   const twoPhase = options.twoPhase ? ', false, true' : ''
-  const [result] = await sql.query(`SELECT lsn FROM pg_create_logical_replication_slot(${literal(sql, slot)}, 'pgoutput'${twoPhase})`)
+  const [result] = await sql.query(`SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot(${literal(sql, slot)}, 'pgoutput'${twoPhase})`)
   return parseLsn(result!.rows[0]![0]!)
 }
 
 /** Drops a slot, and with it the WAL it held; ifExists makes a missing slot no error. */
 export async function dropSlot(sql: Connection, slot: string, options: { ifExists?: boolean } = {}): Promise<void> {
   checkSlotName(slot)
-  const call = `pg_drop_replication_slot(${literal(sql, slot)})`
-  await sql.query(options.ifExists ? `SELECT ${call} FROM pg_replication_slots WHERE slot_name = ${literal(sql, slot)}` : `SELECT ${call}`)
+  const call = `pg_catalog.pg_drop_replication_slot(${literal(sql, slot)})`
+  await sql.query(options.ifExists ? `SELECT ${call} FROM pg_catalog.pg_replication_slots WHERE slot_name = ${literal(sql, slot)}` : `SELECT ${call}`)
 }
 
 /** What a slot costs the server, from pg_replication_slots. */
@@ -79,8 +79,8 @@ export async function slotHealth(sql: Connection, slot: string): Promise<SlotHea
   checkSlotName(slot)
   const [result] = await sql.query(
     'SELECT active, active_pid, confirmed_flush_lsn, restart_lsn, ' +
-      'pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, wal_status ' +
-      `FROM pg_replication_slots WHERE slot_name = ${literal(sql, slot)}`,
+      'pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, wal_status ' +
+      `FROM pg_catalog.pg_replication_slots WHERE slot_name = ${literal(sql, slot)}`,
   )
   const row = result!.rows[0]
   if (row === undefined) return undefined
@@ -107,6 +107,6 @@ export async function slotHealth(sql: Connection, slot: string): Promise<SlotHea
 export async function emitMessage(sql: Connection, prefix: string, content: string, options: { transactional?: boolean } = {}): Promise<Lsn> {
   if (prefix === '') throw new RangeError('a message prefix must not be empty')
   const transactional = (options.transactional ?? true) ? 'true' : 'false' // a literal, whatever the caller passed
-  const [result] = await sql.query(`SELECT pg_logical_emit_message(${transactional}, ${literal(sql, prefix)}, ${literal(sql, content)})`)
+  const [result] = await sql.query(`SELECT pg_catalog.pg_logical_emit_message(${transactional}, ${literal(sql, prefix)}, ${literal(sql, content)})`)
   return parseLsn(result!.rows[0]![0]!)
 }

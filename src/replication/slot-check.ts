@@ -45,13 +45,13 @@ export async function checkSlot(connection: Connection, slot: string, publicatio
   // standard_conforming_strings says (unlike the replication commands' own grammar).
   const standard = connection.parameters.get('standard_conforming_strings') !== 'off'
   const literal = (text: string) => quoteLiteral(text, standard)
-  const settings = valueFormat.map(([name, value]) => `set_config(${literal(name)}, ${literal(value)}, false)`)
+  const settings = valueFormat.map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
   const wanted = publications.map(literal).join(', ')
-  const missing = `(SELECT string_agg(quote_ident(p.name), ', ' ORDER BY p.n) FROM unnest(ARRAY[${wanted}]::text[]) WITH ORDINALITY AS p(name, n) ` +
-    'WHERE NOT EXISTS (SELECT FROM pg_publication WHERE pubname = p.name))'
+  const missing = `(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p.name), ', ' ORDER BY p.n) FROM pg_catalog.unnest(ARRAY[${wanted}]::text[]) WITH ORDINALITY AS p(name, n) ` +
+    'WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = p.name))'
   const [result] = await connection.query(
-    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_settings WHERE name = 'wal_sender_timeout'), ${missing}, ` +
-      `s.slot_type, s.plugin, s.confirmed_flush_lsn FROM (SELECT 1) AS one LEFT JOIN pg_replication_slots AS s ON s.slot_name = ${literal(slot)}`,
+    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'), ${missing}, ` +
+      `s.slot_type, s.plugin, s.confirmed_flush_lsn FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = ${literal(slot)}`,
   )
   const [timeout, absent, type, plugin, confirmed] = result!.rows[0]!.slice(settings.length)
   if (absent != null) {

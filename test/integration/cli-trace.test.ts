@@ -29,7 +29,7 @@ describe.skipIf(!users)('pglisten --trace', () => {
     const lines = result.stderr.trimEnd().split('\n')
     for (const line of lines) expect(line).toMatch(traced) // nothing but trace lines
     expect(names(result.stderr)).toEqual(expect.arrayContaining(['F StartupMessage', ...exchange, 'B AuthenticationOk', 'F Query', 'B ReadyForQuery', 'F Terminate']))
-    expect(result.stderr).toContain(`Query\t "SELECT pg_notify('trace channel', 'traced payload')"`)
+    expect(result.stderr).toContain(`Query\t "SELECT pg_catalog.pg_notify('trace channel', 'traced payload')"`)
     expect(result.stderr).toContain('[redacted]')
     expect(result.stderr).not.toContain(password!)
     expect(result.stderr).not.toContain(encodeURIComponent(password!))

@@ -200,7 +200,7 @@ export class SlotLookConnection implements Pick<Connection, 'parameters' | 'quer
       const answer = () => {
         if (this.closed) return
         this.#query = undefined
-        if (!sql.startsWith('SELECT active_pid, confirmed_flush_lsn FROM pg_replication_slots')) return reject(new TypeError(`the model server takes no ${JSON.stringify(sql.slice(0, 40))} on an ordinary connection`))
+        if (!sql.startsWith('SELECT active_pid, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots')) return reject(new TypeError(`the model server takes no ${JSON.stringify(sql.slice(0, 40))} on an ordinary connection`))
         const holder = this.server.connections.find((c) => c.copying && !c.closed)
         resolve([{ command: 'SELECT 1', fields: [], rows: [[holder ? String(holder.processId) : null, lsnText(this.server.confirmed)]] }])
       }
@@ -273,8 +273,8 @@ export class WalsenderConnection implements WalsenderSide {
       setImmediate(() => {
         if (this.closed) return
         this.#query = undefined
-        if (!sql.startsWith('SELECT set_config(')) return reject(new TypeError(`the model walsender takes no ${JSON.stringify(sql.slice(0, 40))}`))
-        const settings = sql.split('set_config(').length - 1
+        if (!sql.startsWith('SELECT pg_catalog.set_config(')) return reject(new TypeError(`the model walsender takes no ${JSON.stringify(sql.slice(0, 40))}`))
+        const settings = sql.split('pg_catalog.set_config(').length - 1
         const row = [...Array.from({ length: settings }, () => 'set'), '0', null, 'logical', 'pgoutput', lsnText(this.server.confirmed)]
         resolve([{ command: 'SELECT 1', fields: [], rows: [row] }])
       })

@@ -12,7 +12,7 @@ function scripted(tests: SelfTests, echo: boolean) {
   const connection = {
     async query(text: string) {
       sql.push(text)
-      const notify = /^SELECT pg_notify\('([^']+)', '([^']+)'\)$/.exec(text)
+      const notify = /^SELECT pg_catalog\.pg_notify\('([^']+)', '([^']+)'\)$/.exec(text)
       if (notify && echo) {
         const n: Notification = { type: 'NotificationResponse', processId: 1, channel: notify[1]!, payload: notify[2]! }
         setTimeout(() => {
@@ -39,7 +39,7 @@ describe('SelfTests', () => {
     await tests.run(connection, 1000)
     expect(sql).toEqual([
       'LISTEN "pglisten.self-test.0001020a0f107fff"',
-      "SELECT pg_notify('pglisten.self-test.0001020a0f107fff', '0001020a0f107fff')",
+      "SELECT pg_catalog.pg_notify('pglisten.self-test.0001020a0f107fff', '0001020a0f107fff')",
       'UNLISTEN "pglisten.self-test.0001020a0f107fff"',
     ])
   })

@@ -143,13 +143,13 @@ describe('notifySql', () => {
   const off = new Map([['server_encoding', 'UTF8'], ['standard_conforming_strings', 'off']])
 
   test('pg_notify with both as literals; nothing pasted as an identifier', () => {
-    expect(notifySql('Orders', "it's", on)).toBe("SELECT pg_notify('Orders', 'it''s')")
+    expect(notifySql('Orders', "it's", on)).toBe("SELECT pg_catalog.pg_notify('Orders', 'it''s')")
   })
 
   test('the escape form only when standard_conforming_strings is off (and when unknown, the standard form)', () => {
-    expect(notifySql('a\\b', 'c\\d', off)).toBe("SELECT pg_notify(E'a\\\\b', E'c\\\\d')")
-    expect(notifySql('a\\b', 'c\\d', on)).toBe("SELECT pg_notify('a\\b', 'c\\d')")
-    expect(notifySql('a\\b', 'c\\d', new Map())).toBe("SELECT pg_notify('a\\b', 'c\\d')")
+    expect(notifySql('a\\b', 'c\\d', off)).toBe("SELECT pg_catalog.pg_notify(E'a\\\\b', E'c\\\\d')")
+    expect(notifySql('a\\b', 'c\\d', on)).toBe("SELECT pg_catalog.pg_notify('a\\b', 'c\\d')")
+    expect(notifySql('a\\b', 'c\\d', new Map())).toBe("SELECT pg_catalog.pg_notify('a\\b', 'c\\d')")
   })
 
   test('the channel and the payload are checked, the payload in the server_encoding', () => {
@@ -157,6 +157,6 @@ describe('notifySql', () => {
     expect(() => notifySql('x'.repeat(64), 'x', on)).toThrow(/64 bytes/)
     expect(() => notifySql('c', 'é'.repeat(4000), on)).toThrow(/8000 bytes in UTF8/)
     const latin1 = new Map([['server_encoding', 'LATIN1']])
-    expect(notifySql('c', 'é'.repeat(4000), latin1)).toBe(`SELECT pg_notify('c', '${'é'.repeat(4000)}')`)
+    expect(notifySql('c', 'é'.repeat(4000), latin1)).toBe(`SELECT pg_catalog.pg_notify('c', '${'é'.repeat(4000)}')`)
   })
 })
