@@ -4,7 +4,9 @@
  * being read and not one byte arrived while a heartbeat waited for its answer. A connection
  * delivering bytes is alive, however long the heartbeat's answer takes behind a backlog
  * (PostgreSQL sends it only after every notification queued before it); while backpressure
- * holds the socket nothing can arrive, so nothing is judged (TCP keepalive covers that time).
+ * holds the socket nothing can arrive, so nothing is judged. Nor is anything else seen then:
+ * a paused socket reads neither the server's close nor keepalive's verdict, so an end in
+ * that time is found when reading resumes (stallTimeout bounds the wait; README, keepAlive).
  * Each answer also tells the listener when the last confirmed request was sent (Gap.from).
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
