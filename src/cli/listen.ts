@@ -44,6 +44,9 @@ export async function listen(command: ListenCommand): Promise<number> {
   const { value, settings } = await openWithPassword(command.connection, 'listen', async (options) => {
     const heartbeat = command.heartbeat === undefined ? {} : { heartbeat: command.heartbeat }
     const candidate = new Listener({ ...options, reconnect: command.reconnect, ...heartbeat })
+    // Before start(): a NOTICE or WARNING the server sends at login (a database's setting it
+    // cannot apply) comes with the first connection, as psql shows it.
+    candidate.on('notice', ({ fields }) => status(`${fields.severity ?? 'NOTICE'}: ${fields.message ?? ''}`))
     await candidate.start()
     return candidate
   })
@@ -65,7 +68,6 @@ export async function listen(command: ListenCommand): Promise<number> {
     else if (state === 'closed' && !stopped && error instanceof ListenerError) report.gaveUp(error)
     else status(describeError(error))
   })
-  live.on('notice', ({ fields }) => status(`${fields.severity ?? 'NOTICE'}: ${fields.message ?? ''}`))
   // The host it really reached (of several, perhaps), and what the server says it is.
   const where = live.endpoint ? endpointText(live.endpoint) : describeTarget(settings)
   const version = live.parameters.get('server_version')
