@@ -87,10 +87,12 @@ export async function openWorkersLink(
       return new WorkersLink(socket)
     }
     // The name to verify, when the socket went to hostaddr's IP rather than to that name. A
-    // socket folder beside a hostaddr names no server (libpq checks no name under require or
-    // below): workerd, which always checks one, checks the address it went to.
+    // socket folder beside a hostaddr names no server: libpq checks no name under verify-ca or
+    // below, so workerd, which always checks one, checks the address it went to; verify-full
+    // compares the folder, as libpq does, and fails.
     const name = settings.serverName ?? endpoint.host
-    socket = quiet(socket.startTls(name && name !== hostname && !isUnixSocketPath(name) ? { expectedServerHostname: name } : undefined))
+    const named = name && name !== hostname && (settings.mode === 'verify-full' || !isUnixSocketPath(name))
+    socket = quiet(socket.startTls(named ? { expectedServerHostname: name } : undefined))
     // `opened` resolves before the handshake is over: the link learns how it went (see WorkersLink).
     await phase(socket.opened)
     return new WorkersLink(socket, describeEndpoint(endpoint))

@@ -72,6 +72,16 @@ describe('negotiating TLS', () => {
     expect(servers[0]!.tls).toEqual({})
   })
 
+  test('under verify-full the socket folder is still the name to verify, as libpq compares it: the certificate cannot match, and nothing else is checked in its place', async () => {
+    const { connect, servers } = fakeSockets()
+    const folder = { host: '/var/run/postgresql', hostaddr: '192.0.2.7', port: 5432 }
+    const opening = openWorkersLink(connect, folder, { mode: 'verify-full', serverName: folder.host }, true)
+    await tick()
+    servers[0]!.send(bytes(0x53)) // Byte1('S')
+    await opening
+    expect(servers[0]!.tls).toEqual({ expectedServerHostname: '/var/run/postgresql' })
+  })
+
   test.each(['prefer', 'allow'] as const)("'N' under sslmode=%s gives a plain link", async (mode) => {
     const { connect, servers } = fakeSockets()
     const opening = openWorkersLink(connect, endpoint, tls(mode), true)
