@@ -19,10 +19,14 @@
  */
 
 /**
- * C0 controls but the tab, DEL, the C1 controls (U+0080 to U+009F), and the line and paragraph
- * separators U+2028/U+2029, which some terminals and most editors take for line breaks.
+ * C0 controls but the tab, DEL, the C1 controls (U+0080 to U+009F), the line and paragraph
+ * separators U+2028/U+2029, which some terminals and most editors take for line breaks, and
+ * the bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to U+2069),
+ * with which a terminal that lays out right-to-left text shows a line's end before its start
+ * (Trojan Source, CVE-2021-42574). The marks (U+200E, U+200F) and the joiners stay: they
+ * reorder nothing that follows, and letters and emoji need them.
  */
-const controls = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g
+const controls = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /** The short escapes JSON.stringify writes (ECMA-262, QuoteJSONString); the tab is kept. */
 const short: Readonly<Record<string, string>> = { '\b': '\\b', '\n': '\\n', '\f': '\\f', '\r': '\\r' }

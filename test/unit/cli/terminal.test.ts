@@ -12,12 +12,12 @@ import { readPassword } from '../../../src/cli/prompt.ts'
 import { terminalSafe, terminalSafeLines } from '../../../src/cli/terminal.ts'
 import { DatabaseError } from '../../../src/protocol/errors.ts'
 
-/** Anything a terminal acts on: C0 but the tab, DEL, C1, U+2028/U+2029. */
-const acted = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/
+/** Anything a terminal acts on: C0 but the tab, DEL, C1, U+2028/U+2029, the bidi embeddings, overrides and isolates. */
+const acted = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/
 
 /** Text rich in control characters: any code unit, or one of U+0000 to U+00A0, or a separator, or the tab. */
 const controlRich = fc.string({
-  unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), fc.integer({ min: 0, max: 0xa0 }).map((code) => String.fromCharCode(code)), fc.constantFrom('\u2028', '\u2029', '\t')),
+  unit: fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), fc.integer({ min: 0, max: 0xa0 }).map((code) => String.fromCharCode(code)), fc.constantFrom('\u2028', '\u2029', '\t', '\u202a', '\u202e', '\u2066', '\u2069', '\u200e', '\u200d')),
   maxLength: 200,
 })
 
@@ -31,6 +31,9 @@ describe('terminalSafe', () => {
     ['form feed, vertical tab, NUL', '\f\u000b\u0000', '\\f\\u000b\\u0000'],
     ['DEL and the C1 controls at both ends', '\u007f\u0080\u0085\u009f', '\\u007f\\u0080\\u0085\\u009f'],
     ['the line and paragraph separators', '\u2028\u2029', '\\u2028\\u2029'],
+    // "admin" shown as "nimda" and the rest of the line after it reversed, on a terminal that lays out bidi text.
+    ['the bidi embeddings, overrides and isolates at both ends of each range', 'a\u202a\u202eb\u2066\u2069c', 'a\\u202a\\u202eb\\u2066\\u2069c'],
+    ['the marks and joiners, which reorder nothing, as they are', 'x\u200e\u200f\u200c\u200dy', 'x\u200e\u200f\u200c\u200dy'],
   ])('%s', (_, text, shown) => {
     expect(terminalSafe(text)).toBe(shown)
   })
