@@ -147,12 +147,12 @@ export class Delivery {
    * event, to the 'gap' handlers that did not hear it when it came.
    */
   handlerAdded(): void {
-    // Handlers with nothing pending were waiting for nothing: their stall clock starts now. So it
-    // does when something is held: then no 'notification' handler was there before this one
-    // (they take every channel), and what is pending is another event's (an async 'gap' handler
-    // re-reading state), not a wait that this handler, which takes what is held, inherits.
+    // Handlers with at most lowWaterMark promises pending held nothing back (an async 'gap'
+    // handler re-reading state, a 'connected' one warming a cache): their stall clock starts
+    // now, not at a pause this handler did not cause. Above it, they were blocking already, and
+    // a handler that comes (after one that never settles was removed, say) restarts nothing.
+    if (this.#events.pending <= this.lowWaterMark) this.#handlersProgress = this.#now()
     const held = this.#held
-    if (this.#events.pending === 0 || held) this.#handlersProgress = this.#now()
     if (!held) return
     this.#held = undefined
     for (const item of held.take(() => true)) {

@@ -46,3 +46,25 @@ test.each([
   vi.advanceTimersByTime(800) // 1000 ms after the handler came, with nothing settled
   expect(errors.map((e) => (e as ConsumerStalledError).consumer)).toEqual(["'notification' handlers"])
 })
+
+test('a handler added after one whose promises never settle was removed restarts no clock: those promises, still holding the socket, are cut on time', () => {
+  const errors: Error[] = []
+  let delivery!: Delivery
+  const events = new EventHub<ListenerEvents>((e) => errors.push(e as Error), () => delivery.settled())
+  events.on('error', (e) => void errors.push(e))
+  delivery = new Delivery(events, { highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+  delivery.listened = new Set(['a'])
+  delivery.attach(() => {})
+  const off = events.on('notification', () => new Promise(() => {}))
+  delivery.handlerAdded()
+  for (let i = 1; i <= 4; i++) delivery.deliver(note(String(i))) // four promises that never settle: paused at t = 0
+  expect(delivery.paused).toBe(true)
+  vi.advanceTimersByTime(900)
+  off() // its promises still count: they hold the socket
+  delivery.deliver(note('5')) // read before the pause took hold: no handler now, so held
+  events.on('notification', () => undefined)
+  delivery.handlerAdded()
+  vi.advanceTimersByTime(150) // 1050 ms after the pause, with nothing settled since
+  // Before: nothing until 1900 ms, as the new handler restarted the clock of the promises it found.
+  expect(errors.map((e) => (e as ConsumerStalledError).consumer)).toEqual(["'notification' handlers"])
+})
