@@ -120,12 +120,17 @@ function nodeTlsOptions(endpoint: Endpoint, settings: TlsSettings): tls.Connecti
   const name = settings.serverName ?? endpoint.host
   // require verifies the chain when a root certificate is given, as libpq does with any mode.
   const verifyChain = settings.mode === 'verify-ca' || settings.mode === 'verify-full' || settings.ca !== undefined
-  const ca = settings.ca === undefined || settings.ca === 'system' ? {} : { ca: toPem(settings.ca) }
+  // In an array, so that an empty root file trusts nothing: node:tls reads a `ca` of '' as none
+  // given and trusts its whole store; libpq refuses such a file (SSL_CTX_load_verify_locations).
+  const ca = settings.ca === undefined || settings.ca === 'system' ? {} : { ca: [toPem(settings.ca)] }
   return {
     // SNI carries host names only (RFC 6066 section 3), never IP addresses nor a socket folder
     // named as host beside a hostaddr; sslsni=0 turns it off.
     ...(net.isIP(name) === 0 && !isUnixSocketPath(name) && settings.sni !== false ? { servername: name } : {}),
     ALPNProtocols: [alpnProtocol],
+    // libpq's ssl_min_protocol_version defaults to TLSv1.2 (fe-connect.c), whatever OpenSSL allows;
+    // node:tls's floor is the process's (--tls-min-v1.0 lowers it): a lower one is raised, a higher kept.
+    minVersion: tls.DEFAULT_MIN_VERSION < 'TLSv1.2' ? 'TLSv1.2' : tls.DEFAULT_MIN_VERSION,
     rejectUnauthorized: verifyChain,
     ...ca, // 'system' leaves node:tls with its own trust store
     ...(settings.cert !== undefined ? { cert: toPem(settings.cert) } : {}),

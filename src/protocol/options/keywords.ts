@@ -74,7 +74,7 @@ export const KEYWORDS: Readonly<Record<string, Keyword>> = {
   // pglisten asks for protocol 3.2 and accepts 3.0.
   min_protocol_version: { env: 'PGMINPROTOCOLVERSION', tolerates: oneOf('3.0') },
   max_protocol_version: { env: 'PGMAXPROTOCOLVERSION', tolerates: oneOf('3.2', 'latest') },
-  // Node's TLS already refuses anything older than TLSv1.2, libpq's default minimum.
+  // node-link.ts holds TLS at TLSv1.2 or above, libpq's default minimum, whatever the process allows.
   ssl_min_protocol_version: { env: 'PGSSLMINPROTOCOLVERSION', tolerates: oneOf('tlsv1', 'tlsv1.1', 'tlsv1.2') },
   ssl_max_protocol_version: { env: 'PGSSLMAXPROTOCOLVERSION', tolerates: never },
   // No GSSAPI: behave as a libpq built without it, where prefer means disable.
