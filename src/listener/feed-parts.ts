@@ -19,13 +19,19 @@ import {
   type DdlTriggerOptions,
   type TableName,
 } from './changes/index.ts'
+import { refusePartitioned } from './changes/checks.ts'
 import type { Change, Decoder, Parts } from './feeds.ts'
 import type { Notification } from './subscription.ts'
 
 /** A table's feed: the row trigger (or tcn's) on `channel`, and its decoder. */
 export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: string): Parts<Change> {
   return {
-    install: (c) => (kind === 'rows' ? installRowTrigger(c, table, { channel }) : installTcnTrigger(c, table, { channel })),
+    install: async (c) => {
+      if (kind === 'rows') return installRowTrigger(c, table, { channel })
+      // Its changes would all be dropped (checks.ts); the row trigger names the table it was installed on.
+      await c.query(refusePartitioned(parseTableName(table), "tcn names each change's partition, not this table: use the rows feed"))
+      return installTcnTrigger(c, table, { channel })
+    },
     remove: (c) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table)),
     ...tableFeed(table, kind),
   }
@@ -43,6 +49,10 @@ export function ddlParts(trigger: DdlTriggerOptions): Parts<DdlChange> {
 /** The decoder for a table's feed; tcn events are kept only for this table (its payload names no schema). */
 export function tableFeed(table: TableName, kind: 'rows' | 'tcn'): Required<Decoder<Change>> & { decode: (n: Notification) => Change | PayloadError } {
   const target = parseTableName(table)
-  if (kind === 'rows') return { decode: decodeRowChange, accept: (c) => c.kind === 'row' && c.schema === target.schema && c.table === target.table }
+  // A row change is this table's if its trigger was installed on it: the change may be to a
+  // partition, or come after a rename, when its own schema and table differ (row-trigger.ts).
+  if (kind === 'rows') {
+    return { decode: decodeRowChange, accept: (c) => c.kind === 'row' && (c.installedOn ?? c).schema === target.schema && (c.installedOn ?? c).table === target.table }
+  }
   return { decode: decodeTcnChange, accept: (c) => c.kind === 'tcn' && c.table === target.table }
 }

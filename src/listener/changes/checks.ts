@@ -49,6 +49,22 @@ END
 }
 
 /**
+ * Fails when `table` is partitioned (relkind 'p', fixed when a table is created). For a tcn
+ * feed: tcn names the table whose trigger fired, and a row trigger on a partitioned table fires
+ * as its clone on the partition ("CREATE TRIGGER"), so each change would name a partition, which
+ * the feed could not tell from another table's on tcn's shared channel, and would drop.
+ */
+export function refusePartitioned(table: QualifiedTable, hint: string): string {
+  return `DO ${dollarQuote(`
+BEGIN
+  IF (SELECT relkind FROM pg_catalog.pg_class WHERE oid = ${literal(table.quoted)}::pg_catalog.regclass) = 'p' THEN
+    RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${literal(`${table.quoted} is a partitioned table`)}, HINT = ${literal(hint)};
+  END IF;
+END
+`)}`
+}
+
+/**
  * Fails unless the current role (the one CREATE EVENT TRIGGER checks, after any SET ROLE) is a
  * superuser.
  */

@@ -22,9 +22,18 @@ interface RowChangeBase {
   readonly channel: string
   /** The backend that made the change (compare with your own Connection's processId). */
   readonly processId: number
-  /** The table's schema and name when the change was made (TG_TABLE_SCHEMA, TG_TABLE_NAME). */
+  /**
+   * The table's schema and name when the change was made (TG_TABLE_SCHEMA, TG_TABLE_NAME): for
+   * a partitioned table, the partition's.
+   */
   readonly schema: string
   readonly table: string
+  /**
+   * The table the trigger was installed on, present only when it is not `schema`.`table`: the
+   * partitioned table, for a change to one of its partitions; the old name, after the table
+   * was renamed (the trigger stays on it).
+   */
+  readonly installedOn?: { readonly schema: string; readonly table: string }
   readonly operation: ChangeOperation
   /** 1, 2, ... for the changes of one transaction, in the order they were made. */
   readonly seq: number
@@ -72,7 +81,8 @@ function rowChange({ channel, processId }: NotificationLike, json: JsonValue): R
   const seq = field(json, 'seq', 'number')
   if (!Number.isSafeInteger(seq) || seq < 1) throw new Shape(`"seq" is ${seq}, not a counting number`)
   const truncated = field(json, 'truncated', 'boolean')
-  const base = { type: 'RowChange', kind: 'row', channel, processId, schema, table, seq, truncated, key: key(json, 'key', truncated) } as const
+  const on = installedOn(json, schema, table)
+  const base = { type: 'RowChange', kind: 'row', channel, processId, schema, table, ...(on ? { installedOn: on } : {}), seq, truncated, key: key(json, 'key', truncated) } as const
   const operation = json['operation']
   switch (operation) {
     case 'INSERT':
@@ -107,3 +117,11 @@ function row(json: JsonObject, name: string, truncated: boolean): JsonObject | n
   return value
 }
 
+/** `installedOn` when it names another table than the change's; absent or null (older installs) is none. */
+function installedOn(json: JsonObject, schema: string, table: string): RowChange['installedOn'] {
+  const value = json['installedOn']
+  if (value === undefined || value === null) return undefined
+  if (!isJsonObject(value)) throw new Shape(`"installedOn" is ${describe(value)}, not an object`)
+  const on = { schema: field(value, 'schema', 'string'), table: field(value, 'table', 'string') }
+  return on.schema === schema && on.table === table ? undefined : on
+}

@@ -95,25 +95,33 @@ BEGIN
   WHERE i.indrelid = ${literal(table.quoted)}::pg_catalog.regclass AND i.indisprimary AND i.indisvalid
     AND k.ord <= i.indnkeyatts;
   EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS %L',
-    ${literal(qualifiedFunction)}, pg_catalog.format(${dollarQuote(functionBody)}, _new_key, _old_key));
+    ${literal(qualifiedFunction)}, pg_catalog.format(${dollarQuote(functionBody(table))}, _new_key, _old_key));
 END
 `)}`
 }
 
 /**
  * The trigger function, a format() template: %1$s and %2$s become the key's arguments to
- * json_build_object over the new and the old row; no other % may appear. The channel is the
- * trigger's argument (TG_ARGV[0]), as with tcn. Every function is schema-qualified so that
- * nothing on the writer's search_path can stand in for it.
+ * json_build_object over the new and the old row; any other % is doubled (the names of the
+ * table it is installed for may hold one). The channel is the trigger's argument
+ * (TG_ARGV[0]), as with tcn. Every function is schema-qualified so that nothing on the
+ * writer's search_path can stand in for it.
+ *
+ * `schema` and `table` are where the row is (TG_TABLE_SCHEMA, TG_TABLE_NAME): a partition's
+ * own name for a row of a partitioned table ("CREATE TRIGGER": a row trigger on a partitioned
+ * table is cloned onto its partitions), the new name after ALTER TABLE ... RENAME.
+ * `installedOn` is {schema, table} as given at the install (one function per table, and its
+ * clones and a rename keep it), so that a feed can still tell its own changes from another
+ * table's on a shared channel.
  *
  * Shapes sent (JSON, keys in this order; key values as in the row, as `->` takes them from row_to_json):
- *   INSERT, DELETE: {schema, table, operation, seq, truncated: false, key, row}
- *   UPDATE:         {schema, table, operation, seq, truncated: false, key, oldKey, old, new}
+ *   INSERT, DELETE: {schema, table, installedOn, operation, seq, truncated: false, key, row}
+ *   UPDATE:         {schema, table, installedOn, operation, seq, truncated: false, key, oldKey, old, new}
  * When that reaches the payload limit: the same without row, old and new, and truncated: true;
  * if even that does not fit (a key of thousands of bytes), key and oldKey are null. So the
  * NOTIFY never fails, and neither does the writer's transaction.
  */
-const functionBody = `
+const functionBody = (table: QualifiedTable): string => `
 DECLARE
   _channel text := TG_ARGV[0];
   _seq bigint;
@@ -122,6 +130,7 @@ DECLARE
   _key json;
   _old_key json;
   _payload text;
+  _installed_on json := pg_catalog.json_build_object('schema', ${forFormat(literal(table.schema))}, 'table', ${forFormat(literal(table.table))});
 BEGIN
   -- Numbers the transaction's changes, so that NOTIFY never drops one as a duplicate.
   _seq := ${transactionSeq};
@@ -134,25 +143,25 @@ BEGIN
     _old_key := pg_catalog.json_build_object(%2$s);
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'operation', TG_OP,
+    _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'installedOn', _installed_on, 'operation', TG_OP,
       'seq', _seq, 'truncated', false, 'key', _key, 'oldKey', _old_key, 'old', _old, 'new', _new)::text;
     IF pg_catalog.octet_length(_payload) >= ${payloadLimitBytes} THEN
-      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'operation', TG_OP,
+      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'installedOn', _installed_on, 'operation', TG_OP,
         'seq', _seq, 'truncated', true, 'key', _key, 'oldKey', _old_key)::text;
     END IF;
     IF pg_catalog.octet_length(_payload) >= ${payloadLimitBytes} THEN
-      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'operation', TG_OP,
+      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'installedOn', _installed_on, 'operation', TG_OP,
         'seq', _seq, 'truncated', true, 'key', NULL, 'oldKey', NULL)::text;
     END IF;
   ELSE
-    _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'operation', TG_OP,
+    _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'installedOn', _installed_on, 'operation', TG_OP,
       'seq', _seq, 'truncated', false, 'key', COALESCE(_key, _old_key), 'row', COALESCE(_new, _old))::text;
     IF pg_catalog.octet_length(_payload) >= ${payloadLimitBytes} THEN
-      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'operation', TG_OP,
+      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'installedOn', _installed_on, 'operation', TG_OP,
         'seq', _seq, 'truncated', true, 'key', COALESCE(_key, _old_key))::text;
     END IF;
     IF pg_catalog.octet_length(_payload) >= ${payloadLimitBytes} THEN
-      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'operation', TG_OP,
+      _payload := pg_catalog.json_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME, 'installedOn', _installed_on, 'operation', TG_OP,
         'seq', _seq, 'truncated', true, 'key', NULL)::text;
     END IF;
   END IF;
@@ -160,3 +169,8 @@ BEGIN
   RETURN NULL;
 END
 `
+
+/** `text` as format() will give it back: % stands for itself as %% ("format": "%% outputs a literal %"). */
+function forFormat(text: string): string {
+  return text.replaceAll('%', '%%')
+}
