@@ -5,6 +5,8 @@
  * into memory, the whole backlog. A connection known to be gone (the server restarted while it
  * sat idle, or an error closed it) is never used again: the next call opens a new one instead
  * of failing. A call's signal gives up the opening it waits for, as it gives up a query.
+ * Calls take turns on the connection, and one that leaves a failed transaction block behind
+ * has it rolled back: one caller's error is never the next caller's.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
@@ -15,7 +17,7 @@ export interface NotifierOpen {
   signal: AbortSignal
 }
 
-type Opened = Pick<Connection, 'isClosed' | 'close' | 'processId'>
+type Opened = Pick<Connection, 'isClosed' | 'close' | 'abort' | 'processId' | 'transactionStatus' | 'query'>
 
 export class Notifier<C extends Opened = Connection> {
   #connection: Promise<C> | undefined
@@ -26,6 +28,10 @@ export class Notifier<C extends Opened = Connection> {
   /** Gives up #connection's opening, unless it has opened. */
   #drop: ((reason: Error) => void) | undefined
   #closed = false
+  /** Per connection, what settles once the last call that asked for it is done with it. */
+  readonly #turns = new WeakMap<C, Promise<void>>()
+  /** The connections a call is running on (it has had its turn, and is not done). */
+  readonly #running = new WeakSet<C>()
 
   constructor(private readonly open: (how: NotifierOpen) => Promise<C>) {}
 
@@ -38,8 +44,10 @@ export class Notifier<C extends Opened = Connection> {
    * Runs `operation` on the connection, once open. If `signal` aborts before then, the call
    * rejects at once, and the opening it waited for is dropped (a server that accepts and never
    * answers must not hold the call for the attempt's whole timeout); the other calls that
-   * waited for it wait for a new one. From then on, `operation` answers to the signal. An
-   * aborted signal opens nothing.
+   * waited for it wait for a new one. Then the call waits for its turn on the connection (one
+   * call at a time); a signal that aborts meanwhile gives up the call, and the connection
+   * under the call it waits for (#turn says why). From then on, `operation` answers to the
+   * signal. An aborted signal opens nothing.
    */
   async run<T>(operation: (connection: C) => Promise<T>, signal?: AbortSignal): Promise<T> {
     for (;;) {
@@ -69,13 +77,61 @@ export class Notifier<C extends Opened = Connection> {
         if (attempt.signal.aborted && !signal?.aborted) continue
         throw error
       }
-      if (this.#closed) throw closedError()
+      // One call at a time on a connection, as the server answers them. Waiting here, a call
+      // has sent nothing: if the connection is lost meanwhile (the signal of the call before it
+      // dropped it), it goes on over a new one instead of failing for another call's abort.
+      const release = await this.#turn(connection, signal)
       try {
+        if (this.#closed) throw closedError()
+        if (connection.isClosed) continue
         return await operation(connection)
       } catch (error) {
         if (error instanceof ConnectionLostError) this.#forget(opening)
         throw error
+      } finally {
+        // A failed transaction block (an error after the caller's BEGIN) refuses every command
+        // but its end, so every later call here, notify() too, would fail with 25P02 "current
+        // transaction is aborted" for good: it is rolled back, before the next call's turn.
+        if (!connection.isClosed && connection.transactionStatus === 'E') void connection.query('ROLLBACK').catch(() => undefined).finally(release)
+        else release()
       }
+    }
+  }
+
+  /**
+   * Waits until the calls that came before on `connection` are done, and returns what ends
+   * this call's turn. If `signal` aborts first, the call rejects, leaving its place to the next
+   * one, and drops the connection if a call is running on it: it cannot tell a slow call from
+   * a connection that went silent under it, and a silent one must not hold every call after
+   * it (as query()'s signal drops the connection its query runs on). The calls after it go on
+   * over a new one.
+   */
+  async #turn(connection: C, signal: AbortSignal | undefined): Promise<() => void> {
+    const before = this.#turns.get(connection) ?? Promise.resolve()
+    let release!: () => void
+    const mine = new Promise<void>((resolve) => (release = resolve))
+    this.#turns.set(connection, before.then(() => mine))
+    let stop!: () => void
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stop = () => {
+          if (this.#running.has(connection)) connection.abort(new ConnectionLostError('a call waiting for this one was aborted; the connection is dropped', { cause: signal!.reason }))
+          reject(aborted(signal!, 'before it was sent, while it waited for the call before it'))
+        }
+        before.then(resolve)
+        if (signal?.aborted) stop()
+        else signal?.addEventListener('abort', stop, { once: true })
+      })
+    } catch (error) {
+      release()
+      throw error
+    } finally {
+      signal?.removeEventListener('abort', stop)
+    }
+    this.#running.add(connection)
+    return () => {
+      this.#running.delete(connection)
+      release()
     }
   }
 

@@ -172,6 +172,8 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
       this.#unsaved = false
       await this.#options.save?.(this.#cursor as C)
     }
+    // Ended before it started (an aborted signal, return()): it must not LISTEN, nor load().
+    if (this.#ended && !this.#started) return { done: true, value: undefined }
     this.#started ??= this.#start()
     await this.#started
     for (;;) {

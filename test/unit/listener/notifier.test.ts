@@ -13,6 +13,21 @@ class FakeConnection {
     this.closes++
     this.isClosed = true
   }
+  /** As the last ReadyForQuery said: 'E' is a failed transaction block. */
+  transactionStatus: 'I' | 'T' | 'E' = 'I'
+  /** What the notifier itself sent on it (its operations run no SQL here). */
+  readonly queries: string[] = []
+  async query(sql: string) {
+    this.queries.push(sql)
+    if (sql === 'ROLLBACK') this.transactionStatus = 'I'
+    return []
+  }
+  /** Why abort() dropped it. */
+  abortedWith: Error | undefined
+  abort(reason: Error) {
+    this.isClosed = true
+    this.abortedWith = reason
+  }
   /** The server hung up while it sat idle. */
   drop() {
     this.isClosed = true
@@ -117,15 +132,16 @@ describe('Notifier', () => {
     await expect(call).rejects.toBeInstanceOf(ListenerError)
   })
 
-  test('a connection that comes back already closed is not kept: the next call opens another', async () => {
+  test('a connection that comes back already closed is not used: the call, which has sent nothing, opens another', async () => {
     let n = 0
     const notifier = new Notifier<FakeConnection>(async (how) => {
       const c = new FakeConnection(++n, how)
       if (n === 1) c.isClosed = true // it closed between its last byte and now
       return c
     })
-    expect(await notifier.run(async (c) => c.processId)).toBe(1) // this call may still try it
     expect(await notifier.run(async (c) => c.processId)).toBe(2)
+    expect(await notifier.run(async (c) => c.processId)).toBe(2)
+    expect(n).toBe(2)
   })
 
   test('close() while a call waits for the opening: the call rejects, the operation never runs', async () => {
@@ -162,9 +178,13 @@ describe('Notifier', () => {
   test('a call on an old connection that fails after a newer one opened does not forget the newer one', async () => {
     const { notifier, opened, pid } = setup()
     let fail!: (e: Error) => void
-    const old = notifier.run(() => new Promise((_resolve, reject) => (fail = reject)))
-    await Promise.resolve()
-    await Promise.resolve()
+    let started!: () => void
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const old = notifier.run(() => new Promise((_resolve, reject) => {
+      fail = reject
+      started()
+    }))
+    await running
     opened[0]!.isClosed = true // its call is still to hear of it
     expect(await pid()).toBe(2)
     fail(new ConnectionLostError('gone'))
@@ -290,6 +310,114 @@ describe('Notifier', () => {
       await expect(call).rejects.toBeInstanceOf(ConnectionLostError)
       await Promise.resolve()
       expect(late.closes).toBe(1)
+    })
+  })
+
+  describe('calls made together', () => {
+    /** An operation that holds the connection until told how it ends; `started` resolves once it runs. */
+    function held() {
+      let end!: (error?: Error) => void
+      let started!: () => void
+      const running = new Promise<void>((resolve) => (started = resolve))
+      const operation = (c: FakeConnection) => {
+        started()
+        return new Promise<number>((resolve, reject) => (end = (error) => (error ? reject(error) : resolve(c.processId))))
+      }
+      return { operation, running, end: (error?: Error) => end(error) }
+    }
+
+    test('take turns on the connection: a call runs once the one before it is done', async () => {
+      const { notifier, pid } = setup()
+      const first = held()
+      const holding = notifier.run(first.operation)
+      await first.running
+      let ran = false
+      const second = notifier.run(async (c) => {
+        ran = true
+        return c.processId
+      })
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(ran).toBe(false)
+      first.end()
+      expect(await holding).toBe(1)
+      expect(await second).toBe(1)
+      expect(await pid()).toBe(1)
+    })
+
+    test('a signal that aborts while its call waits for its turn gives up that call, which never runs, and drops the connection under the call it waits for (it may have gone silent); the calls after it go on over a new one', async () => {
+      const { notifier, opened } = setup()
+      const first = held()
+      const holding = notifier.run(first.operation)
+      await first.running
+      const controller = new AbortController()
+      let ran = false
+      const waiting = notifier.run(async () => (ran = true), controller.signal)
+      const after = notifier.run(async (c) => c.processId)
+      await new Promise((resolve) => setTimeout(resolve, 0)) // it has its connection, and waits for its turn
+      const reason = new Error('given up')
+      controller.abort(reason)
+      const error = await waiting.then(() => undefined, (e: unknown) => e)
+      expect(error).toEqual(new ConnectionLostError('the query was aborted before it was sent, while it waited for the call before it'))
+      expect(ran).toBe(false)
+      expect(opened[0]!.abortedWith).toEqual(new ConnectionLostError('a call waiting for this one was aborted; the connection is dropped'))
+      expect(opened[0]!.abortedWith!.cause).toBe(reason)
+      first.end(opened[0]!.abortedWith) // as the connection rejects the call running on it
+      await expect(holding).rejects.toBeInstanceOf(ConnectionLostError)
+      expect(await after).toBe(2)
+    })
+
+    test('a signal that aborts while its call waits only for the connection to be handed on (nobody runs on it) gives up the call alone', async () => {
+      const { notifier, opened, pid } = setup()
+      expect(await pid()).toBe(1)
+      const controller = new AbortController()
+      const call = notifier.run(async () => 0, controller.signal)
+      await Promise.resolve()
+      await Promise.resolve()
+      controller.abort()
+      await expect(call).rejects.toBeInstanceOf(ConnectionLostError)
+      expect(opened[0]!.abortedWith).toBeUndefined()
+      expect(await pid()).toBe(1)
+    })
+
+    test('a call that waited while the connection was lost under the call before it has sent nothing: it goes on over a new connection', async () => {
+      const { notifier, opened } = setup()
+      const first = held()
+      const holding = notifier.run(first.operation)
+      await first.running
+      const waiting = notifier.run(async (c) => c.processId)
+      opened[0]!.isClosed = true // its signal dropped it, say
+      first.end(new ConnectionLostError('the query was aborted; its connection is dropped'))
+      await expect(holding).rejects.toBeInstanceOf(ConnectionLostError)
+      expect(await waiting).toBe(2)
+    })
+
+    test('close() while a call waits for its turn: it rejects with "the listener is closed" and never runs', async () => {
+      const { notifier } = setup()
+      const first = held()
+      const holding = notifier.run(first.operation)
+      await first.running
+      let ran = false
+      const waiting = notifier.run(async () => (ran = true))
+      const closing = notifier.close()
+      first.end(new ConnectionLostError('closed'))
+      await expect(holding).rejects.toBeInstanceOf(ConnectionLostError)
+      await expect(waiting).rejects.toThrow(new ListenerError('the listener is closed'))
+      await closing
+      expect(ran).toBe(false)
+    })
+
+    test("a call that leaves a failed transaction block behind has it rolled back before the next call's turn; one that leaves none, or an open one, sends nothing", async () => {
+      const { notifier, opened } = setup()
+      await expect(notifier.run(async (c) => {
+        c.transactionStatus = 'E' // BEGIN; SELECT 1/0
+        throw new Error('division by zero')
+      })).rejects.toThrow('division by zero')
+      expect(await notifier.run(async (c) => c.transactionStatus)).toBe('I')
+      expect(opened[0]!.queries).toEqual(['ROLLBACK'])
+      await notifier.run(async (c) => void (c.transactionStatus = 'T')) // the caller's BEGIN: theirs to end
+      await notifier.run(async () => undefined)
+      expect(opened[0]!.queries).toEqual(['ROLLBACK'])
+      expect(opened).toHaveLength(1)
     })
   })
 })

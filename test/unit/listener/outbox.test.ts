@@ -421,6 +421,34 @@ describe('how it ends', () => {
     expect(await early.outbox.next()).toEqual({ done: true, value: undefined })
   })
 
+  test('ended before it started (an aborted signal, return()), it neither LISTENs nor loads: done, even on a listener that gave up', async () => {
+    for (const end of ['signal', 'return'] as const) {
+      const loads: number[] = []
+      const listened: string[] = []
+      const source: OutboxSource = {
+        listen: async (channel) => {
+          listened.push(channel)
+          throw new Error('the listener gave up reconnecting')
+        },
+        release: () => {},
+        wakeUps: () => new Subscription({ gaps: true }),
+        reportError: () => {},
+        closed: () => false,
+      }
+      const outbox = new Outbox<Row, number>(source, {
+        channel: 'x',
+        read: async () => [],
+        cursor: (r) => r.id,
+        load: () => void loads.push(1),
+        ...(end === 'signal' ? { signal: AbortSignal.abort() } : {}),
+      })
+      if (end === 'return') await outbox.return()
+      expect(await outbox.next()).toEqual({ done: true, value: undefined })
+      expect(listened).toEqual([])
+      expect(loads).toEqual([])
+    }
+  })
+
   test('a LISTEN that fails rejects the first next()', async () => {
     const w = world()
     const released: string[] = []
