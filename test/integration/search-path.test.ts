@@ -12,6 +12,8 @@ import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connect } from '../../src/protocol/index.ts'
 import { createSlot, dropSlot, emitMessage, replicate, slotHealth, type ReplicationStream } from '../../src/replication.ts'
+import { changes, ddlChanges, removeDdlTrigger, type RowChange } from '../../src/changes.ts'
+import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
 import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
 import { listener, uniqueChannel } from '../support/listener.ts'
 
@@ -99,6 +101,71 @@ describe('a search_path that lists pg_catalog after another schema', () => {
       await stream.close()
     } finally {
       await dropSlot(c, slot, { ifExists: true })
+    }
+  })
+})
+
+/**
+ * The change feeds' triggers run in other sessions: every writer's, and every session that
+ * changes the schema, a superuser's too. An operator is looked up on the search_path as a
+ * function is, and one of the same argument types in a schema listed before pg_catalog is the
+ * one used: the trigger functions carry their own search_path. (A schema of its own here, as
+ * an `=` on text would also stand in for the replication SQL's above.)
+ */
+describe('a search_path that lists an operator = (text, text) before pg_catalog\'s, in the sessions that fire the triggers', () => {
+  const writerOptions = () => optionsFor(pg.superuser, 'tcp', { database, options: '-c search_path=hijack_ops,pg_catalog' })
+  beforeAll(async () => {
+    const sql = await connectSuperuser({ database })
+    try {
+      await sql.query('CREATE SCHEMA hijack_ops')
+      await sql.query("CREATE FUNCTION hijack_ops.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack_ops.='; END $$")
+      await sql.query('CREATE OPERATOR hijack_ops.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hijack_ops.eq)')
+      await sql.query('CREATE TABLE rows_feed (id int PRIMARY KEY)')
+    } finally {
+      await sql.close()
+    }
+  })
+
+  test('the stand-in is there to be used: text = text reaches it', async () => {
+    const c = await connect(writerOptions())
+    opened.push(c)
+    await expect(c.query("SELECT 'a'::text = 'b'")).rejects.toThrow('hijack_ops.=')
+  })
+
+  test('a writer\'s INSERT fires the rows feed\'s trigger, which uses pg_catalog\'s operators: the insert succeeds, and the feed has it', async () => {
+    const l = await listener({ database })
+    const feed = changes(l, { schema: 'public', table: 'rows_feed' })
+    await feed.ready
+    const writer = await connect(writerOptions())
+    opened.push(writer)
+    await writer.query('INSERT INTO public.rows_feed VALUES (1)')
+    const { value, done } = await feed.next()
+    expect(done).toBe(false)
+    expect((value as RowChange).operation).toBe('INSERT')
+    expect((value as RowChange).key).toEqual({ id: 1 })
+    await feed.return?.()
+  })
+
+  test('a superuser\'s CREATE TABLE fires the DDL feed\'s event trigger, which uses pg_catalog\'s operators: the DDL succeeds, and the feed has it', async () => {
+    const l = await listener({ database })
+    const name = `pglisten_ddl_search_path_${process.pid}`
+    const ddl = ddlChanges(l, { name })
+    try {
+      await ddl.ready
+      const writer = await connect(writerOptions())
+      opened.push(writer)
+      await writer.query('CREATE TABLE public.ddl_by_hijacked_session (id int)')
+      let event: FeedItem<DdlChange> | undefined
+      do {
+        const next = await ddl.next()
+        if (next.done) throw new Error('the DDL feed ended')
+        event = next.value
+      } while (!('identity' in event) || event.identity !== 'public.ddl_by_hijacked_session')
+      expect(event).toMatchObject({ tag: 'CREATE TABLE' })
+    } finally {
+      await ddl.return?.()
+      const sql = await connectSuperuser({ database })
+      await removeDdlTrigger(sql, { name }).finally(() => sql.close())
     }
   })
 })

@@ -54,7 +54,9 @@ export function planDdlTrigger(options: DdlTriggerOptions = {}): DdlTrigger {
       lock,
       // First, so that the old triggers do not report their own function's replacement.
       ...dropTriggers,
-      `CREATE OR REPLACE FUNCTION ${qualifiedFunction}() RETURNS event_trigger LANGUAGE plpgsql AS ${dollarQuote(functionBody(channel))}`,
+      // It runs in every session that changes the schema, a superuser's too: with its own
+      // search_path, no schema listed before pg_catalog there can stand in for = or text.
+      `CREATE OR REPLACE FUNCTION ${qualifiedFunction}() RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS ${dollarQuote(functionBody(channel))}`,
       `CREATE EVENT TRIGGER ${quoteIdentifier(end)} ON ddl_command_end EXECUTE FUNCTION ${qualifiedFunction}()`,
       `CREATE EVENT TRIGGER ${quoteIdentifier(drop)} ON sql_drop EXECUTE FUNCTION ${qualifiedFunction}()`,
     ],

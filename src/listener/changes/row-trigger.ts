@@ -94,7 +94,7 @@ BEGIN
   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
   WHERE i.indrelid = ${literal(table.quoted)}::pg_catalog.regclass AND i.indisprimary AND i.indisvalid
     AND k.ord <= i.indnkeyatts;
-  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS %L',
+  EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L',
     ${literal(qualifiedFunction)}, pg_catalog.format(${dollarQuote(functionBody(table))}, _new_key, _old_key));
 END
 `)}`
@@ -104,8 +104,11 @@ END
  * The trigger function, a format() template: %1$s and %2$s become the key's arguments to
  * json_build_object over the new and the old row; any other % is doubled (the names of the
  * table it is installed for may hold one). The channel is the trigger's argument
- * (TG_ARGV[0]), as with tcn. Every function is schema-qualified so that nothing on the
- * writer's search_path can stand in for it.
+ * (TG_ARGV[0]), as with tcn. Every function is schema-qualified, and the function runs with
+ * search_path = pg_catalog, pg_temp, so that nothing on the writer's search_path (a schema
+ * listed before pg_catalog) can stand in for an operator (=, ->) or a type (text, json) either:
+ * the advice of CREATE FUNCTION's "Writing SECURITY DEFINER Functions Safely", for a function
+ * that runs in every writer's session.
  *
  * `schema` and `table` are where the row is (TG_TABLE_SCHEMA, TG_TABLE_NAME): a partition's
  * own name for a row of a partitioned table ("CREATE TRIGGER": a row trigger on a partitioned
