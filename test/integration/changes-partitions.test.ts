@@ -101,3 +101,24 @@ test('a tcn feed on a partitioned table is refused at setup, not left to drop ev
   expect(triggers[0]!.rows[0]![0]).toBe('0')
   await expect(feed.next()).rejects.toBe(error)
 })
+
+test('a new table under a renamed table\'s old name: its feed is refused while the renamed table has the trigger, and the first feed keeps only the renamed table\'s changes', async () => {
+  const [old, moved] = [`${q(schema)}.${q('reused')}`, `${q(schema)}.${q('reused, renamed')}`]
+  await admin.query(`CREATE TABLE ${old} (id int PRIMARY KEY)`)
+  const l = await listener()
+  const first = changes(l, { schema, table: 'reused' })
+  await first.ready
+  await admin.query(`ALTER TABLE ${old} RENAME TO ${q('reused, renamed')}`)
+  await admin.query(`CREATE TABLE ${old} (other int PRIMARY KEY)`)
+  // Before: the install replaced the function both triggers call, and each feed took both
+  // tables' changes (the renamed table's with the new one's key column, so a PayloadError).
+  const second = changes(l, { schema, table: 'reused' })
+  const error = await second.ready.then(() => undefined, (e: unknown) => e)
+  expect(error).toBeInstanceOf(DatabaseError)
+  expect(error).toMatchObject({ code: '55006', message: expect.stringContaining(`${q(schema)}.${q('reused, renamed')}, renamed from this name`) })
+  await admin.query(`INSERT INTO ${moved} VALUES (1)`)
+  await admin.query(`INSERT INTO ${old} VALUES (2)`)
+  const events = (await upToMarker(first)) as RowChange[]
+  expect(events.map((e) => [e.table, e.installedOn, e.key])).toEqual([['reused, renamed', { schema, table: 'reused' }, { id: 1 }]])
+  await first.return?.()
+})

@@ -86,7 +86,20 @@ function createFunction(table: QualifiedTable, qualifiedFunction: string): strin
 DECLARE
   _new_key text;
   _old_key text;
+  _other text;
 BEGIN
+  -- The function is named after the table, and a table renamed keeps its trigger, which still
+  -- calls it. A new table under the old name would share it (this table's key columns and
+  -- installedOn for both), and each feed would take the other's changes: refused. A partition's
+  -- clone of the trigger (tgparentid set) is this table's own.
+  SELECT t.tgrelid::pg_catalog.regclass::pg_catalog.text INTO _other FROM pg_catalog.pg_trigger t
+  WHERE t.tgfoid = pg_catalog.to_regprocedure(${literal(`${qualifiedFunction}()`)}) AND t.tgparentid = 0
+    AND t.tgrelid <> ${literal(table.quoted)}::pg_catalog.regclass LIMIT 1;
+  IF _other IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'object_in_use',
+      MESSAGE = pg_catalog.format('table %s, renamed from this name, has this table''s feed trigger: a feed of its own here would take its changes too', _other),
+      HINT = 'remove that table''s trigger first (removeRowTrigger on it), or give it its old name back';
+  END IF;
   SELECT ${keyArgs('_new')}, ${keyArgs('_old')}
   INTO _new_key, _old_key
   FROM pg_catalog.pg_index i
