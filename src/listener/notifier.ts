@@ -5,8 +5,8 @@
  * into memory, the whole backlog. A connection known to be gone (the server restarted while it
  * sat idle, or an error closed it) is never used again: the next call opens a new one instead
  * of failing. A call's signal gives up the opening it waits for, as it gives up a query.
- * Calls take turns on the connection, and one that leaves a failed transaction block behind
- * has it rolled back: one caller's error is never the next caller's.
+ * Calls take turns on the connection, and one that opens a transaction and leaves it failed
+ * has it rolled back: that caller's error is never the next caller's.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
@@ -53,6 +53,8 @@ export class Notifier<C extends Opened = Connection> {
     for (;;) {
       if (this.#closed) throw closedError()
       if (signal?.aborted) throw aborted(signal, 'before it was sent')
+      // An opening another call made, or the connection open now: not one made for this call.
+      const shared = this.#connection !== undefined && !this.#opened?.isClosed
       const opening = this.#current()
       const attempt = this.#attempt!
       const drop = this.#drop!
@@ -81,18 +83,24 @@ export class Notifier<C extends Opened = Connection> {
       // has sent nothing: if the connection is lost meanwhile (the signal of the call before it
       // dropped it), it goes on over a new one instead of failing for another call's abort.
       const release = await this.#turn(connection, signal)
+      let began: string | undefined
       try {
         if (this.#closed) throw closedError()
-        if (connection.isClosed) continue
+        // Lost under a call before this one. (One opened for this call and handed over closed
+        // is tried, and fails: opening another, and another, could go on for ever.)
+        if (shared && connection.isClosed) continue
+        began = connection.transactionStatus
         return await operation(connection)
       } catch (error) {
         if (error instanceof ConnectionLostError) this.#forget(opening)
         throw error
       } finally {
-        // A failed transaction block (an error after the caller's BEGIN) refuses every command
-        // but its end, so every later call here, notify() too, would fail with 25P02 "current
-        // transaction is aborted" for good: it is rolled back, before the next call's turn.
-        if (!connection.isClosed && connection.transactionStatus === 'E') void connection.query('ROLLBACK').catch(() => undefined).finally(release)
+        // A transaction this call opened and left failed ('BEGIN; SELECT 1/0; COMMIT': the rest
+        // of the string is skipped) refuses every command but its end, so every later call,
+        // notify() too, would fail with 25P02 "current transaction is aborted": it is rolled back
+        // before the next call's turn. One an earlier call opened is that caller's to end:
+        // rolled back here, the caller's next statements would run, and commit, outside it.
+        if (began === 'I' && !connection.isClosed && connection.transactionStatus === 'E') void connection.query('ROLLBACK').catch(() => undefined).finally(release)
         else release()
       }
     }

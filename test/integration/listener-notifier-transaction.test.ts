@@ -2,7 +2,8 @@
  * An error inside a transaction block on the notifier connection, against the real server:
  * PostgreSQL then refuses every command but the block's end (SQLSTATE 25P02), so a query()
  * that failed after its own BEGIN must not leave the connection that way for the calls after
- * it, notify() among them. The notifier rolls such a block back; the connection is kept.
+ * it, notify() among them. The notifier rolls such a block back; the connection is kept. A
+ * block an earlier call opened is left to its caller.
  */
 import { describe, expect, test } from 'vitest'
 import { DatabaseError } from '../../src/protocol/errors.ts'
@@ -26,14 +27,16 @@ describe('a failed transaction block on the notifier', () => {
     expect(await pidOf(l)).toBe(before)
   })
 
-  test("the caller's own ROLLBACK after the error still succeeds, and nothing of the block was committed", async () => {
+  test("one an earlier call opened is its caller's: it stays failed, so the caller's next statement is refused, not run and committed outside it, and the caller's ROLLBACK ends it", async () => {
     const l = await listener()
     const table = `notifier_tx_${Math.random().toString(36).slice(2, 10)}`
     await l.query(`CREATE TEMP TABLE ${table} (id int)`)
     await l.query('BEGIN')
     await l.query(`INSERT INTO ${table} VALUES (1)`)
     await expect(l.query('SELECT 1/0')).rejects.toBeInstanceOf(DatabaseError)
-    await l.query('ROLLBACK') // PostgreSQL only warns: there is no transaction in progress
+    // Rolled back by the notifier, this would have run on its own, and committed.
+    await expect(l.query(`INSERT INTO ${table} VALUES (2)`)).rejects.toMatchObject({ code: '25P02' })
+    await l.query('ROLLBACK')
     const [result] = await l.query(`SELECT count(*) FROM ${table}`)
     expect(result!.rows).toEqual([['0']])
   })

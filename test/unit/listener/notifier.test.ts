@@ -132,16 +132,29 @@ describe('Notifier', () => {
     await expect(call).rejects.toBeInstanceOf(ListenerError)
   })
 
-  test('a connection that comes back already closed is not used: the call, which has sent nothing, opens another', async () => {
+  test('a connection that comes back already closed is not kept: the next call opens another', async () => {
     let n = 0
     const notifier = new Notifier<FakeConnection>(async (how) => {
       const c = new FakeConnection(++n, how)
       if (n === 1) c.isClosed = true // it closed between its last byte and now
       return c
     })
-    expect(await notifier.run(async (c) => c.processId)).toBe(2)
+    expect(await notifier.run(async (c) => c.processId)).toBe(1) // this call may still try it
     expect(await notifier.run(async (c) => c.processId)).toBe(2)
     expect(n).toBe(2)
+  })
+
+  test('every connection comes back closed: the call tries the one it got and fails, rather than open connections for ever', async () => {
+    let n = 0
+    const notifier = new Notifier<FakeConnection>(async (how) => {
+      const c = new FakeConnection(++n, how)
+      c.isClosed = true
+      return c
+    })
+    const lost = new ConnectionLostError('the connection is closed')
+    // As a Connection's query() does on a closed connection.
+    await expect(notifier.run(async (c) => (c.isClosed ? Promise.reject(lost) : c.processId))).rejects.toBe(lost)
+    expect(n).toBe(1)
   })
 
   test('close() while a call waits for the opening: the call rejects, the operation never runs', async () => {
