@@ -5,8 +5,8 @@
  * into memory, the whole backlog. A connection known to be gone (the server restarted while it
  * sat idle, or an error closed it) is never used again: the next call opens a new one instead
  * of failing. A call's signal gives up the opening it waits for, as it gives up a query.
- * Calls take turns on the connection, and one that opens a transaction and leaves it failed
- * has it rolled back: that caller's error is never the next caller's.
+ * Calls take turns on the connection, and one made outside a transaction that leaves one
+ * failed has it rolled back: that caller's error is never the next caller's.
  */
 import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
@@ -95,11 +95,12 @@ export class Notifier<C extends Opened = Connection> {
         if (error instanceof ConnectionLostError) this.#forget(opening)
         throw error
       } finally {
-        // A transaction this call opened and left failed ('BEGIN; SELECT 1/0; COMMIT': the rest
-        // of the string is skipped) refuses every command but its end, so every later call,
+        // A transaction left failed by a call made outside one ('BEGIN; SELECT 1/0; COMMIT': the
+        // rest of the string is skipped) refuses every command but its end, so every later call,
         // notify() too, would fail with 25P02 "current transaction is aborted": it is rolled back
-        // before the next call's turn. One an earlier call opened is that caller's to end:
-        // rolled back here, the caller's next statements would run, and commit, outside it.
+        // before the next call's turn. A call made inside one (an earlier call's BEGIN) leaves it
+        // to that caller: rolled back here, the caller's next statements would run, and commit,
+        // outside it. (So 'COMMIT; BEGIN; SELECT 1/0' inside one is left failed too.)
         if (began === 'I' && !connection.isClosed && connection.transactionStatus === 'E') void connection.query('ROLLBACK').catch(() => undefined).finally(release)
         else release()
       }
