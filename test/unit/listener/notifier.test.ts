@@ -430,6 +430,13 @@ describe('Notifier', () => {
       await notifier.run(async (c) => void (c.transactionStatus = 'T')) // the caller's BEGIN: theirs to end
       await notifier.run(async () => undefined)
       expect(opened[0]!.queries).toEqual(['ROLLBACK'])
+      // A call made inside that transaction fails in it: it stays failed, for its caller to end.
+      await expect(notifier.run(async (c) => {
+        c.transactionStatus = 'E'
+        throw new Error('division by zero')
+      })).rejects.toThrow('division by zero')
+      expect(await notifier.run(async (c) => c.transactionStatus)).toBe('E')
+      expect(opened[0]!.queries).toEqual(['ROLLBACK'])
       expect(opened).toHaveLength(1)
     })
   })
