@@ -24,6 +24,30 @@ const users = pg.users
 const serverFiles = pg.tls && { cert: join(dirname(pg.tls.caFile), 'server.crt'), key: join(dirname(pg.tls.caFile), 'server.key') }
 const where = `${pg.host.includes(':') ? `[${pg.host}]` : pg.host}:${pg.port}`
 
+/** Connects as the `cert` user offering the server's own certificate (signed by the trusted CA, for a server's use). */
+async function offeringServersOwn(): Promise<unknown> {
+  return connect(users!.cert, 'tls', {
+    sslcert: { pem: await readFile(serverFiles!.cert, 'utf8') },
+    sslkey: { pem: await readFile(serverFiles!.key, 'utf8') },
+  }).catch((e) => e)
+}
+
+/** Connects as the `cert` user offering a client certificate of a CA made in `folder`, one the server does not trust. */
+async function offeringOtherCas(folder: string): Promise<unknown> {
+  const other = await makeTls(folder, users!.cert.user)
+  return connect(users!.cert, 'tls', {
+    sslcert: { pem: await readFile(other.clientCertFile, 'utf8') },
+    sslkey: { pem: await readFile(other.clientKeyFile, 'utf8') },
+  }).catch((e) => e)
+}
+
+/** The server refused our certificate: said so, with OpenSSL's alert as the cause. */
+function expectRefusedByServer(error: unknown, code: string): void {
+  expect(error).toBeInstanceOf(ConnectionLostError)
+  expect((error as Error).message).toBe(`the server refused the TLS client certificate (${code}) at ${where}`)
+  expect(((error as Error).cause as { code?: string }).code).toBe(code)
+}
+
 describe.skipIf(!users || !serverFiles || !existsSync(serverFiles.cert))('a client certificate the server refuses, in a TLS 1.2 handshake', () => {
   let savedMax: tls.SecureVersion
   let otherCa: string | undefined
@@ -37,24 +61,12 @@ describe.skipIf(!users || !serverFiles || !existsSync(serverFiles.cert))('a clie
   })
 
   test("a certificate for a server's use offered as the client's: the server refused the TLS client certificate, not the server's refused", async () => {
-    const error = await connect(users!.cert, 'tls', {
-      sslcert: { pem: await readFile(serverFiles!.cert, 'utf8') },
-      sslkey: { pem: await readFile(serverFiles!.key, 'utf8') },
-    }).catch((e) => e)
-    expect(error.message).toBe(`the server refused the TLS client certificate (ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE) at ${where}`)
-    expect(error).toBeInstanceOf(ConnectionLostError)
-    expect(error.cause.code).toBe('ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE')
+    expectRefusedByServer(await offeringServersOwn(), 'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE')
   })
 
   test('a client certificate from a CA the server does not trust: the same words, with the alert unknown_ca', async () => {
     otherCa = await mkdtemp(join(tmpdir(), 'pglisten-other-ca-'))
-    const other = await makeTls(otherCa, users!.cert.user)
-    const error = await connect(users!.cert, 'tls', {
-      sslcert: { pem: await readFile(other.clientCertFile, 'utf8') },
-      sslkey: { pem: await readFile(other.clientKeyFile, 'utf8') },
-    }).catch((e) => e)
-    expect(error.message).toBe(`the server refused the TLS client certificate (ERR_SSL_TLSV1_ALERT_UNKNOWN_CA) at ${where}`)
-    expect(error).toBeInstanceOf(ConnectionLostError)
+    expectRefusedByServer(await offeringOtherCas(otherCa), 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')
   })
 
   test("the server's certificate refused by us, in the same handshake: still the server's TLS certificate was refused", async () => {
@@ -90,26 +102,13 @@ describe.skipIf(!users || !serverFiles || !existsSync(serverFiles.cert))('a clie
   })
 
   test("a certificate for a server's use offered as the client's: the alert comes during startup, in the same words as under TLS 1.2", async () => {
-    const error = await connect(users!.cert, 'tls', {
-      sslcert: { pem: await readFile(serverFiles!.cert, 'utf8') },
-      sslkey: { pem: await readFile(serverFiles!.key, 'utf8') },
-    }).catch((e) => e)
     // Not "the connection was lost: ...:SSL alert number 43" and a newline: OpenSSL's words.
-    expect(error.message).toBe(`the server refused the TLS client certificate (ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE) at ${where}`)
-    expect(error).toBeInstanceOf(ConnectionLostError)
-    expect(error.cause.code).toBe('ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE')
+    expectRefusedByServer(await offeringServersOwn(), 'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE')
   })
 
   test('a client certificate from a CA the server does not trust: the same words, with the alert unknown_ca', async () => {
     otherCa = await mkdtemp(join(tmpdir(), 'pglisten-other-ca-'))
-    const other = await makeTls(otherCa, users!.cert.user)
-    const error = await connect(users!.cert, 'tls', {
-      sslcert: { pem: await readFile(other.clientCertFile, 'utf8') },
-      sslkey: { pem: await readFile(other.clientKeyFile, 'utf8') },
-    }).catch((e) => e)
-    expect(error.message).toBe(`the server refused the TLS client certificate (ERR_SSL_TLSV1_ALERT_UNKNOWN_CA) at ${where}`)
-    expect(error).toBeInstanceOf(ConnectionLostError)
-    expect(error.cause.code).toBe('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')
+    expectRefusedByServer(await offeringOtherCas(otherCa), 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')
   })
 
   test('no client certificate for `cert` authentication: PostgreSQL asks for one but lets the handshake finish, and refuses at startup in its own words', async () => {
