@@ -20,12 +20,14 @@ const say = (line: string) => process.stdout.write(`${line}\n`)
 let cluster: Cluster | undefined
 let listener: Listener | undefined
 let writer: Connection | undefined
+/** The demo made its table: only then is it the demo's to remove. */
+let made = false
 let interrupted = false
 
 async function cleanUp(): Promise<void> {
   await listener?.close()
-  if (writer && !cluster) {
-    // On a server of yours, leave nothing behind.
+  if (writer && !cluster && made) {
+    // On a server of yours, leave nothing behind (and touch no table of yours).
     await removeRowTrigger(writer, table).catch(() => undefined)
     await writer.query('DROP TABLE IF EXISTS public.pglisten_demo_orders').catch(() => undefined)
   }
@@ -54,7 +56,13 @@ try {
   }
 
   writer = await connect(options)
-  await writer.query('CREATE TABLE IF NOT EXISTS public.pglisten_demo_orders (id int PRIMARY KEY, customer text, total numeric)')
+  // Not IF NOT EXISTS: a table of that name that is not the demo's must not be written to,
+  // nor removed at the end.
+  await writer.query('CREATE TABLE public.pglisten_demo_orders (id int PRIMARY KEY, customer text, total numeric)').catch((error: unknown) => {
+    if ((error as { code?: string }).code !== '42P07') throw error
+    throw new Error('public.pglisten_demo_orders exists already, and the demo writes to and removes a table of its own: drop it first if an earlier demo left it, or run the demo on another database')
+  })
+  made = true
   listener = await createListener(options)
   listener.on('error', (error) => process.stderr.write(`listener: ${error.message}\n`))
   say(`PostgreSQL ${writer.parameters.get('server_version')}, ${writer.encrypted ? 'TLS' : 'no TLS'}, ${writer.authentication} authentication`)

@@ -25,3 +25,25 @@ test('the demo shows each change as it arrives, sums them up, and cleans up', as
   await c.close()
   expect(left!.rows).toEqual([['0']])
 }, 90_000)
+
+test('a table of that name that is not the demo\'s: the demo stops before writing, and leaves it as it was', async () => {
+  const pg = server()
+  const url = `postgresql://${pg.superuser.user}@${pg.host}:${pg.port}/${pg.database}?sslmode=disable`
+  const c = await connectSuperuser()
+  try {
+    await c.query("CREATE TABLE public.pglisten_demo_orders (id int PRIMARY KEY, note text); INSERT INTO public.pglisten_demo_orders VALUES (1, 'yours')")
+    const failed = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--url', url, '--changes', '3'], {
+      cwd: new URL('../..', import.meta.url),
+      env: { ...process.env, PGPASSFILE: '/nonexistent' },
+      timeout: 60_000,
+    }).then(() => undefined, (error: { code?: number; stderr?: string }) => error)
+    expect(failed?.code).toBe(1)
+    expect(failed?.stderr).toContain('demo failed: public.pglisten_demo_orders exists already')
+    // Before: its rows written over, and the table dropped at the end.
+    const [rows] = await c.query('SELECT id, note FROM public.pglisten_demo_orders')
+    expect(rows!.rows).toEqual([['1', 'yours']])
+  } finally {
+    await c.query('DROP TABLE IF EXISTS public.pglisten_demo_orders')
+    await c.close()
+  }
+}, 90_000)
