@@ -1,5 +1,6 @@
 /**
- * pglisten's command line, read into one typed Command. Pure (no I/O, no process): imports
+ * pglisten's command line, read into one typed Command. Pure (no I/O, no process) but for a
+ * channel name holding U+FFFD, whose bytes ./argument-bytes.ts reads back: imports that, and
  * the strict option parser, the connection options, the listener's channel check and option
  * types (and its backoff, for the default it reads), the replication protocol's slot name
  * check and LSN text, and the bench's own options. Anything wrong is a UsageError naming the
@@ -11,11 +12,12 @@ import type { HeartbeatOptions } from '../listener/liveness.ts'
 import { checkChannel } from '../listener/sql.ts'
 import { checkSlotName } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import { notUtf8 } from './argument-bytes.ts'
 import { parseBenchArgs, type BenchCommand } from './bench/args.ts'
 import { connectionArgs, connectionOptions, type ConnectionArgs } from './connection-args.ts'
 import { UsageError } from './errors.ts'
 import { secondsToMs, wholeNumber } from './numbers.ts'
-import { parse } from './parse.ts'
+import { parse, shownOption } from './parse.ts'
 import { looksLikeConnectionString, mayHoldPassword, quoted } from './quoted.ts'
 
 export const commandNames = ['listen', 'replicate', 'notify', 'bench'] as const
@@ -101,8 +103,18 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'bench-listener':
       return { name: 'bench-listener' }
     default:
-      throw new UsageError(first.startsWith('-') ? `unknown option ${first.startsWith('--') ? first.split('=')[0] : first.slice(0, 2)} before the command` : `there is no command ${quoted(first)}`)
+      throw new UsageError(first.startsWith('-') ? `unknown option ${optionBefore(first)} before the command` : `there is no command ${quoted(first)}`)
   }
+}
+
+/**
+ * The option of a word before the command, as typed up to its "=" (`--dbname=...`), or its
+ * first letter (`-dshop`, `-wh`); a word that may hold a password only as ./parse.ts shows one.
+ */
+function optionBefore(word: string): string {
+  const option = word.startsWith('--') ? word.split('=')[0]! : word.slice(0, 2)
+  const shown = shownOption(option)
+  return shown === `'${option}'` ? option : shown
 }
 
 function isCommandName(name: string): name is CommandName {
@@ -234,10 +246,15 @@ function parseNotify(argv: string[]): NotifyCommand | Command {
 /**
  * A channel name as the listener takes it: used exactly as given (quoted), never truncated. A
  * connection string is not one: it came after -d or after another argument, and taken as a
- * channel it would be printed in the status line, password and all.
+ * channel it would be printed in the status line, password and all. Nor are bytes that are not
+ * UTF-8 (a Latin-1 terminal's "caf\xe9"): Node hands them over as U+FFFD, and listening on
+ * "caf\uFFFD" would hear nothing on the channel meant, without a word; a notification would go
+ * to a channel no one named. Refused as the notify payload argument is (./notify.ts).
  */
 function channel(name: string, command: CommandName): string {
   if (looksLikeConnectionString(name)) throw new UsageError(`${quoted(name)} is a connection string, not a channel name: give it once, as the first argument or as -d's value`, command)
+  const badBytes = notUtf8(name)
+  if (badBytes !== undefined) throw new UsageError(`channel name ${quoted(name)} is not UTF-8 as typed: ${badBytes}`, command)
   try {
     return checkChannel(name)
   } catch (error) {

@@ -17,7 +17,7 @@ import { maxSeconds, wholeNumber } from './numbers.ts'
 import type { Values } from './parse.ts'
 import { looksLikeConnectionString, looksLikeUrl, mayHoldPassword, quoted, scheme } from './quoted.ts'
 
-/** The options every command takes (--help too). */
+/** The options every command takes (--help and -? too). */
 export const connectionOptions = {
   host: { type: 'string', short: 'h' },
   port: { type: 'string', short: 'p' },
@@ -27,7 +27,8 @@ export const connectionOptions = {
   password: { type: 'boolean', short: 'W' },
   'connect-timeout': { type: 'string' },
   trace: { type: 'boolean' },
-  help: { type: 'boolean' },
+  // -? as psql takes it, and as `pglisten -?` does before a command.
+  help: { type: 'boolean', short: '?' },
 } as const satisfies ParseArgsConfig['options']
 
 export interface ConnectionArgs {

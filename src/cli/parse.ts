@@ -15,10 +15,26 @@ export function parse(argv: string[], options: Options, command: string): { valu
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true })
     return { values: values as Values, positionals }
   } catch (error) {
+    // Node quotes an unknown option's word whole ("--postgresql://app:secret@db" as typed,
+    // dashes and all): said again here, as any word is (./quoted.ts).
+    const unknown = /^Unknown option '(.*?)'(?:\. To specify a positional|$)/s.exec((error as Error).message)?.[1]
+    if (unknown !== undefined) throw new UsageError(`unknown option ${shownOption(unknown)}`, command, { cause: error })
     // Node's messages go on to explain `--`; the first sentence is what the user needs.
     const first = (error as Error).message.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, '')
     throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1), command, { cause: error })
   }
+}
+
+/**
+ * A word typed where an option goes, in single quotes as Node's parseArgs quotes it: whole, or,
+ * when what follows its dashes may hold a password (a URL typed after "--"), as ./quoted.ts
+ * shows such a word, behind the dashes.
+ */
+export function shownOption(word: string): string {
+  const dashes = /^-*/.exec(word)![0]
+  const shown = quoted(word.slice(dashes.length))
+  if (shown === `"${word.slice(dashes.length)}"`) return `'${word}'`
+  return shown.startsWith('"') ? `'${dashes}${shown.slice(1, -1)}'` : `'${dashes}...' (the rest is not shown: it may hold a password)`
 }
 
 /**

@@ -108,7 +108,7 @@ Options:
                            ${listenDefaults.minDelay},${listenDefaults.maxDelay}; without MAX, ${listenDefaults.maxDelay} or MIN if longer)
       --max-attempts=N     give up after N failed attempts in a row
                            (default: never)
-      --heartbeat=SECONDS  send an empty query every SECONDS; the connection
+      --heartbeat=SECONDS  send a Sync message every SECONDS; the connection
                            is taken for lost if nothing arrives for as long
                            while one waits (default ${listenDefaults.heartbeat}; 0: none)
       --help               show this help, then exit

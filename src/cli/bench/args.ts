@@ -1,12 +1,14 @@
 /**
  * `pglisten bench`'s command line: how many listeners and notifiers, which payload sizes, how
- * long. Pure: imports the shared parsing, the payload stamp's width and the server's limit.
+ * long. Pure: imports the shared parsing and numbers, the payload stamp's width and the
+ * server's limit.
  */
 import type { ParseArgsConfig } from 'node:util'
 import { payloadLimitBytes } from '../../listener/sql.ts'
 import { parse } from '../parse.ts'
 import { connectionArgs, connectionOptions, type ConnectionArgs } from '../connection-args.ts'
 import { UsageError } from '../errors.ts'
+import { maxSeconds } from '../numbers.ts'
 import { quoted } from '../quoted.ts'
 import { stampWidth } from './payload.ts'
 
@@ -78,10 +80,12 @@ function integer(option: string, text: string | undefined, fallback: number, min
   return value
 }
 
+/** Seconds above 0, up to the day every command's times stop at (../numbers.ts); the error names the bound passed. */
 function seconds(option: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback
   const value = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : NaN
-  if (!(value > 0 && value <= 86_400)) throw new UsageError(`${option} takes a number of seconds above 0, not ${quoted(text)}`, 'bench')
+  if (value > maxSeconds) throw new UsageError(`${option} takes a number of seconds up to ${maxSeconds}, not ${quoted(text)}`, 'bench')
+  if (!(value > 0)) throw new UsageError(`${option} takes a number of seconds above 0, not ${quoted(text)}`, 'bench')
   return value
 }
 

@@ -194,6 +194,10 @@ describe('listen and notify', () => {
     expect(parseCommandLine(['help', 'notify'])).toEqual({ name: 'help', command: 'notify' })
     expect(parseCommandLine(['listen', '--help'])).toEqual({ name: 'help', command: 'listen' })
     expect(parseCommandLine(['bench', '--count', '3', '--help'])).toEqual({ name: 'help', command: 'bench' })
+    // -? as psql takes it: after a command as before one.
+    expect(parseCommandLine(['-?'])).toEqual({ name: 'help', command: undefined })
+    for (const command of commandNames) expect(parseCommandLine([command, '-?'])).toEqual({ name: 'help', command })
+    expect(notify('jobs', '--', '-?')).toMatchObject({ name: 'notify', payload: '-?' })
     expect(parseCommandLine(['--version'])).toEqual({ name: 'version' })
   })
 })
@@ -220,6 +224,11 @@ describe('a password on the command line is never quoted back', () => {
     ['-h given a URL', ['listen', '-h', url, 'jobs'], `--host takes no connection string, and "postgresql://..." is one: give it as the first argument, or as -d's value`, 'listen'],
     ['a URL where the command goes', [url, 'listen', 'jobs'], 'there is no command "postgresql://..."', undefined],
     ['a URL as an option\'s number', ['listen', '--connect-timeout', url, 'jobs'], '--connect-timeout takes a whole number of seconds from 0 (wait forever) to 86400, not "postgresql://..."', 'listen'],
+    // Found by the review of the CLI's argument parsing: node:util's parseArgs quotes an unknown option whole.
+    ['a URL typed after "--", as an option', ['notify', 'jobs', `--${url}`], "unknown option '--postgresql://...'", 'notify'],
+    ['user:password@ typed after "--", as an option', ['listen', '--app:hunter2-test@db', 'jobs'], "unknown option '--...' (the rest is not shown: it may hold a password)", 'listen'],
+    ['a URL typed after "--", before the command', [`--${url}`, 'listen', 'jobs'], "unknown option '--postgresql://...' before the command", undefined],
+    ['a URL typed after "-", before the command', [`-${url}`, 'listen', 'jobs'], 'unknown option -p before the command', undefined],
   ])('%s', (_, argv, message, command) => {
     expect(usageError(argv)).toEqual({ message, command })
   })
@@ -284,6 +293,9 @@ describe('bench', () => {
     [['--count', '0'], `--count takes a whole number from 1 to ${Number.MAX_SAFE_INTEGER}, not "0"`],
     [['--duration', '0'], '--duration takes a number of seconds above 0, not "0"'],
     [['--duration', '1e3'], '--duration takes a number of seconds above 0, not "1e3"'],
+    // Over the bound, the error names the bound: "above 0" alone would say 86401 is fine.
+    [['--duration', '86401'], '--duration takes a number of seconds up to 86400, not "86401"'],
+    [['--progress-interval', '100000'], '--progress-interval takes a number of seconds up to 86400, not "100000"'],
     [['--count', '5', '--duration', '1'], '--count and --duration exclude each other'],
     [['jobs'], 'unexpected argument "jobs": bench takes options and a connection string only'],
   ])('%j is refused', (argv, message) => {
