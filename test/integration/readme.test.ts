@@ -10,7 +10,8 @@ import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
 import type { Change } from '../../src/listener/feeds.ts'
 import { connect } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser, databaseOfItsOwn, eventually } from '../support/connect.ts'
+import { connect as connectFromIndex } from '../../src/index.ts'
+import { connectSuperuser, databaseOfItsOwn, eventually, isolated, server } from '../support/connect.ts'
 import { listenerOptions } from '../support/listener.ts'
 import { changes, ddlChanges } from '../../src/changes.ts'
 import { outbox } from '../../src/outbox.ts'
@@ -222,5 +223,44 @@ describe('Nothing missed: the outbox', () => {
     expect(listener.stats.reconnects).toBe(1)
     await listener.close()
     await done
+  })
+})
+
+describe('A single connection', () => {
+  const pg = server()
+  const scram = pg.users?.scram
+  test.skipIf(!scram || !pg.tls)('connect(): a host list with target_session_attrs, a password function, channel binding required, require_auth, onNotification; a query; pause and resume; close', async () => {
+    // The README's db1.internal is a host that does not answer: a port nothing listens on here.
+    const heard: [string, string, number][] = []
+    let asked = 0
+    const fetchSecret = async () => {
+      asked++
+      return scram!.password!
+    }
+    const connection = await connectFromIndex({
+      ...isolated,
+      connectionString: `postgresql://${scram!.user}@127.0.0.1:1,${pg.host}:${pg.port}/${database}?target_session_attrs=read-write`,
+      password: () => fetchSecret(),
+      channelBinding: 'require',
+      requireAuth: 'scram-sha-256',
+      onNotification: ({ channel, payload, processId }) => void heard.push([channel, payload, processId]),
+    })
+    try {
+      expect(connection.encrypted).toBe(true)
+      expect(connection.authentication).toBe('SCRAM-SHA-256-PLUS')
+      expect(asked).toBe(1)
+      const [result] = await connection.query('SELECT 1 AS one')
+      expect(result!.rows).toEqual([['1']])
+      expect(result!.fields.map((f) => f.name)).toEqual(['one'])
+      await connection.query("LISTEN orders_conn; NOTIFY orders_conn, 'hi'")
+      await eventually(() => heard.length === 1)
+      expect(heard).toEqual([['orders_conn', 'hi', connection.processId]])
+      connection.pause()
+      connection.resume()
+      expect((await connection.query('SELECT 2'))[0]!.rows).toEqual([['2']])
+    } finally {
+      await connection.close()
+    }
+    expect(connection.isClosed).toBe(true)
   })
 })
