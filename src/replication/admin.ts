@@ -21,6 +21,13 @@ function tableSql(name: TableName): string {
   return `${quoteIdentifier(name.schema)}.${quoteIdentifier(name.table)}`
 }
 
+/**
+ * pg_catalog's =, written so: an operator is looked up on the search_path as a function is, and
+ * one of the same argument types (name = name here) in a schema listed before pg_catalog is the
+ * one used ("Operator Type Resolution"; extend.sgml's advice for extension scripts).
+ */
+export const eq = 'OPERATOR(pg_catalog.=)'
+
 function literal(sql: Connection, text: string): string {
   return quoteLiteral(text, sql.parameters.get('standard_conforming_strings') !== 'off')
 }
@@ -53,7 +60,7 @@ export async function createSlot(sql: Connection, slot: string, options: { twoPh
 export async function dropSlot(sql: Connection, slot: string, options: { ifExists?: boolean } = {}): Promise<void> {
   checkSlotName(slot)
   const call = `pg_catalog.pg_drop_replication_slot(${literal(sql, slot)})`
-  await sql.query(options.ifExists ? `SELECT ${call} FROM pg_catalog.pg_replication_slots WHERE slot_name = ${literal(sql, slot)}` : `SELECT ${call}`)
+  await sql.query(options.ifExists ? `SELECT ${call} FROM pg_catalog.pg_replication_slots WHERE slot_name ${eq} ${literal(sql, slot)}` : `SELECT ${call}`)
 }
 
 /** What a slot costs the server, from pg_replication_slots. */
@@ -80,7 +87,7 @@ export async function slotHealth(sql: Connection, slot: string): Promise<SlotHea
   const [result] = await sql.query(
     'SELECT active, active_pid, confirmed_flush_lsn, restart_lsn, ' +
       'pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), restart_lsn)::bigint, wal_status ' +
-      `FROM pg_catalog.pg_replication_slots WHERE slot_name = ${literal(sql, slot)}`,
+      `FROM pg_catalog.pg_replication_slots WHERE slot_name ${eq} ${literal(sql, slot)}`,
   )
   const row = result!.rows[0]
   if (row === undefined) return undefined

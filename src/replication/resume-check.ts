@@ -19,6 +19,7 @@ import type { Connection } from '../protocol/io/connection.ts'
 import { ConnectionLostError } from '../protocol/errors.ts'
 import { quoteLiteral } from '../protocol/quote.ts'
 import { formatLsn, parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import { eq } from './admin.ts'
 import { ReplicationError } from './errors.ts'
 
 /** The slot was found further on than the stream had acknowledged, on a reconnect. */
@@ -49,7 +50,7 @@ export async function confirmResume(
   try {
     if (signal.aborted) abort()
     const name = quoteLiteral(slot, sql.parameters.get('standard_conforming_strings') !== 'off')
-    const [result] = await sql.query(`SELECT active_pid, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = ${name}`)
+    const [result] = await sql.query(`SELECT active_pid, confirmed_flush_lsn FROM pg_catalog.pg_replication_slots WHERE slot_name ${eq} ${name}`)
     const [pid, confirmed] = result?.rows[0] ?? []
     if (walsender !== undefined && pid !== String(walsender)) {
       throw new ConnectionLostError(`the look at replication slot "${slot}" after START_REPLICATION found it ${pid == null ? 'not held by any process' : `held by process ${pid}`}, not by this stream's walsender (${walsender}): the look reached another server, or the slot is not the one streaming`)

@@ -10,6 +10,7 @@ import { DatabaseError } from '../protocol/errors.ts'
 import { quoteLiteral } from '../protocol/quote.ts'
 import { createReplicationSlot } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
+import { eq } from './admin.ts'
 import { ReplicationError } from './errors.ts'
 import type { Settings } from './options.ts'
 
@@ -38,7 +39,7 @@ const valueFormat: [string, string][] = [['datestyle', 'ISO, MDY'], ['intervalst
  * is a physical slot, cannot be streamed with pgoutput, and a missing publication is skipped
  * with a WARNING by PostgreSQL 18's pgoutput (its changes never arrive, and nothing says so)
  * where older servers fail at the first change: each a ReplicationError at the start, which
- * no reconnect would cure.
+ * no reconnect would cure. Its operators and types are pg_catalog's (admin.ts, eq).
  */
 export async function checkSlot(connection: Connection, slot: string, publications: readonly string[]): Promise<SlotCheck> {
   // Literals for the ordinary SQL parser, which reads backslashes as the session's
@@ -47,11 +48,11 @@ export async function checkSlot(connection: Connection, slot: string, publicatio
   const literal = (text: string) => quoteLiteral(text, standard)
   const settings = valueFormat.map(([name, value]) => `pg_catalog.set_config(${literal(name)}, ${literal(value)}, false)`)
   const wanted = publications.map(literal).join(', ')
-  const missing = `(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p.name), ', ' ORDER BY p.n) FROM pg_catalog.unnest(ARRAY[${wanted}]::text[]) WITH ORDINALITY AS p(name, n) ` +
-    'WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = p.name))'
+  const missing = `(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p.name), ', ' ORDER BY p.n) FROM pg_catalog.unnest(ARRAY[${wanted}]::pg_catalog.text[]) WITH ORDINALITY AS p(name, n) ` +
+    `WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname ${eq} p.name))`
   const [result] = await connection.query(
-    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_catalog.pg_settings WHERE name = 'wal_sender_timeout'), ${missing}, ` +
-      `s.slot_type, s.plugin, s.confirmed_flush_lsn FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name = ${literal(slot)}`,
+    `SELECT ${settings.join(', ')}, (SELECT setting FROM pg_catalog.pg_settings WHERE name ${eq} 'wal_sender_timeout'), ${missing}, ` +
+      `s.slot_type, s.plugin, s.confirmed_flush_lsn FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_replication_slots AS s ON s.slot_name ${eq} ${literal(slot)}`,
   )
   const [timeout, absent, type, plugin, confirmed] = result!.rows[0]!.slice(settings.length)
   if (absent != null) {

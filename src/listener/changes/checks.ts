@@ -1,10 +1,11 @@
 /**
  * The checks an installer makes before it changes anything, written as DO blocks so that the
- * server decides inside the install's transaction, and the SQLSTATEs that turn their failures
- * into typed errors. Pure: SQL text only; imports the quoting helpers and the error classes.
+ * server decides inside the install's transaction (their operators pg_catalog's: pinnedDo), and
+ * the SQLSTATEs that turn their failures into typed errors. Pure: SQL text only; imports the
+ * quoting helpers and the error classes.
  */
 import { NoPrimaryKeyError, SuperuserRequiredError } from './errors.ts'
-import { dollarQuote, literal } from './sql-text.ts'
+import { literal, pinnedDo } from './sql-text.ts'
 import type { QualifiedTable } from './table-name.ts'
 import { sqlState } from './transaction.ts'
 
@@ -36,16 +37,13 @@ export function lockTable(table: QualifiedTable): string {
  * takes the message through USING, never as a format string: a name may contain `%`.
  */
 export function requirePrimaryKey(table: QualifiedTable): string {
-  return `DO ${dollarQuote(`
-BEGIN
+  return pinnedDo(`
   IF NOT EXISTS (
     SELECT FROM pg_catalog.pg_index
     WHERE indrelid = ${literal(table.quoted)}::pg_catalog.regclass AND indisprimary AND indisvalid
   ) THEN
     RAISE EXCEPTION USING ERRCODE = '${noPrimaryKey}', MESSAGE = ${literal(`${table.quoted} has no primary key`)};
-  END IF;
-END
-`)}`
+  END IF;`)
 }
 
 /**
@@ -55,13 +53,10 @@ END
  * the feed could not tell from another table's on tcn's shared channel, and would drop.
  */
 export function refusePartitioned(table: QualifiedTable, hint: string): string {
-  return `DO ${dollarQuote(`
-BEGIN
+  return pinnedDo(`
   IF (SELECT relkind FROM pg_catalog.pg_class WHERE oid = ${literal(table.quoted)}::pg_catalog.regclass) = 'p' THEN
     RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${literal(`${table.quoted} is a partitioned table`)}, HINT = ${literal(hint)};
-  END IF;
-END
-`)}`
+  END IF;`)
 }
 
 /**
@@ -69,15 +64,12 @@ END
  * superuser.
  */
 export function requireSuperuser(): string {
-  return `DO ${dollarQuote(`
-BEGIN
+  return pinnedDo(`
   IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = CURRENT_USER) THEN
     RAISE EXCEPTION USING ERRCODE = '${insufficientPrivilege}',
       MESSAGE = 'role ' || pg_catalog.quote_ident(CURRENT_USER) || ' is not a superuser',
       HINT = 'Only superusers can create event triggers.';
-  END IF;
-END
-`)}`
+  END IF;`)
 }
 
 /** The typed error for a failed primary-key check, or undefined for any other error. */

@@ -55,8 +55,9 @@ export function planDdlTrigger(options: DdlTriggerOptions = {}): DdlTrigger {
       // First, so that the old triggers do not report their own function's replacement.
       ...dropTriggers,
       // It runs in every session that changes the schema, a superuser's too: with its own
-      // search_path, no schema listed before pg_catalog there can stand in for = or text.
-      `CREATE OR REPLACE FUNCTION ${qualifiedFunction}() RETURNS event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS ${dollarQuote(functionBody(channel))}`,
+      // search_path, no schema listed before pg_catalog there can stand in for = or text. Its
+      // return type is named as pg_catalog's: the install's own search_path looks it up.
+      `CREATE OR REPLACE FUNCTION ${qualifiedFunction}() RETURNS pg_catalog.event_trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS ${dollarQuote(functionBody(channel))}`,
       `CREATE EVENT TRIGGER ${quoteIdentifier(end)} ON ddl_command_end EXECUTE FUNCTION ${qualifiedFunction}()`,
       `CREATE EVENT TRIGGER ${quoteIdentifier(drop)} ON sql_drop EXECUTE FUNCTION ${qualifiedFunction}()`,
     ],

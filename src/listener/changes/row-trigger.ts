@@ -6,7 +6,7 @@
 import { checkChannel, payloadLimitBytes, quoteIdentifier } from '../sql.ts'
 import { lockTable, primaryKeyError, requirePrimaryKey } from './checks.ts'
 import { generatedName, rowTriggerName as triggerName } from './names.ts'
-import { dollarQuote, literal, transactionSeq } from './sql-text.ts'
+import { dollarQuote, literal, pinnedDo, transactionSeq } from './sql-text.ts'
 import { parseTableName, type QualifiedTable, type TableName } from './table-name.ts'
 import { runInTransaction, type SqlRunner } from './transaction.ts'
 
@@ -78,16 +78,16 @@ export async function removeRowTrigger(db: SqlRunner, table: TableName): Promise
  * them once makes the function about five times faster than a catalog query at every row
  * (measured on PostgreSQL 13: 50,000 inserts, 1.0 s against 4 to 6 s). The column names reach
  * the body through format('%L'), and the body reaches CREATE FUNCTION through format('%L'):
- * no name can end a quote early, whatever it contains.
+ * no name can end a quote early, whatever it contains. Its operators (=, <>, <=) are pg_catalog's
+ * (pinnedDo).
  */
 function createFunction(table: QualifiedTable, qualifiedFunction: string): string {
   const keyArgs = (row: string) => `pg_catalog.string_agg(pg_catalog.format('%L, ${row} -> %L', a.attname, a.attname), ', ' ORDER BY k.ord)`
-  return `DO ${dollarQuote(`
-DECLARE
-  _new_key text;
-  _old_key text;
-  _other text;
-BEGIN
+  const variables = `
+  _new_key pg_catalog.text;
+  _old_key pg_catalog.text;
+  _other pg_catalog.text;`
+  return pinnedDo(`
   -- The function is named after the table, and a table renamed keeps its trigger, which still
   -- calls it. A new table under the old name would share it (this table's key columns and
   -- installedOn for both), and each feed would take the other's changes: refused. A partition's
@@ -108,9 +108,7 @@ BEGIN
   WHERE i.indrelid = ${literal(table.quoted)}::pg_catalog.regclass AND i.indisprimary AND i.indisvalid
     AND k.ord <= i.indnkeyatts;
   EXECUTE pg_catalog.format('CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS %L',
-    ${literal(qualifiedFunction)}, pg_catalog.format(${dollarQuote(functionBody(table))}, _new_key, _old_key));
-END
-`)}`
+    ${literal(qualifiedFunction)}, pg_catalog.format(${dollarQuote(functionBody(table))}, _new_key, _old_key));`, variables)
 }
 
 /**

@@ -31,6 +31,27 @@ export function dollarQuote(body: string): string {
 }
 
 /**
+ * `DO` with `body` (PL/pgSQL statements, after `declare`'s variables) run under search_path =
+ * pg_catalog, pg_temp, and the caller's search_path back after it. Functions are written
+ * pg_catalog.f, but an operator (=, ||) is looked up on the search_path too, and one of the
+ * same argument types in a schema listed before pg_catalog is the one used ("Operator Type
+ * Resolution"): a superuser's install would run it. PL/pgSQL plans each statement when it
+ * first runs, so under the pinned path; a variable's type is looked up before, when the block
+ * is compiled, so `declare` names pg_catalog's types. An error aborts the transaction, and the
+ * path set with it (set_config's is_local).
+ */
+export function pinnedDo(body: string, declare = ''): string {
+  return `DO ${dollarQuote(`
+DECLARE
+  _search_path pg_catalog.text := pg_catalog.current_setting('search_path');${declare}
+BEGIN
+  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);${body}
+  PERFORM pg_catalog.set_config('search_path', _search_path, true);
+END
+`)}`
+}
+
+/**
  * A PL/pgSQL expression: 1, 2, ... for each change a trigger sends in one transaction. NOTIFY
  * drops a payload equal to one already sent on the channel in the same transaction ("NOTIFY":
  * "only one instance of the notification event is delivered"), so an insert, a delete and the

@@ -6,7 +6,7 @@
 import { checkChannel, quoteIdentifier } from '../sql.ts'
 import { lockTable, primaryKeyError, requirePrimaryKey } from './checks.ts'
 import { tcnDefaultChannel } from './names.ts'
-import { dollarQuote, literal } from './sql-text.ts'
+import { dollarQuote, literal, pinnedDo } from './sql-text.ts'
 import { parseTableName, type QualifiedTable, type TableName } from './table-name.ts'
 import { runInTransaction, type SqlRunner } from './transaction.ts'
 
@@ -38,7 +38,8 @@ const triggerName = 'pglisten_tcn'
  * for the first and then fails on pg_extension's unique name (23505). Then the extension is
  * there, and the next statement sees it (READ COMMITTED). tcn is a trusted extension
  * (tcn.control, since PostgreSQL 13): a role with CREATE on the database may add it. It goes
- * into the current schema; createTrigger finds it wherever it is.
+ * into the current schema (so not under pinnedDo's search_path, whose first schema is
+ * pg_catalog); createTrigger finds it wherever it is.
  */
 const createExtension = `DO ${dollarQuote(`
 BEGIN
@@ -95,13 +96,10 @@ export async function removeTcnTrigger(db: SqlRunner, table: TableName): Promise
  */
 function createTrigger(table: QualifiedTable, channel: string): string {
   const head = `CREATE TRIGGER ${quoteIdentifier(triggerName)} AFTER INSERT OR UPDATE OR DELETE ON ${table.quoted} FOR EACH ROW EXECUTE FUNCTION `
-  return `DO ${dollarQuote(`
-BEGIN
+  return pinnedDo(`
   EXECUTE ${literal(head)}
     || (SELECT pg_catalog.quote_ident(n.nspname)
         FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
         WHERE e.extname = 'tcn')
-    || ${literal(`.triggered_change_notification(${literal(channel)})`)};
-END
-`)}`
+    || ${literal(`.triggered_change_notification(${literal(channel)})`)};`)
 }
