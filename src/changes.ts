@@ -21,7 +21,8 @@ export type { Change, ChangesOptions, DdlChangesOptions, Feed, FeedItem }
  * Setup errors (no primary key, no privilege) come from `ready` and the first next().
  */
 export function changes(listener: Listener, table: TableName, options: ChangesOptions = {}): Feed<Change> {
-  return tableChanges(supportOf(listener, 'changes()').feedSource(), table, options)
+  const source = supportOf(listener, 'changes()').feedSource()
+  return tableChanges({ ...source, catalog: { query: (sql) => listener.query(sql) } }, table, options)
 }
 
 /**

@@ -12,29 +12,72 @@ import {
   installTcnTrigger,
   parseTableName,
   PayloadError,
+  planRowTrigger,
   removeDdlTrigger,
-  removeRowTrigger,
   removeTcnTrigger,
   type DdlChange,
   type DdlTriggerOptions,
+  type QualifiedTable,
+  type SqlRunner,
   type TableName,
+  type TcnChange,
 } from './changes/index.ts'
 import { refusePartitioned } from './changes/checks.ts'
+import { literal } from './changes/sql-text.ts'
+import { runInTransaction } from './changes/transaction.ts'
 import type { Change, Decoder, Parts } from './feeds.ts'
 import type { Notification } from './subscription.ts'
 
-/** A table's feed: the row trigger (or tcn's) on `channel`, and its decoder. */
-export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: string): Parts<Change> {
+/**
+ * A table's feed: the row trigger (or tcn's) on `channel`, and its decoder. The table's OID,
+ * found at the setup, says where it is after ALTER TABLE ... RENAME or SET SCHEMA, which keep
+ * the OID and the trigger: for its removal, and for a tcn feed, whose payloads name the table as
+ * it is then. `catalog` (the listener's notifier) runs the look-ups of a feed that installs
+ * nothing, and a tcn feed's when a payload names another table.
+ */
+export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: string, catalog?: SqlRunner): Parts<Change> {
+  const target = parseTableName(table)
+  let oid: string | undefined
+  const locate = async (c: SqlRunner) => void (oid = firstRow(await c.query(tableOid(target)))?.[0] ?? undefined)
+  /** The table as it is named now: as given while its OID is unknown, undefined once it is dropped. */
+  const now = async (c: SqlRunner): Promise<QualifiedTable | undefined> => {
+    if (oid === undefined) return target
+    const row = firstRow(await c.query(tableByOid(oid)))
+    return row && parseTableName({ schema: row[0]!, table: row[1]! })
+  }
   return {
     install: async (c) => {
-      if (kind === 'rows') return installRowTrigger(c, table, { channel })
-      // Its changes would all be dropped (checks.ts); the row trigger names the table it was installed on.
-      await c.query(refusePartitioned(parseTableName(table), "tcn names each change's partition, not this table: use the rows feed"))
-      return installTcnTrigger(c, table, { channel })
+      if (kind === 'rows') await installRowTrigger(c, table, { channel })
+      else {
+        // Its changes would all be dropped (checks.ts); the row trigger names the table it was installed on.
+        await c.query(refusePartitioned(target, "tcn names each change's partition, not this table: use the rows feed"))
+        await installTcnTrigger(c, table, { channel })
+      }
+      await locate(c)
     },
-    remove: (c) => (kind === 'rows' ? removeRowTrigger(c, table) : removeTcnTrigger(c, table)),
-    ...tableFeed(table, kind),
+    ...(catalog && { locate: () => locate(catalog) }),
+    remove: async (c) => {
+      const on = await now(c) // a dropped table's trigger went with it
+      if (kind === 'tcn') return on && removeTcnTrigger(c, on)
+      // The trigger where the table is now; its function where it was made, named after the table as given.
+      await runInTransaction(c, [...(on ? planRowTrigger(on).remove.slice(0, 1) : []), ...planRowTrigger(target).remove.slice(1)])
+    },
+    ...tableFeed(table, kind, catalog && (() => now(catalog))),
   }
+}
+
+/**
+ * The table's OID (one row: NULL when there is no such table), and where the table of an OID is
+ * now (no row once it is dropped). Operators named pg_catalog's: these run on the listener's
+ * connection, under the user's search_path ("Operator Type Resolution").
+ */
+const tableOid = (table: QualifiedTable) => `SELECT pg_catalog.to_regclass(${literal(table.quoted)})::pg_catalog.oid`
+const tableByOid = (oid: string) => `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) ${literal(oid)}::pg_catalog.oid`
+
+/** The first row of a pglisten Connection's (or the listener's) answer, QueryResult[]; undefined from a runner that answers nothing. */
+function firstRow(answer: unknown): readonly (string | null)[] | undefined {
+  return (answer as { rows: (string | null)[][] }[] | undefined)?.[0]?.rows[0]
 }
 
 /** The DDL feed: the event triggers, and their decoder. */
@@ -46,13 +89,39 @@ export function ddlParts(trigger: DdlTriggerOptions): Parts<DdlChange> {
   }
 }
 
-/** The decoder for a table's feed; tcn events are kept only for this table (its payload names no schema). */
-export function tableFeed(table: TableName, kind: 'rows' | 'tcn'): Required<Decoder<Change>> & { decode: (n: Notification) => Change | PayloadError } {
+/**
+ * The decoder for a table's feed; tcn events are kept only for this table (its payload names no
+ * schema). `whereNow` finds the table by its OID: without it, a tcn feed keeps the name it was given.
+ */
+export function tableFeed(table: TableName, kind: 'rows' | 'tcn', whereNow?: () => Promise<QualifiedTable | undefined>): Required<Decoder<Change>> & { decode: (n: Notification) => Change | PayloadError } {
   const target = parseTableName(table)
   // A row change is this table's if its trigger was installed on it: the change may be to a
   // partition, or come after a rename, when its own schema and table differ (row-trigger.ts).
   if (kind === 'rows') {
     return { decode: decodeRowChange, accept: (c) => c.kind === 'row' && (c.installedOn ?? c).schema === target.schema && (c.installedOn ?? c).table === target.table }
   }
-  return { decode: decodeTcnChange, accept: (c) => c.kind === 'tcn' && c.table === target.table }
+  // tcn names the table as it is when the row changes (RelationGetRelationName): a payload that
+  // names another table is looked up, and if that is this table's name now, it was renamed, and
+  // the feed follows it. NOTIFY delivers in commit order, and RENAME waits for the writers, so
+  // every change under the old name comes before the first under the new one.
+  let name = target.table
+  // Names a look-up placed: another table's while this one kept its name, or any once it is
+  // dropped (told once each). Not looked up again: the default channel serves every table.
+  const placed = new Set<string>()
+  const follow = async (change: TcnChange, n: Notification): Promise<boolean | PayloadError> => {
+    if (placed.has(change.table)) return false
+    let now: QualifiedTable | undefined
+    try {
+      now = await whereNow!()
+    } catch (error) {
+      return new PayloadError(n, `names table ${JSON.stringify(change.table)}, not ${JSON.stringify(name)}, and finding what that table is called now failed`, { cause: error })
+    }
+    if (now?.table === change.table) return (name = now.table), true
+    if (placed.size >= 1024) placed.clear() // bounded: a name forgotten is only looked up again
+    if (now?.table === name) return placed.add(change.table), false // another table's
+    if (now === undefined) placed.add(change.table)
+    // Renamed again since, or dropped: the change may be this table's, under a name it had between.
+    return new PayloadError(n, `names table ${JSON.stringify(change.table)}, which this feed's table (now ${now ? JSON.stringify(now.table) : 'dropped'}) may have been called then`)
+  }
+  return { decode: decodeTcnChange, accept: (c, n) => c.kind === 'tcn' && (c.table === name || (whereNow !== undefined && n !== undefined && follow(c, n))) }
 }

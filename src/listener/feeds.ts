@@ -56,8 +56,12 @@ export interface Feed<T> extends AsyncIterableIterator<FeedItem<T>> {
 /** How a feed reads its notifications: feed-parts.ts gives it. */
 export interface Decoder<T> {
   decode: (notification: Notification) => T | PayloadError
-  /** Drops notifications meant for another feed on a shared channel (tcn's default serves every table). */
-  accept?: (event: T) => boolean
+  /**
+   * Drops notifications meant for another feed on a shared channel (tcn's default serves every
+   * table); may look in the catalog first, and answer a PayloadError for one it cannot place
+   * (about `notification`, which a feed always gives).
+   */
+  accept?: (event: T, notification?: Notification) => boolean | PayloadError | Promise<boolean | PayloadError>
 }
 
 export interface FeedParts<T> {
@@ -98,7 +102,8 @@ export function feed<T>({ channel, source, ready, ended = async () => {}, closed
       if (item.type === 'Gap') return { value: item, done: false }
       if (decoder === undefined) continue // unreachable: without a decoder (a failed setup) the source was ended before this read
       const event = decoder.decode(item)
-      if (isPayloadError(event) || (decoder.accept?.(event) ?? true)) return { value: event, done: false }
+      const kept = isPayloadError(event) || (await (decoder.accept?.(event, item) ?? true))
+      if (kept !== false) return { value: kept === true ? event : kept, done: false }
     }
   }
   const iterator: Feed<T> = {
@@ -163,6 +168,8 @@ export interface FeedSource {
   remove(work: (connection: Connection) => Promise<void>): Promise<void>
   /** Has close() run `cleanup` (and report its failure); returns how to unregister it, or false if closing already. */
   onClose(cleanup: () => Promise<void>): (() => void) | false
+  /** Runs a feed's catalog look-ups (where its table is now), on the listener's notifier connection. */
+  catalog?: SqlRunner
 }
 
 /**
@@ -177,7 +184,10 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
   parseTableName(table) // a bad name throws here, before anything is subscribed or installed
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
-  const loaded = afterTheCall().then((m) => m.tableParts(table, kind, channel))
+  // A feed that follows its table by OID (tcn's, whose payload names it as it is now) or removes
+  // its trigger finds it even when it installs nothing (install: false); any other does not look.
+  const catalog = kind === 'tcn' || options.removeOnClose ? listener.catalog : undefined
+  const loaded = afterTheCall().then((m) => m.tableParts(table, kind, channel, catalog))
   const { ready, ended } = setUp(listener, channel, options, loaded)
   return feed({ channel, source, ready, ended, closed: () => listener.closed?.() ?? false })
 }
@@ -195,6 +205,8 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
 /** What feed-parts.ts gives a feed: its trigger's install and removal, and its decoder. */
 export interface Parts<T> extends Decoder<T> {
   install(connection: SqlRunner): Promise<unknown>
+  /** Finds what the feed looks up later (its table's OID) without installing: with install: false. */
+  locate?(): Promise<void>
   remove(connection: SqlRunner): Promise<void>
 }
 
@@ -212,6 +224,7 @@ function setUp<T>(listener: FeedSource, channel: string, options: Pick<ChangesOp
   const installed = loaded.then(async (sql) => {
     if (over) return false
     if (options.install !== false) await listener.install((connection) => sql.install(watchCommit(connection, () => (committing = true))))
+    else await sql.locate?.()
     return true
   })
   // Whether a trigger may be there to remove: the setup went ahead, or its install failed in

@@ -1,0 +1,93 @@
+/**
+ * A table feed whose table is renamed while it is open: a tcn feed (whose payload names the
+ * table as it is now) follows it by its OID, and removeOnClose removes the trigger from the
+ * table under its new name, where RENAME left it. Against the real server, with tcn from contrib.
+ */
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { changes, installTcnTrigger, rowChangeChannel, type TcnChange } from '../../src/changes.ts'
+import type { Feed, FeedItem } from '../../src/listener/feeds.ts'
+import { quoteLiteral } from '../../src/listener/sql.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { connectSuperuser } from '../support/connect.ts'
+import { listener } from '../support/listener.ts'
+
+const tag = Math.random().toString(36).slice(2, 8)
+const schema = `rename "${tag}" ü`
+const q = (name: string) => `"${name.replaceAll('"', '""')}"`
+const at = (table: string) => `${q(schema)}.${q(table)}`
+let admin: Connection
+
+beforeAll(async () => {
+  admin = await connectSuperuser()
+  await admin.query(`CREATE SCHEMA ${q(schema)}`)
+})
+afterAll(async () => {
+  await admin.query(`DROP SCHEMA ${q(schema)} CASCADE`)
+  await admin.close()
+})
+
+const count = async (sql: string) => Number((await admin.query(sql))[0]!.rows[0]![0])
+
+/** The feed's items up to a marker sent now on its channel: NOTIFY delivers in commit order. */
+async function upToMarker(feed: Feed<unknown>): Promise<FeedItem<unknown>[]> {
+  const marker = `marker ${tag}`
+  await admin.query(`SELECT pg_notify(${quoteLiteral(feed.channel)}, ${quoteLiteral(marker)})`)
+  const items: FeedItem<unknown>[] = []
+  for (;;) {
+    const { value, done } = await feed.next()
+    if (done) throw new Error('the feed ended before the marker')
+    if ((value as { payload?: string }).payload === marker) return items
+    items.push(value)
+  }
+}
+
+test("a tcn feed follows its table through ALTER TABLE ... RENAME; another table's changes, and a new table under the old name, stay out", async () => {
+  const channel = `tcn rename ${tag}`
+  await admin.query(`CREATE TABLE ${at('orders')} (id int PRIMARY KEY); CREATE TABLE ${at('other')} (id int PRIMARY KEY)`)
+  await installTcnTrigger(admin, { schema, table: 'other' }, { channel })
+  const l = await listener()
+  const feed = changes(l, { schema, table: 'orders' }, { feed: 'tcn', channel })
+  await feed.ready
+  const theirs = changes(l, { schema, table: 'orders' }, { feed: 'tcn', channel, install: false }) // finds the table without installing
+  await theirs.ready
+  await admin.query(`INSERT INTO ${at('orders')} VALUES (1)`)
+  await admin.query(`ALTER TABLE ${at('orders')} RENAME TO ${q('orders, old')}`)
+  await admin.query(`INSERT INTO ${at('orders, old')} VALUES (2)`)
+  await admin.query(`INSERT INTO ${at('other')} VALUES (3)`)
+  await admin.query(`CREATE TABLE ${at('orders')} (id int CONSTRAINT ${q('orders again key')} PRIMARY KEY)`) // the first kept orders_pkey
+  await installTcnTrigger(admin, { schema, table: 'orders' }, { channel })
+  await admin.query(`INSERT INTO ${at('orders')} VALUES (4)`)
+  await admin.query(`UPDATE ${at('orders, old')} SET id = 5 WHERE id = 2`)
+  // Before: only the first; tcn named the table "orders, old" and the feed dropped the rest, saying nothing.
+  for (const f of [feed, theirs]) {
+    const events = (await upToMarker(f)) as TcnChange[]
+    expect(events.map((e) => [e.type, e.table, e.operation, e.key])).toEqual([
+      ['TcnChange', 'orders', 'INSERT', { id: '1' }],
+      ['TcnChange', 'orders, old', 'INSERT', { id: '2' }],
+      ['TcnChange', 'orders, old', 'UPDATE', { id: '2' }],
+    ])
+    await f.return?.()
+  }
+})
+
+test.each(['rows', 'tcn'] as const)('removeOnClose after ALTER TABLE ... RENAME and SET SCHEMA: the %s feed removes its trigger from the table where it is now', async (kind) => {
+  const [table, renamed, elsewhere] = [`removed ${kind}`, `removed ${kind}, renamed`, `rename elsewhere ${tag} ${kind}`]
+  await admin.query(`CREATE TABLE ${at(table)} (id int PRIMARY KEY); CREATE SCHEMA ${q(elsewhere)}`)
+  try {
+    const l = await listener()
+    const feed = changes(l, { schema, table }, { feed: kind, removeOnClose: true })
+    await feed.ready
+    await admin.query(`ALTER TABLE ${at(table)} RENAME TO ${q(renamed)}; ALTER TABLE ${at(renamed)} SET SCHEMA ${q(elsewhere)}`)
+    const now = `${q(elsewhere)}.${q(renamed)}`
+    const triggers = () => count(`SELECT count(*) FROM pg_catalog.pg_trigger WHERE tgrelid = ${quoteLiteral(now)}::pg_catalog.regclass AND NOT tgisinternal`)
+    expect(await triggers()).toBe(1)
+    // Before: the removal named the table as it was. tcn's DROP TRIGGER IF EXISTS found no such
+    // table and skipped; the rows feed's DROP FUNCTION failed, the trigger depending on it.
+    await feed.return?.()
+    expect(await triggers()).toBe(0)
+    // The rows trigger's function stays in the schema it was made in, under the name it was made with.
+    expect(await count(`SELECT count(*) FROM pg_catalog.pg_proc WHERE proname = ${quoteLiteral(rowChangeChannel({ schema, table }))}`)).toBe(0)
+  } finally {
+    await admin.query(`DROP SCHEMA ${q(elsewhere)} CASCADE`)
+  }
+})

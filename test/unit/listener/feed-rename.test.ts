@@ -1,0 +1,75 @@
+/**
+ * A tcn feed after its table is renamed (src/listener/feed-parts.ts): a payload naming another
+ * table is placed by looking up what the feed's table is called now; one it cannot place is
+ * yielded as a PayloadError, never dropped. The look-up is a stand-in here; the real one is in
+ * test/integration/changes-rename.test.ts.
+ */
+import { describe, expect, test } from 'vitest'
+import { PayloadError, type QualifiedTable } from '../../../src/listener/changes/index.ts'
+import { tableFeed } from '../../../src/listener/feed-parts.ts'
+import type { Notification } from '../../../src/listener/subscription.ts'
+
+const notification = (table: string): Notification => ({ type: 'NotificationResponse', processId: 7, channel: 'tcn', payload: `"${table}",I,"id"='1'` })
+const named = (table: string): QualifiedTable => ({ schema: 's', table, quoted: `"s"."${table}"` })
+
+/** What the feed does with each payload in turn, the table being called `now()` at each look-up. */
+async function verdicts(now: () => Promise<QualifiedTable | undefined>, ...tables: string[]) {
+  const lookups: string[] = []
+  const { decode, accept } = tableFeed({ schema: 's', table: 'orders' }, 'tcn', () => {
+    lookups.push('lookup')
+    return now()
+  })
+  const out: unknown[] = []
+  for (const table of tables) {
+    const n = notification(table)
+    const kept = await accept(decode(n) as never, n)
+    out.push(kept instanceof PayloadError ? kept.message : kept)
+  }
+  return { out, lookups: lookups.length }
+}
+
+describe('a tcn feed whose table is renamed', () => {
+  test('a payload under the new name is kept, and from then on that is its name; the old name is then another table', async () => {
+    const { out, lookups } = await verdicts(async () => named('orders_old'), 'orders', 'orders_old', 'orders_old', 'orders')
+    expect(out).toEqual([true, true, true, false])
+    expect(lookups).toBe(2) // the first payload under the new name, and the old name once it is another's
+  })
+
+  test("another table's payload, the feed's table still called as it was: dropped", async () => {
+    expect((await verdicts(async () => named('orders'), 'other')).out).toEqual([false])
+  })
+
+  test('renamed again (or dropped) before the look-up: a name it may have had is a PayloadError, not dropped', async () => {
+    const again = await verdicts(async () => named('orders_older'), 'orders_old', 'orders_older')
+    expect(again.out).toEqual([expect.stringContaining(`names table "orders_old", which this feed's table (now "orders_older") may have been called then`), true])
+    const dropped = await verdicts(async () => undefined, 'orders_old')
+    expect(dropped.out).toEqual([expect.stringContaining('(now dropped)')])
+  })
+
+  test("another table's name is looked up once: the default channel serves every table, and a look-up per change would be a query per change", async () => {
+    const { out, lookups } = await verdicts(async () => named('orders'), 'other', 'other', 'other', 'orders')
+    expect(out).toEqual([false, false, false, true])
+    expect(lookups).toBe(1)
+  })
+
+  test('once the table is dropped, a name it may have had is told once, then dropped', async () => {
+    const { out, lookups } = await verdicts(async () => undefined, 'orders_old', 'orders_old')
+    expect(out).toEqual([expect.stringContaining('(now dropped)'), false])
+    expect(lookups).toBe(1)
+  })
+
+  test('renamed again: each change under a name it may have had is a PayloadError, none dropped unseen', async () => {
+    const { out, lookups } = await verdicts(async () => named('orders_older'), 'orders_old', 'orders_old')
+    expect(out).toEqual([expect.stringContaining('may have been called then'), expect.stringContaining('may have been called then')])
+    expect(lookups).toBe(2)
+  })
+
+  test('a look-up that fails: a PayloadError with its cause', async () => {
+    const failure = new Error('connection lost')
+    const { decode, accept } = tableFeed({ schema: 's', table: 'orders' }, 'tcn', () => Promise.reject(failure))
+    const n = notification('orders_old')
+    const kept = await accept(decode(n) as never, n)
+    expect(kept).toBeInstanceOf(PayloadError)
+    expect(kept).toMatchObject({ payload: n.payload, cause: failure })
+  })
+})
