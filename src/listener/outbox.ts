@@ -97,7 +97,7 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   #more = false
   /** Resolves a next() that waits for a wake-up. */
   #wake: (() => void) | undefined
-  /** Aborts the wait after a failed read: a Gap (the connection is back) or the end cuts it short. */
+  /** Aborts the wait after a failed read: a Gap during the read or the wait (the connection is back), or the end, cuts it short. */
   #retryWait: AbortController | undefined
   #started: Promise<void> | undefined
   #listening = false
@@ -148,18 +148,14 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
 
   /**
    * Any error thrown here (save, cursor, compare, load, LISTEN) ends the iteration with it: it is
-   * thrown once, and the next() calls after it are done. One that comes because close() was
-   * called (its LISTEN refused, say) ends the iteration without it, as close() ends every iterator.
+   * thrown once, and the next() calls after it are done. Thrown after close() too: a save that
+   * failed then left its event unsaved, to come again, and the caller must hear of it.
    */
   async #next(): Promise<IteratorResult<E>> {
     if (this.#thrown) return { done: true, value: undefined }
     try {
       return await this.#take()
     } catch (error) {
-      if (this.#source.closed?.()) {
-        this.#end()
-        return { done: true, value: undefined }
-      }
       const failure = asError(error)
       this.#fail(failure)
       this.#thrown = true
@@ -193,7 +189,15 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   /** Wake-ups first, then LISTEN, then the saved cursor: nothing committed after the first read is missed. */
   async #start(): Promise<void> {
     void this.#watch()
-    await this.#source.listen(this.#options.channel)
+    try {
+      await this.#source.listen(this.#options.channel)
+    } catch (error) {
+      // Refused because close() was called (not because the listener gave up): the iteration
+      // ends without it, as close() ends every iterator. Only this refusal, the listener's own.
+      if (!this.#source.closed?.()) throw error
+      this.#end()
+      return
+    }
     this.#listening = true
     if (this.#ended) this.#source.release(this.#options.channel) // ended while the LISTEN was answered
     this.#cursor = await this.#options.load?.()
@@ -215,6 +219,9 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
 
   async #read(): Promise<void> {
     this.#dirty = false
+    // Armed as the read starts, not once it has failed: a Gap that comes while the read is
+    // failing (its connection lost with the listening one, say) cuts the wait as one after does.
+    const retryWait = (this.#retryWait = new AbortController())
     let events: readonly E[]
     try {
       events = await this.#bounded((signal) => this.#options.read(this.#cursor, signal))
@@ -222,10 +229,10 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
       if (this.#ended) return
       this.#source.reportError(asError(error))
       this.#dirty = true // retried after the wait, sooner if a Gap comes
-      const wait = (this.#retryWait = new AbortController())
-      await sleep(this.#backoff.next(), wait.signal)
-      this.#retryWait = undefined
+      await sleep(this.#backoff.next(), retryWait.signal) // still counted: the next failure waits longer
       return
+    } finally {
+      this.#retryWait = undefined
     }
     this.#backoff.reset()
     let last = this.#cursor // reads happen only once the batch is used up
