@@ -1,15 +1,17 @@
 /**
  * pglisten's command line, read into one typed Command. Pure (no I/O, no process) but for a
- * channel name holding U+FFFD, whose bytes ./argument-bytes.ts reads back: imports that, and
- * the strict option parser, the connection options, the listener's channel check and option
- * types (and its backoff, for the default it reads), the replication protocol's slot name
- * check and LSN text, and the bench's own options. Anything wrong is a UsageError naming the
- * command, quoting what was typed as ./quoted.ts does (never a password).
+ * channel name or payload holding U+FFFD, whose bytes ./argument-bytes.ts reads back: imports
+ * that, and the strict option parser, the connection options, the listener's channel check,
+ * identifier limit and option types (and its backoff, for the default it reads), the
+ * protocol's UTF-8 length, the replication protocol's slot name check and LSN text, and the
+ * bench's own options. Anything wrong is a UsageError naming the command, quoting what was
+ * typed as ./quoted.ts does (never a password).
  */
 import type { ParseArgsConfig } from 'node:util'
 import { Backoff, type BackoffOptions } from '../listener/backoff.ts'
 import type { HeartbeatOptions } from '../listener/liveness.ts'
-import { checkChannel } from '../listener/sql.ts'
+import { checkChannel, maxIdentifierBytes } from '../listener/sql.ts'
+import { utf8Length } from '../protocol/bytes/utf8.ts'
 import { checkSlotName } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import { notUtf8 } from './argument-bytes.ts'
@@ -75,8 +77,12 @@ export type Command =
 
 export function parseCommandLine(argv: readonly string[]): Command {
   const [first, ...rest] = argv
-  // After a command too (`pglisten listen --version`), as psql takes -V among its options.
-  if (first !== undefined && isCommandName(first) && asksVersion(rest)) return { name: 'version' }
+  if (first !== undefined && isCommandName(first)) {
+    // --version is looked for here, not by parseArgs: given a value, refused here as parseArgs refuses --trace=yes.
+    if (optionWords(rest).some((word) => word.startsWith('--version='))) throw new UsageError(takesNoValue('--version'), first)
+    // After a command too (`pglisten listen --version`), as psql takes -V among its options.
+    if (asksVersion(rest)) return { name: 'version' }
+  }
   switch (first) {
     case undefined:
       throw new UsageError('no command given: listen, replicate, notify or bench')
@@ -87,6 +93,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       const topic = rest[0]
       if (topic === undefined) return { name: 'help', command: undefined }
       if (!isCommandName(topic)) throw new UsageError(`there is no command ${quoted(topic)}`)
+      if (rest.length > 1) throw new UsageError(`unexpected argument ${quoted(rest[1]!)}: help takes at most one command name`)
       return { name: 'help', command: topic }
     }
     case '--version':
@@ -103,6 +110,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'bench-listener':
       return { name: 'bench-listener' }
     default:
+      if (/^--(?:help|version)=/.test(first)) throw new UsageError(takesNoValue(first.slice(0, first.indexOf('='))))
       throw new UsageError(first.startsWith('-') ? `unknown option ${optionBefore(first)} before the command` : `there is no command ${quoted(first)}`)
   }
 }
@@ -121,10 +129,20 @@ function isCommandName(name: string): name is CommandName {
   return (commandNames as readonly string[]).includes(name)
 }
 
-/** --version or -V as a word of its own before "--" (after it, a word is a channel or a payload). */
+/** --version or -V as a word of its own before "--". */
 function asksVersion(argv: readonly string[]): boolean {
+  return optionWords(argv).some((word) => word === '--version' || word === '-V')
+}
+
+/** The words before "--": after it, a word is a channel or a payload, never an option. */
+function optionWords(argv: readonly string[]): readonly string[] {
   const end = argv.indexOf('--')
-  return (end === -1 ? argv : argv.slice(0, end)).some((word) => word === '--version' || word === '-V')
+  return end === -1 ? argv : argv.slice(0, end)
+}
+
+/** What parseArgs says of a flag given a value (`--trace=yes`), for the two flags read before it. */
+function takesNoValue(flag: string): string {
+  return `option '${flag === '--help' ? '-?, --help' : '-V, --version'}' does not take an argument`
 }
 
 const listenOptions = {
@@ -137,15 +155,16 @@ const listenOptions = {
 } as const satisfies ParseArgsConfig['options']
 
 function parseListen(argv: string[]): ListenCommand | Command {
-  const { values, positionals } = parse(argv, listenOptions, 'listen')
+  const { values, positionals, places } = parse(argv, listenOptions, 'listen')
   if (values['help']) return { name: 'help', command: 'listen' }
   const { connection, rest } = connectionArgs(values, positionals, 'listen')
+  const at = placesOf(rest, positionals, places)
   const text = (name: string) => values[name] as string | undefined
   const reconnect = reconnectOptions(text('reconnect-delay'), text('max-attempts'), 'listen')
   const beat = text('heartbeat')
   const interval = beat === undefined ? undefined : secondsToMs('--heartbeat', beat, 'listen', 'none')
   if (rest.length === 0) throw new UsageError('no channel given: pglisten listen [OPTION]... CHANNEL...', 'listen')
-  const channels = [...new Set(rest.map((name) => channel(name, 'listen')))]
+  const channels = [...new Set(rest.map((name, i) => channel(name, at[i]!, 'listen')))]
   return {
     name: 'listen',
     connection,
@@ -212,6 +231,12 @@ function parseReplicate(argv: string[]): ReplicateCommand | Command {
   const named = (values['publication'] as unknown as string[] | undefined) ?? []
   if (named.length === 0) throw new UsageError('no publication given: pglisten replicate [OPTION]... --slot=NAME --publication=NAME...', 'replicate')
   if (named.includes('')) throw new UsageError('a publication name must not be empty', 'replicate')
+  // As a channel name is checked (../listener/sql.ts): the server truncates a name to
+  // NAMEDATALEN - 1 bytes, so no publication has a longer one (the stream would fail on it).
+  for (const name of named) {
+    const bytes = utf8Length(name)
+    if (bytes > maxIdentifierBytes) throw new UsageError(`publication name ${quoted([...name].slice(0, 20).join(''))}... is ${bytes} bytes; PostgreSQL would truncate it to ${maxIdentifierBytes}`, 'replicate')
+  }
   const startText = text('start')
   let start: Lsn | undefined
   if (startText !== undefined) {
@@ -235,12 +260,25 @@ function parseReplicate(argv: string[]): ReplicateCommand | Command {
 }
 
 function parseNotify(argv: string[]): NotifyCommand | Command {
-  const { values, positionals } = parse(argv, connectionOptions, 'notify')
+  const { values, positionals, places } = parse(argv, connectionOptions, 'notify')
   if (values['help']) return { name: 'help', command: 'notify' }
   const { connection, rest } = connectionArgs(values, positionals, 'notify')
+  const at = placesOf(rest, positionals, places)
   if (rest.length === 0) throw new UsageError('no channel given: pglisten notify [OPTION]... CHANNEL [PAYLOAD]', 'notify')
   if (rest.length > 2) throw new UsageError(`too many arguments: a channel and at most one payload, not ${rest.length} words (quote the payload)`, 'notify')
-  return { name: 'notify', connection, channel: channel(rest[0]!, 'notify'), payload: rest[1] }
+  const name = channel(rest[0]!, at[0]!, 'notify')
+  // Refused as standard input refuses such a line (./lines.ts), rather than sent with U+FFFD in it.
+  const badBytes = rest[1] === undefined ? undefined : notUtf8(rest[1], at[1]!)
+  if (badBytes !== undefined) throw new UsageError(`the payload argument is not UTF-8: ${badBytes}; nothing was sent`, 'notify')
+  return { name: 'notify', connection, channel: name, payload: rest[1] }
+}
+
+/**
+ * Where each word of `rest` (the positionals after the connection string, if one came first)
+ * was on the command line, for ./argument-bytes.ts: `places` count from after the command's name.
+ */
+function placesOf(rest: string[], positionals: string[], places: number[]): number[] {
+  return places.slice(positionals.length - rest.length).map((place) => 1 + place)
 }
 
 /**
@@ -249,11 +287,12 @@ function parseNotify(argv: string[]): NotifyCommand | Command {
  * channel it would be printed in the status line, password and all. Nor are bytes that are not
  * UTF-8 (a Latin-1 terminal's "caf\xe9"): Node hands them over as U+FFFD, and listening on
  * "caf\uFFFD" would hear nothing on the channel meant, without a word; a notification would go
- * to a channel no one named. Refused as the notify payload argument is (./notify.ts).
+ * to a channel no one named. Refused as the notify payload argument is. `place`: the name's
+ * place on the command line (in process.argv.slice(2)), where its bytes are read back.
  */
-function channel(name: string, command: CommandName): string {
+function channel(name: string, place: number, command: CommandName): string {
   if (looksLikeConnectionString(name)) throw new UsageError(`${quoted(name)} is a connection string, not a channel name: give it once, as the first argument or as -d's value`, command)
-  const badBytes = notUtf8(name)
+  const badBytes = notUtf8(name, place)
   if (badBytes !== undefined) throw new UsageError(`channel name ${quoted(name)} is not UTF-8 as typed: ${badBytes}`, command)
   try {
     return checkChannel(name)

@@ -12,21 +12,21 @@ const lossy = new TextDecoder('utf-8', { ignoreBOM: true })
 const strict = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * What is wrong with `word` (one of process.argv), or undefined if it was UTF-8. A word without
- * U+FFFD was; one with it is found among the command line's bytes (the word they decode to),
- * so that a U+FFFD typed on purpose is told from bad bytes. Where the bytes cannot be read
- * (not Linux), U+FFFD is taken for what it almost always is there: bytes that were not UTF-8.
+ * What is wrong with `word`, process.argv[2 + place], or undefined if it was UTF-8. A word
+ * without U+FFFD was; one with it is read back from the command line's bytes at its place
+ * (another word may decode to the same text from other bytes), so that a U+FFFD typed on
+ * purpose is told from bad bytes. Where the bytes cannot be read (not Linux), U+FFFD is taken
+ * for what it almost always is there: bytes that were not UTF-8.
  */
-export function notUtf8(word: string): string | undefined {
+export function notUtf8(word: string, place: number): string | undefined {
   if (!word.includes('\uFFFD')) return undefined
   const words = commandLineBytes()
   if (words === undefined) return 'it holds U+FFFD, the character put in place of bytes that are not UTF-8'
-  for (const bytes of words) {
-    if (lossy.decode(bytes) !== word) continue
-    const at = firstInvalid(bytes)
-    if (at !== undefined) return `its byte ${at + 1} (0x${bytes[at]!.toString(16).padStart(2, '0')}) begins no valid UTF-8 character`
-  }
-  return undefined
+  const bytes = words[place]
+  // Bytes that do not decode to the word are another's: the word did not come from this process's command line.
+  if (bytes === undefined || lossy.decode(bytes) !== word) return undefined
+  const at = firstInvalid(bytes)
+  return at === undefined ? undefined : `its byte ${at + 1} (0x${bytes[at]!.toString(16).padStart(2, '0')}) begins no valid UTF-8 character`
 }
 
 /** The words after node's own (the script's arguments), as bytes; undefined where /proc is not. */

@@ -11,7 +11,6 @@ import { ConnectionLostError } from '../protocol/errors.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { notifySql, payloadLimitBytes } from '../listener/sql.ts'
 import type { NotifyCommand } from './args.ts'
-import { notUtf8 } from './argument-bytes.ts'
 import { openWithPassword } from './connection.ts'
 import { describeError, InputError, UsageError } from './errors.ts'
 import { readLines } from './lines.ts'
@@ -21,9 +20,6 @@ import { status } from './output.ts'
 const maxLineBytes = payloadLimitBytes * 8
 
 export async function notify(command: NotifyCommand): Promise<number> {
-  // Refused as standard input refuses such a line, rather than sent with U+FFFD in it.
-  const badBytes = command.payload === undefined ? undefined : notUtf8(command.payload)
-  if (badBytes !== undefined) throw new UsageError(`the payload argument is not UTF-8: ${badBytes}; nothing was sent`, 'notify')
   const { value: connection } = await openWithPassword(command.connection, 'notify', connect)
   try {
     const send = sender(connection, command.channel)

@@ -9,20 +9,42 @@ import { quoted } from './quoted.ts'
 export type Values = Record<string, string | boolean | undefined>
 type Options = NonNullable<ParseArgsConfig['options']>
 
-export function parse(argv: string[], options: Options, command: string): { values: Values; positionals: string[] } {
-  const args = dashValues(argv, options, command)
+/**
+ * The options' values and the positionals, with each positional's place in `argv` (for
+ * ./argument-bytes.ts, which reads a word's bytes back from there).
+ */
+export function parse(argv: string[], options: Options, command: string): { values: Values; positionals: string[]; places: number[] } {
+  const { args, from } = dashValues(argv, options, command)
   try {
-    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true })
-    return { values: values as Values, positionals }
+    const { values, positionals, tokens } = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true })
+    const places = tokens.flatMap((token) => (token.kind === 'positional' ? [from[token.index]!] : []))
+    return { values: values as Values, positionals, places }
   } catch (error) {
     // Node quotes an unknown option's word whole ("--postgresql://app:secret@db" as typed,
     // dashes and all): said again here, as any word is (./quoted.ts).
     const unknown = /^Unknown option '(.*?)'(?:\. To specify a positional|$)/s.exec((error as Error).message)?.[1]
-    if (unknown !== undefined) throw new UsageError(`unknown option ${shownOption(unknown)}`, command, { cause: error })
+    if (unknown !== undefined) throw new UsageError(unknownOption(unknown, args), command, { cause: error })
     // Node's messages go on to explain `--`; the first sentence is what the user needs.
     const first = (error as Error).message.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, '')
     throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1), command, { cause: error })
   }
+}
+
+/**
+ * The error for an unknown option. A dash and a digit is none of pglisten's options but a
+ * number meant as an argument (`notify jobs -1`), so its message tells how to give one; Node
+ * names only its first two characters ('-1' of "-1.5"), the first such word is named whole.
+ */
+function unknownOption(unknown: string, args: string[]): string {
+  const number = optionWords(args).find((word) => /^-\.?\d/.test(word) && word.startsWith(unknown))
+  if (number === undefined || shownOption(number) !== `'${number}'`) return `unknown option ${shownOption(unknown)}`
+  return `unknown option '${number}'; to give an argument that starts with "-", write it after "--", as in -- ${number}`
+}
+
+/** The words before "--", where parseArgs looks for options. */
+function optionWords(args: string[]): string[] {
+  const end = args.indexOf('--')
+  return end === -1 ? args : args.slice(0, end)
 }
 
 /**
@@ -42,17 +64,19 @@ export function shownOption(word: string): string {
  * "ambiguous" and stops. A negative number (`--count -5`) is taken as the value, as getopt
  * would, so that the option's own check says what is wrong with it; any other word is
  * refused here, saying how to give a value that starts with a dash. After "--" nothing is
- * an option.
+ * an option. `from` holds each word's place in `argv` (two words joined into one take the first's).
  */
-function dashValues(argv: string[], options: Options, command: string): string[] {
+function dashValues(argv: string[], options: Options, command: string): { args: string[]; from: number[] } {
   const args: string[] = []
+  const from: number[] = []
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!
     const next = argv[i + 1]
-    if (word === '--') return [...args, ...argv.slice(i)]
+    if (word === '--') return { args: [...args, ...argv.slice(i)], from: [...from, ...argv.slice(i).map((_, j) => i + j)] }
     const name = valueOption(word, options)
     if (name === undefined || next === undefined || !next.startsWith('-') || next === '-') {
       args.push(word)
+      from.push(i)
       continue
     }
     if (!/^-\.?\d/.test(next)) {
@@ -62,9 +86,10 @@ function dashValues(argv: string[], options: Options, command: string): string[]
       throw new UsageError(`${word} needs a value, and ${shown} is not one; to give a value that starts with "-", write --${name}=${value}`, command)
     }
     args.push(`--${name}=${next}`)
+    from.push(i)
     i++
   }
-  return args
+  return { args, from }
 }
 
 /** The option's long name if `word` is exactly an option that takes a value (`--port` or `-p`). */

@@ -123,6 +123,16 @@ describe('listen and notify', () => {
     [['lisen', 'jobs'], 'there is no command "lisen"', undefined],
     [['--host', 'db', 'listen'], 'unknown option --host before the command', undefined],
     [['help', 'nothing'], 'there is no command "nothing"', undefined],
+    // As every command refuses a word it does not take (--help still wins over any, as a command's does).
+    [['help', 'listen', 'extra'], 'unexpected argument "extra": help takes at most one command name', undefined],
+    // --version is looked for before parseArgs runs; given a value, it is refused as --trace=yes is.
+    [['--version=1'], "option '-V, --version' does not take an argument", undefined],
+    [['--help=1'], "option '-?, --help' does not take an argument", undefined],
+    [['listen', '--version=1', 'jobs'], "option '-V, --version' does not take an argument", 'listen'],
+    // A dash and a digit is none of pglisten's options: a number meant as an argument, so the hint.
+    [['notify', 'jobs', '-1'], 'unknown option \'-1\'; to give an argument that starts with "-", write it after "--", as in -- -1', 'notify'],
+    [['listen', 'jobs', '-1.5'], 'unknown option \'-1.5\'; to give an argument that starts with "-", write it after "--", as in -- -1.5', 'listen'],
+    [['notify', 'jobs', '-.5'], 'unknown option \'-.5\'; to give an argument that starts with "-", write it after "--", as in -- -.5', 'notify'],
   ])('%j is refused: %s', (argv, message, command) => {
     expect(usageError(argv)).toEqual({ message, command })
   })

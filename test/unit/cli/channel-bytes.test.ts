@@ -12,13 +12,15 @@ import { describe, expect, test } from 'vitest'
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 
 /**
- * Runs `pglisten COMMAND -w -h FOLDER WORDS... WORD` from the sources, WORD made by printf from
- * `printfFormat` so its bytes pass as they are (spawn would encode a string argument as UTF-8).
+ * Runs `pglisten COMMAND -w -h FOLDER WORDS... WORD...` from the sources, each WORD made by printf
+ * from one of `printfFormats` so its bytes pass as they are (spawn would encode a string argument
+ * as UTF-8).
  */
-function run(command: string, words: string[], printfFormat: string): Promise<{ status: number | null; stderr: string }> {
-  const script = 'exec "$0" "$@" "$(printf "$WORD_FORMAT")"'
+function run(command: string, words: string[], ...printfFormats: string[]): Promise<{ status: number | null; stderr: string }> {
+  const script = `exec "$0" "$@" ${printfFormats.map((_, i) => `"$(printf "$WORD_FORMAT_${i}")"`).join(' ')}`
   const argv = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', command, '-w', '-h', '/nonexistent/pglisten-channel-bytes', ...words]
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent/pglisten-channel-bytes', PGPASSFILE: '/nonexistent/pgpass', WORD_FORMAT: printfFormat }
+  const formats = Object.fromEntries(printfFormats.map((format, i) => [`WORD_FORMAT_${i}`, format]))
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent/pglisten-channel-bytes', PGPASSFILE: '/nonexistent/pgpass', ...formats }
   const child = spawn('/bin/sh', ['-c', script, ...argv], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
@@ -43,6 +45,25 @@ describe('a channel name that is not UTF-8 as typed is refused, never used with 
 
   test('U+FFFD typed as such (valid UTF-8) is a channel like any other: the command goes on to connect', async () => {
     const { status, stderr } = await run('listen', [], 'caf\\357\\277\\275')
+    expect(stderr).toMatch(/^pglisten: cannot connect to \/nonexistent\/pglisten-channel-bytes\//)
+    expect(status).toBe(1)
+  }, 30_000)
+})
+
+// Another word whose bad bytes read as the same text is not taken for the channel or payload:
+// each is read back at its own place on the command line.
+describe('a word is judged by its own bytes, not by those of another word that reads the same', () => {
+  test('notify: a channel typed as U+FFFD and a payload of bad bytes: the payload is blamed', async () => {
+    const { status, stderr } = await run('notify', [], 'caf\\357\\277\\275', 'caf\\351')
+    expect(stderr.trimEnd().split('\n')[0]).toBe('pglisten: the payload argument is not UTF-8: its byte 4 (0xe9) begins no valid UTF-8 character; nothing was sent')
+    expect(status).toBe(2)
+  }, 30_000)
+
+  test.each([
+    ['listen', 'a channel', []],
+    ['notify', 'a payload', ['jobs']],
+  ])('%s: %s typed as U+FFFD, after a database name of bad bytes, is used: the command goes on to connect', async (command, _, channel) => {
+    const { status, stderr } = await run(command, ['-d'], 'caf\\351', ...channel, 'caf\\357\\277\\275')
     expect(stderr).toMatch(/^pglisten: cannot connect to \/nonexistent\/pglisten-channel-bytes\//)
     expect(status).toBe(1)
   }, 30_000)

@@ -48,6 +48,7 @@ describe('pglisten replicate', () => {
 
   test('publications each once, in the order given, names exactly as given', () => {
     expect(replicate('--slot=s', '--publication=b', '--publication=a', '--publication=b', '--publication=A b').publications).toEqual(['b', 'a', 'A b'])
+    expect(replicate('--slot=s', `--publication=${'é'.repeat(31)}p`).publications).toEqual([`${'é'.repeat(31)}p`]) // 63 bytes: the longest the server keeps
   })
 
   test('--start: the LSN as the server prints it, either case; 0/0 is the slot\'s own position', () => {
@@ -69,6 +70,9 @@ describe('pglisten replicate', () => {
     [['--slot=', '--publication=p'], 'slot name "" is not valid: PostgreSQL takes 1 to 63 lower-case letters, digits and underscores'],
     [[`--slot=${'s'.repeat(64)}`, '--publication=p'], `slot name "${'s'.repeat(64)}" is not valid: PostgreSQL takes 1 to 63 lower-case letters, digits and underscores`],
     [['--slot=s', '--publication='], 'a publication name must not be empty'],
+    // NAMEDATALEN - 1, in bytes, as a channel name is checked: a longer name the server would truncate.
+    [['--slot=s', '--publication=p', `--publication=${'p'.repeat(64)}`], `publication name "${'p'.repeat(20)}"... is 64 bytes; PostgreSQL would truncate it to 63`],
+    [['--slot=s', `--publication=${'é'.repeat(32)}`], `publication name "${'é'.repeat(20)}"... is 64 bytes; PostgreSQL would truncate it to 63`],
     [[...required, '--start=16-B374D848'], '--start takes an LSN, two hex numbers as in 16/B374D848, not "16-B374D848"'],
     [[...required, '--start=1/123456789'], '--start takes an LSN, two hex numbers as in 16/B374D848, not "1/123456789"'],
     [[...required, '--start= 0/1'], '--start takes an LSN, two hex numbers as in 16/B374D848, not " 0/1"'],
