@@ -122,6 +122,7 @@ describe("the protocol: { connect } from pglisten/protocol", async () => {
     ...protocolLater.map((module): [string, string] => [module, 'when a server asks for it']),
     ['protocol/auth/sha224.ts', 'for a certificate signed with SHA-224'],
     ['protocol/io/tls-failures.ts', 'the words for a TLS set-up that failed'],
+    ['protocol/io/certificate-name.ts', "verify-full's host name check"],
     ['protocol/io/target-session.ts', 'the target_session_attrs check, when it is not any'],
   ])('%s (%s) is loaded later', (module) => {
     expect(upFront).not.toContain(module)

@@ -70,7 +70,9 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
  * TLS would otherwise read our handshake as a startup packet.
  */
 async function handshake(socket: net.Socket, endpoint: Endpoint, settings: TlsSettings, direct: boolean): Promise<tls.TLSSocket> {
-  const secure = tls.connect({ socket, ...nodeTlsOptions(endpoint, settings) })
+  // verify-full's name check follows libpq's rules, not node:tls's (certificate-name.ts): loaded when asked for.
+  const names = settings.mode === 'verify-full' ? await import('./certificate-name.ts') : undefined
+  const secure = tls.connect({ socket, ...nodeTlsOptions(endpoint, settings, names?.verifyServerName) })
   try {
     await settle(secure, 'secureConnect')
   } catch (error) {
@@ -116,7 +118,11 @@ function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): P
 }
 
 /** libpq's sslmode in node:tls terms. */
-function nodeTlsOptions(endpoint: Endpoint, settings: TlsSettings): tls.ConnectionOptions {
+function nodeTlsOptions(
+  endpoint: Endpoint,
+  settings: TlsSettings,
+  verifyName?: (name: string, der: Uint8Array) => Error | undefined,
+): tls.ConnectionOptions {
   const name = settings.serverName ?? endpoint.host
   // require verifies the chain when a root certificate is given, as libpq does with any mode.
   const verifyChain = settings.mode === 'verify-ca' || settings.mode === 'verify-full' || settings.ca !== undefined
@@ -135,9 +141,8 @@ function nodeTlsOptions(endpoint: Endpoint, settings: TlsSettings): tls.Connecti
     ...ca, // 'system' leaves node:tls with its own trust store
     ...(settings.cert !== undefined ? { cert: toPem(settings.cert) } : {}),
     ...(settings.key !== undefined ? { key: toPem(settings.key) } : {}),
-    checkServerIdentity: settings.mode === 'verify-full'
-      ? (_host, certificate) => tls.checkServerIdentity(name, certificate)
-      : () => undefined,
+    // Called after the chain is verified: with verifyName under verify-full, else to check nothing.
+    checkServerIdentity: (_host, certificate) => verifyName?.(name, certificate.raw),
   }
 }
 

@@ -61,6 +61,18 @@ export async function openWorkersLink(
     throw new AuthenticationRefusedError('tls.ca, tls.cert and tls.key cannot be used on Cloudflare Workers: they verify servers against their own trust store only (ca may be "system"), and present no client certificate')
   }
   const hostname = endpoint.hostaddr ?? endpoint.host
+  // The name to verify, when the socket went to hostaddr's IP rather than to that name. A
+  // socket folder beside a hostaddr names no server: libpq checks no name under verify-ca or
+  // below, so workerd, which always checks one, checks the address it went to; verify-full
+  // compares the folder, as libpq does, and fails.
+  const name = settings.serverName ?? endpoint.host
+  const named = name && name !== hostname && (settings.mode === 'verify-full' || !isUnixSocketPath(name))
+  // startTls() sends the name it verifies in SNI, always; sslsni=0 asks for none (libpq's sslsni),
+  // so refused rather than ignored: the name would go out in clear. An IP address, which libpq
+  // never sends, tells no more than the connection itself does.
+  if (useTls && settings.sni === false && !/^[\d.]*$|:/.test(named ? name : hostname)) {
+    throw new AuthenticationRefusedError('sslsni=0 cannot be honoured on Cloudflare Workers: their TLS always sends the server\'s host name (SNI); remove sslsni=0')
+  }
   // connect() may throw at once (an address it refuses): pglisten's words, with it as the cause.
   let socket: WorkersSocket
   try {
@@ -86,12 +98,6 @@ export async function openWorkersLink(
       }
       return new WorkersLink(socket)
     }
-    // The name to verify, when the socket went to hostaddr's IP rather than to that name. A
-    // socket folder beside a hostaddr names no server: libpq checks no name under verify-ca or
-    // below, so workerd, which always checks one, checks the address it went to; verify-full
-    // compares the folder, as libpq does, and fails.
-    const name = settings.serverName ?? endpoint.host
-    const named = name && name !== hostname && (settings.mode === 'verify-full' || !isUnixSocketPath(name))
     socket = quiet(socket.startTls(named ? { expectedServerHostname: name } : undefined))
     // `opened` resolves before the handshake is over: the link learns how it went (see WorkersLink).
     await phase(socket.opened)

@@ -129,6 +129,30 @@ describe('negotiating TLS', () => {
     expect((await opening).encrypted).toBe(true)
   })
 
+  // workerd's startTls() puts the name it verifies in the ClientHello's SNI whatever it is told:
+  // sslsni=0 (libpq: send no SNI) was ignored, and the host name went out in clear.
+  test('sslsni=0 with a host name is refused before any socket opens: workerd always sends the name by SNI', async () => {
+    const { connect, servers } = fakeSockets()
+    for (const [where, settings] of [[endpoint, tls('require')], [{ ...endpoint, hostaddr: '192.0.2.7' }, tls('verify-full')]] as const) {
+      const opening = openWorkersLink(connect, where, { ...settings, sni: false }, true)
+      await expect(opening).rejects.toBeInstanceOf(AuthenticationRefusedError)
+      await expect(opening).rejects.toThrow("sslsni=0 cannot be honoured on Cloudflare Workers: their TLS always sends the server's host name (SNI); remove sslsni=0")
+    }
+    expect(servers).toEqual([])
+  })
+
+  test.each([
+    ['an IPv4 address, which names nothing the connection does not show', { host: '192.0.2.7', port: 5432 }, true],
+    ['an IPv6 address', { host: '2001:db8::7', port: 5432 }, true],
+    ['no TLS at all (useTls false)', endpoint, false],
+  ] as const)('sslsni=0 with %s connects', async (_, where, useTls) => {
+    const { connect, servers } = fakeSockets()
+    const opening = openWorkersLink(connect, where, { mode: 'prefer', serverName: where.host, sni: false }, useTls)
+    await tick()
+    if (useTls) servers[0]!.send(bytes(0x53)) // Byte1('S')
+    expect((await opening).encrypted).toBe(useTls)
+  })
+
   test('useTls false: a plain socket, no SSLRequest', async () => {
     const { connect, servers } = fakeSockets()
     const link = await openWorkersLink(connect, endpoint, tls('disable'), false)

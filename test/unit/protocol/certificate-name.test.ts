@@ -1,0 +1,167 @@
+/**
+ * verify-full's host name check (io/certificate-name.ts) against libpq's rules
+ * (fe-secure-common.c, pq_verify_peer_name_matches_certificate_name; fe-secure-openssl.c,
+ * pgtls_verify_peer_name_matches_certificate_guts), beside what node:tls's checkServerIdentity,
+ * which pglisten used before, says of the same certificate: each case is a real certificate made
+ * with openssl, its names read from the DER.
+ */
+import { execFileSync } from 'node:child_process'
+import { X509Certificate } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import tls from 'node:tls'
+import fc from 'fast-check'
+import { afterAll, describe, expect, test } from 'vitest'
+import { AuthenticationRefusedError } from '../../../src/protocol/errors.ts'
+import { certificateNames, checkServerName, ipAddress, verifyServerName, type CertificateNames } from '../../../src/protocol/io/certificate-name.ts'
+
+const folder = mkdtempSync(join(tmpdir(), 'pglisten-names-'))
+afterAll(() => rmSync(folder, { recursive: true, force: true }))
+const key = join(folder, 'key.pem')
+execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', key], { stdio: 'ignore' })
+
+/** A self-signed certificate with this subject and, when given, this subjectAltName (openssl's syntax). */
+function certificate(subject: string, altName?: string): X509Certificate {
+  const extension = altName === undefined ? [] : ['-addext', `subjectAltName=${altName}`]
+  return new X509Certificate(execFileSync('openssl', ['req', '-x509', '-key', key, '-days', '2', '-subj', subject, ...extension]))
+}
+
+const ascii = (text: string) => new TextEncoder().encode(text)
+
+// [subject, subjectAltName, host, node:tls accepts, libpq accepts]
+const cases: [string, string | undefined, string, boolean, boolean][] = [
+  // Node takes a "*" anywhere in the first label, for any part of it, even none; libpq only "*." and a whole label.
+  ['/CN=x', 'DNS:db*.pglisten.test', 'db1.pglisten.test', true, false],
+  ['/CN=x', 'DNS:*1.pglisten.test', 'db1.pglisten.test', true, false],
+  ['/CN=x', 'DNS:d*1.pglisten.test', 'db1.pglisten.test', true, false],
+  ['/CN=x', 'DNS:db1*.pglisten.test', 'db1.pglisten.test', true, false],
+  ['/CN=db*.pglisten.test', undefined, 'db1.pglisten.test', true, false],
+  ['/CN=x', 'DNS:*.pglisten.test', '.pglisten.test', true, false],
+  // Node drops a trailing dot, on either side; libpq compares the names as they are.
+  ['/CN=x', 'DNS:db1.pglisten.test', 'db1.pglisten.test.', true, false],
+  ['/CN=x', 'DNS:db1.pglisten.test.', 'db1.pglisten.test', true, false],
+  // Node tries every commonName; libpq the first only.
+  ['/CN=other/CN=db1.pglisten.test', undefined, 'db1.pglisten.test', true, false],
+  // Where both agree.
+  ['/CN=x', 'DNS:*.pglisten.test', 'db1.pglisten.test', true, true],
+  ['/CN=x', 'DNS:*.pglisten.test', 'DB1.PGLISTEN.TEST', true, true],
+  ['/CN=x', 'DNS:DB1.pglisten.TEST', 'db1.pglisten.test', true, true],
+  ['/CN=x', 'DNS:*.pglisten.test', 'a.b.pglisten.test', false, false],
+  ['/CN=x', 'DNS:*.pglisten.test', 'pglisten.test', false, false],
+  ['/CN=x', 'DNS:db1.*.test', 'db1.pglisten.test', false, false],
+  ['/CN=db1.pglisten.test', 'DNS:other.test', 'db1.pglisten.test', false, false],
+  ['/CN=db1.pglisten.test', 'IP:127.0.0.1', 'db1.pglisten.test', true, true],
+  ['/CN=x', 'IP:127.0.0.1', '127.0.0.1', true, true],
+  ['/CN=x', 'IP:::1', '0:0:0:0:0:0:0:1', true, true],
+  ['/CN=x', 'IP:::ffff:10.0.0.1', '::ffff:10.0.0.1', true, true],
+  ['/CN=x', 'IP:127.0.0.1', '127.0.0.2', false, false],
+  ['/CN=x', 'IP:127.0.0.1', '::ffff:127.0.0.1', false, false],
+  // Node is stricter: "*" over the last two labels; an IP host named by a dNSName or, with no
+  // iPAddress SAN, by the commonName (RFC 6125 forbids both; libpq allows them, NSS-like).
+  ['/CN=x', 'DNS:*.test', 'db.test', false, true],
+  ['/CN=x', 'DNS:127.0.0.1', '127.0.0.1', false, true],
+  ['/CN=127.0.0.1', 'DNS:localhost', '127.0.0.1', false, true],
+  ['/CN=127.0.0.1', 'IP:10.0.0.1', '127.0.0.1', false, false],
+]
+
+describe('a certificate names the host, as libpq decides', () => {
+  test.each(cases)('%s, SAN %s, host %s: node:tls %s, libpq %s', (subject, altName, host, node, libpq) => {
+    const cert = certificate(subject, altName)
+    // What node:tls said, so that the table shows where pglisten now differs from it.
+    expect(tls.checkServerIdentity(host, cert.toLegacyObject()) === undefined).toBe(node)
+    const verdict = verifyServerName(host, new Uint8Array(cert.raw))
+    if (libpq) expect(verdict).toBeUndefined()
+    else expect(verdict).toBeInstanceOf(AuthenticationRefusedError)
+  })
+
+  test("a refusal says which names the certificate gives, in libpq's words", () => {
+    const one = verifyServerName('db1.pglisten.test', new Uint8Array(certificate('/CN=x', 'DNS:db*.pglisten.test').raw))
+    expect(one?.message).toBe('server certificate for "db*.pglisten.test" does not match host name "db1.pglisten.test"')
+    const three = verifyServerName('db1.pglisten.test', new Uint8Array(certificate('/CN=x', 'DNS:a.test,IP:10.0.0.1,DNS:b.test').raw))
+    expect(three?.message).toBe('server certificate for "a.test" (and 2 other names) does not match host name "db1.pglisten.test"')
+    const ip = verifyServerName('::1', new Uint8Array(certificate('/CN=x', 'IP:2001:db8::1,DNS:x.test').raw))
+    expect(ip?.message).toBe('server certificate for "2001:db8:0:0:0:0:0:1" (and 1 other name) does not match host name "::1"')
+    // A dNSName for a host name rules the commonName out; an iPAddress does not.
+    const none = verifyServerName('db1.pglisten.test', new Uint8Array(certificate('/O=nobody').raw))
+    expect(none?.message).toBe("could not get server's host name from server certificate")
+  })
+})
+
+describe('certificateNames reads what libpq reads', () => {
+  test('the SANs in order, IP addresses as bytes, a critical extension too, and the first commonName', () => {
+    const names = certificateNames(new Uint8Array(certificate('/CN=first/O=x/CN=second', 'critical,IP:10.1.2.3,DNS:a.test,email:a@b.test,IP:::1,DNS:b.test').raw))
+    expect(names.altNames).toEqual([{ ip: Uint8Array.of(10, 1, 2, 3) }, { dns: ascii('a.test') }, { ip: Uint8Array.of(...Array(15).fill(0), 1) }, { dns: ascii('b.test') }])
+    expect(names.commonName).toEqual(ascii('first'))
+  })
+
+  test('no SAN and no commonName', () => {
+    expect(certificateNames(new Uint8Array(certificate('/O=x').raw))).toEqual({ altNames: [], commonName: undefined })
+  })
+
+  test('a law: any bytes give a verdict (accepted, or an AuthenticationRefusedError), never another error', () => {
+    const der = new Uint8Array(certificate('/CN=x', 'DNS:a.test').raw)
+    fc.assert(fc.property(fc.nat(der.length - 1), fc.integer({ min: 0, max: 255 }), (at, byte) => {
+      const bent = der.slice()
+      bent[at] = byte
+      const verdict = verifyServerName('a.test', bent)
+      return verdict === undefined || verdict instanceof AuthenticationRefusedError
+    }))
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const verdict = verifyServerName('a.test', bytes)
+      return verdict instanceof AuthenticationRefusedError
+    }))
+  })
+})
+
+describe('what no openssl command makes: names with a NUL, addresses of other lengths', () => {
+  const names = (...altNames: CertificateNames['altNames']): CertificateNames => ({ altNames, commonName: ascii('db1.pglisten.test') })
+
+  test('a NUL in a name refuses the certificate where libpq meets it (CVE-2009-4034), even if a later name would match', () => {
+    const verdict = checkServerName('db1.pglisten.test', names({ dns: ascii('db1.pglisten.test\0.evil.test') }, { dns: ascii('db1.pglisten.test') }))
+    expect(verdict?.message).toBe(`SSL certificate's name contains embedded null (the server's, for host name "db1.pglisten.test")`)
+    // A match before it ends the check, as in libpq's loop.
+    expect(checkServerName('db1.pglisten.test', names({ dns: ascii('db1.pglisten.test') }, { dns: ascii('x\0') }))).toBeUndefined()
+    // In the commonName too.
+    expect(checkServerName('db1.pglisten.test', { altNames: [], commonName: ascii('db1.pglisten.test\0') })).toBeInstanceOf(AuthenticationRefusedError)
+  })
+
+  test('an iPAddress of neither 4 nor 16 bytes refuses the certificate, whatever the host', () => {
+    const verdict = checkServerName('db1.pglisten.test', names({ ip: Uint8Array.of(10, 0, 0, 1, 255, 255, 255, 0) }, { dns: ascii('db1.pglisten.test') }))
+    expect(verdict?.message).toBe('certificate contains IP address with invalid length 8 (the server\'s, for host name "db1.pglisten.test")')
+  })
+
+  test('names are compared byte for byte, ASCII letters in either case only', () => {
+    expect(checkServerName('dé.test', { altNames: [{ dns: ascii('dé.test') }], commonName: undefined })).toBeUndefined()
+    expect(checkServerName('dÉ.test', { altNames: [{ dns: ascii('dé.test') }], commonName: undefined })).toBeInstanceOf(AuthenticationRefusedError)
+  })
+
+  test('"*." takes the first label only when it holds no dot and is not empty', () => {
+    const wildcard = { altNames: [{ dns: ascii('*.b.test') }], commonName: undefined }
+    expect(checkServerName('a.b.test', wildcard)).toBeUndefined()
+    for (const host of ['.b.test', 'x..b.test', '..b.test', 'b.test', '*.b.test.']) expect(checkServerName(host, wildcard), host).toBeInstanceOf(AuthenticationRefusedError)
+    // A host that is "*.b.test" itself is the same string: libpq matches it too.
+    expect(checkServerName('*.b.test', wildcard)).toBeUndefined()
+    // "*." alone, or a "*" that ends the name, is no wildcard.
+    expect(checkServerName('a.', { altNames: [{ dns: ascii('*.') }], commonName: undefined })).toBeInstanceOf(AuthenticationRefusedError)
+  })
+})
+
+describe("ipAddress: inet_pton's forms, in network order", () => {
+  test.each([
+    ['127.0.0.1', [127, 0, 0, 1]],
+    ['::1', [...Array(15).fill(0), 1]],
+    ['::', Array(16).fill(0)],
+    ['2001:DB8::8:800:200C:417A', [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0x08, 0x08, 0x00, 0x20, 0x0c, 0x41, 0x7a]],
+    ['1:2:3:4:5:6:7::', [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 0]],
+    ['::ffff:10.0.0.1', [...Array(10).fill(0), 0xff, 0xff, 10, 0, 0, 1]],
+    ['1:2:3:4:5:6:10.0.0.1', [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 10, 0, 0, 1]],
+    ['::10.0.0.1', [...Array(12).fill(0), 10, 0, 0, 1]],
+  ])('%s', (text, bytes) => {
+    expect(ipAddress(text)).toEqual(Uint8Array.from(bytes))
+  })
+
+  test.each(['localhost', 'db.test', '127.1', '256.0.0.1', '01.2.3.4', '1.2.3.4.', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '12345::', 'fe80::1%eth0', '::1.2.3', '1:2:3:4:5:6:7:1.2.3.4', ':1:2:3:4:5:6:7', ''])('%s is a name', (text) => {
+    expect(ipAddress(text)).toBeUndefined()
+  })
+})
