@@ -105,23 +105,31 @@ export function tableFeed(table: TableName, kind: 'rows' | 'tcn', whereNow?: () 
   // the feed follows it. NOTIFY delivers in commit order, and RENAME waits for the writers, so
   // every change under the old name comes before the first under the new one.
   let name = target.table
-  // Names a look-up placed: another table's while this one kept its name, or any once it is
-  // dropped (told once each). Not looked up again: the default channel serves every table.
+  // Names a look-up placed once this table is dropped (told once each): not looked up again.
   const placed = new Set<string>()
+  // Another table's names, and when a look-up found them so: trusted for a second, so that a
+  // busy table on a shared channel costs a look-up a second, not one a change. This table may
+  // take such a name (a swap of names): what it sent under it within that second is passed by,
+  // and the look-up after it says so. A channel of the feed's own (the channel option) has none.
+  const others = new Map<string, number>()
   const follow = async (change: TcnChange, n: Notification): Promise<boolean | PayloadError> => {
-    if (placed.has(change.table)) return false
+    const seen = others.get(change.table)
+    if (placed.has(change.table) || (seen !== undefined && Date.now() - seen < 1000)) return false
     let now: QualifiedTable | undefined
     try {
       now = await whereNow!()
     } catch (error) {
       return new PayloadError(n, `names table ${JSON.stringify(change.table)}, not ${JSON.stringify(name)}, and finding what that table is called now failed`, { cause: error })
     }
-    if (now?.table === change.table) return (name = now.table), true
-    if (placed.size >= 1024) placed.clear() // bounded: a name forgotten is only looked up again
-    if (now?.table === name) return placed.add(change.table), false // another table's
+    // Found under a name trusted as another table's: what it sent under it since may have been passed by.
+    const passed = now !== undefined && others.delete(now.table)
+    const said = passed ? `; this feed's table is now called ${JSON.stringify(now!.table)}, another table's name a moment before, and its changes under it until now may have been passed by` : ''
+    if (now?.table === change.table) return (name = now.table), passed ? new PayloadError(n, `names table ${JSON.stringify(name)}${said}`) : true
+    if (placed.size + others.size >= 1024) (placed.clear(), others.clear()) // bounded: a name forgotten is only looked up again
+    if (now?.table === name) return others.set(change.table, Date.now()), false // another table's, for now
     if (now === undefined) placed.add(change.table)
     // Renamed again since, or dropped: the change may be this table's, under a name it had between.
-    return new PayloadError(n, `names table ${JSON.stringify(change.table)}, which this feed's table (now ${now ? JSON.stringify(now.table) : 'dropped'}) may have been called then`)
+    return new PayloadError(n, `names table ${JSON.stringify(change.table)}, which this feed's table (now ${now ? JSON.stringify(now.table) : 'dropped'}) may have been called then${said}`)
   }
   return { decode: decodeTcnChange, accept: (c, n) => c.kind === 'tcn' && (c.table === name || (whereNow !== undefined && n !== undefined && follow(c, n))) }
 }

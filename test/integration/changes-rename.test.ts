@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { changes, installTcnTrigger, rowChangeChannel, type TcnChange } from '../../src/changes.ts'
+import { PayloadError } from '../../src/listener/changes/index.ts'
 import type { Feed, FeedItem } from '../../src/listener/feeds.ts'
 import { quoteLiteral } from '../../src/listener/sql.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
@@ -90,4 +91,29 @@ test.each(['rows', 'tcn'] as const)('removeOnClose after ALTER TABLE ... RENAME 
   } finally {
     await admin.query(`DROP SCHEMA ${q(elsewhere)} CASCADE`)
   }
+})
+
+test("a tcn feed whose table takes a name another table had: its changes under that name are its own, though that name was once another's", async () => {
+  const channel = `tcn name reused ${tag}`
+  await admin.query(`CREATE TABLE ${at('mine')} (id int PRIMARY KEY); CREATE TABLE ${at('theirs')} (id int PRIMARY KEY)`)
+  await installTcnTrigger(admin, { schema, table: 'theirs' }, { channel })
+  const l = await listener()
+  const feed = changes(l, { schema, table: 'mine' }, { feed: 'tcn', channel })
+  await feed.ready
+  await admin.query(`INSERT INTO ${at('theirs')} VALUES (1)`)
+  expect(await upToMarker(feed)).toEqual([]) // another table's: the feed has placed the name "theirs"
+  // A swap of names, as a migration does: this feed's table is now called "theirs".
+  await admin.query(`ALTER TABLE ${at('theirs')} RENAME TO ${q('theirs, old')}; ALTER TABLE ${at('mine')} RENAME TO ${q('theirs')}`)
+  await admin.query(`INSERT INTO ${at('theirs')} VALUES (2)`)
+  await admin.query(`INSERT INTO ${at('theirs, old')} VALUES (3)`)
+  // Before: only a PayloadError, for the other table's change 3, that said nothing of change 2:
+  // "theirs" was remembered as another table's, never looked up again, and change 2, the feed's
+  // own, was dropped unseen. Now "theirs" is trusted as another's for a second: change 2 is
+  // followed if it is read after that second, or passed by within it; either way one
+  // PayloadError says that changes under "theirs" may have been passed by, and none is unseen.
+  const events = await upToMarker(feed)
+  expect(events).toHaveLength(1)
+  expect(events[0]).toBeInstanceOf(PayloadError)
+  expect((events[0] as PayloadError).message).toContain(`this feed's table is now called "theirs", another table's name a moment before, and its changes under it until now may have been passed by`)
+  await feed.return?.()
 })

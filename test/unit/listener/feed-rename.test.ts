@@ -4,7 +4,7 @@
  * yielded as a PayloadError, never dropped. The look-up is a stand-in here; the real one is in
  * test/integration/changes-rename.test.ts.
  */
-import { describe, expect, test } from 'vitest'
+import { describe, expect, test, vi } from 'vitest'
 import { PayloadError, type QualifiedTable } from '../../../src/listener/changes/index.ts'
 import { tableFeed } from '../../../src/listener/feed-parts.ts'
 import type { Notification } from '../../../src/listener/subscription.ts'
@@ -46,10 +46,61 @@ describe('a tcn feed whose table is renamed', () => {
     expect(dropped.out).toEqual([expect.stringContaining('(now dropped)')])
   })
 
-  test("another table's name is looked up once: the default channel serves every table, and a look-up per change would be a query per change", async () => {
-    const { out, lookups } = await verdicts(async () => named('orders'), 'other', 'other', 'other', 'orders')
-    expect(out).toEqual([false, false, false, true])
-    expect(lookups).toBe(1)
+  test("another table's name is trusted for a second: a busy table on a shared channel costs a look-up a second, not one a change", async () => {
+    vi.useFakeTimers({ now: 0 })
+    try {
+      const { out, lookups } = await verdicts(async () => named('orders'), 'other', 'other', 'other', 'orders')
+      expect(out).toEqual([false, false, false, true])
+      expect(lookups).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  test("the feed's table takes another table's name (a swap): after that second it is followed, and what may have been passed by is said", async () => {
+    vi.useFakeTimers({ now: 0 })
+    try {
+      const names = ['orders', 'other', 'other']
+      const lookups: string[] = []
+      const { decode, accept } = tableFeed({ schema: 's', table: 'orders' }, 'tcn', async () => (lookups.push('lookup'), named(names.shift()!)))
+      const verdict = async (table: string) => {
+        const n = notification(table)
+        const kept = await accept(decode(n) as never, n)
+        return kept instanceof PayloadError ? kept.message : kept
+      }
+      expect(await verdict('other')).toBe(false) // another table's: looked up
+      expect(await verdict('other')).toBe(false) // within the second: trusted, passed by (this table may have taken it)
+      vi.setSystemTime(999)
+      expect(await verdict('other')).toBe(false)
+      expect(lookups).toHaveLength(1)
+      vi.setSystemTime(1000)
+      expect(await verdict('other')).toEqual(expect.stringContaining('names table "other"; this feed\'s table is now called "other", another table\'s name a moment before, and its changes under it until now may have been passed by'))
+      expect(await verdict('other')).toBe(true) // followed from then on, with no look-up
+      expect(await verdict('orders')).toBe(false) // its old name: now another table's
+      expect(lookups).toHaveLength(3)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  test("a look-up for another name finds the feed's table under a name trusted as another's: that is said at once, and the name is followed", async () => {
+    vi.useFakeTimers({ now: 0 })
+    try {
+      const names = ['orders', 'other', 'other']
+      const { decode, accept } = tableFeed({ schema: 's', table: 'orders' }, 'tcn', async () => named(names.shift()!))
+      const verdict = async (table: string) => {
+        const n = notification(table)
+        const kept = await accept(decode(n) as never, n)
+        return kept instanceof PayloadError ? kept.message : kept
+      }
+      expect(await verdict('other')).toBe(false)
+      // The swap: "other" is renamed away to "third", this table to "other"; a change to "third" is read first.
+      expect(await verdict('third')).toEqual(expect.stringContaining('names table "third", which this feed\'s table (now "other") may have been called then; this feed\'s table is now called "other", another table\'s name a moment before, and its changes under it until now may have been passed by'))
+      expect(await verdict('other')).toBe(true) // within the second, but no longer trusted as another's: looked up, and followed
+      expect(names).toHaveLength(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   test('once the table is dropped, a name it may have had is told once, then dropped', async () => {
