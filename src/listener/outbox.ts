@@ -191,16 +191,16 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     void this.#watch()
     try {
       await this.#source.listen(this.#options.channel)
+      this.#listening = true
+      if (this.#ended) this.#source.release(this.#options.channel) // ended while the LISTEN was answered
+      this.#cursor = await this.#options.load?.()
     } catch (error) {
-      // Refused because close() was called (not because the listener gave up): the iteration
-      // ends without it, as close() ends every iterator. Only this refusal, the listener's own.
+      // Refused because close() was called (not because the listener gave up): the LISTEN, or a
+      // load() on the listener's connection. The iteration ends without it, as close() ends every
+      // iterator: nothing was yielded, so nothing is left unsaved (a save after close() is thrown).
       if (!this.#source.closed?.()) throw error
       this.#end()
-      return
     }
-    this.#listening = true
-    if (this.#ended) this.#source.release(this.#options.channel) // ended while the LISTEN was answered
-    this.#cursor = await this.#options.load?.()
   }
 
   /** Reads the wake-ups as they come (never holding the listener's socket), marking a read due. */

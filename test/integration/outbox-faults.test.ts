@@ -99,3 +99,32 @@ describe('a save that fails after close()', () => {
     expect(await events.next()).toEqual({ value: undefined, done: true }) // thrown once, then over
   })
 })
+
+describe('close() during the outbox start', () => {
+  test('a load() that fails because close() ended its query ends the iteration: done, not thrown', async () => {
+    const a = await admin()
+    const locker = await admin()
+    const t = await table(a, 1)
+    const l = await listener()
+    let reads = 0
+    const events = outbox<number, number>(l, {
+      channel: uniqueChannel('outbox'),
+      read: async () => (reads++, [1]),
+      cursor: (id) => id,
+      // The cursor kept on the listener's own connection, here behind a lock: the load is under way when close() comes.
+      load: async () => Number((await l.query(`SELECT max(id) FROM ${t}`))[0]!.rows[0]![0]),
+    })
+    await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`)
+    const first = events.next()
+    await eventually(async () => {
+      const [waiting] = await a.query(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT max(id) FROM ${t}'`)
+      return waiting!.rows.length === 1
+    }, 10_000)
+    await l.close()
+    await locker.query('COMMIT')
+    // Before: it threw "the listener is closed". Nothing was yielded, so nothing is to be saved
+    // or told; the README: "Ends with the listener (its close(), even during the outbox's start)".
+    expect(await first).toEqual({ value: undefined, done: true })
+    expect(reads).toBe(0)
+  })
+})
