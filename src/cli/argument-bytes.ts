@@ -15,16 +15,17 @@ const strict = new TextDecoder('utf-8', { fatal: true })
  * What is wrong with `word`, process.argv[2 + place], or undefined if it was UTF-8. A word
  * without U+FFFD was; one with it is read back from the command line's bytes at its place
  * (another word may decode to the same text from other bytes), so that a U+FFFD typed on
- * purpose is told from bad bytes. Where the bytes cannot be read (not Linux), U+FFFD is taken
- * for what it almost always is there: bytes that were not UTF-8.
+ * purpose is told from bad bytes. Where the bytes cannot be read (not Linux, or a command line
+ * written over), U+FFFD is taken for what it almost always is there: bytes that were not UTF-8.
  */
 export function notUtf8(word: string, place: number): string | undefined {
   if (!word.includes('\uFFFD')) return undefined
-  const words = commandLineBytes()
-  if (words === undefined) return 'it holds U+FFFD, the character put in place of bytes that are not UTF-8'
-  const bytes = words[place]
-  // Bytes that do not decode to the word are another's: the word did not come from this process's command line.
-  if (bytes === undefined || lossy.decode(bytes) !== word) return undefined
+  const unread = 'it holds U+FFFD, the character put in place of bytes that are not UTF-8'
+  const bytes = commandLineBytes()?.[place]
+  // Bytes that do not decode to the word are not its own: the command line was written over
+  // since (a process title, as `node --title` and NODE_OPTIONS set one, takes its place), so
+  // the word's bytes cannot be read there either.
+  if (bytes === undefined || lossy.decode(bytes) !== word) return unread
   const at = firstInvalid(bytes)
   return at === undefined ? undefined : `its byte ${at + 1} (0x${bytes[at]!.toString(16).padStart(2, '0')}) begins no valid UTF-8 character`
 }

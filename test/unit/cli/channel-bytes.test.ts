@@ -17,10 +17,15 @@ const root = fileURLToPath(new URL('../../../', import.meta.url))
  * as UTF-8).
  */
 function run(command: string, words: string[], ...printfFormats: string[]): Promise<{ status: number | null; stderr: string }> {
+  return runWith({}, command, words, ...printfFormats)
+}
+
+/** As run, with more variables in the command's environment. */
+function runWith(moreEnv: Record<string, string>, command: string, words: string[], ...printfFormats: string[]): Promise<{ status: number | null; stderr: string }> {
   const script = `exec "$0" "$@" ${printfFormats.map((_, i) => `"$(printf "$WORD_FORMAT_${i}")"`).join(' ')}`
   const argv = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', command, '-w', '-h', '/nonexistent/pglisten-channel-bytes', ...words]
   const formats = Object.fromEntries(printfFormats.map((format, i) => [`WORD_FORMAT_${i}`, format]))
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent/pglisten-channel-bytes', PGPASSFILE: '/nonexistent/pgpass', ...formats }
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent/pglisten-channel-bytes', PGPASSFILE: '/nonexistent/pgpass', ...formats, ...moreEnv }
   const child = spawn('/bin/sh', ['-c', script, ...argv], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
@@ -66,5 +71,23 @@ describe('a word is judged by its own bytes, not by those of another word that r
     const { status, stderr } = await run(command, ['-d'], 'caf\\351', ...channel, 'caf\\357\\277\\275')
     expect(stderr).toMatch(/^pglisten: cannot connect to \/nonexistent\/pglisten-channel-bytes\//)
     expect(status).toBe(1)
+  }, 30_000)
+})
+
+// Node's --title (in NODE_OPTIONS too) writes the process title over the command line's bytes,
+// so /proc/self/cmdline no longer holds the words: their bytes cannot be read, as off Linux.
+describe('where a process title was written over the command line, U+FFFD is taken for bad bytes', () => {
+  const titled = { NODE_OPTIONS: '--title=pglisten' }
+
+  test('listen: a channel of bad bytes is refused, not listened on as "caf\uFFFD"', async () => {
+    const { status, stderr } = await runWith(titled, 'listen', [], 'caf\\351')
+    expect(stderr.trimEnd().split('\n')[0]).toBe('pglisten: channel name "caf\uFFFD" is not UTF-8 as typed: it holds U+FFFD, the character put in place of bytes that are not UTF-8')
+    expect(status).toBe(2)
+  }, 30_000)
+
+  test('notify: a payload of bad bytes is refused, not sent with U+FFFD in it', async () => {
+    const { status, stderr } = await runWith(titled, 'notify', ['jobs'], 'caf\\351')
+    expect(stderr.trimEnd().split('\n')[0]).toBe('pglisten: the payload argument is not UTF-8: it holds U+FFFD, the character put in place of bytes that are not UTF-8; nothing was sent')
+    expect(status).toBe(2)
   }, 30_000)
 })
