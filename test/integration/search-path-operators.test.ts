@@ -11,7 +11,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connect } from '../../src/protocol/index.ts'
-import { createSlot, dropSlot, slotHealth } from '../../src/replication.ts'
+import { createSlot, dropSlot, emitMessage, replicate, slotHealth } from '../../src/replication.ts'
 import { checkSlot } from '../../src/replication/slot-check.ts'
 import { confirmResume } from '../../src/replication/resume-check.ts'
 import { changes, installDdlTrigger, installRowTrigger, installTcnTrigger, planDdlTrigger, planRowTrigger, planTcnTrigger, removeDdlTrigger, removeRowTrigger, removeTcnTrigger } from '../../src/changes.ts'
@@ -112,6 +112,21 @@ describe.runIf((pg.serverVersion ?? 180000) >= 140000)('replication: the slot an
   test('a reconnect\'s look at the slot (name = name) finds it no further than acknowledged', async () => {
     const open = () => connect(optionsFor(pg.superuser, 'tcp', { database, ...hijacked }))
     await expect(confirmResume(open, new AbortController().signal, { slot, walsender: undefined, acknowledged: 2n ** 63n })).resolves.toBeUndefined()
+  })
+
+  test('a stream with a temporary slot starts on a walsender under that search_path: its checks run there, and CREATE_REPLICATION_SLOT and pgoutput look nothing up on it', async () => {
+    const stream = replicate({ connection: optionsFor(pg.superuser, 'tcp', { database, ...hijacked }), slot: `${slot}_temporary`, temporary: true, publications: ['p'], messages: true })
+    try {
+      await stream.ready
+      await emitMessage(await sql(), 'operators', 'pgoutput under hijack, pg_catalog')
+      const iterator = stream[Symbol.asyncIterator]()
+      let change
+      do change = (await iterator.next()).value
+      while (change?.kind !== 'message')
+      expect(change.prefix).toBe('operators')
+    } finally {
+      await stream.close()
+    }
   })
 
   test('dropSlot with ifExists drops the slot (name = name)', async () => {
