@@ -29,8 +29,8 @@ export interface CertificateNames {
  * name after it would have matched. Where Node was stricter, this accepts, as libpq does: "*.com";
  * an IP host named by a dNSName or, with no iPAddress SAN, by the commonName; names that are not
  * printable ASCII (compared byte for byte). libpq's "*" may also take in a dot before the label
- * it replaces ("x..example.com" for "*.example.com"): not here. Nor is "127.1" an address here,
- * as it is to libpq's inet_aton: it is compared as a name.
+ * it replaces ("x..example.com" for "*.example.com"): not here. A host is an address in
+ * inet_aton's forms too, as to libpq: "127.1" is 127.0.0.1.
  */
 export function checkServerName(host: string, names: CertificateNames): AuthenticationRefusedError | undefined {
   const address = ipAddress(host)
@@ -85,15 +85,38 @@ function equalIgnoringCase(a: Uint8Array, aStart: number, b: Uint8Array, bStart:
 }
 
 /**
- * The host as an address in network order, in inet_pton's forms (a dotted quad; IPv6 with at most
- * one "::" and perhaps a dotted quad for its last 32 bits), or undefined for a name: a %zone,
- * which inet_pton refuses too, makes one.
+ * The host as an address in network order, as libpq's is_ip_address reads it (inet_aton for
+ * IPv4, inet_pton for IPv6), or undefined for a name.
  */
 export function ipAddress(host: string): Uint8Array | undefined {
+  return inetAton(host) ?? inetPton6(host)
+}
+
+/**
+ * glibc's inet_aton: one to four parts split by dots, each decimal, octal after a 0 or
+ * hexadecimal after 0x, the last filling the bytes left ("127.1" is 127.0.0.1); whitespace ends
+ * the address, and what follows it is ignored.
+ */
+function inetAton(host: string): Uint8Array | undefined {
+  const parts = host.split(/[ \t\n\v\f\r]/, 1)[0]!.split('.')
+  const values = parts.map((part) =>
+    /^0x[\da-f]+$/i.test(part) ? parseInt(part, 16) : /^0[0-7]*$/.test(part) ? parseInt(part, 8) : /^[1-9]\d*$/.test(part) ? parseInt(part, 10) : NaN)
+  const last = values.pop()!
+  // A part of none of those forms is NaN, which fails every comparison.
+  if (values.length > 3 || !values.every((value) => value < 256) || !(last < 256 ** (4 - values.length))) return undefined
+  const left = 4 - values.length
+  return Uint8Array.from([...values, ...Array.from({ length: left }, (_, i) => Math.floor(last / 256 ** (left - 1 - i)) % 256)])
+}
+
+/**
+ * inet_pton's IPv6: eight groups, at most one "::" for some, perhaps a dotted quad for the last
+ * 32 bits; a %zone, which inet_pton refuses too, makes the host a name.
+ */
+function inetPton6(host: string): Uint8Array | undefined {
   const lastColon = host.lastIndexOf(':')
+  if (lastColon === -1) return undefined
   const v4 = host.includes('.', lastColon) ? quad(host.slice(lastColon + 1)) : []
   if (!v4) return undefined
-  if (lastColon === -1) return v4.length === 4 ? Uint8Array.from(v4) : undefined
   // What comes before the dotted quad, if any, without the colon that ends it (unless "::").
   const body = v4.length === 0 ? host : host.slice(0, host.endsWith('::', lastColon + 1) ? lastColon + 1 : lastColon)
   const halves = body.split('::').map((half) => (half === '' ? [] : half.split(':')))
@@ -105,6 +128,7 @@ export function ipAddress(host: string): Uint8Array | undefined {
   return Uint8Array.from([...groups.flatMap((group) => [parseInt(group, 16) >> 8, parseInt(group, 16) & 0xff]), ...v4])
 }
 
+/** inet_pton's dotted quad: four decimal parts, no leading zeros. */
 function quad(text: string): number[] | undefined {
   const parts = text.split('.')
   return parts.length === 4 && parts.every((part) => /^(0|[1-9]\d{0,2})$/.test(part) && +part < 256) ? parts.map(Number) : undefined
@@ -137,6 +161,8 @@ const VERSION = 0xa0
 const EXTENSIONS = 0xa3
 const DNS_NAME = 0x82
 const IP_ADDRESS = 0x87
+/** X.690 section 8.1.2.5: the bit that marks an element constructed (made of elements). */
+const CONSTRUCTED = 0x20
 /** The OID contents of id-at-commonName (2.5.4.3) and id-ce-subjectAltName (2.5.29.17). */
 const COMMON_NAME = '55 04 03'
 const SUBJECT_ALT_NAME = '55 1d 11'
@@ -150,9 +176,10 @@ const SUBJECT_ALT_NAME = '55 1d 11'
  *   Name ::= SEQUENCE OF SET OF SEQUENCE { type OBJECT IDENTIFIER, value ANY }
  *   Extension ::= SEQUENCE { extnID OBJECT IDENTIFIER, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
  *   subjectAltName's extnValue: GeneralNames ::= SEQUENCE OF GeneralName (section 4.2.1.6)
- * A RangeError when the shape is not that, or for a second subjectAltName extension (OpenSSL
- * holds such a certificate invalid). Not auth/der.ts's reader: sharing it would split it into a
- * chunk of its own, which every connection over TLS with SCRAM would load.
+ * A RangeError when the shape is not that, for a second subjectAltName extension (OpenSSL
+ * holds such a certificate invalid), or for a dNSName or iPAddress in BER's constructed form.
+ * Not auth/der.ts's reader: sharing it would split it into a chunk of its own, which every
+ * connection over TLS with SCRAM would load.
  */
 export function certificateNames(der: Uint8Array): CertificateNames {
   const [certificate] = read(der, { start: 0, end: der.length }, [SEQUENCE])
@@ -165,7 +192,10 @@ export function certificateNames(der: Uint8Array): CertificateNames {
     if (rdn.tag !== SET) throw new RangeError('a RelativeDistinguishedName that is not a SET')
     for (const attribute of read(der, rdn)) {
       const [type, value] = read(der, attribute, [OID, -1])
-      if (commonName === undefined && oid(der, type!) === COMMON_NAME) commonName = der.subarray(value!.start, value!.end)
+      // A constructed value (a SEQUENCE, all the Name's ANY allows) is what OpenSSL keeps whole,
+      // its header too (asn1_d2i_ex_primitive), and what libpq compares: not its contents.
+      // (A constructed string, which BER allows and OpenSSL joins, then matches no host: stricter.)
+      if (commonName === undefined && oid(der, type!) === COMMON_NAME) commonName = der.subarray(value!.tag & CONSTRUCTED ? value!.from : value!.start, value!.end)
     }
   }
   const altNames: ({ dns: Uint8Array } | { ip: Uint8Array })[] = []
@@ -179,6 +209,9 @@ export function certificateNames(der: Uint8Array): CertificateNames {
       const value = rest.at(-1)!
       if (rest.length !== (rest[0]?.tag === BOOLEAN ? 2 : 1) || value.tag !== OCTET_STRING) throw new RangeError('a subjectAltName extension of the wrong shape')
       for (const name of read(der, read(der, value, [SEQUENCE])[0]!)) {
+        // BER's constructed form, which DER forbids: OpenSSL joins its pieces into the name (asn1_collect),
+        // and such a name rules out the commonName. Refused rather than joined.
+        if (name.tag === (DNS_NAME | CONSTRUCTED) || name.tag === (IP_ADDRESS | CONSTRUCTED)) throw new RangeError('a dNSName or iPAddress in constructed form, which DER forbids')
         const bytes = der.subarray(name.start, name.end)
         if (name.tag === DNS_NAME) altNames.push({ dns: bytes })
         else if (name.tag === IP_ADDRESS) altNames.push({ ip: bytes })
@@ -194,15 +227,17 @@ interface Span {
 }
 
 /**
- * The elements inside `parent` (der[start, end), an element's contents), each as its tag and
- * contents; `tags`, when given, are the tags the first ones must carry (-1: any). node:tls has
- * already parsed the certificate as DER: this checks only what could send the reader astray,
- * a length beyond what its parent holds.
+ * The elements inside `parent` (der[start, end), an element's contents), each as its tag,
+ * contents and where its encoding starts (`from`, at its tag); `tags`, when given, are the tags
+ * the first ones must carry (-1: any). node:tls has already parsed the certificate, though as BER
+ * (OpenSSL takes constructed strings and indefinite lengths, refused here): this checks only
+ * what could send the reader astray, a length beyond what its parent holds.
  */
-function read(der: Uint8Array, parent: Span, tags: number[] = []): (Span & { tag: number })[] {
-  const found: (Span & { tag: number })[] = []
+function read(der: Uint8Array, parent: Span, tags: number[] = []): (Span & { tag: number; from: number })[] {
+  const found: (Span & { tag: number; from: number })[] = []
   const malformed = (at: number) => new RangeError(`not the certificate's DER at byte ${at}`)
   for (let at = parent.start; at < parent.end;) {
+    const from = at
     const tag = der[at++]!
     // A high tag number (X.690 section 8.1.2.4) never occurs in what is read here.
     if ((tag & 0x1f) === 0x1f || at === parent.end) throw malformed(at)
@@ -215,7 +250,7 @@ function read(der: Uint8Array, parent: Span, tags: number[] = []): (Span & { tag
       for (const last = at + count; at < last;) length = length * 256 + der[at++]!
     }
     if (length > parent.end - at) throw malformed(at)
-    found.push({ tag, start: at, end: at + length })
+    found.push({ tag, from, start: at, end: at + length })
     at += length
   }
   if (tags.some((tag, i) => found[i] === undefined || (tag !== -1 && found[i].tag !== tag))) throw malformed(parent.start)

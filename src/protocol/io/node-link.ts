@@ -131,8 +131,9 @@ function nodeTlsOptions(
   const ca = settings.ca === undefined || settings.ca === 'system' ? {} : { ca: [toPem(settings.ca)] }
   return {
     // SNI carries host names only (RFC 6066 section 3), never IP addresses nor a socket folder
-    // named as host beside a hostaddr; sslsni=0 turns it off.
-    ...(net.isIP(name) === 0 && !isUnixSocketPath(name) && settings.sni !== false ? { servername: name } : {}),
+    // named as host beside a hostaddr; sslsni=0 turns it off. An address by libpq's test
+    // (initialize_SSL): digits and dots only ("127.1", inet_aton's), or a colon.
+    ...(!/^[\d.]*$|:/.test(name) && !isUnixSocketPath(name) && settings.sni !== false ? { servername: name } : {}),
     ALPNProtocols: [alpnProtocol],
     // libpq's ssl_min_protocol_version defaults to TLSv1.2 (fe-connect.c), whatever OpenSSL allows;
     // node:tls's floor is the process's (--tls-min-v1.0 lowers it): a lower one is raised, a higher kept.

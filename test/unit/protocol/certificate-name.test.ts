@@ -63,6 +63,10 @@ const cases: [string, string | undefined, string, boolean, boolean][] = [
   ['/CN=x', 'DNS:127.0.0.1', '127.0.0.1', false, true],
   ['/CN=127.0.0.1', 'DNS:localhost', '127.0.0.1', false, true],
   ['/CN=127.0.0.1', 'IP:10.0.0.1', '127.0.0.1', false, false],
+  // libpq reads the host with inet_aton (is_ip_address), so "127.1" is an address: an iPAddress
+  // SAN rules out a commonName spelling it (psql 15 refuses it), and 127.0.0.1 names it.
+  ['/CN=127.1', 'IP:10.0.0.1', '127.1', true, false],
+  ['/CN=x', 'IP:127.0.0.1', '127.1', false, true],
 ]
 
 describe('a certificate names the host, as libpq decides', () => {
@@ -114,6 +118,34 @@ describe('certificateNames reads what libpq reads', () => {
   })
 })
 
+describe("BER's constructed forms, which DER forbids and OpenSSL reads all the same", () => {
+  // openssl's "DER:" takes the extension's value as given; libpq 15 (psql) refused each of these certificates.
+  test('a dNSName in constructed form is a dNSName to OpenSSL (its pieces joined): the commonName is ruled out, as libpq rules it out', () => {
+    // GeneralNames ::= SEQUENCE { [2] constructed { OCTET STRING "other.test" } }
+    const cert = certificate('/CN=db1.pglisten.test', 'DER:300ea20c040a6f746865722e74657374')
+    expect(cert.subjectAltName).toBe('DNS:other.test')
+    expect(verifyServerName('db1.pglisten.test', new Uint8Array(cert.raw))).toBeInstanceOf(AuthenticationRefusedError)
+  })
+
+  test('an iPAddress in constructed form likewise rules out the commonName for an IP host', () => {
+    // GeneralNames ::= SEQUENCE { [7] constructed { OCTET STRING 10.0.0.1 } }
+    const cert = certificate('/CN=127.0.0.1', 'DER:3008a70604040a000001')
+    expect(cert.subjectAltName).toBe('IP Address:10.0.0.1')
+    expect(verifyServerName('127.0.0.1', new Uint8Array(cert.raw))).toBeInstanceOf(AuthenticationRefusedError)
+  })
+
+  test('a commonName that is a SEQUENCE is its whole encoding to OpenSSL, header too: it does not name the host its contents spell', () => {
+    const der = new Uint8Array(certificate('/CN=db1.pglisten.test').raw)
+    // The subject's commonName (the last: the issuer's comes first), a UTF8String (0x0c), retagged a
+    // SEQUENCE (0x30) of the same length; no signature is checked here.
+    const at = Buffer.from(der).lastIndexOf(Buffer.from('0603550403' + '0c11', 'hex'))
+    der[at + 5] = 0x30
+    expect(new X509Certificate(der).subject).toBe('CN=0\\11db1.pglisten.test')
+    expect(certificateNames(der).commonName).toEqual(Uint8Array.of(0x30, 0x11, ...ascii('db1.pglisten.test')))
+    expect(verifyServerName('db1.pglisten.test', der)).toBeInstanceOf(AuthenticationRefusedError)
+  })
+})
+
 describe('what no openssl command makes: names with a NUL, addresses of other lengths', () => {
   const names = (...altNames: CertificateNames['altNames']): CertificateNames => ({ altNames, commonName: ascii('db1.pglisten.test') })
 
@@ -147,9 +179,19 @@ describe('what no openssl command makes: names with a NUL, addresses of other le
   })
 })
 
-describe("ipAddress: inet_pton's forms, in network order", () => {
+describe("ipAddress: inet_aton's forms for IPv4 (glibc's), inet_pton's for IPv6, in network order", () => {
   test.each([
     ['127.0.0.1', [127, 0, 0, 1]],
+    // inet_aton: one to four parts, the last filling the bytes left; 0x hexadecimal, 0 octal.
+    ['127.1', [127, 0, 0, 1]],
+    ['10.1.258', [10, 1, 1, 2]],
+    ['2130706433', [127, 0, 0, 1]],
+    ['0x7F.0.0.01', [127, 0, 0, 1]],
+    ['017.0.0.1', [15, 0, 0, 1]],
+    ['01.2.3.4', [1, 2, 3, 4]],
+    ['0.0.0.0', [0, 0, 0, 0]],
+    // glibc's inet_aton stops at whitespace and ignores what follows.
+    ['127.0.0.1 x', [127, 0, 0, 1]],
     ['::1', [...Array(15).fill(0), 1]],
     ['::', Array(16).fill(0)],
     ['2001:DB8::8:800:200C:417A', [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0x08, 0x08, 0x00, 0x20, 0x0c, 0x41, 0x7a]],
@@ -161,7 +203,7 @@ describe("ipAddress: inet_pton's forms, in network order", () => {
     expect(ipAddress(text)).toEqual(Uint8Array.from(bytes))
   })
 
-  test.each(['localhost', 'db.test', '127.1', '256.0.0.1', '01.2.3.4', '1.2.3.4.', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '12345::', 'fe80::1%eth0', '::1.2.3', '1:2:3:4:5:6:7:1.2.3.4', ':1:2:3:4:5:6:7', ''])('%s is a name', (text) => {
+  test.each(['localhost', 'db.test', '256.0.0.1', '1.2.3.4.', '08.0.0.1', '0x.0.0.1', '1.2.65536', '4294967296', '1..2', '.1.2.3', ' 1.2.3.4', '1.2.3.4.5', '0x1g', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '12345::', 'fe80::1%eth0', '::1.2.3', '1:2:3:4:5:6:7:1.2.3.4', ':1:2:3:4:5:6:7', ''])('%s is a name', (text) => {
     expect(ipAddress(text)).toBeUndefined()
   })
 })
