@@ -56,20 +56,34 @@ export class Held {
   /**
    * Keeps a Gap for the first consumers of `channels` and of the channels it holds notifications
    * on (whatever the caller counts as listened: what is held was heard before the loss, so its
-   * consumer must hear of the loss), merged with the last one held if nothing came between and
-   * the same 'gap' handlers `heard` both: one Gap spanning both, for the channels of either, says
-   * no less, and to nobody twice.
+   * consumer must hear of the loss), merged with one held after the last notification that the
+   * same 'gap' handlers `heard`: one Gap spanning both, for the channels of either, says no less,
+   * and to nobody twice. Not only the last one: a cut's Gap (heard by nobody) and a reconnect's
+   * (heard by the 'gap' handlers) alternate when an iterator on another channel comes between
+   * reconnects (take() notes the cut's Gap so far), and a record of each, per reconnect, would
+   * grow for the listener's whole life. With no notification between them, their order is
+   * nobody's concern: an iterator gets Gaps in a row as one, a handler each that it did not hear.
    */
   offerGap(gap: Gap, channels: Iterable<string>, heard: readonly unknown[] = []): void {
     const concerned = new Set(channels)
     for (const item of this.#items) if (item.type !== 'Gap') concerned.add(item.channel)
-    const last = this.#items[this.#items.length - 1]
-    const said = last?.type === 'Gap' ? this.heard.get(last.gap)! : []
-    if (last?.type === 'Gap' && heard.length === said.length && heard.every((handler, i) => handler === said[i])) {
-      gap = last.gap = span(last.gap, gap)
-      for (const channel of concerned) last.channels.add(channel)
+    const same = this.#trailingGap(heard)
+    if (same) {
+      gap = same.gap = span(same.gap, gap)
+      for (const channel of concerned) same.channels.add(channel)
     } else this.#items.push({ type: 'Gap', gap, channels: concerned })
     this.heard.set(gap, heard)
+  }
+
+  /** The Gap held after the last notification that the same 'gap' handlers as `heard` heard, if any. */
+  #trailingGap(heard: readonly unknown[]): HeldGap | undefined {
+    for (let at = this.#items.length - 1; at >= 0; at--) {
+      const item = this.#items[at]!
+      if (item.type !== 'Gap') return undefined
+      const said = this.heard.get(item.gap)!
+      if (heard.length === said.length && heard.every((handler, i) => handler === said[i])) return item
+    }
+    return undefined
   }
 
   /** Stops holding: later notifications are dropped, and the channels they were on noted for the Gap. */

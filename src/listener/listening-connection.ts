@@ -203,8 +203,10 @@ export class ListeningConnection {
     }
     if (connection !== this.#connection) return // closed (or lost) by a handler
     // Only as many as the queues have room for under their bound: the rest is inside the Gap.
+    // Taken out of the attempt's array, not copied: the connection's notification handler,
+    // made by the attempt, keeps that array reachable for as long as the connection lives.
     const room = this.#delivery.maxBacklog - this.#delivery.backlog()
-    for (const notification of attempt.staged.slice(0, Math.max(0, room))) this.#delivery.deliver(notification)
+    for (const notification of attempt.staged.splice(0).slice(0, Math.max(0, room))) this.#delivery.deliver(notification)
     attempt.online((notification) => this.#delivery.deliver(notification))
     // It may have closed while we finished opening it (its close was not ours to hear yet).
     if (connection.isClosed) this.#lost(connection, new ConnectionLostError('the connection was lost as it opened'))
