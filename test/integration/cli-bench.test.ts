@@ -136,6 +136,24 @@ describe('pglisten bench', () => {
     await expectNothingLeft()
   })
 
+  test.runIf((pg.serverVersion ?? 180000) >= 140000)("--replication calls pg_catalog's functions, whatever the search_path: a schema listed before pg_catalog cannot put its own repeat() or generate_series() in their place", async () => {
+    const admin = await connectSuperuser()
+    await admin.query(`DROP SCHEMA IF EXISTS hijack_bench CASCADE; CREATE SCHEMA hijack_bench;
+      CREATE FUNCTION hijack_bench.repeat(text, integer) RETURNS text LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack: repeat'; END $$;
+      CREATE FUNCTION hijack_bench.generate_series(integer, integer) RETURNS SETOF integer LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack: generate_series'; END $$`)
+    try {
+      const { args, env } = superuserArgs()
+      const result = await runCli(['bench', ...args, '--replication', '--payload', '16', '--count', '100', '--json'], { env: { ...env, PGOPTIONS: '-c search_path=hijack_bench,pg_catalog' } })
+      expect(result.stderr).not.toMatch(/hijack/)
+      expect(result.status).toBe(0)
+      expect(JSON.parse(result.stdout).results).toHaveLength(1)
+      await expectNothingLeft()
+    } finally {
+      await admin.query('DROP SCHEMA hijack_bench CASCADE')
+      await admin.close()
+    }
+  })
+
   test.runIf((pg.serverVersion ?? 180000) >= 140000)('--replication --json: every row inserted is decoded once, with its rate and commit-to-handover lag, and the bench leaves no table, publication or slot behind', async () => {
     const { args, env } = superuserArgs()
     const result = await runCli(['bench', ...args, '--replication', '--notifiers', '2', '--payload', '16,300', '--count', '1000', '--json'], { env })

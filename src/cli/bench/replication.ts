@@ -44,7 +44,7 @@ export interface ReplicationBenchOptions {
 export async function benchReplication(o: ReplicationBenchOptions): Promise<ReplicationPhase[]> {
   const name = `pglisten_bench_${process.pid}`
   const [admin] = o.writers
-  await admin!.query(`CREATE TABLE ${name} (id bigserial PRIMARY KEY, payload text); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
+  await admin!.query(`CREATE TABLE ${name} (id bigserial PRIMARY KEY, payload pg_catalog.text); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
   const stream = new ReplicationStream({ connection: o.options, slot: name, publications: [name], temporary: true, messages: true }, o.connect)
   try {
     await stream.ready
@@ -116,9 +116,12 @@ async function runPhase(o: ReplicationBenchOptions, table: string, size: number,
   }
 }
 
-/** One writer transaction: `rows` rows, each with a payload of `size` bytes. */
+/**
+ * One writer transaction: `rows` rows, each with a payload of `size` bytes. pg_catalog's
+ * functions by name: a schema listed before pg_catalog in search_path could hold a repeat() of its own.
+ */
 function insertRows(table: string, size: number, rows: number): string {
-  return `INSERT INTO ${table} (payload) SELECT repeat('x', ${size}) FROM generate_series(1, ${rows})`
+  return `INSERT INTO ${table} (payload) SELECT pg_catalog.repeat('x', ${size}) FROM pg_catalog.generate_series(1, ${rows})`
 }
 
 /** The phases as a table, psql's aligned format, with what the figures mean. */
