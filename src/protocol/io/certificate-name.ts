@@ -202,8 +202,9 @@ export function certificateNames(der: Uint8Array): CertificateNames {
   let seen = false
   for (const extensions of fields.filter((field) => field.tag === EXTENSIONS)) {
     for (const extension of read(der, read(der, extensions, [SEQUENCE])[0]!)) {
-      const [id, ...rest] = read(der, extension)
-      if (id?.tag !== OID || oid(der, id) !== SUBJECT_ALT_NAME) continue
+      // An extnID that is not an OBJECT IDENTIFIER makes the certificate one OpenSSL cannot parse: refused, not skipped.
+      const [id, ...rest] = read(der, extension, [OID])
+      if (oid(der, id!) !== SUBJECT_ALT_NAME) continue
       if (seen) throw new RangeError('a second subjectAltName extension')
       seen = true
       const value = rest.at(-1)!

@@ -57,6 +57,8 @@ const cases: [string, string | undefined, string, boolean, boolean][] = [
   ['/CN=x', 'IP:::ffff:10.0.0.1', '::ffff:10.0.0.1', true, true],
   ['/CN=x', 'IP:127.0.0.1', '127.0.0.2', false, false],
   ['/CN=x', 'IP:127.0.0.1', '::ffff:127.0.0.1', false, false],
+  // An IPv6 address whose first 4 bytes are the IPv4 host's: libpq compares lengths first.
+  ['/CN=x', 'IP:7f00:1::', '127.0.0.1', false, false],
   // Node is stricter: "*" over the last two labels; an IP host named by a dNSName or, with no
   // iPAddress SAN, by the commonName (RFC 6125 forbids both; libpq allows them, NSS-like).
   ['/CN=x', 'DNS:*.test', 'db.test', false, true],
@@ -86,6 +88,10 @@ describe('a certificate names the host, as libpq decides', () => {
     expect(three?.message).toBe('server certificate for "a.test" (and 2 other names) does not match host name "db1.pglisten.test"')
     const ip = verifyServerName('::1', new Uint8Array(certificate('/CN=x', 'IP:2001:db8::1,DNS:x.test').raw))
     expect(ip?.message).toBe('server certificate for "2001:db8:0:0:0:0:0:1" (and 1 other name) does not match host name "::1"')
+    const ipv4 = verifyServerName('db1.pglisten.test', new Uint8Array(certificate('/CN=x', 'IP:10.0.0.1').raw))
+    expect(ipv4?.message).toBe('server certificate for "10.0.0.1" (and 1 other name) does not match host name "db1.pglisten.test"')
+    const commonName = verifyServerName('db1.pglisten.test', new Uint8Array(certificate('/CN=x').raw))
+    expect(commonName?.message).toBe('server certificate for "x" does not match host name "db1.pglisten.test"')
     // A dNSName for a host name rules the commonName out; an iPAddress does not.
     const none = verifyServerName('db1.pglisten.test', new Uint8Array(certificate('/O=nobody').raw))
     expect(none?.message).toBe("could not get server's host name from server certificate")
@@ -97,6 +103,14 @@ describe('certificateNames reads what libpq reads', () => {
     const names = certificateNames(new Uint8Array(certificate('/CN=first/O=x/CN=second', 'critical,IP:10.1.2.3,DNS:a.test,email:a@b.test,IP:::1,DNS:b.test').raw))
     expect(names.altNames).toEqual([{ ip: Uint8Array.of(10, 1, 2, 3) }, { dns: ascii('a.test') }, { ip: Uint8Array.of(...Array(15).fill(0), 1) }, { dns: ascii('b.test') }])
     expect(names.commonName).toEqual(ascii('first'))
+  })
+
+  test('a v1 certificate (no version field, so the subject comes a field earlier): its commonName', () => {
+    // openssl x509 -req without extensions writes version 1; libpq takes its commonName.
+    const csr = execFileSync('openssl', ['req', '-new', '-key', key, '-subj', '/CN=db1.pglisten.test'])
+    const cert = new X509Certificate(execFileSync('openssl', ['x509', '-req', '-signkey', key, '-days', '2'], { input: csr, stdio: ['pipe', 'pipe', 'ignore'] }))
+    expect(certificateNames(new Uint8Array(cert.raw))).toEqual({ altNames: [], commonName: ascii('db1.pglisten.test') })
+    expect(verifyServerName('db1.pglisten.test', new Uint8Array(cert.raw))).toBeUndefined()
   })
 
   test('no SAN and no commonName', () => {
@@ -166,6 +180,10 @@ describe('what no openssl command makes: names with a NUL, addresses of other le
   test('names are compared byte for byte, ASCII letters in either case only', () => {
     expect(checkServerName('dé.test', { altNames: [{ dns: ascii('dé.test') }], commonName: undefined })).toBeUndefined()
     expect(checkServerName('dÉ.test', { altNames: [{ dns: ascii('dé.test') }], commonName: undefined })).toBeInstanceOf(AuthenticationRefusedError)
+    // A and Z, the ends of pg_strcasecmp's range, fold; 0x0e, which is "." (0x2e) less 0x20, does not.
+    expect(checkServerName('a.test', { altNames: [{ dns: ascii('A.test') }], commonName: undefined })).toBeUndefined()
+    expect(checkServerName('z.test', { altNames: [{ dns: ascii('Z.test') }], commonName: undefined })).toBeUndefined()
+    expect(checkServerName('a.test', { altNames: [{ dns: Uint8Array.of(0x61, 0x0e, ...ascii('test')) }], commonName: undefined })).toBeInstanceOf(AuthenticationRefusedError)
   })
 
   test('"*." takes the first label only when it holds no dot and is not empty', () => {
@@ -174,6 +192,10 @@ describe('what no openssl command makes: names with a NUL, addresses of other le
     for (const host of ['.b.test', 'x..b.test', '..b.test', 'b.test', '*.b.test.']) expect(checkServerName(host, wildcard), host).toBeInstanceOf(AuthenticationRefusedError)
     // A host that is "*.b.test" itself is the same string: libpq matches it too.
     expect(checkServerName('*.b.test', wildcard)).toBeUndefined()
+    // The shortest wildcard, three bytes.
+    expect(checkServerName('a.b', { altNames: [{ dns: ascii('*.b') }], commonName: undefined })).toBeUndefined()
+    // A name whose second byte is "." but whose first is not "*" is no wildcard.
+    expect(checkServerName('b.test', { altNames: [{ dns: ascii('a.test') }], commonName: undefined })).toBeInstanceOf(AuthenticationRefusedError)
     // "*." alone, or a "*" that ends the name, is no wildcard.
     expect(checkServerName('a.', { altNames: [{ dns: ascii('*.') }], commonName: undefined })).toBeInstanceOf(AuthenticationRefusedError)
   })
@@ -192,6 +214,7 @@ describe("ipAddress: inet_aton's forms for IPv4 (glibc's), inet_pton's for IPv6,
     ['0.0.0.0', [0, 0, 0, 0]],
     // glibc's inet_aton stops at whitespace and ignores what follows.
     ['127.0.0.1 x', [127, 0, 0, 1]],
+    ['127.0.0.1\vx', [127, 0, 0, 1]],
     ['::1', [...Array(15).fill(0), 1]],
     ['::', Array(16).fill(0)],
     ['2001:DB8::8:800:200C:417A', [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0x08, 0x08, 0x00, 0x20, 0x0c, 0x41, 0x7a]],
@@ -203,7 +226,9 @@ describe("ipAddress: inet_aton's forms for IPv4 (glibc's), inet_pton's for IPv6,
     expect(ipAddress(text)).toEqual(Uint8Array.from(bytes))
   })
 
-  test.each(['localhost', 'db.test', '256.0.0.1', '1.2.3.4.', '08.0.0.1', '0x.0.0.1', '1.2.65536', '4294967296', '1..2', '.1.2.3', ' 1.2.3.4', '1.2.3.4.5', '0x1g', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '12345::', 'fe80::1%eth0', '::1.2.3', '1:2:3:4:5:6:7:1.2.3.4', ':1:2:3:4:5:6:7', ''])('%s is a name', (text) => {
+  // Among them: inet_aton's "10x1f" (not hexadecimal: 0x must lead) and five parts; inet_pton's
+  // two "::" around eight groups, and a dotted quad with a leading zero or a part past 255.
+  test.each(['localhost', 'db.test', '256.0.0.1', '1.2.3.4.', '08.0.0.1', '0x.0.0.1', '1.2.65536', '4294967296', '1..2', '.1.2.3', ' 1.2.3.4', '1.2.3.4.5', '0x1g', ':::', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', '12345::', 'fe80::1%eth0', '::1.2.3', '1:2:3:4:5:6:7:1.2.3.4', ':1:2:3:4:5:6:7', '', '1.2.3.10x1f', '1.2.3.4.0', '1:2::3:4:5:6::7:8', '::1.2.3.04', '::1.2.3.256'])('%s is a name', (text) => {
     expect(ipAddress(text)).toBeUndefined()
   })
 })
