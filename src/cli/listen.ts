@@ -24,17 +24,26 @@ const afterSignalWaitMs = { stdout: 1_000, stderr: 1_000 }
 export async function listen(command: ListenCommand): Promise<number> {
   let listener: Listener | undefined
   let stopped = false
-  /** Resolves when the command is stopped: a write still waiting for stdout's reader waits no more. */
-  let stopWaiting!: () => void
-  const waitEnded = new Promise<void>((resolve) => (stopWaiting = resolve))
-  const write = (line: string): Promise<void> => Promise.race([writeLine(line), waitEnded])
+  /** 1 once the listener has given up: the command failed, and a signal after that changes nothing of it. */
+  let failed: 1 | undefined
+  /**
+   * Aborted when the command is stopped: a write waiting for stdout's reader waits no more, and
+   * the lines written after it (what the listener still held) do not wait at all, nor leave a
+   * 'drain' listener each on stdout (Node's MaxListenersExceededWarning, on stderr).
+   */
+  const stopWaiting = new AbortController()
+  const write = (line: string): Promise<void> => writeLine(line, stopWaiting.signal)
   const stop = (): void => {
     // Before the listener is up there is nothing to close cleanly, and connecting may take
     // long (libpq's default connect_timeout is none): leave at once. So too at a second signal,
-    // while the first waits for stdout and stderr: still status 0, not death by the signal.
-    if (listener === undefined || stopped) process.exit(0)
+    // while the first waits for stdout and stderr: still status 0 (1 if the listener had given
+    // up), not death by the signal.
+    if (listener === undefined || stopped) process.exit(failed ?? 0)
     stopped = true
-    stopWaiting()
+    stopWaiting.abort()
+    // The listener gave up and the command has ended, its status 1, leaving once stdout has
+    // taken what it holds, which a reader that has stopped reading never does: leave now.
+    if (failed !== undefined) return void exitWhenWritten(failed, afterSignalWaitMs)
     void listener.close()
   }
   process.on('SIGINT', stop)
@@ -43,7 +52,11 @@ export async function listen(command: ListenCommand): Promise<number> {
 
   const { value, settings } = await openWithPassword(command.connection, 'listen', async (options) => {
     const heartbeat = command.heartbeat === undefined ? {} : { heartbeat: command.heartbeat }
-    const candidate = new Listener({ ...options, reconnect: command.reconnect, ...heartbeat })
+    // stallTimeout: false. The command has one consumer, its own loop, which stops only while
+    // stdout's reader does: cutting it off after 30 s (the library's default, so that one idle
+    // iterator cannot hold others back) would hold back nobody here, only drop what the reader
+    // will still want. A slow pipe waits, and the backpressure reaches the server, as README says.
+    const candidate = new Listener({ ...options, reconnect: command.reconnect, ...heartbeat, stallTimeout: false })
     // Before start(): a NOTICE or WARNING the server sends at login (a database's setting it
     // cannot apply) comes with the first connection, as psql shows it.
     candidate.on('notice', ({ fields }) => status(`${fields.severity ?? 'NOTICE'}: ${fields.message ?? ''}`))
@@ -96,7 +109,10 @@ export async function listen(command: ListenCommand): Promise<number> {
   } catch (error) {
     // The iterator throws if the listener gives up; it has said why on the 'error' event.
     if (!(error instanceof ListenerError)) throw error
-    return 1
+    failed = 1
+    // A signal came while the lines before the failure waited for stdout: it must still end
+    // the command at once, as stop() promises, whatever stdout's reader does.
+    return stopped ? exitWhenWritten(failed, afterSignalWaitMs) : failed
   }
   // Stopped: leaving through main would wait for stdout as long as it takes, and its reader
   // may have stopped reading; a signal must end the command all the same.

@@ -37,12 +37,15 @@ export function warning(message: string): void {
 /**
  * Writes one line (with its newline) to stdout; resolves once stdout can take more. When the
  * reader has gone (EPIPE), resolves at once: onStdoutClosed's handler is stopping the command.
+ * Once `stop` is aborted it resolves without waiting for more room, and takes its 'drain' and
+ * 'error' listeners off stdout (events.once does, on abort): many lines written after a stop
+ * would otherwise leave two listeners each, waiting for a 'drain' that may never come.
  */
-export async function writeLine(line: string): Promise<void> {
+export async function writeLine(line: string, stop?: AbortSignal): Promise<void> {
   if (process.stdout.destroyed) return
-  if (!process.stdout.write(line)) {
-    await once(process.stdout, 'drain').catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error
+  if (!process.stdout.write(line) && !stop?.aborted) {
+    await once(process.stdout, 'drain', stop ? { signal: stop } : {}).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.name !== 'AbortError') throw error
     })
   }
 }

@@ -12,6 +12,8 @@ export function canPrompt(input: NodeJS.ReadStream = process.stdin): boolean {
   return input.isTTY === true && typeof input.setRawMode === 'function'
 }
 
+const ignore = (): void => undefined
+
 export function readPassword(prompt: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
   if (!canPrompt(input)) {
     return Promise.reject(new InputError('cannot ask for a password: standard input is not a terminal (use PGPASSWORD, a password file, or a connection string)'))
@@ -24,9 +26,25 @@ export function readPassword(prompt: string, input: NodeJS.ReadStream = process.
     const keys = new TextDecoder()
     const finish = (): void => {
       input.off('data', onData)
+      input.off('end', onEnd)
+      // Kept: a terminal that has gone fails setRawMode too, with an 'error' event, which
+      // unheard would end the process as an uncaught exception, with a stack trace.
+      input.off('error', onError).on('error', ignore)
       input.setRawMode(false)
+      input.off('error', ignore)
       input.pause()
       output.write('\n')
+    }
+    // The terminal went away before Enter: a terminal that hangs up reads as end of file. Without
+    // an answer here the prompt would wait for ever on nothing, the event loop would run dry,
+    // and the command would leave with status 0 having done nothing.
+    const onEnd = (): void => {
+      finish()
+      reject(new InputError('standard input ended at the password prompt'))
+    }
+    const onError = (error: Error): void => {
+      finish()
+      reject(new InputError(`standard input failed at the password prompt: ${error.message}`, { cause: error }))
     }
     // Raw mode: keys arrive one by one, unechoed, and Ctrl-C is a byte rather than SIGINT.
     const onData = (chunk: Uint8Array): void => {
@@ -47,6 +65,8 @@ export function readPassword(prompt: string, input: NodeJS.ReadStream = process.
     output.write(terminalSafe(prompt))
     input.setRawMode(true)
     input.on('data', onData)
+    input.once('end', onEnd)
+    input.once('error', onError)
     input.resume()
   })
 }
