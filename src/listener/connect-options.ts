@@ -68,3 +68,60 @@ export function quietContext(options: ListenerOptions): ResolveContext {
   const { platform } = options
   return { env: options.env ?? (platform ? (name: string) => platform.env(name) : {}), osUser: 'unknown' }
 }
+
+/**
+ * The listener's own options, and the fields of those that take an object. Its nested objects
+ * carry nothing else, so a field they do not know is a mistake (`reconnect: { retries: 3 }`
+ * would reconnect for ever); numbers in them, and the watermarks, must be numbers, as a string
+ * or `true` would pass the range checks by coercion (`stallTimeout: true`, a 1 ms timer).
+ */
+const ownFields = { reconnect: ['minDelay', 'maxDelay', 'maxAttempts', 'attemptTimeout'], heartbeat: ['interval', 'timeout'], poolerCheck: ['timeout'] } as const
+
+/**
+ * connect()'s options that ListenerOptions leaves out, since the listener sets its own on its
+ * connections: given anyway, they reached the notifier's connection alone, or nothing. Its
+ * events (on()) and close() are what they would be for.
+ */
+const notTheListeners = ['onNotification', 'onNotice', 'onParameterStatus', 'onHandlerError', 'onClose', 'signal']
+
+/**
+ * Checks the types of the listener's own options at the constructor (their ranges are checked
+ * where they are used). Names it does not know are left alone, as connect() leaves them, since
+ * the object may carry more than options (TypeScript's excess property check finds a typo).
+ */
+export function checkListenerOptions(options: unknown): void {
+  checkObject(options, "the listener's options")
+  const given = options as Record<string, unknown>
+  for (const name of notTheListeners) if (given[name] !== undefined) throw new TypeError(`the listener takes no ${name} option: it sets its own (see on() and close())`)
+  for (const name of ['highWaterMark', 'lowWaterMark'] as const) checkNumber(name, given[name])
+  if (given.stallTimeout !== false) checkNumber('stallTimeout', given.stallTimeout, ' or false')
+  for (const [name, fields] of Object.entries(ownFields)) {
+    const value = given[name]
+    if (value === undefined || value === false) continue
+    if (typeof value !== 'object' || value === null) throw new TypeError(`${name} must be an object or false, not ${kind(value)}`)
+    for (const field of Object.keys(value)) {
+      if (!(fields as readonly string[]).includes(field)) throw new TypeError(`unknown ${name} option "${field}": it takes ${fields.join(', ')}`)
+    }
+    for (const field of fields) checkNumber(`${name}.${field}`, (value as Record<string, unknown>)[field])
+  }
+  // The backoff counts failures in whole numbers: 1.5 would mean 2 without saying so.
+  const attempts = given.reconnect ? (given.reconnect as { maxAttempts?: number }).maxAttempts : undefined
+  if (attempts !== undefined && attempts !== Infinity && !Number.isInteger(attempts)) throw new RangeError(`reconnect.maxAttempts must be a whole number or Infinity, not ${attempts}`)
+}
+
+function checkNumber(name: string, value: unknown, or = ''): void {
+  if (value !== undefined && typeof value !== 'number') throw new TypeError(`${name} must be a number${or}, not ${kind(value)}`)
+}
+
+/** What a value is, for an error: typeof, but null for null. */
+export const kind = (value: unknown): string => (value === null ? 'null' : typeof value)
+
+/** A TypeError unless `value` is an object: a method's options, or the listener's. */
+export function checkObject(value: unknown, what = 'the options'): void {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`${what} must be an object, not ${kind(value)}`)
+}
+
+/** A TypeError unless `signal` is an AbortSignal or undefined. */
+export function checkSignal(signal: unknown): void {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+}

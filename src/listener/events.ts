@@ -82,16 +82,31 @@ export class EventHub<Events extends object> {
     this.#generation++
   }
 
+  /**
+   * Counts a handler's thenable until it settles, once: a hand-made thenable is not a promise,
+   * and its `then` may call back twice, or both ways, or throw (counted for ever, it would hold
+   * backpressure; settled twice, the count would go below what is pending). What comes first
+   * wins, as a promise's resolve functions do (ECMA-262, "CreateResolvingFunctions").
+   */
   #track(promise: PromiseLike<unknown>, event: keyof Events): void {
     this.#pending++
     const generation = this.#generation
-    promise.then(
-      () => this.#settle(generation),
-      (error: unknown) => {
-        this.#settle(generation)
-        this.#report(error, event)
-      },
-    )
+    let settled = false
+    const settle = (failed: boolean, error?: unknown) => {
+      if (settled) return
+      settled = true
+      this.#settle(generation)
+      if (failed) this.#report(error, event)
+    }
+    try {
+      promise.then(
+        () => settle(false),
+        (error: unknown) => settle(true, error),
+      )
+    } catch (error) {
+      // As a promise would: later, not from inside the emit under way.
+      queueMicrotask(() => settle(true, error))
+    }
   }
 
   #settle(generation: number): void {

@@ -11,7 +11,7 @@ import { connect } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
 import { bounded } from './attempt.ts'
 import { ChannelBook } from './channels.ts'
-import { attemptPlan } from './connect-options.ts'
+import { attemptPlan, checkListenerOptions, checkObject, checkSignal, kind } from './connect-options.ts'
 import { Delivery } from './delivery.ts'
 import { closedError, ListenerError } from './errors.ts'
 import { EventHub } from './events.ts'
@@ -34,6 +34,17 @@ export async function createListener(options: ListenerOptions = {}): Promise<Lis
   return listener
 }
 
+/** listen()'s and unlisten()'s option, checked: 'no' would fold as true does. */
+function unquoted(options: { unquoted?: boolean }): boolean {
+  checkObject(options)
+  const { unquoted = false } = options
+  if (typeof unquoted !== 'boolean') throw new TypeError(`unquoted must be a boolean, not ${kind(unquoted)}`)
+  return unquoted
+}
+
+/** Every event's name, so that a misspelt one is refused: its handler would never be called. */
+const eventNames: Record<keyof ListenerEvents, true> = { notification: true, connected: true, disconnected: true, reconnecting: true, reconnected: true, gap: true, error: true, notice: true }
+
 export class Listener {
   readonly #options: ListenerOptions
   readonly #lifecycle = new Lifecycle()
@@ -55,6 +66,7 @@ export class Listener {
   #sending: Promise<void> = Promise.resolve()
 
   constructor(options: ListenerOptions = {}) {
+    checkListenerOptions(options) // before anything reads them: a getter that throws, throws here
     this.#options = options
     this.#events = new EventHub<ListenerEvents>(
       (error, event) => this.#reportError(error, String(event)),
@@ -118,6 +130,7 @@ export class Listener {
   }
 
   on<K extends keyof ListenerEvents>(event: K, handler: (value: ListenerEvents[K]) => unknown): () => void {
+    if (!Object.hasOwn(eventNames, event)) throw new TypeError(`no event is named ${typeof event === 'string' ? `"${event}"` : String(event)}: the events are ${Object.keys(eventNames).join(', ')}`)
     const off = this.#events.on(event, handler)
     if (event === 'notification') this.#delivery.handlerAdded() // the first consumer takes what was held
     return off
@@ -132,7 +145,7 @@ export class Listener {
    * through the backlog, up to 4 × highWaterMark.
    */
   async listen(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
-    const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
+    const name = checkChannel(unquoted(options) ? foldIdentifier(channel) : channel)
     await this.#listen(name, this.#book.addUser(name)) // a feed's channel too: visible from now on
   }
 
@@ -194,7 +207,7 @@ export class Listener {
    * for the first iterator made then.
    */
   async unlisten(channel: string, options: { unquoted?: boolean } = {}): Promise<void> {
-    const name = checkChannel(options.unquoted ? foldIdentifier(channel) : channel)
+    const name = checkChannel(unquoted(options) ? foldIdentifier(channel) : channel)
     this.#refuseOnceClosed()
     // A feed's channel stays listened on (hidden from now on): UNLISTEN would make the feed deaf.
     const unlisten = this.#book.removeUser(name)
@@ -241,8 +254,9 @@ export class Listener {
    * how a query on a connection that went silent is given up.
    */
   async query(sql: string, options: { signal?: AbortSignal } = {}): Promise<QueryResult[]> {
+    checkObject(options)
     const { signal } = options
-    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+    checkSignal(signal)
     return this.#notifier.run(async (connection) => {
       if (!signal) return connection.query(sql)
       const stop = () => connection.abort(new ConnectionLostError('the query was aborted; its connection is dropped', { cause: signal.reason }))
@@ -291,13 +305,22 @@ export class Listener {
 
   /** An iterator: the user's, or (`feed`) a change feed's or an outbox's, which takes nothing held. */
   #subscribe(options: NotificationsOptions, feed: boolean): Subscription {
+    // Every option checked before the subscription exists: one refused half-way would be left
+    // among the consumers, holding backpressure with nobody to read it.
+    checkObject(options)
+    const { signal, gaps } = options
+    checkSignal(signal)
+    if (gaps !== undefined && typeof gaps !== 'boolean') throw new TypeError(`gaps must be a boolean, not ${kind(gaps)}`)
+    // A string is iterable too, as its characters: 'orders' would be the channels o, r, d, e, s;
+    // and false or 0 would have meant every channel.
+    const given: unknown = options.channels
+    if (given != null && (typeof given !== 'object' || !(Symbol.iterator in given))) throw new TypeError(`channels must be an iterable of channel names, such as an array, not ${typeof given}`)
     const channels = options.channels ? new Set([...options.channels].map(checkChannel)) : undefined
-    const signal = options.signal
     const abort = () => subscription.end()
     const subscription = new Subscription({
       channels,
       hidden: this.#book.hidden,
-      gaps: options.gaps ?? true,
+      gaps: gaps ?? true,
       onDrain: (s) => this.#delivery.drained(s),
       onEnd: () => signal?.removeEventListener('abort', abort),
       feed,

@@ -100,6 +100,7 @@ export function connectWith(platform: Platform, options: ConnectOptions | string
 
 async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<Connection> {
   const signal = explicit.signal
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
   if (signal?.aborted) throw abortedError(signal)
   if (explicit.replication !== undefined && explicit.replication !== 'database') {
     throw new RangeError(`replication must be 'database' (logical replication) or absent, not ${JSON.stringify(explicit.replication)}`)

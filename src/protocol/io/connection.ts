@@ -204,6 +204,8 @@ export class Connection {
 
   /** Runs SQL with the simple query protocol; one result per statement, values as text. */
   async query(sql: string): Promise<QueryResult[]> {
+    // Not coerced: an array's text would be its items joined ([] an empty query, run without a word).
+    if (typeof sql !== 'string') throw new TypeError(`a query must be a string, not ${Array.isArray(sql) ? 'an array' : typeof sql}`)
     const outcome = await this.#session.run(simpleQuery(sql))
     return outcome.results
   }
@@ -312,7 +314,9 @@ export class Connection {
    * (a heartbeat went unanswered). Pending requests reject with `reason`; closed resolves to it.
    */
   abort(reason: Error): void {
-    this.#session.fail(reason)
+    // Every later call rejects with it, and `closed` resolves to it: never a bare string or
+    // undefined, which a caller's `catch (e) { e.message }` would trip on. Kept as the cause.
+    this.#session.fail(reason instanceof Error ? reason : new ConnectionLostError('the connection was aborted', { cause: reason }))
   }
 
   /** Sends Terminate and closes. Pending and queued requests reject with ConnectionLostError. */

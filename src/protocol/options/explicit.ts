@@ -16,7 +16,7 @@ type OptionName = Exclude<keyof ConnectionOptions, 'connectionString'>
  * connect()'s options that no libpq keyword carries and nothing else checks before a
  * connection uses them: a wrong one would fail that connection, or be quietly ignored.
  */
-const OWN_OPTIONS = ['protocolVersion', 'keepAlive', 'onNotification', 'onNotice', 'onParameterStatus', 'onHandlerError', 'onWarning', 'onClose'] as const
+const OWN_OPTIONS = ['protocolVersion', 'keepAlive', 'maxMessageLength', 'env', 'scram', 'trace', 'onNotification', 'onNotice', 'onParameterStatus', 'onHandlerError', 'onWarning', 'onClose'] as const
 type OwnOptionName = (typeof OWN_OPTIONS)[number]
 type HandlerName = Extract<OwnOptionName, `on${string}`>
 /** The options whose type is text only: checked() takes no case for them. */
@@ -53,7 +53,7 @@ export function explicitOptions(options: ConnectionOptions): Map<string, OptionV
 }
 
 /** A value in an error: a string quoted, so that '10000' is not taken for 10000. */
-const shown = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : String(value))
+const shown = (value: unknown): string => (typeof value === 'string' ? `"${value}"` : typeof value === 'bigint' ? `${value}n` : String(value))
 
 /** `value` if it has a type option `name` takes: the options named below take more than a string, the rest a string only, or a handler a function. */
 function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue {
@@ -90,6 +90,24 @@ function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue 
     case 'keepAlive':
       if (typeof value === 'number' && value >= 0 && value < Infinity) return value
       throw new (typeof value === 'number' ? RangeError : TypeError)(`keepAlive must be a number of milliseconds, 0 or more, not ${shown(value)}`)
+    case 'maxMessageLength':
+      // Its range is the framer's to check (framer.ts); a string would be shown there as a number.
+      if (typeof value === 'number') return value
+      throw new TypeError(`maxMessageLength must be a number of bytes, not ${shown(value)}`)
+    // Read without a check after this, these would be quietly ignored (env: 5 reads no variable,
+    // trace: 5 traces nothing, as a tracer's throws are ignored) or fail mid-authentication.
+    case 'env':
+      if (typeof value === 'object' && value !== null) return value as OptionValue
+      throw new TypeError(`env must be an object of environment variables, not ${shown(value)}`)
+    case 'trace':
+      if (typeof value === 'object' && value !== null && typeof (value as { sent?: unknown }).sent === 'function' && typeof (value as { received?: unknown }).received === 'function') return value as OptionValue
+      throw new TypeError('trace must be a tracer, with sent() and received() methods (createTracer() makes one)')
+    case 'scram': {
+      const { maxIterations, cache } = (typeof value === 'object' && value !== null ? value : { cache: 0 }) as { maxIterations?: unknown; cache?: unknown }
+      const cacheOk = cache === undefined || cache === null || (typeof cache === 'object' && typeof (cache as { saltedPassword?: unknown }).saltedPassword === 'function')
+      if (cacheOk && (maxIterations === undefined || typeof maxIterations === 'number')) return value as OptionValue
+      throw new TypeError('scram must be { maxIterations?: number, cache?: SaltedPasswordCache | null }')
+    }
     default: {
       // A text option, or a handler: no text option's name starts with "on". A handler set to
       // null is none, as connect() reads it (`onNotice: debug ? log : null`).
