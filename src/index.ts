@@ -13,7 +13,8 @@ export { connect, nodePlatform } from './protocol/node.ts'
 /** The listener (listener/listener.ts), connecting over Node's sockets unless the options name another platform. */
 export class Listener extends PortableListener {
   constructor(options: ListenerOptions = {}) {
-    super({ ...options, platform: options.platform ?? nodePlatform })
+    // Not an object: left as it is, for the listener's check to refuse (spread, 5 would be {}).
+    super(typeof options === 'object' && options !== null ? { ...options, platform: options.platform ?? nodePlatform } : options)
   }
 }
 

@@ -16,7 +16,8 @@ export { connect, workersPlatform } from './protocol/workers.ts'
  */
 export class Listener extends PortableListener {
   constructor(options: ListenerOptions = {}) {
-    super({ ...options, platform: options.platform ?? workersPlatform })
+    // Not an object: left as it is, for the listener's check to refuse (spread, 5 would be {}).
+    super(typeof options === 'object' && options !== null ? { ...options, platform: options.platform ?? workersPlatform } : options)
   }
 }
 

@@ -14,6 +14,7 @@ import type { DdlChange, DdlTriggerOptions, PayloadError, RowChange, TableName, 
 import type { SqlRunner } from './changes/transaction.ts'
 import { ddlNames, rowChangeChannel, tcnDefaultChannel } from './changes/names.ts'
 import { parseTableName } from './changes/table-name.ts'
+import { checkObject } from './connect-options.ts'
 import * as feedParts from './feed-parts.ts'
 import type { Gap, ListenerItem, Notification } from './subscription.ts'
 import type { NotificationsOptions } from './listener-types.ts'
@@ -180,6 +181,7 @@ const afterTheCall = () => Promise.resolve(feedParts)
 
 /** changes(listener): check, subscribe (all at the call), then install (unless told not to), LISTEN, decode. */
 export function tableChanges(listener: FeedSource, table: TableName, options: ChangesOptions): Feed<Change> {
+  checkObject(options) // null: a TypeError that says so, not one about reading its fields
   const kind = options.feed ?? 'rows'
   parseTableName(table) // a bad name throws here, before anything is subscribed or installed
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
@@ -194,6 +196,7 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
 
 /** ddlChanges(listener): the same for the DDL event trigger. */
 export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Feed<DdlChange> {
+  checkObject(options)
   const { install, signal, gaps, removeOnClose, ...trigger } = options
   const { channel } = ddlNames(trigger)
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })

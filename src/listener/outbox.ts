@@ -10,6 +10,7 @@
  */
 import { Backoff, sleep, type BackoffOptions } from './backoff.ts'
 import { ListenerError } from './errors.ts'
+import { checkObject, checkSignal } from './connect-options.ts'
 import { checkChannel } from './sql.ts'
 import type { ListenerItem } from './subscription.ts'
 import { checkTimerDelay } from '../protocol/timer.ts'
@@ -111,6 +112,13 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   #thrown = false
 
   constructor(source: OutboxSource, options: OutboxOptions<E, C>) {
+    checkObject(options)
+    // At the call: a read that is no function would fail each read, retried for ever.
+    for (const name of ['read', 'cursor', 'load', 'save', 'compare'] as const) {
+      const given = options[name]
+      if ((given !== undefined || name === 'read' || name === 'cursor') && typeof given !== 'function') throw new TypeError(`${name} must be a function, not ${given === null ? 'null' : typeof given}`)
+    }
+    checkSignal(options.signal)
     checkChannel(options.channel) // at the call, as for listen(): never LISTEN "" or a name the server would cut
     this.#source = source
     this.#options = options

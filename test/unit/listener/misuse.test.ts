@@ -18,11 +18,14 @@ const options = { env: {}, host: '127.0.0.1', port: 1, poolerCheck: false, heart
 const notANumber = fc.oneof(fc.string(), fc.boolean(), fc.bigInt(), fc.constant(null), fc.object(), fc.array(fc.integer()), fc.func(fc.integer()))
 
 describe('the options object', () => {
-  // The portable class: src/index.ts's copies the options into an object of its own first.
+  // The portable class, and src/index.ts's, which copies the options into an object of its own
+  // (5 spread is {}: it was taken for no options at all, and null failed on reading a field).
   test('null, or not an object, is a TypeError that says so', () => {
     for (const value of [null, 5, 'host=db', Symbol('options')]) {
-      expect(() => new PortableListener(value as never)).toThrow(TypeError)
-      expect(() => new PortableListener(value as never)).toThrow(/the listener's options must be an object/)
+      for (const Class of [PortableListener, Listener]) {
+        expect(() => new Class(value as never)).toThrow(TypeError)
+        expect(() => new Class(value as never)).toThrow(/the listener's options must be an object/)
+      }
     }
   })
 

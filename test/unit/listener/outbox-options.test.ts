@@ -28,6 +28,17 @@ describe('readTimeoutOf', () => {
       const options = { channel: 'c', read: async () => [], cursor: () => 0 }
       expect(() => outbox(listener, { ...options, readTimeout: 0 })).toThrow(RangeError)
       expect(() => outbox(listener, { ...options, retry: { minDelay: 10, maxDelay: 1 } })).toThrow(RangeError)
+      // A read that is no function failed each read, retried for ever without ending.
+      expect(() => outbox(listener, { ...options, read: 5 as never })).toThrow(new TypeError('read must be a function, not number'))
+      expect(() => outbox(listener, { ...options, cursor: undefined as never })).toThrow(new TypeError('cursor must be a function, not undefined'))
+      expect(() => outbox(listener, { ...options, save: 'no' as never })).toThrow(new TypeError('save must be a function, not string'))
+      expect(() => outbox(listener, { ...options, compare: null as never })).toThrow(new TypeError('compare must be a function, not null'))
+      expect(() => outbox(listener, { ...options, signal: {} as never })).toThrow(new TypeError('signal must be an AbortSignal'))
+      expect(() => outbox(listener, null as never)).toThrow(new TypeError('the options must be an object, not null'))
+      expect(() => outbox(listener, { ...options, load: undefined, save: undefined, compare: undefined })).not.toThrow()
+      // The change feeds' options too: null was "Cannot read properties of null".
+      expect(() => changes(listener, 'public.t', null as never)).toThrow(new TypeError('the options must be an object, not null'))
+      expect(() => ddlChanges(listener, null as never)).toThrow(new TypeError('the options must be an object, not null'))
     } finally {
       await listener.close()
     }
