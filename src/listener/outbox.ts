@@ -113,10 +113,11 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
 
   constructor(source: OutboxSource, options: OutboxOptions<E, C>) {
     checkObject(options)
-    // At the call: a read that is no function would fail each read, retried for ever.
+    // At the call: a read that is no function would fail each read, retried for ever. The
+    // optional ones may be null, as connect()'s handlers may: none.
     for (const name of ['read', 'cursor', 'load', 'save', 'compare'] as const) {
       const given = options[name]
-      if ((given !== undefined || name === 'read' || name === 'cursor') && typeof given !== 'function') throw new TypeError(`${name} must be a function, not ${given === null ? 'null' : typeof given}`)
+      if ((given != null || name === 'read' || name === 'cursor') && typeof given !== 'function') throw new TypeError(`${name} must be a function, not ${given === null ? 'null' : typeof given}`)
     }
     checkSignal(options.signal)
     checkChannel(options.channel) // at the call, as for listen(): never LISTEN "" or a name the server would cut

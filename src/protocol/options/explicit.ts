@@ -97,8 +97,9 @@ function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue 
     // Read without a check after this, these would be quietly ignored (env: 5 reads no variable,
     // trace: 5 traces nothing, as a tracer's throws are ignored) or fail mid-authentication.
     case 'env':
-      if (typeof value === 'object' && value !== null) return value as OptionValue
-      throw new TypeError(`env must be an object of environment variables, not ${shown(value)}`)
+      // Or a getter of one variable, as connect() hands it on (options/types.ts, EnvironmentSource).
+      if ((typeof value === 'object' && value !== null) || typeof value === 'function') return value as OptionValue
+      throw new TypeError(`env must be an object of environment variables or a getter of one, not ${shown(value)}`)
     case 'trace':
       if (typeof value === 'object' && value !== null && typeof (value as { sent?: unknown }).sent === 'function' && typeof (value as { received?: unknown }).received === 'function') return value as OptionValue
       throw new TypeError('trace must be a tracer, with sent() and received() methods (createTracer() makes one)')

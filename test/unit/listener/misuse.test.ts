@@ -171,8 +171,8 @@ describe('connect()', () => {
   })
 
   test('env, trace and scram of the wrong shape are TypeErrors before connecting, not quietly ignored or failed mid-authentication', async () => {
-    await expect(connect({ ...unreachable, env: 5 as never })).rejects.toThrow(new TypeError('env must be an object of environment variables, not 5'))
-    await expect(connect({ ...unreachable, env: null as never })).rejects.toThrow(new TypeError('env must be an object of environment variables, not null'))
+    await expect(connect({ ...unreachable, env: 5 as never })).rejects.toThrow(new TypeError('env must be an object of environment variables or a getter of one, not 5'))
+    await expect(connect({ ...unreachable, env: null as never })).rejects.toThrow(new TypeError('env must be an object of environment variables or a getter of one, not null'))
     await expect(connect({ ...unreachable, trace: {} as never })).rejects.toThrow(/^trace must be a tracer, with sent\(\) and received\(\) methods/)
     const scram = /^scram must be \{ maxIterations\?: number, cache\?: SaltedPasswordCache \| null \}$/
     await expect(connect({ ...unreachable, scram: 5 as never })).rejects.toThrow(scram)
