@@ -26,7 +26,6 @@ afterEach(async () => {
 
 /** The library's default stallTimeout (src/listener/delivery.ts), and a margin for a busy machine. */
 const unreadMs = 30_000 + 8_000
-const count = 5000
 
 describe('pglisten listen, its stdout unread for longer than the listener would wait for a consumer', () => {
   // Found by a hunt: after 30 s the loop was cut off ("pglisten: iterator #1 read nothing for
@@ -43,13 +42,22 @@ describe('pglisten listen, its stdout unread for longer than the listener would 
     cli.child.stdout!.pause()
     const sql = await connectSuperuser()
     connections.push(sql)
-    // 5,000 of 4 kB: beyond the pipe, stdout's buffer, the listener's high-water mark (1024)
-    // and both sockets' buffers, so the listener stops reading and the server's backend waits to write.
-    await sql.query(`SELECT pg_notify('${channel}', g || ' ' || repeat('x', 4000)) FROM generate_series(1, ${count}) g`)
+    // 5,000 of 4 kB: beyond the pipe, stdout's buffer and the listener's high-water mark (1024),
+    // so the listener stops reading and the server's backend waits to write. Both sockets' buffers
+    // are the kernel's to size (the receiving one grows up to net.ipv4.tcp_rmem's maximum, 32 MB
+    // here), so when the backend has written them all and waits to read, 1,000 more, until it waits.
+    let count = 0
+    const send = async (more: number) => {
+      await sql.query(`SELECT pg_notify('${channel}', g || ' ' || repeat('x', 4000)) FROM generate_series(${count + 1}, ${count + more}) g`)
+      count += more
+    }
+    await send(5000)
     for (;;) {
       const [result] = await sql.query(`SELECT wait_event FROM pg_stat_activity WHERE pid = ${pid}`)
-      if (result!.rows[0]?.[0] === 'ClientWrite') break
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      const event = result!.rows[0]?.[0]
+      if (event === 'ClientWrite') break
+      if (event === 'ClientRead') await send(1000) // idle, all it had sent
+      else await new Promise((resolve) => setTimeout(resolve, 50))
     }
     await new Promise((resolve) => setTimeout(resolve, unreadMs)) // the reader away: the subject of the test
     cli.child.stdout!.resume()

@@ -8,6 +8,7 @@
 import { describe, expect, test } from 'vitest'
 import type { Listener } from '../../src/index.ts'
 import type { Gap, ListenerItem } from '../../src/listener/subscription.ts'
+import { quoteLiteral } from '../../src/listener/sql.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { listener, uniqueChannel } from '../support/listener.ts'
 
@@ -261,7 +262,11 @@ describe('close() from a handler: nothing more reaches handlers', () => {
       void l.close()
     })
     l.on('notification', (n) => void (closed && after.push(n.payload)))
-    await l.notify(channel, 'x')
+    // Sent from a connection of its own: the handler's close() may come before notify()'s own
+    // answer, and ends the notifier's connection under it (this test failed so, by chance).
+    const admin = await connectSuperuser()
+    await admin.query(`SELECT pg_catalog.pg_notify(${quoteLiteral(channel)}, 'x')`)
+    await admin.close()
     await eventually(() => closed)
     expect(after).toEqual([]) // before the fix: ['x']
   })

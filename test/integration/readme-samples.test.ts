@@ -249,7 +249,7 @@ describe('the README\'s demo', () => {
     const sample = blockAfter(text, commands)
 
     // Nothing of this machine's PostgreSQL settings: the demo starts and uses its own server.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PG')))
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PG') || name.startsWith('PGLISTEN_')))
     const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(words[0]!, words.slice(1), { cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...env, PGPASSFILE: '/nonexistent' }, stdio: ['ignore', 'pipe', 'pipe'] })
       let stdout = ''

@@ -1,6 +1,9 @@
 /**
  * The password prompt, on a stand-in terminal: keys arrive raw and unechoed, backspace
- * works, Enter ends, Ctrl-C cancels, the terminal is put back; a pipe is never read.
+ * works, Enter ends, Ctrl-C cancels, the terminal is put back; a pipe is never read. When the
+ * terminal goes away before Enter (standard input ends, as a terminal that hangs up reads, or
+ * fails), the prompt settles with an InputError: one that waited for ever let the event loop run
+ * dry, and the command left with status 0, having connected to nothing.
  */
 import { PassThrough } from 'node:stream'
 import { describe, expect, test } from 'vitest'
@@ -72,5 +75,27 @@ describe('readPassword', () => {
   test('standard input that is not a terminal is not read', async () => {
     const pipe = new PassThrough()
     await expect(readPassword('Password: ', pipe as unknown as NodeJS.ReadStream)).rejects.toThrow(/^cannot ask for a password: standard input is not a terminal/)
+  })
+})
+
+describe('readPassword, its input gone', () => {
+  test('standard input ending before Enter (the terminal hung up) rejects, and raw mode is undone', async () => {
+    const { input, shown, ask } = setup()
+    const answer = ask()
+    input.end('half a passw') // keys typed, then end of file: no Enter, so no password
+    await expect(answer).rejects.toThrow(new InputError('standard input ended at the password prompt'))
+    expect(input.raw).toBe(false)
+    expect(shown()).toBe('Password for user app: \n')
+  })
+
+  test('standard input failing (EIO) rejects with an InputError caused by it, not an uncaught error event', async () => {
+    const { input, ask } = setup()
+    const answer = ask()
+    const eio = Object.assign(new Error('read EIO'), { code: 'EIO' })
+    input.destroy(eio)
+    const error = await answer.catch((e: unknown) => e)
+    expect(error).toEqual(new InputError('standard input failed at the password prompt: read EIO'))
+    expect((error as Error).cause).toBe(eio)
+    expect(input.raw).toBe(false)
   })
 })
