@@ -124,3 +124,60 @@ describe('a tcn feed whose table is renamed', () => {
     expect(kept).toMatchObject({ payload: n.payload, cause: failure })
   })
 })
+
+// Found by a focused Stryker run (2026-12-07): the bound on the names kept, the second counted
+// from the look-up's own time, the words of each PayloadError, and a feed with no look-up.
+describe('a tcn feed, what it keeps of other tables', () => {
+  /** The feed's verdicts on `tables` in turn, each at the time `at` gives (fake time), the table still called "orders". */
+  async function timed(tables: readonly string[], at: (i: number) => number = () => 0) {
+    let lookups = 0
+    const { decode, accept } = tableFeed({ schema: 's', table: 'orders' }, 'tcn', async () => (lookups++, named('orders')))
+    const out: unknown[] = []
+    vi.useFakeTimers()
+    try {
+      for (const [i, table] of tables.entries()) {
+        vi.setSystemTime(at(i))
+        const n = notification(table)
+        out.push(await accept(decode(n) as never, n))
+      }
+    } finally {
+      vi.useRealTimers()
+    }
+    return { out, lookups }
+  }
+
+  test('each name another table had is kept for its second, not only the last one', async () => {
+    expect((await timed(['a', 'b', 'a', 'b'])).lookups).toBe(2)
+  })
+
+  test('the second is counted from the look-up: trusted 999 ms after it, looked up again at 1000 ms, whatever the clock reads', async () => {
+    const times = [5_000, 5_999, 6_000]
+    const { out, lookups } = await timed(['other', 'other', 'other'], (i) => times[i]!)
+    expect(out).toEqual([false, false, false])
+    expect(lookups).toBe(2)
+  })
+
+  test('at most 1024 names are kept: the 1025th look-up forgets them, so the first is looked up again', async () => {
+    const names = Array.from({ length: 1025 }, (_, i) => `other ${i}`)
+    expect((await timed([...names, 'other 0'])).lookups).toBe(1026)
+    expect((await timed([...names.slice(0, 1024), 'other 0'])).lookups).toBe(1024) // 1024 kept: the first still is
+  })
+
+  test('without a look-up (a feed on a listener that cannot make one), another name is dropped, as before renames were followed', async () => {
+    const { decode, accept } = tableFeed({ schema: 's', table: 'orders' }, 'tcn')
+    const n = notification('other')
+    expect(await accept(decode(n) as never, n)).toBe(false)
+  })
+
+  test('the words of each PayloadError, whole', async () => {
+    const failed = tableFeed({ schema: 's', table: 'orders' }, 'tcn', () => Promise.reject(new Error('connection lost')))
+    const lost = notification('orders_old')
+    expect(((await failed.accept(failed.decode(lost) as never, lost)) as PayloadError).message).toContain(
+      'names table "orders_old", not "orders", and finding what that table is called now failed',
+    )
+    const again = tableFeed({ schema: 's', table: 'orders' }, 'tcn', async () => named('orders_older'))
+    const n = notification('orders_old')
+    const message = ((await again.accept(again.decode(n) as never, n)) as PayloadError).message
+    expect(message).toContain('names table "orders_old", which this feed\'s table (now "orders_older") may have been called then: ') // nothing between it and the payload
+  })
+})
