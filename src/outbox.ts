@@ -4,7 +4,8 @@
  * Gap (src/listener/outbox.ts). An entry of its own, so that a listener that reads no outbox
  * does not carry it. Runtime-neutral: it uses the listener it is given.
  */
-import { Outbox, type OutboxOptions } from './listener/outbox.ts'
+import { Outbox } from './listener/outbox.ts'
+import type { OutboxOptions } from './listener/outbox-options.ts'
 import type { Listener } from './listener/listener.ts'
 import { supportOf } from './listener/feed-support.ts'
 

@@ -71,6 +71,7 @@ describe('the listener: { createListener } from pglisten', async () => {
       // What feeds and outboxes borrow of a listener: they bring it, the listener only keeps it.
       'listener/feed-support.ts',
       'listener/outbox.ts',
+      'listener/outbox-options.ts',
       'listener/changes/names.ts',
       'listener/changes/table-name.ts',
       'listener/changes/row-trigger.ts',
@@ -111,6 +112,7 @@ describe('pglisten/changes and pglisten/outbox carry the feeds and the outbox', 
 
   test('outbox(): the Outbox, up front', () => {
     expect(outbox.upFront).toContain('listener/outbox.ts')
+    expect(outbox.upFront).toContain('listener/outbox-options.ts')
     expect(outbox.upFront).toContain('listener/feed-support.ts')
   })
 })

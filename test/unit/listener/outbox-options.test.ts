@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest'
 import { Listener } from '../../../src/index.ts'
 import { changes, ddlChanges } from '../../../src/changes.ts'
-import { readTimeoutOf, retryBackoff } from '../../../src/listener/outbox.ts'
+import { readTimeoutOf, retryBackoff } from '../../../src/listener/outbox-options.ts'
 import { outbox } from '../../../src/outbox.ts'
 
 describe('readTimeoutOf', () => {

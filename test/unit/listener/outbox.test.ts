@@ -6,7 +6,8 @@
  */
 import { getEventListeners } from 'node:events'
 import { afterEach, describe, expect, test, vi } from 'vitest'
-import { defaultCompare, Outbox, type OutboxOptions, type OutboxSource } from '../../../src/listener/outbox.ts'
+import { Outbox, type OutboxSource } from '../../../src/listener/outbox.ts'
+import { defaultCompare, type OutboxOptions } from '../../../src/listener/outbox-options.ts'
 import { Subscription, type Gap, type Notification } from '../../../src/listener/subscription.ts'
 
 interface Row {
