@@ -38,7 +38,7 @@ import type { Notification } from './subscription.ts'
 export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: string, catalog?: SqlRunner): Parts<Change> {
   const target = parseTableName(table)
   let oid: string | undefined
-  const locate = async (c: SqlRunner) => void (oid = firstRow(await c.query(tableOid(target)))?.[0] ?? undefined)
+  const locate = async (c: SqlRunner, required = false) => void (oid = firstRow(await c.query(tableOid(target, required)))?.[0] ?? undefined)
   /** The table as it is named now: as given while its OID is unknown, undefined once it is dropped. */
   const now = async (c: SqlRunner): Promise<QualifiedTable | undefined> => {
     if (oid === undefined) return target
@@ -55,7 +55,9 @@ export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: stri
       }
       await locate(c)
     },
-    ...(catalog && { locate: () => locate(catalog) }),
+    // A tcn feed without its OID would keep the table's name and lose it at a rename, saying
+    // nothing: with install: false its table must exist at the setup, as the install's does.
+    ...(catalog && { locate: () => locate(catalog, kind === 'tcn') }),
     remove: async (c) => {
       const on = await now(c) // a dropped table's trigger went with it
       if (kind === 'tcn') return on && removeTcnTrigger(c, on)
@@ -67,11 +69,14 @@ export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: stri
 }
 
 /**
- * The table's OID (one row: NULL when there is no such table), and where the table of an OID is
- * now (no row once it is dropped). Operators named pg_catalog's: these run on the listener's
- * connection, under the user's search_path ("Operator Type Resolution").
+ * The table's OID (one row: NULL when there is no such table; `required`, the server's error
+ * instead, 42P01 undefined_table, the same one an install gives: regclass's input function
+ * raises it, to_regclass answers NULL), and where the table of an OID is now (no row once it
+ * is dropped). Operators named pg_catalog's: these run on the listener's connection, under
+ * the user's search_path ("Operator Type Resolution").
  */
-const tableOid = (table: QualifiedTable) => `SELECT pg_catalog.to_regclass(${literal(table.quoted)})::pg_catalog.oid`
+const tableOid = (table: QualifiedTable, required: boolean) =>
+  required ? `SELECT ${literal(table.quoted)}::pg_catalog.regclass::pg_catalog.oid` : `SELECT pg_catalog.to_regclass(${literal(table.quoted)})::pg_catalog.oid`
 const tableByOid = (oid: string) => `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) ${literal(oid)}::pg_catalog.oid`
 

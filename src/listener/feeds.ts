@@ -24,7 +24,11 @@ export interface ChangesOptions {
   feed?: 'rows' | 'tcn'
   /** The channel the trigger notifies; default the feed's own. */
   channel?: string
-  /** Install the trigger (idempotent) before listening; default true. */
+  /**
+   * Install the trigger (idempotent) before listening; default true. With false, a tcn feed's
+   * table must exist all the same (its `ready` rejects, SQLSTATE 42P01, as an install's would):
+   * the feed follows the table through a rename by the OID it finds then.
+   */
   install?: boolean
   /**
    * Remove the trigger and its function when the feed ends (its return(), its signal, or the
@@ -208,7 +212,7 @@ export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Fe
 /** What feed-parts.ts gives a feed: its trigger's install and removal, and its decoder. */
 export interface Parts<T> extends Decoder<T> {
   install(connection: SqlRunner): Promise<unknown>
-  /** Finds what the feed looks up later (its table's OID) without installing: with install: false. */
+  /** Finds what the feed looks up later (its table's OID) without installing: with install: false. A tcn feed's rejects when there is no such table. */
   locate?(): Promise<void>
   remove(connection: SqlRunner): Promise<void>
 }
