@@ -157,7 +157,7 @@ export class Delivery {
     this.#held = undefined
     for (const item of held.take(() => true)) {
       if (item.type !== 'Gap') this.#events.emit('notification', item)
-      else this.#events.emit('gap', item, this.#events.handlers('gap').filter((handler) => !held.heard.get(item)!.includes(handler)))
+      else this.#events.emit('gap', item, this.#events.handlers('gap').filter((registration) => !held.heard.get(item)!.includes(registration.handler)))
     }
     this.#moved()
   }
@@ -238,11 +238,12 @@ export class Delivery {
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
    * listened on that no consumer of the user's takes (a notification lost on one would have
    * been held for it), and of each channel something is held on. 'gap' handlers hear it as an
-   * event, as this returns: what is held notes which.
+   * event, as this returns: what is held notes which functions (not registrations: one removed
+   * and added again before a 'notification' handler comes has heard it, and is not told twice).
    */
   gap(gap: Gap): void {
     const unconsumed = this.#unconsumed()
-    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, [...this.#events.handlers('gap')])
+    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, this.#events.handlers('gap').map((registration) => registration.handler))
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
 

@@ -5,8 +5,19 @@
  * backpressure. Pure.
  */
 
+/**
+ * One on(): the same function registered twice is two of these, called twice, each removed by
+ * its own unsubscribe only. `removed` is set as it leaves its event's list, so an emit under way
+ * skips it in O(1), as the DOM Standard's "inner invoke" skips a listener whose removed flag
+ * "remove an event listener" set; a function re-added is a new registration.
+ */
+export interface Registration<Value> {
+  readonly handler: (value: Value) => unknown
+  removed: boolean
+}
+
 export class EventHub<Events extends object> {
-  readonly #handlers: { [K in keyof Events]?: ((value: Events[K]) => unknown)[] } = {}
+  readonly #handlers: { [K in keyof Events]?: Registration<Events[K]>[] } = {}
   #pending = 0
   /** Promises tracked before the last forgetPending() no longer count when they settle. */
   #generation = 0
@@ -24,18 +35,20 @@ export class EventHub<Events extends object> {
   on<K extends keyof Events>(event: K, handler: (value: Events[K]) => unknown): () => void {
     if (typeof handler !== 'function') throw new TypeError(`a handler for "${String(event)}" must be a function`)
     const list = this.handlers(event)
-    list.push(handler)
+    const registration: Registration<Events[K]> = { handler, removed: false }
+    list.push(registration)
     return () => {
-      const at = list.indexOf(handler)
-      if (at !== -1) list.splice(at, 1)
+      if (registration.removed) return // called twice, or after clear(): it removes nobody else
+      registration.removed = true
+      list.splice(list.indexOf(registration), 1)
     }
   }
 
   /**
-   * The live list of an event's handlers (always the same array), so a hot path can hold it and
-   * check its length before emitting, instead of looking the event up for every message.
+   * The live list of an event's registrations (always the same array), so a hot path can hold
+   * it and check its length before emitting, instead of looking the event up for every message.
    */
-  handlers<K extends keyof Events>(event: K): ((value: Events[K]) => unknown)[] {
+  handlers<K extends keyof Events>(event: K): Registration<Events[K]>[] {
     return (this.#handlers[event] ??= [])
   }
 
@@ -45,23 +58,28 @@ export class EventHub<Events extends object> {
 
   /**
    * Calls the handlers `list` holds as the event comes: one added by a handler hears the next
-   * event, not this one (the Gap's record of who heard it, held.ts, counts on that).
+   * event, not this one (the Gap's record of who heard it, held.ts, counts on that); one that an
+   * earlier handler removed (or close() forgot) is not called, even if re-added since: that is a
+   * new registration, which hears the next event only. `list` may be a copy (the 'gap' handlers owed a held
+   * Gap): the registrations' own flag says which were removed. With n handlers an emit costs
+   * O(n), one copy and one look at each flag (looking each up in the live list cost O(n²)).
    */
   emit<K extends keyof Events>(event: K, value: Events[K], list = this.#handlers[event]): void {
     if (!list || list.length === 0) return
     // One handler, the hot path of a notification: no copy of the list to make.
-    if (list.length === 1) this.#call(list[0]!, value, event)
-    // One that an earlier handler removed (or close() forgot) is not called: looked for in the
-    // event's own list, as `list` may be a copy (the 'gap' handlers owed a held Gap).
-    else {
-      const live = this.handlers(event)
-      for (const handler of [...list]) if (live.includes(handler)) this.#call(handler, value, event)
-    }
+    if (list.length === 1) {
+      const only = list[0]!
+      if (!only.removed) this.#call(only.handler, value, event)
+    } else for (const registration of list.slice()) if (!registration.removed) this.#call(registration.handler, value, event)
   }
 
   /** Forgets the handlers of every event but `kept` (close()): one an emit under way has yet to call is not called. */
   clear(kept: keyof Events): void {
-    for (const [event, list] of Object.entries(this.#handlers) as [string, unknown[]][]) if (event !== kept) list.length = 0
+    for (const [event, list] of Object.entries(this.#handlers) as [string, Registration<unknown>[]][]) {
+      if (event === kept) continue
+      for (const registration of list) registration.removed = true
+      list.length = 0
+    }
   }
 
   #call<K extends keyof Events>(handler: (value: Events[K]) => unknown, value: Events[K], event: K): void {

@@ -83,6 +83,23 @@ describe('nobody consuming yet', () => {
     expect(delivery.backlog()).toBe(0)
   })
 
+  test("a 'gap' handler that heard the Gap, removed and added again, is not told it twice when a 'notification' handler comes", () => {
+    const { delivery, events } = setup()
+    delivery.deliver(note('1'))
+    const heard: string[] = []
+    const onGap = () => void heard.push('Gap')
+    const off = events.on('gap', onGap)
+    const gap: Gap = { type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }
+    delivery.gap(gap) // as the listener does: held notes who heard it, then the event
+    events.emit('gap', gap)
+    off()
+    events.on('gap', onGap) // a new registration of the same function, which heard it
+    events.on('gap', () => void heard.push('Gap to the newcomer'))
+    events.on('notification', (n) => void heard.push(n.payload))
+    delivery.handlerAdded()
+    expect(heard).toEqual(['Gap', '1', 'Gap to the newcomer'])
+  })
+
   test('an iterator with channels takes only its channels from what was held; the rest waits for its own consumer', async () => {
     const { delivery, iterator } = setup()
     delivery.deliver(note('x', 'a'))

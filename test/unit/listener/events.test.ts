@@ -225,6 +225,66 @@ describe('EventHub', () => {
     expect(seen).toEqual(['first'])
   })
 
+  // Found by review: the check was "is this function in the live list", so one removed and
+  // added again by an earlier handler was called at its old place in the event under way.
+  test('a handler removed and added again by an earlier one is not called for the event under way: the new registration hears the next event, in its new place', () => {
+    const hub = new EventHub<Events>(() => {})
+    const seen: string[] = []
+    const b = (n: number) => void seen.push(`b${n}`)
+    let offB = () => {}
+    hub.on('tick', (n) => {
+      seen.push(`a${n}`)
+      if (n !== 1) return
+      offB()
+      offB = hub.on('tick', b)
+    })
+    offB = hub.on('tick', b)
+    hub.on('tick', (n) => void seen.push(`c${n}`))
+    hub.emit('tick', 1)
+    hub.emit('tick', 2)
+    expect(seen).toEqual(['a1', 'c1', 'a2', 'c2', 'b2']) // before: a1 b1 c1 a2 c2 b2
+  })
+
+  // Found by review: an unsubscribe removed the first registration of its function, whichever it was.
+  test('the same function on() twice is called twice; each unsubscribe removes its own registration, once', () => {
+    const hub = new EventHub<Events>(() => {})
+    let calls = 0
+    const f = () => void calls++
+    const offFirst = hub.on('tick', f)
+    hub.on('tick', f)
+    hub.emit('tick', 1)
+    expect(calls).toBe(2)
+    offFirst()
+    offFirst() // before: removed the other registration too
+    hub.emit('tick', 2)
+    expect(calls).toBe(3)
+    expect(hub.has('tick')).toBe(true)
+  })
+
+  test('the same function on() twice, one registration removed by an earlier handler while the event is emitted: it is called once', () => {
+    const hub = new EventHub<Events>(() => {})
+    let calls = 0
+    const f = () => void calls++
+    let offSecond = () => {}
+    hub.on('tick', () => offSecond())
+    hub.on('tick', f)
+    offSecond = hub.on('tick', f)
+    hub.emit('tick', 1)
+    expect(calls).toBe(1) // before: 2, as the function was still in the live list
+  })
+
+  test('an unsubscribe called after clear() removes nobody added since', () => {
+    const hub = new EventHub<{ tick: number; error: Error }>(() => {})
+    const seen: string[] = []
+    const off = hub.on('tick', () => void seen.push('forgotten'))
+    hub.clear('error')
+    hub.on('tick', () => void seen.push('a'))
+    hub.on('tick', () => void seen.push('b'))
+    off()
+    hub.emit('tick', 1)
+    expect(seen).toEqual(['a', 'b'])
+  })
+
   test("clear(kept): every event's handlers but kept's are forgotten, those of an event under way included", () => {
     const hub = new EventHub<{ tick: number; error: Error }>(() => {})
     const seen: string[] = []
