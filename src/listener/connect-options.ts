@@ -2,8 +2,8 @@
  * What the listener asks of its connections, worked out from its options: the connection
  * options without the listener's own, never a hot standby (LISTEN is refused in recovery),
  * TCP keepalive on, and how long one reconnect attempt may take. Pure: imports the protocol's
- * settings resolvers and types only (loadSettings loads the connection-string parser only for a
- * connection string).
+ * settings resolvers, its signal check and types only (loadSettings loads the connection-string
+ * parser only for a connection string).
  */
 import type { ConnectOptions } from '../protocol/io/connect.ts'
 import type { ResolveContext, Settings } from '../protocol/options/index.ts'
@@ -121,7 +121,5 @@ export function checkObject(value: unknown, what = 'the options'): void {
   if (typeof value !== 'object' || value === null) throw new TypeError(`${what} must be an object, not ${kind(value)}`)
 }
 
-/** A TypeError unless `signal` is an AbortSignal or undefined. */
-export function checkSignal(signal: unknown): void {
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
-}
+/** A TypeError unless `signal` is an AbortSignal (of any realm) or undefined: the protocol's check, connect()'s too. */
+export { checkSignal } from '../protocol/abort-signal.ts'

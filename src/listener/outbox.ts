@@ -70,7 +70,13 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     this.#readTimeout = readTimeoutOf(options)
     const signal = options.signal
     if (signal?.aborted) this.#end()
-    signal?.addEventListener('abort', () => this.#end(), { once: true, signal: this.#stop.signal })
+    else if (signal) {
+      // Taken off again by hand when the iteration ends: a signal of another realm (a polyfill,
+      // jsdom) may not honour addEventListener's own `signal` option, and would keep it.
+      const onAbort = () => this.#end()
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#stop.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true })
+    }
   }
 
   [Symbol.asyncIterator](): this {

@@ -5,6 +5,7 @@
  */
 import type { ConnectOptions } from '../protocol/io/connect.ts'
 import type { Connection } from '../protocol/io/connection.ts'
+import { checkSignal } from '../protocol/abort-signal.ts'
 import { checkSlotName } from '../protocol/replication/commands.ts'
 import { parseLsn, type Lsn } from '../protocol/replication/lsn.ts'
 import type { BackoffOptions } from '../listener/backoff.ts'
@@ -110,6 +111,7 @@ export interface Settings {
 export function settle(o: ReplicationOptions, connect: Settings['connect']): Settings {
   if (o === null || typeof o !== 'object') throw new TypeError('replicate() takes an options object with slot and publications')
   checkSlotName(o.slot)
+  checkSignal(o.signal)
   if (!Array.isArray(o.publications) || o.publications.length === 0) throw new TypeError('publications: give at least one publication name')
   for (const name of o.publications) if (typeof name !== 'string' || name === '') throw new TypeError('publications: each name must be a non-empty string')
   const start = o.start === undefined ? 0n : typeof o.start === 'bigint' ? o.start : parseLsn(o.start)

@@ -12,7 +12,7 @@ import type { Tracer } from '../../src/protocol/session.ts'
 import { AuthenticationRefusedError, ConnectionLostError, DatabaseError } from '../../src/protocol/errors.ts'
 import { connect as connectLibpq } from '../../src/protocol/index.ts'
 import { createTracer } from '../../src/protocol/trace/index.ts'
-import { connect, eventually, isolated, server } from '../support/connect.ts'
+import { connect, connectSuperuser, eventually, isolated, server } from '../support/connect.ts'
 import { fakeServersClosedAfterEach } from '../support/fake-server.ts'
 import { backend } from '../support/wire.ts'
 
@@ -142,6 +142,22 @@ describe.skipIf(!users || !pg.tls)('a connection that fails in TLS negotiation',
     } finally {
       await c.close()
     }
+  })
+})
+
+describe('a tracer with only some of its hooks', () => {
+  test('one of only what the server sends, received() alone, sees the whole login and a query, as a full one does', async () => {
+    const seen: string[] = []
+    const c = await connectSuperuser({ trace: { received: (message) => seen.push(message.type) } })
+    try {
+      await c.query('SELECT 1')
+    } finally {
+      await c.close()
+    }
+    // The login's end and the query's answer, in order; the authentication request depends on the server's auth.
+    const flow = seen.filter((type) => ['AuthenticationOk', 'BackendKeyData', 'RowDescription', 'DataRow', 'CommandComplete'].includes(type))
+    expect(flow).toEqual(['AuthenticationOk', 'BackendKeyData', 'RowDescription', 'DataRow', 'CommandComplete'])
+    expect(seen.filter((type) => type === 'ReadyForQuery')).toHaveLength(2) // after startup, after the query
   })
 })
 

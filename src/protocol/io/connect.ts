@@ -10,6 +10,7 @@
  * something to check: the default, any, takes every server; so is the connection-string
  * parser, when a connection string is given (options/resolve.ts's loadSettings).
  */
+import { checkSignal } from '../abort-signal.ts'
 import { SaltedPasswordCache } from '../auth/salted-password-cache.ts'
 import { ConnectionLostError, DatabaseError } from '../errors.ts'
 import type { ProtocolVersion } from '../frontend.ts'
@@ -50,8 +51,11 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
     /** Salted passwords kept across connections; default a cache shared by the process, null for none. */
     cache?: SaltedPasswordCache | null
   }
-  /** Sees every protocol message sent and received (pglisten --trace). */
-  trace?: Tracer
+  /**
+   * Sees every protocol message sent and received (pglisten --trace): any of a Tracer's hooks,
+   * each one left out tracing nothing, as a tracer of only what the server sends needs no sent().
+   */
+  trace?: Partial<Tracer>
   /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
   keepAlive?: number
   /**
@@ -100,7 +104,7 @@ export function connectWith(platform: Platform, options: ConnectOptions | string
 
 async function connectOn(platform: Platform, explicit: ConnectOptions): Promise<Connection> {
   const signal = explicit.signal
-  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal')
+  checkSignal(signal) // by what is used of it: one from another realm is no instanceof AbortSignal
   if (signal?.aborted) throw abortedError(signal)
   if (explicit.replication !== undefined && explicit.replication !== 'database') {
     throw new RangeError(`replication must be 'database' (logical replication) or absent, not ${JSON.stringify(explicit.replication)}`)
@@ -256,5 +260,18 @@ function openOptions(
 
 function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'trace'> {
   const { onNotification, onNotice, onParameterStatus, onHandlerError, trace } = options
-  return { onNotification, onNotice, onParameterStatus, onHandlerError, ...(trace ? { trace } : {}) }
+  return { onNotification, onNotice, onParameterStatus, onHandlerError, ...(trace ? { trace: wholeTracer(trace) } : {}) }
+}
+
+/**
+ * The Tracer a connection calls, from the hooks the caller gave (options/explicit.ts checked
+ * them): each looked up on the caller's object when called, so that a class's method keeps
+ * its `this`, and a hook left out (or null) is a call that does nothing.
+ */
+function wholeTracer(trace: Partial<Tracer>): Tracer {
+  return {
+    sent: (bytes) => trace.sent?.(bytes),
+    received: (message) => trace.received?.(message),
+    receivedByte: (response, byte) => trace.receivedByte?.(response, byte),
+  }
 }

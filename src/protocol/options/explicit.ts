@@ -5,6 +5,7 @@
  * Imports keywords.ts and types only.
  */
 import { KEYWORDS, OPTION_KEYWORDS, isKeyword } from './keywords.ts'
+import type { Tracer } from '../session.ts'
 import type { ConnectionOptions } from './types.ts'
 
 /** A value as the caller gave it: text like a connection string's, or one of the richer types. */
@@ -18,6 +19,8 @@ type OptionName = Exclude<keyof ConnectionOptions, 'connectionString'>
  */
 const OWN_OPTIONS = ['protocolVersion', 'keepAlive', 'maxMessageLength', 'env', 'scram', 'trace', 'onNotification', 'onNotice', 'onParameterStatus', 'onHandlerError', 'onWarning', 'onClose'] as const
 type OwnOptionName = (typeof OWN_OPTIONS)[number]
+/** A tracer's hooks, each optional in connect()'s trace option (io/connect.ts). */
+const TRACER_HOOKS = ['sent', 'received', 'receivedByte'] as const satisfies readonly (keyof Tracer)[]
 type HandlerName = Extract<OwnOptionName, `on${string}`>
 /** The options whose type is text only: checked() takes no case for them. */
 type TextOptionName = { [Name in OptionName]-?: Required<ConnectionOptions>[Name] extends string ? Name : never }[OptionName]
@@ -100,9 +103,17 @@ function checked(name: OptionName | OwnOptionName, value: unknown): OptionValue 
       // Or a getter of one variable, as connect() hands it on (options/types.ts, EnvironmentSource).
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') return value as OptionValue
       throw new TypeError(`env must be an object of environment variables or a getter of one, not ${shown(value)}`)
-    case 'trace':
-      if (typeof value === 'object' && value !== null && typeof (value as { sent?: unknown }).sent === 'function' && typeof (value as { received?: unknown }).received === 'function') return value as OptionValue
-      throw new TypeError('trace must be a tracer, with sent() and received() methods (createTracer() makes one)')
+    case 'trace': {
+      // Any of its hooks, null or left out for none (as a handler may be null): a tracer that
+      // wants only what the server says gives received() alone, and io/connect.ts fills in the
+      // rest. But one with none at all, say each misspelt, would trace nothing.
+      const tracer = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>
+      const hooks = TRACER_HOOKS.filter((hook) => tracer[hook] != null)
+      if (hooks.length === 0) throw new TypeError('trace must be a tracer, with one or more of the methods sent(), received() and receivedByte() (createTracer() makes one)')
+      const wrong = hooks.find((hook) => typeof tracer[hook] !== 'function')
+      if (wrong !== undefined) throw new TypeError(`trace.${wrong} must be a function, not ${typeof tracer[wrong]}`)
+      return value as OptionValue
+    }
     case 'scram': {
       const { maxIterations, cache } = (typeof value === 'object' && value !== null ? value : { cache: 0 }) as { maxIterations?: unknown; cache?: unknown }
       const cacheOk = cache === undefined || cache === null || (typeof cache === 'object' && typeof (cache as { saltedPassword?: unknown }).saltedPassword === 'function')

@@ -9,7 +9,9 @@ import { Listener } from '../../../src/index.ts'
 import { EventHub } from '../../../src/listener/events.ts'
 import { Listener as PortableListener } from '../../../src/listener/listener.ts'
 import type { ListenerOptions } from '../../../src/listener/listener-types.ts'
+import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 import { connect } from '../../../src/protocol/index.ts'
+import { foreignAbortController } from '../../support/foreign-signal.ts'
 
 /** Options that never reach a server: these tests call nothing that connects. */
 const options = { env: {}, host: '127.0.0.1', port: 1, poolerCheck: false, heartbeat: false } satisfies ListenerOptions
@@ -111,6 +113,17 @@ describe('notifications()', () => {
     await expect(l.close()).resolves.toBeUndefined()
   })
 
+  test('a signal from another realm is taken: aborting it ends a next() that waits, and leaves no listener on it', async () => {
+    const l = new Listener(options)
+    const controller = foreignAbortController()
+    const iterator = l.notifications({ signal: controller.signal })
+    const next = iterator.next()
+    controller.abort(new Error('done reading'))
+    expect(await next).toEqual({ done: true, value: undefined })
+    expect(controller.listenerCount()).toBe(0)
+    await l.close()
+  })
+
   test('gaps must be a boolean, channels an iterable of names but not one string (its characters), the options an object', async () => {
     const l = new Listener(options)
     expect(() => l.notifications({ gaps: 'no' as never })).toThrow(new TypeError('gaps must be a boolean, not string'))
@@ -170,14 +183,39 @@ describe('connect()', () => {
     await expect(connect({ ...unreachable, signal: {} as never })).rejects.toThrow(new TypeError('signal must be an AbortSignal'))
   })
 
+  test("a signal from another realm is an AbortSignal all the same: aborted already, it rejects with its reason, not a TypeError", async () => {
+    const controller = foreignAbortController()
+    expect(controller.signal).not.toBeInstanceOf(AbortSignal) // the premise
+    const reason = new Error('given up')
+    controller.abort(reason)
+    const error = await connect({ ...unreachable, signal: controller.signal }).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectionLostError)
+    expect((error as Error).message).toBe('the connection attempt was aborted')
+    expect((error as Error).cause).toBe(reason)
+  })
+
   test('env, trace and scram of the wrong shape are TypeErrors before connecting, not quietly ignored or failed mid-authentication', async () => {
     await expect(connect({ ...unreachable, env: 5 as never })).rejects.toThrow(new TypeError('env must be an object of environment variables or a getter of one, not 5'))
     await expect(connect({ ...unreachable, env: null as never })).rejects.toThrow(new TypeError('env must be an object of environment variables or a getter of one, not null'))
-    await expect(connect({ ...unreachable, trace: {} as never })).rejects.toThrow(/^trace must be a tracer, with sent\(\) and received\(\) methods/)
+    await expect(connect({ ...unreachable, trace: {} as never })).rejects.toThrow(/^trace must be a tracer, with one or more of the methods sent\(\), received\(\) and receivedByte\(\)/)
     const scram = /^scram must be \{ maxIterations\?: number, cache\?: SaltedPasswordCache \| null \}$/
     await expect(connect({ ...unreachable, scram: 5 as never })).rejects.toThrow(scram)
     await expect(connect({ ...unreachable, scram: { cache: {} as never } })).rejects.toThrow(scram)
     await expect(connect({ ...unreachable, scram: { maxIterations: '9' as never } })).rejects.toThrow(scram)
+  })
+
+  test('a tracer may have only some of its hooks (null for none), as one tracing only what the server sends; none at all, or one that is no function, is a TypeError', async () => {
+    const noHooks = /^trace must be a tracer, with one or more of the methods sent\(\), received\(\) and receivedByte\(\) \(createTracer\(\) makes one\)$/
+    // Taken: connect() goes on, and fails only at the closed port.
+    for (const trace of [{ received() {} }, { sent() {} }, { receivedByte() {} }, { sent: null, received() {} }, new (class { received() {} })()]) {
+      await expect(connect({ ...unreachable, trace: trace as never })).rejects.toBeInstanceOf(ConnectionLostError)
+    }
+    for (const trace of [5, null, 'trace', () => {}, {}, { recieved() {} }, { sent: null, received: undefined }]) {
+      await expect(connect({ ...unreachable, trace: trace as never })).rejects.toThrow(noHooks)
+    }
+    await expect(connect({ ...unreachable, trace: { sent: 5, received() {} } as never })).rejects.toThrow(new TypeError('trace.sent must be a function, not number'))
+    await expect(connect({ ...unreachable, trace: { received: 'log' } as never })).rejects.toThrow(new TypeError('trace.received must be a function, not string'))
+    await expect(connect({ ...unreachable, trace: { sent() {}, receivedByte: {} } as never })).rejects.toThrow(new TypeError('trace.receivedByte must be a function, not object'))
   })
 
   test('maxMessageLength must be a number: a string or a bigint is a TypeError showing it as given', async () => {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import { Outbox, type OutboxSource } from '../../../src/listener/outbox.ts'
 import { defaultCompare, type OutboxOptions } from '../../../src/listener/outbox-options.ts'
 import { Subscription, type Gap, type Notification } from '../../../src/listener/subscription.ts'
+import { foreignAbortController } from '../../support/foreign-signal.ts'
 
 interface Row {
   id: number
@@ -420,6 +421,21 @@ describe('how it ends', () => {
     const early = world({ signal: AbortSignal.abort() })
     early.insert(1)
     expect(await early.outbox.next()).toEqual({ done: true, value: undefined })
+  })
+
+  test("a signal from another realm, whose addEventListener ignores the `signal` option, is left with no listener once it ends", async () => {
+    const foreign = foreignAbortController()
+    const ended = world({ signal: foreign.signal })
+    expect(foreign.listenerCount()).toBe(1)
+    await ended.outbox.return()
+    expect(foreign.listenerCount()).toBe(0)
+    const aborted = foreignAbortController()
+    const w = world({ signal: aborted.signal })
+    const next = w.outbox.next()
+    expect(await pending(next)).toBe(true)
+    aborted.abort()
+    expect(await next).toEqual({ done: true, value: undefined })
+    expect(aborted.listenerCount()).toBe(0)
   })
 
   test('ended before it started (an aborted signal, return()), it neither LISTENs nor loads: done, even on a listener that gave up', async () => {

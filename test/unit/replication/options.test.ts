@@ -5,6 +5,7 @@
 import { describe, expect, test, vi } from 'vitest'
 import { settle, type ReplicationOptions } from '../../../src/replication/options.ts'
 import { SlotWatch } from '../../../src/replication/watch.ts'
+import { foreignAbortController } from '../../support/foreign-signal.ts'
 
 const connect = (() => Promise.reject(new Error('not connected in these tests'))) as never
 const base: ReplicationOptions = { slot: 'orders_slot', publications: ['orders'] }
@@ -31,6 +32,12 @@ describe('settle', () => {
     for (const name of ['', 5, null]) {
       expect(() => settle({ ...base, publications: ['orders', name as never] }, connect)).toThrow(new TypeError('publications: each name must be a non-empty string'))
     }
+  })
+
+  test('a signal that is no AbortSignal is refused with its words (it was "signal.addEventListener is not a function", and null was no signal); one of another realm is taken', () => {
+    for (const signal of [{}, 'stop', 5, null]) expect(() => settle({ ...base, signal: signal as never }, connect)).toThrow(new TypeError('signal must be an AbortSignal'))
+    expect(() => settle({ ...base, signal: foreignAbortController().signal }, connect)).not.toThrow()
+    expect(() => settle({ ...base, signal: new AbortController().signal }, connect)).not.toThrow()
   })
 
   test('the edges that are allowed: highWater 1, protocolVersion 1 to 4; receiveTimeout 0 is not', () => {
