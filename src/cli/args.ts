@@ -24,6 +24,8 @@ import { looksLikeConnectionString, mayHoldPassword, quoted } from './quoted.ts'
 
 export const commandNames = ['listen', 'replicate', 'notify', 'bench'] as const
 export type CommandName = (typeof commandNames)[number]
+/** What `pglisten help` can show the help of: a command, or itself (`pglisten help --help`). */
+export type HelpTopic = CommandName | 'help'
 
 export interface ListenCommand {
   name: 'listen'
@@ -66,7 +68,7 @@ export interface NotifyCommand {
 }
 
 export type Command =
-  | { name: 'help'; command: CommandName | undefined }
+  | { name: 'help'; command: HelpTopic | undefined }
   | { name: 'version' }
   /** The bench's listener process: started by `pglisten bench`, never by hand. */
   | { name: 'bench-listener' }
@@ -77,9 +79,10 @@ export type Command =
 
 export function parseCommandLine(argv: readonly string[]): Command {
   const [first, ...rest] = argv
-  if (first !== undefined && isCommandName(first)) {
-    // --version is looked for here, not by parseArgs: given a value, refused here as parseArgs refuses --trace=yes.
-    if (optionWords(rest).some((word) => word.startsWith('--version='))) throw new UsageError(takesNoValue('--version'), first)
+  if (first !== undefined && (isCommandName(first) || first === 'help')) {
+    // --version is looked for here, not by parseArgs: given a value, refused here as parseArgs
+    // refuses --trace=yes; -V=1 too, rather than called unknown, as parseArgs would call it.
+    if (optionWords(rest).some((word) => /^(?:--version|-V)=/.test(word))) throw new UsageError(takesNoValue('--version'), first)
     // After a command too (`pglisten listen --version`), as psql takes -V among its options.
     if (asksVersion(rest)) return { name: 'version' }
   }
@@ -89,13 +92,8 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case '--help':
     case '-?':
       return { name: 'help', command: undefined }
-    case 'help': {
-      const topic = rest[0]
-      if (topic === undefined) return { name: 'help', command: undefined }
-      if (!isCommandName(topic)) throw new UsageError(`there is no command ${quoted(topic)}`)
-      if (rest.length > 1) throw new UsageError(`unexpected argument ${quoted(rest[1]!)}: help takes at most one command name`)
-      return { name: 'help', command: topic }
-    }
+    case 'help':
+      return parseHelp(rest)
     case '--version':
     case '-V':
       return { name: 'version' }
@@ -110,7 +108,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     case 'bench-listener':
       return { name: 'bench-listener' }
     default:
-      if (/^--(?:help|version)=/.test(first)) throw new UsageError(takesNoValue(first.slice(0, first.indexOf('='))))
+      if (/^(?:--help|--version|-\?|-V)=/.test(first)) throw new UsageError(takesNoValue(first.slice(0, first.indexOf('='))))
       throw new UsageError(first.startsWith('-') ? `unknown option ${optionBefore(first)} before the command` : `there is no command ${quoted(first)}`)
   }
 }
@@ -140,9 +138,32 @@ function optionWords(argv: readonly string[]): readonly string[] {
   return end === -1 ? argv : argv.slice(0, end)
 }
 
-/** What parseArgs says of a flag given a value (`--trace=yes`), for the two flags read before it. */
+/** What parseArgs says of a flag given a value (`--trace=yes`), for the two read before it (either name). */
 function takesNoValue(flag: string): string {
-  return `option '${flag === '--help' ? '-?, --help' : '-V, --version'}' does not take an argument`
+  return `option '${flag === '--help' || flag === '-?' ? '-?, --help' : '-V, --version'}' does not take an argument`
+}
+
+/**
+ * `pglisten help [TOPIC]`, a command as the others are: its --help (or -?) shows its own help,
+ * whatever else is on the line, as `pglisten listen --help` shows listen's and `git help --help`
+ * git-help's; so does `pglisten help help`. Another option is refused as a command refuses one.
+ * A topic that is no command is refused with pglisten's own usage as the hint: it lists them.
+ */
+function parseHelp(argv: readonly string[]): Command {
+  const options = optionWords(argv)
+  if (options.some((word) => word === '--help' || word === '-?')) return { name: 'help', command: 'help' }
+  const withValue = options.find((word) => /^(?:--help|-\?)=/.test(word))
+  if (withValue !== undefined) throw new UsageError(takesNoValue('--help'), 'help')
+  // Named as parseArgs names one: up to its "=", or its first letter (-xyz is -x -y -z).
+  const option = options.find((word) => word.startsWith('-') && word !== '-')
+  if (option !== undefined) throw new UsageError(`unknown option ${shownOption(option.startsWith('--') ? option.split('=')[0]! : option.slice(0, 2))}`, 'help')
+  const end = argv.indexOf('--')
+  const topics = end === -1 ? argv : [...argv.slice(0, end), ...argv.slice(end + 1)]
+  const topic = topics[0]
+  if (topic === undefined) return { name: 'help', command: undefined }
+  if (!isCommandName(topic) && topic !== 'help') throw new UsageError(`there is no command ${quoted(topic)}`)
+  if (topics.length > 1) throw new UsageError(`unexpected argument ${quoted(topics[1]!)}: help takes at most one command name`)
+  return { name: 'help', command: topic }
 }
 
 const listenOptions = {

@@ -1,8 +1,8 @@
 /**
  * `pglisten listen`: LISTENs on channels and prints each notification as a JSON line on stdout,
- * status lines on stderr, until SIGINT or SIGTERM. The listener reconnects by itself, as
- * --reconnect-delay, --max-attempts and --heartbeat say; its attempts and the gaps it reports
- * are printed. Imports the listener and the command's own modules.
+ * status lines on stderr, until SIGINT, SIGTERM or SIGHUP (./stop-signals.ts). The listener
+ * reconnects by itself, as --reconnect-delay, --max-attempts and --heartbeat say; its attempts
+ * and the gaps it reports are printed. Imports the listener and the command's own modules.
  */
 import { Backoff } from '../listener/backoff.ts'
 import { ConsumerStalledError, ListenerError } from '../listener/errors.ts'
@@ -13,6 +13,7 @@ import { describeError } from './errors.ts'
 import { channelList, gapLine, gapStatus, notificationLine } from './format.ts'
 import { exitWhenWritten, onStdoutClosed, status, writeLine } from './output.ts'
 import { ReconnectReport } from './reconnect-report.ts'
+import { stopSignals } from './stop-signals.ts'
 
 /**
  * After a signal, how long stdout and stderr have to take the lines their readers have not yet:
@@ -46,8 +47,7 @@ export async function listen(command: ListenCommand): Promise<number> {
     if (failed !== undefined) return void exitWhenWritten(failed, afterSignalWaitMs)
     void listener.close()
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  for (const signal of stopSignals) process.on(signal, stop)
   onStdoutClosed(stop)
 
   const { value, settings } = await openWithPassword(command.connection, 'listen', async (options) => {

@@ -14,6 +14,7 @@ type Options = NonNullable<ParseArgsConfig['options']>
  * ./argument-bytes.ts, which reads a word's bytes back from there).
  */
 export function parse(argv: string[], options: Options, command: string): { values: Values; positionals: string[]; places: number[] } {
+  flagWithValue(argv, options, command)
   const { args, from } = dashValues(argv, options, command)
   try {
     const { values, positionals, tokens } = parseArgs({ args, options, strict: true, allowPositionals: true, tokens: true })
@@ -27,6 +28,21 @@ export function parse(argv: string[], options: Options, command: string): { valu
     // Node's messages go on to explain `--`; the first sentence is what the user needs.
     const first = (error as Error).message.split(/\. (?=[A-Z])/)[0]!.replace(/\.$/, '')
     throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1), command, { cause: error })
+  }
+}
+
+/**
+ * A flag's short name given a value (`-?=1`, `-w=yes`), refused as parseArgs refuses its long
+ * name given one (`--help=1`): parseArgs would take the word for the flags -?, -= and -1, and
+ * call "-=" unknown. (A short option that takes a value keeps what follows, "=" and all, as
+ * getopt does: `-p=5432` is the port "=5432", which connecting then refuses.)
+ */
+function flagWithValue(argv: string[], options: Options, command: string): void {
+  for (const word of optionWords(argv)) {
+    const short = /^-([^-])=/.exec(word)?.[1]
+    if (short === undefined) continue
+    const name = Object.entries(options).find(([, option]) => option.type === 'boolean' && option.short === short)?.[0]
+    if (name !== undefined) throw new UsageError(`option '-${short}, --${name}' does not take an argument`, command)
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * `pglisten replicate`: streams a logical replication slot's changes and prints each as a JSON
- * line on stdout, status lines on stderr, until SIGINT or SIGTERM. Imports pglisten/replication
- * and the command's own modules.
+ * line on stdout, status lines on stderr, until SIGINT, SIGTERM or SIGHUP (./stop-signals.ts).
+ * Imports pglisten/replication and the command's own modules.
  *
  * A change is acknowledged (stream.ack) once its line is written: once stdout has handed it to
  * the operating system, not when write() returns. The slot moves by whole transactions, so a
@@ -16,6 +16,7 @@ import { describeTarget, openWithPassword } from './connection.ts'
 import { describeError } from './errors.ts'
 import { exitWithoutStdout, onStdoutClosed, status, writeLineConfirmed } from './output.ts'
 import { changeLine, cliValue, publicationList } from './replicate-format.ts'
+import { repeatsHangUp, stopSignals } from './stop-signals.ts'
 
 /** What the stream tells onReconnect. */
 interface Lost {
@@ -53,9 +54,11 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
    * message outside any transaction), or at once between them; a second stops at once (that
    * transaction comes again next time); one more, while closing (stdout not draining, a server
    * not answering), leaves without closing: the slot still has everything not yet reported.
-   * After a failed write, whatever the signals, the status is 1.
+   * After a failed write, whatever the signals, the status is 1. A SIGHUP once stopping is the
+   * same hang-up told again, not a second signal (./stop-signals.ts).
    */
-  const stop = (): void => {
+  const stop = (signal?: NodeJS.Signals): void => {
+    if (stopping !== 'no' && repeatsHangUp(signal)) return
     // Before streaming starts nothing has been printed, so nothing is owed an acknowledgement;
     // and connecting may take long (libpq's default connect_timeout is none): leave at once.
     if (live === undefined || stopping === 'now') {
@@ -70,8 +73,7 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
     }
     stopNow()
   }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  for (const signal of stopSignals) process.on(signal, stop)
   onStdoutClosed(() => {
     stdoutGone = true
     if (live === undefined) {
@@ -143,8 +145,7 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
     // a signal came while closing.
     return writeFailed || (stopping === 'no' && !stdoutGone) ? 1 : 0
   } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
+    for (const signal of stopSignals) process.off(signal, stop)
   }
 }
 

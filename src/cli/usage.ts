@@ -7,7 +7,7 @@
 import { Backoff } from '../listener/backoff.ts'
 import { Liveness } from '../listener/liveness.ts'
 import { payloadLimitBytes } from '../listener/sql.ts'
-import type { CommandName } from './args.ts'
+import type { HelpTopic } from './args.ts'
 import { benchDefaults } from './bench/args.ts'
 import { stampWidth } from './bench/payload.ts'
 
@@ -69,6 +69,20 @@ An error is one line on standard error; the exit status is then 2 for a
 mistake on the command line, 1 otherwise.
 `
 
+/** `pglisten help --help`: the help command's own, as `git help --help` is git-help's. */
+const help = `pglisten help: show the help of pglisten or of one of its commands.
+
+Usage:
+  pglisten help [COMMAND]
+
+Without COMMAND, shows pglisten's own help, as pglisten --help does: its
+commands and options. With COMMAND (listen, replicate, notify, bench or help),
+shows that command's, as pglisten COMMAND --help does.
+
+Options:
+  -?, --help   show this help, then exit
+`
+
 const listen = `pglisten listen: print notifications as JSON lines.
 
 Usage:
@@ -91,8 +105,9 @@ again; what was sent meanwhile is not heard, and status lines say so:
 A failed attempt's error is printed once, and not again while the attempts
 after it fail the same way; one that will not pass by itself (a refused
 password, a database that is gone) is explained. The first connection is not
-retried. SIGINT (Ctrl-C) or SIGTERM closes the connection and exits with
-status 0; giving up after --max-attempts exits with status 1.
+retried. SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed) closes the
+connection and exits with status 0; giving up after --max-attempts exits with
+status 1.
 
 Options:
       --json-payload       print each payload as the JSON value it holds,
@@ -141,14 +156,14 @@ Status lines go to standard error.
 
 A change is acknowledged once its line is written; the slot moves past a
 transaction once all of it is, and the server is told every few seconds.
-SIGINT (Ctrl-C) or SIGTERM lets the transaction being printed finish, tells
-the server and exits with status 0, so that a restart with the same slot
-repeats nothing (a second signal stops at once). After a crash or kill -9 a
-restart loses nothing and prints again, whole, the transactions the server
-was not yet told of: commit_lsn and seq identify a change. A lost connection
-is reopened, with backoff, and resumes the same way; the first is not
-retried. A slot keeps the server's WAL until its changes are read: drop one
-no longer used, with SELECT pg_drop_replication_slot('NAME').
+SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed) lets the transaction
+being printed finish, tells the server and exits with status 0, so that a
+restart with the same slot repeats nothing (a second signal stops at once).
+After a crash or kill -9 a restart loses nothing and prints again, whole, the
+transactions the server was not yet told of: commit_lsn and seq identify a
+change. A lost connection is reopened, with backoff, and resumes the same way;
+the first is not retried. A slot keeps the server's WAL until its changes are
+read: drop one no longer used, with SELECT pg_drop_replication_slot('NAME').
 
 The user needs the REPLICATION attribute (or to be a superuser), and the
 server PostgreSQL 14 or later with wal_level = logical.
@@ -240,17 +255,19 @@ Options:
       --help               show this help, then exit
 
 Progress goes to standard error: one line rewritten in place on a terminal;
-otherwise a line every S seconds and one per payload size. SIGINT (Ctrl-C) or
-SIGTERM stops the bench: the NOTIFYs in flight commit, the results so far are
-printed (the size being sent marked partial), and it exits with 130 or 143.
-A second signal quits at once.
+otherwise a line every S seconds and one per payload size. SIGINT (Ctrl-C),
+SIGTERM or SIGHUP (the terminal closed) stops the bench: the NOTIFYs in flight
+commit, the results so far are printed (the size being sent marked partial),
+and it exits with 130, 143 or 129. A second signal quits at once.
 
 ${connection}`
 
-export function usage(command: CommandName | undefined): string {
+export function usage(command: HelpTopic | undefined): string {
   switch (command) {
     case undefined:
       return general
+    case 'help':
+      return help
     case 'listen':
       return listen
     case 'replicate':

@@ -1,15 +1,16 @@
 /**
- * How the bench stops early. The first SIGINT or SIGTERM asks it to stop: the phase being
- * measured ends once the NOTIFYs in flight commit, its listeners report, and the results so far
- * are printed. A second one exits at once. Imports node:os for the signals' numbers.
+ * How the bench stops early. The first SIGINT, SIGTERM or SIGHUP (a closed terminal, a dropped
+ * ssh connection: ../stop-signals.ts says why it stops rather than kills) asks it to stop: the
+ * phase being measured ends once the NOTIFYs in flight commit, its listeners report, and the
+ * results so far are printed. A second one exits at once, but for a SIGHUP (../stop-signals.ts). Imports node:os for the signals'
+ * numbers, and the list of signals.
  *
  * The exit status is the shell's for a process killed by the signal, 128 + its number (130 for
- * SIGINT, 143 for SIGTERM): a script sees that the bench did not finish, yet gets its output.
+ * SIGINT, 143 for SIGTERM, 129 for SIGHUP): a script sees that the bench did not finish, yet
+ * gets its output.
  */
 import { constants } from 'node:os'
-
-type StopSignal = 'SIGINT' | 'SIGTERM'
-const signals: readonly StopSignal[] = ['SIGINT', 'SIGTERM']
+import { repeatsHangUp, stopSignals as signals, type StopSignal } from '../stop-signals.ts'
 
 export class Interruption {
   /** The signal that asked the bench to stop, once one has. */
@@ -17,7 +18,7 @@ export class Interruption {
   readonly #controller = new AbortController()
   readonly #onFirst: (signal: StopSignal) => void
   readonly #handler = (signal: StopSignal): void => {
-    if (this.signal !== undefined) process.exit(this.status)
+    if (this.signal !== undefined) return void (repeatsHangUp(signal) || process.exit(this.status))
     this.signal = signal
     this.#onFirst(signal)
     this.#controller.abort()

@@ -12,6 +12,7 @@ import { createListener } from '../../index.ts'
 import { stderrTracer } from '../connection.ts'
 import { warning } from '../output.ts'
 import { describeError, UsageError } from '../errors.ts'
+import { stopSignals } from '../stop-signals.ts'
 import { terminalSafe } from '../terminal.ts'
 import type { FromListener, InitMessage, ToListener } from './messages.ts'
 import { endedPhase, nanosSince, readStamp } from './payload.ts'
@@ -31,11 +32,11 @@ export async function benchListener(): Promise<number> {
   const send = process.send?.bind(process)
   if (!send) throw new UsageError('bench-listener is started by pglisten bench, not by hand', 'bench')
   const tell = (message: FromListener): void => void send(message)
-  // Ctrl-C (and a SIGTERM sent to the process group) reaches this process with the bench: the
-  // bench decides when its listeners stop, after their last report, by letting go of the IPC
-  // channel; that also ends this process if the bench is killed outright.
-  process.on('SIGINT', () => {})
-  process.on('SIGTERM', () => {})
+  // Ctrl-C (and a SIGTERM sent to the process group, or the SIGHUP of a terminal closed on the
+  // job) reaches this process with the bench: the bench decides when its listeners stop, after
+  // their last report, by letting go of the IPC channel; that also ends this process if the
+  // bench is killed outright.
+  for (const signal of stopSignals) process.on(signal, () => {})
   process.once('disconnect', () => void (closing ? closing() : process.exit(0)))
   try {
     return await run(tell, await initMessage())

@@ -1,7 +1,8 @@
 /**
  * The bench's results as a table (psql's aligned format, for people) or as JSON (--json, for
- * machines). Pure: imports the bench's result types only.
+ * machines). Pure: imports the bench's result types and the stop signals' names only.
  */
+import type { StopSignal } from '../stop-signals.ts'
 import type { PhaseResult } from './stats.ts'
 
 /** A phase's figures; partial when a signal stopped its sending early. */
@@ -14,7 +15,7 @@ export interface BenchReport {
   amount: { count: number } | { seconds: number }
   warmup: number
   /** The signal that stopped the bench before it measured every payload size in full. */
-  interrupted?: 'SIGINT' | 'SIGTERM'
+  interrupted?: StopSignal
   results: ReportedPhase[]
 }
 

@@ -8,9 +8,9 @@
  * other has committed. PostgreSQL delivers notifications in commit order, so a listener that
  * reads the marker has read the whole phase, and reports.
  *
- * SIGINT or SIGTERM ends a phase the same way, only sooner (./interruption.ts): the notifiers
- * stop taking NOTIFYs, the marker follows the ones in flight, and the phase is reported as
- * partial after those before it. No phase starts after the signal.
+ * SIGINT, SIGTERM or SIGHUP ends a phase the same way, only sooner (./interruption.ts): the
+ * notifiers stop taking NOTIFYs, the marker follows the ones in flight, and the phase is reported
+ * as partial after those before it. No phase starts after the signal.
  */
 import { connect } from '../../protocol/index.ts'
 import type { ConnectOptions } from '../../protocol/io/connect.ts'
@@ -44,7 +44,7 @@ export async function bench(command: BenchCommand): Promise<number> {
   // Ctrl-C reaches the listener processes too (one process group): they ignore it, and stop
   // when the bench lets them go, after their last report.
   const interruption = new Interruption((signal) => {
-    progress.log(`pglisten: bench: ${signal}: stopping; the results so far follow (${signal} again to quit at once)`)
+    progress.log(`pglisten: bench: ${signal}: stopping; the results so far follow (${signal === 'SIGHUP' ? 'SIGINT or SIGTERM' : signal} to quit at once)`)
   })
   try {
     const more = Array.from({ length: command.notifiers - 1 }, () => connect({ ...options, onWarning: warning, ...(command.connection.trace ? { trace: stderrTracer() } : {}) }))

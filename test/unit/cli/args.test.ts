@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest'
 import { commandNames, parseCommandLine, type ListenCommand, type NotifyCommand } from '../../../src/cli/args.ts'
 import type { BenchCommand } from '../../../src/cli/bench/args.ts'
 import { connectOptionsFrom } from '../../../src/cli/connection-args.ts'
+import { usage } from '../../../src/cli/usage.ts'
 import { usageError } from '../../support/usage-error.ts'
 
 const listen = (...argv: string[]) => parseCommandLine(['listen', ...argv]) as ListenCommand
@@ -129,6 +130,18 @@ describe('listen and notify', () => {
     [['--version=1'], "option '-V, --version' does not take an argument", undefined],
     [['--help=1'], "option '-?, --help' does not take an argument", undefined],
     [['listen', '--version=1', 'jobs'], "option '-V, --version' does not take an argument", 'listen'],
+    // The short names given a value: said as the long ones are, not "unknown option '-V'".
+    [['-V=1'], "option '-V, --version' does not take an argument", undefined],
+    [['-?=1'], "option '-?, --help' does not take an argument", undefined],
+    [['listen', '-V=1', 'jobs'], "option '-V, --version' does not take an argument", 'listen'],
+    [['notify', 'jobs', '-?=1'], "option '-?, --help' does not take an argument", 'notify'],
+    [['bench', '-?=yes'], "option '-?, --help' does not take an argument", 'bench'],
+    [['listen', '-w=1', 'jobs'], "option '-w, --no-password' does not take an argument", 'listen'],
+    // help is a command as the others are: its options are refused as theirs are, its hint its own --help.
+    [['help', '--help=1'], "option '-?, --help' does not take an argument", 'help'],
+    [['help', '-V=1'], "option '-V, --version' does not take an argument", 'help'],
+    [['help', '-x'], "unknown option '-x'", 'help'],
+    [['help', 'listen', '--json'], "unknown option '--json'", 'help'],
     // A dash and a digit is none of pglisten's options: a number meant as an argument, so the hint.
     [['notify', 'jobs', '-1'], 'unknown option \'-1\'; to give an argument that starts with "-", write it after "--", as in -- -1', 'notify'],
     [['listen', 'jobs', '-1.5'], 'unknown option \'-1.5\'; to give an argument that starts with "-", write it after "--", as in -- -1.5', 'listen'],
@@ -209,6 +222,19 @@ describe('listen and notify', () => {
     for (const command of commandNames) expect(parseCommandLine([command, '-?'])).toEqual({ name: 'help', command })
     expect(notify('jobs', '--', '-?')).toMatchObject({ name: 'notify', payload: '-?' })
     expect(parseCommandLine(['--version'])).toEqual({ name: 'version' })
+  })
+
+  test('help --help: the help of help, as listen --help is listen\'s (and `git help --help` git-help\'s)', () => {
+    for (const argv of [['help', '--help'], ['help', '-?'], ['help', 'help'], ['help', 'listen', '--help'], ['help', '--', 'help']]) {
+      expect(parseCommandLine(argv), JSON.stringify(argv)).toEqual({ name: 'help', command: 'help' })
+    }
+    expect(parseCommandLine(['help', '--', 'listen'])).toEqual({ name: 'help', command: 'listen' })
+    expect(parseCommandLine(['help', '-V'])).toEqual({ name: 'version' }) // -V after a command too
+    const text = usage('help')
+    expect(text.split('\n')[0]).toBe('pglisten help: show the help of pglisten or of one of its commands.')
+    expect(text).toContain('  pglisten help [COMMAND]\n')
+    expect(text).toContain('  -?, --help   show this help, then exit\n')
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80)
   })
 })
 
