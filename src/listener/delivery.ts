@@ -14,10 +14,10 @@
  * Knows nothing of connections beyond "pause or resume reading".
  */
 import { ConsumerStalledError } from './errors.ts'
-import type { EventHub } from './events.ts'
+import type { EventHub, Registration } from './events.ts'
 import type { ListenerEvents } from './listener-types.ts'
 import { Held } from './held.ts'
-import type { Gap, Notification, Subscription } from './subscription.ts'
+import type { Gap, ListenerItem, Notification, Subscription } from './subscription.ts'
 import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface Watermarks {
@@ -45,6 +45,8 @@ export class Delivery {
   #subscriptions: readonly Subscription[] = []
   /** What no consumer took, for the next consumer that takes its channel. */
   #held: Held | undefined
+  /** For each record of the 'gap' registrations a held Gap came to, how often each had been called then. */
+  readonly #callsAt = new WeakMap<readonly unknown[], readonly number[]>()
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
   #handlersProgress: number
@@ -155,11 +157,49 @@ export class Delivery {
     const held = this.#held
     if (!held) return
     this.#held = undefined
-    for (const item of held.take(() => true)) {
+    const items = held.take(() => true)
+    for (const [at, item] of items.entries()) {
+      // The last 'notification' handler went (one that hears once, say): the rest waits for the
+      // next consumer, as what came a moment later would.
+      if (this.#handlers.length === 0) {
+        if (!this.#finished) this.#holdAgain(items.slice(at), held)
+        break
+      }
       if (item.type !== 'Gap') this.#events.emit('notification', item)
-      else this.#events.emit('gap', item, this.#events.handlers('gap').filter((registration) => !held.heard.get(item)!.includes(registration.handler)))
+      else {
+        const heard = this.#heard(held.heard.get(item)!)
+        this.#events.emit('gap', item, this.#events.handlers('gap').filter((registration) => !heard.has(registration.handler)))
+      }
     }
     this.#moved()
+  }
+
+  /**
+   * Holds again what a 'notification' handler was being given when the last of them went: a
+   * notification on a channel still listened on, and a Gap for the channels no consumer takes
+   * (`take` forgot those it concerned), with its record of who heard it.
+   */
+  #holdAgain(items: readonly ListenerItem[], was: Held): void {
+    for (const item of items) {
+      if (item.type === 'Gap') this.#hold().offerGap(item, this.#unconsumed(), was.heard.get(item))
+      else if (this.listened.has(item.channel)) this.#hold().offer(item)
+    }
+  }
+
+  /**
+   * The functions that heard a held Gap, from the record of the 'gap' registrations it came to:
+   * one still registered heard it (or is about to, in the event under way); one removed since
+   * heard it only if it was called since the record was taken (a removed one never is again),
+   * not if an earlier handler removed it before the event reached it. A function heard it if
+   * any of its registrations did: one added again is not told twice.
+   */
+  #heard(record: readonly unknown[]): Set<unknown> {
+    const at = this.#callsAt.get(record) ?? []
+    const heard = new Set<unknown>()
+    for (const [i, registration] of (record as readonly Registration<Gap>[]).entries()) {
+      if (!registration.removed || registration.calls > at[i]!) heard.add(registration.handler)
+    }
+    return heard
   }
 
   /**
@@ -238,12 +278,16 @@ export class Delivery {
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
    * listened on that no consumer of the user's takes (a notification lost on one would have
    * been held for it), and of each channel something is held on. 'gap' handlers hear it as an
-   * event, as this returns: what is held notes which functions (not registrations: one removed
-   * and added again before a 'notification' handler comes has heard it, and is not told twice).
+   * event, as this returns: what is held notes their registrations and how often each was
+   * called so far, so that #heard can tell later which of them the event reached.
    */
   gap(gap: Gap): void {
     const unconsumed = this.#unconsumed()
-    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, this.#events.handlers('gap').map((registration) => registration.handler))
+    if (unconsumed.length > 0 || this.#held) {
+      const record = this.#events.handlers('gap').slice()
+      this.#callsAt.set(record, record.map((registration) => registration.calls))
+      this.#hold().offerGap(gap, unconsumed, record)
+    }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
   }
 

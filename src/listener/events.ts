@@ -14,6 +14,8 @@
 export interface Registration<Value> {
   readonly handler: (value: Value) => unknown
   removed: boolean
+  /** How many times it was called: a held Gap's record (delivery.ts) tells by it whether one removed since heard the Gap. */
+  calls: number
 }
 
 export class EventHub<Events extends object> {
@@ -35,7 +37,7 @@ export class EventHub<Events extends object> {
   on<K extends keyof Events>(event: K, handler: (value: Events[K]) => unknown): () => void {
     if (typeof handler !== 'function') throw new TypeError(`a handler for "${String(event)}" must be a function`)
     const list = this.handlers(event)
-    const registration: Registration<Events[K]> = { handler, removed: false }
+    const registration: Registration<Events[K]> = { handler, removed: false, calls: 0 }
     list.push(registration)
     return () => {
       if (registration.removed) return // called twice, or after clear(): it removes nobody else
@@ -69,8 +71,8 @@ export class EventHub<Events extends object> {
     // One handler, the hot path of a notification: no copy of the list to make.
     if (list.length === 1) {
       const only = list[0]!
-      if (!only.removed) this.#call(only.handler, value, event)
-    } else for (const registration of list.slice()) if (!registration.removed) this.#call(registration.handler, value, event)
+      if (!only.removed) this.#call(only, value, event)
+    } else for (const registration of list.slice()) if (!registration.removed) this.#call(registration, value, event)
   }
 
   /** Forgets the handlers of every event but `kept` (close()): one an emit under way has yet to call is not called. */
@@ -82,9 +84,10 @@ export class EventHub<Events extends object> {
     }
   }
 
-  #call<K extends keyof Events>(handler: (value: Events[K]) => unknown, value: Events[K], event: K): void {
+  #call<K extends keyof Events>(registration: Registration<Events[K]>, value: Events[K], event: K): void {
+    registration.calls++
     try {
-      const result = handler(value)
+      const result = registration.handler(value)
       if (result != null && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)
     } catch (error) {
       this.#report(error, event)

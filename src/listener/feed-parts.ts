@@ -50,14 +50,21 @@ export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: stri
       if (kind === 'rows') await installRowTrigger(c, table, { channel })
       else {
         // Its changes would all be dropped (checks.ts); the row trigger names the table it was installed on.
-        await c.query(refusePartitioned(target, "tcn names each change's partition, not this table: use the rows feed"))
+        await c.query(refusePartitioned(target, partitionedHint))
         await installTcnTrigger(c, table, { channel })
       }
       await locate(c)
     },
-    // A tcn feed without its OID would keep the table's name and lose it at a rename, saying
-    // nothing: with install: false its table must exist at the setup, as the install's does.
-    ...(catalog && { locate: () => locate(catalog, kind === 'tcn') }),
+    // With install: false a tcn feed's table is checked as an install checks it: without its OID
+    // the feed would keep the table's name and lose it at a rename, and on a partitioned table
+    // (a trigger made on it by hand is cloned to each partition) it would pass every change by,
+    // each naming a partition; either saying nothing.
+    ...(catalog && {
+      locate: async () => {
+        if (kind === 'tcn') await catalog.query(refusePartitioned(target, partitionedHint))
+        await locate(catalog, kind === 'tcn')
+      },
+    }),
     remove: async (c) => {
       const on = await now(c) // a dropped table's trigger went with it
       if (kind === 'tcn') return on && removeTcnTrigger(c, on)
@@ -67,6 +74,8 @@ export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: stri
     ...tableFeed(table, kind, catalog && (() => now(catalog))),
   }
 }
+
+const partitionedHint = "tcn names each change's partition, not this table: use the rows feed"
 
 /**
  * The table's OID (one row: NULL when there is no such table; `required`, the server's error
