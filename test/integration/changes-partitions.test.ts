@@ -4,47 +4,17 @@
  * table renamed or moved to another schema while the feed listens. tcn, whose payload can only
  * name the partition, is refused on a partitioned table rather than dropping every change.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { changes, type RowChange } from '../../src/changes.ts'
-import type { Feed, FeedItem } from '../../src/listener/feeds.ts'
 import { quoteLiteral } from '../../src/listener/sql.ts'
 import { DatabaseError } from '../../src/protocol/errors.ts'
-import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser } from '../support/connect.ts'
+import { admin, q, schemasOfItsOwn, tag, upToMarker } from '../support/feed-schemas.ts'
 import { listener } from '../support/listener.ts'
 
-const tag = Math.random().toString(36).slice(2, 8)
 // Two schemas off the search_path, with names that need quoting (and a % and a backslash, which
 // the trigger function carries through format() and a literal): the partition lives in the other.
 const [schema, elsewhere] = [`parts "${tag}" ü 100%s \\x`, `parts, elsewhere ${tag}`]
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`
-let admin: Connection
-
-beforeAll(async () => {
-  admin = await connectSuperuser()
-  for (const s of [schema, elsewhere]) await admin.query(`CREATE SCHEMA ${q(s)}`)
-})
-afterAll(async () => {
-  for (const s of [schema, elsewhere]) await admin.query(`DROP SCHEMA ${q(s)} CASCADE`)
-  await admin.close()
-})
-
-/**
- * The feed's items up to a marker sent now on its channel (not a row change, so a PayloadError):
- * NOTIFY delivers in commit order, so whatever the feed kept of the changes committed before
- * it comes first, and whatever it dropped is simply not there.
- */
-async function upToMarker(feed: Feed<unknown>): Promise<FeedItem<unknown>[]> {
-  const marker = `marker ${tag}`
-  await admin.query(`SELECT pg_notify(${quoteLiteral(feed.channel)}, ${quoteLiteral(marker)})`)
-  const items: FeedItem<unknown>[] = []
-  for (;;) {
-    const { value, done } = await feed.next()
-    if (done) throw new Error('the feed ended before the marker')
-    if ((value as { payload?: string }).payload === marker) return items
-    items.push(value)
-  }
-}
+schemasOfItsOwn(schema, elsewhere)
 
 test('a rows feed on a partitioned table yields the changes to its partitions, naming the partition', async () => {
   const parent = `${q(schema)}.${q('Measure "m"')}`

@@ -3,44 +3,18 @@
  * table as it is now) follows it by its OID, and removeOnClose removes the trigger from the
  * table under its new name, where RENAME left it. Against the real server, with tcn from contrib.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { changes, installTcnTrigger, rowChangeChannel, type TcnChange } from '../../src/changes.ts'
 import { PayloadError } from '../../src/listener/changes/index.ts'
-import type { Feed, FeedItem } from '../../src/listener/feeds.ts'
 import { quoteLiteral } from '../../src/listener/sql.ts'
-import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser } from '../support/connect.ts'
+import { admin, q, schemasOfItsOwn, tag, upToMarker } from '../support/feed-schemas.ts'
 import { listener } from '../support/listener.ts'
 
-const tag = Math.random().toString(36).slice(2, 8)
 const schema = `rename "${tag}" ü`
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`
 const at = (table: string) => `${q(schema)}.${q(table)}`
-let admin: Connection
-
-beforeAll(async () => {
-  admin = await connectSuperuser()
-  await admin.query(`CREATE SCHEMA ${q(schema)}`)
-})
-afterAll(async () => {
-  await admin.query(`DROP SCHEMA ${q(schema)} CASCADE`)
-  await admin.close()
-})
+schemasOfItsOwn(schema)
 
 const count = async (sql: string) => Number((await admin.query(sql))[0]!.rows[0]![0])
-
-/** The feed's items up to a marker sent now on its channel: NOTIFY delivers in commit order. */
-async function upToMarker(feed: Feed<unknown>): Promise<FeedItem<unknown>[]> {
-  const marker = `marker ${tag}`
-  await admin.query(`SELECT pg_notify(${quoteLiteral(feed.channel)}, ${quoteLiteral(marker)})`)
-  const items: FeedItem<unknown>[] = []
-  for (;;) {
-    const { value, done } = await feed.next()
-    if (done) throw new Error('the feed ended before the marker')
-    if ((value as { payload?: string }).payload === marker) return items
-    items.push(value)
-  }
-}
 
 test("a tcn feed follows its table through ALTER TABLE ... RENAME; another table's changes, and a new table under the old name, stay out", async () => {
   const channel = `tcn rename ${tag}`

@@ -2,28 +2,17 @@
  * changes(listener) and ddlChanges(listener): one call from a table (or a database) to typed
  * change events, against the real server, with names that need quoting.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { changes, ddlChanges, NoPrimaryKeyError, PayloadError, removeDdlTrigger, rowChangeChannel, type RowChange, type TcnChange } from '../../src/changes.ts'
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
-import type { Connection } from '../../src/protocol/io/connection.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
+import { admin, q, schemasOfItsOwn, tag } from '../support/feed-schemas.ts'
 import { collect, listener, uniqueChannel } from '../support/listener.ts'
 import { within } from '../support/listener-world.ts'
 import { ListenerError } from '../../src/listener/errors.ts'
 
-const tag = Math.random().toString(36).slice(2, 8)
 const schema = `feeds "${tag}" ü`
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`
-let admin: Connection
-
-beforeAll(async () => {
-  admin = await connectSuperuser()
-  await admin.query(`CREATE SCHEMA ${q(schema)}`)
-})
-afterAll(async () => {
-  await admin.query(`DROP SCHEMA ${q(schema)} CASCADE`)
-  await admin.close()
-})
+schemasOfItsOwn(schema)
 
 /** The next `count` items of an iterator, without ending it. */
 async function take<T>(iterator: AsyncIterator<T>, count: number): Promise<T[]> {

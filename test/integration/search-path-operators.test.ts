@@ -8,8 +8,7 @@
  * pglisten's SQL compares, and types named text and event_trigger: each says so when used.
  * The installers run as a superuser (the DDL feed's must), so a stand-in there would run as one.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import type { Connection } from '../../src/protocol/io/connection.ts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { connect } from '../../src/protocol/index.ts'
 import { createSlot, dropSlot, emitMessage, replicate, slotHealth } from '../../src/replication.ts'
 import { checkSlot } from '../../src/replication/slot-check.ts'
@@ -17,12 +16,13 @@ import { confirmResume } from '../../src/replication/resume-check.ts'
 import { changes, installDdlTrigger, installRowTrigger, installTcnTrigger, planDdlTrigger, planRowTrigger, planTcnTrigger, removeDdlTrigger, removeRowTrigger, removeTcnTrigger } from '../../src/changes.ts'
 import { refusePartitioned, requirePrimaryKey, requireSuperuser } from '../../src/listener/changes/checks.ts'
 import { parseTableName } from '../../src/listener/changes/table-name.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
+import { databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
 import { listener } from '../support/listener.ts'
+import { asSuperuser, hijacked, searchPath, session } from '../support/search-path.ts'
 
 const pg = server()
 const database = databaseOfItsOwn('search_path_operators')
-const hijacked = { options: '-c search_path=hijack,pg_catalog' }
+const sql = () => session(database, hijacked)
 const table = { schema: 'public', table: 'keyed' }
 
 /** Operators pglisten's SQL uses, by their argument types; and an example that reaches each. */
@@ -38,40 +38,19 @@ const standIns: [operator: string, left: string, right: string, example: string]
   ['||', 'text', 'text', "SELECT 'a' || 'b'"],
 ]
 
-beforeAll(async () => {
-  const sql = await connectSuperuser({ database })
-  try {
-    await sql.query('CREATE SCHEMA hijack')
-    for (const [i, [operator, left, right]] of standIns.entries()) {
-      const returns = operator === '||' ? 'text' : 'boolean'
-      await sql.query(`CREATE FUNCTION hijack.op${i}(${left}, ${right}) RETURNS ${returns} LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack: % (%, %)', '${operator}', '${left}', '${right}'; END $$`)
-      await sql.query(`CREATE OPERATOR hijack.${operator} (LEFTARG = ${left}, RIGHTARG = ${right}, FUNCTION = hijack.op${i})`)
-    }
-    // A text whose every value is refused, and an event_trigger that is no event trigger's type.
-    await sql.query("CREATE FUNCTION hijack.refuse(text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack: text'; END $$")
-    await sql.query('CREATE DOMAIN hijack.text AS pg_catalog.text CHECK (hijack.refuse(VALUE))')
-    await sql.query("CREATE TYPE hijack.event_trigger AS ENUM ('hijack')")
-    await sql.query(`CREATE TABLE public.keyed (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE public.keyed; CREATE EXTENSION tcn`)
-  } finally {
-    await sql.close()
+beforeAll(() => asSuperuser(database, async (sql) => {
+  await sql.query('CREATE SCHEMA hijack')
+  for (const [i, [operator, left, right]] of standIns.entries()) {
+    const returns = operator === '||' ? 'text' : 'boolean'
+    await sql.query(`CREATE FUNCTION hijack.op${i}(${left}, ${right}) RETURNS ${returns} LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack: % (%, %)', '${operator}', '${left}', '${right}'; END $$`)
+    await sql.query(`CREATE OPERATOR hijack.${operator} (LEFTARG = ${left}, RIGHTARG = ${right}, FUNCTION = hijack.op${i})`)
   }
-})
-
-const opened: Connection[] = []
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((o) => o.close().catch(() => undefined)))
-})
-
-async function sql(): Promise<Connection> {
-  const c = await connect(optionsFor(pg.superuser, 'tcp', { database, ...hijacked }))
-  opened.push(c)
-  return c
-}
-
-async function searchPath(c: Connection): Promise<string | null | undefined> {
-  const [shown] = await c.query('SHOW search_path')
-  return shown?.rows[0]?.[0]
-}
+  // A text whose every value is refused, and an event_trigger that is no event trigger's type.
+  await sql.query("CREATE FUNCTION hijack.refuse(text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack: text'; END $$")
+  await sql.query('CREATE DOMAIN hijack.text AS pg_catalog.text CHECK (hijack.refuse(VALUE))')
+  await sql.query("CREATE TYPE hijack.event_trigger AS ENUM ('hijack')")
+  await sql.query(`CREATE TABLE public.keyed (id int PRIMARY KEY); CREATE PUBLICATION p FOR TABLE public.keyed; CREATE EXTENSION tcn`)
+}))
 
 describe('a search_path that lists operators and types before pg_catalog\'s', () => {
   test.each(standIns)('the stand-in %s (%s, %s) is there to be used', async (_o, _l, _r, example) => {
@@ -89,14 +68,8 @@ describe('a search_path that lists operators and types before pg_catalog\'s', ()
 
 describe.runIf((pg.serverVersion ?? 180000) >= 140000)('replication: the slot and publication checks use pg_catalog\'s operators and types', () => {
   const slot = `search_path_operators_${process.pid}`
-  beforeAll(async () => {
-    const c = await connectSuperuser({ database })
-    await createSlot(c, slot).finally(() => c.close())
-  })
-  afterAll(async () => {
-    const c = await connectSuperuser({ database })
-    await dropSlot(c, slot, { ifExists: true }).finally(() => c.close())
-  })
+  beforeAll(() => asSuperuser(database, async (c) => void (await createSlot(c, slot))))
+  afterAll(() => asSuperuser(database, (c) => dropSlot(c, slot, { ifExists: true })))
 
   test('slotHealth finds the slot (name = name)', async () => {
     expect((await slotHealth(await sql(), slot))?.slot).toBe(slot)

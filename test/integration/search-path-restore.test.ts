@@ -8,46 +8,25 @@
  * here hold what current_setting gives back quoted: "$user", an empty list (shown as ""), a
  * schema named with a comma, a space or a quote.
  */
-import { afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connect } from '../../src/protocol/index.ts'
 import { planRowTrigger, planTcnTrigger } from '../../src/changes.ts'
 import { refusePartitioned, requirePrimaryKey, requireSuperuser } from '../../src/listener/changes/checks.ts'
 import { parseTableName } from '../../src/listener/changes/table-name.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
+import { databaseOfItsOwn } from '../support/connect.ts'
+import { asSuperuser, searchPath, session } from '../support/search-path.ts'
 
-const pg = server()
 const database = databaseOfItsOwn('search_path_restore')
+const sql = () => session(database)
 const table = { schema: 'public', table: 'keyed' }
 const target = parseTableName(table)
 /** Fails in the DO, after its search_path is pinned: the table has no primary key. */
 const failing = requirePrimaryKey(parseTableName('public.keyless'))
 
-beforeAll(async () => {
-  const sql = await connectSuperuser({ database })
-  try {
-    await sql.query('CREATE TABLE public.keyed (id int PRIMARY KEY); CREATE TABLE public.keyless (id int); CREATE EXTENSION tcn')
-    await sql.query('CREATE SCHEMA "a, b"; CREATE SCHEMA "x""y"; CREATE SCHEMA "my schema"')
-  } finally {
-    await sql.close()
-  }
-})
-
-const opened: Connection[] = []
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((o) => o.close().catch(() => undefined)))
-})
-
-async function sql(): Promise<Connection> {
-  const c = await connect(optionsFor(pg.superuser, 'tcp', { database }))
-  opened.push(c)
-  return c
-}
-
-async function searchPath(c: Connection): Promise<string | null | undefined> {
-  const [shown] = await c.query('SHOW search_path')
-  return shown?.rows[0]?.[0]
-}
+beforeAll(() => asSuperuser(database, async (sql) => {
+  await sql.query('CREATE TABLE public.keyed (id int PRIMARY KEY); CREATE TABLE public.keyless (id int); CREATE EXTENSION tcn')
+  await sql.query('CREATE SCHEMA "a, b"; CREATE SCHEMA "x""y"; CREATE SCHEMA "my schema"')
+}))
 
 /** Every pinned DO block an install runs; the tcn trigger's after a DROP, as its install does. */
 async function runEach(c: Connection): Promise<void> {

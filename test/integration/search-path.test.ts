@@ -8,18 +8,17 @@
  * `hijack, pg_catalog`, given as a startup option, and a schema `hijack` whose functions and
  * view of the same names say so instead of doing their work.
  */
-import { afterEach, beforeAll, describe, expect, test } from 'vitest'
-import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connect } from '../../src/protocol/index.ts'
-import { createSlot, dropSlot, emitMessage, replicate, slotHealth, type ReplicationStream } from '../../src/replication.ts'
+import { beforeAll, describe, expect, test } from 'vitest'
+import { createSlot, dropSlot, emitMessage, replicate, slotHealth } from '../../src/replication.ts'
 import { changes, ddlChanges, removeDdlTrigger, type RowChange } from '../../src/changes.ts'
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
+import { databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
 import { listener, uniqueChannel } from '../support/listener.ts'
+import { asSuperuser, closedAfterTest, hijacked, session } from '../support/search-path.ts'
 
 const pg = server()
 const database = databaseOfItsOwn('search_path')
-const hijacked = { options: '-c search_path=hijack,pg_catalog' }
+const sql = () => session(database, hijacked)
 
 /** Each stands in for pg_catalog's function of the same name, and fails saying whose it is. */
 const standIns = [
@@ -32,30 +31,14 @@ const standIns = [
   'pg_current_wal_lsn() RETURNS pg_lsn',
 ]
 
-beforeAll(async () => {
-  const sql = await connectSuperuser({ database })
-  try {
-    await sql.query('CREATE SCHEMA hijack')
-    for (const signature of standIns) {
-      await sql.query(`CREATE FUNCTION hijack.${signature} LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack.%', '${signature.slice(0, signature.indexOf('('))}'; END $$`)
-    }
-    // A view that hides every slot: a look at one through it finds none.
-    await sql.query('CREATE VIEW hijack.pg_replication_slots AS SELECT * FROM pg_catalog.pg_replication_slots WHERE false')
-  } finally {
-    await sql.close()
+beforeAll(() => asSuperuser(database, async (sql) => {
+  await sql.query('CREATE SCHEMA hijack')
+  for (const signature of standIns) {
+    await sql.query(`CREATE FUNCTION hijack.${signature} LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack.%', '${signature.slice(0, signature.indexOf('('))}'; END $$`)
   }
-})
-
-const opened: (Connection | ReplicationStream)[] = []
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((o) => o.close().catch(() => undefined)))
-})
-
-async function sql(): Promise<Connection> {
-  const c = await connect(optionsFor(pg.superuser, 'tcp', { database, ...hijacked }))
-  opened.push(c)
-  return c
-}
+  // A view that hides every slot: a look at one through it finds none.
+  await sql.query('CREATE VIEW hijack.pg_replication_slots AS SELECT * FROM pg_catalog.pg_replication_slots WHERE false')
+}))
 
 describe('a search_path that lists pg_catalog after another schema', () => {
   test('the stand-ins are there to be called: an unqualified call reaches them', async () => {
@@ -90,8 +73,7 @@ describe('a search_path that lists pg_catalog after another schema', () => {
       expect(health?.slot).toBe(slot)
       expect(health?.lagBytes).toBeGreaterThanOrEqual(0)
       await emitMessage(c, 'search path', 'by pg_catalog.pg_logical_emit_message')
-      const stream = replicate({ connection: optionsFor(pg.superuser, 'tcp', { database, ...hijacked }), slot, publications: ['p'], messages: true })
-      opened.push(stream)
+      const stream = closedAfterTest(replicate({ connection: optionsFor(pg.superuser, 'tcp', { database, ...hijacked }), slot, publications: ['p'], messages: true }))
       await stream.ready
       const iterator = stream[Symbol.asyncIterator]()
       let change
@@ -113,22 +95,16 @@ describe('a search_path that lists pg_catalog after another schema', () => {
  * an `=` on text would also stand in for the replication SQL's above.)
  */
 describe('a search_path that lists an operator = (text, text) before pg_catalog\'s, in the sessions that fire the triggers', () => {
-  const writerOptions = () => optionsFor(pg.superuser, 'tcp', { database, options: '-c search_path=hijack_ops,pg_catalog' })
-  beforeAll(async () => {
-    const sql = await connectSuperuser({ database })
-    try {
-      await sql.query('CREATE SCHEMA hijack_ops')
-      await sql.query("CREATE FUNCTION hijack_ops.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack_ops.='; END $$")
-      await sql.query('CREATE OPERATOR hijack_ops.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hijack_ops.eq)')
-      await sql.query('CREATE TABLE rows_feed (id int PRIMARY KEY)')
-    } finally {
-      await sql.close()
-    }
-  })
+  const writer = () => session(database, { options: '-c search_path=hijack_ops,pg_catalog' })
+  beforeAll(() => asSuperuser(database, async (sql) => {
+    await sql.query('CREATE SCHEMA hijack_ops')
+    await sql.query("CREATE FUNCTION hijack_ops.eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijack_ops.='; END $$")
+    await sql.query('CREATE OPERATOR hijack_ops.= (LEFTARG = text, RIGHTARG = text, FUNCTION = hijack_ops.eq)')
+    await sql.query('CREATE TABLE rows_feed (id int PRIMARY KEY)')
+  }))
 
   test('the stand-in is there to be used: text = text reaches it', async () => {
-    const c = await connect(writerOptions())
-    opened.push(c)
+    const c = await writer()
     await expect(c.query("SELECT 'a'::text = 'b'")).rejects.toThrow('hijack_ops.=')
   })
 
@@ -136,9 +112,7 @@ describe('a search_path that lists an operator = (text, text) before pg_catalog\
     const l = await listener({ database })
     const feed = changes(l, { schema: 'public', table: 'rows_feed' })
     await feed.ready
-    const writer = await connect(writerOptions())
-    opened.push(writer)
-    await writer.query('INSERT INTO public.rows_feed VALUES (1)')
+    await (await writer()).query('INSERT INTO public.rows_feed VALUES (1)')
     const { value, done } = await feed.next()
     expect(done).toBe(false)
     expect((value as RowChange).operation).toBe('INSERT')
@@ -152,9 +126,7 @@ describe('a search_path that lists an operator = (text, text) before pg_catalog\
     const ddl = ddlChanges(l, { name })
     try {
       await ddl.ready
-      const writer = await connect(writerOptions())
-      opened.push(writer)
-      await writer.query('CREATE TABLE public.ddl_by_hijacked_session (id int)')
+      await (await writer()).query('CREATE TABLE public.ddl_by_hijacked_session (id int)')
       let event: FeedItem<DdlChange> | undefined
       do {
         const next = await ddl.next()
@@ -164,8 +136,7 @@ describe('a search_path that lists an operator = (text, text) before pg_catalog\
       expect(event).toMatchObject({ tag: 'CREATE TABLE' })
     } finally {
       await ddl.return?.()
-      const sql = await connectSuperuser({ database })
-      await removeDdlTrigger(sql, { name }).finally(() => sql.close())
+      await asSuperuser(database, (sql) => removeDdlTrigger(sql, { name }))
     }
   })
 })
