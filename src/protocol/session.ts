@@ -61,15 +61,16 @@ export interface SessionEdge {
 /**
  * Sees every message as it crosses the wire (pglisten --trace, in the spirit of libpq's
  * PQtrace): frontend messages as the bytes sent, backend messages decoded. It must redact
- * secrets itself; a tracer that throws is ignored.
+ * secrets itself; a tracer that throws is ignored. Each hook is optional: a tracer of what the
+ * server says alone gives received() only (options/explicit.ts refuses one with none).
  */
 export interface Tracer {
-  sent(bytes: Uint8Array): void
-  received(message: BackendMessage): void
+  sent?(bytes: Uint8Array): void
+  received?(message: BackendMessage): void
   /**
    * The server's one-byte answer to an SSLRequest or GSSENCRequest ('S', 'N', 'G', or the 'E'
    * that starts an error left unread), which is no message: libpq traces it apart, with
-   * pqTraceOutputCharResponse. Optional, so that a tracer written without it still works.
+   * pqTraceOutputCharResponse.
    */
   receivedByte?(response: 'SSLResponse' | 'GSSENCResponse', byte: number): void
 }
@@ -228,7 +229,7 @@ export class Session {
   }
 
   #route(message: BackendMessage): void {
-    if (this.#trace) traced(() => this.#trace!.received(message))
+    if (this.#trace) traced(() => this.#trace!.received?.(message))
     switch (message.type) {
       case 'CopyBothResponse':
         if (this.#copyRoute !== undefined && this.#copyOpen === undefined) {
@@ -295,7 +296,7 @@ export class Session {
 
   /** Sends bytes, traced: an exchange's, and those sent outside any exchange (Terminate, CopyData). */
   send(bytes: Uint8Array): void {
-    if (this.#trace) traced(() => this.#trace!.sent(bytes))
+    if (this.#trace) traced(() => this.#trace!.sent?.(bytes))
     this.#edge.write(bytes)
   }
 

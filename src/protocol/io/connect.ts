@@ -55,7 +55,7 @@ export interface ConnectOptions extends ConnectionOptions, SessionHandlers {
    * Sees every protocol message sent and received (pglisten --trace): any of a Tracer's hooks,
    * each one left out tracing nothing, as a tracer of only what the server sends needs no sent().
    */
-  trace?: Partial<Tracer>
+  trace?: Tracer
   /** TCP keepalive: probe an idle connection after this many milliseconds. Default: off. */
   keepAlive?: number
   /**
@@ -260,18 +260,6 @@ function openOptions(
 
 function handlers(options: ConnectOptions): SessionHandlers & Pick<OpenOptions, 'trace'> {
   const { onNotification, onNotice, onParameterStatus, onHandlerError, trace } = options
-  return { onNotification, onNotice, onParameterStatus, onHandlerError, ...(trace ? { trace: wholeTracer(trace) } : {}) }
+  return { onNotification, onNotice, onParameterStatus, onHandlerError, ...(trace ? { trace } : {}) }
 }
 
-/**
- * The Tracer a connection calls, from the hooks the caller gave (options/explicit.ts checked
- * them): each looked up on the caller's object when called, so that a class's method keeps
- * its `this`, and a hook left out (or null) is a call that does nothing.
- */
-function wholeTracer(trace: Partial<Tracer>): Tracer {
-  return {
-    sent: (bytes) => trace.sent?.(bytes),
-    received: (message) => trace.received?.(message),
-    receivedByte: (response, byte) => trace.receivedByte?.(response, byte),
-  }
-}

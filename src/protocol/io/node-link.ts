@@ -43,7 +43,7 @@ export async function openNodeLink(endpoint: Endpoint, settings: TlsSettings, tl
     // libpq never uses TLS over a Unix socket: the kernel already guards that path.
     if (reads) return new NodeLink(socket, undefined, reads)
     if (settings.negotiation === 'direct') return new NodeLink(socket, await handshake(socket, endpoint, settings, true))
-    if (trace) traced(() => trace.sent(sslRequest))
+    if (trace) traced(() => trace.sent?.(sslRequest))
     socket.write(sslRequest)
     const answer = await readSslAnswer(socket, trace && ((byte) => traced(() => trace.receivedByte?.('SSLResponse', byte))))
     if (answer === 'N') {

@@ -90,7 +90,7 @@ export async function openWorkersLink(
   try {
     await phase(socket.opened)
     if (!useTls) return new WorkersLink(socket)
-    if (trace) traced(() => trace.sent(sslRequest))
+    if (trace) traced(() => trace.sent?.(sslRequest))
     const answer = await phase(readSslAnswer(socket, trace && ((byte) => traced(() => trace.receivedByte?.('SSLResponse', byte)))))
     if (answer === 'N') {
       if (settings.mode !== 'prefer' && settings.mode !== 'allow') {

@@ -42,7 +42,7 @@ export interface CopyBothReader {
   received(data: Uint8Array): Field[]
 }
 
-export function createTracer(write: (line: string) => void, options: TracerOptions = {}): Tracer {
+export function createTracer(write: (line: string) => void, options: TracerOptions = {}): Required<Tracer> {
   const now = options.now ?? (() => performance.timeOrigin + performance.now())
   let pending: AuthenticationResponseType | undefined
   let mechanism: string | undefined
