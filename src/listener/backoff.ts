@@ -1,6 +1,7 @@
 /**
- * Reconnect delays: exponential backoff with jitter, from a minimum to a maximum, reset after
- * a success (lib/pq's Listener does the same doubling), and the abortable sleep between attempts.
+ * Reconnect delays: exponential backoff with jitter, from a minimum to a maximum, reset once a
+ * connection has stayed up (lib/pq's Listener does the same doubling), and the abortable sleep
+ * between attempts.
  * Pure but for sleep()'s timer; the randomness is injectable.
  */
 import { checkTimerDelay } from '../protocol/timer.ts'
@@ -57,9 +58,25 @@ export class Backoff {
    * not all come back at the same instant, yet none comes back sooner than half the ceiling.
    */
   next(): number {
-    const ceiling = Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(this.#failures, 52))
+    const ceiling = this.#ceiling(this.#failures)
     this.#failures++
     return ceiling / 2 + (ceiling / 2) * this.random()
+  }
+
+  /**
+   * The connection an attempt made was lost after `ms`. Only one that stayed up at least as
+   * long as the ceiling of the wait before it starts the backoff over; one lost sooner counts
+   * as a failed attempt (and toward maxAttempts), so a server that drops every new session
+   * at once (idle_session_timeout of a millisecond, a watchdog that kills it) is not
+   * hammered at minDelay for ever. lib/pq's Listener only keeps minReconnectInterval between
+   * such connections.
+   */
+  lostAfter(ms: number): void {
+    if (this.#failures > 0 && ms >= this.#ceiling(this.#failures - 1)) this.reset()
+  }
+
+  #ceiling(failures: number): number {
+    return Math.min(this.maxDelay, this.minDelay * 2 ** Math.min(failures, 52))
   }
 
   reset(): void {

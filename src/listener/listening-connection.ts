@@ -51,6 +51,8 @@ export class ListeningConnection {
   #ready: Promise<Connection>
   #settle: { resolve(c: Connection): void; reject(e: Error): void } | undefined
   #reconnects = 0
+  /** When the live connection came up (performance.now()): one lost sooner than the wait before it does not reset the backoff. */
+  #upSince = 0
   /** Why it gave up: iterators end with it, later calls reject with it. */
   #failure: ListenerError | undefined
 
@@ -178,6 +180,7 @@ export class ListeningConnection {
   #online(attempt: Attempt, gap: Gap | undefined): void {
     const { connection } = attempt
     this.#connection = connection
+    this.#upSince = performance.now()
     this.#lifecycle.to('connected')
     this.#delivery.confirmedAt = attempt.confirmedAt
     this.#delivery.attach((paused) => {
@@ -219,6 +222,7 @@ export class ListeningConnection {
     this.#delivery.detach()
     this.#liveness.stop()
     this.#lifecycle.to('lost')
+    this.#backoff?.lostAfter(performance.now() - this.#upSince)
     this.#ready = this.#pending()
     const from = this.#delivery.confirmedAt
     this.#events.emit('disconnected', { error, at: new Date() })
@@ -241,7 +245,6 @@ export class ListeningConnection {
       try {
         const attempt = await this.#attempt(true)
         if (this.#closed()) return void (await attempt.connection.close())
-        backoff.reset()
         this.#reconnects++
         return this.#online(attempt, { type: 'Gap', from, to: new Date(), cause })
       } catch (error) {
