@@ -14,7 +14,7 @@ import type { DdlChange, DdlTriggerOptions, PayloadError, RowChange, TableName, 
 import type { SqlRunner } from './changes/transaction.ts'
 import { ddlNames, rowChangeChannel, tcnDefaultChannel } from './changes/names.ts'
 import { parseTableName } from './changes/table-name.ts'
-import { checkObject } from './connect-options.ts'
+import { checkObject, checkSignal } from './connect-options.ts'
 import * as feedParts from './feed-parts.ts'
 import type { Gap, ListenerItem, Notification } from './subscription.ts'
 import type { NotificationsOptions } from './listener-types.ts'
@@ -186,6 +186,9 @@ const afterTheCall = () => Promise.resolve(feedParts)
 /** changes(listener): check, subscribe (all at the call), then install (unless told not to), LISTEN, decode. */
 export function tableChanges(listener: FeedSource, table: TableName, options: ChangesOptions): Feed<Change> {
   checkObject(options) // null: a TypeError that says so, not one about reading its fields
+  // Here, not left to notifications(): a null, false, 0 or '' would be passed over there as
+  // none, then fail in setUp() with the consumer subscribed and the setup begun.
+  checkSignal(options.signal)
   const kind = options.feed ?? 'rows'
   parseTableName(table) // a bad name throws here, before anything is subscribed or installed
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
@@ -201,6 +204,7 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
 /** ddlChanges(listener): the same for the DDL event trigger. */
 export function ddlChanges(listener: FeedSource, options: DdlChangesOptions): Feed<DdlChange> {
   checkObject(options)
+  checkSignal(options.signal) // as tableChanges() does, before anything is subscribed
   const { install, signal, gaps, removeOnClose, ...trigger } = options
   const { channel } = ddlNames(trigger)
   const source = listener.notifications({ channels: [channel], ...(signal ? { signal } : {}), gaps: gaps ?? true })

@@ -16,7 +16,7 @@ import type { Connection } from '../../src/protocol/io/connection.ts'
 import { USERS } from '../harness/auth.ts'
 import { startCluster, type Cluster } from '../harness/cluster.ts'
 import { mustRun, serverUser } from '../harness/run-as.ts'
-import { eventually } from '../support/connect.ts'
+import { eventually, server } from '../support/connect.ts'
 import { superuserOptions } from '../support/faults.ts'
 import { collect } from '../support/listener.ts'
 import { numberedWriter, unannouncedLosses } from '../support/numbered-writer.ts'
@@ -159,7 +159,8 @@ describe('refused while it reconnects', () => {
 })
 
 describe('cut off by the server', () => {
-  test('idle_session_timeout for its role (FATAL 57P05, unprompted): a Gap, then it listens again', { timeout: 20_000 }, async () => {
+  // idle_session_timeout came with PostgreSQL 14; the matrix runs 13 too (its own cluster is of the same binaries as the shared server).
+  test.runIf((server().serverVersion ?? 180000) >= 140000)('idle_session_timeout for its role (FATAL 57P05, unprompted): a Gap, then it listens again', { timeout: 20_000 }, async () => {
     await admin.query(`ALTER ROLE ${USERS.trust.user} SET idle_session_timeout = '500ms'`)
     try {
       const l = await listen(asTrust())
