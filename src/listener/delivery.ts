@@ -60,6 +60,8 @@ export class Delivery {
   #stallTimer: ReturnType<typeof setTimeout> | undefined
   /** Set by end() and fail(): no consumer is cut off any more (no stall 'error' after the end). */
   #finished = false
+  /** Set by end() (close()): what is held is dropped; after fail() it stays, for the iterators made then. */
+  #ended = false
   /** When backpressure last began to hold the socket: a consumer is idle no longer than that. */
   #pausedSince = 0
   /**
@@ -115,6 +117,7 @@ export class Delivery {
 
   /** A new iterator: it takes, from what no consumer took, what is on its channels (a feed's takes none). */
   subscribe(subscription: Subscription): void {
+    this.#release()
     this.#subscriptions = [...this.#subscriptions, subscription]
     if (!this.#held || subscription.feed) return
     this.#adopt(subscription)
@@ -137,6 +140,7 @@ export class Delivery {
    * is dropped, with those channels' part of the held Gaps, and holds the socket no longer.
    */
   unlistened(): void {
+    this.#release()
     const held = this.#held
     if (!held) return
     held.take((channel) => !this.listened.has(channel) || this.hidden.has(channel))
@@ -145,8 +149,9 @@ export class Delivery {
   }
 
   /**
-   * A 'notification' handler was added: it takes everything held; the handlers' Gap is the 'gap'
-   * event, to the 'gap' handlers that did not hear it when it came.
+   * A 'notification' handler was added (called once on() has returned: listener.ts): it takes
+   * everything held; the handlers' Gap is the 'gap' event, to the 'gap' handlers that did not
+   * hear it when it came.
    */
   handlerAdded(): void {
     // Handlers with at most lowWaterMark promises pending held nothing back (an async 'gap'
@@ -154,15 +159,25 @@ export class Delivery {
     // now, not at a pause this handler did not cause. Above it, they were blocking already, and
     // a handler that comes (after one that never settles was removed, say) restarts nothing.
     if (this.#events.pending <= this.lowWaterMark) this.#handlersProgress = this.#now()
+    this.#release()
+  }
+
+  /**
+   * What is held, to the 'notification' handlers there are: from handlerAdded(), and first thing
+   * when anything comes before it ran (a notification, a Gap, an iterator, an UNLISTEN), so
+   * that a handler hears what was held before what came after it. None (removed before it
+   * ran): it stays held.
+   */
+  #release(): void {
     const held = this.#held
-    if (!held) return
+    if (!held || this.#handlers.length === 0) return
     this.#held = undefined
     const items = held.take(() => true)
     for (const [at, item] of items.entries()) {
       // The last 'notification' handler went (one that hears once, say): the rest waits for the
       // next consumer, as what came a moment later would.
       if (this.#handlers.length === 0) {
-        if (!this.#finished) this.#holdAgain(items.slice(at), held)
+        if (!this.#ended) this.#holdAgain(items.slice(at), held)
         break
       }
       if (item.type !== 'Gap') this.#events.emit('notification', item)
@@ -176,14 +191,22 @@ export class Delivery {
 
   /**
    * Holds again what a 'notification' handler was being given when the last of them went: a
-   * notification on a channel still listened on, and a Gap for the channels no consumer takes
-   * (`take` forgot those it concerned), with its record of who heard it.
+   * notification on a channel still listened on, and a Gap for those of its channels still
+   * listened on, with its record of who heard it; then an iterator made meanwhile takes its part.
    */
   #holdAgain(items: readonly ListenerItem[], was: Held): void {
     for (const item of items) {
-      if (item.type === 'Gap') this.#hold().offerGap(item, this.#unconsumed(), was.heard.get(item))
-      else if (this.listened.has(item.channel)) this.#hold().offer(item)
+      if (item.type !== 'Gap') {
+        if (this.listened.has(item.channel)) this.#hold().offer(item)
+        continue
+      }
+      // The channels it concerned, not those no consumer takes now: one listened on since is
+      // owed only what comes after; one whose iterator came during the release takes it below.
+      const channels = [...was.takenFor.get(item)!].filter((channel) => this.listened.has(channel) && !this.hidden.has(channel))
+      if (channels.length > 0) this.#hold().offerGap(item, channels, was.heard.get(item))
     }
+    // An iterator made by a handler during the release is the next consumer of its channels.
+    for (const subscription of this.#subscriptions) if (this.#held && !subscription.feed) this.#adopt(subscription)
   }
 
   /**
@@ -235,6 +258,7 @@ export class Delivery {
   deliver(notification: Notification): void {
     // close() or giving up ended delivery; what the socket had buffered goes nowhere, not to handlers.
     if (this.#finished) return
+    if (this.#held) this.#release()
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
@@ -282,6 +306,7 @@ export class Delivery {
    * called so far, so that #heard can tell later which of them the event reached.
    */
   gap(gap: Gap): void {
+    this.#release()
     const unconsumed = this.#unconsumed()
     if (unconsumed.length > 0 || this.#held) {
       const record = this.#events.handlers('gap').slice()
@@ -294,6 +319,7 @@ export class Delivery {
   /** Ends every iterator cleanly (close()); what was held is dropped. */
   end(): void {
     this.#stop()
+    this.#ended = true
     this.#held = undefined
     for (const subscription of this.#subscriptions) subscription.end()
   }

@@ -25,6 +25,8 @@ export class Held {
   readonly #now: () => number
   /** The 'gap' handlers that heard each Gap held as it came (a 'notification' handler takes it for the others). */
   readonly heard = new WeakMap<Gap, readonly unknown[]>()
+  /** The channels `take` handed each Gap on for: what it holds again of a release cut short (delivery.ts). */
+  readonly takenFor = new WeakMap<Gap, ReadonlySet<string>>()
   /** When it was made: the stall check measures its wait from the pause, or from this. */
   readonly lastRead: number
 
@@ -112,13 +114,13 @@ export class Held {
         }
         continue
       }
-      let concerned = false
-      for (const channel of item.channels) {
-        if (!takes(channel)) continue
-        concerned = true
-        item.channels.delete(channel)
+      const concerned = new Set<string>()
+      for (const channel of item.channels) if (takes(channel)) concerned.add(channel)
+      for (const channel of concerned) item.channels.delete(channel)
+      if (concerned.size > 0) {
+        taken.push(item.gap)
+        this.takenFor.set(item.gap, concerned)
       }
-      if (concerned) taken.push(item.gap)
       if (item.channels.size > 0) kept.push(item)
     }
     this.#items = kept

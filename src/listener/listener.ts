@@ -132,7 +132,10 @@ export class Listener {
   on<K extends keyof ListenerEvents>(event: K, handler: (value: ListenerEvents[K]) => unknown): () => void {
     if (!Object.hasOwn(eventNames, event)) throw new TypeError(`no event is named ${typeof event === 'string' ? `"${event}"` : String(event)}: the events are ${Object.keys(eventNames).join(', ')}`)
     const off = this.#events.on(event, handler)
-    if (event === 'notification') this.#delivery.handlerAdded() // the first consumer takes what was held
+    // The first consumer takes what was held, as soon as on() has returned, as a Readable's
+    // 'data' handler gets what was buffered on the next tick: a handler that hears once
+    // (`const off = on(..., () => off())`) must have its `off` before it is called.
+    if (event === 'notification') queueMicrotask(() => this.#delivery.handlerAdded())
     return off
   }
 

@@ -164,7 +164,38 @@ describe('1. nothing is dropped for lack of a consumer', () => {
     await eventually(() => l.stats.notifications === 1) // heard, and held: nobody consumes it yet
     const heard: string[] = []
     l.on('notification', (n) => void heard.push(n.payload))
+    await null // what was held comes once on() has returned
     expect(heard).toEqual(['held'])
+  })
+
+  test('a handler that hears once (const off = on(..., () => off())) has its off() when what was held comes: the rest stays held, for the next consumer', async () => {
+    const l = await listener()
+    const channel = uniqueChannel()
+    await l.listen(channel)
+    for (const payload of ['1', '2', '3']) await l.notify(channel, payload)
+    await eventually(() => l.stats.notifications === 3) // held: nobody consumes it yet
+    const errors: unknown[] = []
+    l.on('error', (error) => void errors.push(error))
+    const once: string[] = []
+    const off = l.on('notification', (n) => {
+      once.push(n.payload)
+      off()
+    })
+    await null
+    // Before: the held ones came inside on(), before `off` was assigned, so each call threw a
+    // ReferenceError (to 'error'), and the handler, never removed, heard all three and more.
+    expect(errors).toEqual([])
+    expect(once).toEqual(['1'])
+    const rest = l.notifications({ channels: [channel] })
+    await l.notify(channel, '4')
+    const next: string[] = []
+    for await (const item of rest) {
+      if (item.type === 'Gap') continue
+      next.push(item.payload)
+      if (next.length === 3) break
+    }
+    expect(next).toEqual(['2', '3', '4'])
+    expect(once).toEqual(['1'])
   })
 
   test('held notifications count for backpressure: a flood with no consumer keeps the backlog at highWaterMark, then reaches the consumer whole', async () => {

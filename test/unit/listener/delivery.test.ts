@@ -83,6 +83,25 @@ describe('nobody consuming yet', () => {
     expect(delivery.backlog()).toBe(0)
   })
 
+  test('a notification handler added and not yet given what was held (handlerAdded() runs once on() has returned) hears it before whatever comes first: a notification, a Gap, an iterator, an UNLISTEN', async () => {
+    for (const comes of ['notification', 'gap', 'iterator', 'unlisten'] as const) {
+      const { delivery, events, iterator } = setup()
+      delivery.deliver(note('held'))
+      const heard: string[] = []
+      events.on('gap', () => void heard.push('Gap'))
+      events.on('notification', (n) => void heard.push(n.payload))
+      if (comes === 'notification') delivery.deliver(note('new'))
+      if (comes === 'gap') (delivery.gap({ type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }), events.emit('gap', { type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }))
+      const later = comes === 'iterator' ? iterator({ channels: ['a'] }) : undefined
+      if (comes === 'unlisten') (delivery.listened.delete('a'), delivery.unlistened())
+      expect(heard, comes).toEqual(['held', ...(comes === 'notification' ? ['new'] : comes === 'gap' ? ['Gap'] : [])])
+      if (later) expect(later.length, 'what the handler took is not the iterator\'s too').toBe(0)
+      delivery.handlerAdded() // its turn comes: nothing is told twice
+      expect(heard.filter((h) => h === 'held'), comes).toEqual(['held'])
+      expect(delivery.backlog(), comes).toBe(0)
+    }
+  })
+
   test("a 'gap' handler that heard the Gap, removed and added again, is not told it twice when a 'notification' handler comes", () => {
     const { delivery, events } = setup()
     delivery.deliver(note('1'))
