@@ -13,7 +13,7 @@ import { describeError } from './errors.ts'
 import { channelList, gapLine, gapStatus, notificationLine } from './format.ts'
 import { exitWhenWritten, onStdoutClosed, status, writeLine } from './output.ts'
 import { ReconnectReport } from './reconnect-report.ts'
-import { stopSignals } from './stop-signals.ts'
+import { repeatsHangUp, stopSignals } from './stop-signals.ts'
 
 /**
  * After a signal, how long stdout and stderr have to take the lines their readers have not yet:
@@ -34,11 +34,12 @@ export async function listen(command: ListenCommand): Promise<number> {
    */
   const stopWaiting = new AbortController()
   const write = (line: string): Promise<void> => writeLine(line, stopWaiting.signal)
-  const stop = (): void => {
+  const stop = (signal?: NodeJS.Signals): void => {
     // Before the listener is up there is nothing to close cleanly, and connecting may take
     // long (libpq's default connect_timeout is none): leave at once. So too at a second signal,
     // while the first waits for stdout and stderr: still status 0 (1 if the listener had given
-    // up), not death by the signal.
+    // up), not death by the signal; but for a SIGHUP, the same hang-up told again (./stop-signals.ts).
+    if (stopped && repeatsHangUp(signal)) return
     if (listener === undefined || stopped) process.exit(failed ?? 0)
     stopped = true
     stopWaiting.abort()

@@ -9,6 +9,7 @@ import { parseCommandLine, type Command } from './args.ts'
 import { bench } from './bench/run.ts'
 import { benchListener } from './bench/listener-process.ts'
 import { errorLines, exitStatus } from './errors.ts'
+import { closeHungUpTerminalsOnExit } from './hung-up-terminal.ts'
 import { listen } from './listen.ts'
 import { notify } from './notify.ts'
 import { alreadySaid, exitWhenWritten, handleOutputErrors } from './output.ts'
@@ -43,6 +44,7 @@ function version(): string {
 }
 
 handleOutputErrors()
+closeHungUpTerminalsOnExit()
 Promise.resolve()
   .then(() => run(parseCommandLine(process.argv.slice(2))))
   .then((status) => exitWhenWritten(status), (error: unknown) => {

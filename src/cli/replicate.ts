@@ -68,7 +68,8 @@ export async function replicate(command: ReplicateCommand): Promise<number> {
     if (stopping === 'no' && !writeFailed && (inTransaction !== undefined || writing)) {
       stopping = 'after-transaction'
       const what = inTransaction !== undefined ? `transaction ${inTransaction}` : 'the line being written'
-      status(`stopping after ${what}, so that it is not printed again; signal again to stop at once`)
+      // A SIGHUP again would be the same hang-up (./stop-signals.ts): another signal is needed.
+      status(`stopping after ${what}, so that it is not printed again; ${repeatsHangUp(signal) ? 'SIGINT or SIGTERM' : 'signal again'} to stop at once`)
       return
     }
     stopNow()

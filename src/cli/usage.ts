@@ -158,12 +158,13 @@ A change is acknowledged once its line is written; the slot moves past a
 transaction once all of it is, and the server is told every few seconds.
 SIGINT (Ctrl-C), SIGTERM or SIGHUP (the terminal closed) lets the transaction
 being printed finish, tells the server and exits with status 0, so that a
-restart with the same slot repeats nothing (a second signal stops at once).
-After a crash or kill -9 a restart loses nothing and prints again, whole, the
-transactions the server was not yet told of: commit_lsn and seq identify a
-change. A lost connection is reopened, with backoff, and resumes the same way;
-the first is not retried. A slot keeps the server's WAL until its changes are
-read: drop one no longer used, with SELECT pg_drop_replication_slot('NAME').
+restart with the same slot repeats nothing (a second SIGINT or SIGTERM stops
+at once; a second SIGHUP is the same hang-up told again). After a crash or
+kill -9 a restart loses nothing and prints again, whole, the transactions the
+server was not yet told of: commit_lsn and seq identify a change. A lost
+connection is reopened, with backoff, and resumes the same way; the first is
+not retried. A slot keeps the server's WAL until its changes are read: drop
+one no longer used, with SELECT pg_drop_replication_slot('NAME').
 
 The user needs the REPLICATION attribute (or to be a superuser), and the
 server PostgreSQL 14 or later with wal_level = logical.
@@ -258,7 +259,7 @@ Progress goes to standard error: one line rewritten in place on a terminal;
 otherwise a line every S seconds and one per payload size. SIGINT (Ctrl-C),
 SIGTERM or SIGHUP (the terminal closed) stops the bench: the NOTIFYs in flight
 commit, the results so far are printed (the size being sent marked partial),
-and it exits with 130, 143 or 129. A second signal quits at once.
+and it exits with 130, 143 or 129. A second SIGINT or SIGTERM quits at once.
 
 ${connection}`
 

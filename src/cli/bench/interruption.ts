@@ -12,6 +12,8 @@
 import { constants } from 'node:os'
 import { repeatsHangUp, stopSignals as signals, type StopSignal } from '../stop-signals.ts'
 
+const ignore = (): void => {}
+
 export class Interruption {
   /** The signal that asked the bench to stop, once one has. */
   signal: StopSignal | undefined
@@ -30,8 +32,15 @@ export class Interruption {
     for (const signal of signals) process.on(signal, this.#handler)
   }
 
+  /**
+   * Stops listening; but once a signal has stopped the bench, a SIGHUP is still ignored: the
+   * process leaves next, once stdout and stderr have taken what they hold (../output.ts), and
+   * the same hang-up told again then must not kill it by SIGHUP's default action (dead of the
+   * signal, where it exits with 129 as it said it would).
+   */
   remove(): void {
     for (const signal of signals) process.off(signal, this.#handler)
+    if (this.signal !== undefined) process.on('SIGHUP', ignore)
   }
 
   /** 0 when no signal came, else 128 + the first signal's number. */

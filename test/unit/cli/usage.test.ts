@@ -30,3 +30,10 @@ test('listen --help: --heartbeat sends what a heartbeat sends, a Sync (no empty 
   expect(heartbeat).toMatch(/^--heartbeat=SECONDS send a Sync message every SECONDS;/)
   expect(heartbeat).not.toMatch(/quer/)
 })
+
+test('replicate and bench --help: a second SIGHUP is not said to stop at once (it is ignored: src/cli/stop-signals.ts)', () => {
+  const prose = (text: string) => text.replace(/\s+/g, ' ')
+  expect(prose(usage('replicate'))).toContain('(a second SIGINT or SIGTERM stops at once; a second SIGHUP is the same hang-up told again)')
+  expect(prose(usage('bench'))).toContain('A second SIGINT or SIGTERM quits at once.')
+  for (const command of ['replicate', 'bench'] as const) expect(prose(usage(command))).not.toContain('second signal')
+})

@@ -92,8 +92,8 @@ describe('nobody consuming yet', () => {
       events.on('notification', (n) => void heard.push(n.payload))
       if (comes === 'notification') delivery.deliver(note('new'))
       if (comes === 'gap') (delivery.gap({ type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }), events.emit('gap', { type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }))
-      const later = comes === 'iterator' ? iterator({ channels: ['a'] }) : undefined
-      if (comes === 'unlisten') (delivery.listened.delete('a'), delivery.unlistened())
+      const later = comes === 'iterator' ? iterator({ channels: new Set(['a']) }) : undefined
+      if (comes === 'unlisten') ((delivery.listened = new Set(['b'])), delivery.unlistened())
       expect(heard, comes).toEqual(['held', ...(comes === 'notification' ? ['new'] : comes === 'gap' ? ['Gap'] : [])])
       if (later) expect(later.length, 'what the handler took is not the iterator\'s too').toBe(0)
       delivery.handlerAdded() // its turn comes: nothing is told twice
