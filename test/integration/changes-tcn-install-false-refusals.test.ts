@@ -3,26 +3,14 @@
  * trigger the user installed could not serve it either. Against the real server, with tcn from
  * contrib.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { changes } from '../../src/changes.ts'
 import { DatabaseError } from '../../src/protocol/errors.ts'
-import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser } from '../support/connect.ts'
+import { admin, q, schemasOfItsOwn, tag } from '../support/feed-schemas.ts'
 import { listener } from '../support/listener.ts'
 
-const tag = Math.random().toString(36).slice(2, 8)
 const schema = `install false refusals ${tag}`
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`
-let admin: Connection
-
-beforeAll(async () => {
-  admin = await connectSuperuser()
-  await admin.query(`CREATE SCHEMA ${q(schema)}`)
-})
-afterAll(async () => {
-  await admin.query(`DROP SCHEMA ${q(schema)} CASCADE`)
-  await admin.close()
-})
+schemasOfItsOwn(schema)
 
 // Found by review: only the install checked for a partitioned table. Its row trigger, made by
 // hand on the parent, is cloned to each partition, and tcn names the partition in each change

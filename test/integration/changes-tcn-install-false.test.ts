@@ -3,43 +3,16 @@
  * through a rename by the OID it finds at its setup, so the table must be there then, as an
  * install's must. Against the real server, with tcn from contrib.
  */
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { changes, installTcnTrigger, type TcnChange } from '../../src/changes.ts'
-import type { Feed, FeedItem } from '../../src/listener/feeds.ts'
-import { quoteLiteral } from '../../src/listener/sql.ts'
 import { DatabaseError } from '../../src/protocol/errors.ts'
-import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser } from '../support/connect.ts'
+import { admin, q, schemasOfItsOwn, tag, upToMarker } from '../support/feed-schemas.ts'
 import { listener } from '../support/listener.ts'
 
-const tag = Math.random().toString(36).slice(2, 8)
 // Quotes and a dot in both names, and a schema off the search_path: found by OID all the same.
 const schema = `install false "${tag}".x`
-const q = (name: string) => `"${name.replaceAll('"', '""')}"`
 const at = (table: string) => `${q(schema)}.${q(table)}`
-let admin: Connection
-
-beforeAll(async () => {
-  admin = await connectSuperuser()
-  await admin.query(`CREATE SCHEMA ${q(schema)}`)
-})
-afterAll(async () => {
-  await admin.query(`DROP SCHEMA ${q(schema)} CASCADE`)
-  await admin.close()
-})
-
-/** The feed's items up to a marker sent now on its channel: NOTIFY delivers in commit order. */
-async function upToMarker(feed: Feed<unknown>): Promise<FeedItem<unknown>[]> {
-  const marker = `marker ${tag}`
-  await admin.query(`SELECT pg_notify(${quoteLiteral(feed.channel)}, ${quoteLiteral(marker)})`)
-  const items: FeedItem<unknown>[] = []
-  for (;;) {
-    const { value, done } = await feed.next()
-    if (done) throw new Error('the feed ended before the marker')
-    if ((value as { payload?: string }).payload === marker) return items
-    items.push(value)
-  }
-}
+schemasOfItsOwn(schema)
 
 test('install: false on a table that does not exist yet: the feed is refused at its setup (42P01, as an install is), not left to lose the table at its first rename', async () => {
   const l = await listener()

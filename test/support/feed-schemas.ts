@@ -1,5 +1,6 @@
 /**
- * Schemas of a change-feed test file's own (changes-rename, changes-partitions, listener-changes),
+ * Schemas of a change-feed test file's own (changes-rename, changes-partitions, listener-changes,
+ * changes-tcn-install-false and its refusals),
  * with names that need quoting, off the search_path: made before the file's tests by one
  * superuser connection, `admin`, which the tests then use to change tables and send markers, and
  * dropped with all in them (CASCADE: tables, triggers, row trigger functions) after the tests.
