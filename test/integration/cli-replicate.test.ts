@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { parseLsn, type Lsn } from '../../src/protocol/replication/lsn.ts'
+import { parseLsn } from '../../src/protocol/replication/lsn.ts'
+import { until, untilInactive, confirmedFlush } from '../support/replication.ts'
 import { connectSuperuser, databaseOfItsOwn, server } from '../support/connect.ts'
 import { cliEnv, ensureBuilt, mainJs, runCli, stackTrace, startCli, superuserArgs, type Running } from '../support/cli.ts'
 
@@ -39,27 +40,6 @@ afterEach(async () => {
   await sql.close()
   await Promise.all(connections.splice(0).map((c) => c.close()))
 })
-
-/** Resolves once `done()` holds, asking every 20 ms; fails, saying `what`, after `ms`. */
-async function until(done: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-async function untilInactive(sql: Connection, slot: string): Promise<void> {
-  await until(async () => {
-    const [result] = await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`)
-    return result!.rows.length === 0 || result!.rows[0]![0] === 'f'
-  }, `slot ${slot} to be let go`)
-}
-
-async function confirmedFlush(sql: Connection, slot: string): Promise<Lsn> {
-  const [result] = await sql.query(`SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${slot}'`)
-  return parseLsn(result!.rows[0]![0]!)
-}
 
 async function sqlConnection(): Promise<Connection> {
   const c = await connectSuperuser({ database })

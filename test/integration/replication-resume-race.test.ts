@@ -14,7 +14,7 @@ import type { Connection } from '../../src/protocol/io/connection.ts'
 import { formatLsn, parseLsn, type Lsn } from '../../src/protocol/replication/lsn.ts'
 import { ReplicationStream } from '../../src/replication/stream.ts'
 import type { ReplicationChange } from '../../src/replication.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
+import { connectSuperuser, databaseOfItsOwn, eventually, optionsFor, server } from '../support/connect.ts'
 import { untilFirstInsert } from '../support/replication.ts'
 
 const pg = server()
@@ -23,15 +23,6 @@ const cleanup: (() => Promise<unknown>)[] = []
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined)
 })
-
-/** Polls `check` until it is true (at most 5 s): for server state no event announces. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
 
 let serial = 0
 
@@ -93,7 +84,7 @@ async function raced() {
   const stream = new ReplicationStream({ connection: optionsFor(pg.superuser, 'tcp', { database }), slot: name, publications: [name], create: true, reconnect: { minDelay: 50, maxDelay: 100 }, onReconnect: ({ error }) => void reconnects.push(error) }, connectHooked)
   cleanup.push(async () => {
     await stream.close()
-    await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${name}'`))[0]!.rows[0]?.[0] !== 't')
+    await eventually(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${name}'`))[0]!.rows[0]?.[0] !== 't')
     await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
   })
   const slotRow = async () => (await sql.query(`SELECT active, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '${name}'`))[0]!.rows[0]!
@@ -103,7 +94,7 @@ async function raced() {
   }
   /** Waits for the old walsender to let the slot go, then moves the slot to `lsn`; returns where it went. */
   const advance = async (lsn: Lsn): Promise<Lsn> => {
-    await until(async () => (await slotRow())[0] === 'f')
+    await eventually(async () => (await slotRow())[0] === 'f')
     const [moved] = await sql.query(`SELECT end_lsn FROM pg_replication_slot_advance('${name}', '${formatLsn(lsn)}')`)
     return parseLsn(moved!.rows[0]![0]!)
   }
@@ -124,7 +115,7 @@ async function toCommit(iterator: AsyncIterator<ReplicationChange>): Promise<Ext
  * then would acknowledge the Commit in hand, and the slot would rightly resume after it.
  */
 async function lossNoticed(reconnects: Error[]): Promise<void> {
-  await until(async () => reconnects.length > 0)
+  await eventually(async () => reconnects.length > 0)
 }
 
 const supported = (pg.serverVersion ?? 180000) >= 140000
@@ -219,10 +210,10 @@ describe.runIf(supported)('replicate(): the slot moved between the reconnect\'s 
     }
     race.hook = onLook
     await terminate()
-    await until(async () => hookRan)
+    await eventually(async () => hookRan)
     await closing
     await expect(iterator.next()).resolves.toEqual({ done: true, value: undefined })
-    await until(async () => (await slotRow())[0] === 'f')
+    await eventually(async () => (await slotRow())[0] === 'f')
     expect((await slotRow())[1]).toBe(confirmedThen)
   })
 

@@ -78,15 +78,6 @@ async function take(iterator: AsyncIterator<ReplicationChange>, count: number, k
   return got
 }
 
-/** Polls `check` until it is true (at most 5 s): for server state no event announces. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5000
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 function rowsOf(changes: ReplicationChange[]): unknown[] {
   return changes.flatMap((c) => (c.kind === 'begin' || c.kind === 'commit' ? [] : [{ kind: c.kind, ...('row' in c ? { row: c.row } : {}), ...('key' in c ? { key: c.key } : {}), ...('old' in c ? { old: c.old } : {}) }]))
 }
@@ -381,7 +372,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     await iterator.next() // acknowledges insert 2; commit 2 in hand
     await iterator.next() // acknowledges commit 2
     // Once the server has sent all 200 transactions, 4 changes unread have paused our reading.
-    await until(async () => {
+    await eventually(async () => {
       const [sent] = await sql.query(`SELECT sent_lsn >= '${written!.rows[0]![0]}' FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '${slot}'`)
       return sent!.rows[0]?.[0] === 't'
     })
@@ -418,7 +409,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     await open1.query(`BEGIN; INSERT INTO ${table} VALUES (1, 'held open')`)
     const stream = open({ slot, publications: [publication], create: true, reconnect: { attemptTimeout: 1000 } })
     const ready = stream.ready.then(() => 'ready', (error: Error) => error.message)
-    await until(async () => {
+    await eventually(async () => {
       const [waiting] = await sql.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
       return waiting!.rows[0]![0] === '1' // the slot exists, still being made
     })
@@ -479,7 +470,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
       const iterator = stream[Symbol.asyncIterator]()
       await stream.ready
       expect(proxy.stall()).toBe(1)
-      await until(async () => reconnects.length > 0)
+      await eventually(async () => reconnects.length > 0)
       expect(reconnects[0]!.message).toMatch(/no word from the server in \d+ ms/)
       await sql.query(`INSERT INTO ${table} VALUES (1, 'after')`)
       const [insert] = rowsOf(await take(iterator, 1))
@@ -515,7 +506,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     const failed = iterator.next()
     // Cut the walsender off, then drop the slot as soon as it is free, before the stream is back.
     await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
-    await until(() => sql.query(`SELECT pg_drop_replication_slot('${slot}')`).then(() => true, () => false))
+    await eventually(() => sql.query(`SELECT pg_drop_replication_slot('${slot}')`).then(() => true, () => false))
     await expect(failed).rejects.toThrow(/replication slot "\w+" is gone/)
     const [left] = await sql.query(`SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
     expect(left!.rows[0]![0]).toBe('0')
@@ -558,7 +549,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
       // Cut the walsender off; while the stream is kept away, a change, then the slot moves past it.
       proxy.newConnections = 'silent'
       await sql.query(`SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '${slot}'`)
-      await until(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]!.rows[0]![0] === 'f')
+      await eventually(async () => (await sql.query(`SELECT active FROM pg_replication_slots WHERE slot_name = '${slot}'`))[0]!.rows[0]![0] === 'f')
       // Flushed at once, so that the slot is advanced past row 2 too: pg_replication_slot_advance
       // goes no further than the WAL flushed, and the harness's server runs with synchronous_commit off.
       await sql.query('SET synchronous_commit = on') // this test's own connection
@@ -604,7 +595,7 @@ describe.runIf(supported)('replicate(): its lifecycle under load and across its 
     // Before START_REPLICATION takes it, a slot just made is let go for a moment (active false):
     // the look checked is one begun after ready.
     const before = looks.length
-    await until(async () => looks.length >= before + 2) // two heartbeats at least, one after the hook threw
+    await eventually(async () => looks.length >= before + 2) // two heartbeats at least, one after the hook threw
     expect(looks.at(-1)).toMatchObject({ slot, active: true })
     await emitMessage(sql, 'app', 'after the heartbeats', { transactional: false })
     // PostgreSQL 14 also sends the empty transactions of other tables' writes: only messages count here.
