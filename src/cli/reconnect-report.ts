@@ -11,6 +11,9 @@
  *   pglisten: the server refused the password: every attempt will fail this way until it changes, ...
  *   pglisten: reconnecting: attempt 2 of 5 in 0.43 s
  *   pglisten: reconnecting: attempt 3 of 5 in 0.78 s (attempt 2 failed the same way)
+ *
+ * An attempt that connected, but whose connection was lost sooner than the wait before it,
+ * counts as failed: the next line after it says so, since the count goes on.
  */
 import type { ListenerEvents } from '../listener/listener-types.ts'
 import { AuthenticationRefusedError, DatabaseError, PasswordRequiredError } from '../protocol/errors.ts'
@@ -35,7 +38,10 @@ export class ReconnectReport {
   /** The listener's 'reconnecting': the attempt to come, and the wait before it. */
   reconnecting(next: Reconnecting): void {
     const of = Number.isFinite(next.maxAttempts) ? ` of ${next.maxAttempts}` : ''
-    this.say(`reconnecting: attempt ${next.attempt}${of} in ${seconds(next.delay)}${this.#sameAgain()}`)
+    // Connected again, yet the count goes on: the attempt before connected, and its connection
+    // was lost sooner than the wait before it, which the listener counts as a failure.
+    const tooSoon = !this.#attempt && next.attempt > 1 ? ` (attempt ${next.attempt - 1} connected, but was lost too soon to count as a success)` : ''
+    this.say(`reconnecting: attempt ${next.attempt}${of} in ${seconds(next.delay)}${this.#sameAgain()}${tooSoon}`)
     this.#attempt = next
   }
 

@@ -14,7 +14,10 @@ export interface BackoffOptions {
   minDelay?: number
   /** No ceiling, so no wait, exceeds this, in milliseconds. Default 30,000. */
   maxDelay?: number
-  /** Give up after this many failed attempts in a row. Default: never. */
+  /**
+   * Give up after this many failed attempts in a row. A listener's attempt whose connection
+   * is lost sooner than the ceiling of the wait before it counts as failed too. Default: never.
+   */
   maxAttempts?: number
   /**
    * Abandon one attempt (connect, authenticate, LISTEN on every channel) after this many
@@ -43,7 +46,7 @@ export class Backoff {
     if (options.attemptTimeout !== undefined && !(options.attemptTimeout > 0)) throw new RangeError(`attemptTimeout must be positive, not ${options.attemptTimeout}`)
   }
 
-  /** Failed attempts since the last success. */
+  /** Failed attempts since the backoff last started over (a connection lost too soon is one). */
   get failures(): number {
     return this.#failures
   }
@@ -72,7 +75,12 @@ export class Backoff {
    * such connections.
    */
   lostAfter(ms: number): void {
-    if (this.#failures > 0 && ms >= this.#ceiling(this.#failures - 1)) this.reset()
+    if (ms >= this.settlesAfter) this.reset()
+  }
+
+  /** How long a connection made now must stay up to start the backoff over: the ceiling of the last wait (0 before any). */
+  get settlesAfter(): number {
+    return this.#failures > 0 ? this.#ceiling(this.#failures - 1) : 0
   }
 
   #ceiling(failures: number): number {

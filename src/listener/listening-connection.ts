@@ -222,20 +222,25 @@ export class ListeningConnection {
     this.#delivery.detach()
     this.#liveness.stop()
     this.#lifecycle.to('lost')
-    this.#backoff?.lostAfter(performance.now() - this.#upSince)
+    const upFor = performance.now() - this.#upSince
+    this.#backoff?.lostAfter(upFor)
     this.#ready = this.#pending()
     const from = this.#delivery.confirmedAt
     this.#events.emit('disconnected', { error, at: new Date() })
-    void this.#reconnect(from, error)
+    void this.#reconnect(from, error, upFor)
   }
 
-  async #reconnect(from: Date, cause: Error | undefined): Promise<void> {
+  async #reconnect(from: Date, cause: Error | undefined, upFor: number): Promise<void> {
     const backoff = this.#backoff
     let last = cause
+    // Failures counted still, after a connection lost: it was an attempt's, lost too soon. If
+    // that exhausts the attempts, the message says so, or "gave up after 3 attempts" would
+    // read as if none had connected.
+    let tooSoon = backoff && backoff.failures > 0 ? ` (the last one connected, but was lost after ${Math.round(upFor)} ms, sooner than the up to ${backoff.settlesAfter} ms waited before it)` : ''
     for (;;) {
       if (this.#closed()) return
       if (!backoff || backoff.exhausted) {
-        const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect` : 'the connection was lost and reconnect is off'
+        const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect${tooSoon}` : 'the connection was lost and reconnect is off'
         return this.#giveUp(new ListenerError(why, { cause: last })) // the last failure: the loss itself, or the last attempt's
       }
       const delay = backoff.next()
@@ -250,6 +255,7 @@ export class ListeningConnection {
       } catch (error) {
         if (this.#closed()) return
         this.#lifecycle.to('failed')
+        tooSoon = ''
         last = error instanceof Error ? error : new ListenerError(String(error))
         this.#parts.reportError(error, 'reconnect')
       }

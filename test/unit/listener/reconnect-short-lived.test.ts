@@ -1,0 +1,161 @@
+/**
+ * How long a reconnected connection stayed up decides whether the backoff starts over: one
+ * lost sooner than the ceiling of the wait before it is a failed attempt (numbered on, toward
+ * maxAttempts), one that stayed up starts again at minDelay. The attempts are settled by hand
+ * over fake connections (as in listener.test.ts), and the clock, performance.now(), is the
+ * test's: no test here waits for real time to pass.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
+import type { Attempt, AttemptOptions } from '../../../src/listener/attempt.ts'
+import { Listener } from '../../../src/index.ts'
+import type { ListenerEvents, ListenerOptions } from '../../../src/listener/listener-types.ts'
+import { ConnectionLostError } from '../../../src/protocol/errors.ts'
+
+const attempts = vi.hoisted(() => [] as { options: AttemptOptions; settle: { resolve(a: Attempt): void; reject(e: unknown): void } }[])
+
+vi.mock('../../../src/listener/attempt.ts', async (original) => ({
+  ...(await original<typeof import('../../../src/listener/attempt.ts')>()),
+  openListening: (options: AttemptOptions) =>
+    new Promise<Attempt>((resolve, reject) => {
+      attempts.push({ options, settle: { resolve, reject } })
+      if (options.signal.aborted) reject(options.signal.reason)
+    }),
+}))
+
+/** Enough of a connection for a listener with no channels, no heartbeat and no pooler check. */
+class FakeConnection {
+  readonly processId = 4242
+  readonly parameters = new Map<string, string>()
+  readonly endpoint = { host: '127.0.0.1', port: 5432 }
+  isClosed = false
+  async close(): Promise<void> {
+    this.isClosed = true
+  }
+  abort(): void {
+    this.isClosed = true
+  }
+  pause(): void {}
+  resume(): void {}
+}
+
+/** The monotonic clock the listener reads, moved by the test alone. */
+let clock = 0
+beforeEach(() => {
+  clock = 1_000
+  vi.spyOn(performance, 'now').mockImplementation(() => clock)
+})
+afterEach(() => {
+  vi.restoreAllMocks()
+  attempts.splice(0)
+})
+
+/** Answers the attempt number `n` (0: the first connection) with a fresh connection, once it has begun; resolves once it is online. */
+async function succeed(n: number, l?: Listener): Promise<FakeConnection> {
+  await vi.waitFor(() => expect(attempts.length).toBeGreaterThan(n))
+  const connection = new FakeConnection()
+  attempts[n]!.settle.resolve({ connection: connection as never, staged: [], confirmedAt: new Date(), online: () => undefined })
+  if (l) await vi.waitFor(() => expect(l.stats.reconnects).toBe(n))
+  return connection
+}
+
+/** The server ends connection `n` after `ms` of the test's clock. */
+function lose(n: number, connection: FakeConnection, ms: number): void {
+  clock += ms
+  connection.isClosed = true
+  attempts[n]!.options.onClose(connection as never, new ConnectionLostError(`cut after ${ms} ms`))
+}
+
+async function started(reconnect: ListenerOptions['reconnect']) {
+  const l = new Listener({ poolerCheck: false, heartbeat: false, stallTimeout: false, reconnect })
+  const starting = l.start()
+  const first = await succeed(0)
+  await starting
+  const announced: ListenerEvents['reconnecting'][] = []
+  const errors: Error[] = []
+  l.on('reconnecting', (r) => void announced.push(r))
+  l.on('error', (e) => void errors.push(e))
+  return { l, first, announced, errors }
+}
+
+describe('a reconnected connection lost sooner than the wait before it', () => {
+  test('counts as a failed attempt: the numbers go on and the ceilings double across the reconnects', async () => {
+    const { l, first, announced } = await started({ minDelay: 4, maxDelay: 64 })
+    lose(0, first, 60_000)
+    for (let n = 1; n <= 3; n++) lose(n, await succeed(n, l), 1)
+    await vi.waitFor(() => expect(announced).toHaveLength(4))
+    expect(announced.map((r) => r.attempt)).toEqual([1, 2, 3, 4])
+    announced.forEach((r, i) => {
+      expect(r.delay).toBeGreaterThanOrEqual(2 * 2 ** i)
+      expect(r.delay).toBeLessThanOrEqual(4 * 2 ** i)
+    })
+    await l.close()
+  })
+
+  test('maxAttempts reached this way: the error says the last attempt connected, and was lost too soon to count', async () => {
+    const { l, first, announced, errors } = await started({ minDelay: 4, maxDelay: 64, maxAttempts: 3 })
+    lose(0, first, 60_000)
+    for (let n = 1; n <= 3; n++) lose(n, await succeed(n, l), 2)
+    await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
+    expect(announced.map((r) => r.attempt)).toEqual([1, 2, 3])
+    expect(errors.at(-1)!.message).toBe('gave up after 3 attempts to reconnect (the last one connected, but was lost after 2 ms, sooner than the up to 16 ms waited before it)')
+    expect((errors.at(-1)!.cause as Error).message).toBe('cut after 2 ms')
+  })
+
+  test('maxAttempts reached by a refused attempt after such a loss: the plain message, with the refusal as its cause', async () => {
+    const { l, first, errors } = await started({ minDelay: 4, maxDelay: 64, maxAttempts: 2 })
+    lose(0, first, 60_000)
+    lose(1, await succeed(1, l), 2)
+    await vi.waitFor(() => expect(attempts).toHaveLength(3))
+    const refused = new Error('refused')
+    attempts[2]!.settle.reject(refused)
+    await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
+    expect(errors.at(-1)!.message).toBe('gave up after 2 attempts to reconnect')
+    expect(errors.at(-1)!.cause).toBe(refused)
+  })
+})
+
+describe('a reconnected connection that stayed up', () => {
+  test('as long as the ceiling of the wait before it: the backoff starts over, attempt 1 at minDelay', async () => {
+    const { l, first, announced } = await started({ minDelay: 4, maxDelay: 64, maxAttempts: 2 })
+    lose(0, first, 60_000)
+    lose(1, await succeed(1, l), 1) // attempt 2 comes, from a ceiling of 8
+    lose(2, await succeed(2, l), 8) // up 8 ms: exactly the ceiling of the wait before it
+    await vi.waitFor(() => expect(announced).toHaveLength(3))
+    expect(announced.map((r) => r.attempt)).toEqual([1, 2, 1])
+    expect(announced[2]!.delay).toBeGreaterThanOrEqual(2)
+    expect(announced[2]!.delay).toBeLessThanOrEqual(4)
+    expect(l.stats.state).not.toBe('closed')
+    await l.close()
+  })
+
+  test('for hours: the first wait is minDelay again, however many attempts it took to come back', async () => {
+    const { l, first, announced } = await started({ minDelay: 4, maxDelay: 16 })
+    lose(0, first, 60_000)
+    for (let n = 1; n <= 5; n++) lose(n, await succeed(n, l), 1)
+    lose(6, await succeed(6, l), 3 * 3_600_000)
+    await vi.waitFor(() => expect(announced).toHaveLength(7))
+    expect(announced.map((r) => r.attempt)).toEqual([1, 2, 3, 4, 5, 6, 1])
+    expect(announced[6]!.delay).toBeLessThanOrEqual(4)
+    await l.close()
+  })
+})
+
+describe('the first connection', () => {
+  test('lost at once: attempt 1 from minDelay (there was no wait before it to measure against)', async () => {
+    const { l, first, announced } = await started({ minDelay: 4, maxDelay: 64 })
+    lose(0, first, 0)
+    await vi.waitFor(() => expect(announced).toHaveLength(1))
+    expect(announced[0]).toMatchObject({ attempt: 1 })
+    expect(announced[0]!.delay).toBeLessThanOrEqual(4)
+    await l.close()
+  })
+
+  test('lost with reconnect: false: it gives up at once, saying reconnect is off', async () => {
+    const { l, first, announced, errors } = await started(false)
+    lose(0, first, 0)
+    await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
+    expect(announced).toEqual([])
+    expect(errors.map((e) => e.message)).toEqual(['the connection was lost and reconnect is off'])
+    expect(attempts).toHaveLength(1)
+  })
+})
