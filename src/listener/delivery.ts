@@ -154,23 +154,32 @@ export class Delivery {
    * hear it when it came.
    */
   handlerAdded(): void {
-    // Handlers with at most lowWaterMark promises pending held nothing back (an async 'gap'
-    // handler re-reading state, a 'connected' one warming a cache): their stall clock starts
-    // now, not at a pause this handler did not cause. Above it, they were blocking already, and
-    // a handler that comes (after one that never settles was removed, say) restarts nothing.
-    if (this.#events.pending <= this.lowWaterMark) this.#handlersProgress = this.#now()
+    this.#handlerCame()
     this.#release()
   }
 
   /**
+   * Handlers with at most lowWaterMark promises pending held nothing back (an async 'gap'
+   * handler re-reading state, a 'connected' one warming a cache): their stall clock starts
+   * now, not at a pause this handler did not cause. Above it, they were blocking already, and
+   * a handler that comes (after one that never settles was removed, say) restarts nothing.
+   * Measured by #release too: once it has run, the new handler's own promises are pending.
+   */
+  #handlerCame(): void {
+    if (this.#events.pending <= this.lowWaterMark) this.#handlersProgress = this.#now()
+  }
+
+  /**
    * What is held, to the 'notification' handlers there are: from handlerAdded(), and first thing
-   * when anything comes before it ran (a notification, a Gap, an iterator, an UNLISTEN), so
-   * that a handler hears what was held before what came after it. None (removed before it
+   * when anything comes before it ran (a notification, a Gap, an iterator, one made after the
+   * listener gave up too, an UNLISTEN), so that a handler hears what was held before what came
+   * after it, its stall clock started as handlerAdded() would have. None (removed before it
    * ran): it stays held.
    */
   #release(): void {
     const held = this.#held
     if (!held || this.#handlers.length === 0) return
+    this.#handlerCame()
     this.#held = undefined
     const items = held.take(() => true)
     for (const [at, item] of items.entries()) {
@@ -332,6 +341,7 @@ export class Delivery {
 
   /** For an iterator made after the listener gave up: what was held on its channels, then the error. */
   failLate(subscription: Subscription, error: Error): void {
+    this.#release() // a handler added just before it takes what was held first, as with subscribe()
     if (this.#held && !subscription.feed) this.#adopt(subscription)
     subscription.fail(error)
   }
