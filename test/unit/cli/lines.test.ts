@@ -85,4 +85,20 @@ describe('readLines', () => {
     })()
     await expect(reading).rejects.toThrow('standard input line 2: longer than 4096 bytes')
   })
+
+  test('a line begun in one chunk and ended in another is read whole, and so is the line after it in that chunk', async () => {
+    expect(await lines(['ab', 'cd\nef', 'g\n'])).toEqual([
+      { number: 1, text: 'abcd' },
+      { number: 2, text: 'efg' },
+    ])
+  })
+
+  test('a line of exactly maxBytes is taken; one byte more is refused', async () => {
+    expect(await lines(['ab', 'c', '\n'], 3)).toEqual([{ number: 1, text: 'abc' }])
+    expect(await lines(['x\nab', 'c'], 3)).toEqual([
+      { number: 1, text: 'x' },
+      { number: 2, text: 'abc' },
+    ])
+    await expect(lines(['ab', 'cd', '\n'], 3)).rejects.toThrow(new InputError('standard input line 1: longer than 3 bytes'))
+  })
 })

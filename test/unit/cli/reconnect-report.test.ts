@@ -114,6 +114,53 @@ describe('retry lines', () => {
   })
 })
 
+describe('what "failed the same way" refers to', () => {
+  // The listener reports an attempt's failure before the next 'reconnecting'; these are the
+  // sequences where none was reported, and no line may then claim one.
+  test('giving up before any failure was reported says nothing of one', () => {
+    const { lines, next, report } = reporting()
+    next(1, 1)
+    report.gaveUp(new ListenerError('gave up after 1 attempts to reconnect'))
+    expect(lines).toEqual(['reconnecting: attempt 1 of 1 in 0.25 s', 'gave up after 1 attempts to reconnect'])
+  })
+
+  test('"the same way" is said once, of the attempt that failed, not of the next one too', () => {
+    const { lines, next, report } = reporting()
+    next(1, 3)
+    report.failed(refused())
+    next(2, 3)
+    report.failed(refused())
+    next(3, 3)
+    report.gaveUp(new ListenerError('gave up after 3 attempts to reconnect'))
+    expect(lines.slice(2)).toEqual(['reconnecting: attempt 2 of 3 in 0.25 s', 'reconnecting: attempt 3 of 3 in 0.25 s (attempt 2 failed the same way)', 'gave up after 3 attempts to reconnect'])
+  })
+
+  test('after connecting again, a failure before the loss is not "the same way" of the next attempt', () => {
+    const { lines, next, report } = reporting()
+    next(1)
+    report.failed(refused())
+    next(2)
+    report.failed(refused())
+    report.connected()
+    next(1, 1)
+    report.gaveUp(new ListenerError('gave up after 1 attempts to reconnect'))
+    expect(lines.slice(-2)).toEqual(['reconnecting: attempt 1 of 1 in 0.25 s', 'gave up after 1 attempts to reconnect'])
+  })
+
+  test('a failure before any attempt was announced names no attempt', () => {
+    const { lines, report } = reporting()
+    report.failed(refused())
+    expect(lines).toEqual(['reconnect attempt ? failed: cannot connect to db:5432: connect ECONNREFUSED'])
+  })
+
+  test('one attempt left is "1 more time"', () => {
+    const { lines, next, report } = reporting()
+    next(1, 2)
+    report.failed(badPassword())
+    expect(lines[2]).toMatch(/; pglisten will try 1 more time$/)
+  })
+})
+
 describe('incurable: failures only a person can cure', () => {
   test.each([
     ['28P01 a refused password', badPassword(), 'the server refused the password'],
@@ -124,6 +171,19 @@ describe('incurable: failures only a person can cure', () => {
     ['an authentication pglisten refuses', new AuthenticationRefusedError('the server asked for cleartext, and require_auth=scram-sha-256'), "pglisten refused the server's authentication"],
   ])('%s', (_, error, why) => {
     expect(incurable(error)?.why).toBe(why)
+  })
+
+  test('each says what must change before an attempt can succeed', () => {
+    expect(incurable(new PasswordRequiredError('no password'))?.until).toBe('a password file gives one (it is read at each attempt)')
+    expect(incurable(new AuthenticationRefusedError('cleartext refused'))?.until).toBe('the server or the connection settings change')
+    expect(incurable(badPassword())?.until).toBe('it changes, on the server or in a password file (read again at each attempt)')
+    expect(incurable(fatal('28000', 'role "app" does not exist'))?.until).toBe("the server's pg_hba.conf or the role changes")
+    expect(incurable(fatal('3D000', 'database "shop" does not exist'))?.until).toBe('it is created again')
+    expect(incurable(fatal('42501', 'permission denied for database "shop"'))?.until).toBe('it is granted CONNECT')
+  })
+
+  test('a SQLSTATE is read only from the server\'s ErrorResponse: another error with such a code may pass by itself', () => {
+    expect(incurable(Object.assign(new Error('not from the server'), { code: '28P01' }))).toBeUndefined()
   })
 
   test.each([
@@ -137,5 +197,5 @@ describe('incurable: failures only a person can cure', () => {
 })
 
 test('waits: two significant digits under 10 s, whole seconds above', () => {
-  expect([26, 190, 1_234, 9_940, 12_400, 30_000].map(seconds)).toEqual(['0.026 s', '0.19 s', '1.2 s', '9.9 s', '12 s', '30 s'])
+  expect([26, 190, 1_234, 9_940, 12_400, 30_000, 123_400].map(seconds)).toEqual(['0.026 s', '0.19 s', '1.2 s', '9.9 s', '12 s', '30 s', '123 s'])
 })
