@@ -44,7 +44,7 @@ export async function bench(command: BenchCommand): Promise<number> {
   // Ctrl-C reaches the listener processes too (one process group): they ignore it, and stop
   // when the bench lets them go, after their last report.
   const interruption = new Interruption((signal) => {
-    progress.log(`pglisten: bench: ${signal}: stopping; the results so far follow (${signal === 'SIGHUP' ? 'SIGINT or SIGTERM' : signal} to quit at once)`)
+    progress.log(`pglisten: bench: ${signal}: stopping; the results so far follow (${signal === 'SIGHUP' ? 'SIGINT or SIGTERM' : `${signal} again`} to quit at once)`)
   })
   try {
     const more = Array.from({ length: command.notifiers - 1 }, () => connect({ ...options, onWarning: warning, ...(command.connection.trace ? { trace: stderrTracer() } : {}) }))
