@@ -46,7 +46,11 @@ export class Delivery {
   /** What no consumer took, for the next consumer that takes its channel. */
   #held: Held | undefined
   /** For each record of the 'gap' registrations a held Gap came to, how often each had been called then. */
-  readonly #callsAt = new WeakMap<readonly unknown[], readonly number[]>()
+  readonly #callsAt = new WeakMap<readonly unknown[], number[]>()
+  /** Held Gaps released while their own 'gap' event was under way: told once it is over (#release). */
+  #owed: { gap: Gap; record: readonly unknown[] }[] = []
+  /** The record of the last Gap held, whose 'gap' event may be under way, until it is known to be over. */
+  #live: readonly unknown[] | undefined
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
   #handlersProgress: number
@@ -177,6 +181,7 @@ export class Delivery {
    * ran): it stays held.
    */
   #release(): void {
+    if (this.#owed.length !== 0) this.#tellOwed()
     const held = this.#held
     if (!held || this.#handlers.length === 0) return
     this.#handlerCame()
@@ -191,11 +196,46 @@ export class Delivery {
       }
       if (item.type !== 'Gap') this.#events.emit('notification', item)
       else {
-        const heard = this.#heard(held.heard.get(item)!)
-        this.#events.emit('gap', item, this.#events.handlers('gap').filter((registration) => !heard.has(registration.handler)))
+        this.#owed.push({ gap: item, record: held.heard.get(item)! })
+        this.#tellOwed()
       }
     }
     this.#moved()
+  }
+
+  /**
+   * Tells each 'gap' handler that did not hear them the held Gaps released, unless a Gap's own
+   * event is still under way (a 'gap' handler added the 'notification' handler and made an
+   * iterator): a registration it has yet to reach may be removed before it does, so who heard
+   * it is known only once the event is over, by the next call into delivery (the 'notification'
+   * handler's own handlerAdded(), due once on() returned, at the latest).
+   */
+  #tellOwed(): void {
+    const owed = this.#owed
+    this.#owed = []
+    for (const { gap, record } of owed) {
+      if (this.#unreached(record).length > 0) {
+        this.#owed.push({ gap, record })
+        continue
+      }
+      const heard = this.#heard(record)
+      const live = this.#live
+      const unreached = live ? this.#unreached(live) : []
+      if (unreached.length === 0) this.#live = undefined
+      this.#events.emit('gap', gap, this.#events.handlers('gap').filter((registration) => !heard.has(registration.handler)))
+      // Those calls were not the live Gap's event, which has yet to reach them: one removed
+      // before it does must not count as having heard it (#heard).
+      const at = live && this.#callsAt.get(live)
+      if (at) for (const i of unreached) at[i] = (live[i] as Registration<Gap>).calls
+    }
+  }
+
+  /** Where in a held Gap's record the registrations are that its 'gap' event has yet to reach (none once it is over). */
+  #unreached(record: readonly unknown[]): number[] {
+    const at = this.#callsAt.get(record) ?? []
+    const unreached: number[] = []
+    for (const [i, registration] of (record as readonly Registration<Gap>[]).entries()) if (!registration.removed && registration.calls === at[i]) unreached.push(i)
+    return unreached
   }
 
   /**
@@ -267,7 +307,7 @@ export class Delivery {
   deliver(notification: Notification): void {
     // close() or giving up ended delivery; what the socket had buffered goes nowhere, not to handlers.
     if (this.#finished) return
-    if (this.#held) this.#release()
+    if (this.#held || this.#owed.length !== 0) this.#release()
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
@@ -320,6 +360,7 @@ export class Delivery {
     if (unconsumed.length > 0 || this.#held) {
       const record = this.#events.handlers('gap').slice()
       this.#callsAt.set(record, record.map((registration) => registration.calls))
+      this.#live = record
       this.#hold().offerGap(gap, unconsumed, record)
     }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
@@ -330,6 +371,8 @@ export class Delivery {
     this.#stop()
     this.#ended = true
     this.#held = undefined
+    this.#owed = []
+    this.#live = undefined
     for (const subscription of this.#subscriptions) subscription.end()
   }
 
