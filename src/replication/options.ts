@@ -76,7 +76,11 @@ export interface ReplicationOptions {
   reconnect?: BackoffOptions
   /** Stops the stream, as close() does. */
   signal?: AbortSignal
-  /** Told of each reconnect; default none. */
+  /**
+   * Told before each reconnect's wait; default none. `attempt` counts from 1 since the backoff
+   * last started over (a connection that streamed at least as long as the wait before it), as
+   * the listener's 'reconnecting' event does, so it goes on after a connection lost too soon.
+   */
   onReconnect?(info: { attempt: number; error: Error; resumeFrom: Lsn }): void
   /**
    * Watch the slot from a second, ordinary connection while the stream runs: a heartbeat

@@ -7,7 +7,7 @@
  */
 import type { Connection } from '../protocol/io/connection.ts'
 import { AttemptSignal } from '../protocol/io/attempt-signal.ts'
-import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
+import { ConnectionLostError, DatabaseError, type NoticeFields } from '../protocol/errors.ts'
 import { startReplication, type PgoutputOptions } from '../protocol/replication/commands.ts'
 import type { Lsn } from '../protocol/replication/lsn.ts'
 import { listeningKeepAlive } from '../listener/connect-options.ts'
@@ -75,7 +75,24 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
     // values, and one refused would stop the stream at it on every restart. (A text value
     // longer than the runtime's strings, about 512 MiB in V8, still cannot be handed on.)
     const maxMessageLength = s.connection.maxMessageLength ?? largestMessage
-    connection = await s.connect({ ...s.connection, keepAlive: s.connection.keepAlive ?? listeningKeepAlive, maxMessageLength, replication: 'database', signal: attempt.signal })
+    const onNotice = s.connection.onNotice
+    connection = await s.connect({
+      ...s.connection,
+      keepAlive: s.connection.keepAlive ?? listeningKeepAlive,
+      maxMessageLength,
+      replication: 'database',
+      signal: attempt.signal,
+      onNotice: (notice) => {
+        // Before the user's handler, which may throw.
+        if (notice.fields.routine === 'LoadPublications') {
+          const look = new AttemptSignal(looking.signal, s.attemptTimeout)
+          publicationGone(s, look.signal, notice.fields)
+            .then((gone) => void (gone && !over && connection?.abort(gone)), () => undefined) // a look that cannot be made proves nothing
+            .finally(() => look.dispose())
+        }
+        if (typeof onNotice === 'function') onNotice(notice)
+      },
+    })
     unguard = abortOn(attempt.signal, connection, lost(attempt))
     const serverVersion = parseInt(connection.parameters.get('server_version') ?? '0', 10)
     if (serverVersion > 0 && serverVersion < 14) throw new ReplicationError(`logical replication through pglisten needs PostgreSQL 14 or later; this server is ${serverVersion}`)
@@ -153,6 +170,28 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
     attempt.dispose()
     copy?.end()
     await connection?.close().catch(() => undefined)
+  }
+}
+
+/**
+ * PostgreSQL 18's pgoutput, meeting a publication that does not exist at that point of the WAL,
+ * skips it with only a WARNING (LoadPublications in pgoutput.c, SQLSTATE 55000; matched by the
+ * routine, which is never translated). Dropped and made again, it is read again from where it
+ * was made, as PostgreSQL 18 means it to be; but dropped for good (the check before
+ * START_REPLICATION saw it), its changes would never arrive and the stream would go on handing
+ * out nothing of them. Older servers end the walsender with an ERROR, and the reconnect's check
+ * fails the stream; so, when a look over an ordinary connection finds it gone now, does this.
+ */
+async function publicationGone(s: Settings, signal: AbortSignal, fields: NoticeFields): Promise<ReplicationError | undefined> {
+  const sql = await s.connect({ ...watchConnection(s.connection), signal })
+  try {
+    await checkSlot(sql, s.slot, s.publications)
+    return undefined
+  } catch (error) {
+    if (!(error instanceof ReplicationError)) throw error
+    return new ReplicationError(`a publication was dropped while the stream ran, and the server skips it ("${fields.message ?? ''}"): ${error.message}`, { cause: new DatabaseError(fields) })
+  } finally {
+    await sql.close().catch(() => undefined)
   }
 }
 

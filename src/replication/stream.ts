@@ -47,6 +47,8 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #liveness: CopyLiveness | undefined
   /** START_REPLICATION has succeeded at least once: from now on a lost connection is retried. */
   #started = false
+  /** When the copy under way began streaming (performance.now()); undefined between connections. */
+  #upSince: number | undefined
   /** A reconnect's START_REPLICATION succeeded and the slot is being looked at again: the server is told nothing yet. */
   #confirming = false
   /** The item last handed out by the iterator: acknowledged when the next is asked for. */
@@ -178,7 +180,6 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   /** Connects, streams until the connection is lost, and again, until closed or a lasting failure. */
   async #run(): Promise<void> {
     const signal = this.#stop.signal
-    let attempt = 0
     try {
       while (!signal.aborted) {
         let lost: Error
@@ -194,15 +195,25 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         if (this.#settings.temporary && this.#started) {
           return this.#fail(new ReplicationError('the connection to a temporary slot was lost; the server dropped the slot with the changes not yet read', { cause: lost }))
         }
+        // As the listener's backoff (backoff.ts, lostAfter): only a connection that streamed at
+        // least as long as the wait before it starts the backoff over. One lost sooner (a
+        // watchdog that ends every new walsender, a wal_sender_timeout it cannot meet) counts
+        // as a failed attempt, toward maxAttempts, instead of a reconnect every minDelay for ever.
+        const upFor = this.#upSince === undefined ? undefined : performance.now() - this.#upSince
+        this.#upSince = undefined
+        if (upFor !== undefined) this.#backoff.lostAfter(upFor)
         // What was handed on and not acknowledged comes again from the slot.
         this.#ledger.restart()
         this.#queue.clear()
         this.#inHand = undefined
         this.#paused = false
-        if (this.#backoff.exhausted) return this.#fail(new ReplicationError(`gave up reconnecting after ${this.#backoff.failures} attempts`, { cause: lost }))
+        if (this.#backoff.exhausted) {
+          const tooSoon = upFor === undefined ? '' : `; the last one streamed, and was lost after ${Math.round(upFor)} ms`
+          return this.#fail(new ReplicationError(`gave up reconnecting after ${this.#backoff.failures} attempts${tooSoon}`, { cause: lost }))
+        }
         const delay = this.#backoff.next()
-        attempt++
-        report(this.#onReconnect, { attempt, error: lost, resumeFrom: this.#ledger.flushed })
+        // Numbered as the listener's 'reconnecting' event: since the backoff last started over.
+        report(this.#onReconnect, { attempt: this.#backoff.failures, error: lost, resumeFrom: this.#ledger.flushed })
         if (!(await sleep(delay, signal))) break
       }
     } finally {
@@ -230,15 +241,9 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     }))
     const decoder = new ChangeDecoder(s.parse, (taken) => this.#push(taken.change, taken.completes, taken.open))
     const reader = new BodyReader()
-    let heard = false
     return {
       data: (data) => {
         liveness.heard()
-        if (!heard) {
-          // The server streams to us: only now is this a connection worth resetting the backoff for.
-          heard = true
-          this.#backoff.reset()
-        }
         // After close(), what the server still sends before its CopyDone changes nothing: the
         // ledger stays what the server was last told.
         if (stop.aborted) return
@@ -262,6 +267,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
           return
         }
         this.#started = true
+        this.#upSince = performance.now()
         this.#ready.resolve(start)
         liveness.start()
       },
