@@ -69,6 +69,29 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
   let over = false
   /** Ends a look at the slot still under way when this connection is done with (close(), a failure). */
   const looking = new AbortController()
+  /**
+   * One look at the publications at a time: each missing publication has its own WARNING, and
+   * any change to pg_publication repeats them, so a look each would pile up connections.
+   * `heard` is a WARNING that came during the look under way, which may have read the catalog
+   * before that drop: it is looked into once that look is done.
+   */
+  let lookUnderWay = false
+  let heard: NoticeFields | undefined
+  const lookAtPublications = (fields: NoticeFields): void => {
+    if (lookUnderWay) return void (heard = fields)
+    lookUnderWay = true
+    const look = new AttemptSignal(looking.signal, s.attemptTimeout)
+    publicationGone(s, look.signal, fields)
+      .catch(() => undefined) // a look that cannot be made proves nothing
+      .then((gone) => {
+        look.dispose()
+        if (gone) return void (!over && connection?.abort(gone)) // the stream ends: no more looks
+        lookUnderWay = false
+        const again = heard
+        heard = undefined
+        if (again && !over) lookAtPublications(again)
+      })
+  }
   try {
     // TCP keepalive on, as for a listening connection: a server gone without a word is noticed.
     // No message refused for its length unless the user sets one: a change is as large as its
@@ -84,13 +107,9 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
       signal: attempt.signal,
       onNotice: (notice) => {
         // Before the user's handler, which may throw.
-        if (notice.fields.routine === 'LoadPublications') {
-          const look = new AttemptSignal(looking.signal, s.attemptTimeout)
-          publicationGone(s, look.signal, notice.fields)
-            .then((gone) => void (gone && !over && connection?.abort(gone)), () => undefined) // a look that cannot be made proves nothing
-            .finally(() => look.dispose())
-        }
-        if (typeof onNotice === 'function') onNotice(notice)
+        if (notice.fields.routine === 'LoadPublications') lookAtPublications(notice.fields)
+        // Its promise handed back, so that an async one's rejection reaches onHandlerError, as without this wrapper.
+        return typeof onNotice === 'function' ? onNotice(notice) : undefined
       },
     })
     unguard = abortOn(attempt.signal, connection, lost(attempt))
@@ -184,13 +203,19 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
  */
 async function publicationGone(s: Settings, signal: AbortSignal, fields: NoticeFields): Promise<ReplicationError | undefined> {
   const sql = await s.connect({ ...watchConnection(s.connection), signal })
+  // Once connected too, close() and attemptTimeout end the look (as resume-check.ts's): its
+  // connection is not left open after the stream, on a server slow to answer.
+  const abort = () => sql.abort(new ConnectionLostError('the look at the publications was stopped', { cause: signal.reason }))
+  signal.addEventListener('abort', abort, { once: true })
   try {
+    if (signal.aborted) abort()
     await checkSlot(sql, s.slot, s.publications)
     return undefined
   } catch (error) {
     if (!(error instanceof ReplicationError)) throw error
     return new ReplicationError(`a publication was dropped while the stream ran, and the server skips it ("${fields.message ?? ''}"): ${error.message}`, { cause: new DatabaseError(fields) })
   } finally {
+    signal.removeEventListener('abort', abort)
     await sql.close().catch(() => undefined)
   }
 }
