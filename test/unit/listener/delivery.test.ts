@@ -10,27 +10,12 @@ import { ConsumerStalledError } from '../../../src/listener/errors.ts'
 import { EventHub } from '../../../src/listener/events.ts'
 import type { ListenerEvents } from '../../../src/listener/listener-types.ts'
 import { Subscription, type Gap, type ListenerItem, type Notification } from '../../../src/listener/subscription.ts'
+import { deliverySetup } from '../../support/delivery.ts'
 
 const note = (payload: string, channel = 'a'): Notification => ({ type: 'NotificationResponse', processId: 1, channel, payload })
 
-function setup(options: Watermarks = {}) {
-  const errors: Error[] = []
-  let delivery!: Delivery
-  const events = new EventHub<ListenerEvents>((e) => errors.push(e as Error), () => delivery.settled())
-  events.on('error', (e) => void errors.push(e))
-  delivery = new Delivery(events, options)
-  delivery.listened = new Set(['a', 'b']) // the channels these tests notify on, as the listener's book would say
-  const reading: boolean[] = []
-  delivery.attach((paused) => reading.push(!paused))
-  const iterator = (extra: ConstructorParameters<typeof Subscription>[0] = {}) => {
-    const s = new Subscription({ ...extra, onDrain: (sub) => delivery.drained(sub) })
-    delivery.subscribe(s)
-    return s
-  }
-  /** Whether the socket is being read, as last told. */
-  const isReading = () => reading.at(-1) ?? true
-  return { delivery, events, errors, reading, isReading, iterator }
-}
+/** Collected errors, the channels a and b listened on: see test/support/delivery.ts. */
+const setup = (options: Watermarks = {}) => deliverySetup(options)
 
 async function read(s: Subscription, n: number): Promise<ListenerItem[]> {
   const items: ListenerItem[] = []

@@ -6,19 +6,11 @@
  * the release comes after the event (gap-heard-registrations.test.ts). Pure: no socket.
  */
 import { expect, test } from 'vitest'
-import { Delivery } from '../../../src/listener/delivery.ts'
-import { EventHub } from '../../../src/listener/events.ts'
-import type { ListenerEvents } from '../../../src/listener/listener-types.ts'
 import { Subscription, type Gap } from '../../../src/listener/subscription.ts'
+import { deliverySetup } from '../../support/delivery.ts'
 
 function setup() {
-  let delivery!: Delivery
-  const events = new EventHub<ListenerEvents>((e) => {
-    throw e
-  }, () => delivery.settled())
-  delivery = new Delivery(events, {})
-  delivery.listened = new Set(['a', 'b'])
-  delivery.attach(() => {})
+  const { delivery, events } = deliverySetup({ errors: 'throw' })
   delivery.deliver({ type: 'NotificationResponse', processId: 1, channel: 'a', payload: '1' }) // held: nobody consumes yet
   return { delivery, events }
 }

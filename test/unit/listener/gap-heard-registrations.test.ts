@@ -5,22 +5,14 @@
  * change while the Gap's 'gap' event is under way. Pure: Delivery and EventHub, no socket.
  */
 import { expect, test } from 'vitest'
-import { Delivery } from '../../../src/listener/delivery.ts'
-import { EventHub } from '../../../src/listener/events.ts'
-import type { ListenerEvents } from '../../../src/listener/listener-types.ts'
 import type { Gap, Notification } from '../../../src/listener/subscription.ts'
+import { deliverySetup } from '../../support/delivery.ts'
 
 const note = (payload: string): Notification => ({ type: 'NotificationResponse', processId: 1, channel: 'a', payload })
 const gap: Gap = { type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }
 
 function setup() {
-  let delivery!: Delivery
-  const events = new EventHub<ListenerEvents>((e) => {
-    throw e
-  }, () => delivery.settled())
-  delivery = new Delivery(events, {})
-  delivery.listened = new Set(['a'])
-  delivery.attach(() => {})
+  const { delivery, events } = deliverySetup({ listened: ['a'], errors: 'throw' })
   delivery.deliver(note('1')) // held: nobody consumes 'a' yet, so the Gap is held too
   /** As the listener does on a reconnect: what is held notes who hears it, then the event. */
   const reconnect = () => {

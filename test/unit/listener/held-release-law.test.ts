@@ -8,10 +8,8 @@
  */
 import fc from 'fast-check'
 import { expect, test } from 'vitest'
-import { Delivery } from '../../../src/listener/delivery.ts'
-import { EventHub } from '../../../src/listener/events.ts'
-import type { ListenerEvents } from '../../../src/listener/listener-types.ts'
 import { Subscription, type ListenerItem, type Notification } from '../../../src/listener/subscription.ts'
+import { deliverySetup } from '../../support/delivery.ts'
 
 const channel = fc.constantFrom('a', 'b')
 const call = fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined })
@@ -25,12 +23,7 @@ const step = fc.oneof(
 
 test('a held notification goes once to the next consumer of its channel, in order, whatever its handlers do meanwhile', async () => {
   await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 30 }), async (steps) => {
-    const events = new EventHub<ListenerEvents>((error) => {
-      throw error
-    })
-    const delivery = new Delivery(events, { stallTimeout: false })
-    delivery.listened = new Set(['a', 'b'])
-    delivery.attach(() => {})
+    const { delivery, events } = deliverySetup({ stallTimeout: false, errors: 'throw', settled: false })
     const iterators: Subscription[] = []
     /** What each consumer was given, by number: handlers `h<n>`, iterators by their index. */
     const given = new Map<string, number[]>()

@@ -4,36 +4,15 @@
  * tests call into Delivery between on() and that microtask, as a user's next line would.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { Delivery, type Watermarks } from '../../../src/listener/delivery.ts'
+import type { Watermarks } from '../../../src/listener/delivery.ts'
 import { ConsumerStalledError } from '../../../src/listener/errors.ts'
-import { EventHub } from '../../../src/listener/events.ts'
-import type { ListenerEvents } from '../../../src/listener/listener-types.ts'
 import { Subscription, type Notification } from '../../../src/listener/subscription.ts'
+import { deliverySetup } from '../../support/delivery.ts'
 
 const note = (payload: string, channel = 'a'): Notification => ({ type: 'NotificationResponse', processId: 1, channel, payload })
 
-function setup(options: Watermarks = {}) {
-  const errors: Error[] = []
-  let delivery!: Delivery
-  const events = new EventHub<ListenerEvents>((e) => errors.push(e as Error), () => delivery.settled())
-  events.on('error', (e) => void errors.push(e))
-  delivery = new Delivery(events, options)
-  delivery.listened = new Set(['a', 'b'])
-  const reading: boolean[] = []
-  delivery.attach((paused) => reading.push(!paused))
-  /** As Listener.on() does: the handler now, what was held once on() has returned. */
-  const on = (handler: (n: Notification) => unknown) => {
-    const off = events.on('notification', handler)
-    queueMicrotask(() => delivery.handlerAdded())
-    return off
-  }
-  const iterator = (channels?: string[]) => {
-    const s = new Subscription({ channels: channels && new Set(channels), onDrain: (sub) => delivery.drained(sub) })
-    delivery.subscribe(s)
-    return s
-  }
-  return { delivery, events, errors, reading, on, iterator, isReading: () => reading.at(-1) ?? true }
-}
+/** Collected errors, the channels a and b, on() releasing a microtask later: see test/support/delivery.ts. */
+const setup = (options: Watermarks = {}) => deliverySetup(options)
 
 describe('between on() and the release', () => {
   test('on() then off(): what was held stays, for the next consumer, and still holds the socket', async () => {

@@ -5,30 +5,15 @@
  * order, after the Gaps that came before it. Pure: Delivery, EventHub, Subscription, no socket.
  */
 import { expect, test } from 'vitest'
-import { Delivery } from '../../../src/listener/delivery.ts'
-import { EventHub } from '../../../src/listener/events.ts'
-import type { ListenerEvents } from '../../../src/listener/listener-types.ts'
 import { Subscription, type Gap, type ListenerItem, type Notification } from '../../../src/listener/subscription.ts'
+import { deliverySetup } from '../../support/delivery.ts'
 
 const note = (payload: string, channel = 'a'): Notification => ({ type: 'NotificationResponse', processId: 1, channel, payload })
 const gap: Gap = { type: 'Gap', from: new Date(0), to: new Date(1), cause: undefined }
 const payloads = (items: ListenerItem[]) => items.map((i) => (i.type === 'Gap' ? 'Gap' : i.payload))
 
 function setup() {
-  let delivery!: Delivery
-  const events = new EventHub<ListenerEvents>((e) => {
-    throw e
-  }, () => delivery.settled())
-  delivery = new Delivery(events, { highWaterMark: 4, lowWaterMark: 1 })
-  delivery.listened = new Set(['a'])
-  const reading: boolean[] = []
-  delivery.attach((paused) => reading.push(!paused))
-  /** As listener.on() adds a 'notification' handler. */
-  const on = (handler: (n: Notification) => void) => {
-    const off = events.on('notification', handler)
-    delivery.handlerAdded()
-    return off
-  }
+  const { delivery, events, on, iterator, isReading } = deliverySetup({ highWaterMark: 4, lowWaterMark: 1, listened: ['a'], errors: 'throw', release: 'now' })
   /**
    * A handler that can remove itself while what was held is released to it: listener.on()
    * returns its remover only after the release, so this is the hub's own on() first.
@@ -37,18 +22,12 @@ function setup() {
     const off: () => void = events.on('notification', (n) => handler(n, off))
     delivery.handlerAdded()
   }
-  /** As listener.notifications() makes an iterator. */
-  const iterator = () => {
-    const s = new Subscription({ onDrain: (sub) => delivery.drained(sub) })
-    delivery.subscribe(s)
-    return s
-  }
   const queued = async (s: Subscription) => {
     const items: ListenerItem[] = []
     while (s.length > 0) items.push((await s.next()).value as ListenerItem)
     return payloads(items)
   }
-  return { delivery, events, on, onWithOff, iterator, queued, isReading: () => reading.at(-1) ?? true }
+  return { delivery, events, on, onWithOff, iterator, queued, isReading }
 }
 
 // Found by review: the rest was held again, but the iterator, made before it was, never took
