@@ -4,45 +4,20 @@
  * walsender with an ERROR: either way the stream ends with an error naming it, rather than go on
  * handing out nothing of its changes. Dropped and made again, it is read again (PostgreSQL 18).
  */
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { replicate, type ReplicationChange, type ReplicationStream } from '../../src/replication.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
-import { untilInactive } from '../support/replication.ts'
+import type { ReplicationChange } from '../../src/replication.ts'
+import { insertsUntil, replicationDatabase } from '../support/replication.ts'
 
-const pg = server()
-const database = databaseOfItsOwn('replication_publication_dropped')
-const streams: ReplicationStream[] = []
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  await Promise.all(streams.splice(0).map((s) => s.close().catch(() => undefined)))
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
+const db = replicationDatabase('replication_publication_dropped')
+const pg = db.pg
 
 let serial = 0
 async function setup(): Promise<{ sql: Connection; name: string; iterator: AsyncIterator<ReplicationChange> }> {
-  const sql = await connectSuperuser({ database })
   const name = `repl_pubdrop_${process.pid}_${++serial}`
-  await sql.query(`CREATE TABLE ${name} (id int PRIMARY KEY); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
-  await sql.query(`SELECT pg_create_logical_replication_slot('${name}', 'pgoutput')`)
-  cleanups.push(async () => {
-    await untilInactive(sql, name)
-    await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
-    await sql.close()
-  })
-  const stream = replicate({ connection: optionsFor(pg.superuser, 'tcp', { database }), slot: name, publications: [name], reconnect: { minDelay: 10, maxDelay: 100 } })
-  streams.push(stream)
-  return { sql, name, iterator: stream[Symbol.asyncIterator]() }
-}
-
-/** The ids of the inserts handed out until the stream hands out `last` (true) or ends (false). */
-async function insertsUntil(iterator: AsyncIterator<ReplicationChange>, last: number, ids: unknown[] = []): Promise<unknown[]> {
-  for (;;) {
-    const next = await iterator.next()
-    if (next.done) return ids
-    if (next.value.kind === 'insert') ids.push(next.value.row['id'])
-    if (ids.includes(last)) return ids
-  }
+  const sql = await db.publishedSlot(name)
+  const { iterator } = db.open(name, { reconnect: { minDelay: 10, maxDelay: 100 } })
+  return { sql, name, iterator }
 }
 
 describe.runIf((pg.serverVersion ?? 180000) >= 140000)('a publication dropped while replicate() streams', () => {

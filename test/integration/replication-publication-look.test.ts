@@ -6,37 +6,25 @@
  * one WARNING for each of several publications dropped makes one look, not one each; and the
  * user's own onNotice still hears the WARNING, an async one's rejection reaching onHandlerError.
  */
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import type { ConnectOptions } from '../../src/protocol/io/connect.ts'
 import { connect as connectTo } from '../../src/protocol/index.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { ReplicationStream } from '../../src/replication.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
-import { untilInactive } from '../support/replication.ts'
+import { connectSuperuser } from '../support/connect.ts'
+import { replicationDatabase, untilEnd } from '../support/replication.ts'
 
-const pg = server()
-const database = databaseOfItsOwn('replication_publication_look')
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const db = replicationDatabase('replication_publication_look')
+const { pg, database } = db
 
 describe.runIf((pg.serverVersion ?? 180000) >= 180000)('the look at the publications after a LoadPublications WARNING', () => {
   test('close() ends a look whose query is under way: its connection does not outlive the stream', async () => {
-    const sql = await connectSuperuser({ database })
     const name = `repl_publook_${process.pid}`
     const lock = 7_319_001
-    await sql.query(`CREATE TABLE ${name} (id int PRIMARY KEY); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
-    await sql.query(`SELECT pg_create_logical_replication_slot('${name}', 'pgoutput')`)
-    cleanups.push(async () => {
-      await untilInactive(sql, name)
-      await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
-      await sql.close()
-    })
+    const sql = await db.publishedSlot(name)
     // The look's query waits behind an advisory lock the test holds: a server slow to answer.
     const locker = await connectSuperuser({ database })
     await locker.query(`SELECT pg_advisory_lock(${lock})`)
-    cleanups.push(() => locker.close())
+    db.cleanup(() => locker.close())
     let looked!: (look: { result: Promise<unknown> }) => void
     const look = new Promise<{ result: Promise<unknown> }>((resolve) => (looked = resolve))
     const connect = async (options: ConnectOptions): Promise<Connection> => {
@@ -51,9 +39,7 @@ describe.runIf((pg.serverVersion ?? 180000) >= 180000)('the look at the publicat
       }) as Connection['query']
       return connection
     }
-    const stream = new ReplicationStream({ connection: optionsFor(pg.superuser, 'tcp', { database }), slot: name, publications: [name] }, connect)
-    cleanups.push(() => stream.close())
-    const iterator = stream[Symbol.asyncIterator]()
+    const { stream, iterator } = db.open(name, {}, connect)
     await sql.query(`INSERT INTO ${name} VALUES (1)`)
     for (let next = await iterator.next(); !(next.value?.kind === 'insert'); next = await iterator.next()) expect(next.done).toBe(false)
     await sql.query(`DROP PUBLICATION ${name}`)
@@ -65,63 +51,40 @@ describe.runIf((pg.serverVersion ?? 180000) >= 180000)('the look at the publicat
     await expect(result).rejects.toThrow(/stopped|closed|abort/i)
   })
   test('several publications dropped, one WARNING each: one look, not a connection each, and the stream ends naming them', async () => {
-    const sql = await connectSuperuser({ database })
     const name = `repl_publooks_${process.pid}`
     const publications = [1, 2, 3].map((n) => `${name}_${n}`)
-    await sql.query(`CREATE TABLE ${name} (id int PRIMARY KEY); ${publications.map((p) => `CREATE PUBLICATION ${p} FOR TABLE ${name}`).join('; ')}`)
-    await sql.query(`SELECT pg_create_logical_replication_slot('${name}', 'pgoutput')`)
-    cleanups.push(async () => {
-      await untilInactive(sql, name)
-      await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
-      await sql.close()
-    })
+    const sql = await db.publishedSlot(name, publications)
     let looks = 0
     const connect = async (options: ConnectOptions): Promise<Connection> => {
       // The only ordinary connections this stream makes here (no watch, no reconnect): the looks.
       if (options.replication === undefined) looks++
       return connectTo(options)
     }
-    const stream = new ReplicationStream({ connection: optionsFor(pg.superuser, 'tcp', { database }), slot: name, publications }, connect)
-    cleanups.push(() => stream.close())
-    const iterator = stream[Symbol.asyncIterator]()
+    const { iterator } = db.open(name, { publications }, connect)
     await sql.query(`INSERT INTO ${name} VALUES (1)`)
     for (let next = await iterator.next(); !(next.value?.kind === 'insert'); next = await iterator.next()) expect(next.done).toBe(false)
     await sql.query(`DROP PUBLICATION ${publications.join(', ')}`)
     await sql.query(`INSERT INTO ${name} VALUES (2)`)
-    const end = (async () => {
-      for (let next = await iterator.next(); !next.done; next = await iterator.next());
-    })()
+    const end = untilEnd(iterator)
     await expect(end).rejects.toThrow(/publications .* do not exist/)
     expect(looks).toBe(1)
   })
   test("the user's async onNotice hears the WARNING, and its rejection reaches onHandlerError, not the process", async () => {
-    const sql = await connectSuperuser({ database })
     const name = `repl_publookn_${process.pid}`
-    await sql.query(`CREATE TABLE ${name} (id int PRIMARY KEY); CREATE PUBLICATION ${name} FOR TABLE ${name}`)
-    await sql.query(`SELECT pg_create_logical_replication_slot('${name}', 'pgoutput')`)
-    cleanups.push(async () => {
-      await untilInactive(sql, name)
-      await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
-      await sql.close()
-    })
+    const sql = await db.publishedSlot(name)
     const handlerErrors: unknown[] = []
     const connection = {
-      ...optionsFor(pg.superuser, 'tcp', { database }),
       onNotice: async () => {
         throw new Error('onNotice failed')
       },
       onHandlerError: (error: unknown) => void handlerErrors.push(error),
     }
-    const stream = new ReplicationStream({ connection, slot: name, publications: [name] }, connectTo)
-    cleanups.push(() => stream.close())
-    const iterator = stream[Symbol.asyncIterator]()
+    const { iterator } = db.open(name, { connection })
     await sql.query(`INSERT INTO ${name} VALUES (1)`)
     for (let next = await iterator.next(); !(next.value?.kind === 'insert'); next = await iterator.next()) expect(next.done).toBe(false)
     await sql.query(`DROP PUBLICATION ${name}`)
     await sql.query(`INSERT INTO ${name} VALUES (2)`)
-    const end = (async () => {
-      for (let next = await iterator.next(); !next.done; next = await iterator.next());
-    })()
+    const end = untilEnd(iterator)
     // The look that ends the stream began with the WARNING; the handler's rejection came before it ended.
     await expect(end).rejects.toThrow(/does not exist/)
     expect(handlerErrors).toEqual([new Error('onNotice failed')])

@@ -6,50 +6,25 @@
  * and maxAttempts ends the stream; and onReconnect's attempt is numbered since the backoff last
  * started over, as the listener's 'reconnecting' event is.
  */
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { replicate, ReplicationError, type ReplicationChange, type ReplicationOptions, type ReplicationStream } from '../../src/replication.ts'
-import { connectSuperuser, databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
-import { untilInactive } from '../support/replication.ts'
+import { ReplicationError, type ReplicationChange } from '../../src/replication.ts'
+import { insertsUntil, replicationDatabase } from '../support/replication.ts'
 
-const pg = server()
-const database = databaseOfItsOwn('replication_backoff')
-const streams: ReplicationStream[] = []
-const cleanups: (() => Promise<void>)[] = []
-afterEach(async () => {
-  await Promise.all(streams.splice(0).map((s) => s.close().catch(() => undefined)))
-  for (const cleanup of cleanups.splice(0)) await cleanup()
-})
+const db = replicationDatabase('replication_backoff')
+const pg = db.pg
 
 let serial = 0
 /** A table, its publication and a slot (made here, so that no walsender is killed while making it). */
 async function setup(): Promise<{ sql: Connection; table: string }> {
-  const sql = await connectSuperuser({ database })
   const table = `repl_backoff_${process.pid}_${++serial}`
-  await sql.query(`CREATE TABLE ${table} (id int PRIMARY KEY); CREATE PUBLICATION ${table} FOR TABLE ${table}`)
-  await sql.query(`SELECT pg_create_logical_replication_slot('${table}', 'pgoutput')`)
-  cleanups.push(async () => {
-    await untilInactive(sql, table)
-    await sql.query(`SELECT pg_drop_replication_slot('${table}')`)
-    await sql.close()
-  })
-  return { sql, table }
-}
-
-function open(table: string, options: Pick<ReplicationOptions, 'reconnect' | 'onReconnect'>): AsyncIterator<ReplicationChange> {
-  const stream = replicate({ connection: optionsFor(pg.superuser, 'tcp', { database }), slot: table, publications: [table], ...options })
-  streams.push(stream)
-  return stream[Symbol.asyncIterator]()
+  return { sql: await db.publishedSlot(table), table }
 }
 
 /** Inserts `id` and reads until the stream hands it out (what was not acknowledged may come first); false if the stream ended. */
 async function deliver(sql: Connection, table: string, iterator: AsyncIterator<ReplicationChange>, id: number): Promise<boolean> {
   await sql.query(`INSERT INTO ${table} VALUES (${id})`)
-  for (;;) {
-    const next = await iterator.next()
-    if (next.done) return false
-    if (next.value.kind === 'insert' && next.value.row['id'] === id) return true
-  }
+  return (await insertsUntil(iterator, id)).includes(id)
 }
 
 /** The watchdog: ends the walsender streaming from the slot now. */
@@ -66,7 +41,7 @@ describe.runIf(supported)('replicate() reconnecting', () => {
     const attempts: number[] = []
     // Each connection below streams for one insert's round trip, far less than the 1.5 s wait
     // (at least) before it.
-    const iterator = open(table, { reconnect: { minDelay: 1500, maxDelay: 6000, maxAttempts: 2 }, onReconnect: ({ attempt }) => attempts.push(attempt) })
+    const { iterator } = db.open(table, { reconnect: { minDelay: 1500, maxDelay: 6000, maxAttempts: 2 }, onReconnect: ({ attempt }) => attempts.push(attempt) })
     // The first connection, and the two reconnects maxAttempts allows, each stream a change and are ended.
     for (const id of [1, 2, 3]) {
       expect(await deliver(sql, table, iterator, id)).toBe(true)
@@ -83,7 +58,7 @@ describe.runIf(supported)('replicate() reconnecting', () => {
   test('a connection that streamed longer than the wait before it starts the count over: onReconnect says attempt 1 again', async () => {
     const { sql, table } = await setup()
     const attempts: number[] = []
-    const iterator = open(table, { reconnect: { minDelay: 10, maxDelay: 10 }, onReconnect: ({ attempt }) => attempts.push(attempt) })
+    const { iterator } = db.open(table, { reconnect: { minDelay: 10, maxDelay: 10 }, onReconnect: ({ attempt }) => attempts.push(attempt) })
     expect(await deliver(sql, table, iterator, 1)).toBe(true)
     await kill(sql, table)
     expect(await deliver(sql, table, iterator, 2)).toBe(true)
