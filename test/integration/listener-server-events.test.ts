@@ -254,12 +254,16 @@ describe('a server that drops every new session at once', () => {
     const events = watch(l)
     const heard = collect(l.notifications())
     heard.done.catch(() => undefined) // judged below
-    l.on('reconnected', () => void terminate(l.processId))
+    // Each kill awaited below, in the test: one still in flight when afterAll closed `admin`
+    // was rejected with nobody to hear it (an unhandled rejection, seen in CI's matrix).
+    const kills: Promise<void>[] = []
+    l.on('reconnected', () => void kills.push(terminate(l.processId)))
     await terminate(l.processId)
     await eventually(() => events.filter((e) => e.name === 'reconnecting').length === 3, 15_000)
     const attempts = events.filter((e) => e.name === 'reconnecting').map((e) => (e.value as ListenerEvents['reconnecting']).attempt)
     expect(attempts).toEqual([1, 2, 3])
     await expect(heard.done).rejects.toThrow('gave up after 3 attempts to reconnect')
     expect(payloads(heard.items)).toEqual(['Gap', 'Gap', 'Gap']) // each reconnect said so, before the end
+    await Promise.all(kills)
   })
 })
