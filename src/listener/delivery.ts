@@ -14,9 +14,9 @@
  * Knows nothing of connections beyond "pause or resume reading".
  */
 import { ConsumerStalledError } from './errors.ts'
-import type { EventHub, Registration } from './events.ts'
+import type { EventHub } from './events.ts'
 import type { ListenerEvents } from './listener-types.ts'
-import { Held } from './held.ts'
+import { Held, type Audience } from './held.ts'
 import type { Gap, ListenerItem, Notification, Subscription } from './subscription.ts'
 import { checkTimerDelay } from '../protocol/timer.ts'
 
@@ -45,12 +45,10 @@ export class Delivery {
   #subscriptions: readonly Subscription[] = []
   /** What no consumer took, for the next consumer that takes its channel. */
   #held: Held | undefined
-  /** For each record of the 'gap' registrations a held Gap came to, how often each had been called then. */
-  readonly #callsAt = new WeakMap<readonly unknown[], number[]>()
-  /** Held Gaps released while their own 'gap' event was under way: told once it is over (#release). */
-  #owed: { gap: Gap; record: readonly unknown[] }[] = []
-  /** The record of the last Gap held, whose 'gap' event may be under way, until it is known to be over. */
-  #live: readonly unknown[] | undefined
+  /** Set while a 'gap' event is under way (gap()): who heard a Gap released then is known only once it is over. */
+  #gapEvent = false
+  /** Held Gaps released during a 'gap' event, to tell once it is over. */
+  #owed: { gap: Gap; audience: Audience }[] = []
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
   #handlersProgress: number
@@ -181,7 +179,6 @@ export class Delivery {
    * ran): it stays held.
    */
   #release(): void {
-    if (this.#owed.length !== 0) this.#tellOwed()
     const held = this.#held
     if (!held || this.#handlers.length === 0) return
     this.#handlerCame()
@@ -195,53 +192,30 @@ export class Delivery {
         break
       }
       if (item.type !== 'Gap') this.#events.emit('notification', item)
-      else {
-        this.#owed.push({ gap: item, record: held.heard.get(item)! })
-        this.#tellOwed()
-      }
+      else if (this.#gapEvent) this.#owed.push({ gap: item, audience: held.audience.get(item)! })
+      else this.#tell(item, held.audience.get(item)!)
     }
     this.#moved()
   }
 
   /**
-   * Tells each 'gap' handler that did not hear them the held Gaps released, unless a Gap's own
-   * event is still under way (a 'gap' handler added the 'notification' handler and made an
-   * iterator): a registration it has yet to reach may be removed before it does, so who heard
-   * it is known only once the event is over, by the next call into delivery (the 'notification'
-   * handler's own handlerAdded(), due once on() returned, at the latest).
+   * Tells a held Gap to the 'gap' handlers whose function its event did not reach: those added
+   * since, and those an earlier handler removed before the event came to them. Its audience
+   * says whom it came to; a registration the event reached was called by it or by a later emit
+   * (a removed one never is again). A function heard it if any of its registrations did: one
+   * added again is not told twice. Only once the event is over: while it is under way, a
+   * registration it has yet to reach may still be removed before it does (#gapEvent).
    */
-  #tellOwed(): void {
-    const owed = this.#owed
-    this.#owed = []
-    for (const { gap, record } of owed) {
-      if (this.#unreached(record).length > 0) {
-        this.#owed.push({ gap, record })
-        continue
-      }
-      const heard = this.#heard(record)
-      const live = this.#live
-      const unreached = live ? this.#unreached(live) : []
-      if (unreached.length === 0) this.#live = undefined
-      this.#events.emit('gap', gap, this.#events.handlers('gap').filter((registration) => !heard.has(registration.handler)))
-      // Those calls were not the live Gap's event, which has yet to reach them: one removed
-      // before it does must not count as having heard it (#heard).
-      const at = live && this.#callsAt.get(live)
-      if (at) for (const i of unreached) at[i] = (live[i] as Registration<Gap>).calls
-    }
-  }
-
-  /** Where in a held Gap's record the registrations are that its 'gap' event has yet to reach (none once it is over). */
-  #unreached(record: readonly unknown[]): number[] {
-    const at = this.#callsAt.get(record) ?? []
-    const unreached: number[] = []
-    for (const [i, registration] of (record as readonly Registration<Gap>[]).entries()) if (!registration.removed && registration.calls === at[i]) unreached.push(i)
-    return unreached
+  #tell(gap: Gap, { registrations, event }: Audience): void {
+    const heard = new Set<unknown>()
+    for (const registration of registrations) if (registration.called >= event) heard.add(registration.handler)
+    this.#events.emit('gap', gap, this.#events.handlers('gap').filter((registration) => !heard.has(registration.handler)))
   }
 
   /**
    * Holds again what a 'notification' handler was being given when the last of them went: a
    * notification on a channel still listened on, and a Gap for those of its channels still
-   * listened on, with its record of who heard it; then an iterator made meanwhile takes its part.
+   * listened on, with its audience; then an iterator made meanwhile takes its part.
    */
   #holdAgain(items: readonly ListenerItem[], was: Held): void {
     for (const item of items) {
@@ -252,26 +226,10 @@ export class Delivery {
       // The channels it concerned, not those no consumer takes now: one listened on since is
       // owed only what comes after; one whose iterator came during the release takes it below.
       const channels = [...was.takenFor.get(item)!].filter((channel) => this.listened.has(channel) && !this.hidden.has(channel))
-      if (channels.length > 0) this.#hold().offerGap(item, channels, was.heard.get(item))
+      if (channels.length > 0) this.#hold().offerGap(item, channels, was.audience.get(item))
     }
     // An iterator made by a handler during the release is the next consumer of its channels.
     for (const subscription of this.#subscriptions) if (this.#held && !subscription.feed) this.#adopt(subscription)
-  }
-
-  /**
-   * The functions that heard a held Gap, from the record of the 'gap' registrations it came to:
-   * one still registered heard it (or is about to, in the event under way); one removed since
-   * heard it only if it was called since the record was taken (a removed one never is again),
-   * not if an earlier handler removed it before the event reached it. A function heard it if
-   * any of its registrations did: one added again is not told twice.
-   */
-  #heard(record: readonly unknown[]): Set<unknown> {
-    const at = this.#callsAt.get(record) ?? []
-    const heard = new Set<unknown>()
-    for (const [i, registration] of (record as readonly Registration<Gap>[]).entries()) {
-      if (!registration.removed || registration.calls > at[i]!) heard.add(registration.handler)
-    }
-    return heard
   }
 
   /**
@@ -307,7 +265,7 @@ export class Delivery {
   deliver(notification: Notification): void {
     // close() or giving up ended delivery; what the socket had buffered goes nowhere, not to handlers.
     if (this.#finished) return
-    if (this.#held || this.#owed.length !== 0) this.#release()
+    if (this.#held) this.#release()
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
@@ -350,20 +308,22 @@ export class Delivery {
   /**
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
    * listened on that no consumer of the user's takes (a notification lost on one would have
-   * been held for it), and of each channel something is held on. 'gap' handlers hear it as an
-   * event, as this returns: what is held notes their registrations and how often each was
-   * called so far, so that #heard can tell later which of them the event reached.
+   * been held for it), and of each channel something is held on. Then the 'gap' event, to the
+   * 'gap' handlers: what is held notes whom it comes to (its audience), so that a 'notification'
+   * handler added later takes the Gap to the others only (#tell). A Gap released during the
+   * event (a 'gap' handler added a 'notification' handler and made an iterator) is told once
+   * it is over.
    */
   gap(gap: Gap): void {
     this.#release()
     const unconsumed = this.#unconsumed()
-    if (unconsumed.length > 0 || this.#held) {
-      const record = this.#events.handlers('gap').slice()
-      this.#callsAt.set(record, record.map((registration) => registration.calls))
-      this.#live = record
-      this.#hold().offerGap(gap, unconsumed, record)
-    }
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
+    // Its audience: the registrations there are, and the number of the emit that comes next.
+    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, { registrations: this.#events.handlers('gap').slice(), event: this.#events.emits + 1 })
+    this.#gapEvent = true
+    this.#events.emit('gap', gap)
+    this.#gapEvent = false
+    for (const { gap, audience } of this.#owed.splice(0)) this.#tell(gap, audience)
   }
 
   /** Ends every iterator cleanly (close()); what was held is dropped. */
@@ -372,7 +332,6 @@ export class Delivery {
     this.#ended = true
     this.#held = undefined
     this.#owed = []
-    this.#live = undefined
     for (const subscription of this.#subscriptions) subscription.end()
   }
 

@@ -14,13 +14,14 @@
 export interface Registration<Value> {
   readonly handler: (value: Value) => unknown
   removed: boolean
-  /** How many times it was called: a held Gap's record (delivery.ts) tells by it whether one removed since heard the Gap. */
-  calls: number
+  /** The number of the last emit that called it (0: none): a held Gap's audience (delivery.ts) tells by it who heard the Gap. */
+  called: number
 }
 
 export class EventHub<Events extends object> {
   readonly #handlers: { [K in keyof Events]?: Registration<Events[K]>[] } = {}
   #pending = 0
+  #emits = 0
   /** Promises tracked before the last forgetPending() no longer count when they settle. */
   #generation = 0
 
@@ -28,6 +29,11 @@ export class EventHub<Events extends object> {
     private readonly onError: (error: unknown, event: keyof Events) => void,
     private readonly onSettled: () => void = () => {},
   ) {}
+
+  /** How many emits have begun, of any event: each is numbered, the next one `emits + 1`. */
+  get emits(): number {
+    return this.#emits
+  }
 
   /** Promises returned by handlers, not yet settled. */
   get pending(): number {
@@ -37,7 +43,7 @@ export class EventHub<Events extends object> {
   on<K extends keyof Events>(event: K, handler: (value: Events[K]) => unknown): () => void {
     if (typeof handler !== 'function') throw new TypeError(`a handler for "${String(event)}" must be a function`)
     const list = this.handlers(event)
-    const registration: Registration<Events[K]> = { handler, removed: false, calls: 0 }
+    const registration: Registration<Events[K]> = { handler, removed: false, called: 0 }
     list.push(registration)
     return () => {
       if (registration.removed) return // called twice, or after clear(): it removes nobody else
@@ -60,19 +66,20 @@ export class EventHub<Events extends object> {
 
   /**
    * Calls the handlers `list` holds as the event comes: one added by a handler hears the next
-   * event, not this one (the Gap's record of who heard it, held.ts, counts on that); one that an
+   * event, not this one (a held Gap's audience, delivery.ts, counts on that); one that an
    * earlier handler removed (or close() forgot) is not called, even if re-added since: that is a
    * new registration, which hears the next event only. `list` may be a copy (the 'gap' handlers owed a held
    * Gap): the registrations' own flag says which were removed. With n handlers an emit costs
    * O(n), one copy and one look at each flag (looking each up in the live list cost O(n²)).
    */
   emit<K extends keyof Events>(event: K, value: Events[K], list = this.#handlers[event]): void {
+    const number = ++this.#emits
     if (!list || list.length === 0) return
     // One handler, the hot path of a notification: no copy of the list to make.
     if (list.length === 1) {
       const only = list[0]!
-      if (!only.removed) this.#call(only, value, event)
-    } else for (const registration of list.slice()) if (!registration.removed) this.#call(registration, value, event)
+      if (!only.removed) this.#call(only, value, event, number)
+    } else for (const registration of list.slice()) if (!registration.removed) this.#call(registration, value, event, number)
   }
 
   /** Forgets the handlers of every event but `kept` (close()): one an emit under way has yet to call is not called. */
@@ -84,8 +91,8 @@ export class EventHub<Events extends object> {
     }
   }
 
-  #call<K extends keyof Events>(registration: Registration<Events[K]>, value: Events[K], event: K): void {
-    registration.calls++
+  #call<K extends keyof Events>(registration: Registration<Events[K]>, value: Events[K], event: K, number: number): void {
+    registration.called = number
     try {
       const result = registration.handler(value)
       if (result != null && typeof (result as PromiseLike<unknown>).then === 'function') this.#track(result as PromiseLike<unknown>, event)

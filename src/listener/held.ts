@@ -8,6 +8,18 @@
  */
 import { span, type Gap, type ListenerItem, type Notification } from './subscription.ts'
 
+/**
+ * Whom a Gap's 'gap' event came to: the registrations there were as it began, and the emit's
+ * number (events.ts), by which delivery.ts tells, once the event is over, which it reached.
+ * A Gap no event told (a cut's) came to nobody.
+ */
+export interface Audience {
+  readonly registrations: readonly { readonly handler: unknown; readonly called: number }[]
+  readonly event: number
+}
+
+const nobody: Audience = { registrations: [], event: 0 }
+
 /** A Gap, with the channels whose first consumer has yet to get it. */
 interface HeldGap {
   readonly type: 'Gap'
@@ -23,8 +35,8 @@ export class Held {
   /** Set while cut off: since when, why, and the channels whose notifications were dropped. */
   #cut: { from: Date; cause: Error; dropped: Set<string> } | undefined
   readonly #now: () => number
-  /** The 'gap' handlers that heard each Gap held as it came (a 'notification' handler takes it for the others). */
-  readonly heard = new WeakMap<Gap, readonly unknown[]>()
+  /** Whom each Gap's 'gap' event came to (a 'notification' handler takes it for the others). */
+  readonly audience = new WeakMap<Gap, Audience>()
   /** The channels `take` handed each Gap on for: what it holds again of a release cut short (delivery.ts). */
   readonly takenFor = new WeakMap<Gap, ReadonlySet<string>>()
   /** When it was made: the stall check measures its wait from the pause, or from this. */
@@ -58,32 +70,35 @@ export class Held {
   /**
    * Keeps a Gap for the first consumers of `channels` and of the channels it holds notifications
    * on (whatever the caller counts as listened: what is held was heard before the loss, so its
-   * consumer must hear of the loss), merged with one held after the last notification that the
-   * same 'gap' handlers `heard`: one Gap spanning both, for the channels of either, says no less,
-   * and to nobody twice. Not only the last one: a cut's Gap (heard by nobody) and a reconnect's
-   * (heard by the 'gap' handlers) alternate when an iterator on another channel comes between
-   * reconnects (take() notes the cut's Gap so far), and a record of each, per reconnect, would
-   * grow for the listener's whole life. With no notification between them, their order is
-   * nobody's concern: an iterator gets Gaps in a row as one, a handler each that it did not hear.
+   * consumer must hear of the loss), merged with one held after the last notification whose
+   * event came to the same registrations: one Gap spanning both, for the channels of either,
+   * says no less. It keeps the later event's audience: a registration that event reached was
+   * reached by both; a function that left between the two and came back is told both parts, the
+   * first again (more, never less). Not only the last one: a cut's Gap (heard by nobody) and
+   * a reconnect's (heard by the 'gap' handlers) alternate when an iterator on another channel
+   * comes between reconnects (take() notes the cut's Gap so far), and a record of each, per
+   * reconnect, would grow for the listener's whole life. With no notification between them,
+   * their order is nobody's concern: an iterator gets Gaps in a row as one, a handler each that
+   * it did not hear.
    */
-  offerGap(gap: Gap, channels: Iterable<string>, heard: readonly unknown[] = []): void {
+  offerGap(gap: Gap, channels: Iterable<string>, audience = nobody): void {
     const concerned = new Set(channels)
     for (const item of this.#items) if (item.type !== 'Gap') concerned.add(item.channel)
-    const same = this.#trailingGap(heard)
+    const same = this.#trailingGap(audience.registrations)
     if (same) {
       gap = same.gap = span(same.gap, gap)
       for (const channel of concerned) same.channels.add(channel)
     } else this.#items.push({ type: 'Gap', gap, channels: concerned })
-    this.heard.set(gap, heard)
+    this.audience.set(gap, audience)
   }
 
-  /** The Gap held after the last notification that the same 'gap' handlers as `heard` heard, if any. */
-  #trailingGap(heard: readonly unknown[]): HeldGap | undefined {
+  /** The Gap held after the last notification whose event came to the same `registrations`, if any. */
+  #trailingGap(registrations: readonly unknown[]): HeldGap | undefined {
     for (let at = this.#items.length - 1; at >= 0; at--) {
       const item = this.#items[at]!
       if (item.type !== 'Gap') return undefined
-      const said = this.heard.get(item.gap)!
-      if (heard.length === said.length && heard.every((handler, i) => handler === said[i])) return item
+      const came = this.audience.get(item.gap)!.registrations
+      if (registrations.length === came.length && registrations.every((registration, i) => registration === came[i])) return item
     }
     return undefined
   }

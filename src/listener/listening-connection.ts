@@ -199,10 +199,8 @@ export class ListeningConnection {
     this.#events.emit('connected', { processId: connection.processId })
     if (gap) {
       this.#events.emit('reconnected', gap)
-      // Just as 'gap' handlers hear it: what is held for a consumer not yet come notes which of
-      // them did, so a 'notification' handler added later takes it for the others only.
+      // To the iterators, to what is held for a consumer not yet come, then the 'gap' event.
       this.#delivery.gap(gap)
-      this.#events.emit('gap', gap)
     }
     if (connection !== this.#connection) return // closed (or lost) by a handler
     // Only as many as the queues have room for under their bound: the rest is inside the Gap.

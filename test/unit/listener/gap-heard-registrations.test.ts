@@ -17,7 +17,6 @@ function setup() {
   /** As the listener does on a reconnect: what is held notes who hears it, then the event. */
   const reconnect = () => {
     delivery.gap(gap)
-    events.emit('gap', gap)
   }
   /** The first 'notification' handler, as listener.on() adds it. */
   const consumer = (heard: string[]) => {

@@ -29,9 +29,10 @@ function partsOf(gap: Parted): string[] {
 }
 
 const CHANNELS = ['a', 'b', 'c']
-const h = () => {}
-const k = () => {}
-const HEARD: (readonly unknown[])[] = [[], [h], [k], [h, k], [k, h]]
+/** Two 'gap' registrations, as events.ts makes them. */
+const h = { handler: () => {}, called: 0 }
+const k = { handler: () => {}, called: 0 }
+const HEARD: (readonly (typeof h)[])[] = [[], [h], [k], [h, k], [k, h]]
 
 type Step =
   | { op: 'offer'; channel: string }
@@ -142,7 +143,7 @@ test('merged Gaps lose nothing, say nothing twice, cover their parts, and keep w
             expect(+item.from).toBeLessThanOrEqual(window.from)
             expect(+item.to).toBeGreaterThanOrEqual(window.to)
             // Each part was heard, as it came, by exactly the handlers the merged Gap says.
-            if (handler) expect(held.heard.get(item)).toEqual(heardOf.get(part) ?? [])
+            if (handler) expect(held.audience.get(item)!.registrations).toEqual(heardOf.get(part) ?? [])
           }
         }
       }
@@ -159,7 +160,7 @@ test('merged Gaps lose nothing, say nothing twice, cover their parts, and keep w
           const gap: Parted = { type: 'Gap', from: new Date(clock - 5), to: new Date(clock), cause: new Error(key), key }
           windows.set(key, { from: clock - 5, to: clock })
           heardOf.set(key, heard)
-          held.offerGap(gap, s.channels, heard)
+          held.offerGap(gap, s.channels, { registrations: heard, event: gaps })
           reference.offerGap(key, s.channels, heard)
         } else if (s.op === 'cut') {
           if (!reference.cut) cutFrom = clock - 7

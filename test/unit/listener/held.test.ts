@@ -150,25 +150,31 @@ describe('Held', () => {
   })
 })
 
-describe("Held: the 'gap' handlers that heard each Gap as it came", () => {
-  const [p, q, r] = [() => {}, () => {}, () => {}]
+describe("Held: whom each Gap's 'gap' event came to", () => {
+  /** 'gap' registrations, as events.ts makes them. */
+  const registration = () => ({ handler: () => {}, called: 0 })
+  const [p, q, r] = [registration(), registration(), registration()]
+  /** The audience of the event numbered `event`. */
+  const came = (registrations: ReturnType<typeof registration>[], event = 1) => ({ registrations, event })
+  const to = (held: Held, item: ListenerItem) => held.audience.get(item as Gap)
 
   test('Gaps in a row that the same handlers heard are one, and it notes them', () => {
     const held = new Held(() => 0)
-    held.offerGap(gap(10, 20), ['a'], [p])
-    held.offerGap(gap(30, 40), ['a'], [p])
+    held.offerGap(gap(10, 20), ['a'], came([p], 1))
+    held.offerGap(gap(30, 40), ['a'], came([p], 3))
     const taken = held.take(only('a'))
     expect(labels(taken)).toEqual(['Gap 10-40'])
-    expect(held.heard.get(taken[0] as Gap)).toEqual([p])
+    // The later event's: a registration it reached was reached by both.
+    expect(to(held, taken[0]!)).toEqual(came([p], 3))
   })
 
   test('Gaps in a row that different handlers heard stay apart: a handler added between is owed the first only, and hears the second once', () => {
     const held = new Held(() => 0)
-    held.offerGap(gap(10, 20), ['a'], [p])
-    held.offerGap(gap(30, 40), ['a'], [p, q])
+    held.offerGap(gap(10, 20), ['a'], came([p], 1))
+    held.offerGap(gap(30, 40), ['a'], came([p, q], 2))
     const taken = held.take(only('a'))
     expect(labels(taken)).toEqual(['Gap 10-20', 'Gap 30-40'])
-    expect(taken.map((g) => held.heard.get(g as Gap))).toEqual([[p], [p, q]])
+    expect(taken.map((g) => to(held, g))).toEqual([came([p], 1), came([p, q], 2)])
   })
 
   // Found by review: lists of the same length ending in the same handler were taken for the same.
@@ -177,20 +183,20 @@ describe("Held: the 'gap' handlers that heard each Gap as it came", () => {
     ['the same number, the same first one', [p, q], [p, r]],
   ])('Gaps in a row that different handlers heard stay apart: %s', (_, first, second) => {
     const held = new Held(() => 0)
-    held.offerGap(gap(10, 20), ['a'], first)
-    held.offerGap(gap(30, 40), ['a'], second)
+    held.offerGap(gap(10, 20), ['a'], came(first, 1))
+    held.offerGap(gap(30, 40), ['a'], came(second, 2))
     const taken = held.take(only('a'))
     expect(labels(taken)).toEqual(['Gap 10-20', 'Gap 30-40'])
-    expect(taken.map((g) => held.heard.get(g as Gap))).toEqual([first, second])
+    expect(taken.map((g) => to(held, g)!.registrations)).toEqual([first, second])
   })
 
-  test("a cut's Gap was heard by nobody", () => {
+  test("a cut's Gap came to nobody", () => {
     const held = new Held(() => 50)
     held.offer(note('a', '1'))
     held.cut(new Date(5), new Error('stalled'))
     held.offer(note('a', '2')) // dropped: the cut's Gap covers it
     const taken = held.take(only('a'))
     expect(labels(taken)).toEqual(['a:1', 'Gap 5-50'])
-    expect(held.heard.get(taken[1] as Gap)).toEqual([])
+    expect(to(held, taken[1]!)).toEqual({ registrations: [], event: 0 })
   })
 })
