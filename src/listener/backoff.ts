@@ -51,6 +51,11 @@ export class Backoff {
     return this.#failures
   }
 
+  /** The failures counted, for a message: "1 attempt", "3 attempts". */
+  get failed(): string {
+    return this.#failures === 1 ? '1 attempt' : `${this.#failures} attempts`
+  }
+
   get exhausted(): boolean {
     return this.#failures >= this.maxAttempts
   }

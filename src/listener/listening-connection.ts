@@ -238,7 +238,7 @@ export class ListeningConnection {
     for (;;) {
       if (this.#closed()) return
       if (!backoff || backoff.exhausted) {
-        const why = backoff ? `gave up after ${backoff.failures} attempts to reconnect${tooSoon}` : 'the connection was lost and reconnect is off'
+        const why = backoff ? `gave up after ${backoff.failed} to reconnect${tooSoon}` : 'the connection was lost and reconnect is off'
         return this.#giveUp(new ListenerError(why, { cause: last })) // the last failure: the loss itself, or the last attempt's
       }
       const delay = backoff.next()

@@ -209,7 +209,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         this.#paused = false
         if (this.#backoff.exhausted) {
           const tooSoon = upFor === undefined ? '' : `; the last one streamed, and was lost after ${Math.round(upFor)} ms`
-          return this.#fail(new ReplicationError(`gave up reconnecting after ${this.#backoff.failures} attempts${tooSoon}`, { cause: lost }))
+          return this.#fail(new ReplicationError(`gave up reconnecting after ${this.#backoff.failed}${tooSoon}`, { cause: lost }))
         }
         const delay = this.#backoff.next()
         // Numbered as the listener's 'reconnecting' event: since the backoff last started over.

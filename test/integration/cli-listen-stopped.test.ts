@@ -76,7 +76,7 @@ describe.runIf((server().serverVersion ?? 180000) >= 130000)('pglisten listen st
     const admin = await connectSuperuser()
     await admin.query(`DROP DATABASE ${quoteIdentifier(database)} WITH (FORCE)`) // ends its backend; no attempt can succeed
     await admin.close()
-    await cli.stderrLine(/^pglisten: gave up after 1 attempts? to reconnect/)
+    await cli.stderrLine(/^pglisten: gave up after 1 attempt to reconnect/)
     cli.child.kill('SIGTERM')
     expect(await cli.exited).toEqual({ status: 1, signal: null })
     expect(notOurs(cli.stderr)).toEqual([])

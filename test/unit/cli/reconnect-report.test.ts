@@ -95,11 +95,11 @@ describe('retry lines', () => {
     const { lines, next, report } = reporting()
     next(1, 1)
     report.failed(badPassword())
-    report.gaveUp(new ListenerError('gave up after 1 attempts to reconnect'))
+    report.gaveUp(new ListenerError('gave up after 1 attempt to reconnect'))
     expect(lines.slice(1)).toEqual([
       'reconnect attempt 1 failed: FATAL: password authentication failed for user "app" (SQLSTATE 28P01)',
       'the server refused the password: every attempt will fail this way until it changes, on the server or in a password file (read again at each attempt)',
-      'gave up after 1 attempts to reconnect',
+      'gave up after 1 attempt to reconnect',
     ])
   })
 
@@ -120,8 +120,8 @@ describe('what "failed the same way" refers to', () => {
   test('giving up before any failure was reported says nothing of one', () => {
     const { lines, next, report } = reporting()
     next(1, 1)
-    report.gaveUp(new ListenerError('gave up after 1 attempts to reconnect'))
-    expect(lines).toEqual(['reconnecting: attempt 1 of 1 in 0.25 s', 'gave up after 1 attempts to reconnect'])
+    report.gaveUp(new ListenerError('gave up after 1 attempt to reconnect'))
+    expect(lines).toEqual(['reconnecting: attempt 1 of 1 in 0.25 s', 'gave up after 1 attempt to reconnect'])
   })
 
   test('"the same way" is said once, of the attempt that failed, not of the next one too', () => {
@@ -143,8 +143,8 @@ describe('what "failed the same way" refers to', () => {
     report.failed(refused())
     report.connected()
     next(1, 1)
-    report.gaveUp(new ListenerError('gave up after 1 attempts to reconnect'))
-    expect(lines.slice(-2)).toEqual(['reconnecting: attempt 1 of 1 in 0.25 s', 'gave up after 1 attempts to reconnect'])
+    report.gaveUp(new ListenerError('gave up after 1 attempt to reconnect'))
+    expect(lines.slice(-2)).toEqual(['reconnecting: attempt 1 of 1 in 0.25 s', 'gave up after 1 attempt to reconnect'])
   })
 
   test('a failure before any attempt was announced names no attempt', () => {

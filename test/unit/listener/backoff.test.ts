@@ -72,6 +72,15 @@ describe('Backoff', () => {
     expect(b.exhausted).toBe(true)
   })
 
+  test('the failures, counted for a message: "1 attempt", then "2 attempts"', () => {
+    const b = new Backoff({})
+    expect(b.failed).toBe('0 attempts')
+    b.next()
+    expect(b.failed).toBe('1 attempt')
+    b.next()
+    expect(b.failed).toBe('2 attempts')
+  })
+
   propertyTest.prop([fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.nat({ max: 100 })])(
     'every delay lies within [minDelay / 2, maxDelay]',
     (min, extra, random, attempts) => {
