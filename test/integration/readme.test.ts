@@ -46,11 +46,13 @@ describe('Using it', () => {
       if (refreshes === 1) await writer.query(`SELECT pg_notify('orders', '{"id":1}')`)
     }
     const handled: string[] = []
+    // Awaited at the end: one that failed unawaited would be an unhandled rejection, blamed on no test.
+    const started: Promise<unknown>[] = []
     const handleOrder = (channel: string, payload: string, processId: number) => {
       expect(channel).toBe('orders')
       expect(processId).toBeGreaterThan(0)
       handled.push(payload)
-      if (handled.length === 1) void terminate(listener.processId) // so that a Gap comes
+      if (handled.length === 1) started.push(terminate(listener.processId)) // so that a Gap comes
       if (handled.length === 2) controller.abort()
     }
     const errors: string[] = []
@@ -62,7 +64,7 @@ describe('Using it', () => {
     await refreshOrders()
 
     const reconnected = new Promise<Gap>((resolve) => listener.on('reconnected', resolve))
-    void reconnected.then(() => writer.query(`SELECT pg_notify('orders', '{"id":2}')`))
+    started.push(reconnected.then(() => writer.query(`SELECT pg_notify('orders', '{"id":2}')`)))
     const items: ListenerItem['type'][] = []
     for await (const item of listener.notifications({ signal })) {
       items.push(item.type)
@@ -72,6 +74,7 @@ describe('Using it', () => {
       }
       handleOrder(item.channel, item.payload, item.processId)
     }
+    await Promise.all(started)
 
     await listener.notify('orders', JSON.stringify({ id: 42 }))
     await listener.unlisten('orders')
@@ -121,9 +124,10 @@ describe('Change feeds', () => {
     let loads = 0
     const loadOrders = async () => void loads++
     const applied: Change[] = []
+    let ended: Promise<unknown> | undefined // awaited below: a failed return() must fail this test, not go unhandled
     const apply = (change: Change) => {
       applied.push(change)
-      if (applied.length === 3) void orders.return!()
+      if (applied.length === 3) ended = orders.return!()
     }
 
     const orders = changes(listener, 'public.orders')      // or { schema: 'public', table: 'orders' }
@@ -137,6 +141,7 @@ describe('Change feeds', () => {
       if (change.type === 'PayloadError') { console.warn(change.message); continue }
       apply(change)
     }
+    await ended
     expect(loads).toBe(1)
     expect(applied.map((c) => (c.kind === 'row' ? c.operation : c.kind))).toEqual(['INSERT', 'UPDATE', 'DELETE'])
     expect(applied[1]).toMatchObject({ type: 'RowChange', schema: 'public', table: 'orders', key: { id: 1 } })
