@@ -33,6 +33,10 @@ export interface CertificateNames {
  * inet_aton's forms too, as to libpq: "127.1" is 127.0.0.1.
  */
 export function checkServerName(host: string, names: CertificateNames): AuthenticationRefusedError | undefined {
+  // No name to check (connect() gives hostaddr's address when host is empty, but Connection.open
+  // takes tls.serverName as given): libpq refuses in these words (pq_verify_peer_name_matches_certificate),
+  // where an empty commonName or dNSName would have matched it.
+  if (host === '') return new AuthenticationRefusedError('host name must be specified for a verified SSL connection')
   const address = ipAddress(host)
   const wanted = new TextEncoder().encode(host)
   const examined: string[] = []

@@ -98,6 +98,18 @@ describe('a certificate names the host, as libpq decides', () => {
   })
 })
 
+// An empty name to verify (Connection.open's tls.serverName: ''): a certificate whose commonName
+// or dNSName was empty passed verify-full (an empty name matched the empty host).
+test.each([
+  ['an empty dNSName', { altNames: [{ dns: new Uint8Array() }], commonName: ascii('x') }],
+  ['an empty commonName', { altNames: [], commonName: new Uint8Array() }],
+  ['a name', { altNames: [{ dns: ascii('db.pglisten.test') }], commonName: ascii('db.pglisten.test') }],
+])("no host name to check: refused as libpq refuses it, whatever the certificate says (%s)", (_, names: CertificateNames) => {
+  const refused = checkServerName('', names)
+  expect(refused).toBeInstanceOf(AuthenticationRefusedError)
+  expect(refused!.message).toBe('host name must be specified for a verified SSL connection')
+})
+
 describe('certificateNames reads what libpq reads', () => {
   test('the SANs in order, IP addresses as bytes, a critical extension too, and the first commonName', () => {
     const names = certificateNames(new Uint8Array(certificate('/CN=first/O=x/CN=second', 'critical,IP:10.1.2.3,DNS:a.test,email:a@b.test,IP:::1,DNS:b.test').raw))
