@@ -22,7 +22,7 @@ import {
   type TableName,
   type TcnChange,
 } from './changes/index.ts'
-import { refusePartitioned } from './changes/checks.ts'
+import { requireRowTriggerTarget } from './changes/checks.ts'
 import { literal } from './changes/sql-text.ts'
 import { runInTransaction } from './changes/transaction.ts'
 import type { Change, Decoder, Parts } from './feeds.ts'
@@ -47,21 +47,25 @@ export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: stri
   }
   return {
     install: async (c) => {
+      // What cannot have a row trigger is refused as CREATE TRIGGER refuses it (42809), where a view
+      // would pass LOCK TABLE and be refused as a table with no primary key; for tcn, a
+      // partitioned table too, whose changes would all be dropped (checks.ts). The row trigger
+      // names the table it was installed on.
+      await c.query(requireRowTriggerTarget(target, kind === 'tcn' ? { partitioned: partitionedHint } : {}))
       if (kind === 'rows') await installRowTrigger(c, table, { channel })
-      else {
-        // Its changes would all be dropped (checks.ts); the row trigger names the table it was installed on.
-        await c.query(refusePartitioned(target, partitionedHint))
-        await installTcnTrigger(c, table, { channel })
-      }
+      else await installTcnTrigger(c, table, { channel })
       await locate(c)
     },
     // With install: false a tcn feed's table is checked as an install checks it: without its OID
     // the feed would keep the table's name and lose it at a rename, and on a partitioned table
     // (a trigger made on it by hand is cloned to each partition) it would pass every change by,
-    // each naming a partition; either saying nothing.
+    // each naming a partition; either saying nothing. Neither kind takes a view, a materialized
+    // view, a sequence, an index or a composite type, on which no row trigger can be made, and
+    // the feed would wait for nothing, as the install refuses them (CREATE TRIGGER's 42809). A
+    // rows feed's missing table passes, as before: it is only looked up for the removal.
     ...(catalog && {
       locate: async () => {
-        if (kind === 'tcn') await catalog.query(refusePartitioned(target, partitionedHint))
+        await catalog.query(requireRowTriggerTarget(target, kind === 'tcn' ? { partitioned: partitionedHint } : { missing: 'passes' }))
         await locate(catalog, kind === 'tcn')
       },
     }),

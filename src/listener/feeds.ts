@@ -194,8 +194,9 @@ export function tableChanges(listener: FeedSource, table: TableName, options: Ch
   const channel = options.channel ?? (kind === 'rows' ? rowChangeChannel(table) : tcnDefaultChannel)
   const source = listener.notifications({ channels: [channel], ...(options.signal ? { signal: options.signal } : {}), gaps: options.gaps ?? true })
   // A feed that follows its table by OID (tcn's, whose payload names it as it is now) or removes
-  // its trigger finds it even when it installs nothing (install: false); any other does not look.
-  const catalog = kind === 'tcn' || options.removeOnClose ? listener.catalog : undefined
+  // its trigger finds it even when it installs nothing; one that installs nothing checks that
+  // its table can have a row trigger at all (feed-parts.ts); any other does not look.
+  const catalog = kind === 'tcn' || options.removeOnClose || options.install === false ? listener.catalog : undefined
   const loaded = afterTheCall().then((m) => m.tableParts(table, kind, channel, catalog))
   const { ready, ended } = setUp(listener, channel, options, loaded)
   return feed({ channel, source, ready, ended, closed: () => listener.closed?.() ?? false })

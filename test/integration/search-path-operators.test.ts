@@ -14,7 +14,7 @@ import { createSlot, dropSlot, emitMessage, replicate, slotHealth } from '../../
 import { checkSlot } from '../../src/replication/slot-check.ts'
 import { confirmResume } from '../../src/replication/resume-check.ts'
 import { changes, installDdlTrigger, installRowTrigger, installTcnTrigger, planDdlTrigger, planRowTrigger, planTcnTrigger, removeDdlTrigger, removeRowTrigger, removeTcnTrigger } from '../../src/changes.ts'
-import { refusePartitioned, requirePrimaryKey, requireSuperuser } from '../../src/listener/changes/checks.ts'
+import { requirePrimaryKey, requireRowTriggerTarget, requireSuperuser } from '../../src/listener/changes/checks.ts'
 import { parseTableName } from '../../src/listener/changes/table-name.ts'
 import { databaseOfItsOwn, optionsFor, server } from '../support/connect.ts'
 import { listener } from '../support/listener.ts'
@@ -115,7 +115,7 @@ describe('the change feeds\' installers use pg_catalog\'s operators and types, a
   const target = parseTableName(table)
   const doBlocks: [what: string, statement: string][] = [
     ['the primary key check (oid = oid)', requirePrimaryKey(target)],
-    ['the partitioned table check (oid = oid, "char" = "char")', refusePartitioned(target, 'a hint')],
+    ['the row trigger target check (oid = oid, "char" = "char")', requireRowTriggerTarget(target, { partitioned: 'a hint' })],
     ['the superuser check (name = name, text || text)', requireSuperuser()],
     ['the row trigger\'s function, made from the key columns (oid = oid, oid <> oid, int2 = int2, int8 <= int2, text)', planRowTrigger(table).install.find((s) => s.includes('CREATE OR REPLACE FUNCTION'))!],
     ['the tcn trigger, made where tcn is (oid = oid, name = name, text || text)', planTcnTrigger(table).install.find((s) => s.includes('triggered_change_notification'))!],

@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, test } from 'vitest'
 import type { Connection } from '../../src/protocol/io/connection.ts'
 import { planRowTrigger, planTcnTrigger } from '../../src/changes.ts'
-import { refusePartitioned, requirePrimaryKey, requireSuperuser } from '../../src/listener/changes/checks.ts'
+import { requirePrimaryKey, requireRowTriggerTarget, requireSuperuser } from '../../src/listener/changes/checks.ts'
 import { parseTableName } from '../../src/listener/changes/table-name.ts'
 import { databaseOfItsOwn } from '../support/connect.ts'
 import { asSuperuser, searchPath, session } from '../support/search-path.ts'
@@ -31,7 +31,7 @@ beforeAll(() => asSuperuser(database, async (sql) => {
 /** Every pinned DO block an install runs; the tcn trigger's after a DROP, as its install does. */
 async function runEach(c: Connection): Promise<void> {
   await c.query(requirePrimaryKey(target))
-  await c.query(refusePartitioned(target, 'a hint'))
+  await c.query(requireRowTriggerTarget(target, { partitioned: 'a hint' }))
   await c.query(requireSuperuser())
   await c.query(planRowTrigger(table).install.find((s) => s.includes('CREATE OR REPLACE FUNCTION'))!)
   await c.query('DROP TRIGGER IF EXISTS pglisten_tcn ON public.keyed')

@@ -47,16 +47,43 @@ export function requirePrimaryKey(table: QualifiedTable): string {
 }
 
 /**
- * Fails when `table` is partitioned (relkind 'p', fixed when a table is created). For a tcn
- * feed: tcn names the table whose trigger fired, and a row trigger on a partitioned table fires
- * as its clone on the partition ("CREATE TRIGGER"), so each change would name a partition, which
- * the feed could not tell from another table's on tcn's shared channel, and would drop.
+ * Fails unless `table` can have the row trigger a feed reads: one made FOR EACH ROW, AFTER
+ * the change. PostgreSQL allows those on tables, partitioned tables and foreign tables only
+ * ("CREATE TRIGGER": views take row-level INSTEAD OF triggers only, and a materialized view, a
+ * sequence, an index or a composite type none). A feed that installs nothing (install: false)
+ * and took such a name would wait for changes no trigger can send; it is refused as CREATE
+ * TRIGGER refuses it, with 42809 wrong_object_type. One look at pg_class.relkind, which
+ * also answers `partitioned`: for a tcn feed (its hint), refused with 0A000
+ * feature_not_supported, since tcn names the table whose trigger fired, and a row trigger on a
+ * partitioned table fires as its clone on the partition ("CREATE TRIGGER"), so each change
+ * would name a partition, which the feed could not tell from another table's on tcn's shared
+ * channel, and would drop. A missing table fails in the cast, with 42P01 undefined_table, or
+ * with `missing: 'passes'` passes (to_regclass answers NULL, and NULL is in no list).
  */
-export function refusePartitioned(table: QualifiedTable, hint: string): string {
-  return pinnedDo(`
-  IF (SELECT relkind FROM pg_catalog.pg_class WHERE oid = ${literal(table.quoted)}::pg_catalog.regclass) = 'p' THEN
-    RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${literal(`${table.quoted} is a partitioned table`)}, HINT = ${literal(hint)};
-  END IF;`)
+export function requireRowTriggerTarget(table: QualifiedTable, options: { partitioned?: string; missing?: 'fails' | 'passes' } = {}): string {
+  const oid = options.missing === 'passes' ? `pg_catalog.to_regclass(${literal(table.quoted)})` : `${literal(table.quoted)}::pg_catalog.regclass`
+  const partitioned =
+    options.partitioned === undefined
+      ? ''
+      : `
+  IF _relkind = 'p' THEN
+    RAISE EXCEPTION USING ERRCODE = 'feature_not_supported', MESSAGE = ${literal(`${table.quoted} is a partitioned table`)}, HINT = ${literal(options.partitioned)};
+  END IF;`
+  // The detail in PostgreSQL's words (CreateTrigger, errdetail_relkind_not_supported).
+  return pinnedDo(
+    `
+  _relkind := (SELECT relkind FROM pg_catalog.pg_class WHERE oid = ${oid});
+  IF _relkind NOT IN ('r', 'p', 'f') THEN
+    RAISE EXCEPTION USING ERRCODE = 'wrong_object_type', MESSAGE = ${literal(`${table.quoted} cannot have row triggers, so no change to it can reach a feed`)},
+      DETAIL = CASE _relkind WHEN 'v' THEN 'Views cannot have row-level BEFORE or AFTER triggers.'
+        ELSE 'This operation is not supported for ' || CASE _relkind WHEN 'm' THEN 'materialized views' WHEN 'S' THEN 'sequences'
+          WHEN 'i' THEN 'indexes' WHEN 'I' THEN 'partitioned indexes' WHEN 'c' THEN 'composite types' WHEN 't' THEN 'TOAST tables'
+          ELSE 'relations of relkind ' || _relkind::pg_catalog.text END || '.' END,
+      HINT = 'Give the feed the table whose rows change.';
+  END IF;${partitioned}`,
+    `
+  _relkind pg_catalog."char";`,
+  )
 }
 
 /**
