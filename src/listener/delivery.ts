@@ -151,6 +151,14 @@ export class Delivery {
   }
 
   /**
+   * A 'notification' handler is being added (called by on() itself: listener.ts): its stall
+   * clock starts now, before any notification reaches it, even one delivered before handlerAdded().
+   */
+  handlerComing(): void {
+    this.#handlerCame()
+  }
+
+  /**
    * A 'notification' handler was added (called once on() has returned: listener.ts): it takes
    * everything held; the handlers' Gap is the 'gap' event, to the 'gap' handlers that did not
    * hear it when it came.
@@ -320,6 +328,7 @@ export class Delivery {
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
     // Its audience: the registrations there are, and the number of the emit that comes next.
     if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, { registrations: this.#events.handlers('gap').slice(), event: this.#events.emits + 1 })
+    // Never nested: gap() comes from a connection made, after an await, never from a handler.
     this.#gapEvent = true
     this.#events.emit('gap', gap)
     this.#gapEvent = false

@@ -135,7 +135,10 @@ export class Listener {
     // The first consumer takes what was held, as soon as on() has returned, as a Readable's
     // 'data' handler gets what was buffered on the next tick: a handler that hears once
     // (`const off = on(..., () => off())`) must have its `off` before it is called.
-    if (event === 'notification') queueMicrotask(() => this.#delivery.handlerAdded())
+    if (event === 'notification') {
+      this.#delivery.handlerComing()
+      queueMicrotask(() => this.#delivery.handlerAdded())
+    }
     return off
   }
 

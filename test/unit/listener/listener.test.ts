@@ -314,10 +314,47 @@ describe('handlers that return promises', () => {
     await vi.waitFor(() => expect(l.stats).toMatchObject({ paused: false, backlog: 0 }))
     await l.close()
   })
+
+  // Found by reading: the clock started when what was held was released, once on() had
+  // returned; with nothing held, a handler that heard notifications first (delivered on the same
+  // turn, as a 'connected' handler's new handler hears the re-LISTEN's) found more than
+  // lowWaterMark of its own promises pending, kept the clock of a pause older than itself, and
+  // was cut off at once, "for 1000 ms", 100 ms after it came.
+  test("a 'notification' handler's stall clock starts at on(), even if notifications reach it before on()'s microtask", async () => {
+    vi.useFakeTimers() // first: the listener's clock is Date.now as it is made
+    try {
+      const { l, connection } = await started({ highWaterMark: 4, lowWaterMark: 1, stallTimeout: 1000 })
+      const stalled: string[] = []
+      // The consumer each ConsumerStalledError names: an iterator's name has its number ("iterator #3 on ...").
+      l.on('error', (e) => void stalled.push(((e as { consumer?: string }).consumer ?? e.message).replace(/#\d+/, '#n')))
+      l.notifications({ channels: ['a'] }) // never read
+      const iterator = 'iterator #n on "a"'
+      for (let i = 1; i <= 4; i++) connection.deliver(notification('a', String(i))) // paused now, by the iterator
+      expect(l.stats.paused).toBe(true)
+      vi.advanceTimersByTime(900)
+      l.on('notification', () => new Promise(() => {})) // never settles
+      connection.deliver(notification('b', '1')) // on the same turn: two promises pending, over lowWaterMark
+      connection.deliver(notification('b', '2'))
+      await Promise.resolve() // on()'s microtask
+      vi.advanceTimersByTime(100) // 1000 ms after the pause, 100 ms after the handler came
+      expect(stalled).toEqual([iterator])
+      vi.advanceTimersByTime(899)
+      expect(stalled).toEqual([iterator])
+      vi.advanceTimersByTime(1) // 1000 ms after on()
+      expect(stalled).toEqual([iterator, "'notification' handlers"])
+      await l.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 })
 
 describe("a change feed's channel", () => {
-  const feed = (l: Listener, channel: string) => changes(l, 'public.t', { install: false, channel })
+  /** A feed that installs nothing; its look-ups on the notifier (is public.t a table?) answered at once, with no rows. */
+  const feed = (l: Listener, channel: string) => {
+    vi.spyOn(l, 'query').mockResolvedValue([])
+    return changes(l, 'public.t', { install: false, channel })
+  }
 
   test("a feed on a channel the user listens on leaves it the user's", async () => {
     const { l, connection } = await started()
