@@ -67,6 +67,11 @@ export async function checkSlot(connection: Connection, slot: string, publicatio
   return { walSenderTimeout: Number(timeout ?? 0), confirmed: confirmed == null ? 0n : parseLsn(confirmed) }
 }
 
+/** The slot a started stream comes back to is no more: whatever it held is lost with it. */
+export function slotGone(slot: string, options?: ErrorOptions): ReplicationError {
+  return new ReplicationError(`replication slot "${slot}" is gone: it was dropped while the stream was reconnecting, and the changes it held with it`, options)
+}
+
 /**
  * Makes the slot, on the stream's first start only (or, temporary, on its only connection):
  * a slot gone later was dropped while the stream was away, and a new one would start from
@@ -77,7 +82,7 @@ export async function makeSlot(
   s: Pick<Settings, 'slot' | 'publications' | 'create' | 'temporary' | 'twoPhase'>,
   { firstStart, serverVersionNum }: { firstStart: boolean; serverVersionNum: number },
 ): Promise<Lsn> {
-  if (!firstStart) throw new ReplicationError(`replication slot "${s.slot}" is gone: it was dropped while the stream was reconnecting, and the changes it held with it`)
+  if (!firstStart) throw slotGone(s.slot)
   if (!s.create && !s.temporary) throw new ReplicationError(`replication slot "${s.slot}" does not exist, and the stream was not asked to create it (create)`)
   try {
     const [result] = await connection.query(createReplicationSlot(s.slot, { temporary: s.temporary, twoPhase: s.twoPhase }, serverVersionNum))

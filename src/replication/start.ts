@@ -14,7 +14,7 @@ import { listeningKeepAlive } from '../listener/connect-options.ts'
 import { ReplicationError } from './errors.ts'
 import type { AckLedger } from './ledger.ts'
 import type { Settings } from './options.ts'
-import { checkSlot, makeSlot } from './slot-check.ts'
+import { checkSlot, makeSlot, slotGone } from './slot-check.ts'
 import { confirmResume, movedPast } from './resume-check.ts'
 import { watchConnection } from './watch.ts'
 
@@ -181,6 +181,10 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
     await copying
   } catch (error) {
     if (attempt.timedOut && !(error instanceof DatabaseError)) throw lost(attempt)()
+    // The slot the look above found was dropped before START_REPLICATION could take it
+    // (slot.c, ReplicationSlotAcquire: 42704 "does not exist"; the routine, never translated,
+    // tells it from pgoutput's 42704 for a missing publication): gone, as when the look finds none.
+    if (started && error instanceof DatabaseError && error.code === '42704' && error.routine === 'ReplicationSlotAcquire') throw slotGone(s.slot, { cause: error })
     throw error
   } finally {
     over = true
