@@ -545,6 +545,35 @@ describe('a consumer that stops reading', () => {
     expect(payloads(await read(s, 3))).toEqual(['1', '2', 'Gap'])
   })
 
+  // Found by mutation: with no reconnect ever, a Gap was taken for one whose 'gap' event was
+  // under way, and was never told (Delivery's flag starting true survived every test).
+  test("held notifications cut off, then a 'notification' handler comes: it takes them, and the 'gap' handlers are told the cut's Gap, which no event told", async () => {
+    const { delivery, events, on } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
+    const heard: string[] = []
+    events.on('gap', (gap) => void heard.push(`Gap, ${(gap.cause as Error).constructor.name}`))
+    delivery.deliver(note('1'))
+    delivery.deliver(note('2'))
+    vi.advanceTimersByTime(1000) // nobody came: cut off
+    delivery.deliver(note('dropped'))
+    on((n) => void heard.push(n.payload))
+    await Promise.resolve() // on()'s release
+    expect(heard).toEqual(['1', '2', 'Gap, ConsumerStalledError'])
+  })
+
+  // Found by mutation: nothing showed that an ended iterator leaves delivery's list.
+  test('an iterator that ended is no longer offered anything: a thousand short-lived ones cost the hot path nothing', async () => {
+    const { delivery, iterator } = setup()
+    const live = iterator(['a'])
+    for (let i = 0; i < 1000; i++) await iterator(['a']).return() // as request handlers might make them
+    const offer = vi.spyOn(Subscription.prototype, 'offer')
+    try {
+      delivery.deliver(note('1'))
+      expect(offer.mock.contexts).toEqual([live])
+    } finally {
+      offer.mockRestore()
+    }
+  })
+
   test('async handlers that never settle stop counting after stallTimeout', async () => {
     const { delivery, events, errors, reading } = setup({ highWaterMark: 2, lowWaterMark: 0, stallTimeout: 1000 })
     events.on('notification', () => new Promise(() => {}))

@@ -145,3 +145,22 @@ test('after the listener gave up, what a once handler left is held still, for th
   expect(await queued(late)).toEqual(['2', '3'])
   await expect(late.next()).rejects.toBe(failure)
 })
+
+// Found by mutation: after a release cut short, iterators take what is held again only if
+// anything is; adopting from nothing would throw out of the handler's UNLISTEN.
+test('a once handler that unlistens the channel of the rest: nothing is held again, and an iterator on another channel takes nothing', async () => {
+  const { delivery, onWithOff, iterator, queued } = setup()
+  delivery.listened = new Set(['a', 'b'])
+  const other = iterator(['b']) // made before: a consumer of b, which takes nothing of a
+  delivery.deliver(note('1'))
+  delivery.deliver(note('2'))
+  const heard: string[] = []
+  onWithOff((n, off) => {
+    heard.push(n.payload)
+    off()
+    delivery.listened = new Set(['b']) // as unlisten('a') leaves the book
+  })
+  expect(heard).toEqual(['1'])
+  expect(await queued(other)).toEqual([])
+  expect(delivery.backlog()).toBe(0) // '2' was on a channel no longer listened on: dropped, holding nothing
+})
