@@ -53,6 +53,8 @@ export class ListeningConnection {
   #reconnects = 0
   /** When the live connection came up (performance.now()): one lost sooner than the wait before it does not reset the backoff. */
   #upSince = 0
+  /** When it last answered a request (a heartbeat, a LISTEN; performance.now()): up to then, at least, it worked. */
+  #heardAt = 0
   /** Why it gave up: iterators end with it, later calls reject with it. */
   #failure: ListenerError | undefined
 
@@ -70,7 +72,10 @@ export class ListeningConnection {
       answered: (connection, sentAt) => this.#confirm(connection, sentAt),
       dead: (connection, error) => {
         connection.abort(error)
-        this.#lost(connection, error)
+        // It went silent an interval and a timeout ago, or more: it was up only until it was
+        // last heard from. A path that lets connections be made, then carries nothing, is so a
+        // failed attempt each time, not a backoff started over every heartbeat cycle.
+        this.#lost(connection, error, this.#heardAt)
       },
     })
     this.#ready = this.#pending()
@@ -180,7 +185,7 @@ export class ListeningConnection {
   #online(attempt: Attempt, gap: Gap | undefined): void {
     const { connection } = attempt
     this.#connection = connection
-    this.#upSince = performance.now()
+    this.#upSince = this.#heardAt = performance.now()
     this.#lifecycle.to('connected')
     this.#delivery.confirmedAt = attempt.confirmedAt
     this.#delivery.attach((paused) => {
@@ -213,28 +218,28 @@ export class ListeningConnection {
     if (connection.isClosed) this.#lost(connection, new ConnectionLostError('the connection was lost as it opened'))
   }
 
-  /** The connection is gone: report it, and reconnect unless we closed it or were told not to. */
-  #lost(connection: Connection, error: Error | undefined): void {
+  /** The connection is gone (it worked until `upUntil`, by default now): report it, and reconnect unless we closed it or were told not to. */
+  #lost(connection: Connection, error: Error | undefined, upUntil?: number): void {
     if (connection !== this.#connection || this.#closed()) return
     this.#connection = undefined
     this.#delivery.detach()
     this.#liveness.stop()
     this.#lifecycle.to('lost')
-    const upFor = performance.now() - this.#upSince
+    const upFor = (upUntil ?? performance.now()) - this.#upSince
     this.#backoff?.lostAfter(upFor)
     this.#ready = this.#pending()
     const from = this.#delivery.confirmedAt
     this.#events.emit('disconnected', { error, at: new Date() })
-    void this.#reconnect(from, error, upFor)
+    void this.#reconnect(from, error, upFor, upUntil !== undefined)
   }
 
-  async #reconnect(from: Date, cause: Error | undefined, upFor: number): Promise<void> {
+  async #reconnect(from: Date, cause: Error | undefined, upFor: number, silent: boolean): Promise<void> {
     const backoff = this.#backoff
     let last = cause
     // Failures counted still, after a connection lost: it was an attempt's, lost too soon. If
     // that exhausts the attempts, the message says so, or "gave up after 3 attempts" would
     // read as if none had connected.
-    let tooSoon = backoff && backoff.failures > 0 ? ` (the last one connected, but was lost after ${Math.round(upFor)} ms, sooner than the up to ${backoff.settlesAfter} ms waited before it)` : ''
+    let tooSoon = backoff && backoff.failures > 0 ? ` (the last one connected, but ${silent ? 'went silent' : 'was lost'} after ${Math.round(upFor)} ms, sooner than the up to ${backoff.settlesAfter} ms waited before it)` : ''
     for (;;) {
       if (this.#closed()) return
       if (!backoff || backoff.exhausted) {
@@ -270,7 +275,9 @@ export class ListeningConnection {
   }
 
   #confirm(connection: Connection, sentAt: Date): void {
-    if (connection === this.#connection && sentAt > this.#delivery.confirmedAt) this.#delivery.confirmedAt = sentAt
+    if (connection !== this.#connection) return
+    this.#heardAt = performance.now()
+    if (sentAt > this.#delivery.confirmedAt) this.#delivery.confirmedAt = sentAt
   }
 
   /** A method, not a field read, so the type checker does not assume it unchanged across awaits. */

@@ -22,12 +22,18 @@ vi.mock('../../../src/listener/attempt.ts', async (original) => ({
     }),
 }))
 
-/** Enough of a connection for a listener with no channels, no heartbeat and no pooler check. */
+/** Enough of a connection for a listener with no channels and no pooler check. */
 class FakeConnection {
   readonly processId = 4242
   readonly parameters = new Map<string, string>()
   readonly endpoint = { host: '127.0.0.1', port: 5432 }
+  readonly bytesReceived = 0
   isClosed = false
+  /** A path that lets the connection be made, then carries nothing: no heartbeat is ever answered. */
+  blackHoled = false
+  sync(): Promise<void> {
+    return this.blackHoled ? new Promise(() => {}) : Promise.resolve()
+  }
   async close(): Promise<void> {
     this.isClosed = true
   }
@@ -50,9 +56,8 @@ afterEach(() => {
 })
 
 /** Answers the attempt number `n` (0: the first connection) with a fresh connection, once it has begun; resolves once it is online. */
-async function succeed(n: number, l?: Listener): Promise<FakeConnection> {
+async function succeed(n: number, l?: Listener, connection = new FakeConnection()): Promise<FakeConnection> {
   await vi.waitFor(() => expect(attempts.length).toBeGreaterThan(n))
-  const connection = new FakeConnection()
   attempts[n]!.settle.resolve({ connection: connection as never, staged: [], confirmedAt: new Date(), online: () => undefined })
   if (l) await vi.waitFor(() => expect(l.stats.reconnects).toBe(n))
   return connection
@@ -65,8 +70,8 @@ function lose(n: number, connection: FakeConnection, ms: number): void {
   attempts[n]!.options.onClose(connection as never, new ConnectionLostError(`cut after ${ms} ms`))
 }
 
-async function started(reconnect: ListenerOptions['reconnect']) {
-  const l = new Listener({ poolerCheck: false, heartbeat: false, stallTimeout: false, reconnect })
+async function started(reconnect: ListenerOptions['reconnect'], heartbeat: ListenerOptions['heartbeat'] = false) {
+  const l = new Listener({ poolerCheck: false, heartbeat, stallTimeout: false, reconnect })
   const starting = l.start()
   const first = await succeed(0)
   await starting
@@ -157,5 +162,47 @@ describe('the first connection', () => {
     expect(announced).toEqual([])
     expect(errors.map((e) => e.message)).toEqual(['the connection was lost and reconnect is off'])
     expect(attempts).toHaveLength(1)
+  })
+})
+
+describe('a reconnected connection found dead by the heartbeat', () => {
+  // Found by reading: it counted as up until the heartbeat's verdict, an interval and a timeout
+  // after it went silent, so a path that lets connections be made and then carries nothing
+  // started the backoff over each time: a reconnect every heartbeat cycle, maxAttempts never met.
+  test('was up only until it was last heard from: gone silent at once, it is a failed attempt, and the numbers go on', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
+    try {
+      const { l, first, announced } = await started({ minDelay: 4, maxDelay: 64 }, { interval: 10_000, timeout: 10_000 })
+      lose(0, first, 60_000)
+      const silent = new FakeConnection()
+      silent.blackHoled = true
+      await succeed(1, l, silent)
+      clock += 20_000 // the heartbeat's interval, then its timeout, with no byte
+      await vi.advanceTimersByTimeAsync(20_000)
+      await vi.waitFor(() => expect(announced).toHaveLength(2))
+      expect(silent.isClosed).toBe(true)
+      expect(announced.map((r) => r.attempt)).toEqual([1, 2])
+      await l.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  test('with maxAttempts met so, giving up says it went silent, and when', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
+    try {
+      const { l, first, errors } = await started({ minDelay: 4, maxDelay: 64, maxAttempts: 1 }, { interval: 10_000, timeout: 10_000 })
+      lose(0, first, 60_000)
+      const silent = new FakeConnection()
+      silent.blackHoled = true
+      await succeed(1, l, silent)
+      clock += 20_000
+      await vi.advanceTimersByTimeAsync(20_000)
+      await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
+      expect(errors.at(-1)!.message).toBe('gave up after 1 attempt to reconnect (the last one connected, but went silent after 0 ms, sooner than the up to 4 ms waited before it)')
+      expect((errors.at(-1)!.cause as Error).message).toMatch(/^no byte arrived for 10000 ms while a heartbeat waited for its answer/)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
