@@ -82,14 +82,18 @@ export function tableParts(table: TableName, kind: 'rows' | 'tcn', channel: stri
 const partitionedHint = "tcn names each change's partition, not this table: use the rows feed"
 
 /**
- * The table's OID (one row: NULL when there is no such table; `required`, the server's error
- * instead, 42P01 undefined_table, the same one an install gives: regclass's input function
- * raises it, to_regclass answers NULL), and where the table of an OID is now (no row once it
+ * The table's OID (no row when there is no such table, found by its names: to_regclass would
+ * refuse a schema the role has no USAGE on, 42501, and a feed with install: false only listens;
+ * `required`, the server's error instead, 42P01 undefined_table, the same one an install gives:
+ * regclass's input function raises it), and where the table of an OID is now (no row once it
  * is dropped). Operators named pg_catalog's: these run on the listener's connection, under
  * the user's search_path ("Operator Type Resolution").
  */
 const tableOid = (table: QualifiedTable, required: boolean) =>
-  required ? `SELECT ${literal(table.quoted)}::pg_catalog.regclass::pg_catalog.oid` : `SELECT pg_catalog.to_regclass(${literal(table.quoted)})::pg_catalog.oid`
+  required
+    ? `SELECT ${literal(table.quoted)}::pg_catalog.regclass::pg_catalog.oid`
+    : `SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+WHERE n.nspname OPERATOR(pg_catalog.=) ${literal(table.schema)} AND c.relname OPERATOR(pg_catalog.=) ${literal(table.table)}`
 const tableByOid = (oid: string) => `SELECT n.nspname, c.relname FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) ${literal(oid)}::pg_catalog.oid`
 

@@ -67,6 +67,8 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
   let unguard = (): void => undefined
   /** This connection is done with: a look at the slot answering late starts nothing. */
   let over = false
+  /** START_REPLICATION is sent and its CopyBothResponse not yet come: the walsender is taking the slot. */
+  let acquiring = false
   /** Ends a look at the slot still under way when this connection is done with (close(), a failure). */
   const looking = new AbortController()
   /**
@@ -150,7 +152,9 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
       attempt.dispose()
       loop.streaming(start)
     }
+    acquiring = true
     const copying = connection.copyBoth(startReplication(s.slot, start, options), (data) => loop.data(data), () => {
+      acquiring = false
       // A first start takes the slot where it is (the later of it and `start` wins). A
       // reconnect first looks at the slot again, now that the walsender holds it
       // (resume-check.ts), and until that answers reads nothing (so hands out no change and
@@ -184,7 +188,11 @@ export async function streamOnce(s: Settings, stop: AbortSignal, { started, ledg
     // The slot the look above found was dropped before START_REPLICATION could take it
     // (slot.c, ReplicationSlotAcquire: 42704 "does not exist"; the routine, never translated,
     // tells it from pgoutput's 42704 for a missing publication): gone, as when the look finds none.
-    if (started && error instanceof DatabaseError && error.code === '42704' && error.routine === 'ReplicationSlotAcquire') throw slotGone(s.slot, { cause: error })
+    // Without a routine (an optional field, "Error and Notice Message Fields"), a 42704 before
+    // CopyBothResponse: until then the walsender has only taken the slot and made the decoding
+    // context (walsender.c, StartLogicalReplication), and only the first answers 42704.
+    const acquire = error instanceof DatabaseError && (error.routine === 'ReplicationSlotAcquire' || (error.routine === undefined && acquiring))
+    if (started && acquire && error.code === '42704') throw slotGone(s.slot, { cause: error })
     throw error
   } finally {
     over = true

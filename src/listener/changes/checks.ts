@@ -58,10 +58,16 @@ export function requirePrimaryKey(table: QualifiedTable): string {
  * partitioned table fires as its clone on the partition ("CREATE TRIGGER"), so each change
  * would name a partition, which the feed could not tell from another table's on tcn's shared
  * channel, and would drop. A missing table fails in the cast, with 42P01 undefined_table, or
- * with `missing: 'passes'` passes (to_regclass answers NULL, and NULL is in no list).
+ * with `missing: 'passes'` passes (no row, so NULL, which is in no list).
  */
 export function requireRowTriggerTarget(table: QualifiedTable, options: { partitioned?: string; missing?: 'fails' | 'passes' } = {}): string {
-  const oid = options.missing === 'passes' ? `pg_catalog.to_regclass(${literal(table.quoted)})` : `${literal(table.quoted)}::pg_catalog.regclass`
+  // Found by its names when a missing table passes: to_regclass, like the cast, refuses a schema
+  // the role may not use (42501), and a feed that only listens needs no USAGE on it.
+  const relkind =
+    options.missing === 'passes'
+      ? `SELECT c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = ${literal(table.schema)} AND c.relname = ${literal(table.table)}`
+      : `SELECT relkind FROM pg_catalog.pg_class WHERE oid = ${literal(table.quoted)}::pg_catalog.regclass`
   const partitioned =
     options.partitioned === undefined
       ? ''
@@ -72,7 +78,7 @@ export function requireRowTriggerTarget(table: QualifiedTable, options: { partit
   // The detail in PostgreSQL's words (CreateTrigger, errdetail_relkind_not_supported).
   return pinnedDo(
     `
-  _relkind := (SELECT relkind FROM pg_catalog.pg_class WHERE oid = ${oid});
+  _relkind := (${relkind});
   IF _relkind NOT IN ('r', 'p', 'f') THEN
     RAISE EXCEPTION USING ERRCODE = 'wrong_object_type', MESSAGE = ${literal(`${table.quoted} cannot have row triggers, so no change to it can reach a feed`)},
       DETAIL = CASE _relkind WHEN 'v' THEN 'Views cannot have row-level BEFORE or AFTER triggers.'
