@@ -13,8 +13,12 @@ export interface CopyLivenessHooks {
   sendStatus(replyRequested: boolean): void
   /** Reading is paused by the stream (its read-ahead is full): the silence is ours. */
   paused(): boolean
-  /** The server is taken for gone: end the connection with this error. */
-  gone(error: ConnectionLostError): void
+  /**
+   * The server is taken for gone: end the connection with this error. `silentFor`: how long
+   * since it was last heard from (ms, by this timer's wall clock); until then, at least, the
+   * connection worked.
+   */
+  gone(error: ConnectionLostError, silentFor: number): void
 }
 
 /** The status interval, within a third of wal_sender_timeout (0 turns that timeout off). */
@@ -77,7 +81,9 @@ export class CopyLiveness {
     const asked = this.#askedAt
     if (asked !== undefined && now - this.#lastHeard >= this.giveUpAfter && now - asked >= this.interval) {
       setTimeout(() => {
-        if (this.#askedAt === asked) this.hooks.gone(new ConnectionLostError(`no word from the server in ${Date.now() - this.#lastHeard} ms, though asked for one`))
+        if (this.#askedAt !== asked) return
+        const silentFor = Date.now() - this.#lastHeard
+        this.hooks.gone(new ConnectionLostError(`no word from the server in ${silentFor} ms, though asked for one`), silentFor)
       }, 0)
       return
     }

@@ -26,6 +26,16 @@ import { heartbeatPrefix, report, SlotWatch, watchConnection } from './watch.ts'
 
 export type { ReplicationOptions }
 
+/**
+ * How long a connection that began streaming at `since` was up (performance.now() times): until
+ * now, or until it was last heard from (`heardUntil`) if it was taken for gone. Bounded by both,
+ * since the silence was measured by the wall clock, which may have been stepped meanwhile.
+ */
+function upTime(since: number, heardUntil: number | undefined): number {
+  const now = performance.now()
+  return Math.max(0, Math.min(now, heardUntil ?? now) - since)
+}
+
 export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   readonly #settings: Settings
   readonly #ledger: AckLedger
@@ -49,6 +59,11 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
   #started = false
   /** When the copy under way began streaming (performance.now()); undefined between connections. */
   #upSince: number | undefined
+  /**
+   * When the copy under way was last heard from (performance.now()), once CopyLiveness has taken
+   * its server for gone; undefined otherwise. It was up only until then, for the backoff.
+   */
+  #heardUntil: number | undefined
   /** A reconnect's START_REPLICATION succeeded and the slot is being looked at again: the server is told nothing yet. */
   #confirming = false
   /** The item last handed out by the iterator: acknowledged when the next is asked for. */
@@ -199,8 +214,13 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         // least as long as the wait before it starts the backoff over. One lost sooner (a
         // watchdog that ends every new walsender, a wal_sender_timeout it cannot meet) counts
         // as a failed attempt, toward maxAttempts, instead of a reconnect every minDelay for ever.
-        const upFor = this.#upSince === undefined ? undefined : performance.now() - this.#upSince
-        this.#upSince = undefined
+        // One taken for gone after receiveTimeout of silence was up only until it was last heard
+        // from, as the listener's found dead by its heartbeat: a path that lets each walsender
+        // start streaming, then carries nothing, is so a failed attempt each time, not a backoff
+        // started over every receiveTimeout (about 70 s by default) for ever.
+        const silent = this.#heardUntil !== undefined
+        const upFor = this.#upSince === undefined ? undefined : upTime(this.#upSince, this.#heardUntil)
+        this.#upSince = this.#heardUntil = undefined
         if (upFor !== undefined) this.#backoff.lostAfter(upFor)
         // What was handed on and not acknowledged comes again from the slot.
         this.#ledger.restart()
@@ -208,7 +228,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
         this.#inHand = undefined
         this.#paused = false
         if (this.#backoff.exhausted) {
-          const tooSoon = upFor === undefined ? '' : `; the last one streamed, and was lost after ${Math.round(upFor)} ms`
+          const tooSoon = upFor === undefined ? '' : `; the last one streamed, and ${silent ? 'went silent' : 'was lost'} after ${Math.round(upFor)} ms`
           return this.#fail(new ReplicationError(`gave up reconnecting after ${this.#backoff.failed}${tooSoon}`, { cause: lost }))
         }
         const delay = this.#backoff.next()
@@ -237,7 +257,13 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
     const liveness = (this.#liveness = new CopyLiveness(interval, silenceAllowed(walSenderTimeout, interval, s.receiveTimeout), {
       sendStatus: (replyRequested) => this.#sendStatus(replyRequested),
       paused: () => this.#paused,
-      gone: (error) => connection.abort(error),
+      gone: (error, silentFor) => {
+        // Its silence measured by the wall clock (CopyLiveness's), its start by performance.now():
+        // the moment it was last heard from is now less the silence. A verdict that comes after
+        // its copy ended (its timer's last turn) marks no later connection.
+        if (this.#liveness === liveness) this.#heardUntil = performance.now() - silentFor
+        connection.abort(error)
+      },
     }))
     const decoder = new ChangeDecoder(s.parse, (taken) => this.#push(taken.change, taken.completes, taken.open))
     const reader = new BodyReader()

@@ -95,6 +95,14 @@ export class FakeWalsender {
     return last && !last.closed ? last : undefined
   }
 
+  /**
+   * A path that lets each walsender connection start streaming, then carries nothing: while set,
+   * what any connection sends on its copy (XLogData, keepalives, its CopyDone) is lost on the
+   * way, and the client never reads it. What the client sends still arrives; connecting, the
+   * slot's look and the CopyBothResponse that starts the copy still get through.
+   */
+  silent = false
+
   /** Ordinary connections opened for a reconnect's look at the slot (resume-check.ts). */
   readonly looks: SlotLookConnection[] = []
   /** While set, a look's query is answered only once this settles. */
@@ -462,6 +470,7 @@ export class WalsenderConnection implements WalsenderSide {
     try {
       while (!this.#paused && !this.closed && this.#outbox.length > 0) {
         const next = this.#outbox.shift()!
+        if (this.server.silent) continue // lost on a path that carries nothing
         if (next === 'copy done') {
           const copy = this.#copy!
           this.#copy = undefined
