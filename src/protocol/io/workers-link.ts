@@ -66,6 +66,9 @@ export async function openWorkersLink(
   // below, so workerd, which always checks one, checks the address it went to; verify-full
   // compares the folder, as libpq does, and fails.
   const name = settings.serverName ?? endpoint.host
+  // No name to check (Connection.open's tls.serverName: ''): refused in libpq's words, as
+  // certificate-name.ts refuses it, rather than have workerd check the address in its place.
+  if (useTls && settings.mode === 'verify-full' && name === '') throw new AuthenticationRefusedError('host name must be specified for a verified SSL connection')
   const named = name && name !== hostname && (settings.mode === 'verify-full' || !isUnixSocketPath(name))
   // startTls() sends the name it verifies in SNI, always; sslsni=0 asks for none (libpq's sslsni),
   // so refused rather than ignored: the name would go out in clear. An IP address, which libpq

@@ -58,6 +58,15 @@ describe('negotiating TLS', () => {
     expect(servers[0]!.tls).toEqual({ expectedServerHostname: 'db.example.com' })
   })
 
+  // Found by review: workerd checked the address it went to instead, where Node's link refuses.
+  test("verify-full with an empty name to check (tls.serverName: '') is refused before any socket opens, in libpq's words", async () => {
+    const { connect, servers } = fakeSockets()
+    const error = await openWorkersLink(connect, { host: '', hostaddr: '192.0.2.7', port: 5432 }, { mode: 'verify-full', serverName: '' }, true).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AuthenticationRefusedError)
+    expect((error as Error).message).toBe('host name must be specified for a verified SSL connection')
+    expect(servers).toHaveLength(0)
+  })
+
   // A socket folder beside a hostaddr was sent as the name to verify, so workerd, which checks
   // a name under every sslmode, refused every certificate: under prefer, libpq's default, a
   // conninfo libpq connects with could not connect at all.
