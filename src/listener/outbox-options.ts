@@ -33,7 +33,9 @@ export interface OutboxOptions<E, C> {
    * Orders two cursors (negative: a before b). Default: numbers and bigints by value, strings
    * of digits (a bigint column read as text) as integers, other strings by code unit; any other
    * cursor needs a compare of its own. An event whose cursor is not after the last one yielded
-   * is skipped, never yielded twice.
+   * is skipped, never yielded twice; one that a read gives after a greater one, though it is
+   * after the last yielded, ends the iteration with a TypeError (read's order is not compare's:
+   * skipping it would lose it).
    */
   compare?(a: C, b: C): number
   /** Waits between failed reads: doubling from minDelay (250 ms) to maxDelay (30 s). */

@@ -37,6 +37,9 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   readonly #readTimeout: number
   /** Aborted when the iteration ends: stops the wake-ups, a read, a retry's wait. */
   readonly #stop = new AbortController()
+  /** Resolves when the iteration ends: the start waits for load() only until then. */
+  #resolveStopped!: () => void
+  readonly #stopped = new Promise<void>((resolve) => (this.#resolveStopped = resolve))
   /** The cursor of the last event yielded (or loaded). */
   #cursor: C | undefined
   /** Yielded and not yet saved: saved when the next event is asked for. */
@@ -104,8 +107,8 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
   }
 
   /**
-   * Any error thrown here (save, cursor, compare, load, LISTEN) ends the iteration with it: it is
-   * thrown once, and the next() calls after it are done. Thrown after close() too: a save that
+   * Any error thrown here (save, cursor, compare, load, LISTEN, a read out of compare's order)
+   * ends the iteration with it: it is thrown once, and the next() calls after it are done. Thrown after close() too: a save that
    * failed then left its event unsaved, to come again, and the caller must hear of it.
    */
   async #next(): Promise<IteratorResult<E>> {
@@ -150,7 +153,10 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
       await this.#source.listen(this.#options.channel)
       this.#listening = true
       if (this.#ended) this.#source.release(this.#options.channel) // ended while the LISTEN was answered
-      this.#cursor = await this.#options.load?.()
+      // Raced with the end (once: the start runs once): a load() that never answers, its
+      // connection gone silent, must not hold the next() that an aborted signal or return() ends.
+      const loaded = await Promise.race([this.#options.load?.(), this.#stopped])
+      if (!this.#ended) this.#cursor = loaded as C | undefined
     } catch (error) {
       // Refused because close() was called (not because the listener gave up): the LISTEN, or a
       // load() on the listener's connection. The iteration ends without it, as close() ends every
@@ -192,11 +198,18 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
       this.#retryWait = undefined
     }
     this.#backoff.reset()
-    let last = this.#cursor // reads happen only once the batch is used up
+    const yielded = this.#cursor // reads happen only once the batch is used up
+    let last = yielded
     let found = false
     for (const event of events) {
       const cursor = this.#options.cursor(event)
-      if (last !== undefined && !(this.#compare(cursor, last) > 0)) continue // not after the last: already yielded
+      const order = last === undefined ? 1 : this.#compare(cursor, last)
+      if (!(order > 0)) {
+        // New, yet before one this read already gave: read's order is not compare's (a numeric
+        // id read as text, a collation), and skipping it would lose it, and what follows it, in silence.
+        if (order < 0 && found && (yielded === undefined || this.#compare(cursor, yielded) > 0)) throw new TypeError(`the outbox read returned cursor ${String(cursor)} after ${String(last)}, though compare() orders it before: read must return events in compare()'s order (give a compare() that matches the read's ORDER BY)`)
+        continue // not after the last: already yielded
+      }
       this.#batch.push(event)
       last = cursor
       found = true
@@ -224,6 +237,7 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
     if (this.#ended) return
     this.#ended = true
     this.#stop.abort()
+    this.#resolveStopped()
     this.#retryWait?.abort()
     this.#wake?.()
     if (this.#listening) this.#source.release(this.#options.channel)
