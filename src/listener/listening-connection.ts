@@ -53,7 +53,10 @@ export class ListeningConnection {
   #reconnects = 0
   /** When the live connection came up (performance.now()): one lost sooner than the wait before it does not reset the backoff. */
   #upSince = 0
-  /** When it last answered a request (a heartbeat, a LISTEN; performance.now()): up to then, at least, it worked. */
+  /**
+   * When it was last heard from (performance.now()): a request answered (a heartbeat, a
+   * LISTEN), or bytes seen by the heartbeat's looks: up to then, at least, it worked.
+   */
   #heardAt = 0
   /** Why it gave up: iterators end with it, later calls reject with it. */
   #failure: ListenerError | undefined
@@ -70,6 +73,9 @@ export class ListeningConnection {
       connection: () => this.#connection,
       reading: () => !this.#delivery.paused,
       answered: (connection, sentAt) => this.#confirm(connection, sentAt),
+      heard: (connection) => {
+        if (connection === this.#connection) this.#heardAt = performance.now()
+      },
       dead: (connection, error) => {
         connection.abort(error)
         // It went silent an interval and a timeout ago, or more: it was up only until it was

@@ -30,6 +30,12 @@ export interface LivenessHooks<C extends LiveConnection = Connection> {
   reading(): boolean
   /** The heartbeat sent at `sentAt` was answered on `connection`. */
   answered(connection: C, sentAt: Date): void
+  /**
+   * Bytes came from `connection` since the last look (a beat, or a check of a beat's silence):
+   * it is alive, its heartbeat's answer perhaps still behind a backlog. Seen at those looks,
+   * never per message, so the hot path pays nothing for it.
+   */
+  heard?(connection: C): void
   /** The connection stayed silent while being read for `timeout` ms. */
   dead(connection: C, error: ConnectionLostError): void
 }
@@ -42,6 +48,8 @@ export class Liveness<C extends LiveConnection = Connection> {
   #beating = false
   /** Counts resumes of the socket, so a silence is measured only over time spent reading. */
   #resumes = 0
+  /** The connection last looked at, and how many bytes it had received then. */
+  #seen: { connection: C; bytes: number } | undefined
 
   constructor(options: HeartbeatOptions | false | undefined, private readonly hooks: LivenessHooks<C>) {
     this.#enabled = options !== false
@@ -75,7 +83,9 @@ export class Liveness<C extends LiveConnection = Connection> {
   /** One heartbeat (the interval timer calls it; tests may too). */
   async beat(): Promise<void> {
     const connection = this.hooks.connection()
-    if (!connection || this.#beating || !this.hooks.reading()) return
+    if (!connection) return
+    this.#look(connection)
+    if (this.#beating || !this.hooks.reading()) return
     this.#beating = true
     const sentAt = new Date()
     let bytes = connection.bytesReceived
@@ -97,6 +107,7 @@ export class Liveness<C extends LiveConnection = Connection> {
       verdict = afterReads(judge)
     }
     const judge = () => {
+      this.#look(connection)
       const now = connection.bytesReceived
       if (now !== bytes || resumes !== this.#resumes || !this.hooks.reading()) {
         // Bytes came, or the socket was not read all along: alive, or not judgeable. Look again later.
@@ -120,6 +131,13 @@ export class Liveness<C extends LiveConnection = Connection> {
       verdict?.()
       this.#beating = false
     }
+  }
+
+  /** Tells `heard` if bytes came from `connection` since it was last looked at. */
+  #look(connection: C): void {
+    const bytes = connection.bytesReceived
+    if (this.#seen?.connection === connection && this.#seen.bytes !== bytes) this.hooks.heard?.(connection)
+    this.#seen = { connection, bytes }
   }
 }
 

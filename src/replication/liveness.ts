@@ -15,8 +15,8 @@ export interface CopyLivenessHooks {
   paused(): boolean
   /**
    * The server is taken for gone: end the connection with this error. `silentFor`: how long
-   * since it was last heard from (ms, by this timer's wall clock); until then, at least, the
-   * connection worked.
+   * since it was last heard from (ms, by performance.now(), which no step of the wall clock
+   * moves); until then, at least, the connection worked.
    */
   gone(error: ConnectionLostError, silentFor: number): void
 }
@@ -40,6 +40,8 @@ export function silenceAllowed(walSenderTimeout: number, interval: number, recei
 export class CopyLiveness {
   /** When the server last sent anything on the copy (ms since the epoch). */
   #lastHeard = Date.now()
+  /** The same moment by performance.now(): how long ago it was, for the backoff, whatever the wall clock did since. */
+  #lastHeardAt = performance.now()
   /** When a status update asked the server for a reply that has not come yet; undefined: none pending. */
   #askedAt: number | undefined
   #timer: ReturnType<typeof setInterval> | undefined
@@ -53,6 +55,7 @@ export class CopyLiveness {
   /** The server sent something, or the silence so far does not count (reading resumed, the copy began). */
   heard(): void {
     this.#lastHeard = Date.now()
+    this.#lastHeardAt = performance.now()
     this.#askedAt = undefined
   }
 
@@ -82,8 +85,7 @@ export class CopyLiveness {
     if (asked !== undefined && now - this.#lastHeard >= this.giveUpAfter && now - asked >= this.interval) {
       setTimeout(() => {
         if (this.#askedAt !== asked) return
-        const silentFor = Date.now() - this.#lastHeard
-        this.hooks.gone(new ConnectionLostError(`no word from the server in ${silentFor} ms, though asked for one`), silentFor)
+        this.hooks.gone(new ConnectionLostError(`no word from the server in ${Date.now() - this.#lastHeard} ms, though asked for one`), performance.now() - this.#lastHeardAt)
       }, 0)
       return
     }

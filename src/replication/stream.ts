@@ -29,7 +29,7 @@ export type { ReplicationOptions }
 /**
  * How long a connection that began streaming at `since` was up (performance.now() times): until
  * now, or until it was last heard from (`heardUntil`) if it was taken for gone. Bounded by both,
- * since the silence was measured by the wall clock, which may have been stepped meanwhile.
+ * so no error in the silence's measure can make it negative or longer than it was.
  */
 function upTime(since: number, heardUntil: number | undefined): number {
   const now = performance.now()
@@ -258,8 +258,9 @@ export class ReplicationStream implements AsyncIterable<ReplicationChange> {
       sendStatus: (replyRequested) => this.#sendStatus(replyRequested),
       paused: () => this.#paused,
       gone: (error, silentFor) => {
-        // Its silence measured by the wall clock (CopyLiveness's), its start by performance.now():
-        // the moment it was last heard from is now less the silence. A verdict that comes after
+        // Its silence measured by performance.now(), as its start (a step of the wall clock, by
+        // which CopyLiveness judges, must not make a connection that streamed an hour one up
+        // for 0 ms): it was last heard from now less the silence. A verdict that comes after
         // its copy ended (its timer's last turn) marks no later connection.
         if (this.#liveness === liveness) this.#heardUntil = performance.now() - silentFor
         connection.abort(error)
