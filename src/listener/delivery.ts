@@ -5,7 +5,7 @@
  * - nobody consuming a channel listened on yet (listen(), then a refresh, then the loop) is
  *   not a reason to drop: what no consumer of the user's takes (a change feed on the same
  *   channel is none) is held (held.ts), counted like a consumer's queue, for the next consumer
- *   that takes its channel, with the Gaps of the time it had none;
+ *   that takes its channel, with the Gaps of the time it had none (holding.ts hands it on);
  * - a reply being awaited (a LISTEN) lets the socket be read past highWaterMark, since the
  *   reply comes after the backlog, but never past 4 × highWaterMark;
  * - a consumer that reads nothing for stallTimeout while it holds the socket paused is cut off
@@ -16,8 +16,8 @@
 import { ConsumerStalledError } from './errors.ts'
 import type { EventHub } from './events.ts'
 import type { ListenerEvents } from './listener-types.ts'
-import { Held, type Audience } from './held.ts'
-import type { Gap, ListenerItem, Notification, Subscription } from './subscription.ts'
+import { Holding } from './holding.ts'
+import type { Gap, Notification, Subscription } from './subscription.ts'
 import { checkTimerDelay } from '../protocol/timer.ts'
 
 export interface Watermarks {
@@ -43,12 +43,8 @@ export class Delivery {
   readonly #now: () => number
   /** An array, replaced rather than changed: the hot path walks it with no iterator object. */
   #subscriptions: readonly Subscription[] = []
-  /** What no consumer took, for the next consumer that takes its channel. */
-  #held: Held | undefined
-  /** Set while a 'gap' event is under way (gap()): who heard a Gap released then is known only once it is over. */
-  #gapEvent = false
-  /** Held Gaps released during a 'gap' event, to tell once it is over. */
-  #owed: { gap: Gap; audience: Audience }[] = []
+  /** What no consumer took, for the next consumer that takes its channel (holding.ts). */
+  readonly #holding: Holding
   /** The live list of 'notification' handlers, held so delivery can skip an empty one cheaply. */
   readonly #handlers: unknown[]
   #handlersProgress: number
@@ -88,6 +84,17 @@ export class Delivery {
     this.#handlers = events.handlers('notification')
     this.#now = now
     this.#handlersProgress = now()
+    this.#holding = new Holding({
+      events,
+      handlers: this.#handlers,
+      now,
+      subscriptions: () => this.#subscriptions,
+      listened: () => this.listened,
+      hidden: () => this.hidden,
+      ended: () => this.#ended,
+      releasing: () => this.#handlerCame(),
+      moved: () => this.#moved(),
+    })
     this.highWaterMark = options.highWaterMark ?? 1024
     this.lowWaterMark = options.lowWaterMark ?? Math.floor(this.highWaterMark / 4)
     this.maxBacklog = 4 * this.highWaterMark
@@ -119,21 +126,11 @@ export class Delivery {
 
   /** A new iterator: it takes, from what no consumer took, what is on its channels (a feed's takes none). */
   subscribe(subscription: Subscription): void {
-    this.#release()
+    this.#holding.release()
     this.#subscriptions = [...this.#subscriptions, subscription]
-    if (!this.#held || subscription.feed) return
-    this.#adopt(subscription)
+    if (!this.#holding.queue || subscription.feed) return
+    this.#holding.adopt(subscription)
     this.#moved()
-  }
-
-  /** What was held on its channels, with the Gaps that concern them, to a new iterator. */
-  #adopt(subscription: Subscription): void {
-    const held = this.#held!
-    for (const item of held.take((channel) => subscription.takes(channel))) {
-      if (item.type === 'Gap') subscription.offerGap(item)
-      else subscription.offer(item)
-    }
-    if (held.empty) this.#held = undefined
   }
 
   /**
@@ -142,12 +139,8 @@ export class Delivery {
    * is dropped, with those channels' part of the held Gaps, and holds the socket no longer.
    */
   unlistened(): void {
-    this.#release()
-    const held = this.#held
-    if (!held) return
-    held.take((channel) => !this.listened.has(channel) || this.hidden.has(channel))
-    if (held.empty) this.#held = undefined
-    this.drained()
+    this.#holding.release()
+    if (this.#holding.unlistened()) this.drained()
   }
 
   /**
@@ -165,7 +158,7 @@ export class Delivery {
    */
   handlerAdded(): void {
     this.#handlerCame()
-    this.#release()
+    this.#holding.release()
   }
 
   /**
@@ -173,71 +166,10 @@ export class Delivery {
    * handler re-reading state, a 'connected' one warming a cache): their stall clock starts
    * now, not at a pause this handler did not cause. Above it, they were blocking already, and
    * a handler that comes (after one that never settles was removed, say) restarts nothing.
-   * Measured by #release too: once it has run, the new handler's own promises are pending.
+   * Measured by a release too: once it has run, the new handler's own promises are pending.
    */
   #handlerCame(): void {
     if (this.#events.pending <= this.lowWaterMark) this.#handlersProgress = this.#now()
-  }
-
-  /**
-   * What is held, to the 'notification' handlers there are: from handlerAdded(), and first thing
-   * when anything comes before it ran (a notification, a Gap, an iterator, one made after the
-   * listener gave up too, an UNLISTEN), so that a handler hears what was held before what came
-   * after it, its stall clock started as handlerAdded() would have. None (removed before it
-   * ran): it stays held.
-   */
-  #release(): void {
-    const held = this.#held
-    if (!held || this.#handlers.length === 0) return
-    this.#handlerCame()
-    this.#held = undefined
-    const items = held.take(() => true)
-    for (const [at, item] of items.entries()) {
-      // The last 'notification' handler went (one that hears once, say): the rest waits for the
-      // next consumer, as what came a moment later would.
-      if (this.#handlers.length === 0) {
-        if (!this.#ended) this.#holdAgain(items.slice(at), held)
-        break
-      }
-      if (item.type !== 'Gap') this.#events.emit('notification', item)
-      else if (this.#gapEvent) this.#owed.push({ gap: item, audience: held.audience.get(item)! })
-      else this.#tell(item, held.audience.get(item)!)
-    }
-    this.#moved()
-  }
-
-  /**
-   * Tells a held Gap to the 'gap' handlers whose function its event did not reach: those added
-   * since, and those an earlier handler removed before the event came to them. Its audience
-   * says whom it came to; a registration the event reached was called by it or by a later emit
-   * (a removed one never is again). A function heard it if any of its registrations did: one
-   * added again is not told twice. Only once the event is over: while it is under way, a
-   * registration it has yet to reach may still be removed before it does (#gapEvent).
-   */
-  #tell(gap: Gap, { registrations, event }: Audience): void {
-    const heard = new Set<unknown>()
-    for (const registration of registrations) if (registration.called >= event) heard.add(registration.handler)
-    this.#events.emit('gap', gap, this.#events.handlers('gap').filter((registration) => !heard.has(registration.handler)))
-  }
-
-  /**
-   * Holds again what a 'notification' handler was being given when the last of them went: a
-   * notification on a channel still listened on, and a Gap for those of its channels still
-   * listened on, with its audience; then an iterator made meanwhile takes its part.
-   */
-  #holdAgain(items: readonly ListenerItem[], was: Held): void {
-    for (const item of items) {
-      if (item.type !== 'Gap') {
-        if (this.listened.has(item.channel)) this.#hold().offer(item)
-        continue
-      }
-      // The channels it concerned, not those no consumer takes now: one listened on since is
-      // owed only what comes after; one whose iterator came during the release takes it below.
-      const channels = [...was.takenFor.get(item)!].filter((channel) => this.listened.has(channel) && !this.hidden.has(channel))
-      if (channels.length > 0) this.#hold().offerGap(item, channels, was.audience.get(item))
-    }
-    // An iterator made by a handler during the release is the next consumer of its channels.
-    for (const subscription of this.#subscriptions) if (this.#held && !subscription.feed) this.#adopt(subscription)
   }
 
   /**
@@ -273,7 +205,7 @@ export class Delivery {
   deliver(notification: Notification): void {
     // close() or giving up ended delivery; what the socket had buffered goes nowhere, not to handlers.
     if (this.#finished) return
-    if (this.#held) this.#release()
+    if (this.#holding.queue) this.#holding.release()
     this.stats.notifications++
     let backlog = this.#events.pending
     const subscriptions = this.#subscriptions
@@ -289,7 +221,7 @@ export class Delivery {
     // No consumer of the user's takes this channel (yet): hold it for the one that will, unless
     // it was unlistened (the server sent it before the UNLISTEN took effect).
     if (!taken && this.listened.has(notification.channel)) {
-      const behind = this.#hold().offer(notification)
+      const behind = this.#holding.hold().offer(notification)
       if (behind > backlog) backlog = behind
     }
     if (handlers) {
@@ -316,31 +248,21 @@ export class Delivery {
   /**
    * A Gap, to every iterator; and, among what is held, for the first consumer of each channel
    * listened on that no consumer of the user's takes (a notification lost on one would have
-   * been held for it), and of each channel something is held on. Then the 'gap' event, to the
-   * 'gap' handlers: what is held notes whom it comes to (its audience), so that a 'notification'
-   * handler added later takes the Gap to the others only (#tell). A Gap released during the
-   * event (a 'gap' handler added a 'notification' handler and made an iterator) is told once
-   * it is over.
+   * been held for it), and of each channel something is held on; then the 'gap' event, to the
+   * 'gap' handlers (holding.ts).
    */
   gap(gap: Gap): void {
-    this.#release()
+    this.#holding.release()
     const unconsumed = this.#unconsumed()
     for (const subscription of this.#subscriptions) subscription.offerGap(gap)
-    // Its audience: the registrations there are, and the number of the emit that comes next.
-    if (unconsumed.length > 0 || this.#held) this.#hold().offerGap(gap, unconsumed, { registrations: this.#events.handlers('gap').slice(), event: this.#events.emits + 1 })
-    // Never nested: gap() comes from a connection made, after an await, never from a handler.
-    this.#gapEvent = true
-    this.#events.emit('gap', gap)
-    this.#gapEvent = false
-    for (const { gap, audience } of this.#owed.splice(0)) this.#tell(gap, audience)
+    this.#holding.gap(gap, unconsumed)
   }
 
   /** Ends every iterator cleanly (close()); what was held is dropped. */
   end(): void {
     this.#stop()
     this.#ended = true
-    this.#held = undefined
-    this.#owed = []
+    this.#holding.end()
     for (const subscription of this.#subscriptions) subscription.end()
   }
 
@@ -352,8 +274,8 @@ export class Delivery {
 
   /** For an iterator made after the listener gave up: what was held on its channels, then the error. */
   failLate(subscription: Subscription, error: Error): void {
-    this.#release() // a handler added just before it takes what was held first, as with subscribe()
-    if (this.#held && !subscription.feed) this.#adopt(subscription)
+    this.#holding.release() // a handler added just before it takes what was held first, as with subscribe()
+    this.#holding.adopt(subscription)
     subscription.fail(error)
   }
 
@@ -371,7 +293,8 @@ export class Delivery {
   /** The furthest any consumer is behind (held notifications count as a consumer). */
   backlog(): number {
     let backlog = this.#events.pending
-    if (this.#held && this.#held.behind > backlog) backlog = this.#held.behind
+    const held = this.#holding.queue
+    if (held && held.behind > backlog) backlog = held.behind
     const subscriptions = this.#subscriptions
     for (let i = 0; i < subscriptions.length; i++) if (subscriptions[i]!.behind > backlog) backlog = subscriptions[i]!.behind
     return backlog
@@ -385,11 +308,6 @@ export class Delivery {
   #unconsumed(): string[] {
     if (this.#handlers.length !== 0) return []
     return [...this.listened].filter((channel) => !this.hidden.has(channel) && !this.#subscriptions.some((subscription) => !subscription.feed && subscription.takes(channel)))
-  }
-
-  /** The queue of what no consumer took, made when first needed. */
-  #hold(): Held {
-    return (this.#held ??= new Held(this.#now))
   }
 
   #update(): void {
@@ -433,9 +351,10 @@ export class Delivery {
       } else due = Math.min(due, timeout - idle)
     }
     const from = this.confirmedAt
-    for (const subscription of [...this.#subscriptions, ...(this.#held ? [this.#held] : [])]) {
+    const held = this.#holding.queue
+    for (const subscription of [...this.#subscriptions, ...(held ? [held] : [])]) {
       consider(subscription.lastRead, subscription.behind, (behind) => {
-        const message = subscription === this.#held
+        const message = subscription === held
           ? `${behind} notifications have waited ${timeout} ms for a consumer of their channel (an iterator, or a 'notification' handler); later ones are dropped until one comes, and it will get a Gap`
           : `${subscription.name} read nothing for ${timeout} ms while ${behind} notifications waited for it; it is cut off and will get a Gap when it reads again`
         const error = new ConsumerStalledError(message, subscription.name, behind) // the held queue's name is 'no consumer'
