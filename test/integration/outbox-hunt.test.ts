@@ -6,24 +6,13 @@
  * close() or the signal during a read. Each held on a real server; what broke is in
  * test/unit/listener/outbox-hunt.test.ts.
  */
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { outbox } from '../../src/outbox.ts'
 import type { Listener } from '../../src/listener/listener.ts'
 import type { Connection } from '../../src/protocol/io/connection.ts'
-import { connectSuperuser, eventually } from '../support/connect.ts'
+import { eventually } from '../support/connect.ts'
 import { within } from '../support/listener-world.ts'
-import { listener, uniqueChannel } from '../support/listener.ts'
-
-const admins: Connection[] = []
-afterEach(async () => {
-  await Promise.all(admins.splice(0).map((a) => a.close()))
-})
-
-async function admin(): Promise<Connection> {
-  const a = await connectSuperuser()
-  admins.push(a)
-  return a
-}
+import { admin, listener, uniqueChannel } from '../support/listener.ts'
 
 /** A table of its own, as in the README: a bigserial id (CACHE 1) and a body. */
 async function table(a: Connection): Promise<string> {
@@ -52,11 +41,35 @@ async function blockedRead(a: Connection, t: string): Promise<number> {
   return pid!
 }
 
+/**
+ * A table holding events 1..`events`, and a listener; `lock` takes the table's ACCESS EXCLUSIVE
+ * lock in a transaction of a connection of its own, which `unlock` commits.
+ */
+async function world(events: number) {
+  const a = await admin()
+  let locker: Connection | undefined
+  const t = await table(a)
+  if (events > 0) await a.query(`INSERT INTO ${t} (body) SELECT 'e' FROM generate_series(1, ${events})`)
+  const l = await listener()
+  const lock = async () => {
+    locker ??= await admin()
+    await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`)
+  }
+  const unlock = () => locker!.query('COMMIT')
+  return { a, t, l, lock, unlock }
+}
+
+/** With the table locked, starts a next() and waits until its read is seen waiting on the lock: the next(), and the read's backend's pid. */
+async function nextBehindLock<E>(w: Awaited<ReturnType<typeof world>>, events: AsyncIterator<E>) {
+  await w.lock()
+  const next = events.next()
+  const pid = await blockedRead(w.a, w.t)
+  return { next, pid }
+}
+
 describe('two outboxes on one channel', () => {
   test('one that ends leaves the other woken by NOTIFY: the channel stays LISTENed', async () => {
-    const a = await admin()
-    const t = await table(a)
-    const l = await listener()
+    const { a, t, l } = await world(0)
     const channel = uniqueChannel('outbox')
     const make = () => outbox<string, string>(l, { channel, read: reader(l, t, 100), cursor: (id) => id })
     const [first, second] = [make(), make()]
@@ -103,21 +116,16 @@ describe('writers behind the README lock', () => {
 
 describe('a backlog, read while the query connection is lost', () => {
   test('comes in pages of the read\'s LIMIT, each event once and in order; the lost read is reported and tried again', async () => {
-    const a = await admin()
-    const locker = await admin()
-    const t = await table(a)
-    await a.query(`INSERT INTO ${t} (body) SELECT 'b' FROM generate_series(1, 1200)`)
-    const l = await listener()
+    const w = await world(1200)
+    const { a, t, l } = w
     const errors: Error[] = []
     l.on('error', (error) => void errors.push(error))
     const reads: Array<string | undefined> = []
     const events = outbox<string, string>(l, { channel: uniqueChannel('outbox'), read: reader(l, t, 500, reads), cursor: (id) => id, retry: { minDelay: 10, maxDelay: 10 } })
-    await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`)
-    const first = events.next()
-    const notifier = await blockedRead(a, t)
+    const { next: first, pid: notifier } = await nextBehindLock(w, events)
     await a.query(`SELECT pg_terminate_backend(${notifier})`)
     await eventually(() => errors.length >= 1, 10_000)
-    await locker.query('COMMIT')
+    await w.unlock()
     const seen = [(await within(first, 10_000, 'the first event')).value as string]
     while (seen.length < 1200) {
       const r = await within(events.next(), 10_000, 'the next event')
@@ -138,36 +146,26 @@ describe('a backlog, read while the query connection is lost', () => {
 
 describe('the end during a read', () => {
   test('close() while a read waits on a lock ends the next() (done), and saves nothing', async () => {
-    const a = await admin()
-    const locker = await admin()
-    const t = await table(a)
-    await a.query(`INSERT INTO ${t} (body) VALUES ('one')`)
-    const l = await listener()
+    const w = await world(1)
+    const { t, l } = w
     const saved: string[] = []
     const events = outbox<string, string>(l, { channel: uniqueChannel('outbox'), read: reader(l, t, 10), cursor: (id) => id, save: (id) => void saved.push(id) })
-    await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`)
-    const next = events.next()
-    await blockedRead(a, t)
+    const { next } = await nextBehindLock(w, events)
     await l.close()
     expect(await within(next, 10_000, 'the end')).toEqual({ value: undefined, done: true })
-    await locker.query('COMMIT')
+    await w.unlock()
     expect(saved).toEqual([])
   })
 
   test('the signal aborting while a read waits on a lock ends the next() (done); the listener reads on', async () => {
-    const a = await admin()
-    const locker = await admin()
-    const t = await table(a)
-    await a.query(`INSERT INTO ${t} (body) VALUES ('one')`)
-    const l = await listener()
+    const w = await world(1)
+    const { t, l } = w
     const stop = new AbortController()
     const events = outbox<string, string>(l, { channel: uniqueChannel('outbox'), read: reader(l, t, 10), cursor: (id) => id, signal: stop.signal })
-    await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`)
-    const next = events.next()
-    await blockedRead(a, t)
+    const { next } = await nextBehindLock(w, events)
     stop.abort()
     expect(await within(next, 10_000, 'the end')).toEqual({ value: undefined, done: true })
-    await locker.query('COMMIT')
+    await w.unlock()
     expect(await events.next()).toEqual({ value: undefined, done: true })
     const [alive] = await l.query(`SELECT count(*) FROM ${t}`)
     expect(alive!.rows).toEqual([['1']])
@@ -177,21 +175,16 @@ describe('the end during a read', () => {
 
 describe('a read that hangs', () => {
   test('is given up after readTimeout, reported, and tried again on a new query connection; the event then comes', async () => {
-    const a = await admin()
-    const locker = await admin()
-    const t = await table(a)
-    await a.query(`INSERT INTO ${t} (body) VALUES ('one')`)
-    const l = await listener()
+    const w = await world(1)
+    const { a, t, l } = w
     const errors: Error[] = []
     l.on('error', (error) => void errors.push(error))
     const events = outbox<string, string>(l, { channel: uniqueChannel('outbox'), read: reader(l, t, 10), cursor: (id) => id, readTimeout: 200, retry: { minDelay: 10, maxDelay: 10 } })
-    await locker.query(`BEGIN; LOCK TABLE ${t} IN ACCESS EXCLUSIVE MODE`)
-    const first = events.next()
-    const stuck = await blockedRead(a, t)
+    const { next: first, pid: stuck } = await nextBehindLock(w, events)
     // Held until the outbox has given the read up: no clock decides the outcome.
     await eventually(() => errors.length >= 1, 10_000)
     expect(errors[0]!.message).toBe('the outbox read took longer than 200 ms; it is tried again')
-    await locker.query('COMMIT')
+    await w.unlock()
     expect(await within(first, 10_000, 'the event')).toEqual({ value: '1', done: false })
     // The connection it was stuck on was dropped, not left to answer later.
     expect(await l.notifierProcessId).not.toBe(stuck)
@@ -206,10 +199,7 @@ describe('a read that hangs', () => {
 
 describe('a loop that throws', () => {
   test('leaves the event it was handling unsaved: an outbox made again from the saved cursor yields it again, then the rest', async () => {
-    const a = await admin()
-    const t = await table(a)
-    await a.query(`INSERT INTO ${t} (body) SELECT 'e' FROM generate_series(1, 3)`)
-    const l = await listener()
+    const { t, l } = await world(3)
     let saved: string | undefined
     const make = () => outbox<string, string>(l, { channel: uniqueChannel('outbox'), read: reader(l, t, 10), cursor: (id) => id, load: () => saved, save: (id) => void (saved = id) })
     const handled: string[] = []

@@ -156,7 +156,9 @@ describe.runIf(supported)('every walsender or slot taken (a cluster of its own: 
  * test if it is still there; and a stream of them, with create (so that it would make the slot
  * again if it ever did), whose connect() a test can hold (`gate`) or hook: `afterLook` runs once,
  * right after the next look at pg_replication_slots on a replication connection is answered
- * (on a reconnect, the look before START_REPLICATION).
+ * (on a reconnect, the look before START_REPLICATION); with `stripRoutine`, a DatabaseError
+ * that START_REPLICATION ends with is given without its routine field, as a server or proxy
+ * that leaves it out would send it, and noted there.
  */
 async function slotted(label: string) {
   const name = `${label}_${process.pid}_${++serial}`
@@ -168,7 +170,7 @@ async function slotted(label: string) {
     await sql.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${name}'`)
     await sql.close()
   })
-  const hooks: { gate?: Promise<void> | undefined; afterLook?: (() => Promise<void>) | undefined } = {}
+  const hooks: { gate?: Promise<void> | undefined; afterLook?: (() => Promise<void>) | undefined; stripRoutine?: DatabaseError[] | undefined } = {}
   const hooked = async (options: ConnectOptions): Promise<Connection> => {
     if (options.replication === 'database' && hooks.gate) await hooks.gate
     const connection = await connect(options)
@@ -183,6 +185,16 @@ async function slotted(label: string) {
       }
       return result
     }
+    const copyBoth = connection.copyBoth.bind(connection)
+    connection.copyBoth = (...args: Parameters<Connection['copyBoth']>) =>
+      copyBoth(...args).catch((error: unknown) => {
+        const stripped = hooks.stripRoutine
+        if (!stripped || !(error instanceof DatabaseError)) throw error
+        const { routine: _routine, ...fields } = error
+        const without = new DatabaseError({ ...fields, message: error.message })
+        stripped.push(without)
+        throw without
+      })
     return connection
   }
   const told: Error[] = []
@@ -250,6 +262,27 @@ describe.runIf(supported)('the slot dropped while the stream runs', () => {
     expect(((failure as Error).cause as DatabaseError).code).toBe('42704')
     expect(await slots()).toBe('0')
     expect(told).toHaveLength(1)
+  })
+
+  // Found by review (4b54312): through a server or a proxy that leaves out the ErrorResponse's
+  // routine field (R: optional, "Error and Notice Message Fields"), the server's DatabaseError
+  // came through instead. Before CopyBothResponse the walsender has only acquired the slot and
+  // made the decoding context (walsender.c, StartLogicalReplication), and of those only the
+  // acquire answers 42704.
+  test("dropped in that moment, its 42704 without a routine: the same ReplicationError 'is gone' as when the routine says ReplicationSlotAcquire", async () => {
+    const { name, sql, iterator, hooks, terminate } = await slotted('no_routine')
+    const stripped: DatabaseError[] = []
+    hooks.stripRoutine = stripped
+    hooks.afterLook = async () => {
+      await untilInactive(sql, name) // the walsender ended below may hold it a moment longer
+      await sql.query(`SELECT pg_drop_replication_slot('${name}')`)
+    }
+    await terminate()
+    const failure = await outcome(iterator, 2)
+    expect(stripped.map((e) => [e.code, e.routine])).toEqual([['42704', undefined]]) // the drop landed where the test meant
+    expect(failure).toBeInstanceOf(ReplicationError)
+    expect((failure as Error).message).toMatch(new RegExp(`^replication slot "${name}" is gone`))
+    expect((failure as Error).cause).toBe(stripped[0])
   })
 
   test('dropped and made again in that moment: the stream ends with a ReplicationError naming the slot, instead of streaming from the new one', async () => {

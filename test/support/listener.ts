@@ -5,7 +5,8 @@
 import { afterEach } from 'vitest'
 import { createListener, type Listener, type ListenerOptions } from '../../src/index.ts'
 import type { ListenerItem } from '../../src/listener/subscription.ts'
-import { isolated, server } from './connect.ts'
+import type { Connection } from '../../src/protocol/io/connection.ts'
+import { connectSuperuser, isolated, server } from './connect.ts'
 
 /** Options for a superuser listener on the test server, plain TCP unless told otherwise. */
 export function listenerOptions(extra: Partial<ListenerOptions> = {}): ListenerOptions {
@@ -33,6 +34,18 @@ export async function listener(extra: Partial<ListenerOptions> = {}): Promise<Li
   const l = await createListener(listenerOptions(extra))
   opened.push(l)
   return l
+}
+
+const admins: Connection[] = []
+afterEach(async () => {
+  await Promise.all(admins.splice(0).map((a) => a.close()))
+})
+
+/** A superuser connection beside the listener (to write, NOTIFY, lock, look at pg_stat_activity), closed after the test. */
+export async function admin(): Promise<Connection> {
+  const a = await connectSuperuser()
+  admins.push(a)
+  return a
 }
 
 /** Reads items from an iterator in the background; `items` fills as they come. */

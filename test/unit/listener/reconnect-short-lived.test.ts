@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { Attempt, AttemptOptions } from '../../../src/listener/attempt.ts'
 import { Listener } from '../../../src/index.ts'
 import type { ListenerEvents, ListenerOptions } from '../../../src/listener/listener-types.ts'
+import type { Notification } from '../../../src/listener/subscription.ts'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 
 const attempts = vi.hoisted(() => [] as { options: AttemptOptions; settle: { resolve(a: Attempt): void; reject(e: unknown): void } }[])
@@ -27,12 +28,19 @@ class FakeConnection {
   readonly processId = 4242
   readonly parameters = new Map<string, string>()
   readonly endpoint = { host: '127.0.0.1', port: 5432 }
-  readonly bytesReceived = 0
+  bytesReceived = 0
   isClosed = false
   /** A path that lets the connection be made, then carries nothing: no heartbeat is ever answered. */
   blackHoled = false
+  /** Where the listener takes notifications, once the connection is online. */
+  deliver: ((notification: Notification) => void) | undefined
   sync(): Promise<void> {
     return this.blackHoled ? new Promise(() => {}) : Promise.resolve()
+  }
+  /** One notification of a backlog arrives. */
+  notify(): void {
+    this.bytesReceived += 20
+    this.deliver!({ type: 'NotificationResponse', processId: 1, channel: 'backlog', payload: '' })
   }
   async close(): Promise<void> {
     this.isClosed = true
@@ -58,7 +66,7 @@ afterEach(() => {
 /** Answers the attempt number `n` (0: the first connection) with a fresh connection, once it has begun; resolves once it is online. */
 async function succeed(n: number, l?: Listener, connection = new FakeConnection()): Promise<FakeConnection> {
   await vi.waitFor(() => expect(attempts.length).toBeGreaterThan(n))
-  attempts[n]!.settle.resolve({ connection: connection as never, staged: [], confirmedAt: new Date(), online: () => undefined })
+  attempts[n]!.settle.resolve({ connection: connection as never, staged: [], confirmedAt: new Date(), online: (deliver) => (connection.deliver = deliver) })
   if (l) await vi.waitFor(() => expect(l.stats.reconnects).toBe(n))
   return connection
 }
@@ -68,6 +76,12 @@ function lose(n: number, connection: FakeConnection, ms: number): void {
   clock += ms
   connection.isClosed = true
   attempts[n]!.options.onClose(connection as never, new ConnectionLostError(`cut after ${ms} ms`))
+}
+
+/** Moves the test's clock and the fake timers together. */
+async function pass(ms: number): Promise<void> {
+  clock += ms
+  await vi.advanceTimersByTimeAsync(ms)
 }
 
 async function started(reconnect: ListenerOptions['reconnect'], heartbeat: ListenerOptions['heartbeat'] = false) {
@@ -166,43 +180,63 @@ describe('the first connection', () => {
 })
 
 describe('a reconnected connection found dead by the heartbeat', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** A listener whose first connection, up a minute, is lost; its reconnect (attempt 1) is online, and no heartbeat of it is ever answered. */
+  async function reconnectedUnanswered(reconnect: ListenerOptions['reconnect']) {
+    const { l, first, announced, errors } = await started(reconnect, { interval: 10_000, timeout: 10_000 })
+    lose(0, first, 60_000)
+    const connection = new FakeConnection()
+    connection.blackHoled = true
+    await succeed(1, l, connection)
+    return { l, announced, errors, connection }
+  }
+
   // Found by reading: it counted as up until the heartbeat's verdict, an interval and a timeout
   // after it went silent, so a path that lets connections be made and then carries nothing
   // started the backoff over each time: a reconnect every heartbeat cycle, maxAttempts never met.
   test('was up only until it was last heard from: gone silent at once, it is a failed attempt, and the numbers go on', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
-    try {
-      const { l, first, announced } = await started({ minDelay: 4, maxDelay: 64 }, { interval: 10_000, timeout: 10_000 })
-      lose(0, first, 60_000)
-      const silent = new FakeConnection()
-      silent.blackHoled = true
-      await succeed(1, l, silent)
-      clock += 20_000 // the heartbeat's interval, then its timeout, with no byte
-      await vi.advanceTimersByTimeAsync(20_000)
-      await vi.waitFor(() => expect(announced).toHaveLength(2))
-      expect(silent.isClosed).toBe(true)
-      expect(announced.map((r) => r.attempt)).toEqual([1, 2])
-      await l.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    const { l, announced, connection: silent } = await reconnectedUnanswered({ minDelay: 4, maxDelay: 64 })
+    await pass(20_000) // the heartbeat's interval, then its timeout, with no byte
+    await vi.waitFor(() => expect(announced).toHaveLength(2))
+    expect(silent.isClosed).toBe(true)
+    expect(announced.map((r) => r.attempt)).toEqual([1, 2])
+    await l.close()
   })
 
   test('with maxAttempts met so, giving up says it went silent, and when', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate'] })
-    try {
-      const { l, first, errors } = await started({ minDelay: 4, maxDelay: 64, maxAttempts: 1 }, { interval: 10_000, timeout: 10_000 })
-      lose(0, first, 60_000)
-      const silent = new FakeConnection()
-      silent.blackHoled = true
-      await succeed(1, l, silent)
-      clock += 20_000
-      await vi.advanceTimersByTimeAsync(20_000)
-      await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
-      expect(errors.at(-1)!.message).toBe('gave up after 1 attempt to reconnect (the last one connected, but went silent after 0 ms, sooner than the up to 4 ms waited before it)')
-      expect((errors.at(-1)!.cause as Error).message).toMatch(/^no byte arrived for 10000 ms while a heartbeat waited for its answer/)
-    } finally {
-      vi.useRealTimers()
+    const { l, errors } = await reconnectedUnanswered({ minDelay: 4, maxDelay: 64, maxAttempts: 1 })
+    await pass(20_000)
+    await vi.waitFor(() => expect(l.stats.state).toBe('closed'))
+    expect(errors.at(-1)!.message).toBe('gave up after 1 attempt to reconnect (the last one connected, but went silent after 0 ms, sooner than the up to 4 ms waited before it)')
+    expect((errors.at(-1)!.cause as Error).message).toMatch(/^no byte arrived for 10000 ms while a heartbeat waited for its answer/)
+  })
+
+  // Found in review (d631c94): a notification is word from the connection as much as a
+  // heartbeat's answer. PostgreSQL sends that answer only after every notification queued
+  // before it, so a connection delivering a backlog can go on working, its heartbeat's answer
+  // still on the way, for as long as the backlog lasts. Lost then, it worked until the heartbeat
+  // last saw bytes arrive (it looks at each beat and each check of a beat's silence, never per
+  // message), not until its last answer.
+  test('after delivering a backlog for a minute, its heartbeat unanswered behind it, then going silent: the backoff starts over', async () => {
+    // Its heartbeat's answer waits behind the backlog.
+    const { l, announced, connection: busy } = await reconnectedUnanswered({ minDelay: 4, maxDelay: 64 })
+    // A notification every 5 s for a minute: the heartbeat sent at 10 s waits behind them.
+    for (let i = 0; i < 12; i++) {
+      await pass(5_000)
+      busy.notify()
     }
+    expect(busy.isClosed).toBe(false) // bytes came: alive all along
+    await pass(20_000) // then nothing: the verdict comes
+    await vi.waitFor(() => expect(announced).toHaveLength(2))
+    expect(busy.isClosed).toBe(true)
+    // Up a minute, far longer than the 4 ms waited before it: the backoff starts over.
+    expect(announced.map((r) => r.attempt)).toEqual([1, 1])
+    await l.close()
   })
 })

@@ -125,6 +125,28 @@ describe('a connection taken for gone after receiveTimeout of silence', () => {
     expect(server.violations).toEqual([])
     await stream.close()
   })
+
+  // Found in review (d631c94): the silence was measured by the wall clock, the stream's "up
+  // since" by performance.now(), so a step of the wall clock forward meanwhile (NTP, a VM
+  // resumed) of an hour made a connection that streamed for a while "up for 0 ms", a failed
+  // attempt. vi.setSystemTime moves Date alone.
+  test('across a wall-clock step of an hour: streamed for 500 ms, then silent, it was up 500 ms and the backoff starts over', async () => {
+    const server = new FakeWalsender()
+    const { stream, attempts, end } = open(server, 1)
+    await stream.ready
+    server.drop() // the backoff is at its first wait (4 ms at most)
+    await turns(() => attempts.length === 1, 'onReconnect')
+    await elapse(() => streaming(server), 'the reconnect streaming')
+    await vi.advanceTimersByTimeAsync(500)
+    server.unpublished() // a keepalive, 500 ms in: the last word heard
+    await turns(() => server.current!.quiet, 'the keepalive read')
+    server.silent = true
+    vi.setSystemTime(Date.now() + 3_600_000)
+    await elapse(() => end.error !== undefined || attempts.length > 1, 'the stream taking the server for gone')
+    expect((end.error as Error | undefined)?.message).toBeUndefined()
+    expect(attempts).toEqual([1, 1])
+    await stream.close()
+  })
 })
 
 describe('CopyLiveness', () => {
