@@ -14,7 +14,7 @@
 export interface Registration<Value> {
   readonly handler: (value: Value) => unknown
   removed: boolean
-  /** The number of the last emit that called it (0: none): a held Gap's audience (delivery.ts) tells by it who heard the Gap. */
+  /** The number of the last emit that called it (0: none): a held Gap's audience (holding.ts) tells by it who heard the Gap. */
   called: number
 }
 
@@ -66,7 +66,7 @@ export class EventHub<Events extends object> {
 
   /**
    * Calls the handlers `list` holds as the event comes: one added by a handler hears the next
-   * event, not this one (a held Gap's audience, delivery.ts, counts on that); one that an
+   * event, not this one (a held Gap's audience, holding.ts, counts on that); one that an
    * earlier handler removed (or close() forgot) is not called, even if re-added since: that is a
    * new registration, which hears the next event only. `list` may be a copy (the 'gap' handlers owed a held
    * Gap): the registrations' own flag says which were removed. With n handlers an emit costs

@@ -10,7 +10,7 @@ import { span, type Gap, type ListenerItem, type Notification } from './subscrip
 
 /**
  * Whom a Gap's 'gap' event came to: the registrations there were as it began, and the emit's
- * number (events.ts), by which delivery.ts tells, once the event is over, which it reached.
+ * number (events.ts), by which holding.ts tells, once the event is over, which it reached.
  * A Gap no event told (a cut's) came to nobody.
  */
 export interface Audience {
@@ -37,7 +37,7 @@ export class Held {
   readonly #now: () => number
   /** Whom each Gap's 'gap' event came to (a 'notification' handler takes it for the others). */
   readonly audience = new WeakMap<Gap, Audience>()
-  /** The channels `take` handed each Gap on for: what it holds again of a release cut short (delivery.ts). */
+  /** The channels `take` handed each Gap on for: what it holds again of a release cut short (holding.ts). */
   readonly takenFor = new WeakMap<Gap, ReadonlySet<string>>()
   /** When it was made: the stall check measures its wait from the pause, or from this. */
   readonly lastRead: number
