@@ -58,8 +58,6 @@ export class Delivery {
   #stallTimer: ReturnType<typeof setTimeout> | undefined
   /** Set by end() and fail(): no consumer is cut off any more (no stall 'error' after the end). */
   #finished = false
-  /** Set by end() (close()): what is held is dropped; after fail() it stays, for the iterators made then. */
-  #ended = false
   /** When backpressure last began to hold the socket: a consumer is idle no longer than that. */
   #pausedSince = 0
   /**
@@ -91,7 +89,6 @@ export class Delivery {
       subscriptions: () => this.#subscriptions,
       listened: () => this.listened,
       hidden: () => this.hidden,
-      ended: () => this.#ended,
       releasing: () => this.#handlerCame(),
       moved: () => this.#moved(),
     })
@@ -166,7 +163,8 @@ export class Delivery {
    * handler re-reading state, a 'connected' one warming a cache): their stall clock starts
    * now, not at a pause this handler did not cause. Above it, they were blocking already, and
    * a handler that comes (after one that never settles was removed, say) restarts nothing.
-   * Measured by a release too: once it has run, the new handler's own promises are pending.
+   * Holding.release() calls it too (HoldingContext.releasing): once it has run, the new
+   * handler's own promises are pending.
    */
   #handlerCame(): void {
     if (this.#events.pending <= this.lowWaterMark) this.#handlersProgress = this.#now()
@@ -261,7 +259,6 @@ export class Delivery {
   /** Ends every iterator cleanly (close()); what was held is dropped. */
   end(): void {
     this.#stop()
-    this.#ended = true
     this.#holding.end()
     for (const subscription of this.#subscriptions) subscription.end()
   }

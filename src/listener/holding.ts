@@ -10,18 +10,20 @@ import { Held, type Audience } from './held.ts'
 import type { ListenerEvents } from './listener-types.ts'
 import type { Gap, ListenerItem, Subscription } from './subscription.ts'
 
-/** What Holding reads of Delivery's state, as it is at each call. */
+/**
+ * What Holding needs of Delivery: its state, read at each call (functions, since Delivery's
+ * listened and hidden are replaced by the listener after it is made), and two calls back.
+ */
 export interface HoldingContext {
   readonly events: EventHub<ListenerEvents>
-  /** The live list of 'notification' handlers. */
+  /** The list of 'notification' handlers, live: it changes as handlers are added and removed. */
   readonly handlers: readonly unknown[]
   readonly now: () => number
   subscriptions(): readonly Subscription[]
-  /** The channels listened on, and the change feeds' own (which no 'notification' handler takes). */
+  /** The channels listened on (Delivery.listened), the change feeds' own included. */
   listened(): ReadonlySet<string>
+  /** The change feeds' own channels: no 'notification' handler takes them, nothing on them is held. */
   hidden(): ReadonlySet<string>
-  /** close() ended delivery: what a release leaves is dropped, not held again. */
-  ended(): boolean
   /** A release begins: the new handler's stall clock starts, as handlerAdded() would start it. */
   releasing(): void
   /** What was held went to a consumer: the backlog changed. */
@@ -35,12 +37,14 @@ export class Holding {
   #gapEvent = false
   /** Held Gaps released during a 'gap' event, to tell once it is over. */
   #owed: { gap: Gap; audience: Audience }[] = []
+  /** Set by end() (close()): what a release leaves is dropped, not held again; after the listener gave up it is kept, for the iterators made then. */
+  #ended = false
 
   constructor(context: HoldingContext) {
     this.#context = context
   }
 
-  /** The queue, if anything is held (or a cut is under way). */
+  /** The queue, while anything is held or it is cut off (Held.cut: it stays, to note what it drops for the cut's Gap). */
   get queue(): Held | undefined {
     return this.#held
   }
@@ -76,9 +80,10 @@ export class Holding {
   }
 
   /**
-   * What is held, to the 'notification' handlers there are: from handlerAdded(), and first thing
-   * when anything comes before it ran (a notification, a Gap, an iterator, one made after the
-   * listener gave up too, an UNLISTEN), so that a handler hears what was held before what came
+   * What is held, to the 'notification' handlers there are. Called by Delivery: from
+   * handlerAdded(), and first thing in deliver(), gap(), subscribe(), failLate() and
+   * unlistened() (a notification, a Gap, an iterator, one made after the listener gave up too,
+   * an UNLISTEN coming before it ran), so that a handler hears what was held before what came
    * after it. None (removed before it ran): it stays held.
    */
   release(): void {
@@ -92,7 +97,7 @@ export class Holding {
       // The last 'notification' handler went (one that hears once, say): the rest waits for the
       // next consumer, as what came a moment later would.
       if (handlers.length === 0) {
-        if (!this.#context.ended()) this.#holdAgain(items.slice(at), held)
+        if (!this.#ended) this.#holdAgain(items.slice(at), held)
         break
       }
       if (item.type !== 'Gap') events.emit('notification', item)
@@ -122,6 +127,7 @@ export class Holding {
 
   /** close(): what was held, and what was owed, is dropped. */
   end(): void {
+    this.#ended = true
     this.#held = undefined
     this.#owed = []
   }

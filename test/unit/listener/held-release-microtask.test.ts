@@ -1,7 +1,8 @@
 /**
  * What was held goes to a 'notification' handler once on() has returned (listener.ts queues
- * handlerAdded() in a microtask), or earlier, when something comes first (#release). These
- * tests call into Delivery between on() and that microtask, as a user's next line would.
+ * handlerAdded() in a microtask), or earlier, when something comes first (Holding.release(),
+ * holding.ts). These tests call into Delivery between on() and that microtask, as a user's
+ * next line would.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { Watermarks } from '../../../src/listener/delivery.ts'
