@@ -108,8 +108,9 @@ export class Outbox<E, C> implements AsyncIterableIterator<E> {
 
   /**
    * Any error thrown here (save, cursor, compare, load, LISTEN, a read out of compare's order)
-   * ends the iteration with it: it is thrown once, and the next() calls after it are done. Thrown after close() too: a save that
-   * failed then left its event unsaved, to come again, and the caller must hear of it.
+   * ends the iteration with it: it is thrown once, and the next() calls after it are done.
+   * Thrown after close() too: a save that failed then left its event unsaved, to come again, and
+   * the caller must hear of it.
    */
   async #next(): Promise<IteratorResult<E>> {
     if (this.#thrown) return { done: true, value: undefined }
