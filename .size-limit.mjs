@@ -141,6 +141,20 @@ const listening = [...connecting, 'io/target-session.js']
 
 export default [
   {
+    name: 'pglisten/lite: createListener, with what connecting over TLS with SCRAM and listening loads',
+    import: { 'dist/lite.js': '{ createListener }' },
+    gzip: true,
+    modifyEsbuildConfig: esbuild([]),
+    limit: '14 kB',
+  },
+  {
+    name: 'pglisten/lite: connect, with what connecting over TLS with SCRAM loads',
+    import: { 'dist/lite.js': '{ connect }' },
+    gzip: true,
+    modifyEsbuildConfig: esbuild([]),
+    limit: '12 kB',
+  },
+  {
     name: 'pglisten: createListener, with what connecting over TLS with SCRAM and listening loads',
     import: { 'dist/index.js': '{ createListener }' },
     gzip: true,

@@ -93,7 +93,7 @@ const alpnProtocol = 'postgresql'
  * read is refused). `onAnswer` sees the first byte, whatever it is, before it is judged (the
  * trace shows what the server answered even when it is refused).
  */
-function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): Promise<'S' | 'N'> {
+export function readSslAnswer(socket: net.Socket, onAnswer?: (byte: number) => void): Promise<'S' | 'N'> {
   return new Promise((resolve, reject) => {
     const onData = (chunk: Uint8Array) => {
       cleanup()
@@ -147,12 +147,12 @@ function nodeTlsOptions(
   }
 }
 
-function toPem(value: string | Uint8Array): string {
+export function toPem(value: string | Uint8Array): string {
   return typeof value === 'string' ? value : new TextDecoder().decode(value)
 }
 
 /** Waits for `event`, or rejects with the error or close that comes first. */
-function settle(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise<void> {
+export function settle(socket: net.Socket, event: 'connect' | 'secureConnect'): Promise<void> {
   return new Promise((resolve, reject) => {
     const onEvent = () => {
       cleanup()
@@ -185,7 +185,7 @@ class ReusedReads {
   }
 }
 
-class NodeLink implements Link {
+export class NodeLink implements Link {
   onData: (chunk: Uint8Array) => void = () => {}
   onClose: (error: Error | undefined) => void = () => {}
   readonly socket: net.Socket

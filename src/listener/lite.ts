@@ -1,0 +1,388 @@
+/**
+ * pglisten/lite's listener: LISTEN on one connection (protocol/lite.ts), notifications to
+ * handlers and iterators, and after a loss a reconnect that LISTENs again and only then says,
+ * with a Gap, that notifications may have been lost. It keeps the full listener's promise,
+ * nothing lost without a Gap, by simpler means: a consumer that falls `highWaterMark` behind
+ * loses what follows until it reads again, and is told by a Gap, where the full listener stops
+ * reading the socket. Imports the lite connection and the listener's small pieces only.
+ */
+import type { NotificationResponse } from '../protocol/backend/messages.ts'
+import { DatabaseError } from '../protocol/errors.ts'
+import { connectLite, type LiteConnection, type LiteOpen, type LiteOptions } from '../protocol/lite.ts'
+import { quoteIdentifier } from '../protocol/quote.ts'
+import { callHandler } from '../protocol/session.ts'
+import { sleep, type BackoffOptions } from './backoff.ts'
+import { ListenerError, closedError } from './errors.ts'
+import { checkChannel } from './sql.ts'
+import { span, type Gap } from './subscription.ts'
+
+export type LiteItem = NotificationResponse | Gap
+
+export interface LiteListenerOptions extends LiteOptions {
+  /** After a loss: retry with backoff (BackoffOptions' defaults: 250 ms to 30 s, for ever); `false`: give up at once. */
+  reconnect?: false | Pick<BackoffOptions, 'minDelay' | 'maxDelay' | 'maxAttempts'>
+  /**
+   * Each iterator queues at most this many notifications; past it, what comes is dropped until
+   * it reads again, and it gets a Gap. What arrives before any consumer is held up to the same.
+   * Default 1024.
+   */
+  highWaterMark?: number
+}
+
+export interface LiteEvents {
+  notification: NotificationResponse
+  /** Every reconnect's Gap, and one for what arrived while there was no consumer. */
+  gap: Gap
+  /** A failed reconnect attempt, a handler's throw or rejection, giving up. */
+  error: Error
+}
+
+type Handler<Event extends keyof LiteEvents> = (value: LiteEvents[Event]) => unknown
+
+/** Connects, and resolves once the listener is ready; the first connection is not retried. */
+export async function createLiteListener(open: LiteOpen, options: LiteListenerOptions): Promise<LiteListener> {
+  const listener = new LiteListener(open, options)
+  await listener.start()
+  return listener
+}
+
+export class LiteListener {
+  readonly #open: LiteOpen
+  readonly #options: LiteListenerOptions
+  readonly #reconnect: Required<Pick<BackoffOptions, 'minDelay' | 'maxDelay' | 'maxAttempts'>> | undefined
+  /** Failed attempts since a connection last stayed up as long as the wait before it (the full listener's rule, backoff.ts). */
+  #failures = 0
+  readonly #highWaterMark: number
+  readonly #channels = new Set<string>()
+  readonly #handlers: { [Event in keyof LiteEvents]: Set<Handler<Event>> } = { notification: new Set(), gap: new Set(), error: new Set() }
+  readonly #reportTo = { onHandlerError: (error: unknown) => this.#report(error) }
+  readonly #feeds = new Set<Feed>()
+  /** What arrived while there was no consumer, as one Gap for the next consumer to come. */
+  #unconsumed: Gap | undefined
+  /** When the last consumer went (or the listener began): nothing before it went unconsumed. */
+  #consumerlessSince = new Date()
+  /** Aborted by close() and by giving up: stops a wait or an attempt under way. */
+  readonly #stop = new AbortController()
+  /** Why the listener ended (closed, or gave up); calls reject with it. */
+  #ended: Error | undefined
+  #connection: LiteConnection | undefined
+  /** The current connection LISTENs on every channel: notifications go to consumers, not to #early. */
+  #listening = false
+  /** A new connection's notifications heard before its re-LISTEN was answered: they follow its Gap. */
+  #early: NotificationResponse[] = []
+  /** Calls waiting for a connection that listens on every channel (the next one, if theirs was lost). */
+  #waiting: { connection: LiteConnection | undefined; resolve(): void; reject(error: Error): void }[] = []
+  /** When the last request answered on the current connection was sent: the next Gap's `from`. */
+  #answeredAt = new Date()
+  /** When the current connection began to listen on every channel. */
+  #upSince = 0
+
+  constructor(open: LiteOpen, options: LiteListenerOptions) {
+    this.#open = open
+    this.#options = options
+    const { minDelay = 250, maxDelay = 30_000, maxAttempts = Infinity } = options.reconnect || {}
+    if (!(0 <= minDelay && minDelay <= maxDelay && maxDelay < 2 ** 31 && maxAttempts >= 1)) {
+      throw new RangeError(`reconnect needs 0 <= minDelay <= maxDelay < 2^31 ms and maxAttempts >= 1, not ${minDelay}, ${maxDelay} and ${maxAttempts}`)
+    }
+    this.#reconnect = options.reconnect === false ? undefined : { minDelay, maxDelay, maxAttempts }
+    this.#highWaterMark = options.highWaterMark ?? 1024
+    if (!(this.#highWaterMark >= 1)) throw new RangeError(`highWaterMark must be at least 1, not ${this.#highWaterMark}`)
+  }
+
+  /** Makes the first connection; rejects if it fails (no retry). */
+  async start(): Promise<void> {
+    await this.#connect()
+  }
+
+  /** The channels listened on, as the next reconnect will LISTEN on them. */
+  get channels(): ReadonlySet<string> {
+    return this.#channels
+  }
+
+  /**
+   * LISTEN, resolved once the server has acknowledged it; after a loss, once the reconnect has
+   * LISTENed on every channel. The name is used exactly as given (quoted).
+   */
+  listen(channel: string): Promise<void> {
+    return this.#change(channel, true)
+  }
+
+  unlisten(channel: string): Promise<void> {
+    return this.#change(channel, false)
+  }
+
+  /** Returns the function that removes the handler. */
+  on<Event extends keyof LiteEvents>(event: Event, handler: Handler<Event>): () => void {
+    const handlers = this.#handlers[event] as Set<Handler<Event>> | undefined
+    if (handlers === undefined) throw new TypeError(`no event ${String(event)}`)
+    if (typeof handler !== 'function') throw new TypeError('a handler must be a function')
+    if (event === 'notification' && !this.#ended) this.#claim()
+    const own = (value: LiteEvents[Event]) => handler(value) // each on() a handler of its own
+    handlers.add(own)
+    return () => {
+      if (handlers.delete(own)) this.#consumerLeft()
+    }
+  }
+
+  /**
+   * Every notification, and a Gap wherever some may be missing, in order; the first, if
+   * notifications arrived while there was no consumer. Ends at close() or `signal`; throws if
+   * the listener gives up.
+   */
+  notifications({ signal }: { signal?: AbortSignal } = {}): AsyncIterableIterator<LiteItem> {
+    const feed = new Feed(this.#highWaterMark, (ended) => this.#feeds.delete(ended) && this.#consumerLeft())
+    if (this.#ended) feed.end(this.#ended)
+    else {
+      this.#claim(feed)
+      this.#feeds.add(feed)
+    }
+    signal?.addEventListener('abort', () => feed.return(), { once: true })
+    if (signal?.aborted) void feed.return()
+    return feed
+  }
+
+  /** Ends every iterator, rejects waiting calls, stops an attempt under way, closes the connection. */
+  async close(): Promise<void> {
+    await this.#end(closedError())
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #change(channel: string, listen: boolean): Promise<void> {
+    checkChannel(channel)
+    if (this.#ended) throw this.#ended
+    if (listen) this.#channels.add(channel)
+    else this.#channels.delete(channel)
+    const connection = this.#connection
+    // No connection: the reconnect's LISTEN carries the change (the channel set is the truth).
+    if (connection === undefined) return this.#listeningAgain(undefined)
+    const sentAt = new Date()
+    try {
+      await connection.query(`${listen ? '' : 'UN'}LISTEN ${quoteIdentifier(channel)}`)
+      if (connection === this.#connection && sentAt > this.#answeredAt) this.#answeredAt = sentAt
+    } catch (error) {
+      // The server refused (a hot standby refuses LISTEN): nothing to listen on.
+      if (error instanceof DatabaseError) {
+        if (listen) this.#channels.delete(channel)
+        throw error
+      }
+      // The connection broke: the next one LISTENs on the set as it is then.
+      await this.#listeningAgain(connection)
+    }
+  }
+
+  /** Resolves once a connection other than `lost` listens on every channel; rejects if the listener ends first. */
+  #listeningAgain(lost: LiteConnection | undefined): Promise<void> {
+    if (this.#ended) return Promise.reject(this.#ended)
+    if (this.#listening && this.#connection !== lost) return Promise.resolve()
+    return new Promise((resolve, reject) => this.#waiting.push({ connection: lost, resolve, reject }))
+  }
+
+  /**
+   * Opens a connection, LISTENs on every channel in one round trip, and only then, after a
+   * loss, hands on the Gap (from `lostFrom`), and after it what the connection heard meanwhile.
+   */
+  async #connect(lost?: { from: Date; cause: Error }): Promise<void> {
+    let connection: LiteConnection | undefined
+    connection = await connectLite(this.#open, this.#options, {
+      onNotification: (message) => this.#heard(connection, message),
+      onClose: (error) => this.#lost(connection!, error),
+    }, this.#stop.signal)
+    if (this.#ended) {
+      await connection.close()
+      throw this.#ended
+    }
+    this.#connection = connection
+    this.#early = []
+    const sentAt = new Date()
+    try {
+      if (this.#channels.size > 0) await connection.query([...this.#channels].map((channel) => `LISTEN ${quoteIdentifier(channel)}`).join(';'))
+      if (this.#ended) throw this.#ended
+    } catch (error) {
+      if (this.#connection === connection) this.#connection = undefined
+      await connection.close()
+      throw error
+    }
+    this.#answeredAt = sentAt
+    this.#upSince = Date.now()
+    this.#listening = true
+    if (lost) this.#deliver({ type: 'Gap', from: lost.from, to: new Date(), cause: lost.cause })
+    for (const message of this.#early.splice(0)) this.#deliver(message)
+    for (const waiter of this.#waiting.splice(0)) waiter.resolve()
+  }
+
+  /** A notification from `connection`: to consumers once it listens on every channel, else kept for after its Gap. */
+  #heard(connection: LiteConnection | undefined, message: NotificationResponse): void {
+    if (connection !== this.#connection || this.#ended) return
+    if (this.#listening) this.#deliver(message)
+    // Heard during the re-LISTEN's round trip, so inside the Gap: past highWaterMark, the Gap covers it.
+    else if (this.#early.length < this.#highWaterMark) this.#early.push(message)
+  }
+
+  #lost(connection: LiteConnection, error: Error | undefined): void {
+    if (connection !== this.#connection) return // an attempt's own failure, or an old connection
+    this.#connection = undefined
+    const listening = this.#listening
+    this.#listening = false
+    // Lost before it listened on every channel: the attempt under way fails, and its loop goes on.
+    if (!listening || this.#ended) return
+    const cause = error ?? new ListenerError('the connection closed')
+    // Only a connection that stayed up as long as the wait before it starts the backoff over.
+    if (this.#reconnect && Date.now() - this.#upSince >= this.#ceiling(this.#failures - 1)) this.#failures = 0
+    void this.#reconnectLoop({ from: this.#answeredAt, cause })
+  }
+
+  /**
+   * The wait's ceiling after `failures` failed attempts: minDelay, doubling up to maxDelay. Each
+   * wait is drawn from its upper half (equal jitter), as the full listener's (backoff.ts).
+   */
+  #ceiling(failures: number): number {
+    if (failures < 0) return 0
+    const { minDelay, maxDelay } = this.#reconnect!
+    return Math.min(maxDelay, minDelay * 2 ** Math.min(failures, 52))
+  }
+
+  async #reconnectLoop(lost: { from: Date; cause: Error }): Promise<void> {
+    let error = lost.cause
+    for (;;) {
+      if (this.#failures >= (this.#reconnect?.maxAttempts ?? 0)) {
+        return this.#end(new ListenerError(`gave up reconnecting after ${this.#failures} attempts: ${error.message}`, { cause: error }), true)
+      }
+      const ceiling = this.#ceiling(this.#failures++)
+      if (!(await sleep(ceiling / 2 + (ceiling / 2) * Math.random(), this.#stop.signal))) return
+      try {
+        return await this.#connect(lost)
+      } catch (failure) {
+        if (this.#ended) return
+        error = failure instanceof Error ? failure : new ListenerError(String(failure))
+        this.#report(error)
+      }
+    }
+  }
+
+  /** To every consumer, and what none takes to #unclaimed; a Gap to 'gap' handlers too. */
+  #deliver(item: LiteItem): void {
+    let taken = false
+    if (item.type === 'Gap') this.#emit('gap', item)
+    else {
+      for (const handler of [...this.#handlers.notification]) {
+        taken = true
+        callHandler(this.#reportTo, handler, item)
+        if (this.#ended) return // close() from a handler: nothing more reaches anyone
+      }
+    }
+    for (const feed of this.#feeds) {
+      taken = true
+      feed.push(item)
+    }
+    if (taken) return
+    const dropped: Gap = item.type === 'Gap' ? item : { type: 'Gap', from: this.#consumerlessSince, to: new Date(), cause: new ListenerError('notifications arrived while there was no consumer') }
+    this.#unconsumed = this.#unconsumed ? span(this.#unconsumed, dropped) : dropped
+  }
+
+  #consumerLeft(): void {
+    if (this.#handlers.notification.size + this.#feeds.size === 0) this.#consumerlessSince = new Date()
+  }
+
+  /**
+   * A new consumer gets the Gap for what no consumer took: an iterator as its first item; a
+   * 'notification' handler through the 'gap' handlers, a microtask later, so that one added
+   * right after on() hears it.
+   */
+  #claim(feed?: Feed): void {
+    const gap = this.#unconsumed
+    this.#unconsumed = undefined
+    if (gap === undefined) return
+    if (feed) feed.push(gap)
+    else queueMicrotask(() => this.#ended || this.#emit('gap', gap))
+  }
+
+  #emit<Event extends 'gap' | 'error'>(event: Event, value: LiteEvents[Event]): void {
+    for (const handler of [...this.#handlers[event]]) callHandler(event === 'error' ? {} : this.#reportTo, handler, value)
+  }
+
+  #report(error: unknown): void {
+    if (!this.#ended) this.#emit('error', error instanceof Error ? error : new ListenerError(String(error)))
+  }
+
+  /** Ends the listener with `error` (a ListenerError): told to 'error' handlers and iterators if it gave up. */
+  async #end(error: Error, gaveUp = false): Promise<void> {
+    if (this.#ended) return
+    if (gaveUp) this.#emit('error', error)
+    this.#ended = error
+    this.#stop.abort(error)
+    const connection = this.#connection
+    this.#connection = undefined
+    this.#listening = false
+    for (const waiter of this.#waiting.splice(0)) waiter.reject(error)
+    for (const feed of this.#feeds) gaveUp ? feed.end(error) : void feed.return()
+    for (const handlers of Object.values(this.#handlers)) handlers.clear()
+    await connection?.close()
+  }
+}
+
+/**
+ * One iterator's queue: at most `highWaterMark` notifications, then a Gap that stretches over
+ * what is dropped until the consumer reads again. Gaps in a row merge into one.
+ */
+class Feed implements AsyncIterableIterator<LiteItem> {
+  readonly #queue: LiteItem[] = []
+  readonly #takers: { resolve(result: IteratorResult<LiteItem>): void; reject(error: Error): void }[] = []
+  /** Ended: done, or the error to throw once the queue is read. */
+  #end: { error?: Error } | undefined
+
+  constructor(
+    readonly highWaterMark: number,
+    readonly onReturn: (feed: Feed) => void,
+  ) {}
+
+  push(item: LiteItem): void {
+    if (this.#end) return
+    const taker = this.#takers.shift()
+    if (taker) return taker.resolve({ value: item, done: false })
+    const queue = this.#queue
+    const last = queue.at(-1)
+    if (item.type !== 'Gap' && queue.length >= this.highWaterMark) {
+      // Dropped: the Gap at the end stretches over it, from when dropping began (so the queue
+      // holds highWaterMark + 1 items at most, and a flood costs no error object per notification).
+      const now = new Date()
+      if (last?.type === 'Gap') queue[queue.length - 1] = { ...last, to: now }
+      else queue.push({ type: 'Gap', from: now, to: now, cause: new ListenerError(`an iterator fell ${this.highWaterMark} notifications behind`) })
+    } else if (item.type === 'Gap' && last?.type === 'Gap') queue[queue.length - 1] = span(last, item)
+    else queue.push(item)
+  }
+
+  /** Gave up: what is queued is read, then `error` is thrown once (at once, to a next() that waits). */
+  end(error: Error): void {
+    if (this.#end) return
+    const takers = this.#takers.splice(0)
+    this.#end = takers.length > 0 ? {} : { error }
+    for (const taker of takers) taker.reject(error)
+  }
+
+  next(): Promise<IteratorResult<LiteItem>> {
+    if (this.#queue.length > 0) return Promise.resolve({ value: this.#queue.shift()!, done: false })
+    const end = this.#end
+    if (end?.error) {
+      const error = end.error
+      end.error = undefined // thrown once; then done
+      return Promise.reject(error)
+    }
+    if (end) return Promise.resolve({ value: undefined, done: true })
+    return new Promise((resolve, reject) => this.#takers.push({ resolve, reject }))
+  }
+
+  return(): Promise<IteratorResult<LiteItem>> {
+    this.#end = {}
+    this.#queue.length = 0
+    for (const taker of this.#takers.splice(0)) taker.resolve({ value: undefined, done: true })
+    this.onReturn(this)
+    return Promise.resolve({ value: undefined, done: true })
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this
+  }
+}
