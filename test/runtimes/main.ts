@@ -1,11 +1,13 @@
 /**
- * The scenario (scenario.ts) as a program, for Bun and Deno: reads its configuration as JSON
+ * The scenario (scenario.ts), then pglisten/lite's (lite-scenario.ts), as a program, for Bun and Deno: reads its configuration as JSON
  * from standard input (the password stays out of argv and the environment, and Deno needs no
  * --allow-env for it), runs against the built package, prints each step, exits 0 or 1.
  * The whole run is bounded: a hang exits 1 too, and so does a warning from pglisten.
  */
 import process from 'node:process'
 import * as pglisten from '../../dist/index.js'
+import * as lite from '../../dist/lite.js'
+import { both, runLiteScenario } from './lite-scenario.ts'
 import { runScenario, type ScenarioConfig } from './scenario.ts'
 
 const RUN_TIMEOUT = 45_000
@@ -21,7 +23,7 @@ const warnings: string[] = []
 process.on('warning', (warning) => warnings.push(`${warning.name}: ${warning.message}`))
 
 const config = JSON.parse(await readStdin()) as ScenarioConfig
-const scenario = await runScenario(pglisten, config)
+const scenario = both(await runScenario(pglisten, config), await runLiteScenario(lite, config))
 const verdict = scenario.ok && warnings.length > 0 ? { ...scenario, ok: false, error: `warnings:\n${warnings.join('\n')}` } : scenario
 clearTimeout(watchdog)
 for (const step of verdict.steps) console.log(`  ok ${step}`)

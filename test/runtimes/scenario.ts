@@ -73,11 +73,11 @@ interface Listener {
 type Item = Pglisten.ListenerItem
 
 /** How long one step may wait for the server (a reconnect included). */
-const STEP_TIMEOUT = 10_000
+export const STEP_TIMEOUT = 10_000
 
 /** Payloads that need care: two-, three- and four-byte UTF-8 (astral plane: surrogate pairs in JS). */
-const BEFORE = ['héllo wörld ✓ 日本語', '𝄞 𝕳𝖊𝖑𝖑𝖔 😀 🀄 𠜎', 'e\u0301 is not \u00e9', "it's \\ a 'quote' 🔔"]
-const AFTER = ['after the gap: 🦀 ñandú', '𐍈𐌰𐌹 🏳️‍🌈 a ZWJ sequence']
+export const BEFORE = ['héllo wörld ✓ 日本語', '𝄞 𝕳𝖊𝖑𝖑𝖔 😀 🀄 𠜎', 'e\u0301 is not \u00e9', "it's \\ a 'quote' 🔔"]
+export const AFTER = ['after the gap: 🦀 ñandú', '𐍈𐌰𐌹 🏳️‍🌈 a ZWJ sequence']
 
 /** Runs the scenario; never throws: a failure comes back as the verdict, with the step it was in. */
 /**
@@ -198,9 +198,9 @@ export async function runScenario(pg: PglistenModule, config: ScenarioConfig): P
   }
 }
 
-class ScenarioFailure extends Error {}
+export class ScenarioFailure extends Error {}
 
-function expect(condition: boolean, message: string): asserts condition {
+export function expect(condition: boolean, message: string): asserts condition {
   if (!condition) throw new ScenarioFailure(message)
 }
 
@@ -211,11 +211,11 @@ async function value(connection: Connection, sql: string): Promise<string | null
 }
 
 /** A SQL string literal; standard_conforming_strings is on (since 9.1), so only ' is doubled. */
-function literal(text: string): string {
+export function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`
 }
 
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ScenarioFailure(what)), ms)))
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
@@ -226,7 +226,7 @@ function describe(item: Item): string {
 }
 
 /** The error and its causes, each with its class name (what a failure report needs). */
-function errorText(error: unknown): string {
+export function errorText(error: unknown): string {
   const parts: string[] = []
   for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     parts.push(e instanceof ScenarioFailure ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e))
