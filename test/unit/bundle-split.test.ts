@@ -117,6 +117,35 @@ describe('pglisten/changes and pglisten/outbox carry the feeds and the outbox', 
   })
 })
 
+describe('pglisten/lite: the listener and the connection on the protocol\'s core, without libpq\'s layer', async () => {
+  const listener = await split("export { createListener } from './src/lite.ts'")
+  const connection = await split("export { connect } from './src/lite.ts'")
+
+  test('both carry the Session, the startup and query exchanges and SCRAM up front, and the listener its own', () => {
+    for (const module of ['protocol/session.ts', 'protocol/exchange/startup.ts', 'protocol/exchange/query.ts', 'protocol/auth/scram.ts', 'protocol/lite.ts', 'protocol/io/lite-node-link.ts']) {
+      expect(listener.upFront, module).toContain(module)
+      expect(connection.upFront, module).toContain(module)
+    }
+    expect(listener.upFront).toContain('listener/lite.ts')
+    expect(connection.upFront).not.toContain('listener/lite.ts')
+  })
+
+  test.each([
+    'protocol/options/resolve.ts', 'protocol/options/explicit.ts', 'protocol/options/keywords.ts', 'protocol/io/connect.ts', 'protocol/io/connection.ts',
+    'protocol/io/files.ts', 'protocol/io/target-session.ts', 'protocol/auth/salted-password-cache.ts', 'listener/listener.ts', 'listener/delivery.ts',
+  ])('%s is not in it at all', (module) => {
+    expect(listener.upFront).not.toContain(module)
+    expect(listener.later).not.toContain(module)
+  })
+
+  test("what only a server asks for (md5, SASLprep's tables, the certificate reader) is loaded later", () => {
+    for (const module of ['protocol/auth/password.ts', 'protocol/auth/saslprep-tables.ts', 'protocol/auth/certificate.ts']) {
+      expect(listener.upFront, module).not.toContain(module)
+      expect(listener.later, module).toContain(module)
+    }
+  })
+})
+
 describe("the protocol: { connect } from pglisten/protocol", async () => {
   const { upFront, later } = await split("export { connect } from './src/protocol/index.ts'")
 

@@ -10,16 +10,17 @@ import { expect, test } from 'vitest'
 
 const root = new URL('../../', import.meta.url)
 
-test('plain node imports pglisten, pglisten/protocol, pglisten/protocol/auth, pglisten/protocol/options, pglisten/changes, pglisten/outbox and pglisten/replication through the exports map', () => {
+test('plain node imports pglisten, pglisten/protocol, pglisten/protocol/auth, pglisten/protocol/options, pglisten/changes, pglisten/outbox, pglisten/replication and pglisten/lite through the exports map', () => {
   // Self-reference by package name resolves through "exports", as a dependent's import would.
   const script = [
-    "const a = await import('pglisten'); const b = await import('pglisten/protocol'); const c = await import('pglisten/protocol/auth'); const d = await import('pglisten/changes'); const e = await import('pglisten/replication'); const f = await import('pglisten/outbox'); const g = await import('pglisten/protocol/options')",
+    "const a = await import('pglisten'); const b = await import('pglisten/protocol'); const c = await import('pglisten/protocol/auth'); const d = await import('pglisten/changes'); const e = await import('pglisten/replication'); const f = await import('pglisten/outbox'); const g = await import('pglisten/protocol/options'); const h = await import('pglisten/lite')",
     "console.log(typeof a.Connection, typeof b.Framer, c.saslprep('I\u00ADX'), typeof b.saslprep)",
     "console.log(c.parseRequireAuth('md5').allows('md5'), typeof b.parseRequireAuth, c.parsePgpass('h:5432:d:u:pw').length, typeof b.parsePgpass)",
     "console.log(d.rowChangeChannel('public.t').startsWith('pglisten_rows_t_'), typeof d.decodeRowChange, typeof d.installRowTrigger, typeof a.installRowTrigger, typeof a.PayloadError)",
     "console.log(typeof e.replicate, e.formatLsn(e.parseLsn('16/B374D848')), typeof e.unchangedToast, typeof a.replicate, typeof b.replicate)",
     "console.log(typeof d.changes, typeof d.ddlChanges, typeof f.outbox, typeof new a.Listener().changes, typeof new a.Listener().outbox)",
     "console.log(g.parseConnectionString('host=h port=5433').port, g.resolveSettings('postgres://u@h/d', { env: {} }).database, typeof b.parseConnectionString, typeof b.resolveSettings, b.isConnectionString('a=b'))",
+    "console.log(typeof h.createListener, typeof h.connect, new h.ListenerError('x') instanceof h.PgListenError, typeof h.Listener, typeof h.resolveSettings)",
   ].join('; ')
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' })
   // SASLprep maps the soft hyphen to nothing (RFC 4013 section 3): the auth entry's own code, not pglisten/protocol's.
@@ -33,6 +34,8 @@ test('plain node imports pglisten, pglisten/protocol, pglisten/protocol/auth, pg
     'function function function undefined undefined',
     // libpq's resolver and connection-string parser are pglisten/protocol/options: a connection loads the parser only for a connection string.
     '5433 d undefined undefined true',
+    // pglisten/lite: its own listener and connection, the error classes, and nothing of libpq's options.
+    'function function true undefined undefined',
   ])
 })
 
