@@ -77,21 +77,6 @@ export class BodyReader {
     return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!
   }
 
-  /**
-   * Int64, unsigned: an LSN (a WAL position, which only grows). A bigint, since a Number holds
-   * only 53 bits exactly and LSNs pass that on a server that has written 8 PiB of WAL.
-   */
-  uint64(what: string): bigint {
-    const high = this.int32(what) >>> 0
-    const low = this.int32(what) >>> 0
-    return (BigInt(high) << 32n) | BigInt(low)
-  }
-
-  /** Int64, signed: a timestamp in microseconds since 2000-01-01 UTC (PostgreSQL's epoch). */
-  int64(what: string): bigint {
-    return BigInt.asIntN(64, this.uint64(what))
-  }
-
   /** Byte[n], copied: a decoded message never shares memory with the framer's buffer. */
   bytes(count: number, what: string): Uint8Array {
     if (count < 0) throw new ProtocolViolationError(`${what}: negative length ${count}`)

@@ -48,14 +48,6 @@ export class ByteWriter {
     return this
   }
 
-  /** Int64 from a bigint: an LSN or a timestamp in microseconds (two's complement if negative). */
-  int64(value: bigint): this {
-    const at = this.#reserve(8)
-    this.#setInt32(at, Number(BigInt.asIntN(32, value >> 32n)))
-    this.#setInt32(at + 4, Number(BigInt.asIntN(32, value)))
-    return this
-  }
-
   bytes(value: Uint8Array): this {
     const at = this.#reserve(value.length)
     this.#bytes.set(value, at)

@@ -168,14 +168,9 @@ export async function* startup(options: StartupOptions): AsyncGenerator<Step, St
           continue
         case 'AuthenticationGSS':
         case 'AuthenticationGSSContinue':
-        case 'AuthenticationSSPI': {
-          // Judged first, as libpq does, so a forbidden method is refused in require_auth's words.
-          const request = message.type === 'AuthenticationSSPI' ? 'sspi' : message.type === 'AuthenticationGSS' ? 'gss' : 'gss-continue'
-          requireAuth?.request(request)
-          throw new AuthenticationRefusedError(`the server asks for ${message.type.slice('Authentication'.length)} authentication, which pglisten does not support`)
-        }
+        case 'AuthenticationSSPI':
         case 'AuthenticationKerberosV5':
-          throw new AuthenticationRefusedError('the server asks for KerberosV5 authentication, which pglisten does not support')
+          throw (await import('./unsupported-auth.ts')).refuseUnsupported(message.type, requireAuth?.request)
         default:
           throw new ProtocolViolationError(`unexpected ${message.type} before authentication completed`)
       }

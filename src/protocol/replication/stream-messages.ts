@@ -55,14 +55,14 @@ export function decodeReplicationMessage(data: Uint8Array, reader: BodyReader): 
     case 0x77: // 'w'
       return {
         type: 'XLogData',
-        walStart: r.uint64('XLogData WAL start'),
-        walEnd: r.uint64('XLogData WAL end'),
-        sendTime: r.int64('XLogData send time'),
+        walStart: readUint64(r, 'XLogData WAL start'),
+        walEnd: readUint64(r, 'XLogData WAL end'),
+        sendTime: readInt64(r, 'XLogData send time'),
         body: r,
       }
     case 0x6b: { // 'k'
-      const walEnd = r.uint64('primary keepalive WAL end')
-      const sendTime = r.int64('primary keepalive send time')
+      const walEnd = readUint64(r, 'primary keepalive WAL end')
+      const sendTime = readInt64(r, 'primary keepalive send time')
       const reply = r.byte('primary keepalive reply flag')
       r.end('primary keepalive')
       return { type: 'PrimaryKeepalive', walEnd, sendTime, replyRequested: reply === 1 }

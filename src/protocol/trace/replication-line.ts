@@ -65,10 +65,10 @@ function standbyFields(data: Uint8Array): Field[] {
 function standbyStatusUpdate(r: BodyReader): Field[] {
   const fields = [
     word('StandbyStatusUpdate'),
-    named('written', lsn(r.uint64('Standby status update written'))),
-    named('flushed', lsn(r.uint64('Standby status update flushed'))),
-    named('applied', lsn(r.uint64('Standby status update applied'))),
-    named('clientTime', pgTime(r.int64('Standby status update client time'))),
+    named('written', lsn(readUint64(r, 'Standby status update written'))),
+    named('flushed', lsn(readUint64(r, 'Standby status update flushed'))),
+    named('applied', lsn(readUint64(r, 'Standby status update applied'))),
+    named('clientTime', pgTime(readInt64(r, 'Standby status update client time'))),
     named('replyRequested', bool(r.byte('Standby status update reply flag') !== 0)),
   ]
   r.end('Standby status update')
@@ -83,7 +83,7 @@ function hotStandbyFeedback(r: BodyReader): Field[] {
   const uint32 = (what: string) => int(r.int32(`Hot standby feedback ${what}`) >>> 0)
   const fields = [
     word('HotStandbyFeedback'),
-    named('clientTime', pgTime(r.int64('Hot standby feedback client time'))),
+    named('clientTime', pgTime(readInt64(r, 'Hot standby feedback client time'))),
     named('xmin', uint32('xmin')),
     named('xminEpoch', uint32('xmin epoch')),
     named('catalogXmin', uint32('catalog xmin')),

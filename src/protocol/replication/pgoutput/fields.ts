@@ -31,7 +31,7 @@ export function readUnusedFlags(r: BodyReader, what: string): void {
  * place a transaction in the WAL (e.g. "final_lsn not set in begin message").
  */
 export function readSetLsn(r: BodyReader, what: string): Lsn {
-  const lsn = r.uint64(what)
+  const lsn = readUint64(r, what)
   if (lsn === 0n) throw new ProtocolViolationError(`${what}: 0 (InvalidXLogRecPtr), where a WAL position is required`)
   return lsn
 }

@@ -36,9 +36,9 @@ export function decodeStreamStop(r: BodyReader): StreamStop {
 export function decodeStreamCommit(r: BodyReader): StreamCommit {
   const xid = readXid(r, 'StreamCommit xid')
   readUnusedFlags(r, 'StreamCommit flags')
-  const commitLsn = r.uint64('StreamCommit commit LSN')
-  const endLsn = r.uint64('StreamCommit end LSN')
-  const commitTime = r.int64('StreamCommit commit time')
+  const commitLsn = readUint64(r, 'StreamCommit commit LSN')
+  const endLsn = readUint64(r, 'StreamCommit end LSN')
+  const commitTime = readInt64(r, 'StreamCommit commit time')
   r.end('StreamCommit')
   return { type: 'StreamCommit', xid, commitLsn, endLsn, commitTime }
 }
@@ -56,8 +56,8 @@ export function decodeStreamAbort(r: BodyReader, parallelAbort: boolean): Stream
     r.end('StreamAbort')
     return { type: 'StreamAbort', xid, subxid }
   }
-  const abortLsn = r.uint64('StreamAbort abort LSN')
-  const abortTime = r.int64('StreamAbort abort time')
+  const abortLsn = readUint64(r, 'StreamAbort abort LSN')
+  const abortTime = readInt64(r, 'StreamAbort abort time')
   r.end('StreamAbort')
   return { type: 'StreamAbort', xid, subxid, abortLsn, abortTime }
 }

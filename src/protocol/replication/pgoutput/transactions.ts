@@ -13,7 +13,7 @@ import { readSetLsn, readUnusedFlags, readXid, withXid } from './fields.ts'
  */
 export function decodeBegin(r: BodyReader): Begin {
   const finalLsn = readSetLsn(r, 'Begin final LSN')
-  const commitTime = r.int64('Begin commit time')
+  const commitTime = readInt64(r, 'Begin commit time')
   const xid = readXid(r, 'Begin xid')
   r.end('Begin')
   return { type: 'Begin', finalLsn, commitTime, xid }
@@ -25,9 +25,9 @@ export function decodeBegin(r: BodyReader): Begin {
  */
 export function decodeCommit(r: BodyReader): Commit {
   readUnusedFlags(r, 'Commit flags')
-  const commitLsn = r.uint64('Commit LSN')
-  const endLsn = r.uint64('Commit end LSN')
-  const commitTime = r.int64('Commit commit time')
+  const commitLsn = readUint64(r, 'Commit LSN')
+  const endLsn = readUint64(r, 'Commit end LSN')
+  const commitTime = readInt64(r, 'Commit commit time')
   r.end('Commit')
   return { type: 'Commit', commitLsn, endLsn, commitTime }
 }
@@ -38,7 +38,7 @@ export function decodeCommit(r: BodyReader): Commit {
  * The LSN is not checked: after a Stream Start pgoutput sends it as 0 (pgoutput_stream_start).
  */
 export function decodeOrigin(r: BodyReader): Origin {
-  const commitLsn = r.uint64('Origin commit LSN')
+  const commitLsn = readUint64(r, 'Origin commit LSN')
   const name = r.cstring('Origin name')
   r.end('Origin')
   return { type: 'Origin', commitLsn, name }
@@ -55,7 +55,7 @@ const transactionalFlag = 1
  */
 export function decodeMessage(r: BodyReader, xid: number | undefined): Message {
   const flags = r.byte('Message flags')
-  const lsn = r.uint64('Message LSN')
+  const lsn = readUint64(r, 'Message LSN')
   const prefix = r.cstring('Message prefix')
   const content = r.bytes(r.int32('Message content length'), 'Message content')
   r.end('Message')
