@@ -7,7 +7,7 @@
  * reading the socket. Imports the lite connection and the listener's small pieces only.
  */
 import type { NotificationResponse } from '../protocol/backend/messages.ts'
-import { DatabaseError } from '../protocol/errors.ts'
+import { ConnectionLostError, DatabaseError } from '../protocol/errors.ts'
 import { connectLite, type LiteConnection, type LiteOpen, type LiteOptions } from '../protocol/lite.ts'
 import { quoteIdentifier } from '../protocol/quote.ts'
 import { callHandler } from '../protocol/session.ts'
@@ -197,13 +197,23 @@ export class LiteListener {
     this.#connection = connection
     this.#early = []
     const sentAt = new Date()
+    // The attempt is bounded as a whole, as connecting is: a server that never answers the
+    // re-LISTEN (a stuck backend, a path that went dead) must not hold the listener for ever.
+    const timeout = this.#options.connectTimeout ?? 10_000
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      void connection.close()
+    }, timeout)
     try {
       if (this.#channels.size > 0) await connection.query([...this.#channels].map((channel) => `LISTEN ${quoteIdentifier(channel)}`).join(';'))
       if (this.#ended) throw this.#ended
     } catch (error) {
       if (this.#connection === connection) this.#connection = undefined
       await connection.close()
-      throw error
+      throw timedOut ? new ConnectionLostError(`LISTEN was not answered within ${timeout} ms`, { cause: error }) : error
+    } finally {
+      clearTimeout(timer)
     }
     this.#answeredAt = sentAt
     this.#upSince = Date.now()

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { createListener, connect, ConnectionLostError, DatabaseError, ListenerError, type LiteItem, type LiteListener, type LiteListenerOptions } from '../../src/lite.ts'
 import { scriptedListenerServer, type Script } from '../support/scripted-listener-server.ts'
 import { fakeServersClosedAfterEach } from '../support/fake-server.ts'
-import { backend, concat } from '../support/wire.ts'
+import { backend, concat, loginAccepted } from '../support/wire.ts'
 import { eventually } from '../support/connect.ts'
 
 const fakeServer = fakeServersClosedAfterEach()
@@ -72,6 +72,29 @@ describe('reconnect', () => {
     await Promise.all([l.listen('c'), l.listen('b'), l.unlisten('b')])
     expect([...l.channels]).toEqual(['a', 'c'])
     expect(server.queries[1]?.[0]).toBe('LISTEN "a";LISTEN "c"')
+  })
+
+  test('a re-LISTEN never answered fails its attempt after connectTimeout, and the next attempt LISTENs', async () => {
+    let connections = 0
+    const server = await fakeServer(async (client) => {
+      const index = connections++
+      await client.readPacket()
+      client.write(loginAccepted())
+      await client.readMessage() // the (re-)LISTEN
+      if (index === 1) return void (await client.closed) // never answered
+      client.write(concat(backend.commandComplete('LISTEN'), backend.readyForQuery()))
+      if (index === 0) return client.end()
+      await client.closed
+    })
+    const l = await createListener({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', connectTimeout: 100, reconnect: { minDelay: 5, maxDelay: 5 } })
+    opened.push(l)
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    const iterator = l.notifications()
+    await l.listen('c')
+    expect(await take(iterator, 1)).toMatchObject([{ type: 'Gap' }])
+    expect(errors).toMatchObject([{ name: 'ConnectionLostError', message: 'LISTEN was not answered within 100 ms' }])
+    expect(connections).toBe(3)
   })
 
   test('giving up after maxAttempts: error handlers hear each failed attempt and then the ListenerError, and iterators throw it', async () => {
