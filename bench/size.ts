@@ -30,6 +30,9 @@ const cases: Case[] = [
   { name: "pglisten: { createListener } from 'pglisten'", code: `export { createListener } from '${root}/dist/index.js'`, platform: 'neutral', loads: ['auth/certificate.js', 'io/target-session.js'] },
   // A Worker sees no server certificate: no channel binding, no certificate reader.
   { name: "pglisten: { createListener }, the workerd build", code: `export { createListener } from '${root}/dist/workers.js'`, platform: 'neutral', loads: ['io/target-session.js'] },
+  { name: "pglisten/lite: { createListener }", code: `export { createListener } from '${root}/dist/lite.js'`, platform: 'neutral', loads: [] },
+  { name: "pglisten/lite: { createListener }, the workerd build", code: `export { createListener } from '${root}/dist/lite-workers.js'`, platform: 'neutral', loads: [] },
+  { name: "pglisten/lite: { connect }", code: `export { connect } from '${root}/dist/lite.js'`, platform: 'neutral', loads: [] },
   { name: "pglisten/protocol: { connect }", code: `export { connect } from '${root}/dist/protocol/index.js'`, platform: 'neutral', loads: ['auth/certificate.js'] },
   { name: 'pglisten/protocol: everything', code: `export * from '${root}/dist/protocol/index.js'`, platform: 'neutral', loads: ['auth/certificate.js'] },
   { name: 'postgres.js (postgres)', code: `export { default } from 'postgres'`, platform: 'node' },

@@ -1,7 +1,7 @@
 /**
  * Encoders for every message the client sends, each appending to a caller's ByteWriter.
  * Pure; imports the writer, and quote.ts's NUL check. Messages that never change (SSLRequest,
- * Terminate) are built once.
+ * Terminate) are built once, by calls marked pure: a bundle that never sends one drops it.
  */
 import { ByteWriter } from './bytes/writer.ts'
 // Strings on the wire end at a NUL, so one inside would cut them short: encoders refuse it.
@@ -37,7 +37,7 @@ export function writeStartupMessage(w: ByteWriter, version: ProtocolVersion, par
  * SSLRequest (F)
  *   Int32(8) length Int32(80877103) code
  */
-export const sslRequest: Uint8Array = new ByteWriter(8).int32(8).int32(sslRequestCode).toBytes()
+export const sslRequest: Uint8Array = /* @__PURE__ */ new ByteWriter(8).int32(8).int32(sslRequestCode).toBytes()
 
 /**
  * PasswordMessage (F)
@@ -118,13 +118,13 @@ export function writeCopyData(w: ByteWriter, data: Uint8Array): ByteWriter {
  *   Byte1('c') Int32(4) length
  * Ends the client's half of a COPY BOTH: the walsender answers with its own CopyDone.
  */
-export const copyDone: Uint8Array = new ByteWriter(5).byte(0x63).int32(4).toBytes()
+export const copyDone: Uint8Array = /* @__PURE__ */ new ByteWriter(5).byte(0x63).int32(4).toBytes()
 
 /**
  * Terminate (F)
  *   Byte1('X') Int32(4) length
  */
-export const terminate: Uint8Array = new ByteWriter(5).byte(0x58).int32(4).toBytes()
+export const terminate: Uint8Array = /* @__PURE__ */ new ByteWriter(5).byte(0x58).int32(4).toBytes()
 
 /**
  * CancelRequest (F), sent on a new connection of its own

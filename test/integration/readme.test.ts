@@ -15,6 +15,7 @@ import { connectSuperuser, databaseOfItsOwn, eventually, isolated, server } from
 import { listenerOptions } from '../support/listener.ts'
 import { changes, ddlChanges } from '../../src/changes.ts'
 import { outbox } from '../../src/outbox.ts'
+import { createListener as createLiteListener } from '../../src/lite.ts'
 
 const database = databaseOfItsOwn('readme')
 const options = () => listenerOptions({ database, reconnect: { minDelay: 20, maxDelay: 200 } })
@@ -108,6 +109,65 @@ describe('Using it', () => {
     } finally {
       await listener.close()
     }
+  })
+})
+
+describe('pglisten/lite', () => {
+  test.skipIf(!server().tls)('listen, refresh (while an order is placed), iterate, refresh again on a Gap; close', async () => {
+    const pg = server()
+    const controller = new AbortController()
+    const signal = controller.signal
+    let refreshes = 0
+    const refreshOrders = async () => {
+      refreshes++
+      if (refreshes === 1) await writer.query(`SELECT pg_notify('orders', '{"id":1}')`)
+    }
+    const handled: string[] = []
+    const started: Promise<unknown>[] = []
+    const handleOrder = (channel: string, payload: string, processId: number) => {
+      expect(channel).toBe('orders')
+      expect(processId).toBeGreaterThan(0)
+      handled.push(payload)
+      // So that a Gap comes: the listener's backend is the one whose last statement was its LISTEN.
+      if (handled.length === 1) started.push(writer.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN "orders"' AND datname = current_database()`))
+      if (handled.length === 2) controller.abort()
+    }
+    const fetchSecret = async () => pg.superuser.password
+    const errors: string[] = []
+
+    // As the README has it, with the test server's address and CA (the runtime's store lacks it).
+    const listener = await createLiteListener({
+      host: pg.host,
+      port: pg.port,
+      user: pg.superuser.user,
+      password: await fetchSecret(),
+      database,
+      ca: pg.tls!.ca,
+      reconnect: { minDelay: 20, maxDelay: 200 },
+    })
+    listener.on('error', (error) => void errors.push(error.message))
+
+    await listener.listen('orders')
+    await refreshOrders()
+
+    const gaps = new Promise<unknown>((resolve) => listener.on('gap', resolve))
+    started.push(gaps.then(() => writer.query(`SELECT pg_notify('orders', '{"id":2}')`)))
+    const items: string[] = []
+    for await (const item of listener.notifications({ signal })) {
+      items.push(item.type)
+      if (item.type === 'Gap') {
+        await refreshOrders()
+        continue
+      }
+      handleOrder(item.channel, item.payload, item.processId)
+    }
+    await Promise.all(started)
+    await listener.close()
+
+    expect(handled).toEqual(['{"id":1}', '{"id":2}'])
+    expect(items).toEqual(['NotificationResponse', 'Gap', 'NotificationResponse'])
+    expect(refreshes).toBe(2)
+    expect(errors).toEqual([])
   })
 })
 

@@ -44,6 +44,7 @@ const protocolLater = [
   'protocol/auth/certificate.ts', // the certificate reader, for channel binding
   'protocol/auth/saslprep-tables.ts', // a non-ASCII password
   'protocol/auth/require-auth.ts', // require_auth set
+  'protocol/exchange/unsupported-auth.ts', // GSSAPI, SSPI or Kerberos asked for: refused
   'protocol/options/pgpass.ts', // no password given: the password file's rules
   'protocol/io/password-file.ts', // and its reader
   'protocol/options/connection-string.ts', // a connection string given, not an options object

@@ -4,7 +4,7 @@
  * Imports only errors, utf8 and short-strings; knows nothing of message types.
  */
 import { ProtocolViolationError } from '../errors.ts'
-import { ShortStrings, type Latin1Decoder } from './short-strings.ts'
+import { ShortStrings, shortMaxLength, type Latin1Decoder } from './short-strings.ts'
 import { decodeUtf8, type Utf8Decoder } from './utf8.ts'
 
 // Plain (TypeScript-private) fields rather than #private ones, here and in Interner: this is
@@ -137,7 +137,7 @@ export class BodyReader {
     if (last === at) return '' // an empty payload: nothing to decode, nothing to check
     const short = this.short
     if (short !== undefined) {
-      if (last - at <= ShortStrings.maxLength) {
+      if (last - at <= shortMaxLength) {
         const text = short.get(this.data, at, last, this.available)
         if (text !== undefined) return text // 1..127 only: no NUL inside, nothing to check
       } else short.interrupt()
@@ -170,13 +170,15 @@ function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return new Uint8Array(bytes.subarray(start, end))
 }
 
+/** The Interner's slots, and the longest string it keeps (module constants, which a bundler inlines). */
+const internerSize = 8
+const internedMaxLength = 64
+
 /**
  * A tiny cache of decoded strings keyed by their bytes. Listeners hear a few channels over and
  * over; comparing up to 64 bytes is much cheaper than creating the same string again.
  */
 class Interner {
-  static readonly size = 8
-  static readonly maxLength = 64
   private readonly keys: Uint8Array[] = []
   private readonly values: string[] = []
   private nextSlot = 0
@@ -199,7 +201,7 @@ class Interner {
 
   get(bytes: Uint8Array, start: number, end: number, decode: Utf8Decoder): string {
     const length = end - start
-    if (length > Interner.maxLength) return decode(bytes, start, end)
+    if (length > internedMaxLength) return decode(bytes, start, end)
     const keys = this.keys
     search: for (let slot = 0; slot < keys.length; slot++) {
       const key = keys[slot]!
@@ -209,7 +211,7 @@ class Interner {
     }
     const value = decode(bytes, start, end)
     const slot = this.nextSlot
-    this.nextSlot = (slot + 1) % Interner.size
+    this.nextSlot = (slot + 1) % internerSize
     keys[slot] = copy(bytes, start, end)
     this.values[slot] = value
     return this.remember(keys[slot], value)

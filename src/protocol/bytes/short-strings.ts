@@ -16,10 +16,13 @@
  */
 export type Latin1Decoder = (bytes: Uint8Array, start: number, end: number) => string
 
+/** Longer strings would be slices of the window and keep it alive. */
+export const shortMaxLength = 12
+const windowLength = 4096
+
+// The limits are module constants rather than static fields: a bundler inlines a constant,
+// and keeps a static field (and the class's name) in every bundle.
 export class ShortStrings {
-  /** Longer strings would be slices of the window and keep it alive. */
-  static readonly maxLength = 12
-  static readonly windowLength = 4096
   private window = ''
   /** The array the window was decoded from, and where; undefined: no window. */
   private bytes: Uint8Array | undefined
@@ -58,7 +61,7 @@ export class ShortStrings {
       }
       this.bytes = bytes
       this.start = start
-      this.end = Math.min(available, start + ShortStrings.windowLength)
+      this.end = Math.min(available, start + windowLength)
       this.window = this.decodeLatin1(bytes, start, this.end)
     }
     return this.window.substring(start - this.start, end - this.start)

@@ -7,9 +7,10 @@
  * far: each method may run once, SCRAM must finish before AuthenticationOk, and nothing is
  * answered twice. A server that loops or skips a step is refused, never followed.
  *
- * MD5 and the certificate reader (DER, SHA-224) are loaded by dynamic import when a server
- * asks for them, require_auth's rules when the setting is given: most connections use none of
- * them, and a bundle should not carry them up front.
+ * MD5, the certificate reader (DER, SHA-224) and the words refusing GSSAPI, SSPI and Kerberos
+ * (unsupported-auth.ts) are loaded by dynamic import when a server asks for them, require_auth's
+ * rules when the setting is given: most connections use none of them, and a bundle should not
+ * carry them up front.
  */
 import type { BackendMessage } from '../backend/messages.ts'
 import { ByteWriter } from '../bytes/writer.ts'

@@ -6,6 +6,7 @@
 import type { BodyReader } from '../bytes/reader.ts'
 import type { ByteWriter } from '../bytes/writer.ts'
 import { ProtocolViolationError } from '../errors.ts'
+import { readInt64, readUint64, writeInt64 } from './int64.ts'
 import type { Lsn } from './lsn.ts'
 
 /**
@@ -92,7 +93,11 @@ export interface StandbyStatus {
  */
 export function writeStandbyStatusUpdate(w: ByteWriter, status: StandbyStatus): ByteWriter {
   const at = w.beginMessage(0x64)
-  w.byte(0x72).int64(status.written).int64(status.flushed).int64(status.applied).int64(status.clientTime)
+  w.byte(0x72)
+  writeInt64(w, status.written)
+  writeInt64(w, status.flushed)
+  writeInt64(w, status.applied)
+  writeInt64(w, status.clientTime)
   return w.byte(status.replyRequested ? 1 : 0).endMessage(at)
 }
 

@@ -15,6 +15,7 @@
  */
 import { BodyReader } from '../bytes/reader.ts'
 import { ProtocolViolationError } from '../errors.ts'
+import { readInt64, readUint64 } from '../replication/int64.ts'
 import { formatLsn, type Lsn } from '../replication/lsn.ts'
 import { decodePgoutput } from '../replication/pgoutput/decode.ts'
 import { unchangedToast, type PgoutputMessage, type TupleData } from '../replication/pgoutput-messages.ts'

@@ -2,7 +2,8 @@
  * What travels inside CopyData once START_REPLICATION has begun ("Streaming Replication
  * Protocol" in the protocol docs): the server's XLogData and primary keepalive, decoded by
  * src/protocol/replication/stream-messages.ts, and the client's standby status update, encoded
- * by it; with the Int64 fields they are made of (BodyReader.uint64/int64, ByteWriter.int64) and
+ * by it; with the Int64 fields they are made of (replication/int64.ts: readUint64, readInt64,
+ * writeInt64) and
  * the conversions of their timestamps. Expected bytes are written by hand or built by the
  * test-side int64() below, never by src's own encoders.
  */
@@ -11,6 +12,7 @@ import { describe, expect, test } from 'vitest'
 import { BodyReader } from '../../../src/protocol/bytes/reader.ts'
 import { ByteWriter } from '../../../src/protocol/bytes/writer.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
+import { readInt64, readUint64, writeInt64 } from '../../../src/protocol/replication/int64.ts'
 import {
   decodeReplicationMessage,
   pgTimeFromMs,
@@ -36,9 +38,9 @@ const endsEarly = (what: string) => new ProtocolViolationError(`${what}: the mes
 describe('Int64 on the wire', () => {
   const read = (wire: Uint8Array) => {
     const reader = new BodyReader().reset(wire, 0, wire.length)
-    const unsigned = reader.uint64('field')
+    const unsigned = readUint64(reader, 'field')
     reader.end('field')
-    return { unsigned, signed: new BodyReader().reset(wire, 0, wire.length).int64('field') }
+    return { unsigned, signed: readInt64(new BodyReader().reset(wire, 0, wire.length), 'field') }
   }
 
   test.each([
@@ -58,8 +60,8 @@ describe('Int64 on the wire', () => {
     [[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],      2n ** 64n - 1n,          -1n],
   ])('%j reads as %s unsigned, %s signed, and is written back the same', (wire, unsigned, signed) => {
     expect(read(Uint8Array.from(wire))).toEqual({ unsigned, signed })
-    expect(new ByteWriter(1).int64(unsigned).toBytes()).toEqual(Uint8Array.from(wire))
-    expect(new ByteWriter(1).int64(signed).toBytes()).toEqual(Uint8Array.from(wire))
+    expect(writeInt64(new ByteWriter(1), unsigned).toBytes()).toEqual(Uint8Array.from(wire))
+    expect(writeInt64(new ByteWriter(1), signed).toBytes()).toEqual(Uint8Array.from(wire))
   })
 
   test.each([
@@ -69,37 +71,37 @@ describe('Int64 on the wire', () => {
     ['seven: inside the low half', 7],
   ])('an Int64 cut short (%s of its eight bytes) is a ProtocolViolationError naming the field', (_, length) => {
     const wire = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8])
-    expect(() => new BodyReader().reset(wire, 0, length).uint64('walStart')).toThrow(endsEarly('walStart'))
-    expect(() => new BodyReader().reset(wire, 0, length).int64('sendTime')).toThrow(endsEarly('sendTime'))
+    expect(() => readUint64(new BodyReader().reset(wire, 0, length), 'walStart')).toThrow(endsEarly('walStart'))
+    expect(() => readInt64(new BodyReader().reset(wire, 0, length), 'sendTime')).toThrow(endsEarly('sendTime'))
   })
 
   test('an Int64 is read at the position reached, and moves it on by eight', () => {
     const wire = bytes(0xaa, ...int64(0x0102030405060708n), 0xbb)
     const reader = new BodyReader().reset(wire, 0, wire.length)
     expect(reader.byte('before')).toBe(0xaa)
-    expect(reader.int64('middle')).toBe(0x0102030405060708n)
+    expect(readInt64(reader, 'middle')).toBe(0x0102030405060708n)
     expect(reader.byte('after')).toBe(0xbb)
     reader.end('all')
   })
 
-  test('ByteWriter.int64 appends after what is there, growing the array', () => {
-    const w = new ByteWriter(2).byte(0xaa).int64(-2n).byte(0xbb)
+  test('writeInt64 appends after what is there, growing the array', () => {
+    const w = writeInt64(new ByteWriter(2).byte(0xaa), -2n).byte(0xbb)
     expect(w.length).toBe(10)
     expect(w.toBytes()).toEqual(bytes(0xaa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xbb))
   })
 
   property.prop([u64])('every unsigned 64-bit value reads back from its big-endian bytes', (value) => {
     const wire = Uint8Array.from(int64(value))
-    expect(new BodyReader().reset(wire, 0, 8).uint64('u')).toBe(value)
+    expect(readUint64(new BodyReader().reset(wire, 0, 8), 'u')).toBe(value)
   })
 
   property.prop([i64])('every signed 64-bit value reads back from its big-endian two\'s complement', (value) => {
     const wire = Uint8Array.from(int64(value))
-    expect(new BodyReader().reset(wire, 0, 8).int64('i')).toBe(value)
+    expect(readInt64(new BodyReader().reset(wire, 0, 8), 'i')).toBe(value)
   })
 
-  property.prop([fc.oneof(u64, i64)])('ByteWriter.int64 writes every 64-bit value big-endian, negative ones in two\'s complement', (value) => {
-    expect(new ByteWriter(0).int64(value).toBytes()).toEqual(Uint8Array.from(int64(value)))
+  property.prop([fc.oneof(u64, i64)])('writeInt64 writes every 64-bit value big-endian, negative ones in two\'s complement', (value) => {
+    expect(writeInt64(new ByteWriter(0), value).toBytes()).toEqual(Uint8Array.from(int64(value)))
   })
 })
 
@@ -126,7 +128,7 @@ describe('XLogData', () => {
     expect(message.body).toBe(reader)
     expect(message.body.remaining).toBe(begin.length)
     expect(message.body.byte('pgoutput message type')).toBe(0x42)
-    expect(message.body.uint64('final LSN')).toBe(0x16_b374_d8f0n)
+    expect(readUint64(message.body, 'final LSN')).toBe(0x16_b374_d8f0n)
     expect(message.body.rest()).toEqual(bytes(0x00, 0x03, 0x04, 0xd7, 0x9a, 0x3d, 0xaf, 0xce, 0x00, 0x00, 0x02, 0xdb))
     expect(pgTimeToDate(message.sendTime)).toEqual(new Date('2026-12-05T01:23:02.345Z'))
   })

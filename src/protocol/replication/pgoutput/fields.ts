@@ -1,10 +1,11 @@
 /**
  * The fields that pgoutput messages share, read with the checks PostgreSQL's own reader makes
  * (src/backend/replication/logical/proto.c): flags that must be 0, LSNs that must be set.
- * Pure: reads from a BodyReader; imports only the reader, the errors and the message types.
+ * Pure: reads from a BodyReader; imports only the reader, int64.ts, the errors and the message types.
  */
 import type { BodyReader } from '../../bytes/reader.ts'
 import { ProtocolViolationError } from '../../errors.ts'
+import { readUint64 } from '../int64.ts'
 import type { Lsn } from '../lsn.ts'
 
 /** Int32 (TransactionId): unsigned, so an xid past 2^31 stays positive. */

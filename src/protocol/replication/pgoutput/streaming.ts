@@ -5,6 +5,7 @@
  * one pgoutput message, past its type byte.
  */
 import type { BodyReader } from '../../bytes/reader.ts'
+import { readInt64, readUint64 } from '../int64.ts'
 import type { StreamAbort, StreamCommit, StreamStart, StreamStop } from '../pgoutput-messages.ts'
 import { readUnusedFlags, readXid } from './fields.ts'
 

@@ -4,6 +4,7 @@
  * pgoutput message, past its type byte and (for Message) the streamed xid.
  */
 import type { BodyReader } from '../../bytes/reader.ts'
+import { readInt64, readUint64 } from '../int64.ts'
 import type { Begin, Commit, Message, Origin } from '../pgoutput-messages.ts'
 import { readSetLsn, readUnusedFlags, readXid, withXid } from './fields.ts'
 

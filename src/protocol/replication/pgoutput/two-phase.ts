@@ -6,6 +6,7 @@
  */
 import type { BodyReader } from '../../bytes/reader.ts'
 import { ProtocolViolationError } from '../../errors.ts'
+import { readInt64 } from '../int64.ts'
 import type { BeginPrepare, CommitPrepared, Prepare, RollbackPrepared, StreamPrepare } from '../pgoutput-messages.ts'
 import { readSetLsn, readUnusedFlags, readXid } from './fields.ts'
 
