@@ -7,6 +7,7 @@ import type { Buffer } from 'node:buffer'
 import { Parser } from 'pg-protocol/dist/parser.js'
 import { Framer, type FramerOptions } from '../src/protocol/framer.ts'
 import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from '../src/protocol/io/node-bytes.ts'
+import { ShortStrings } from '../src/protocol/bytes/short-strings.ts'
 
 type Decoder = (wire: Buffer, chunkSize: number) => number
 
@@ -37,7 +38,7 @@ const pgProtocol: Decoder = (wire, chunkSize) => {
 
 export const decoders = {
   /** As a Node connection uses it: Buffer storage and Buffer's UTF-8 and Latin-1 decoding. */
-  'pglisten': pglistenWith({ decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast, allocate: allocateBuffer }),
+  'pglisten': pglistenWith({ decodeText: decodeUtf8Fast, ...(decodeLatin1Fast ? { shortStrings: () => new ShortStrings(decodeLatin1Fast!) } : {}), allocate: allocateBuffer }),
   /** The portable defaults (TextDecoder, Uint8Array), as on Workers or Deno without node:buffer. */
   'pglisten (portable)': pglistenWith({}),
   'pg-protocol': pgProtocol,

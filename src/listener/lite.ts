@@ -40,10 +40,8 @@ export interface LiteEvents {
 type Handler<Event extends keyof LiteEvents> = (value: LiteEvents[Event]) => unknown
 
 /** Connects, and resolves once the listener is ready; the first connection is not retried. */
-export async function createLiteListener(open: LiteOpen, options: LiteListenerOptions): Promise<LiteListener> {
-  const listener = new LiteListener(open, options)
-  await listener.start()
-  return listener
+export function createLiteListener(open: LiteOpen, options: LiteListenerOptions): Promise<LiteListener> {
+  return LiteListener.create(open, options)
 }
 
 export class LiteListener {
@@ -65,33 +63,37 @@ export class LiteListener {
   readonly #stop = new AbortController()
   /** Why the listener ended (closed, or gave up); calls reject with it. */
   #ended: Error | undefined
+  /** It ended by giving up, not by close(): iterators asked for now throw #ended, rather than end. */
+  #gaveUp = false
   #connection: LiteConnection | undefined
   /** The current connection LISTENs on every channel: notifications go to consumers, not to #early. */
   #listening = false
   /** A new connection's notifications heard before its re-LISTEN was answered: they follow its Gap. */
   #early: NotificationResponse[] = []
   /** Calls waiting for a connection that listens on every channel (the next one, if theirs was lost). */
-  #waiting: { connection: LiteConnection | undefined; resolve(): void; reject(error: Error): void }[] = []
+  #waiting: { resolve(): void; reject(error: Error): void }[] = []
   /** When the last request answered on the current connection was sent: the next Gap's `from`. */
   #answeredAt = new Date()
   /** When the current connection began to listen on every channel. */
   #upSince = 0
 
-  constructor(open: LiteOpen, options: LiteListenerOptions) {
+  /** Makes the first connection (no retry): the only way to a listener, so it connects once. */
+  static async create(open: LiteOpen, options: LiteListenerOptions): Promise<LiteListener> {
+    const listener = new LiteListener(open, options)
+    await listener.#connect()
+    return listener
+  }
+
+  private constructor(open: LiteOpen, options: LiteListenerOptions) {
     this.#open = open
     this.#options = options
     const { minDelay = 250, maxDelay = 30_000, maxAttempts = Infinity } = options.reconnect || {}
     if (!(0 <= minDelay && minDelay <= maxDelay && maxDelay < 2 ** 31 && maxAttempts >= 1)) {
-      throw new RangeError(`reconnect needs 0 <= minDelay <= maxDelay < 2^31 ms and maxAttempts >= 1, not ${minDelay}, ${maxDelay} and ${maxAttempts}`)
+      throw new RangeError(`reconnect: need 0 <= minDelay <= maxDelay < 2^31 ms, maxAttempts >= 1; not ${minDelay}, ${maxDelay}, ${maxAttempts}`)
     }
     this.#reconnect = options.reconnect === false ? undefined : { minDelay, maxDelay, maxAttempts }
     this.#highWaterMark = options.highWaterMark ?? 1024
     if (!(this.#highWaterMark >= 1)) throw new RangeError(`highWaterMark must be at least 1, not ${this.#highWaterMark}`)
-  }
-
-  /** Makes the first connection; rejects if it fails (no retry). */
-  async start(): Promise<void> {
-    await this.#connect()
   }
 
   /** The channels listened on, as the next reconnect will LISTEN on them. */
@@ -130,14 +132,18 @@ export class LiteListener {
    * the listener gives up.
    */
   notifications({ signal }: { signal?: AbortSignal } = {}): AsyncIterableIterator<LiteItem> {
-    const feed = new Feed(this.#highWaterMark, (ended) => this.#feeds.delete(ended) && this.#consumerLeft())
-    if (this.#ended) feed.end(this.#ended)
+    const stop = () => void feed.return()
+    const feed: Feed = new Feed(this.#highWaterMark, () => {
+      signal?.removeEventListener('abort', stop)
+      if (this.#feeds.delete(feed)) this.#consumerLeft()
+    })
+    if (this.#gaveUp) feed.end(this.#ended!)
+    else if (this.#ended || signal?.aborted) stop()
     else {
       this.#claim(feed)
       this.#feeds.add(feed)
+      signal?.addEventListener('abort', stop)
     }
-    signal?.addEventListener('abort', () => feed.return(), { once: true })
-    if (signal?.aborted) void feed.return()
     return feed
   }
 
@@ -153,6 +159,7 @@ export class LiteListener {
   async #change(channel: string, listen: boolean): Promise<void> {
     checkChannel(channel)
     if (this.#ended) throw this.#ended
+    const had = this.#channels.has(channel)
     if (listen) this.#channels.add(channel)
     else this.#channels.delete(channel)
     const connection = this.#connection
@@ -160,12 +167,13 @@ export class LiteListener {
     if (connection === undefined) return this.#listeningAgain(undefined)
     const sentAt = new Date()
     try {
-      await connection.query(`${listen ? '' : 'UN'}LISTEN ${quoteIdentifier(channel)}`)
+      await this.#ask(connection, `${listen ? '' : 'UN'}LISTEN ${quoteIdentifier(channel)}`)
       if (connection === this.#connection && sentAt > this.#answeredAt) this.#answeredAt = sentAt
     } catch (error) {
-      // The server refused (a hot standby refuses LISTEN): nothing to listen on.
+      // The server refused (a hot standby refuses LISTEN): nothing new to listen on. A channel
+      // listened on before stays, as the server keeps that LISTEN.
       if (error instanceof DatabaseError) {
-        if (listen) this.#channels.delete(channel)
+        if (listen && !had) this.#channels.delete(channel)
         throw error
       }
       // The connection broke: the next one LISTENs on the set as it is then.
@@ -177,7 +185,7 @@ export class LiteListener {
   #listeningAgain(lost: LiteConnection | undefined): Promise<void> {
     if (this.#ended) return Promise.reject(this.#ended)
     if (this.#listening && this.#connection !== lost) return Promise.resolve()
-    return new Promise((resolve, reject) => this.#waiting.push({ connection: lost, resolve, reject }))
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }))
   }
 
   /**
@@ -197,23 +205,13 @@ export class LiteListener {
     this.#connection = connection
     this.#early = []
     const sentAt = new Date()
-    // The attempt is bounded as a whole, as connecting is: a server that never answers the
-    // re-LISTEN (a stuck backend, a path that went dead) must not hold the listener for ever.
-    const timeout = this.#options.connectTimeout ?? 10_000
-    let timedOut = false
-    const timer = setTimeout(() => {
-      timedOut = true
-      void connection.close()
-    }, timeout)
     try {
-      if (this.#channels.size > 0) await connection.query([...this.#channels].map((channel) => `LISTEN ${quoteIdentifier(channel)}`).join(';'))
+      if (this.#channels.size > 0) await this.#ask(connection, [...this.#channels].map((channel) => `LISTEN ${quoteIdentifier(channel)}`).join(';'))
       if (this.#ended) throw this.#ended
     } catch (error) {
       if (this.#connection === connection) this.#connection = undefined
       await connection.close()
-      throw timedOut ? new ConnectionLostError(`LISTEN was not answered within ${timeout} ms`, { cause: error }) : error
-    } finally {
-      clearTimeout(timer)
+      throw error
     }
     this.#answeredAt = sentAt
     this.#upSince = Date.now()
@@ -221,6 +219,24 @@ export class LiteListener {
     if (lost) this.#deliver({ type: 'Gap', from: lost.from, to: new Date(), cause: lost.cause })
     for (const message of this.#early.splice(0)) this.#deliver(message)
     for (const waiter of this.#waiting.splice(0)) waiter.resolve()
+  }
+
+  /**
+   * Runs `sql` on `connection`, taken for dead if it does not answer within connectTimeout (there
+   * is no heartbeat here): a stuck backend, or a path that went dead, must not hold a call or
+   * the reconnect for ever. It is closed with that reason, and its loss is a reconnect's Gap.
+   */
+  async #ask(connection: LiteConnection, sql: string): Promise<void> {
+    const timeout = this.#options.connectTimeout ?? 10_000
+    let late: Error | undefined
+    const timer = setTimeout(() => void connection.close((late = new ConnectionLostError(`${sql.slice(0, sql.indexOf(' '))} was not answered within ${timeout} ms`))), timeout)
+    try {
+      await connection.query(sql)
+    } catch (error) {
+      throw late ?? error
+    } finally {
+      clearTimeout(timer)
+    }
   }
 
   /** A notification from `connection`: to consumers once it listens on every channel, else kept for after its Gap. */
@@ -274,7 +290,8 @@ export class LiteListener {
 
   /** To every consumer, and what none takes to #unclaimed; a Gap to 'gap' handlers too. */
   #deliver(item: LiteItem): void {
-    let taken = false
+    // A Gap is told to 'gap' handlers, so 'notification' handlers count as having taken it.
+    let taken = item.type === 'Gap' && this.#handlers.notification.size > 0
     if (item.type === 'Gap') this.#emit('gap', item)
     else {
       for (const handler of [...this.#handlers.notification]) {
@@ -322,6 +339,7 @@ export class LiteListener {
     if (this.#ended) return
     if (gaveUp) this.#emit('error', error)
     this.#ended = error
+    this.#gaveUp = gaveUp
     this.#stop.abort(error)
     const connection = this.#connection
     this.#connection = undefined
@@ -343,10 +361,14 @@ class Feed implements AsyncIterableIterator<LiteItem> {
   /** Ended: done, or the error to throw once the queue is read. */
   #end: { error?: Error } | undefined
 
-  constructor(
-    readonly highWaterMark: number,
-    readonly onReturn: (feed: Feed) => void,
-  ) {}
+  readonly #highWaterMark: number
+  /** The feed ended (return() or end()): no consumer any more. */
+  readonly #onEnd: () => void
+
+  constructor(highWaterMark: number, onEnd: () => void) {
+    this.#highWaterMark = highWaterMark
+    this.#onEnd = onEnd
+  }
 
   push(item: LiteItem): void {
     if (this.#end) return
@@ -354,12 +376,12 @@ class Feed implements AsyncIterableIterator<LiteItem> {
     if (taker) return taker.resolve({ value: item, done: false })
     const queue = this.#queue
     const last = queue.at(-1)
-    if (item.type !== 'Gap' && queue.length >= this.highWaterMark) {
+    if (item.type !== 'Gap' && queue.length >= this.#highWaterMark) {
       // Dropped: the Gap at the end stretches over it, from when dropping began (so the queue
       // holds highWaterMark + 1 items at most, and a flood costs no error object per notification).
       const now = new Date()
       if (last?.type === 'Gap') queue[queue.length - 1] = { ...last, to: now }
-      else queue.push({ type: 'Gap', from: now, to: now, cause: new ListenerError(`an iterator fell ${this.highWaterMark} notifications behind`) })
+      else queue.push({ type: 'Gap', from: now, to: now, cause: new ListenerError(`an iterator fell ${this.#highWaterMark} notifications behind`) })
     } else if (item.type === 'Gap' && last?.type === 'Gap') queue[queue.length - 1] = span(last, item)
     else queue.push(item)
   }
@@ -370,6 +392,7 @@ class Feed implements AsyncIterableIterator<LiteItem> {
     const takers = this.#takers.splice(0)
     this.#end = takers.length > 0 ? {} : { error }
     for (const taker of takers) taker.reject(error)
+    this.#onEnd()
   }
 
   next(): Promise<IteratorResult<LiteItem>> {
@@ -388,7 +411,7 @@ class Feed implements AsyncIterableIterator<LiteItem> {
     this.#end = {}
     this.#queue.length = 0
     for (const taker of this.#takers.splice(0)) taker.resolve({ value: undefined, done: true })
-    this.onReturn(this)
+    this.#onEnd()
     return Promise.resolve({ value: undefined, done: true })
   }
 

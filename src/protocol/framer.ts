@@ -10,7 +10,7 @@ import { decodeBackendMessage } from './backend/decode.ts'
 import { decodeNotificationResponse } from './backend/notification.ts'
 import type { BackendMessage } from './backend/messages.ts'
 import { BodyReader } from './bytes/reader.ts'
-import type { Latin1Decoder } from './bytes/short-strings.ts'
+import type { ShortStrings } from './bytes/short-strings.ts'
 import type { Utf8Decoder } from './bytes/utf8.ts'
 import { ProtocolViolationError } from './errors.ts'
 
@@ -24,10 +24,13 @@ export interface FramerOptions {
   /** UTF-8 decoder for the reader; an I/O edge may pass a faster one for its runtime. */
   decodeText?: Utf8Decoder
   /**
-   * A fast one-character-per-byte decoder, if the runtime has one: short ASCII payloads are
-   * then cut from one decoded window instead of decoded one by one (see ShortStrings).
+   * Makes the reader's window for short ASCII payloads, where the runtime has a fast
+   * one-character-per-byte decoder (nodePlatform's: `() => new ShortStrings(latin1Slice)`):
+   * they are then cut from one decoded window instead of decoded one by one. A factory the
+   * I/O edge supplies, rather than a decoder the framer wraps, so that a bundle whose edge has
+   * none (pglisten/lite) carries none of ShortStrings.
    */
-  decodeLatin1?: Latin1Decoder
+  shortStrings?: () => ShortStrings
   /** Allocates the framer's own storage; an I/O edge may pass its runtime's byte arrays. */
   allocate?: (length: number) => Uint8Array
 }
@@ -57,7 +60,7 @@ export class Framer {
       throw new RangeError(`maxMessageLength must be an integer in 4..2147483647, not ${max}`)
     }
     this.#maxMessageLength = max
-    this.#reader = new BodyReader(options.decodeText, options.decodeLatin1)
+    this.#reader = new BodyReader(options.decodeText, options.shortStrings?.())
     this.#allocate = options.allocate ?? ((length) => new Uint8Array(length))
   }
 

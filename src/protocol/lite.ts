@@ -51,8 +51,8 @@ export interface LiteConnection {
   readonly processId: number | undefined
   /** Runs SQL as a simple query: one result per statement, every value as text. */
   query(sql: string): Promise<QueryResult[]>
-  /** Sends Terminate and closes; resolves once the socket is closed. */
-  close(): Promise<void>
+  /** Sends Terminate and closes; resolves once the socket is closed. onClose hears `reason` (undefined: none). */
+  close(reason?: Error): Promise<void>
 }
 
 /**
@@ -62,6 +62,11 @@ export interface LiteConnection {
 export async function connectLite(open: LiteOpen, options: LiteOptions, handlers: LiteHandlers = {}, signal?: AbortSignal): Promise<LiteConnection> {
   if (typeof options?.user !== 'string') throw new TypeError('options.user must be a string')
   const timeout = options.connectTimeout ?? 10_000
+  if (!(timeout > 0 && timeout < 2 ** 31)) throw new RangeError(`connectTimeout must be from 1 to 2^31 - 1 ms, not ${timeout}`)
+  // A mode not listed must not be read as one that checks less (verify-ca, prefer, a typo).
+  if (!['disable', 'require', 'verify-full', undefined].includes(options.sslmode)) {
+    throw new RangeError(`sslmode must be 'disable', 'require' or 'verify-full', not ${JSON.stringify(options.sslmode)}`)
+  }
   const stop = new AbortController()
   const timer = setTimeout(() => stop.abort(new ConnectionLostError(`could not connect within ${timeout} ms`)), timeout)
   const stopped = () => stop.abort(signal!.reason)
@@ -70,6 +75,7 @@ export async function connectLite(open: LiteOpen, options: LiteOptions, handlers
   /** Returned to the caller: from then on, the connection's end is the caller's to hear. */
   let opened = false
   let closing = false
+  let reason: Error | undefined
   let done: () => void
   const closed = new Promise<void>((resolve) => (done = resolve))
   try {
@@ -84,7 +90,7 @@ export async function connectLite(open: LiteOpen, options: LiteOptions, handlers
     link.onClose = (error) => {
       session.fail(new ConnectionLostError('the connection closed', { cause: error }))
       done()
-      if (opened) handlers.onClose?.(closing ? undefined : session.failure)
+      if (opened) handlers.onClose?.(closing ? reason : session.failure)
     }
     link.resume()
     try {
@@ -96,9 +102,10 @@ export async function connectLite(open: LiteOpen, options: LiteOptions, handlers
       return {
         processId: backendKey?.processId,
         query: async (sql) => (await session.run(simpleQuery(sql))).results,
-        close: () => {
+        close: (why) => {
           if (!closing) {
             closing = true
+            reason = why
             session.send(terminate)
             link.end()
           }

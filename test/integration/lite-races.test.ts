@@ -4,8 +4,9 @@
  * connection, close() from a handler, giving up. A scripted server (support/
  * scripted-listener-server.ts), or a fake one for the bytes of TLS negotiation.
  */
+import { getEventListeners } from 'node:events'
 import { afterEach, describe, expect, test } from 'vitest'
-import { createListener, connect, ConnectionLostError, DatabaseError, ListenerError, type LiteItem, type LiteListener, type LiteListenerOptions } from '../../src/lite.ts'
+import { createListener, connect, ConnectionLostError, DatabaseError, ListenerError, type Gap, type LiteItem, type LiteListener, type LiteListenerOptions } from '../../src/lite.ts'
 import { scriptedListenerServer, type Script } from '../support/scripted-listener-server.ts'
 import { fakeServersClosedAfterEach } from '../support/fake-server.ts'
 import { backend, concat, loginAccepted } from '../support/wire.ts'
@@ -178,7 +179,7 @@ describe('connecting', () => {
       client.write(new Uint8Array([0x4e])) // 'N'
       await client.closed
     })
-    await expect(connect({ host: '127.0.0.1', port: server.port, user: 'u', password: 'secret' })).rejects.toThrow(/does not accept TLS, which sslmode=verify-full requires/)
+    await expect(connect({ host: '127.0.0.1', port: server.port, user: 'u', password: 'secret' })).rejects.toThrow(/does not accept TLS, and sslmode=verify-full requires it/)
     await eventually(() => server.clients[0] !== undefined)
     await server.clients[0]!.closed
     expect(server.clients[0]!.received().length).toBe(8) // the SSLRequest alone
@@ -199,5 +200,218 @@ describe('connecting', () => {
       await client.closed
     })
     await expect(connect({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', connectTimeout: 50 })).rejects.toThrow(/could not connect within 50 ms/)
+  })
+})
+
+describe('listen() while a reconnect attempt is LISTENing again', () => {
+  test('listen() does not resolve on an attempt that failed (the server is then listening nowhere)', async () => {
+    let l: LiteListener | undefined
+    let during: Promise<void> | undefined
+    const { l: listener, server } = await scripted(
+      {
+        hangUpAfter: (index, sql) => index === 0 && sql === 'LISTEN "c"',
+        // The attempt's re-LISTEN reaches the server: listen('x') now goes down the attempt's
+        // connection (it is #connection), pipelined behind the re-LISTEN, which is refused.
+        fails: (index, sql) => {
+          if (index === 1 && sql === 'LISTEN "c"') {
+            during = l!.listen('x')
+            return true
+          }
+          return false
+        },
+      },
+      { reconnect: { minDelay: 200, maxDelay: 200 } },
+    )
+    l = listener
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    await l.listen('c')
+    await eventually(() => during !== undefined)
+    await during
+    // What the server knew when listen('x') resolved.
+    const attemptFailed = errors.some((e) => e instanceof DatabaseError)
+    const listenedOnXAfterwards = server.queries.slice(2).some((qs) => qs.some((q) => q.includes('LISTEN "x"')))
+    expect(attemptFailed ? listenedOnXAfterwards : true).toBe(true)
+  })
+})
+
+describe("the iterator's signal", () => {
+  test('an iterator that ends (return(), or close()) takes its listener off the signal', async () => {
+    const { l } = await scripted({})
+    const signal = new AbortController().signal // an application-wide shutdown signal, say
+    for (let i = 0; i < 5; i++) {
+      const iterator = l.notifications({ signal })
+      await iterator.return!()
+    }
+    const it = l.notifications({ signal })
+    await l.close()
+    expect(await it.next()).toEqual({ value: undefined, done: true })
+    expect(getEventListeners(signal, 'abort').length).toBe(0)
+  })
+})
+
+describe('Gaps for what no consumer took', () => {
+  test("a reconnect's Gap heard by 'gap' handlers while a notification handler consumes is not handed again to the next iterator", async () => {
+    const { l } = await scripted({
+      hangUpAfter: (index, sql) => index === 0 && sql === 'LISTEN "c"',
+      before: (index, sql) => (index === 1 && sql === 'LISTEN "d"' ? [backend.notificationResponse(7, 'c', 'after')] : []),
+    })
+    const heard: string[] = []
+    const gaps: unknown[] = []
+    l.on('notification', (n) => void heard.push(n.payload))
+    l.on('gap', (g) => void gaps.push(g))
+    await l.listen('c')
+    await eventually(() => gaps.length === 1) // the reconnect, told once
+    const iterator = l.notifications()
+    await l.listen('d')
+    expect(heard).toEqual(['after'])
+    // Nothing went unconsumed: the handler took everything, and the Gap was told.
+    const first = (await iterator.next()).value as LiteItem
+    expect(first).toMatchObject({ type: 'NotificationResponse', payload: 'after' })
+  })
+
+  test("a second notification handler does not make 'gap' handlers hear the reconnect's Gap again", async () => {
+    const { l } = await scripted({ hangUpAfter: (index, sql) => index === 0 && sql === 'LISTEN "c"' })
+    const gaps: unknown[] = []
+    l.on('notification', () => {})
+    l.on('gap', (g) => void gaps.push(g))
+    await l.listen('c')
+    await eventually(() => gaps.length === 1)
+    l.on('notification', () => {})
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(gaps.length).toBe(1)
+  })
+})
+
+describe('close()', () => {
+  test("an iterator asked for after close() ends, as the README says iterators do at close() (it does not throw)", async () => {
+    const { l } = await scripted({})
+    await l.close()
+    const result = await l.notifications().next().catch((e: Error) => e)
+    expect(result).toEqual({ value: undefined, done: true })
+  })
+})
+
+describe('the connection lost while a LISTEN is in flight', () => {
+  test('a FATAL ErrorResponse (57P01, backend terminated) in answer to LISTEN is a loss: listen() resolves after the reconnect LISTENs on the channel', async () => {
+    let connections = 0
+    const listens: string[][] = []
+    const server = await fakeServer(async (client) => {
+      const index = connections++
+      const seen: string[] = (listens[index] = [])
+      await client.readPacket()
+      client.write(loginAccepted())
+      for (;;) {
+        const message = await client.readMessage().catch(() => undefined)
+        if (!message || message.type === 'X') return client.end()
+        const sql = new TextDecoder().decode(message.body.subarray(0, -1))
+        seen.push(sql)
+        if (index === 0) {
+          client.write(backend.errorResponse({ S: 'FATAL', V: 'FATAL', C: '57P01', M: 'terminating connection due to administrator command' }))
+          return client.end()
+        }
+        client.write(concat(backend.commandComplete('LISTEN'), backend.readyForQuery()))
+      }
+    })
+    const l = await createListener({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', reconnect: { minDelay: 5, maxDelay: 10 } })
+    opened.push(l)
+    const result = await l.listen('c').then(() => 'resolved', (e: Error) => `${e.name}: ${e.message}`)
+    expect({ result, channels: [...l.channels] }).toEqual({ result: 'resolved', channels: ['c'] })
+    await eventually(() => listens[1] !== undefined)
+    expect(listens[1]).toEqual(['LISTEN "c"'])
+  })
+})
+
+describe('a server that stops answering', () => {
+  test('listen() on a backend that never answers: after connectTimeout the connection is taken for dead, and listen() resolves once the reconnect LISTENs', async () => {
+    let connections = 0
+    const server = await fakeServer(async (client) => {
+      const index = connections++
+      await client.readPacket()
+      client.write(loginAccepted())
+      await client.readMessage().catch(() => {}) // the LISTEN: never answered on the first connection; the socket stays up
+      if (index > 0) client.write(concat(backend.commandComplete('LISTEN'), backend.readyForQuery()))
+      await client.closed
+    })
+    const l = await createListener({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', connectTimeout: 100, reconnect: { minDelay: 5, maxDelay: 10 } })
+    opened.push(l)
+    const gaps: Gap[] = []
+    l.on('gap', (gap) => void gaps.push(gap))
+    await l.listen('c')
+    expect(connections).toBe(2)
+    expect(gaps).toMatchObject([{ cause: { name: 'ConnectionLostError', message: 'LISTEN was not answered within 100 ms' } }])
+  })
+})
+
+describe('timers after close()', () => {
+  test('close() during the backoff wait leaves no timer', async () => {
+    const { l, server } = await scripted({ hangUpAfter: (index, sql) => index === 0 && sql === 'LISTEN "c"' }, { reconnect: { minDelay: 60_000, maxDelay: 60_000 } })
+    void l.listen("c").catch(() => {})
+    await eventually(() => server.clients[0] !== undefined && server.queries[0]?.length === 1)
+    await server.clients[0]!.closed
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    await l.close()
+    await new Promise((r) => setImmediate(r))
+    const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    expect(after).toBeLessThan(before)
+  })
+})
+
+describe('close() during a reconnect attempt', () => {
+  for (const stage of ['startup', 're-LISTEN'] as const) {
+    test(`close() while the attempt waits on ${stage}: the attempt's socket is closed, close() resolves, a waiting listen() rejects`, async () => {
+      let connections = 0
+      let reached = false
+      const server = await fakeServer(async (client) => {
+        const index = connections++
+        await client.readPacket()
+        if (index === 1 && stage === 'startup') {
+          reached = true
+          return void (await client.closed)
+        }
+        client.write(loginAccepted())
+        await client.readMessage().catch(() => {})
+        if (index === 1) {
+          reached = true
+          return void (await client.closed)
+        }
+        client.write(concat(backend.commandComplete('LISTEN'), backend.readyForQuery()))
+        client.end()
+      })
+      const l = await createListener({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', reconnect: { minDelay: 5, maxDelay: 5 } })
+      await l.listen('c')
+      await eventually(() => reached)
+      const pending = l.listen('d').then(() => 'resolved', (e: Error) => e.name)
+      await l.close()
+      const closed = await Promise.race([server.clients[1]!.closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))])
+      expect({ closed, listen: await pending, connections }).toEqual({ closed: true, listen: 'ListenerError', connections: 2 })
+    })
+  }
+})
+
+describe('a hot standby', () => {
+  test('a reconnect that lands on a standby (LISTEN refused) is a failed attempt each time, told to error handlers; a listen() made meanwhile waits, and close() rejects it', async () => {
+    const { l } = await scripted({
+      hangUpAfter: (index, sql) => index === 0 && sql === 'LISTEN "c"',
+      fails: (index, sql) => index >= 1 && sql.startsWith('LISTEN'), // "cannot execute LISTEN during recovery"
+    })
+    const errors: Error[] = []
+    l.on('error', (e) => void errors.push(e))
+    await l.listen('c')
+    const waiting = l.listen('d').then(() => 'resolved', (e: Error) => e.name)
+    await eventually(() => errors.filter((e) => e instanceof DatabaseError).length >= 2)
+    await l.close()
+    expect(await waiting).toBe('ListenerError')
+  })
+})
+
+describe('a refused LISTEN for a channel already listened on', () => {
+  test("a second listen('c') the server refuses (say, canceled by pg_cancel_backend: 57014) does not undo the first, which the server still honours", async () => {
+    let seen = 0
+    const { l } = await scripted({ fails: (index, sql) => sql === 'LISTEN "c"' && ++seen === 2 })
+    await l.listen('c')
+    await expect(l.listen('c')).rejects.toBeInstanceOf(DatabaseError)
+    // The server still LISTENs on c (the first LISTEN stands); the next reconnect must LISTEN on it again.
+    expect([...l.channels]).toEqual(['c'])
   })
 })

@@ -4,7 +4,7 @@
  * Imports only errors, utf8 and short-strings; knows nothing of message types.
  */
 import { ProtocolViolationError } from '../errors.ts'
-import { ShortStrings, shortMaxLength, type Latin1Decoder } from './short-strings.ts'
+import { shortMaxLength, type ShortStrings } from './short-strings.ts'
 import { decodeUtf8, type Utf8Decoder } from './utf8.ts'
 
 // Plain (TypeScript-private) fields rather than #private ones, here and in Interner: this is
@@ -18,12 +18,11 @@ export class BodyReader {
   private available = 0
   /** Recently seen C strings, so that a channel name repeated in every message is decoded once. */
   private readonly interned = new Interner()
-  /** Short ASCII payloads cut from one decoded window, where the runtime can decode Latin-1 fast. */
-  private readonly short: ShortStrings | undefined
-
-  constructor(readonly decodeText: Utf8Decoder = decodeUtf8, decodeLatin1?: Latin1Decoder) {
-    this.short = decodeLatin1 && new ShortStrings(decodeLatin1)
-  }
+  constructor(
+    readonly decodeText: Utf8Decoder = decodeUtf8,
+    /** Short ASCII payloads cut from one decoded window, where the runtime can decode Latin-1 fast. */
+    private readonly short?: ShortStrings,
+  ) {}
 
   /**
    * Points the reader at bytes[start, end), the body of one message, in an array whose bytes

@@ -5,7 +5,7 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
-import { ConnectionLostError } from '../errors.ts'
+import { AuthenticationRefusedError, ConnectionLostError, PgListenError } from '../errors.ts'
 import { sslRequest } from '../frontend.ts'
 import type { LiteOptions } from '../lite.ts'
 import type { Link } from './link.ts'
@@ -18,6 +18,7 @@ export async function openLiteNodeLink(options: LiteOptions, signal: AbortSignal
   const mode = options.sslmode ?? 'verify-full'
   const unix = host.startsWith('/')
   const socket = net.connect(unix ? { path: `${host}/.s.PGSQL.${port}` } : { host, port })
+  let secure: tls.TLSSocket | undefined
   const abort = () => socket.destroy(signal.reason)
   signal.addEventListener('abort', abort)
   try {
@@ -28,8 +29,8 @@ export async function openLiteNodeLink(options: LiteOptions, signal: AbortSignal
     // libpq never uses TLS over a Unix socket: the kernel already guards that path.
     if (unix || mode === 'disable') return new NodeLink(socket, undefined)
     socket.write(sslRequest)
-    if ((await readSslAnswer(socket)) === 'N') throw new ConnectionLostError(`the server does not accept TLS, which sslmode=${mode} requires (sslmode 'disable' connects without it)`)
-    const secure = tls.connect({
+    if ((await readSslAnswer(socket)) === 'N') throw new AuthenticationRefusedError(`the server does not accept TLS, and sslmode=${mode} requires it`)
+    secure = tls.connect({
       socket,
       // The name the certificate must match; SNI carries host names only (RFC 6066 section 3).
       host,
@@ -46,7 +47,12 @@ export async function openLiteNodeLink(options: LiteOptions, signal: AbortSignal
     return new NodeLink(socket, secure)
   } catch (error) {
     socket.destroy()
-    throw signal.aborted ? signal.reason : error
+    if (signal.aborted) throw signal.reason
+    if (error instanceof PgListenError) throw error
+    // Node's own errors in pglisten's vocabulary, the original as the cause: a certificate
+    // node:tls refused (authorizationError is set) is the client refusing the server.
+    const why = `${host}:${port}: ${(error as Error).message}`
+    throw secure?.authorizationError ? new AuthenticationRefusedError(`the certificate of the server at ${why}`, { cause: error }) : new ConnectionLostError(`cannot connect to ${why}`, { cause: error })
   } finally {
     signal.removeEventListener('abort', abort)
   }

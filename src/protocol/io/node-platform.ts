@@ -13,12 +13,13 @@ import { homedir, userInfo } from 'node:os'
 import { loadTlsMaterial } from './files.ts'
 import { openNodeLink } from './node-link.ts'
 import { allocateBuffer, decodeLatin1Fast, decodeUtf8Fast } from './node-bytes.ts'
+import { ShortStrings } from '../bytes/short-strings.ts'
 import type { Platform } from './platform.ts'
 import { onceEach } from '../options/context.ts'
 
 export const nodePlatform: Platform = {
   openLink: openNodeLink,
-  bytes: { decodeText: decodeUtf8Fast, ...(decodeLatin1Fast ? { decodeLatin1: decodeLatin1Fast } : {}), allocate: allocateBuffer },
+  bytes: { decodeText: decodeUtf8Fast, ...(decodeLatin1Fast ? { shortStrings: () => new ShortStrings(decodeLatin1Fast!) } : {}), allocate: allocateBuffer },
   env: (name) => process.env[name],
   homeDir: () => homedir(),
   osUser: () => userInfo().username,

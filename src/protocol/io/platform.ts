@@ -19,7 +19,7 @@ export interface Platform {
    */
   openLink(endpoint: Endpoint, tls: TlsSettings, useTls: boolean, options?: LinkOptions): Promise<Link>
   /** Byte helpers for the framer; one left out falls back to the portable one (src/protocol/bytes). */
-  readonly bytes: Pick<FramerOptions, 'decodeText' | 'decodeLatin1' | 'allocate'>
+  readonly bytes: Pick<FramerOptions, 'decodeText' | 'shortStrings' | 'allocate'>
   /**
    * One environment variable. Asked one by one, and only for the PG* variables libpq reads:
    * Deno grants --allow-env per variable. May throw (a permission refused): that variable

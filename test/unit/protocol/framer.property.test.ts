@@ -7,6 +7,7 @@ import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { Framer, type FramerOptions } from '../../../src/protocol/framer.ts'
 import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
+import { ShortStrings } from '../../../src/protocol/bytes/short-strings.ts'
 import { frame, oneByteAtATime } from '../../support/framing.ts'
 import { ascii, backend, bytes, concat } from '../../support/wire.ts'
 
@@ -115,7 +116,7 @@ describe('framer laws', () => {
         }
         return seen
       }
-      const windowed = { decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast! }
+      const windowed = { decodeText: decodeUtf8Fast, shortStrings: () => new ShortStrings(decodeLatin1Fast!) }
       expect(outcome(windowed, reusedReads(wire, chunkLength))).toEqual(outcome({}, [wire]))
     },
   )

@@ -11,6 +11,7 @@ import { decodeBackendMessage } from '../../../src/protocol/backend/decode.ts'
 import { BodyReader } from '../../../src/protocol/bytes/reader.ts'
 import { ProtocolViolationError } from '../../../src/protocol/errors.ts'
 import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
+import { ShortStrings } from '../../../src/protocol/bytes/short-strings.ts'
 import { decodeThreeWays, frame } from '../../support/framing.ts'
 import { ascii, bytes, concat, cstr, int16, int32, message } from '../../support/wire.ts'
 
@@ -72,7 +73,7 @@ describe("a String's NUL must lie inside its message", () => {
     const long = 'L'.repeat(5000)
     const payloads = ['1', '2', '3', long, '4', 'x'.repeat(12), 'y'.repeat(13)]
     const wire = concat(...payloads.map((payload) => message('A', int32(1), cstr('jobs'), cstr(payload))))
-    const messages = frame([wire], { decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast! })
+    const messages = frame([wire], { decodeText: decodeUtf8Fast, shortStrings: () => new ShortStrings(decodeLatin1Fast!) })
     expect(messages.map((m) => m.type === 'NotificationResponse' && m.payload)).toEqual(payloads)
   })
 })

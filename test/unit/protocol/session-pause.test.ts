@@ -8,6 +8,7 @@ import type { BackendMessage } from '../../../src/protocol/backend/messages.ts'
 import { ConnectionLostError } from '../../../src/protocol/errors.ts'
 import { simpleQuery } from '../../../src/protocol/exchange/query.ts'
 import { decodeLatin1Fast, decodeUtf8Fast } from '../../../src/protocol/io/node-bytes.ts'
+import { ShortStrings } from '../../../src/protocol/bytes/short-strings.ts'
 import type { Session, SessionOptions } from '../../../src/protocol/session.ts'
 import { scriptedSession, settle } from '../../support/scripted.ts'
 import { backend, concat } from '../../support/wire.ts'
@@ -62,7 +63,7 @@ describe('pausing a session', () => {
     // with Node's decoders so that ShortStrings cuts payloads from a decoded window.
     const { session, heard } = listening((payload, s) => {
       if (payload === '5') s.pause()
-    }, { decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast! })
+    }, { decodeText: decodeUtf8Fast, shortStrings: () => new ShortStrings(decodeLatin1Fast!) })
     const chunk = notifications(100)
     session.receive(chunk)
     chunk.fill(0xee)
@@ -182,7 +183,7 @@ describe('pause laws', () => {
     'pausing and resuming at arbitrary points, with arbitrary chunking and a reused, overwritten chunk buffer, routes exactly the same message sequence',
     (messages, cuts, actions, resumeAfterChunk) => {
       const wire = concat(...messages)
-      const nodeDecoders = { decodeText: decodeUtf8Fast, decodeLatin1: decodeLatin1Fast! }
+      const nodeDecoders = { decodeText: decodeUtf8Fast, shortStrings: () => new ShortStrings(decodeLatin1Fast!) }
 
       const expected: BackendMessage[] = []
       scriptedSession(routedBy(nodeDecoders, (m) => expected.push(m))).session.receive(wire.slice())
