@@ -5,7 +5,7 @@
  * is handed the built module (dist/lite.js, or dist/lite-workers.js under workerd).
  */
 import type * as Lite from '../../src/lite.ts'
-import { AFTER, BEFORE, STEP_TIMEOUT, errorText, expect, literal, within, type ScenarioConfig, type Verdict } from './scenario.ts'
+import { AFTER, BEFORE, STEP_TIMEOUT, closeAll, errorText, expect, literal, within, type ScenarioConfig, type Verdict } from './scenario.ts'
 
 /** What the scenario uses of pglisten/lite, written out: the module it is handed is dist/'s, not src's. */
 export interface LiteModule {
@@ -76,10 +76,7 @@ export async function runLiteScenario(lite: LiteModule, config: ScenarioConfig):
     pass(`${step}: ${AFTER.length} heard`)
 
     step = 'close'
-    await listener.close()
-    await admin.close()
-    const ended = await within(items.next(), STEP_TIMEOUT, 'the notifications to end after close()')
-    expect(ended.done === true, 'the notifications went on after close()')
+    await closeAll(listener, admin, items)
     pass(step)
     return { ok: true, steps }
   } catch (error) {

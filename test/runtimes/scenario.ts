@@ -186,10 +186,7 @@ export async function runScenario(pg: PglistenModule, config: ScenarioConfig): P
     pass(`${step}: ${AFTER.length} heard`)
 
     step = 'close'
-    await listener.close()
-    await admin.close()
-    const ended = await within(items.next(), STEP_TIMEOUT, 'the notifications to end after close()')
-    expect(ended.done === true, 'the notifications went on after close()')
+    await closeAll(listener, admin, items)
     pass(step)
     return { ok: true, steps }
   } catch (error) {
@@ -199,6 +196,14 @@ export async function runScenario(pg: PglistenModule, config: ScenarioConfig): P
 }
 
 export class ScenarioFailure extends Error {}
+
+/** Both scenarios' last step: close() the listener and the connection; the iterator must end. */
+export async function closeAll(listener: { close(): Promise<void> }, admin: { close(): Promise<void> }, items: AsyncIterator<unknown>): Promise<void> {
+  await listener.close()
+  await admin.close()
+  const ended = await within(items.next(), STEP_TIMEOUT, 'the notifications to end after close()')
+  expect(ended.done === true, 'the notifications went on after close()')
+}
 
 export function expect(condition: boolean, message: string): asserts condition {
   if (!condition) throw new ScenarioFailure(message)
