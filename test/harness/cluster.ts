@@ -194,11 +194,17 @@ function startWatchdog(pgCtl: string, data: string, dir: string, as: OsUser | un
   return child
 }
 
-/** A port free on 127.0.0.1 (and ::1 when used); PostgreSQL must bind the same port on both. */
+/**
+ * A port free on 127.0.0.1 (and ::1 when used); PostgreSQL must bind the same port on both.
+ * Drawn below the kernel's ephemeral range (Linux: 32768 to 60999), not from it as port 0
+ * would be: while a cluster restarts (cluster.restart()), its port is free, and an outgoing
+ * connection of a test running beside it could be given it as its local port, so that the
+ * server could not bind it again (pg_ctl restart failed so once, 2026-12-07).
+ */
 export async function freePort(ipv6: boolean): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await canListen('127.0.0.1', 0)
-    if (port && (!ipv6 || (await canListen('::1', port)))) return port
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000)
+    if ((await canListen('127.0.0.1', port)) && (!ipv6 || (await canListen('::1', port)))) return port
   }
   throw new Error('found no TCP port free on both 127.0.0.1 and ::1')
 }
