@@ -98,13 +98,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       logFile,
     }
     const restart = async () => {
-      await pg('pg_ctl', ['restart', '-w', '-t', '60', '-s', '-D', data, '-m', 'fast', '-l', logFile])
+      await withLog(logFile, pg('pg_ctl', ['restart', '-w', '-t', '60', '-s', '-D', data, '-m', 'fast', '-l', logFile]))
     }
     const down = async () => {
       await pg('pg_ctl', ['stop', '-w', '-t', '60', '-s', '-D', data, '-m', 'fast'])
     }
     const up = async () => {
-      await pg('pg_ctl', ['start', '-w', '-t', '60', '-s', '-D', data, '-l', logFile])
+      await withLog(logFile, pg('pg_ctl', ['start', '-w', '-t', '60', '-s', '-D', data, '-l', logFile]))
     }
     return { server, binaries, dir, restart, down, up, stop: async () => stopSync(), stopSync }
   } catch (error) {
@@ -219,6 +219,16 @@ function canListen(host: string, port: number): Promise<number> {
       s.close(() => resolve(bound))
     })
   })
+}
+
+/** A server that would not start again says why only in its log: its last lines join the error. */
+async function withLog(logFile: string, started: Promise<unknown>): Promise<void> {
+  try {
+    await started
+  } catch (error) {
+    const log = await readFile(logFile, 'utf8').catch(() => '')
+    throw new Error(`${(error as Error).message}\n${log.split('\n').slice(-12).join('\n')}`, { cause: error })
+  }
 }
 
 function once(fn: () => void): () => void {
