@@ -68,8 +68,11 @@ export class LiteListener {
   #connection: LiteConnection | undefined
   /** The current connection LISTENs on every channel: notifications go to consumers, not to #early. */
   #listening = false
-  /** A new connection's notifications heard before its re-LISTEN was answered: they follow its Gap. */
-  #early: NotificationResponse[] = []
+  /**
+   * A new connection's notifications heard before its re-LISTEN was answered: they follow its
+   * Gap. Undefined once more than highWaterMark came: then none of them is delivered.
+   */
+  #early: NotificationResponse[] | undefined
   /** Calls waiting for a connection that listens on every channel (the next one, if theirs was lost). */
   #waiting: { resolve(): void; reject(error: Error): void }[] = []
   /** When the last request answered on the current connection was sent: the next Gap's `from`. */
@@ -217,7 +220,8 @@ export class LiteListener {
     this.#upSince = Date.now()
     this.#listening = true
     if (lost) this.#deliver({ type: 'Gap', from: lost.from, to: new Date(), cause: lost.cause })
-    for (const message of this.#early.splice(0)) this.#deliver(message)
+    for (const message of this.#early ?? []) this.#deliver(message)
+    this.#early = undefined
     for (const waiter of this.#waiting.splice(0)) waiter.resolve()
   }
 
@@ -243,8 +247,11 @@ export class LiteListener {
   #heard(connection: LiteConnection | undefined, message: NotificationResponse): void {
     if (connection !== this.#connection || this.#ended) return
     if (this.#listening) this.#deliver(message)
-    // Heard during the re-LISTEN's round trip, so inside the Gap: past highWaterMark, the Gap covers it.
-    else if (this.#early.length < this.#highWaterMark) this.#early.push(message)
+    // Heard during the re-LISTEN's round trip, so committed before the Gap's `to`: past
+    // highWaterMark, all of them are dropped, and the Gap is what covers them. Dropping only the
+    // rest would leave a hole after the ones kept, which a reader could not see.
+    else if (this.#early && this.#early.length < this.#highWaterMark) this.#early.push(message)
+    else this.#early = undefined
   }
 
   #lost(connection: LiteConnection, error: Error | undefined): void {

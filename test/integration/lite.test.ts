@@ -68,6 +68,18 @@ describe('connect', () => {
     await expect(connect(rest)).rejects.toThrow(/self-signed|certificate/)
   })
 
+  test("a host that starts with '/' is the folder of the server's Unix socket, never TLS (as in libpq), even under verify-full", async () => {
+    const pg = server()
+    if (!pg.socketDir) throw new Error('the lite tests need the embedded server, with its Unix socket')
+    const c = await connect({ ...options(), host: pg.socketDir, sslmode: 'verify-full' })
+    try {
+      const [result] = await c.query('SELECT a.client_addr IS NULL, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE pid = pg_backend_pid()')
+      expect(result!.rows).toEqual([['t', 'f']])
+    } finally {
+      await c.close()
+    }
+  })
+
   test('require encrypts without checking the certificate', async () => {
     const { ca: _, ...rest } = options()
     const c = await connect({ ...rest, sslmode: 'require' })
