@@ -7,23 +7,12 @@ import { changes, ddlChanges, NoPrimaryKeyError, PayloadError, removeDdlTrigger,
 import type { DdlChange, FeedItem } from '../../src/listener/feeds.ts'
 import { connectSuperuser, eventually } from '../support/connect.ts'
 import { admin, q, schemasOfItsOwn, tag } from '../support/feed-schemas.ts'
-import { collect, listener, uniqueChannel } from '../support/listener.ts'
+import { collect, listener, take, uniqueChannel } from '../support/listener.ts'
 import { within } from '../support/listener-world.ts'
 import { ListenerError } from '../../src/listener/errors.ts'
 
 const schema = `feeds "${tag}" ü`
 schemasOfItsOwn(schema)
-
-/** The next `count` items of an iterator, without ending it. */
-async function take<T>(iterator: AsyncIterator<T>, count: number): Promise<T[]> {
-  const items: T[] = []
-  while (items.length < count) {
-    const result = await iterator.next()
-    if (result.done) break
-    items.push(result.value)
-  }
-  return items
-}
 
 describe('changes(listener)', () => {
   test('the JSON row feed: a multi-row insert, an update of the key, a delete', async () => {

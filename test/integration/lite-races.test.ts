@@ -11,6 +11,7 @@ import { scriptedListenerServer, type Script } from '../support/scripted-listene
 import { fakeServersClosedAfterEach } from '../support/fake-server.ts'
 import { backend, concat, loginAccepted } from '../support/wire.ts'
 import { eventually } from '../support/connect.ts'
+import { take } from '../support/listener.ts'
 
 const fakeServer = fakeServersClosedAfterEach()
 const servers: { close(): Promise<void> }[] = []
@@ -28,14 +29,25 @@ async function scripted(script: Script, extra: Partial<LiteListenerOptions> = {}
   return { server, l }
 }
 
-async function take(iterator: AsyncIterator<LiteItem>, n: number): Promise<LiteItem[]> {
-  const items: LiteItem[] = []
-  while (items.length < n) {
-    const next = await iterator.next()
-    if (next.done) break
-    items.push(next.value)
-  }
-  return items
+/**
+ * A server whose first connection answers the LISTEN and hangs up, whose second leaves the
+ * re-LISTEN unanswered (or hangs up on it), and whose third answers; and a listener on it.
+ */
+async function secondReListen(second: 'never answered' | 'hung up on', extra: Partial<LiteListenerOptions> = {}) {
+  let count = 0
+  const server = await fakeServer(async (client) => {
+    const index = count++
+    await client.readPacket()
+    client.write(loginAccepted())
+    await client.readMessage() // the (re-)LISTEN
+    if (index === 1) return second === 'hung up on' ? client.end() : void (await client.closed)
+    client.write(concat(backend.commandComplete('LISTEN'), backend.readyForQuery()))
+    if (index === 0) return client.end()
+    await client.closed
+  })
+  const l = await createListener({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', reconnect: { minDelay: 5, maxDelay: 5 }, ...extra })
+  opened.push(l)
+  return { l, connections: () => count }
 }
 
 describe('reconnect', () => {
@@ -76,26 +88,25 @@ describe('reconnect', () => {
   })
 
   test('a re-LISTEN never answered fails its attempt after connectTimeout, and the next attempt LISTENs', async () => {
-    let connections = 0
-    const server = await fakeServer(async (client) => {
-      const index = connections++
-      await client.readPacket()
-      client.write(loginAccepted())
-      await client.readMessage() // the (re-)LISTEN
-      if (index === 1) return void (await client.closed) // never answered
-      client.write(concat(backend.commandComplete('LISTEN'), backend.readyForQuery()))
-      if (index === 0) return client.end()
-      await client.closed
-    })
-    const l = await createListener({ host: '127.0.0.1', port: server.port, user: 'u', sslmode: 'disable', connectTimeout: 100, reconnect: { minDelay: 5, maxDelay: 5 } })
-    opened.push(l)
+    const { l, connections } = await secondReListen('never answered', { connectTimeout: 100 })
     const errors: Error[] = []
     l.on('error', (e) => void errors.push(e))
     const iterator = l.notifications()
     await l.listen('c')
     expect(await take(iterator, 1)).toMatchObject([{ type: 'Gap' }])
     expect(errors).toMatchObject([{ name: 'ConnectionLostError', message: 'LISTEN was not answered within 100 ms' }])
-    expect(connections).toBe(3)
+    expect(connections()).toBe(3)
+  })
+
+  test('a connection lost during its own re-LISTEN fails that attempt only: one reconnect loop goes on, one more connection, one Gap', async () => {
+    const { l, connections } = await secondReListen('hung up on')
+    const gaps: Gap[] = []
+    l.on('gap', (gap) => void gaps.push(gap))
+    await l.listen('c')
+    await eventually(() => gaps.length === 1)
+    // A second loop, started by the attempt's own loss, would open a connection of its own.
+    await new Promise((r) => setTimeout(r, 50))
+    expect({ connections: connections(), gaps: gaps.length }).toEqual({ connections: 3, gaps: 1 })
   })
 
   test('giving up after maxAttempts: error handlers hear each failed attempt and then the ListenerError, and iterators throw it', async () => {

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { connect, createListener, ListenerError, ConnectionLostError, type LiteItem, type LiteListener, type LiteListenerOptions } from '../../src/lite.ts'
 import { eventually, server } from '../support/connect.ts'
-import { admin } from '../support/listener.ts'
+import { admin, take } from '../support/listener.ts'
 
 /** The SCRAM role over verify-full TLS, as a Worker or a small bundle would connect. */
 function options(extra: Partial<LiteListenerOptions> = {}): LiteListenerOptions {
@@ -27,17 +27,6 @@ async function lite(extra: Partial<LiteListenerOptions> = {}): Promise<LiteListe
 
 let count = 0
 const channel = () => `lite_${process.pid}_${++count}`
-
-/** Reads `n` items from the iterator. */
-async function take(iterator: AsyncIterator<LiteItem>, n: number): Promise<LiteItem[]> {
-  const items: LiteItem[] = []
-  while (items.length < n) {
-    const next = await iterator.next()
-    if (next.done) break
-    items.push(next.value)
-  }
-  return items
-}
 
 /** The backend whose last statement was LISTEN on `name`: the listener's. */
 async function backendListeningOn(name: string): Promise<string> {

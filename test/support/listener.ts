@@ -57,6 +57,17 @@ export function collect(iterator: AsyncIterableIterator<ListenerItem>): { items:
   return { items, done }
 }
 
+/** The next `count` items of an iterator, without ending it (fewer if it ends first). */
+export async function take<T>(iterator: AsyncIterator<T>, count: number): Promise<T[]> {
+  const items: T[] = []
+  while (items.length < count) {
+    const result = await iterator.next()
+    if (result.done) break
+    items.push(result.value)
+  }
+  return items
+}
+
 /** A channel name no other test uses. */
 export function uniqueChannel(prefix = 'test'): string {
   return `${prefix} ${Math.random().toString(36).slice(2, 10)}`
