@@ -40,11 +40,22 @@ describe('the Workers entry points', () => {
     const imports = await externalImports("export * from 'pglisten'; export * as protocol from 'pglisten/protocol'", workerd)
     expect(imports).toEqual(['cloudflare:sockets'])
   })
+
+  test('pglisten/lite under the workerd condition (src/lite-workers.ts, and dist through "exports") imports nothing from node:', async () => {
+    expect(await externalImports("export * from './src/lite-workers.ts'", workerd)).toEqual(['cloudflare:sockets'])
+    expect(await externalImports("export * from 'pglisten/lite'", workerd)).toEqual(['cloudflare:sockets'])
+  })
 })
 
 describe('the Node entry points (the check above can fail)', () => {
   test('src/index.ts imports node:net and never cloudflare:sockets', async () => {
     const imports = await externalImports("export * from './src/index.ts'", ['node'])
+    expect(imports).toContain('node:net')
+    expect(imports).not.toContain('cloudflare:sockets')
+  })
+
+  test('pglisten/lite without the workerd condition resolves to its Node build', async () => {
+    const imports = await externalImports("export * from 'pglisten/lite'", ['node'])
     expect(imports).toContain('node:net')
     expect(imports).not.toContain('cloudflare:sockets')
   })
