@@ -14,17 +14,18 @@ import { callHandler } from '../protocol/session.ts'
 import { sleep, type BackoffOptions } from './backoff.ts'
 import { ListenerError, closedError } from './errors.ts'
 import { checkChannel } from './sql.ts'
+import { Feed, type LiteItem } from './lite-feed.ts'
 import { span, type Gap } from './subscription.ts'
 
-export type LiteItem = NotificationResponse | Gap
+export type { LiteItem }
 
 export interface LiteListenerOptions extends LiteOptions {
   /** After a loss: retry with backoff (BackoffOptions' defaults: 250 ms to 30 s, for ever); `false`: give up at once. */
   reconnect?: false | Pick<BackoffOptions, 'minDelay' | 'maxDelay' | 'maxAttempts'>
   /**
    * Each iterator queues at most this many notifications; past it, what comes is dropped until
-   * it reads again, and it gets a Gap. What arrives before any consumer is held up to the same.
-   * Default 1024.
+   * it has room again, and it gets a Gap. So many, heard by a new connection before its
+   * re-LISTEN is answered, are held for after its Gap. Default 1024.
    */
   highWaterMark?: number
 }
@@ -355,74 +356,5 @@ export class LiteListener {
     for (const feed of this.#feeds) gaveUp ? feed.end(error) : void feed.return()
     for (const handlers of Object.values(this.#handlers)) handlers.clear()
     await connection?.close()
-  }
-}
-
-/**
- * One iterator's queue: at most `highWaterMark` notifications, then a Gap that stretches over
- * what is dropped until the consumer reads again. Gaps in a row merge into one.
- */
-class Feed implements AsyncIterableIterator<LiteItem> {
-  readonly #queue: LiteItem[] = []
-  readonly #takers: { resolve(result: IteratorResult<LiteItem>): void; reject(error: Error): void }[] = []
-  /** Ended: done, or the error to throw once the queue is read. */
-  #end: { error?: Error } | undefined
-
-  readonly #highWaterMark: number
-  /** The feed ended (return() or end()): no consumer any more. */
-  readonly #onEnd: () => void
-
-  constructor(highWaterMark: number, onEnd: () => void) {
-    this.#highWaterMark = highWaterMark
-    this.#onEnd = onEnd
-  }
-
-  push(item: LiteItem): void {
-    if (this.#end) return
-    const taker = this.#takers.shift()
-    if (taker) return taker.resolve({ value: item, done: false })
-    const queue = this.#queue
-    const last = queue.at(-1)
-    if (item.type !== 'Gap' && queue.length >= this.#highWaterMark) {
-      // Dropped: the Gap at the end stretches over it, from when dropping began (so the queue
-      // holds highWaterMark + 1 items at most, and a flood costs no error object per notification).
-      const now = new Date()
-      if (last?.type === 'Gap') queue[queue.length - 1] = { ...last, to: now }
-      else queue.push({ type: 'Gap', from: now, to: now, cause: new ListenerError(`an iterator fell ${this.#highWaterMark} notifications behind`) })
-    } else if (item.type === 'Gap' && last?.type === 'Gap') queue[queue.length - 1] = span(last, item)
-    else queue.push(item)
-  }
-
-  /** Gave up: what is queued is read, then `error` is thrown once (at once, to a next() that waits). */
-  end(error: Error): void {
-    if (this.#end) return
-    const takers = this.#takers.splice(0)
-    this.#end = takers.length > 0 ? {} : { error }
-    for (const taker of takers) taker.reject(error)
-    this.#onEnd()
-  }
-
-  next(): Promise<IteratorResult<LiteItem>> {
-    if (this.#queue.length > 0) return Promise.resolve({ value: this.#queue.shift()!, done: false })
-    const end = this.#end
-    if (end?.error) {
-      const error = end.error
-      end.error = undefined // thrown once; then done
-      return Promise.reject(error)
-    }
-    if (end) return Promise.resolve({ value: undefined, done: true })
-    return new Promise((resolve, reject) => this.#takers.push({ resolve, reject }))
-  }
-
-  return(): Promise<IteratorResult<LiteItem>> {
-    this.#end = {}
-    this.#queue.length = 0
-    for (const taker of this.#takers.splice(0)) taker.resolve({ value: undefined, done: true })
-    this.#onEnd()
-    return Promise.resolve({ value: undefined, done: true })
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this
   }
 }
