@@ -148,12 +148,13 @@ describe('pglisten/lite', () => {
     listener.on('error', (error) => void errors.push(error.message))
 
     await listener.listen('orders')
+    const orders = listener.notifications({ signal })
     await refreshOrders()
 
     const gaps = new Promise<unknown>((resolve) => listener.on('gap', resolve))
     started.push(gaps.then(() => writer.query(`SELECT pg_notify('orders', '{"id":2}')`)))
     const items: string[] = []
-    for await (const item of listener.notifications({ signal })) {
+    for await (const item of orders) {
       items.push(item.type)
       if (item.type === 'Gap') {
         await refreshOrders()
